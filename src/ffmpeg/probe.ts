@@ -1,0 +1,324 @@
+import { stat } from 'node:fs/promises';
+import { VidpipeError, tailLines } from '../core/errors.js';
+import { runCapture } from './run.js';
+
+/** A rational number as ffprobe reports it ("30000/1001"). */
+export interface Rational {
+  num: number;
+  den: number;
+}
+
+export interface VideoStreamInfo {
+  index: number;
+  codec: string;
+  profile?: string;
+  /** Coded width and height, before rotation. */
+  width: number;
+  height: number;
+  /** Width and height as displayed: rotation and sample aspect ratio applied. */
+  displayWidth: number;
+  displayHeight: number;
+  /** Clockwise rotation to apply for display: 0, 90, 180 or 270. */
+  rotation: number;
+  sampleAspectRatio: Rational;
+  displayAspectRatio: Rational;
+  avgFrameRate?: Rational;
+  realFrameRate?: Rational;
+  pixelFormat?: string;
+  bitDepth: number;
+  colorSpace?: string;
+  colorTransfer?: string;
+  colorPrimaries?: string;
+  colorRange?: string;
+  fieldOrder?: string;
+  frameCount?: number;
+  startSeconds: number;
+  durationSeconds?: number;
+  bitrate?: number;
+  language?: string;
+  /** A still picture (cover art) rather than moving video. */
+  isAttachedPicture: boolean;
+}
+
+export interface AudioStreamInfo {
+  index: number;
+  codec: string;
+  profile?: string;
+  channels: number;
+  channelLayout?: string;
+  sampleRate: number;
+  bitrate?: number;
+  language?: string;
+  title?: string;
+  isDefault: boolean;
+  startSeconds: number;
+  durationSeconds?: number;
+}
+
+export interface SubtitleStreamInfo {
+  index: number;
+  codec: string;
+  language?: string;
+  title?: string;
+  isDefault: boolean;
+}
+
+export interface MediaProbe {
+  path: string;
+  sizeBytes: number;
+  /** Container names as ffprobe lists them, e.g. "mov,mp4,m4a,3gp,3g2,mj2". */
+  container: string;
+  containerLongName?: string;
+  durationSeconds: number;
+  startSeconds: number;
+  bitrate?: number;
+  tags: Record<string, string>;
+  /** The main video stream (first non-picture video), if any. */
+  video?: VideoStreamInfo;
+  videoStreams: VideoStreamInfo[];
+  audioStreams: AudioStreamInfo[];
+  subtitleStreams: SubtitleStreamInfo[];
+  /** ffprobe's raw JSON, kept for the metadata record. */
+  raw: unknown;
+}
+
+interface RawStream {
+  index: number;
+  codec_type?: string;
+  codec_name?: string;
+  profile?: string;
+  width?: number;
+  height?: number;
+  sample_aspect_ratio?: string;
+  display_aspect_ratio?: string;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  pix_fmt?: string;
+  bits_per_raw_sample?: string;
+  color_space?: string;
+  color_transfer?: string;
+  color_primaries?: string;
+  color_range?: string;
+  field_order?: string;
+  nb_frames?: string;
+  start_time?: string;
+  duration?: string;
+  bit_rate?: string;
+  channels?: number;
+  channel_layout?: string;
+  sample_rate?: string;
+  disposition?: Record<string, number>;
+  tags?: Record<string, string>;
+  side_data_list?: { side_data_type?: string; rotation?: number | string }[];
+}
+
+interface RawProbe {
+  streams?: RawStream[];
+  format?: {
+    format_name?: string;
+    format_long_name?: string;
+    duration?: string;
+    start_time?: string;
+    bit_rate?: string;
+    tags?: Record<string, string>;
+  };
+}
+
+export function parseRational(text: string | undefined): Rational | undefined {
+  if (!text) return undefined;
+  const [n, d] = text.split(/[/:]/).map(Number);
+  if (!Number.isFinite(n) || !Number.isFinite(d) || n <= 0 || d <= 0) return undefined;
+  return { num: n, den: d };
+}
+
+function num(text: string | number | undefined): number | undefined {
+  if (text === undefined || text === 'N/A') return undefined;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+function lowerKeys(tags: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(tags ?? {})) out[key.toLowerCase()] = value;
+  return out;
+}
+
+/** Rotation from the display matrix (ffprobe 5+) or the legacy `rotate` tag (ffprobe 4). Clockwise degrees. */
+function rotationOf(stream: RawStream): number {
+  let degrees: number | undefined;
+  for (const side of stream.side_data_list ?? []) {
+    if (side.rotation !== undefined) degrees = -Number(side.rotation); // display matrix rotation is counter-clockwise
+  }
+  if (degrees === undefined && stream.tags?.rotate !== undefined) degrees = Number(stream.tags.rotate);
+  if (degrees === undefined || !Number.isFinite(degrees)) return 0;
+  return (((Math.round(degrees / 90) * 90) % 360) + 360) % 360;
+}
+
+function bitDepthOf(stream: RawStream): number {
+  const raw = num(stream.bits_per_raw_sample);
+  if (raw) return raw;
+  const match = /p(\d+)(le|be)?$/.exec(stream.pix_fmt ?? '');
+  return match ? Number(match[1]) : 8;
+}
+
+function videoInfo(stream: RawStream): VideoStreamInfo {
+  const width = stream.width ?? 0;
+  const height = stream.height ?? 0;
+  const sar = parseRational(stream.sample_aspect_ratio) ?? { num: 1, den: 1 };
+  const rotation = rotationOf(stream);
+  const squareWidth = Math.round((width * sar.num) / sar.den);
+  const [displayWidth, displayHeight] = rotation % 180 === 0 ? [squareWidth, height] : [height, squareWidth];
+  const divisor = gcd(displayWidth, displayHeight) || 1;
+  return {
+    index: stream.index,
+    codec: stream.codec_name ?? 'unknown',
+    profile: stream.profile,
+    width,
+    height,
+    displayWidth,
+    displayHeight,
+    rotation,
+    sampleAspectRatio: sar,
+    displayAspectRatio: { num: displayWidth / divisor, den: displayHeight / divisor },
+    avgFrameRate: parseRational(stream.avg_frame_rate),
+    realFrameRate: parseRational(stream.r_frame_rate),
+    pixelFormat: stream.pix_fmt,
+    bitDepth: bitDepthOf(stream),
+    colorSpace: stream.color_space,
+    colorTransfer: stream.color_transfer,
+    colorPrimaries: stream.color_primaries,
+    colorRange: stream.color_range,
+    fieldOrder: stream.field_order,
+    frameCount: num(stream.nb_frames),
+    startSeconds: num(stream.start_time) ?? 0,
+    durationSeconds: num(stream.duration),
+    bitrate: num(stream.bit_rate),
+    language: normaliseLanguage(stream.tags?.language),
+    isAttachedPicture: stream.disposition?.attached_pic === 1,
+  };
+}
+
+export function normaliseLanguage(language: string | undefined): string | undefined {
+  if (!language || language === 'und') return undefined;
+  return language;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** Turns ffprobe's JSON into the typed model, or explains in one line why it is unusable. */
+export function parseProbe(path: string, sizeBytes: number, json: RawProbe): MediaProbe {
+  const streams = json.streams ?? [];
+  const videoStreams = streams.filter((s) => s.codec_type === 'video').map(videoInfo);
+  const audioStreams: AudioStreamInfo[] = streams
+    .filter((s) => s.codec_type === 'audio')
+    .map((s) => ({
+      index: s.index,
+      codec: s.codec_name ?? 'unknown',
+      profile: s.profile,
+      channels: s.channels ?? 0,
+      channelLayout: s.channel_layout,
+      sampleRate: num(s.sample_rate) ?? 0,
+      bitrate: num(s.bit_rate),
+      language: normaliseLanguage(s.tags?.language),
+      title: s.tags?.title,
+      isDefault: s.disposition?.default === 1,
+      startSeconds: num(s.start_time) ?? 0,
+      durationSeconds: num(s.duration),
+    }));
+  const subtitleStreams: SubtitleStreamInfo[] = streams
+    .filter((s) => s.codec_type === 'subtitle')
+    .map((s) => ({
+      index: s.index,
+      codec: s.codec_name ?? 'unknown',
+      language: normaliseLanguage(s.tags?.language),
+      title: s.tags?.title,
+      isDefault: s.disposition?.default === 1,
+    }));
+  const format = json.format ?? {};
+  const video = videoStreams.find((v) => !v.isAttachedPicture && v.width > 0 && v.height > 0);
+  const streamDurations = [...videoStreams, ...audioStreams].map((s) => s.durationSeconds ?? 0);
+  const durationSeconds = num(format.duration) ?? Math.max(0, ...streamDurations);
+  return {
+    path,
+    sizeBytes,
+    container: format.format_name ?? 'unknown',
+    containerLongName: format.format_long_name,
+    durationSeconds,
+    startSeconds: num(format.start_time) ?? 0,
+    bitrate: num(format.bit_rate),
+    tags: lowerKeys(format.tags),
+    video,
+    videoStreams,
+    audioStreams,
+    subtitleStreams,
+    raw: json,
+  };
+}
+
+/** Containers ffprobe recognises that are not audio/video media (images, text). */
+const NOT_MEDIA_FORMATS = /^(tty|image2|png_pipe|jpeg_pipe|bmp_pipe|gif|svg_pipe|webp_pipe|txt|srt|ass|webvtt)$/;
+
+/**
+ * Checks that a probed file is something vidpipe can process; throws INPUT_INVALID with a
+ * one-line reason otherwise.
+ */
+export function assertProcessable(probe: MediaProbe): void {
+  const name = probe.path;
+  if (NOT_MEDIA_FORMATS.test(probe.container)) {
+    throw new VidpipeError('INPUT_INVALID', `${name} is not a video or audio file (ffprobe reads it as ${probe.containerLongName ?? probe.container})`);
+  }
+  if (!probe.video && probe.audioStreams.length === 0) {
+    throw new VidpipeError('INPUT_INVALID', `${name} has no video or audio stream`);
+  }
+  if (!(probe.durationSeconds > 0)) {
+    throw new VidpipeError('INPUT_INVALID', `${name} has zero or unknown duration`);
+  }
+  if (probe.video && (probe.video.width > 16384 || probe.video.height > 16384)) {
+    throw new VidpipeError('INPUT_INVALID', `${name} declares an absurd picture size ${probe.video.width}x${probe.video.height}`);
+  }
+}
+
+/** Runs ffprobe on a local file and returns the typed model. */
+export async function probeFile(ffprobe: string, path: string, signal?: AbortSignal): Promise<MediaProbe> {
+  let size: number;
+  try {
+    const info = await stat(path);
+    if (info.isDirectory()) throw new VidpipeError('INPUT_INVALID', `${path} is a directory, not a media file`);
+    size = info.size;
+  } catch (error) {
+    if (error instanceof VidpipeError) throw error;
+    throw new VidpipeError('INPUT_NOT_FOUND', `${path} does not exist or cannot be read`);
+  }
+  if (size === 0) throw new VidpipeError('INPUT_INVALID', `${path} is empty (0 bytes)`);
+
+  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '--', path];
+  // `--` is not understood by every ffprobe; a leading `-` in a name is neutralised with a path prefix instead.
+  args.splice(args.indexOf('--'), 2, safeInputPath(path));
+  const { stdout, stderr, exitCode } = await runCapture(ffprobe, args, { signal, label: 'probe' });
+  if (exitCode !== 0) {
+    const reason = tailLines(stderr, 1).replace(/^.*?:\s*/, '') || 'ffprobe cannot read it';
+    throw new VidpipeError('INPUT_INVALID', `${path} is not a readable media file: ${reason}`, { stderrTail: tailLines(stderr) });
+  }
+  let json: RawProbe;
+  try {
+    json = JSON.parse(stdout) as RawProbe;
+  } catch {
+    throw new VidpipeError('INPUT_INVALID', `${path}: ffprobe returned unreadable output`);
+  }
+  const probe = parseProbe(path, size, json);
+  assertProcessable(probe);
+  return probe;
+}
+
+/**
+ * ffmpeg treats an argument starting with '-' as an option and "name:..." as a protocol.
+ * Local paths are passed as absolute paths or with a "./" prefix (and "file:" for colons).
+ */
+export function safeInputPath(path: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) return path; // already a URL ffmpeg understands
+  if (path.startsWith('/')) return path.includes(':') ? `file:${path}` : path;
+  const relative = path.startsWith('./') || path.startsWith('../') ? path : `./${path}`;
+  return relative.includes(':') ? `file:${relative}` : relative;
+}

@@ -1,0 +1,109 @@
+/**
+ * What the manifest writers need to know about a finished package. Everything here is
+ * measured from the files vidpipe wrote (see src/media/), never taken from encoder settings.
+ * URIs are relative to the package root (where master.m3u8 and manifest.mpd live), with '/'.
+ */
+
+/** One media segment (CMAF fragment group) of a track. */
+export interface Segment {
+  /** Relative URI, e.g. "video/720p/seg_00001.m4s". */
+  uri: string;
+  /** Size in bytes. */
+  bytes: number;
+  /** Decode time of the first sample (tfdt), in track timescale units. */
+  startTime: number;
+  /** Sum of sample durations, in track timescale units. */
+  duration: number;
+}
+
+/** A byte range inside a segment holding one key frame, including its moof (for I-frame playlists). */
+export interface KeyFrameRange {
+  uri: string;
+  /** Byte offset in the segment where the fragment (moof, or sidx before it) starts. */
+  offset: number;
+  /** Length from `offset` through the end of the key frame sample's data. */
+  length: number;
+  /** Decode time of the key frame, in track timescale units. */
+  time: number;
+}
+
+export interface TrackBase {
+  /** Unique id across the package; also the DASH Representation id. e.g. "h264-720p", "aac-128k". */
+  id: string;
+  /** Init segment URI (ftyp+moov), relative to the package root. */
+  initUri: string;
+  /** Media playlist URI written for this track, e.g. "video/h264-720p/index.m3u8". */
+  playlistUri: string;
+  /** RFC 6381 codec string derived from the bitstream, e.g. "avc1.64001f", "mp4a.40.2". */
+  codecs: string;
+  timescale: number;
+  segments: Segment[];
+  /** Peak segment bit rate (RFC 8216 §4.1), bits/s. */
+  peakBitrate: number;
+  /** Average segment bit rate (RFC 8216 §4.1), bits/s. */
+  averageBitrate: number;
+}
+
+export type VideoRange = 'SDR' | 'PQ' | 'HLG';
+
+export interface VideoTrack extends TrackBase {
+  kind: 'video';
+  /** Codec family, for grouping (DASH AdaptationSet per codec). */
+  codec: 'h264' | 'hevc' | 'av1';
+  width: number;
+  height: number;
+  /** Frame rate as a fraction, e.g. { num: 30000, den: 1001 }. */
+  frameRate: { num: number; den: number };
+  /** Sample aspect ratio, "1:1" for square pixels. */
+  sar: string;
+  videoRange: VideoRange;
+  /** Key frames for the I-frame playlist (empty: none written). */
+  keyFrames: KeyFrameRange[];
+  /** I-frame playlist URI, when keyFrames is not empty. */
+  iFramePlaylistUri?: string;
+  /** Peak bit rate of the I-frame playlist (bits/s). */
+  iFramePeakBitrate?: number;
+  iFrameAverageBitrate?: number;
+}
+
+export interface AudioTrack extends TrackBase {
+  kind: 'audio';
+  codec: 'aac' | 'opus';
+  /** HLS GROUP-ID, e.g. "audio-aac". */
+  groupId: string;
+  /** Human-readable NAME, unique within the group, e.g. "English", "Stereo 128k". */
+  name: string;
+  /** BCP-47 language; "und" when the source does not say. */
+  language: string;
+  channels: number;
+  sampleRate: number;
+  /** The DEFAULT=YES rendition of its group. */
+  isDefault: boolean;
+}
+
+export interface SubtitleTrack {
+  kind: 'subtitle';
+  id: string;
+  groupId: string;
+  name: string;
+  language: string;
+  isDefault: boolean;
+  /** HLS media playlist of WebVTT segments. */
+  playlistUri: string;
+  /** WebVTT segments (one per segment duration). */
+  segments: { uri: string; durationSeconds: number }[];
+  /** One WebVTT file of the whole track (for DASH). */
+  vttUri: string;
+}
+
+export interface PackageModel {
+  /** Total presentation duration, seconds. */
+  durationSeconds: number;
+  /** Nominal segment duration, seconds (the packaging grid). */
+  segmentDurationSeconds: number;
+  videos: VideoTrack[];
+  audios: AudioTrack[];
+  subtitles: SubtitleTrack[];
+  /** Relative URI of the storyboard WebVTT, if any. */
+  storyboardVttUri?: string;
+}
