@@ -21,7 +21,7 @@ export const COMMON_FFMPEG_ARGS = ['-hide_banner', '-nostdin', '-y', '-loglevel'
  * stderr is kept so a failure carries its tail. Aborting `signal` terminates ffmpeg
  * (SIGTERM, then SIGKILL after 5 s).
  */
-export async function runFfmpeg(ffmpeg: string, args: string[], options: RunFfmpegOptions): Promise<void> {
+export async function runFfmpeg(ffmpeg: string, args: string[], options: RunFfmpegOptions): Promise<{ stderr: string }> {
   const controller = new AbortController();
   const onAbort = () => controller.abort(options.signal?.reason);
   if (options.signal?.aborted) throw interrupted(options.label);
@@ -82,6 +82,7 @@ export async function runFfmpeg(ffmpeg: string, args: string[], options: RunFfmp
     const reason = result.exitCode === undefined ? `was killed (${result.signal ?? 'unknown signal'})` : `exited with code ${result.exitCode}`;
     throw new VidpipeError('FFMPEG_FAILED', `${options.label}: ffmpeg ${reason}`, { stderrTail });
   }
+  return { stderr: String(result.stderr ?? '') };
 }
 
 function interrupted(label: string): VidpipeError {

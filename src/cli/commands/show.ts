@@ -1,0 +1,175 @@
+import type { JobRecord, StoredRendition, TaskRecord, VideoDetails, VideoRecord } from '../../db/records.js';
+import { withDatabase } from '../../db/database.js';
+import {
+  formatDuration,
+  formatJson,
+  formatTable,
+  formatTimestamp,
+  printable,
+  type CommandIo,
+} from './list.js';
+
+export interface ShowOptions {
+  /** Database file. */
+  db: string;
+  json: boolean;
+  /** Video id or a unique prefix of one. */
+  id: string;
+}
+
+/** `vidpipe show <id>`: one video with its published renditions and its latest job's tasks. */
+export function runShow(options: ShowOptions, io: CommandIo): void {
+  const details = withDatabase(options.db, (db) => db.getVideo(options.id));
+  io.stdout(options.json ? formatJson(details) : formatVideoDetails(details));
+}
+
+function formatVideoDetails(details: VideoDetails): string {
+  const sections = [
+    formatVideo(details.video),
+    formatMap('Tags', details.video.tags),
+    formatMap('Properties', details.video.properties),
+  ];
+  if (details.readyJob) {
+    sections.push(
+      formatMap(`Outputs (job ${details.readyJob.id})`, details.readyJob.outputs),
+      `Renditions\n${indent(formatRenditions(details.renditions))}`,
+    );
+  }
+  if (details.latestJob) {
+    sections.push(formatJob(details.latestJob), `Tasks\n${indent(formatTasks(details.tasks))}`);
+  }
+  return sections.join('\n');
+}
+
+function formatVideo(video: VideoRecord): string {
+  return formatFields([
+    ['Video', video.id],
+    ['Name', video.name],
+    ['Source', video.source],
+    ['Kind', video.kind],
+    ['Status', video.status],
+    ['Duration', video.durationSeconds === null ? '-' : `${formatDuration(video.durationSeconds)} (${video.durationSeconds.toFixed(3)} s)`],
+    ['Size', formatBytes(video.sizeBytes)],
+    ['SHA-256', video.sha256 ?? '-'],
+    ['Created', formatTimestamp(video.createdAt)],
+    ['Updated', formatTimestamp(video.updatedAt)],
+  ]);
+}
+
+function formatJob(job: JobRecord): string {
+  const fields: [string, string][] = [
+    ['Latest job', `${job.id} (${job.status}, attempt ${job.attempt})`],
+    ['Input', job.input],
+    ['Output', job.output],
+    ['Started', formatTimestamp(job.startedAt)],
+    ['Finished', formatTimestamp(job.finishedAt)],
+  ];
+  if (job.worker) fields.push(['Worker', job.worker]);
+  if (job.errorCode || job.errorMessage) fields.push(['Error', `${job.errorCode ?? 'ERROR'}: ${job.errorMessage ?? ''}`]);
+  const timings = Object.entries(job.timings).map(([stage, seconds]) => `${stage} ${formatElapsed(seconds)}`);
+  if (timings.length > 0) fields.push(['Timings', timings.join(', ')]);
+  return formatFields(fields);
+}
+
+function formatRenditions(renditions: StoredRendition[]): string {
+  if (renditions.length === 0) return '(none)\n';
+  return formatTable(
+    [
+      { header: 'NAME' },
+      { header: 'CODEC' },
+      { header: 'RESOLUTION' },
+      { header: 'CODECS' },
+      { header: 'AVG KB/S', align: 'right' },
+      { header: 'PEAK KB/S', align: 'right' },
+    ],
+    renditions.map((rendition) => [
+      rendition.name,
+      rendition.codec,
+      formatResolution(rendition),
+      rendition.codecs,
+      formatKbps(rendition.averageBitrate),
+      formatKbps(rendition.peakBitrate),
+    ]),
+  );
+}
+
+function formatTasks(tasks: TaskRecord[]): string {
+  if (tasks.length === 0) return '(none)\n';
+  return formatTable(
+    [
+      { header: 'ID' },
+      { header: 'KIND' },
+      { header: 'STATUS' },
+      { header: 'ATTEMPTS', align: 'right' },
+      { header: 'PROGRESS', align: 'right' },
+      { header: 'DURATION', align: 'right' },
+      { header: 'ERROR' },
+    ],
+    tasks.map((task) => [
+      task.id,
+      task.kind,
+      task.status,
+      String(task.attempts),
+      `${Math.round(task.progress * 100)}%`,
+      formatTaskDuration(task),
+      task.error ?? '',
+    ]),
+  );
+}
+
+/** Sections' contents sit two spaces in from their titles. */
+function indent(text: string): string {
+  return text.replace(/^(?=.)/gm, '  ');
+}
+
+/** Label/value lines with the values aligned. */
+function formatFields(fields: [string, string][]): string {
+  const width = Math.max(...fields.map(([label]) => label.length));
+  return fields.map(([label, value]) => `${printable(label).padEnd(width)}  ${printable(value)}\n`).join('');
+}
+
+/** A titled block of key/value pairs, "(none)" when empty; non-string values as JSON. */
+function formatMap(title: string, map: Record<string, unknown>): string {
+  const fields = Object.entries(map).map(([key, value]): [string, string] => [
+    key,
+    typeof value === 'string' ? value : JSON.stringify(value),
+  ]);
+  return `${title}\n${indent(fields.length === 0 ? '(none)\n' : formatFields(fields))}`;
+}
+
+/** Width×height for video, channels and sample rate for audio. */
+function formatResolution(rendition: StoredRendition): string {
+  if (rendition.width !== null && rendition.height !== null) return `${rendition.width}x${rendition.height}`;
+  if (rendition.channels !== null) {
+    const rate = rendition.sampleRate === null ? '' : ` ${rendition.sampleRate / 1000} kHz`;
+    return `${rendition.channels}ch${rate}`;
+  }
+  return '-';
+}
+
+function formatKbps(bitsPerSecond: number | null): string {
+  return bitsPerSecond === null ? '-' : String(Math.round(bitsPerSecond / 1000));
+}
+
+function formatBytes(bytes: number | null): string {
+  if (bytes === null) return '-';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]} (${bytes} bytes)`;
+}
+
+/** Wall-clock time a task took; '-' until it has both ends. */
+function formatTaskDuration(task: TaskRecord): string {
+  if (task.startedAt === null || task.finishedAt === null) return '-';
+  return formatElapsed((Date.parse(task.finishedAt) - Date.parse(task.startedAt)) / 1000);
+}
+
+/** Seconds with one decimal under a minute (stages are often that short), else M:SS. */
+function formatElapsed(seconds: number): string {
+  return seconds < 60 ? `${seconds.toFixed(1)}s` : formatDuration(seconds);
+}

@@ -1,0 +1,55 @@
+import { CommanderError } from 'commander';
+import { EXIT_FAILURE, EXIT_USAGE, isVidpipeError } from '../core/errors.js';
+import { createProgram } from './program.js';
+import { processIO, type CliIO } from './io.js';
+import { runTranscode } from './commands/transcode.js';
+import { runDoctor } from './commands/doctor.js';
+import { runSample } from './commands/sample.js';
+import { runList } from './commands/list.js';
+import { runShow } from './commands/show.js';
+import { defaultDatabasePath } from '../db/database.js';
+
+/**
+ * The CLI entry: parse arguments, run the command, and map whatever escaped to an exit
+ * code in this one place (VidpipeError → its code, usage errors → 2, anything else → 1).
+ */
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  const state: { exitCode?: number } = {};
+  const dbOf = (db?: string) => db ?? defaultDatabasePath(io.env);
+  const program = createProgram(
+    {
+      transcode: (inputs, options, global) => runTranscode(inputs, options, global, io),
+      doctor: (global) => runDoctor(global, io),
+      sample: (output, options, global) => runSample(output, options, global, io),
+      list: async (options, global) => {
+        runList({ db: dbOf(global.db), json: global.json === true, limit: options.limit ? Number(options.limit) : undefined }, io);
+        return 0;
+      },
+      show: async (id, global) => {
+        runShow({ db: dbOf(global.db), json: global.json === true, id }, io);
+        return 0;
+      },
+    },
+    state,
+  );
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return state.exitCode ?? 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return EXIT_USAGE;
+    }
+    if (isVidpipeError(error)) {
+      const global = program.opts<{ json?: boolean }>();
+      if (global.json) io.stdout(JSON.stringify({ status: 'failed', error: { code: error.code, message: error.message, hint: error.hint } }));
+      io.stderr(`vidpipe: ${error.message}`);
+      if (error.hint) io.stderr(`  hint: ${error.hint}`);
+      if (error.stderrTail) io.stderr(error.stderrTail.split('\n').map((l) => `  ffmpeg: ${l}`).join('\n'));
+      return error.exitCode;
+    }
+    io.stderr(`vidpipe: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    io.stderr('  this is a bug in vidpipe; please report it with the command you ran');
+    return EXIT_FAILURE;
+  }
+}

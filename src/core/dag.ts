@@ -1,0 +1,190 @@
+import { VidpipeError, toVidpipeError } from './errors.js';
+
+/**
+ * An explicit in-process task graph. A node runs only after every node it depends on
+ * succeeded; ready nodes run with bounded concurrency, higher `priority` first (the chunk
+ * encodes are the critical path). The first failure aborts the shared signal, so running
+ * siblings stop and pending nodes are cancelled: the graph fails fast.
+ */
+export type TaskKind =
+  | 'probe'
+  | 'plan'
+  | 'encode-video'
+  | 'encode-audio'
+  | 'assemble'
+  | 'package'
+  | 'poster'
+  | 'storyboard'
+  | 'cover'
+  | 'loudness'
+  | 'manifests'
+  | 'publish'
+  | 'metadata';
+
+export type TaskStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
+
+export interface TaskSpec {
+  id: string;
+  kind: TaskKind;
+  label: string;
+  dependsOn: string[];
+  priority?: number;
+  /** Weight against the concurrency budget (default 1). */
+  slots?: number;
+  /** Gets the results of the nodes finished so far (its dependencies among them). */
+  run: (results: ReadonlyMap<string, unknown>, signal: AbortSignal) => Promise<unknown>;
+}
+
+export interface DagNodeSummary {
+  id: string;
+  kind: TaskKind;
+  label: string;
+  dependsOn: string[];
+}
+
+export type DagEvent =
+  | { type: 'task-start'; id: string; at: number }
+  | { type: 'task-progress'; id: string; fraction: number; etaSeconds?: number }
+  | { type: 'task-succeeded'; id: string; at: number; result: unknown }
+  | { type: 'task-failed'; id: string; at: number; error: VidpipeError }
+  | { type: 'task-cancelled'; id: string; at: number }
+  | { type: 'task-skipped'; id: string; at: number };
+
+export class Dag {
+  private readonly tasks = new Map<string, TaskSpec>();
+
+  add(task: TaskSpec): this {
+    if (this.tasks.has(task.id)) throw new VidpipeError('INTERNAL', `duplicate task id ${task.id}`);
+    this.tasks.set(task.id, task);
+    return this;
+  }
+
+  get size(): number {
+    return this.tasks.size;
+  }
+
+  get(id: string): TaskSpec | undefined {
+    return this.tasks.get(id);
+  }
+
+  /** Nodes in a topological order; throws on a missing dependency or a cycle. */
+  topologicalOrder(): TaskSpec[] {
+    const order: TaskSpec[] = [];
+    const state = new Map<string, 'visiting' | 'done'>();
+    const visit = (task: TaskSpec, path: string[]) => {
+      const seen = state.get(task.id);
+      if (seen === 'done') return;
+      if (seen === 'visiting') throw new VidpipeError('INTERNAL', `cycle in task graph: ${[...path, task.id].join(' → ')}`);
+      state.set(task.id, 'visiting');
+      for (const dependency of task.dependsOn) {
+        const target = this.tasks.get(dependency);
+        if (!target) throw new VidpipeError('INTERNAL', `task ${task.id} depends on unknown task ${dependency}`);
+        visit(target, [...path, task.id]);
+      }
+      state.set(task.id, 'done');
+      order.push(task);
+    };
+    for (const task of this.tasks.values()) visit(task, []);
+    return order;
+  }
+
+  describe(): DagNodeSummary[] {
+    return this.topologicalOrder().map(({ id, kind, label, dependsOn }) => ({ id, kind, label, dependsOn: [...dependsOn] }));
+  }
+}
+
+export interface RunDagOptions {
+  concurrency: number;
+  signal?: AbortSignal;
+  onEvent?: (event: DagEvent) => void;
+  /** Node ids already done (e.g. restored on resume): treated as succeeded with this result. */
+  completed?: Map<string, unknown>;
+}
+
+export interface DagRunResult {
+  results: Map<string, unknown>;
+}
+
+/**
+ * Runs the graph. Resolves with every node's result, or rejects with the first failure
+ * (as a VidpipeError) after every running node has stopped.
+ */
+export async function runDag(dag: Dag, options: RunDagOptions): Promise<DagRunResult> {
+  const order = dag.topologicalOrder();
+  const results = new Map<string, unknown>(options.completed ?? []);
+  const status = new Map<string, TaskStatus>(order.map((t) => [t.id, results.has(t.id) ? 'skipped' : 'pending']));
+  const controller = new AbortController();
+  const abortFromOutside = () => controller.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', abortFromOutside, { once: true });
+  if (options.signal?.aborted) controller.abort(options.signal.reason);
+
+  const emit = (event: DagEvent) => options.onEvent?.(event);
+  for (const task of order) if (status.get(task.id) === 'skipped') emit({ type: 'task-skipped', id: task.id, at: Date.now() });
+
+  const concurrency = Math.max(1, Math.floor(options.concurrency));
+  let usedSlots = 0;
+  let firstError: VidpipeError | undefined;
+  const running = new Set<Promise<void>>();
+
+  const isReady = (task: TaskSpec) =>
+    status.get(task.id) === 'pending' && task.dependsOn.every((d) => status.get(d) === 'succeeded' || status.get(d) === 'skipped');
+
+  const start = (task: TaskSpec) => {
+    const slots = Math.min(task.slots ?? 1, concurrency);
+    usedSlots += slots;
+    status.set(task.id, 'running');
+    emit({ type: 'task-start', id: task.id, at: Date.now() });
+    const promise = (async () => {
+      try {
+        const result = await task.run(results, controller.signal);
+        if (controller.signal.aborted && firstError) throw new VidpipeError('INTERRUPTED', 'cancelled');
+        results.set(task.id, result);
+        status.set(task.id, 'succeeded');
+        emit({ type: 'task-succeeded', id: task.id, at: Date.now(), result });
+      } catch (error) {
+        const failure = toVidpipeError(error);
+        const cancelled = controller.signal.aborted && (failure.code === 'INTERRUPTED' || firstError !== undefined);
+        if (cancelled) {
+          status.set(task.id, 'cancelled');
+          emit({ type: 'task-cancelled', id: task.id, at: Date.now() });
+        } else {
+          status.set(task.id, 'failed');
+          firstError ??= failure;
+          emit({ type: 'task-failed', id: task.id, at: Date.now(), error: failure });
+          controller.abort(failure);
+        }
+      } finally {
+        usedSlots -= slots;
+      }
+    })();
+    running.add(promise);
+    void promise.finally(() => running.delete(promise));
+  };
+
+  try {
+    for (;;) {
+      if (!controller.signal.aborted) {
+        const ready = order.filter(isReady).sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0));
+        for (const task of ready) {
+          const slots = Math.min(task.slots ?? 1, concurrency);
+          if (usedSlots + slots > concurrency) break;
+          start(task);
+        }
+      }
+      if (running.size === 0) break;
+      await Promise.race(running);
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', abortFromOutside);
+  }
+
+  for (const task of order) {
+    if (status.get(task.id) === 'pending') {
+      status.set(task.id, 'cancelled');
+      emit({ type: 'task-cancelled', id: task.id, at: Date.now() });
+    }
+  }
+  if (firstError) throw firstError;
+  if (controller.signal.aborted) throw new VidpipeError('INTERRUPTED', 'interrupted');
+  return { results };
+}

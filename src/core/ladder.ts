@@ -1,0 +1,242 @@
+import { readFileSync } from 'node:fs';
+import { VidpipeError } from './errors.js';
+import type { Rational, VideoStreamInfo } from '../ffmpeg/probe.js';
+
+export type VideoCodec = 'h264' | 'hevc' | 'av1';
+export const VIDEO_CODECS: readonly VideoCodec[] = ['h264', 'hevc', 'av1'];
+
+/** One rung as a user or profile describes it: a size class and a target bit rate. */
+export interface RungSpec {
+  /** Short side of the picture in pixels (720 for 1280x720 or for a 720x1280 portrait video). */
+  size: number;
+  /** Target average video bit rate, kb/s, for a 16:9 picture at up to 30 fps. */
+  kbps: number;
+}
+
+/** Apple's HLS authoring table (H.264, 16:9), one rung per size class. */
+export const DEFAULT_H264_RUNGS: readonly RungSpec[] = [
+  { size: 1080, kbps: 6000 },
+  { size: 720, kbps: 3000 },
+  { size: 540, kbps: 2000 },
+  { size: 432, kbps: 1100 },
+  { size: 360, kbps: 730 },
+  { size: 234, kbps: 145 },
+];
+
+/** HEVC and AV1 reach H.264's quality at roughly these fractions of its bit rate (Apple's HEVC table vs H.264 table). */
+const CODEC_EFFICIENCY: Record<VideoCodec, number> = { h264: 1, hevc: 0.65, av1: 0.55 };
+
+/** A rendition of the ladder, ready to hand to the encoder. */
+export interface Rendition {
+  /** e.g. "h264-720p"; also the folder name and the DASH Representation id. */
+  id: string;
+  codec: VideoCodec;
+  /** Short-side size class, e.g. 720. */
+  size: number;
+  width: number;
+  height: number;
+  /** Average target, maxrate (~1.1x) and VBV buffer (~2x), kb/s. */
+  bitrateKbps: number;
+  maxrateKbps: number;
+  bufsizeKbps: number;
+  /** H.264 profile and level (e.g. "high", "4.1"); empty for other codecs. */
+  profile: string;
+  level: string;
+}
+
+export interface LadderOptions {
+  codecs: VideoCodec[];
+  /** Rungs to use (default: DEFAULT_H264_RUNGS). */
+  rungs?: RungSpec[];
+  /** Output frame rate. */
+  frameRate: Rational;
+}
+
+/** Parses `--ladder 1080p,720p,360p` (names from the default table, or `480p:1500` with an explicit kb/s) or a JSON profile path. */
+export function parseLadderOption(value: string | undefined): RungSpec[] | undefined {
+  if (!value) return undefined;
+  if (/\.json$/i.test(value)) return readLadderProfile(value);
+  return value.split(',').map((part) => {
+    const match = /^\s*(\d+)p?(?::(\d+)k?)?\s*$/i.exec(part);
+    if (!match) throw new VidpipeError('USAGE', `--ladder: "${part}" is not a rung (use e.g. 720p or 720p:3000)`);
+    const size = Number(match[1]);
+    const known = DEFAULT_H264_RUNGS.find((r) => r.size === size);
+    const kbps = match[2] ? Number(match[2]) : known?.kbps ?? interpolateKbps(size);
+    if (size < 64 || size > 4320) throw new VidpipeError('USAGE', `--ladder: ${size}p is outside 64p–4320p`);
+    return { size, kbps };
+  });
+}
+
+/** A JSON profile: `{ "rungs": [ { "size": 720, "kbps": 3000 }, … ] }` or a bare array. */
+export function readLadderProfile(path: string): RungSpec[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new VidpipeError('USAGE', `--ladder: cannot read JSON profile ${path}: ${(error as Error).message}`);
+  }
+  const list = Array.isArray(data) ? data : (data as { rungs?: unknown }).rungs;
+  if (!Array.isArray(list) || list.length === 0) throw new VidpipeError('USAGE', `--ladder: ${path} has no "rungs" array`);
+  return list.map((item, i) => {
+    const rung = item as Partial<RungSpec> & { height?: number; bitrate?: number };
+    const size = Number(rung.size ?? rung.height);
+    const kbps = Number(rung.kbps ?? rung.bitrate ?? interpolateKbps(size));
+    if (!Number.isInteger(size) || size < 64 || !(kbps > 0)) {
+      throw new VidpipeError('USAGE', `--ladder: rung ${i + 1} in ${path} needs "size" (pixels) and "kbps"`);
+    }
+    return { size, kbps };
+  });
+}
+
+/** Bit rate for a size not in the table: scale the nearest rung by pixel count (bits grow ~ pixels^0.75). */
+function interpolateKbps(size: number): number {
+  const nearest = [...DEFAULT_H264_RUNGS].sort((a, b) => Math.abs(a.size - size) - Math.abs(b.size - size))[0]!;
+  return Math.round(nearest.kbps * Math.pow((size * size) / (nearest.size * nearest.size), 0.75));
+}
+
+function even(value: number): number {
+  return Math.max(2, Math.round(value / 2) * 2);
+}
+
+/** Output picture size for a size class, keeping the display aspect ratio with even dimensions. */
+export function renditionSize(video: Pick<VideoStreamInfo, 'displayWidth' | 'displayHeight'>, size: number): { width: number; height: number } {
+  const { displayWidth: w, displayHeight: h } = video;
+  if (w >= h) return { width: even((size * w) / h), height: even(size) };
+  return { width: even(size), height: even((size * h) / w) };
+}
+
+/**
+ * The ladder for a source: the requested rungs no taller than the source (short side),
+ * per codec, with bit rates scaled for aspect ratio, frame rate and codec efficiency.
+ * A source smaller than every rung gets one rung at its own size.
+ */
+export function buildLadder(video: VideoStreamInfo, options: LadderOptions): Rendition[] {
+  const rungs = [...(options.rungs ?? DEFAULT_H264_RUNGS)].sort((a, b) => b.size - a.size);
+  const sourceShort = Math.min(video.displayWidth, video.displayHeight);
+  let chosen = rungs.filter((r) => r.size <= sourceShort);
+  if (chosen.length === 0) {
+    const size = even(sourceShort);
+    chosen = [{ size, kbps: rungs.length ? scaleKbps(rungs[rungs.length - 1]!, size) : interpolateKbps(size) }];
+  }
+  const unique = chosen.filter((r, i) => chosen.findIndex((o) => o.size === r.size && o.kbps === r.kbps) === i);
+  const fps = options.frameRate.num / options.frameRate.den;
+  const renditions: Rendition[] = [];
+  for (const codec of options.codecs) {
+    for (const rung of unique) {
+      const { width, height } = renditionSize(video, rung.size);
+      // The table assumes 16:9 at ≤30 fps: scale by picture area and, sub-linearly, by frame rate.
+      const area = (width * height) / (Math.round((rung.size * 16) / 9) * rung.size);
+      const motion = fps > 31 ? Math.pow(fps / 30, 0.6) : 1;
+      const kbps = Math.max(64, Math.round(rung.kbps * area * motion * CODEC_EFFICIENCY[codec]));
+      const maxrate = Math.round(kbps * 1.1);
+      const sameSize = unique.filter((r) => r.size === rung.size).length > 1;
+      renditions.push({
+        id: `${codec}-${rung.size}p${sameSize ? `-${rung.kbps}k` : ''}`,
+        codec,
+        size: rung.size,
+        width,
+        height,
+        bitrateKbps: kbps,
+        maxrateKbps: maxrate,
+        bufsizeKbps: kbps * 2,
+        profile: codec === 'h264' ? 'high' : codec === 'hevc' ? 'main' : 'main',
+        level: codec === 'h264' ? h264Level(width, height, fps, maxrate) : '',
+      });
+    }
+  }
+  return renditions;
+}
+
+function scaleKbps(rung: RungSpec, size: number): number {
+  return Math.max(64, Math.round(rung.kbps * Math.pow((size * size) / (rung.size * rung.size), 0.75)));
+}
+
+/** H.264 Table A-1 limits: max macroblocks/s, max frame size (MBs), max bit rate (kb/s, Baseline/Main). */
+const H264_LEVELS: readonly { level: string; mbps: number; fs: number; br: number }[] = [
+  { level: '1.0', mbps: 1485, fs: 99, br: 64 },
+  { level: '1.1', mbps: 3000, fs: 396, br: 192 },
+  { level: '1.2', mbps: 6000, fs: 396, br: 384 },
+  { level: '1.3', mbps: 11880, fs: 396, br: 768 },
+  { level: '2.0', mbps: 11880, fs: 396, br: 2000 },
+  { level: '2.1', mbps: 19800, fs: 792, br: 4000 },
+  { level: '2.2', mbps: 20250, fs: 1620, br: 4000 },
+  { level: '3.0', mbps: 40500, fs: 1620, br: 10000 },
+  { level: '3.1', mbps: 108000, fs: 3600, br: 14000 },
+  { level: '3.2', mbps: 216000, fs: 5120, br: 20000 },
+  { level: '4.0', mbps: 245760, fs: 8192, br: 20000 },
+  { level: '4.1', mbps: 245760, fs: 8192, br: 50000 },
+  { level: '4.2', mbps: 522240, fs: 8704, br: 50000 },
+  { level: '5.0', mbps: 589824, fs: 22080, br: 135000 },
+  { level: '5.1', mbps: 983040, fs: 36864, br: 240000 },
+  { level: '5.2', mbps: 2073600, fs: 36864, br: 240000 },
+];
+
+/**
+ * The lowest H.264 level whose limits hold for this picture size, frame rate and maxrate
+ * (High profile: the bit-rate limit is 1.25x the table). Players decide what they can
+ * decode from the level, so declaring the lowest true one widens compatibility.
+ */
+export function h264Level(width: number, height: number, fps: number, maxrateKbps: number): string {
+  const frameMbs = Math.ceil(width / 16) * Math.ceil(height / 16);
+  const mbps = frameMbs * fps;
+  const fit = H264_LEVELS.find((l) => frameMbs <= l.fs && mbps <= l.mbps && maxrateKbps <= l.br * 1.25);
+  if (!fit) throw new VidpipeError('USAGE', `${width}x${height} at ${fps.toFixed(2)} fps is beyond H.264 level 5.2`);
+  return fit.level;
+}
+
+/** Frame rates sources commonly mean when their average is slightly off (variable frame rate phones). */
+const STANDARD_RATES: readonly Rational[] = [
+  { num: 24000, den: 1001 }, { num: 24, den: 1 }, { num: 25, den: 1 }, { num: 30000, den: 1001 }, { num: 30, den: 1 },
+  { num: 48, den: 1 }, { num: 50, den: 1 }, { num: 60000, den: 1001 }, { num: 60, den: 1 },
+];
+
+/**
+ * The output frame rate: the source's own rate (snapped to a standard one when within 1 %,
+ * since variable-rate phone video averages to e.g. 29.87), halved while above 60 fps.
+ */
+export function chooseFrameRate(video: Pick<VideoStreamInfo, 'avgFrameRate' | 'realFrameRate'>): Rational {
+  const candidates = [video.avgFrameRate, video.realFrameRate].filter((r): r is Rational => !!r && r.num / r.den >= 1 && r.num / r.den <= 1000);
+  let rate: Rational = candidates[0] ?? { num: 25, den: 1 };
+  let fps = rate.num / rate.den;
+  while (fps > 60.5) {
+    rate = rate.num % 2 === 0 ? { num: rate.num / 2, den: rate.den } : { num: rate.num, den: rate.den * 2 };
+    fps = rate.num / rate.den;
+  }
+  const distance = (s: Rational) => Math.abs(s.num / s.den - fps) / fps;
+  const standard = [...STANDARD_RATES].sort((a, b) => distance(a) - distance(b)).find((s) => distance(s) < 0.01);
+  if (standard) return standard;
+  if (rate.den > 1001) return { num: Math.round(fps * 1000), den: 1000 };
+  return rate;
+}
+
+/** x264/x265 preset names, mapped to SVT-AV1's 0–13 and libaom's cpu-used 0–8. */
+export const PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'] as const;
+export type Preset = (typeof PRESETS)[number];
+const SVT_AV1_PRESET: Record<Preset, number> = { ultrafast: 12, superfast: 11, veryfast: 10, faster: 9, fast: 8, medium: 7, slow: 5, slower: 4, veryslow: 2 };
+const AOM_CPU_USED: Record<Preset, number> = { ultrafast: 8, superfast: 8, veryfast: 7, faster: 6, fast: 5, medium: 4, slow: 3, slower: 2, veryslow: 1 };
+
+export function svtAv1Preset(preset: Preset): number {
+  return SVT_AV1_PRESET[preset];
+}
+export function aomCpuUsed(preset: Preset): number {
+  return AOM_CPU_USED[preset];
+}
+
+export function parsePreset(value: string | undefined): Preset {
+  const preset = (value ?? 'medium').toLowerCase();
+  if (!(PRESETS as readonly string[]).includes(preset)) {
+    throw new VidpipeError('USAGE', `--preset: "${value}" is not one of ${PRESETS.join(', ')}`);
+  }
+  return preset as Preset;
+}
+
+export function parseCodecs(value: string | undefined): VideoCodec[] {
+  const list = (value ?? 'h264').split(',').map((c) => c.trim().toLowerCase()).filter(Boolean);
+  const aliases: Record<string, VideoCodec> = { h264: 'h264', avc: 'h264', x264: 'h264', hevc: 'hevc', h265: 'hevc', x265: 'hevc', av1: 'av1' };
+  const codecs = list.map((c) => {
+    const codec = aliases[c];
+    if (!codec) throw new VidpipeError('USAGE', `--codecs: "${c}" is not one of h264, hevc, av1`);
+    return codec;
+  });
+  return [...new Set(codecs)];
+}

@@ -1,0 +1,45 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildAssembleArgs, buildConcatList } from '../../ffmpeg/args/package.js';
+import { runFfmpeg } from '../../ffmpeg/run.js';
+import { countVideoFrames } from '../../ffmpeg/count.js';
+import { VidpipeError } from '../errors.js';
+import type { StageContext } from '../stage.js';
+
+export interface AssembleInput {
+  renditionId: string;
+  /** Chunk files in timeline order, with the frames each holds. */
+  chunks: { path: string; frames: number }[];
+}
+
+export interface AssembledRendition {
+  renditionId: string;
+  path: string;
+  frames: number;
+}
+
+/**
+ * Joins a rendition's chunks without re-encoding. Every chunk starts with a key frame of a
+ * closed GOP and the chunks' timestamps are contiguous frame counts, so the concat demuxer
+ * lays them end to end; the frame count is checked against the sum of the chunks.
+ */
+export async function assembleRendition(input: AssembleInput, ctx: StageContext): Promise<AssembledRendition> {
+  const dir = join(ctx.workDir, 'renditions');
+  await mkdir(dir, { recursive: true });
+  const chunks = input.chunks.filter((c) => c.frames > 0);
+  const listPath = join(dir, `${input.renditionId}.ffconcat`);
+  const output = join(dir, `${input.renditionId}.mp4`);
+  await writeFile(listPath, buildConcatList(chunks.map((c) => c.path)));
+  await runFfmpeg(ctx.binaries.ffmpeg, buildAssembleArgs(listPath, output), {
+    label: `assemble ${input.renditionId}`,
+    signal: ctx.signal,
+    stallTimeoutMs: ctx.stallTimeoutMs,
+  });
+  const expected = chunks.reduce((sum, c) => sum + c.frames, 0);
+  const frames = await countVideoFrames(ctx.binaries.ffprobe, output, ctx.signal);
+  if (frames !== expected) {
+    throw new VidpipeError('FFMPEG_FAILED', `assembled ${input.renditionId} has ${frames} frames, its chunks hold ${expected}`);
+  }
+  ctx.onProgress(1);
+  return { renditionId: input.renditionId, path: output, frames };
+}

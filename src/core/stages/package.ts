@@ -1,0 +1,52 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildCmafPackageArgs } from '../../ffmpeg/args/package.js';
+import { runFfmpeg } from '../../ffmpeg/run.js';
+import { VidpipeError } from '../errors.js';
+import type { StageContext } from '../stage.js';
+
+export interface PackageInput {
+  /** Encoded rendition (one track). */
+  input: string;
+  /** Track folder inside the package, e.g. <package>/video/h264-720p. */
+  outputDir: string;
+  segmentSeconds: number;
+  fragmentSeconds: number;
+  durationSeconds: number;
+}
+
+export interface PackagedTrack {
+  outputDir: string;
+  initPath: string;
+  segmentPaths: string[];
+}
+
+/** Cuts one track into CMAF segments (init.mp4 + seg_00001.m4s …) by stream copy. */
+export async function packageTrack(input: PackageInput, ctx: StageContext): Promise<PackagedTrack> {
+  await rm(input.outputDir, { recursive: true, force: true });
+  await mkdir(input.outputDir, { recursive: true });
+  const scratchManifest = join(input.outputDir, 'ffmpeg-dash.mpd');
+  await runFfmpeg(
+    ctx.binaries.ffmpeg,
+    buildCmafPackageArgs({
+      input: input.input,
+      outputDir: input.outputDir,
+      segmentSeconds: input.segmentSeconds,
+      fragmentSeconds: input.fragmentSeconds,
+      scratchManifest,
+    }),
+    {
+      label: `package ${input.outputDir}`,
+      signal: ctx.signal,
+      stallTimeoutMs: ctx.stallTimeoutMs,
+      onProgress: (p) => ctx.onProgress(Math.min(1, p.outTimeSeconds / input.durationSeconds)),
+    },
+  );
+  await rm(scratchManifest, { force: true });
+  const names = (await readdir(input.outputDir)).sort();
+  const segments = names.filter((n) => /^seg_\d+\.m4s$/.test(n));
+  if (!names.includes('init.mp4') || segments.length === 0) {
+    throw new VidpipeError('FFMPEG_FAILED', `packaging ${input.outputDir} produced no segments`);
+  }
+  return { outputDir: input.outputDir, initPath: join(input.outputDir, 'init.mp4'), segmentPaths: segments.map((n) => join(input.outputDir, n)) };
+}

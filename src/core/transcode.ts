@@ -1,0 +1,366 @@
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { homedir, tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
+import { probeFile, type MediaProbe } from '../ffmpeg/probe.js';
+import { checkReadable } from '../ffmpeg/integrity.js';
+import { assertEncoders, detectCapabilities, pickAv1Encoder } from '../ffmpeg/capabilities.js';
+import { openDatabase, type VidpipeDb } from '../db/database.js';
+import { fetchInput, openStorage } from '../storage/index.js';
+import { parseLocation, sanitiseName } from '../storage/uri.js';
+import type { S3Options } from '../storage/s3.js';
+import type { PublishedFile } from '../storage/storage.js';
+import { runDag, type DagEvent, type DagNodeSummary } from './dag.js';
+import { VidpipeError, toVidpipeError } from './errors.js';
+import type { JobEventListener } from './events.js';
+import { hashTree, newJobId, sha256File, videoIdFromSha256 } from './ids.js';
+import { planJob, type JobPlan, type TranscodeSettings } from './plan.js';
+import type { RenditionSummary, TranscodeResult } from './result.js';
+import type { StageContext } from './stage.js';
+import { buildTranscodeDag } from './transcode-dag.js';
+import type { ManifestsOutput } from './stages/manifests.js';
+
+export interface TranscodeRequest {
+  /** Local path or s3:// URI of the source. */
+  input: string;
+  /** Parent destination (local folder or s3:// prefix); the package goes to <out>/<name>/. */
+  out: string;
+  /** Package folder name; default: derived from the input file name. */
+  name?: string;
+  settings: TranscodeSettings;
+  binaries: FfmpegBinaries;
+  dbPath: string;
+  s3?: S3Options;
+  stallTimeoutMs: number;
+  /** Poster and storyboard (video) or cover art (audio). */
+  thumbnails: boolean;
+  /** User tags stored with the video (JSON column). */
+  tags?: Record<string, string>;
+  /** Where intermediate files go (default: the user's cache folder). */
+  workRoot?: string;
+  signal?: AbortSignal;
+  onEvent?: JobEventListener;
+}
+
+export function defaultWorkRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.VIDPIPE_WORK_DIR) return env.VIDPIPE_WORK_DIR;
+  const cache = env.XDG_CACHE_HOME || (homedir() ? join(homedir(), '.cache') : tmpdir());
+  return join(cache, 'vidpipe', 'work');
+}
+
+/** What `--plan` shows: the graph that would run, without running it. */
+export interface TranscodePlanView {
+  input: string;
+  probe: MediaProbe;
+  plan: JobPlan;
+  tasks: DagNodeSummary[];
+}
+
+const PRE_TASKS: DagNodeSummary[] = [
+  { id: 'probe', kind: 'probe', label: 'Probe input', dependsOn: [] },
+  { id: 'plan', kind: 'plan', label: 'Plan ladder and chunks', dependsOn: ['probe'] },
+];
+
+/** The main graph's roots hang off `plan`, so the whole job reads as one DAG. */
+function withPreTasks(tasks: DagNodeSummary[]): DagNodeSummary[] {
+  return [...PRE_TASKS, ...tasks.map((t) => (t.dependsOn.length === 0 ? { ...t, dependsOn: ['plan'] } : t))];
+}
+
+async function prepare(request: TranscodeRequest, localPath: string, signal?: AbortSignal) {
+  const probe = await probeFile(request.binaries.ffprobe, localPath, signal);
+  await checkReadable(request.binaries.ffmpeg, probe, signal);
+  const capabilities = await detectCapabilities(request.binaries);
+  const plan = planJob(probe, request.settings);
+  assertEncoders(capabilities, plan.kind === 'video' ? request.settings.codecs : [], plan.audio.length > 0);
+  return { probe, plan, av1Encoder: pickAv1Encoder(capabilities) };
+}
+
+/** Probes and plans one input and returns the graph, running nothing. */
+export async function planTranscode(request: TranscodeRequest): Promise<TranscodePlanView> {
+  const fetched = await fetchInput(request.input, tmpdir(), request.s3, request.signal);
+  try {
+    const { probe, plan, av1Encoder } = await prepare(request, fetched.localPath, request.signal);
+    const dag = buildTranscodeDag(
+      {
+        source: fetched.localPath,
+        probe,
+        plan,
+        preset: request.settings.preset,
+        av1Encoder,
+        packageDir: '/nonexistent',
+        thumbnails: request.thumbnails,
+        publish: async () => undefined,
+        recordMetadata: async () => undefined,
+      },
+      () => {
+        throw new VidpipeError('INTERNAL', 'plan only');
+      },
+    );
+    return { input: request.input, probe, plan, tasks: withPreTasks(dag.describe()) };
+  } finally {
+    await fetched.cleanup();
+  }
+}
+
+function spanSeconds(events: { kind: string; start: number; end: number }[]): Record<string, number> {
+  const byKind = new Map<string, { start: number; end: number }>();
+  for (const e of events) {
+    const span = byKind.get(e.kind);
+    byKind.set(e.kind, span ? { start: Math.min(span.start, e.start), end: Math.max(span.end, e.end) } : { start: e.start, end: e.end });
+  }
+  return Object.fromEntries([...byKind].map(([kind, s]) => [kind, round3((s.end - s.start) / 1000)]));
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+/** Identity of an input that could not be read: derived from its path so its failed job is still recorded. */
+function videoIdForUnreadable(input: string): string {
+  return `v${createHash('sha256').update(`unreadable:${resolve(input)}`).digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * Transcodes one input into a published package and records it in SQLite. Never throws:
+ * a failure is returned as a result with status 'failed' or 'interrupted' (and an error),
+ * after the job and its tasks were marked in the database and temporary files removed.
+ */
+export async function transcode(request: TranscodeRequest): Promise<TranscodeResult> {
+  const jobId = newJobId();
+  const startedAt = Date.now();
+  const emit = request.onEvent ?? (() => undefined);
+  const spans: { kind: string; start: number; end: number }[] = [];
+  const taskStarts = new Map<string, { kind: string; start: number }>();
+  const result: TranscodeResult = { id: '', jobId, input: request.input, status: 'failed', outputs: {}, renditions: [], timings: {} };
+  const workDir = join(request.workRoot ?? defaultWorkRoot(), jobId);
+  let db: VidpipeDb | undefined;
+  let cleanupInput = async () => undefined as void;
+  let jobRecorded = false;
+
+  const taskEvent = (event: DagEvent) => {
+    emit({ jobId, ...event });
+    if (event.type === 'task-start') taskStarts.set(event.id, { kind: event.id.replace(/-\d+$|-(h264|hevc|av1|aac|opus)-.*$/, ''), start: event.at });
+    if (event.type === 'task-succeeded' || event.type === 'task-failed' || event.type === 'task-cancelled') {
+      const started = taskStarts.get(event.id);
+      if (started) spans.push({ kind: started.kind, start: started.start, end: event.at });
+    }
+    if (!db || !jobRecorded) return;
+    const now = new Date().toISOString();
+    switch (event.type) {
+      case 'task-start':
+        db.updateTask(jobId, event.id, { status: 'running', startedAt: now, attempts: 1, progress: 0 });
+        break;
+      case 'task-succeeded':
+        db.updateTask(jobId, event.id, { status: 'succeeded', finishedAt: now, progress: 1 });
+        break;
+      case 'task-failed':
+        db.updateTask(jobId, event.id, { status: 'failed', finishedAt: now, error: event.error.message });
+        break;
+      case 'task-cancelled':
+        db.updateTask(jobId, event.id, { status: 'cancelled', finishedAt: now });
+        break;
+      default:
+        break;
+    }
+  };
+
+  try {
+    db = openDatabase(request.dbPath);
+    emit({ type: 'job-start', jobId, input: request.input, tasks: PRE_TASKS });
+    taskEvent({ type: 'task-start', id: 'probe', at: Date.now() });
+    const fetched = await fetchInput(request.input, tmpdir(), request.s3, request.signal);
+    cleanupInput = fetched.cleanup;
+    const source = fetched.localPath;
+
+    // The video's identity is its content; an unreadable input still gets a failed job on record.
+    let sha256 = '';
+    let sizeBytes = 0;
+    try {
+      const info = await stat(source);
+      if (info.isFile()) {
+        sizeBytes = info.size;
+        sha256 = await sha256File(source, request.signal);
+      }
+    } catch {
+      // probeFile below reports the precise reason.
+    }
+    result.id = sha256 ? videoIdFromSha256(sha256) : videoIdForUnreadable(request.input);
+    const name = request.name ? sanitiseName(request.name) : sanitiseName(basename(request.input));
+    const startJob = (probe?: MediaProbe, plan?: JobPlan) =>
+      db!.startJob({
+        jobId,
+        video: {
+          id: result.id,
+          source: request.input,
+          name,
+          sha256,
+          sizeBytes,
+          durationSeconds: plan?.durationSeconds ?? probe?.durationSeconds ?? 0,
+          kind: plan?.kind ?? 'video',
+          probe: probe?.raw ?? null,
+          tags: { ...(probe?.tags ?? {}), ...(request.tags ?? {}) },
+        },
+        input: request.input,
+        output: request.out,
+        options: request.settings,
+        tasks: PRE_TASKS,
+      });
+
+    let prepared: Awaited<ReturnType<typeof prepare>>;
+    try {
+      prepared = await prepare(request, source, request.signal);
+    } catch (error) {
+      startJob();
+      jobRecorded = true;
+      throw error;
+    }
+    const { probe, plan, av1Encoder } = prepared;
+    startJob(probe, plan);
+    jobRecorded = true;
+    taskEvent({ type: 'task-succeeded', id: 'probe', at: Date.now(), result: undefined });
+    taskEvent({ type: 'task-start', id: 'plan', at: Date.now() });
+    taskEvent({ type: 'task-succeeded', id: 'plan', at: Date.now(), result: undefined });
+    result.kind = plan.kind;
+    result.durationSeconds = round3(plan.durationSeconds);
+
+    const destination = parseLocation(request.out);
+    const storage = openStorage(destination, name, request.s3);
+    const packageDir = join(workDir, 'package');
+    await mkdir(packageDir, { recursive: true });
+
+    let published: PublishedFile[] = [];
+    let fileHashes = new Map<string, string>();
+    const progressThrottle = new Map<string, number>();
+    const contextFor = (taskId: string, signal: AbortSignal): StageContext => ({
+      binaries: request.binaries,
+      signal,
+      stallTimeoutMs: request.stallTimeoutMs,
+      workDir,
+      onProgress: (fraction, etaSeconds) => {
+        const now = Date.now();
+        if (fraction < 1 && now - (progressThrottle.get(taskId) ?? 0) < 250) return;
+        progressThrottle.set(taskId, now);
+        emit({ jobId, type: 'task-progress', id: taskId, fraction, etaSeconds });
+      },
+    });
+
+    const dag = buildTranscodeDag(
+      {
+        source,
+        probe,
+        plan,
+        preset: request.settings.preset,
+        av1Encoder,
+        packageDir,
+        thumbnails: request.thumbnails,
+        publish: async (signal) => {
+          fileHashes = await hashTree(packageDir, signal);
+          published = await storage.publishDirectory(packageDir, { signal });
+          return published.length;
+        },
+        recordMetadata: async (results) => {
+          const manifests = results.get('manifests') as ManifestsOutput;
+          result.renditions = summariseRenditions(manifests, plan, published);
+          result.outputs = {
+            root: storage.root,
+            hls: storage.uriFor('master.m3u8'),
+            dash: storage.uriFor('manifest.mpd'),
+            ...(results.has('poster') ? { poster: storage.uriFor('poster.jpg'), posterSmall: storage.uriFor('poster-small.jpg') } : {}),
+            ...(results.has('storyboard') ? { storyboard: storage.uriFor('storyboard/storyboard.vtt') } : {}),
+            ...(results.has('cover') ? { cover: storage.uriFor('cover.jpg') } : {}),
+          };
+          result.status = 'succeeded';
+          result.timings = { ...spanSeconds(spans), total: round3((Date.now() - startedAt) / 1000) };
+          db!.completeJob(jobId, {
+            video: { id: result.id, status: 'ready', durationSeconds: plan.durationSeconds },
+            outputs: result.outputs as Record<string, string>,
+            timings: result.timings,
+            renditions: result.renditions.map((r) => ({
+              name: r.name, kind: r.kind, codec: r.codec, codecs: r.codecs, width: r.width, height: r.height,
+              frameRate: r.frameRate, channels: r.channels, sampleRate: r.sampleRate, language: r.language,
+              averageBitrate: r.averageBitrate, peakBitrate: r.peakBitrate, targetBitrate: r.targetBitrate,
+              sizeBytes: r.sizeBytes, segmentCount: r.segments, playlist: r.playlist, init: initOf(manifests, r.name),
+            })),
+            files: published.map((f) => ({ key: f.key, bytes: f.bytes, sha256: fileHashes.get(f.key) ?? '' })),
+          });
+          return true;
+        },
+      },
+      contextFor,
+    );
+    const tasks = dag.describe();
+    db.addTasks(jobId, tasks);
+    emit({ type: 'job-start', jobId, input: request.input, tasks: withPreTasks(tasks) });
+    await runDag(dag, { concurrency: request.settings.concurrency, signal: request.signal, onEvent: taskEvent });
+    emit({ type: 'job-done', jobId, result });
+    return result;
+  } catch (caught) {
+    const error = toVidpipeError(caught);
+    const interrupted = error.code === 'INTERRUPTED' || request.signal?.aborted === true;
+    result.status = interrupted ? 'interrupted' : 'failed';
+    result.error = { code: interrupted ? 'INTERRUPTED' : error.code, message: error.message, hint: error.hint, stderrTail: error.stderrTail };
+    result.timings = { ...spanSeconds(spans), total: round3((Date.now() - startedAt) / 1000) };
+    if (taskStarts.has('probe') && !spans.some((s) => s.kind === 'probe')) taskEvent({ type: 'task-failed', id: 'probe', at: Date.now(), error });
+    if (db && jobRecorded) {
+      try {
+        db.failJob(jobId, { status: result.status === 'interrupted' ? 'interrupted' : 'failed', code: result.error.code, message: error.message });
+      } catch {
+        // The original failure matters more than a failure to record it.
+      }
+    }
+    emit({ type: 'job-failed', jobId, input: request.input, error, result });
+    return result;
+  } finally {
+    await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+    await cleanupInput().catch(() => undefined);
+    db?.close();
+  }
+}
+
+function summariseRenditions(manifests: ManifestsOutput, plan: JobPlan, published: PublishedFile[]): RenditionSummary[] {
+  const bytesUnder = (prefix: string) => published.filter((f) => f.key.startsWith(prefix)).reduce((sum, f) => sum + f.bytes, 0);
+  const videos: RenditionSummary[] = manifests.model.videos.map((track) => {
+    const rendition = plan.video!.renditions.find((r) => r.id === track.id)!;
+    const folder = track.playlistUri.replace(/[^/]+$/, '');
+    return {
+      name: track.id,
+      kind: 'video',
+      codec: track.codec,
+      codecs: track.codecs,
+      width: track.width,
+      height: track.height,
+      frameRate: round3(track.frameRate.num / track.frameRate.den),
+      averageBitrate: Math.round(track.averageBitrate),
+      peakBitrate: Math.round(track.peakBitrate),
+      targetBitrate: rendition.bitrateKbps * 1000,
+      sizeBytes: bytesUnder(folder),
+      segments: track.segments.length,
+      playlist: track.playlistUri,
+    };
+  });
+  const audios: RenditionSummary[] = manifests.model.audios.map((track) => {
+    const rendition = plan.audio.find((r) => r.id === track.id)!;
+    const folder = track.playlistUri.replace(/[^/]+$/, '');
+    return {
+      name: track.id,
+      kind: 'audio',
+      codec: track.codec,
+      codecs: track.codecs,
+      channels: track.channels,
+      sampleRate: track.sampleRate,
+      language: track.language,
+      averageBitrate: Math.round(track.averageBitrate),
+      peakBitrate: Math.round(track.peakBitrate),
+      targetBitrate: rendition.bitrateKbps * 1000,
+      sizeBytes: bytesUnder(folder),
+      segments: track.segments.length,
+      playlist: track.playlistUri,
+    };
+  });
+  return [...videos, ...audios];
+}
+
+function initOf(manifests: ManifestsOutput, name: string): string | undefined {
+  return [...manifests.model.videos, ...manifests.model.audios].find((t) => t.id === name)?.initUri;
+}

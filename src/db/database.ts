@@ -1,0 +1,85 @@
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { dbFailed } from './db-error.js';
+import { migrate } from './migrations.js';
+import { VidpipeDb, type VidpipeDbOptions } from './vidpipe-db.js';
+
+export { VidpipeDb, type VidpipeDbOptions } from './vidpipe-db.js';
+
+const BUSY_TIMEOUT_MS = 5000;
+
+/** Opens (creating and migrating) a vidpipe database file for the pipeline and the CLI. */
+export function openDatabase(file: string, options?: VidpipeDbOptions): VidpipeDb {
+  return new VidpipeDb(openConnection(file), options);
+}
+
+/** Opens the database, runs `body` with it and closes it again, also when `body` throws. */
+export function withDatabase<T>(file: string, body: (db: VidpipeDb) => T): T {
+  const db = openDatabase(file);
+  try {
+    return body(db);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * The bare better-sqlite3 connection under openDatabase: opens (creating it and its folder
+ * if needed) a vidpipe database and migrates it to the current schema. `watch`,
+ * `transcode` and workers may hold the same file open at once, so: WAL lets readers run
+ * beside one writer, busy_timeout makes a writer wait for the lock instead of failing at
+ * once, synchronous=NORMAL is durable enough under WAL (a power cut can lose the last
+ * commits, never corrupt the file), and foreign_keys because SQLite leaves it off.
+ */
+export function openConnection(file: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    ensureParentFolder(file);
+    db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    // busy_timeout first: switching to WAL needs a lock another process may hold right now.
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    return db;
+  } catch (error) {
+    db?.close();
+    throw dbFailed(`open ${file}`, error);
+  }
+}
+
+/** ':memory:' and '' (a private temporary database) live nowhere on disk. */
+function ensureParentFolder(file: string): void {
+  if (file === ':memory:' || file === '' || file.startsWith('file:')) return;
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+}
+
+/**
+ * Where the database lives when --db is not given: $VIDPIPE_DB, else the platform's
+ * per-user data folder (XDG on Linux and other Unixes, Application Support on macOS,
+ * %LOCALAPPDATA% on Windows). Pure apart from the home-folder fallback, so it can be
+ * tested for every platform on any platform.
+ */
+export function defaultDatabasePath(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): string {
+  if (env.VIDPIPE_DB) return env.VIDPIPE_DB;
+  if (platform === 'win32') {
+    const localAppData = env.LOCALAPPDATA || path.win32.join(env.USERPROFILE || homedir(), 'AppData', 'Local');
+    return path.win32.join(localAppData, 'vidpipe', 'vidpipe.db');
+  }
+  const home = env.HOME || homedir();
+  if (platform === 'darwin') {
+    return path.posix.join(home, 'Library', 'Application Support', 'vidpipe', 'vidpipe.db');
+  }
+  // The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
+  const dataHome =
+    env.XDG_DATA_HOME && path.posix.isAbsolute(env.XDG_DATA_HOME)
+      ? env.XDG_DATA_HOME
+      : path.posix.join(home, '.local', 'share');
+  return path.posix.join(dataHome, 'vidpipe', 'vidpipe.db');
+}

@@ -1,0 +1,223 @@
+/**
+ * The shapes the pipeline writes into and the CLI reads out of the vidpipe database.
+ * Inputs use optional fields; records read back have every field, with null for "not
+ * recorded". Timestamps are ISO-8601 UTC strings; JSON columns come back parsed.
+ */
+
+export type MediaKind = 'video' | 'audio';
+export type VideoStatus = 'processing' | 'ready' | 'failed' | 'interrupted';
+export type JobStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+export type TaskStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
+/** Accepted wherever a time is written; always stored as ISO-8601 UTC text. */
+export type Timestamp = Date | string;
+
+/** Every optional field of T present, null when it was not given. */
+type Stored<T> = { [K in keyof T]-?: undefined extends T[K] ? Exclude<T[K], undefined> | null : T[K] };
+
+// ---- inputs ---------------------------------------------------------------------------
+
+export interface VideoInput {
+  /** Stable id chosen by the pipeline (e.g. derived from the content hash). */
+  id: string;
+  /** Where the input came from: local path or s3:// URI. */
+  source: string;
+  /** Display name, usually the input's file name. */
+  name: string;
+  sha256?: string | null;
+  sizeBytes?: number | null;
+  durationSeconds?: number | null;
+  kind: MediaKind;
+  /** The ffprobe result (any JSON value). */
+  probe?: unknown;
+  tags?: Record<string, string>;
+}
+
+/** One node of the job's task DAG. */
+export interface TaskSpec {
+  /** Unique within the job, e.g. "encode-chunk-3". */
+  id: string;
+  kind: string;
+  label: string;
+  dependsOn: string[];
+}
+
+export interface StartJobInput {
+  jobId: string;
+  video: VideoInput;
+  input: string;
+  output: string;
+  /** The job's settings, stored as JSON (any object, e.g. the resolved CLI/config options). */
+  options: object;
+  /** Pending tasks known up front; more can be added with addTasks. */
+  tasks: TaskSpec[];
+  /** Defaults to 1 + the number of earlier jobs of this video. */
+  attempt?: number;
+  /** Who runs the job; defaults to the VidpipeDb's worker ("host:pid"). */
+  worker?: string;
+}
+
+/** Fields to change on a task: undefined leaves a column as it is, null clears it. */
+export interface TaskPatch {
+  status?: TaskStatus;
+  /** 0..1 */
+  progress?: number;
+  attempts?: number;
+  startedAt?: Timestamp | null;
+  finishedAt?: Timestamp | null;
+  error?: string | null;
+  /** Any JSON value the stage produced. */
+  output?: unknown;
+  worker?: string | null;
+}
+
+/** One rendition of a finished package, as measured from the files written. */
+export interface RenditionRecord {
+  /** e.g. "h264-720p", "aac-128k". */
+  name: string;
+  kind: MediaKind;
+  /** Codec family: "h264", "hevc", "av1", "aac", "opus". */
+  codec: string;
+  /** RFC 6381 codecs string, e.g. "avc1.64001f". */
+  codecs: string;
+  width?: number | null;
+  height?: number | null;
+  frameRate?: number | null;
+  channels?: number | null;
+  sampleRate?: number | null;
+  language?: string | null;
+  /** bits/s */
+  averageBitrate?: number | null;
+  /** bits/s */
+  peakBitrate?: number | null;
+  /** bits/s the encoder was asked for. */
+  targetBitrate?: number | null;
+  sizeBytes?: number | null;
+  segmentCount?: number | null;
+  /** Media playlist URI relative to the package root. */
+  playlist?: string | null;
+  /** Init segment URI relative to the package root. */
+  init?: string | null;
+  properties?: Record<string, unknown>;
+}
+
+/** A file the job wrote, for resume and verification. */
+export interface OutputFileRecord {
+  /** Storage key relative to the job's output root. */
+  key: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface CompleteJobInput {
+  video: {
+    id: string;
+    status: 'ready';
+    durationSeconds: number;
+    /** Replaces the stored tags when given. */
+    tags?: Record<string, string>;
+    /** Replaces the stored properties when given. */
+    properties?: Record<string, unknown>;
+  };
+  /** Published URIs by name: hls, dash, poster … */
+  outputs: Record<string, string>;
+  /** Seconds per stage. */
+  timings: Record<string, number>;
+  renditions: RenditionRecord[];
+  files?: OutputFileRecord[];
+}
+
+export interface FailJobInput {
+  status: 'failed' | 'interrupted';
+  /** A VidpipeError code. */
+  code: string;
+  message: string;
+}
+
+// ---- records read back ------------------------------------------------------------------
+
+export interface VideoRecord extends Stored<Omit<VideoInput, 'probe' | 'tags'>> {
+  probe: unknown;
+  tags: Record<string, string>;
+  properties: Record<string, unknown>;
+  status: VideoStatus;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface JobRecord {
+  id: string;
+  videoId: string;
+  input: string;
+  output: string;
+  options: Record<string, unknown>;
+  status: JobStatus;
+  errorCode: string | null;
+  errorMessage: string | null;
+  attempt: number;
+  outputs: Record<string, string>;
+  timings: Record<string, number>;
+  startedAt: string;
+  finishedAt: string | null;
+  worker: string | null;
+}
+
+export interface TaskRecord extends TaskSpec {
+  jobId: string;
+  status: TaskStatus;
+  attempts: number;
+  progress: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: string | null;
+  output: unknown;
+  worker: string | null;
+}
+
+export interface StoredRendition extends Stored<Omit<RenditionRecord, 'properties'>> {
+  id: number;
+  jobId: string;
+  videoId: string;
+  properties: Record<string, unknown>;
+}
+
+/** One line of `vidpipe list`. */
+export interface VideoSummary {
+  id: string;
+  name: string;
+  source: string;
+  kind: MediaKind;
+  status: VideoStatus;
+  durationSeconds: number | null;
+  /** Renditions of the latest succeeded job (what is published now). */
+  renditionCount: number;
+  createdAt: string;
+  updatedAt: string;
+  latestJobId: string | null;
+  latestJobStatus: JobStatus | null;
+}
+
+/** Everything `vidpipe show` prints about one video. */
+export interface VideoDetails {
+  video: VideoRecord;
+  /** The most recent job, whatever its outcome. */
+  latestJob: JobRecord | null;
+  /** Tasks of latestJob, in DAG insertion order. */
+  tasks: TaskRecord[];
+  /** The most recent succeeded job: the package that is published now. */
+  readyJob: JobRecord | null;
+  /** Renditions of readyJob. */
+  renditions: StoredRendition[];
+}
+
+export interface JobDetails {
+  job: JobRecord;
+  tasks: TaskRecord[];
+  renditions: StoredRendition[];
+  files: OutputFileRecord[];
+}
+
+export interface ListVideosOptions {
+  /** At most this many videos, most recently updated first; all when omitted. */
+  limit?: number;
+  status?: VideoStatus;
+}

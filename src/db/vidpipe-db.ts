@@ -1,0 +1,358 @@
+import { hostname } from 'node:os';
+import type Database from 'better-sqlite3';
+import { VidpipeError } from '../core/errors.js';
+import { dbFailed } from './db-error.js';
+import type {
+  CompleteJobInput,
+  FailJobInput,
+  JobDetails,
+  ListVideosOptions,
+  RenditionRecord,
+  StartJobInput,
+  TaskPatch,
+  TaskSpec,
+  TaskStatus,
+  Timestamp,
+  VideoDetails,
+  VideoSummary,
+} from './records.js';
+import {
+  toJobRecord,
+  toJson,
+  toOutputFileRecord,
+  toStoredRendition,
+  toTaskRecord,
+  toVideoRecord,
+  toVideoSummary,
+  type VideoRow,
+} from './rows.js';
+import { TASK_PATCH_COLUMNS, prepareStatements, type SqlValue, type Statements } from './statements.js';
+
+export interface VidpipeDbOptions {
+  /** Clock for timestamps; tests inject a fixed one. */
+  now?: () => Date;
+  /** Recorded on jobs this connection starts; defaults to "host:pid". */
+  worker?: string;
+}
+
+const FINISHED_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
+/** How many candidates an ambiguous id prefix error lists. */
+const AMBIGUOUS_SHOWN = 5;
+
+/**
+ * The pipeline's and the CLI's view of the SQLite database; get one from openDatabase()
+ * in ./database.js. Every write that must be all-or-nothing runs in one IMMEDIATE transaction: it takes the write lock up front, so
+ * concurrent vidpipe processes queue on busy_timeout instead of failing with SQLITE_BUSY
+ * when a deferred transaction tries to upgrade. Methods are synchronous (better-sqlite3);
+ * gather results first, then write.
+ */
+export class VidpipeDb {
+  /** The underlying connection, for maintenance and tests. */
+  readonly sqlite: Database.Database;
+  private readonly statements: Statements;
+  private readonly clock: () => Date;
+  private readonly worker: string;
+
+  constructor(sqlite: Database.Database, options: VidpipeDbOptions = {}) {
+    this.sqlite = sqlite;
+    this.statements = prepareStatements(sqlite);
+    this.clock = options.now ?? (() => new Date());
+    this.worker = options.worker ?? `${hostname()}:${process.pid}`;
+  }
+
+  /** Records a new job: upserts its video as 'processing', inserts the job and its pending tasks. */
+  startJob(input: StartJobInput): void {
+    this.write(`start job ${input.jobId}`, () => {
+      const now = this.now();
+      const { video } = input;
+      this.statements.upsertVideo.run({
+        id: video.id,
+        source: video.source,
+        name: video.name,
+        sha256: video.sha256 ?? null,
+        sizeBytes: toInteger(video.sizeBytes),
+        durationSeconds: video.durationSeconds ?? null,
+        kind: video.kind,
+        probe: toJson(video.probe),
+        tags: JSON.stringify(video.tags ?? {}),
+        now,
+      });
+      this.statements.insertJob.run({
+        id: input.jobId,
+        videoId: video.id,
+        input: input.input,
+        output: input.output,
+        options: JSON.stringify(input.options),
+        attempt: input.attempt ?? this.statements.countJobsOfVideo.get(video.id)! + 1,
+        now,
+        worker: input.worker ?? this.worker,
+      });
+      this.insertTasks(input.jobId, input.tasks);
+    });
+  }
+
+  /**
+   * Adds pending tasks to a started job, for DAG nodes known only after probing (the
+   * encode chunks depend on the input's duration and ladder).
+   */
+  addTasks(jobId: string, tasks: TaskSpec[]): void {
+    this.write(`add tasks to job ${jobId}`, () => {
+      this.requireJobVideoId(jobId);
+      this.insertTasks(jobId, tasks);
+    });
+  }
+
+  /**
+   * Changes the given fields of one task. Moving to 'running' stamps startedAt (and clears
+   * finishedAt, for a retry); a finished status stamps finishedAt; 'succeeded' sets progress
+   * to 1 — each unless the patch says otherwise.
+   */
+  updateTask(jobId: string, taskId: string, patch: TaskPatch): void {
+    this.write(`update task ${taskId} of job ${jobId}`, () => {
+      const params = bindTaskPatch(withStatusDefaults(patch, this.now()));
+      const { changes } = this.statements.updateTask.run({ ...params, jobId, taskId });
+      if (changes === 0) throw new VidpipeError('NOT_FOUND', `job ${jobId} has no task ${taskId}`);
+    });
+  }
+
+  /** Publishes a finished job: job, video, renditions and written files, all or nothing. */
+  completeJob(jobId: string, input: CompleteJobInput): void {
+    this.write(`complete job ${jobId}`, () => {
+      const now = this.now();
+      this.assertJobOfVideo(jobId, input.video.id);
+      this.statements.markJobSucceeded.run({
+        id: jobId,
+        outputs: JSON.stringify(input.outputs),
+        timings: JSON.stringify(input.timings),
+        now,
+      });
+      this.statements.markVideoDone.run({
+        id: input.video.id,
+        status: input.video.status,
+        durationSeconds: input.video.durationSeconds,
+        tags: toJson(input.video.tags),
+        properties: toJson(input.video.properties),
+        now,
+      });
+      // Completing twice (a re-run of the final stage) replaces the renditions instead of doubling them.
+      this.statements.deleteRenditionsOfJob.run(jobId);
+      for (const rendition of input.renditions) {
+        this.statements.insertRendition.run({ jobId, videoId: input.video.id, ...bindRendition(rendition) });
+      }
+      for (const file of input.files ?? []) {
+        this.statements.upsertOutputFile.run({
+          jobId,
+          key: file.key,
+          bytes: toInteger(file.bytes),
+          sha256: file.sha256,
+        });
+      }
+    });
+  }
+
+  /**
+   * Ends a running job as failed or interrupted: its unfinished tasks become 'cancelled',
+   * and its video takes the job's status unless an earlier job published it. A job that
+   * already finished is left alone.
+   */
+  failJob(jobId: string, input: FailJobInput): void {
+    this.write(`record the failure of job ${jobId}`, () => {
+      const now = this.now();
+      const { changes } = this.statements.markJobFailed.run({
+        id: jobId,
+        status: input.status,
+        code: input.code,
+        message: input.message,
+        now,
+      });
+      if (changes === 0) {
+        this.requireJobVideoId(jobId);
+        return;
+      }
+      this.statements.cancelOpenTasks.run({ jobId, now });
+      this.statements.settleVideoAfterFailure.run({ jobId, status: input.status, now });
+    });
+  }
+
+  listVideos(options: ListVideosOptions = {}): VideoSummary[] {
+    return this.read('list videos', () =>
+      this.statements.listVideos
+        .all({ status: options.status ?? null, limit: options.limit ?? -1 })
+        .map(toVideoSummary),
+    );
+  }
+
+  /** A video by id or unique id prefix, with its latest job, that job's tasks and the published renditions. */
+  getVideo(idOrPrefix: string): VideoDetails {
+    return this.read(`read video ${idOrPrefix}`, () => {
+      const row = this.resolveVideo(idOrPrefix);
+      const latestJob = this.statements.latestJobOfVideo.get(row.id);
+      const readyJob = this.statements.latestSucceededJobOfVideo.get(row.id);
+      return {
+        video: toVideoRecord(row),
+        latestJob: latestJob ? toJobRecord(latestJob) : null,
+        tasks: latestJob ? this.statements.tasksOfJob.all(latestJob.id).map(toTaskRecord) : [],
+        readyJob: readyJob ? toJobRecord(readyJob) : null,
+        renditions: readyJob ? this.statements.renditionsOfJob.all(readyJob.id).map(toStoredRendition) : [],
+      };
+    });
+  }
+
+  /** One job with its tasks, renditions and recorded output files. */
+  getJob(jobId: string): JobDetails {
+    return this.read(`read job ${jobId}`, () => {
+      const row = this.statements.jobById.get(jobId);
+      if (!row) throw new VidpipeError('NOT_FOUND', `no job with id ${jobId}`);
+      return {
+        job: toJobRecord(row),
+        tasks: this.statements.tasksOfJob.all(jobId).map(toTaskRecord),
+        renditions: this.statements.renditionsOfJob.all(jobId).map(toStoredRendition),
+        files: this.statements.filesOfJob.all(jobId).map(toOutputFileRecord),
+      };
+    });
+  }
+
+  close(): void {
+    if (this.sqlite.open) this.sqlite.close();
+  }
+
+  private now(): string {
+    return this.clock().toISOString();
+  }
+
+  /** Writes take the write lock up front (IMMEDIATE): see the class comment. */
+  private write<T>(action: string, body: () => T): T {
+    return this.transact('immediate', action, body);
+  }
+
+  /** Several SELECTs in one (deferred) transaction read one consistent WAL snapshot. */
+  private read<T>(action: string, body: () => T): T {
+    return this.transact('deferred', action, body);
+  }
+
+  private transact<T>(mode: 'immediate' | 'deferred', action: string, body: () => T): T {
+    try {
+      return this.sqlite.transaction(body)[mode]();
+    } catch (error) {
+      throw dbFailed(action, error);
+    }
+  }
+
+  private insertTasks(jobId: string, tasks: TaskSpec[]): void {
+    for (const task of tasks) {
+      this.statements.insertTask.run({
+        jobId,
+        id: task.id,
+        kind: task.kind,
+        label: task.label,
+        dependsOn: JSON.stringify(task.dependsOn),
+      });
+    }
+  }
+
+  private requireJobVideoId(jobId: string): string {
+    const videoId = this.statements.jobVideoId.get(jobId);
+    if (videoId === undefined) throw new VidpipeError('NOT_FOUND', `no job with id ${jobId}`);
+    return videoId;
+  }
+
+  private assertJobOfVideo(jobId: string, videoId: string): void {
+    const owner = this.requireJobVideoId(jobId);
+    if (owner !== videoId) {
+      throw new VidpipeError('INTERNAL', `job ${jobId} belongs to video ${owner}, not ${videoId}`);
+    }
+  }
+
+  /** Exact id first (an id may be a prefix of another), then a unique prefix. */
+  private resolveVideo(idOrPrefix: string): VideoRow {
+    if (idOrPrefix === '') throw new VidpipeError('USAGE', 'a video id (or a prefix of one) is required');
+    const exact = this.statements.videoById.get(idOrPrefix);
+    if (exact) return exact;
+    const matches = this.statements.videoIdsByPrefix.all({ prefix: idOrPrefix, limit: AMBIGUOUS_SHOWN + 1 });
+    if (matches.length === 1) return this.statements.videoById.get(matches[0])!;
+    if (matches.length === 0) {
+      throw new VidpipeError('NOT_FOUND', `no video with id or id prefix "${idOrPrefix}"`, {
+        hint: 'run `vidpipe list` to see the stored videos',
+      });
+    }
+    const shown = matches.slice(0, AMBIGUOUS_SHOWN).join(', ');
+    const more = matches.length > AMBIGUOUS_SHOWN ? ', …' : '';
+    throw new VidpipeError('NOT_FOUND', `id prefix "${idOrPrefix}" is ambiguous: it matches ${shown}${more}`, {
+      hint: 'give more characters of the id',
+    });
+  }
+}
+
+function withStatusDefaults(patch: TaskPatch, now: string): TaskPatch {
+  const filled: TaskPatch = { ...patch };
+  if (patch.status === 'running') {
+    filled.startedAt ??= now;
+    if (patch.finishedAt === undefined) filled.finishedAt = null;
+  }
+  if (patch.status !== undefined && FINISHED_TASK_STATUSES.has(patch.status)) filled.finishedAt ??= now;
+  if (patch.status === 'succeeded') filled.progress ??= 1;
+  return filled;
+}
+
+/** Parameters for the generated UPDATE: `set_<column>` is 1 when the patch gives that field. */
+function bindTaskPatch(patch: TaskPatch): Record<string, SqlValue> {
+  const params: Record<string, SqlValue> = {};
+  for (const [key, column] of Object.entries(TASK_PATCH_COLUMNS) as [keyof TaskPatch, string][]) {
+    const value = patch[key];
+    params[`set_${column}`] = value === undefined ? 0 : 1;
+    params[column] = taskColumnValue(key, value);
+  }
+  return params;
+}
+
+function taskColumnValue(key: keyof TaskPatch, value: TaskPatch[keyof TaskPatch]): SqlValue {
+  if (value === undefined || value === null) return null;
+  if (key === 'output') return JSON.stringify(value);
+  if (key === 'attempts') return toInteger(value as number);
+  if (key === 'progress') return clampProgress(value as number);
+  if (value instanceof Date) return toIso(value);
+  return value as string | number;
+}
+
+function bindRendition(rendition: RenditionRecord): Record<string, SqlValue> {
+  return {
+    name: rendition.name,
+    kind: rendition.kind,
+    codec: rendition.codec,
+    codecs: rendition.codecs,
+    width: toInteger(rendition.width),
+    height: toInteger(rendition.height),
+    frameRate: rendition.frameRate ?? null,
+    channels: toInteger(rendition.channels),
+    sampleRate: toInteger(rendition.sampleRate),
+    language: rendition.language ?? null,
+    averageBitrate: toInteger(rendition.averageBitrate),
+    peakBitrate: toInteger(rendition.peakBitrate),
+    targetBitrate: toInteger(rendition.targetBitrate),
+    sizeBytes: toInteger(rendition.sizeBytes),
+    segmentCount: toInteger(rendition.segmentCount),
+    playlist: rendition.playlist ?? null,
+    init: rendition.init ?? null,
+    properties: JSON.stringify(rendition.properties ?? {}),
+  };
+}
+
+/**
+ * Progress is computed from ffmpeg's out_time over the probed duration, which can overshoot
+ * 1 or be NaN for a zero duration; the column's CHECK would turn that into a failed job.
+ */
+function clampProgress(fraction: number): number {
+  return Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
+}
+
+/**
+ * STRICT INTEGER columns reject 1.5; measured values such as bit rates (bytes·8/seconds)
+ * are fractional, and a whole bit per second is all the precision anyone needs.
+ */
+function toInteger(value: number | null | undefined): number | null {
+  return value === undefined || value === null ? null : Math.round(value);
+}
+
+function toIso(time: Timestamp): string {
+  return typeof time === 'string' ? time : time.toISOString();
+}

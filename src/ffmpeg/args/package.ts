@@ -1,0 +1,37 @@
+/** Joins the chunks of one rendition with the concat demuxer and stream copy: no re-encode. */
+export function buildAssembleArgs(concatListPath: string, output: string): string[] {
+  return ['-f', 'concat', '-safe', '0', '-i', concatListPath, '-map', '0', '-c', 'copy', '-f', 'mp4', output];
+}
+
+/** The concat demuxer's list; paths are quoted the way its parser expects. */
+export function buildConcatList(paths: string[]): string {
+  return ['ffconcat version 1.0', ...paths.map((p) => `file '${p.replace(/'/g, "'\\''")}'`)].join('\n') + '\n';
+}
+
+export interface CmafPackageInput {
+  input: string;
+  /** Folder for init.mp4 and seg_NNNNN.m4s. */
+  outputDir: string;
+  segmentSeconds: number;
+  /** Fragment length: one fragment per GOP, so each key frame starts a moof (I-frame playlists). */
+  fragmentSeconds: number;
+  /** Scratch MPD path: ffmpeg's dash muxer insists on writing one; vidpipe writes its own manifests. */
+  scratchManifest: string;
+}
+
+/**
+ * Cuts one encoded rendition into CMAF segments with ffmpeg's dash muxer (stream copy):
+ * segments start on key frames every `segmentSeconds`, each holding one fragment per GOP.
+ */
+export function buildCmafPackageArgs(input: CmafPackageInput): string[] {
+  return [
+    '-i', input.input, '-map', '0', '-c', 'copy',
+    '-f', 'dash',
+    '-seg_duration', input.segmentSeconds.toFixed(6),
+    '-frag_type', 'duration', '-frag_duration', input.fragmentSeconds.toFixed(6),
+    '-use_template', '1', '-use_timeline', '1', '-single_file', '0',
+    '-init_seg_name', 'init.mp4', '-media_seg_name', 'seg_$Number%05d$.m4s',
+    '-dash_segment_type', 'mp4',
+    input.scratchManifest,
+  ];
+}

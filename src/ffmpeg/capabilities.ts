@@ -1,0 +1,77 @@
+import { runCapture } from './run.js';
+import type { FfmpegBinaries } from './binaries.js';
+import { VidpipeError } from '../core/errors.js';
+import type { VideoCodec } from '../core/ladder.js';
+import type { Av1Encoder } from './args/video.js';
+
+export interface FfmpegCapabilities {
+  ffmpegVersion: string;
+  ffprobeVersion: string;
+  encoders: Set<string>;
+  filters: Set<string>;
+}
+
+const cache = new Map<string, Promise<FfmpegCapabilities>>();
+
+function firstLineVersion(text: string): string {
+  const match = /version\s+(\S+)/.exec(text);
+  return match ? match[1]! : 'unknown';
+}
+
+/** Names in the list `ffmpeg -encoders` / `-filters` prints (" V....D libx264  …"). */
+export function parseCodecList(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n')) {
+    const match = /^\s*[A-Z.|]{3,8}\s+(\S+)\s/.exec(line);
+    if (match && match[1] !== '=') names.add(match[1]!);
+  }
+  return names;
+}
+
+export function detectCapabilities(binaries: FfmpegBinaries): Promise<FfmpegCapabilities> {
+  const key = `${binaries.ffmpeg}\0${binaries.ffprobe}`;
+  let pending = cache.get(key);
+  if (!pending) {
+    pending = (async () => {
+      const [ffmpegVersion, ffprobeVersion, encoders, filters] = await Promise.all([
+        runCapture(binaries.ffmpeg, ['-hide_banner', '-version'], { label: 'ffmpeg -version' }),
+        runCapture(binaries.ffprobe, ['-hide_banner', '-version'], { label: 'ffprobe -version' }),
+        runCapture(binaries.ffmpeg, ['-hide_banner', '-encoders'], { label: 'ffmpeg -encoders' }),
+        runCapture(binaries.ffmpeg, ['-hide_banner', '-filters'], { label: 'ffmpeg -filters' }),
+      ]);
+      return {
+        ffmpegVersion: firstLineVersion(ffmpegVersion.stdout),
+        ffprobeVersion: firstLineVersion(ffprobeVersion.stdout),
+        encoders: parseCodecList(encoders.stdout),
+        filters: parseCodecList(filters.stdout),
+      };
+    })();
+    cache.set(key, pending);
+  }
+  return pending;
+}
+
+/** The encoder vidpipe uses for each codec, in order of preference. */
+export const VIDEO_ENCODERS: Record<VideoCodec, string[]> = {
+  h264: ['libx264'],
+  hevc: ['libx265'],
+  av1: ['libsvtav1', 'libaom-av1'],
+};
+
+export function pickAv1Encoder(capabilities: FfmpegCapabilities): Av1Encoder {
+  return capabilities.encoders.has('libsvtav1') ? 'libsvtav1' : 'libaom-av1';
+}
+
+/** Fails before any work starts when the ffmpeg in use lacks an encoder the job needs. */
+export function assertEncoders(capabilities: FfmpegCapabilities, codecs: VideoCodec[], needsAudio: boolean): void {
+  for (const codec of codecs) {
+    if (!VIDEO_ENCODERS[codec].some((name) => capabilities.encoders.has(name))) {
+      throw new VidpipeError('ENCODER_MISSING', `this ffmpeg has no ${codec} encoder (${VIDEO_ENCODERS[codec].join(' or ')})`, {
+        hint: 'install an ffmpeg built with it (Debian: apt-get install ffmpeg) or choose other --codecs; `vidpipe doctor` lists what is available',
+      });
+    }
+  }
+  if (needsAudio && !capabilities.encoders.has('aac')) {
+    throw new VidpipeError('ENCODER_MISSING', 'this ffmpeg has no aac encoder', { hint: 'run `vidpipe doctor`' });
+  }
+}

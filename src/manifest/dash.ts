@@ -1,0 +1,354 @@
+/**
+ * The DASH MPD (static, live + CMAF profiles) written from a measured PackageModel.
+ * Pure: returns the XML text. Rule numbers refer to /work/shared/reference/streaming-standards.md §A.
+ */
+import { VidpipeError } from '../core/errors.js';
+import { groupBy } from './group-by.js';
+import type { AudioTrack, PackageModel, Segment, SubtitleTrack, TrackBase, VideoTrack } from './model.js';
+
+const PROFILES = 'urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019';
+const ROLE_SCHEME = 'urn:mpeg:dash:role:2011';
+const CHANNEL_CONFIGURATION_SCHEME = 'urn:mpeg:dash:23003:3:audio_channel_configuration:2011';
+/**
+ * Representation@bandwidth is required, but the model records no size for the single WebVTT file;
+ * subtitles are a few hundred bytes per minute, so a nominal 1 kb/s never starves a client.
+ */
+const NOMINAL_TEXT_BANDWIDTH = 1000;
+
+interface XmlElement {
+  name: string;
+  attributes: [string, string | number | undefined][];
+  children?: XmlElement[];
+  text?: string;
+}
+
+export function writeMpd(model: PackageModel): string {
+  const adaptationSets = [
+    ...videoAdaptationSets(model.videos),
+    ...audioAdaptationSets(model.audios),
+    ...model.subtitles.map(textAdaptationSet),
+  ].map((set, index) => withId(set, index));
+
+  const mpd: XmlElement = {
+    name: 'MPD',
+    attributes: [
+      ['xmlns', 'urn:mpeg:dash:schema:mpd:2011'],
+      ['type', 'static'],
+      ['profiles', PROFILES],
+      ['mediaPresentationDuration', isoDuration(model.durationSeconds)],
+      ['minBufferTime', isoDuration(minBufferSeconds(model))],
+    ],
+    children: [{ name: 'Period', attributes: [['id', '0'], ['start', 'PT0S']], children: adaptationSets }],
+  };
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${renderXml(mpd, '')}`;
+}
+
+/**
+ * Every Representation's bandwidth is its peak segment bit rate (RFC 8216 §4.1: each full-length
+ * segment is its own peak window), so a segment downloads at that rate within its own duration:
+ * buffering the longest segment is enough for continuous play.
+ */
+function minBufferSeconds(model: PackageModel): number {
+  const tracks: TrackBase[] = [...model.videos, ...model.audios];
+  const durations = tracks.flatMap((track) => track.segments.map((segment) => segment.duration / track.timescale));
+  return durations.length > 0 ? Math.max(...durations) : model.segmentDurationSeconds;
+}
+
+// ---------------------------------------------------------------------------
+// Adaptation sets
+// ---------------------------------------------------------------------------
+
+/** One set per codec family: players cannot switch between H.264 and AV1 Representations seamlessly. */
+function videoAdaptationSets(videos: VideoTrack[]): XmlElement[] {
+  return [...groupBy(videos, (video) => video.codec).values()].map((tracks) => {
+    const fastest = tracks.reduce((a, b) => (rate(b.frameRate) > rate(a.frameRate) ? b : a));
+    return adaptationSet(
+      [
+        ['contentType', 'video'],
+        ['mimeType', 'video/mp4'],
+        ['segmentAlignment', 'true'],
+        ['startWithSAP', '1'],
+        ['maxWidth', Math.max(...tracks.map((track) => track.width))],
+        ['maxHeight', Math.max(...tracks.map((track) => track.height))],
+        ['maxFrameRate', frameRateValue(fastest.frameRate)],
+      ],
+      [],
+      byBandwidth(tracks).map(videoRepresentation),
+    );
+  });
+}
+
+/**
+ * One set per codec family and language: @lang belongs to the set, and switching language mid-stream
+ * is not adaptation. The set holding a default rendition is the main one.
+ */
+function audioAdaptationSets(audios: AudioTrack[]): XmlElement[] {
+  return [...groupBy(audios, (audio) => `${audio.codec}\u0000${audio.language}`).values()].map((tracks) =>
+    adaptationSet(
+      [
+        ['contentType', 'audio'],
+        ['mimeType', 'audio/mp4'],
+        ['lang', tracks[0].language],
+        ['segmentAlignment', 'true'],
+        ['startWithSAP', '1'],
+      ],
+      tracks.some((track) => track.isDefault) ? [role('main')] : [],
+      byBandwidth(tracks).map(audioRepresentation),
+    ),
+  );
+}
+
+/** Side-loaded WebVTT: one file per track, addressed by BaseURL. */
+function textAdaptationSet(track: SubtitleTrack): XmlElement {
+  return adaptationSet(
+    [
+      ['contentType', 'text'],
+      ['mimeType', 'text/vtt'],
+      ['lang', track.language],
+      ['segmentAlignment', 'true'],
+      ['startWithSAP', '1'],
+    ],
+    [role('subtitle')],
+    [
+      {
+        name: 'Representation',
+        attributes: [
+          ['id', track.id],
+          ['bandwidth', NOMINAL_TEXT_BANDWIDTH],
+        ],
+        children: [{ name: 'BaseURL', attributes: [], text: track.vttUri }],
+      },
+    ],
+  );
+}
+
+function adaptationSet(
+  attributes: XmlElement['attributes'],
+  roles: XmlElement[],
+  representations: XmlElement[],
+): XmlElement {
+  return { name: 'AdaptationSet', attributes, children: [...roles, ...representations] };
+}
+
+/** Rule 33: AdaptationSet ids are unique within the Period. */
+function withId(set: XmlElement, index: number): XmlElement {
+  return { ...set, attributes: [['id', index], ...set.attributes] };
+}
+
+function role(value: string): XmlElement {
+  return { name: 'Role', attributes: [['schemeIdUri', ROLE_SCHEME], ['value', value]] };
+}
+
+function videoRepresentation(track: VideoTrack): XmlElement {
+  return mediaRepresentation(
+    track,
+    [
+      ['width', track.width],
+      ['height', track.height],
+      ['frameRate', frameRateValue(track.frameRate)],
+      ['sar', track.sar],
+    ],
+    [],
+  );
+}
+
+function audioRepresentation(track: AudioTrack): XmlElement {
+  const channels: XmlElement = {
+    name: 'AudioChannelConfiguration',
+    attributes: [['schemeIdUri', CHANNEL_CONFIGURATION_SCHEME], ['value', track.channels]],
+  };
+  return mediaRepresentation(track, [['audioSamplingRate', track.sampleRate]], [channels]);
+}
+
+/**
+ * Rule 35: id, bandwidth and codecs on every audio/video Representation. `descriptors` come before the
+ * segment addressing, as the schema orders RepresentationBase elements (e.g. AudioChannelConfiguration).
+ */
+function mediaRepresentation(
+  track: VideoTrack | AudioTrack,
+  attributes: XmlElement['attributes'],
+  descriptors: XmlElement[],
+): XmlElement {
+  return {
+    name: 'Representation',
+    attributes: [['id', track.id], ['bandwidth', bandwidthValue(track)], ['codecs', track.codecs], ...attributes],
+    children: [...descriptors, segmentAddressing(track)],
+  };
+}
+
+/** Rule 35: bandwidth is the measured peak, an integer, rounded up so it stays an upper bound. */
+function bandwidthValue(track: TrackBase): number {
+  const value = Math.ceil(track.peakBitrate);
+  if (!(value > 0)) throw new VidpipeError('INTERNAL', `track ${track.id} has no measured peak bit rate`);
+  return value;
+}
+
+function byBandwidth<T extends TrackBase>(tracks: T[]): T[] {
+  return [...tracks].sort((a, b) => a.peakBitrate - b.peakBitrate);
+}
+
+// ---------------------------------------------------------------------------
+// Segment addressing
+// ---------------------------------------------------------------------------
+
+/**
+ * A SegmentTemplate with $Number$ when the segment names follow one numbered pattern, otherwise a
+ * SegmentList naming each file. Both carry the measured SegmentTimeline (rule 37).
+ */
+function segmentAddressing(track: TrackBase): XmlElement {
+  if (track.segments.length === 0) throw new VidpipeError('INTERNAL', `track ${track.id} has no segments`);
+  const timeline: XmlElement = { name: 'SegmentTimeline', attributes: [], children: timelineEntries(track.segments) };
+  const numbered = numberTemplate(track.segments.map((segment) => segment.uri));
+  if (numbered) {
+    return {
+      name: 'SegmentTemplate',
+      attributes: [
+        ['timescale', track.timescale],
+        ['initialization', withRepresentationId(escapeTemplateLiteral(track.initUri), track.id)],
+        ['media', withRepresentationId(numbered.media, track.id)],
+        ['startNumber', numbered.startNumber],
+      ],
+      children: [timeline],
+    };
+  }
+  return {
+    name: 'SegmentList',
+    attributes: [['timescale', track.timescale]],
+    children: [
+      { name: 'Initialization', attributes: [['sourceURL', track.initUri]] },
+      timeline,
+      ...track.segments.map((segment): XmlElement => ({ name: 'SegmentURL', attributes: [['media', segment.uri]] })),
+    ],
+  };
+}
+
+/**
+ * Finds one run of digits that counts up by one from segment to segment, with the same text around
+ * it, and turns it into $Number$ (or $Number%0Nd$ when the first name is zero-padded).
+ */
+function numberTemplate(uris: string[]): { media: string; startNumber: number } | undefined {
+  const first = uris[0];
+  for (const run of numberCandidates(first)) {
+    const prefix = first.slice(0, run.index);
+    const suffix = first.slice(run.index + run[0].length);
+    const width = run[0].length > 1 && run[0].startsWith('0') ? run[0].length : 0;
+    const startNumber = Number(run[0]);
+    const matches = uris.every(
+      (uri, index) => uri === `${prefix}${String(startNumber + index).padStart(width, '0')}${suffix}`,
+    );
+    if (matches) {
+      const number = width > 0 ? `$Number%0${width}d$` : '$Number$';
+      return { media: `${escapeTemplateLiteral(prefix)}${number}${escapeTemplateLiteral(suffix)}`, startNumber };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Digit runs of a segment name, most likely segment number first: those in the file name before its
+ * extension, last first. With a single segment every run "counts", and "video/h264-720p/seg_00001.m4s"
+ * should still become seg_$Number%05d$.m4s, not h$Number$-720p or .m$Number$s.
+ */
+function numberCandidates(uri: string): RegExpExecArray[] {
+  const nameStart = uri.lastIndexOf('/') + 1;
+  const extension = uri.lastIndexOf('.');
+  const stemEnd = extension > nameStart ? extension : uri.length;
+  const inStem = (run: RegExpExecArray) => run.index >= nameStart && run.index + run[0].length <= stemEnd;
+  return [...uri.matchAll(/\d+/g)].sort((a, b) => Number(inStem(b)) - Number(inStem(a)) || b.index - a.index);
+}
+
+/** In a template a literal "$" must be written "$$" (ISO/IEC 23009-1 §5.3.9.4.4). */
+function escapeTemplateLiteral(text: string): string {
+  return text.replaceAll('$', '$$$$');
+}
+
+/**
+ * Rule 37 expects templates to name the Representation: path components equal to the id become
+ * $RepresentationID$, which expands back to the same text. Ids with characters that would need
+ * URL escaping are left literal.
+ */
+function withRepresentationId(template: string, id: string): string {
+  if (!/^[A-Za-z0-9._~-]+$/.test(id)) return template;
+  return template
+    .split('/')
+    .map((component) => (component === id ? '$RepresentationID$' : component))
+    .join('/');
+}
+
+/**
+ * Run-length encoded <S t d r>: consecutive segments with the same duration and no gap share one
+ * entry; @t appears on the first entry and wherever the measured start does not follow on.
+ */
+function timelineEntries(segments: Segment[]): XmlElement[] {
+  const runs: { t?: number; d: number; r: number }[] = [];
+  let expectedStart: number | undefined;
+  for (const segment of segments) {
+    const last = runs[runs.length - 1];
+    const contiguous = segment.startTime === expectedStart;
+    if (last && contiguous && last.d === segment.duration) last.r += 1;
+    else runs.push({ t: contiguous ? undefined : segment.startTime, d: segment.duration, r: 0 });
+    expectedStart = segment.startTime + segment.duration;
+  }
+  return runs.map((run) => ({
+    name: 'S',
+    attributes: [
+      ['t', run.t],
+      ['d', run.d],
+      ['r', run.r > 0 ? run.r : undefined],
+    ],
+  }));
+}
+
+// ---------------------------------------------------------------------------
+// Values and XML
+// ---------------------------------------------------------------------------
+
+/** xs:duration in seconds with millisecond precision, e.g. PT13.013S. */
+function isoDuration(seconds: number): string {
+  const text = seconds.toFixed(3).replace(/\.?0+$/, '');
+  return `PT${text}S`;
+}
+
+/** FrameRateType: "30" for whole rates, otherwise the reduced fraction, e.g. "30000/1001". */
+function frameRateValue({ num, den }: { num: number; den: number }): string {
+  const divisor = gcd(num, den);
+  const [n, d] = [num / divisor, den / divisor];
+  return d === 1 ? String(n) : `${n}/${d}`;
+}
+
+function rate({ num, den }: { num: number; den: number }): number {
+  return num / den;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+function renderXml(element: XmlElement, indent: string): string {
+  const attributes = element.attributes
+    .filter((pair): pair is [string, string | number] => pair[1] !== undefined)
+    .map(([name, value]) => ` ${name}="${escapeXml(String(value))}"`)
+    .join('');
+  const open = `${indent}<${element.name}${attributes}`;
+  if (element.text !== undefined) return `${open}>${escapeXml(element.text)}</${element.name}>\n`;
+  if (!element.children || element.children.length === 0) return `${open}/>\n`;
+  const children = element.children.map((child) => renderXml(child, `${indent}  `)).join('');
+  return `${open}>\n${children}${indent}</${element.name}>\n`;
+}
+
+const XML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+  // Encoded so attribute-value normalization does not turn them into spaces.
+  '\t': '&#9;',
+  '\n': '&#10;',
+  '\r': '&#13;',
+};
+
+/** Escapes for both attribute values and text. */
+function escapeXml(value: string): string {
+  return value.replace(/[&<>"'\t\n\r]/g, (char) => XML_ESCAPES[char]);
+}
