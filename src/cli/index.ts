@@ -7,6 +7,13 @@ import { runDoctor } from './commands/doctor.js';
 import { runSample } from './commands/sample.js';
 import { runList } from './commands/list.js';
 import { runShow } from './commands/show.js';
+import { runServe } from './commands/serve.js';
+import { runMetrics } from './commands/metrics.js';
+import { runReport } from './commands/report.js';
+import { runValidate } from './commands/validate.js';
+import { runWatch } from './commands/watch.js';
+import { runWorker } from './commands/worker.js';
+import { runStatus } from './commands/status.js';
 import { defaultDatabasePath } from '../db/database.js';
 
 /**
@@ -29,6 +36,13 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         runShow({ db: dbOf(global.db), json: global.json === true, id }, io);
         return 0;
       },
+      serve: (dir, options, global) => runServe(dir, options, global, io),
+      metrics: (id, options, global) => runMetrics(id, options, { ...global, dbPath: dbOf(global.db) }, io),
+      report: (target, options, global) => runReport(target, options, { ...global, dbPath: dbOf(global.db) }, io),
+      validate: (target, options, global) => runValidate(target, options, global, io),
+      watch: (target, options, global) => runWatch(target, options, global, io),
+      worker: (options, global) => runWorker(options, global, io),
+      status: (jobId, options, global) => runStatus(jobId, options, global, io),
     },
     state,
   );

@@ -1,7 +1,11 @@
 import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
-import { GLOBAL_OPTIONS, TRANSCODE_OPTIONS, type OptionSpec, type RawTranscodeOptions } from './options.js';
+import { GLOBAL_OPTIONS, STATUS_OPTIONS, TRANSCODE_OPTIONS, WATCH_OPTIONS, WORKER_OPTIONS, type OptionSpec, type RawTranscodeOptions, type RawWatchOptions } from './options.js';
 import type { SampleOptions } from './commands/sample.js';
+import type { RawServeOptions } from './commands/serve.js';
+import type { RawMetricsOptions } from './commands/metrics.js';
+import type { RawReportOptions } from './commands/report.js';
+import type { RawWorkerOptions } from './commands/worker.js';
 
 export interface GlobalOptions {
   ffmpeg?: string;
@@ -19,6 +23,13 @@ export interface CommandHandlers {
   sample: (output: string, options: SampleOptions, global: GlobalOptions) => Promise<number>;
   list: (options: { limit?: string }, global: GlobalOptions) => Promise<number>;
   show: (id: string, global: GlobalOptions) => Promise<number>;
+  serve: (dir: string, options: RawServeOptions, global: GlobalOptions) => Promise<number>;
+  metrics: (id: string, options: RawMetricsOptions, global: GlobalOptions) => Promise<number>;
+  report: (target: string, options: RawReportOptions, global: GlobalOptions) => Promise<number>;
+  validate: (target: string, options: { source?: string }, global: GlobalOptions) => Promise<number>;
+  watch: (target: string, options: RawWatchOptions, global: GlobalOptions) => Promise<number>;
+  worker: (options: RawWorkerOptions, global: GlobalOptions) => Promise<number>;
+  status: (jobId: string, options: { redis?: string }, global: GlobalOptions) => Promise<number>;
 }
 
 const require = createRequire(import.meta.url);
@@ -82,6 +93,54 @@ export function createProgram(handlers: CommandHandlers, result: { exitCode?: nu
     .description('show one video: metadata, renditions, outputs and tasks of its latest job')
     .argument('<id>', 'video id (or a unique prefix)')
     .action(async (id: string) => done(await handlers.show(id, global())));
+
+  program
+    .command('validate')
+    .description('check an HLS/DASH package (any, not only vidpipe\'s) against the HLS and DASH rules; exit 1 when a check fails')
+    .argument('<target>', 'package folder, master.m3u8 / media playlist, or manifest.mpd (path or http(s) URL)')
+    .option('--source <file>', 'the source file: playlist durations must match its duration')
+    .action(async (target: string, options: { source?: string }) => done(await handlers.validate(target, options, global())));
+
+  addOptions(
+    program
+      .command('watch')
+      .description('transcode every upload that appears in a bucket (polling ListObjectsV2, or S3 notifications via SQS)')
+      .argument('<bucket>', 'bucket name or s3://bucket/prefix'),
+    WATCH_OPTIONS,
+  ).action(async (target: string, options: RawWatchOptions) => done(await handlers.watch(target, options, global())));
+
+  addOptions(
+    program.command('worker').description('run queued tasks (transcode --queue) from Redis until stopped; needs ffmpeg and S3 access'),
+    WORKER_OPTIONS,
+  ).action(async (options: RawWorkerOptions) => done(await handlers.worker(options, global())));
+
+  addOptions(
+    program.command('status').description('show a queued job (transcode --queue): its tasks, workers, attempts; exit 1 if it failed').argument('<job>', 'job id'),
+    STATUS_OPTIONS,
+  ).action(async (jobId: string, options: { redis?: string }) => done(await handlers.status(jobId, options, global())));
+
+  program
+    .command('serve')
+    .description('serve a package on loopback with a player page (hls.js and dash.js), storyboard and job report')
+    .argument('<dir>', 'package folder, e.g. out/talk')
+    .option('--port <n>', 'TCP port (0: any free port)', '8080')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .action(async (dir: string, options: RawServeOptions) => done(await handlers.serve(dir, options, global())));
+
+  program
+    .command('metrics')
+    .description('measure PSNR and SSIM of a video\'s published renditions against its source and store them')
+    .argument('<id>', 'video id (or a unique prefix)')
+    .option('--source <file>', 'the source file, when it moved since the transcode')
+    .option('--package <dir>', 'a local copy of the package, when it was published elsewhere')
+    .action(async (id: string, options: RawMetricsOptions) => done(await handlers.metrics(id, options, global())));
+
+  program
+    .command('report')
+    .description('the job report: ladder, measured bit rates, quality metrics, task timeline')
+    .argument('<id|dir>', 'video id (or a unique prefix), or a package folder with vidpipe.json')
+    .option('--html <file>', 'write it as one self-contained HTML file')
+    .action(async (target: string, options: RawReportOptions) => done(await handlers.report(target, options, global())));
 
   // Global options are accepted after the command too (vidpipe transcode x.mp4 --json).
   for (const command of program.commands) {

@@ -16,8 +16,10 @@ export type TaskKind =
   | 'poster'
   | 'storyboard'
   | 'cover'
+  | 'subtitles'
   | 'loudness'
   | 'manifests'
+  | 'metrics'
   | 'publish'
   | 'metadata';
 
@@ -33,6 +35,19 @@ export interface TaskSpec {
   slots?: number;
   /** Gets the results of the nodes finished so far (its dependencies among them). */
   run: (results: ReadonlyMap<string, unknown>, signal: AbortSignal) => Promise<unknown>;
+  /** Runs allowed when a run fails in a way worth retrying (a stalled ffmpeg); default DEFAULT_MAX_ATTEMPTS. */
+  maxAttempts?: number;
+}
+
+/**
+ * A stalled ffmpeg (no progress for --stall-timeout, then killed) is usually a transient hang —
+ * a slow network mount, a blocked pipe — so its task gets one more run. Any other failure is
+ * deterministic (bad data, a full disk) and would only fail again, so it is not retried.
+ */
+export const DEFAULT_MAX_ATTEMPTS = 2;
+
+export function isRetryable(error: VidpipeError): boolean {
+  return error.code === 'FFMPEG_STALLED';
 }
 
 export interface DagNodeSummary {
@@ -43,7 +58,8 @@ export interface DagNodeSummary {
 }
 
 export type DagEvent =
-  | { type: 'task-start'; id: string; at: number }
+  /** `attempt` is 1 for the first run; a retry after a stall starts again with 2, carrying the stall as `retryAfter`. */
+  | { type: 'task-start'; id: string; at: number; attempt?: number; retryAfter?: VidpipeError }
   | { type: 'task-progress'; id: string; fraction: number; etaSeconds?: number }
   | { type: 'task-succeeded'; id: string; at: number; result: unknown }
   | { type: 'task-failed'; id: string; at: number; error: VidpipeError }
@@ -133,10 +149,22 @@ export async function runDag(dag: Dag, options: RunDagOptions): Promise<DagRunRe
     const slots = Math.min(task.slots ?? 1, concurrency);
     usedSlots += slots;
     status.set(task.id, 'running');
-    emit({ type: 'task-start', id: task.id, at: Date.now() });
+    emit({ type: 'task-start', id: task.id, at: Date.now(), attempt: 1 });
+    const runWithRetry = async (): Promise<unknown> => {
+      const maxAttempts = Math.max(1, task.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await task.run(results, controller.signal);
+        } catch (error) {
+          const failure = toVidpipeError(error);
+          if (attempt >= maxAttempts || controller.signal.aborted || !isRetryable(failure)) throw failure;
+          emit({ type: 'task-start', id: task.id, at: Date.now(), attempt: attempt + 1, retryAfter: failure });
+        }
+      }
+    };
     const promise = (async () => {
       try {
-        const result = await task.run(results, controller.signal);
+        const result = await runWithRetry();
         if (controller.signal.aborted && firstError) throw new VidpipeError('INTERRUPTED', 'cancelled');
         results.set(task.id, result);
         status.set(task.id, 'succeeded');

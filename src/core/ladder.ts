@@ -190,9 +190,21 @@ const STANDARD_RATES: readonly Rational[] = [
   { num: 48, den: 1 }, { num: 50, den: 1 }, { num: 60000, den: 1001 }, { num: 60, den: 1 },
 ];
 
+const VFR_TARGETS: readonly number[] = [24, 25, 30, 48, 50, 60];
+
+/** ffprobe's average rate and its base-rate guess disagree when frame durations vary. */
+function isVariableRate(video: Pick<VideoStreamInfo, 'avgFrameRate' | 'realFrameRate'>): boolean {
+  const { avgFrameRate: avg, realFrameRate: real } = video;
+  if (!avg || !real) return false;
+  const a = avg.num / avg.den;
+  const r = real.num / real.den;
+  return Math.abs(a - r) / r > 0.01;
+}
+
 /**
  * The output frame rate: the source's own rate (snapped to a standard one when within 1 %,
- * since variable-rate phone video averages to e.g. 29.87), halved while above 60 fps.
+ * since variable-rate phone video averages to e.g. 29.87), halved while above 60 fps; a variable
+ * rate source whose average is no standard rate goes up to the next one (24, 25, 30, 48, 50, 60).
  */
 export function chooseFrameRate(video: Pick<VideoStreamInfo, 'avgFrameRate' | 'realFrameRate'>): Rational {
   const candidates = [video.avgFrameRate, video.realFrameRate].filter((r): r is Rational => !!r && r.num / r.den >= 1 && r.num / r.den <= 1000);
@@ -205,6 +217,12 @@ export function chooseFrameRate(video: Pick<VideoStreamInfo, 'avgFrameRate' | 'r
   const distance = (s: Rational) => Math.abs(s.num / s.den - fps) / fps;
   const standard = [...STANDARD_RATES].sort((a, b) => distance(a) - distance(b)).find((s) => distance(s) < 0.01);
   if (standard) return standard;
+  if (isVariableRate(video) && fps >= 23 && fps <= 60.5) {
+    // An average like 27.8 (a 25 fps part then a 30 fps part) is no rate a player expects; rounding
+    // up to the next common one only repeats frames where the source was slower, never drops any.
+    const up = VFR_TARGETS.find((target) => target >= fps * 0.99);
+    if (up) return { num: up, den: 1 };
+  }
   if (rate.den > 1001) return { num: Math.round(fps * 1000), den: 1000 };
   return rate;
 }

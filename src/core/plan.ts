@@ -1,6 +1,11 @@
-import type { MediaProbe, Rational, VideoStreamInfo } from '../ffmpeg/probe.js';
+import type { AudioStreamInfo, MediaProbe, Rational, VideoStreamInfo } from '../ffmpeg/probe.js';
 import { VidpipeError } from './errors.js';
 import { buildLadder, chooseFrameRate, type Preset, type Rendition, type RungSpec, type VideoCodec } from './ladder.js';
+import { hdrTransferOf, type HdrTransfer } from '../ffmpeg/args/video.js';
+import { planSubtitles, type SidecarSubtitle, type SubtitlePlan } from './stages/subtitles.js';
+import { languageName } from '../manifest/language.js';
+
+export type HlsSegments = 'fmp4' | 'ts' | 'both';
 
 /** Everything a user can choose about one transcode, after parsing and defaults. */
 export interface TranscodeSettings {
@@ -14,10 +19,26 @@ export interface TranscodeSettings {
   /** Chunk length for parallel encoding, seconds; 0 = choose from duration and concurrency. */
   chunkSeconds: number;
   concurrency: number;
+  /** AAC bit rate of each source audio stream of a video job. */
   audioBitrateKbps: number;
-  audioSampleRate: number;
+  /** AAC-LC stereo ladder of audio-only jobs, kb/s; default DEFAULT_AUDIO_LADDER_KBPS. */
+  audioLadderKbps?: number[];
+  /** Output sample rate; undefined: the source's 44.1 or 48 kHz for audio-only jobs, 48 kHz for video. */
+  audioSampleRate?: number;
+  /** Keep a multichannel source as an extra 5.1 AAC rendition (audio-only jobs). */
+  surround?: boolean;
+  /** Opus renditions beside AAC, for DASH only. */
+  opus?: boolean;
+  /** Their bit rates, kb/s; undefined: 64,96,160 for audio-only jobs, 96 per source stream for video. */
+  opusKbps?: number[];
+  /** Integrated loudness target in LUFS, 'off', or undefined for the default (-14 audio-only, off for video). */
+  loudness?: number | 'off';
   /** Drop the picture and run the audio pipeline. */
   audioOnly: boolean;
+  /** HLS segment format: fMP4 (default), MPEG-TS for legacy players, or both. */
+  hlsSegments?: HlsSegments;
+  /** `--subtitles file:lang` sidecar files, added after the source's own text subtitles. */
+  subtitles?: SidecarSubtitle[];
 }
 
 export interface Chunk {
@@ -33,7 +54,7 @@ export interface AudioRendition {
   id: string;
   /** Index of the source stream (ffprobe's stream index). */
   streamIndex: number;
-  codec: 'aac';
+  codec: 'aac' | 'opus';
   bitrateKbps: number;
   channels: number;
   sampleRate: number;
@@ -52,6 +73,8 @@ export interface VideoPlan {
   renditions: Rendition[];
   /** Deinterlace before scaling (the source is interlaced). */
   deinterlace: boolean;
+  /** The source's HDR transfer: HEVC/AV1 renditions keep it (10-bit), H.264 is tone-mapped to SDR. */
+  hdr?: HdrTransfer;
 }
 
 export interface JobPlan {
@@ -62,6 +85,12 @@ export interface JobPlan {
   durationSeconds: number;
   video?: VideoPlan;
   audio: AudioRendition[];
+  /** Integrated loudness (LUFS) every audio rendition is normalised to; absent: levels left as they are. */
+  loudnessTarget?: number;
+  /** WebVTT subtitle renditions (source text streams and sidecars). */
+  subtitles?: SubtitlePlan[];
+  /** Which HLS flavours to write; TS renditions are the H.264 ones. */
+  hlsSegments?: HlsSegments;
 }
 
 /** Chunk length chosen so each worker gets about two chunks, between one segment and a minute. */
@@ -69,6 +98,21 @@ function chooseChunkSegments(totalSegments: number, settings: TranscodeSettings,
   if (settings.chunkSeconds > 0) return Math.max(1, Math.round(settings.chunkSeconds / segmentSeconds));
   const perWorker = Math.ceil(totalSegments / Math.max(1, settings.concurrency * 2));
   return Math.min(Math.max(1, perWorker), Math.max(1, Math.floor(60 / segmentSeconds)));
+}
+
+/**
+ * The GOP length in frames: a divisor of the segment (so every segment starts with a key
+ * frame) as close as possible to the wanted GOP duration; 2 s GOPs in 6 s segments at any
+ * common frame rate.
+ */
+export function chooseGopFrames(segmentFrames: number, fps: number, gopSeconds: number): number {
+  let best = segmentFrames;
+  for (let gops = 1; gops <= segmentFrames; gops++) {
+    if (segmentFrames % gops !== 0) continue;
+    const frames = segmentFrames / gops;
+    if (Math.abs(frames / fps - gopSeconds) < Math.abs(best / fps - gopSeconds)) best = frames;
+  }
+  return best;
 }
 
 /** Splits [0, totalFrames) into chunks of `chunkFrames` on the segment grid. */
@@ -96,36 +140,120 @@ function videoEndSeconds(probe: MediaProbe, video: VideoStreamInfo): number {
   return probe.durationSeconds;
 }
 
-function languageName(language: string): string {
-  try {
-    return new Intl.DisplayNames(['en'], { type: 'language' }).of(language) ?? language;
-  } catch {
-    return language;
+/** Integrated loudness target of audio-only jobs when `--loudness` is not given: streaming-music level. */
+export const DEFAULT_AUDIO_ONLY_LOUDNESS = -14;
+export const DEFAULT_AUDIO_LADDER_KBPS = [64, 128, 256];
+/** The AAC-LC 5.1 rendition `--surround` adds (384 kb/s is Apple's authoring figure for 5.1 AAC). */
+export const SURROUND_KBPS = 384;
+/** Opus ladders when `--opus` is given without bit rates. */
+export const DEFAULT_OPUS_KBPS = { audio: [64, 96, 160], video: [96] } as const;
+
+export function loudnessTargetOf(settings: TranscodeSettings, kind: 'video' | 'audio'): number | undefined {
+  if (settings.loudness === 'off') return undefined;
+  if (typeof settings.loudness === 'number') return settings.loudness;
+  return kind === 'audio' ? DEFAULT_AUDIO_ONLY_LOUDNESS : undefined;
+}
+
+/**
+ * The source's own 44.1 or 48 kHz is kept, so music is not resampled for nothing; other rates go
+ * to the family they divide into (88.2 kHz → 44.1 kHz, 96 or 32 kHz → 48 kHz).
+ */
+export function ladderSampleRate(sourceRate: number, requested?: number): number {
+  if (requested) return requested;
+  if (sourceRate === 44100 || sourceRate === 48000) return sourceRate;
+  return sourceRate > 0 && sourceRate % 11025 === 0 ? 44100 : 48000;
+}
+
+function assertDecodable(probe: MediaProbe, stream: AudioStreamInfo): void {
+  if (stream.codec === 'unknown' || stream.codec === 'none') {
+    throw new VidpipeError('INPUT_INVALID', `${probe.path}: audio stream ${stream.index} uses a codec ffmpeg cannot decode`);
   }
 }
 
-/** One AAC rendition per source audio stream; the source's default (or first) stream is the default. */
+/** The rendition nearest a bit rate is the one players start with (HLS lists the default variant first). */
+function nearestIndex(values: number[], target: number): number {
+  return values.reduce((best, value, i) => (Math.abs(value - target) < Math.abs(values[best]! - target) ? i : best), 0);
+}
+
+function opusRendition(stream: AudioStreamInfo, kbps: number, suffix: string, language: string, name: string, isDefault: boolean): AudioRendition {
+  // Opus codes at 48 kHz whatever the input; libopus' other rates are for speech bandwidths.
+  return { id: `opus-${kbps}k${suffix}`, streamIndex: stream.index, codec: 'opus', bitrateKbps: kbps, channels: 2, sampleRate: 48000, language, name, isDefault };
+}
+
+/**
+ * Video jobs: one AAC rendition per source audio stream (the source's default, or first, stream is
+ * the default), plus Opus at each `--opus` bit rate for DASH.
+ */
 export function planAudio(probe: MediaProbe, settings: TranscodeSettings): AudioRendition[] {
   const streams = probe.audioStreams.filter((s) => s.channels > 0);
+  streams.forEach((stream) => assertDecodable(probe, stream));
   const defaultIndex = Math.max(0, streams.findIndex((s) => s.isDefault));
   const usedNames = new Set<string>();
-  return streams.map((stream, i) => {
+  const opusKbps = settings.opus ? (settings.opusKbps ?? [...DEFAULT_OPUS_KBPS.video]) : [];
+  return streams.flatMap((stream, i) => {
     const language = stream.language ?? 'und';
     let name = stream.title?.trim() || (language === 'und' ? (streams.length > 1 ? `Audio ${i + 1}` : 'Main') : languageName(language));
     while (usedNames.has(name)) name = `${name} ${i + 1}`;
     usedNames.add(name);
-    return {
-      id: streams.length > 1 ? `aac-${settings.audioBitrateKbps}k-${i + 1}` : `aac-${settings.audioBitrateKbps}k`,
+    const suffix = streams.length > 1 ? `-${i + 1}` : '';
+    const aac: AudioRendition = {
+      id: `aac-${settings.audioBitrateKbps}k${suffix}`,
       streamIndex: stream.index,
       codec: 'aac' as const,
       bitrateKbps: settings.audioBitrateKbps,
       channels: 2,
-      sampleRate: settings.audioSampleRate,
+      sampleRate: settings.audioSampleRate ?? 48000,
       language,
       name,
       isDefault: i === defaultIndex,
     };
+    const opusDefault = nearestIndex(opusKbps, 96);
+    return [aac, ...opusKbps.map((kbps, k) => opusRendition(stream, kbps, suffix, language, opusKbps.length > 1 ? `${name} ${kbps}k` : name, i === defaultIndex && k === opusDefault))];
   });
+}
+
+/**
+ * Audio-only jobs: a stereo AAC-LC ladder of the source's main stream (downmixed or upmixed to
+ * two channels), a 5.1 AAC rendition with `--surround` when the source has 6 or more channels,
+ * and Opus beside it for DASH with `--opus`.
+ */
+export function planAudioLadder(probe: MediaProbe, settings: TranscodeSettings): AudioRendition[] {
+  const streams = probe.audioStreams.filter((s) => s.channels > 0);
+  const stream = streams.find((s) => s.isDefault) ?? streams[0];
+  if (!stream) return [];
+  assertDecodable(probe, stream);
+  const language = stream.language ?? 'und';
+  const sampleRate = ladderSampleRate(stream.sampleRate, settings.audioSampleRate);
+  const ladder = [...new Set(settings.audioLadderKbps ?? DEFAULT_AUDIO_LADDER_KBPS)].sort((a, b) => a - b);
+  const aacDefault = nearestIndex(ladder, 128);
+  const renditions: AudioRendition[] = ladder.map((kbps, i) => ({
+    id: `aac-${kbps}k`,
+    streamIndex: stream.index,
+    codec: 'aac' as const,
+    bitrateKbps: kbps,
+    channels: 2,
+    sampleRate,
+    language,
+    name: `Stereo ${kbps}k`,
+    isDefault: i === aacDefault,
+  }));
+  if (settings.surround && stream.channels >= 6) {
+    renditions.push({
+      id: `aac-5.1-${SURROUND_KBPS}k`,
+      streamIndex: stream.index,
+      codec: 'aac',
+      bitrateKbps: SURROUND_KBPS,
+      channels: 6,
+      sampleRate,
+      language,
+      name: `5.1 ${SURROUND_KBPS}k`,
+      isDefault: false,
+    });
+  }
+  const opusKbps = settings.opus ? [...new Set(settings.opusKbps ?? DEFAULT_OPUS_KBPS.audio)].sort((a, b) => a - b) : [];
+  const opusDefault = nearestIndex(opusKbps, 96);
+  renditions.push(...opusKbps.map((kbps, i) => opusRendition(stream, kbps, '', language, `Opus ${kbps}k`, i === opusDefault)));
+  return renditions;
 }
 
 /**
@@ -134,18 +262,19 @@ export function planAudio(probe: MediaProbe, settings: TranscodeSettings): Audio
  * of frames (2.002 s at 29.97 fps) and every chunk, segment and rendition lines up exactly.
  */
 export function planJob(probe: MediaProbe, settings: TranscodeSettings): JobPlan {
-  const audio = planAudio(probe, settings);
   const video = settings.audioOnly ? undefined : probe.video;
+  const audio = video ? planAudio(probe, settings) : planAudioLadder(probe, settings);
+  const loudnessTarget = audio.length > 0 ? loudnessTargetOf(settings, video ? 'video' : 'audio') : undefined;
   if (!video) {
     if (audio.length === 0) throw new VidpipeError('INPUT_INVALID', `${probe.path} has no audio stream to package`);
-    return { kind: 'audio', segmentDurationSeconds: settings.segmentDurationSeconds, durationSeconds: probe.durationSeconds, audio };
+    if ((settings.hlsSegments ?? 'fmp4') !== 'fmp4') throw new VidpipeError('USAGE', '--hls-segments ts|both needs video (MPEG-TS variants are H.264 + AAC)');
+    return { kind: 'audio', segmentDurationSeconds: settings.segmentDurationSeconds, durationSeconds: probe.durationSeconds, audio, loudnessTarget, subtitles: planSubtitles(probe, settings.subtitles) };
   }
 
   const frameRate = chooseFrameRate(video);
   const fps = frameRate.num / frameRate.den;
-  const gopsPerSegment = Math.max(1, Math.round(settings.segmentDurationSeconds / settings.gopSeconds));
-  const gopFrames = Math.max(1, Math.round((settings.segmentDurationSeconds / gopsPerSegment) * fps));
-  const segmentFrames = gopFrames * gopsPerSegment;
+  const segmentFrames = Math.max(1, Math.round(settings.segmentDurationSeconds * fps));
+  const gopFrames = chooseGopFrames(segmentFrames, fps, settings.gopSeconds);
   const totalFrames = Math.max(1, Math.round(videoEndSeconds(probe, video) * fps));
   const totalSegments = Math.ceil(totalFrames / segmentFrames);
   const chunkFrames = chooseChunkSegments(totalSegments, settings, segmentFrames / fps) * segmentFrames;
@@ -165,7 +294,20 @@ export function planJob(probe: MediaProbe, settings: TranscodeSettings): JobPlan
       chunks: planChunks(totalFrames, chunkFrames, Math.ceil(fps)),
       renditions,
       deinterlace: interlaced,
+      hdr: hdrTransferOf(video.colorTransfer),
     },
     audio,
+    loudnessTarget,
+    subtitles: planSubtitles(probe, settings.subtitles),
+    hlsSegments: checkHlsSegments(settings),
   };
+}
+
+/** MPEG-TS HLS is for legacy players, which decode H.264 only. */
+function checkHlsSegments(settings: TranscodeSettings): HlsSegments {
+  const hlsSegments = settings.hlsSegments ?? 'fmp4';
+  if (hlsSegments !== 'fmp4' && !settings.codecs.includes('h264')) {
+    throw new VidpipeError('USAGE', `--hls-segments ${hlsSegments} needs h264 in --codecs: MPEG-TS variants are H.264 + AAC`);
+  }
+  return hlsSegments;
 }

@@ -1,3 +1,5 @@
+import type { QualityMetrics } from '../metrics/quality.js';
+
 /**
  * The documented `--json` contract: one object per input on stdout.
  * Fields are only ever added, never renamed or removed.
@@ -22,6 +24,33 @@ export interface RenditionSummary {
   sizeBytes: number;
   segments: number;
   playlist: string;
+  /** PSNR/SSIM against the source (video renditions, with --metrics). */
+  quality?: QualityMetrics;
+}
+
+/** EBU R128 values: integrated loudness (LUFS), loudness range (LU), true peak (dBTP). */
+export interface LoudnessValues {
+  integrated: number;
+  range: number;
+  truePeak: number;
+}
+
+/** What loudness normalisation measured and did (audio-only jobs always; video jobs with --loudness). */
+export interface LoudnessReport {
+  /** Integrated loudness target, LUFS; absent with `--loudness off` (measured only). */
+  target?: number;
+  /** No rendition's true peak is above this, dBTP. */
+  truePeakLimit: number;
+  /** 'linear': one constant gain; 'limited': that gain plus a true-peak limiter; 'none': level untouched. */
+  method: 'linear' | 'limited' | 'none';
+  /** The gain applied, dB (before the limiter, for 'limited'). */
+  gainDb?: number;
+  /** The source as measured, in the default rendition's channel layout. */
+  input: LoudnessValues;
+  /** The default rendition as encoded. */
+  output?: LoudnessValues;
+  /** Every rendition as encoded, by name. */
+  renditions: Record<string, LoudnessValues & { method: LoudnessReport['method']; gainDb?: number }>;
 }
 
 export interface TranscodeResult {
@@ -29,7 +58,8 @@ export interface TranscodeResult {
   id: string;
   jobId: string;
   input: string;
-  status: 'succeeded' | 'failed' | 'interrupted';
+  /** 'queued': handed to queue workers with --detach; `vidpipe status <jobId>` follows it. */
+  status: 'succeeded' | 'failed' | 'interrupted' | 'queued';
   kind?: 'video' | 'audio';
   outputs: {
     root?: string;
@@ -39,10 +69,16 @@ export interface TranscodeResult {
     posterSmall?: string;
     storyboard?: string;
     cover?: string;
+    /** The MPEG-TS multivariant playlist when it is not master.m3u8 (`--hls-segments both`). */
+    hlsTs?: string;
   };
   renditions: RenditionSummary[];
   durationSeconds?: number;
   /** Wall-clock seconds per stage kind, and `total`. */
   timings: Record<string, number>;
   error?: { code: string; message: string; hint?: string; stderrTail?: string };
+  /** Present when this job continued an unfinished earlier one: the tasks whose verified output it reused. */
+  resumed?: { fromJob: string; reusedTasks: string[] };
+  /** Loudness before and after normalisation (audio-only jobs, and video jobs with --loudness). */
+  loudness?: LoudnessReport;
 }

@@ -7,12 +7,16 @@ import type { Av1Encoder } from '../ffmpeg/args/video.js';
 import type { MediaProbe } from '../ffmpeg/probe.js';
 import { encodeChunk, type EncodedChunk } from './stages/encode-video.js';
 import { encodeAudio, type EncodedAudio } from './stages/encode-audio.js';
+import { analyseLoudness, gainFor, type LoudnessAnalysis } from './stages/loudness.js';
 import { assembleRendition, type AssembledRendition } from './stages/assemble.js';
 import { packageTrack, type PackagedTrack } from './stages/package.js';
 import { writeManifests, type ManifestsOutput } from './stages/manifests.js';
 import { createPoster } from './stages/poster.js';
-import { createStoryboard } from './stages/storyboard.js';
+import { createStoryboard, type StoryboardResult } from './stages/storyboard.js';
+import { extractSubtitles, type SubtitlesOutput } from './stages/subtitles.js';
+import { packageTs, type PackagedTsTrack } from './stages/package-ts.js';
 import { extractCover } from './stages/cover.js';
+import { measurePackageQuality } from '../metrics/stage.js';
 
 /** The per-task context factory: the runner gives each node its own progress callback. */
 export type ContextFor = (taskId: string, signal: AbortSignal) => StageContext;
@@ -25,8 +29,10 @@ export interface TranscodeDagInput {
   av1Encoder: Av1Encoder;
   packageDir: string;
   thumbnails: boolean;
+  /** Measure PSNR/SSIM of every video rendition against the source (`--metrics`). */
+  metrics?: boolean;
   /** Publishes the finished package; returns what the metadata step records. */
-  publish: (signal: AbortSignal) => Promise<unknown>;
+  publish: (signal: AbortSignal, results: ReadonlyMap<string, unknown>) => Promise<unknown>;
   /** Writes the final metadata (one transaction). */
   recordMetadata: (results: ReadonlyMap<string, unknown>) => Promise<unknown>;
 }
@@ -37,6 +43,7 @@ export const nodeId = {
   encodeAudio: (id: string) => `encode-audio-${id}`,
   assemble: (id: string) => `assemble-${id}`,
   package: (id: string) => `package-${id}`,
+  packageTs: (id: string) => `package-ts-${id}`,
 };
 
 /**
@@ -108,21 +115,41 @@ export function buildTranscodeDag(input: TranscodeDagInput, contextFor: ContextF
     }
   }
 
+  // Audio-only jobs always run it: it decodes every frame (rejecting corrupt files before any
+  // encode) and records the loudness even with --loudness off. Video jobs only when normalising.
+  const loudnessNode = plan.audio.length > 0 && (plan.kind === 'audio' || plan.loudnessTarget !== undefined) ? 'loudness' : undefined;
+  if (loudnessNode) {
+    dag.add({
+      id: loudnessNode,
+      kind: 'loudness',
+      label: plan.loudnessTarget === undefined ? 'Measure loudness' : `Measure loudness (target ${plan.loudnessTarget} LUFS)`,
+      dependsOn: [],
+      priority: 95,
+      run: (_ctx, signal) =>
+        analyseLoudness(
+          { source: input.source, renditions: plan.audio, target: plan.loudnessTarget, durationSeconds: plan.durationSeconds },
+          contextFor(loudnessNode, signal),
+        ),
+    });
+  }
   for (const rendition of plan.audio) {
     const encodeId = nodeId.encodeAudio(rendition.id);
     dag.add({
       id: encodeId,
       kind: 'encode-audio',
       label: `Encode audio ${rendition.id}`,
-      dependsOn: [],
+      dependsOn: loudnessNode ? [loudnessNode] : [],
       priority: 90,
-      run: (_ctx, signal) =>
+      run: (ctx, signal) =>
         encodeAudio(
           {
             source: input.source,
             rendition,
             fitToSeconds: video ? plan.durationSeconds : undefined,
             durationSeconds: plan.durationSeconds,
+            gain: gainFor(loudnessNode ? (results(ctx, loudnessNode) as LoudnessAnalysis) : undefined, rendition),
+            measureOutput: loudnessNode !== undefined,
+            target: plan.loudnessTarget,
           },
           contextFor(encodeId, signal),
         ),
@@ -180,11 +207,47 @@ export function buildTranscodeDag(input: TranscodeDagInput, contextFor: ContextF
     });
   }
 
+  const subtitleNodes = plan.subtitles && plan.subtitles.length > 0 ? ['subtitles'] : [];
+  for (const id of subtitleNodes) {
+    dag.add({
+      id,
+      kind: 'subtitles',
+      label: `Subtitles (${plan.subtitles!.length} tracks)`,
+      dependsOn: [],
+      priority: 10,
+      run: (_ctx, signal) => extractSubtitles({ source: input.source, tracks: plan.subtitles! }, contextFor(id, signal)),
+    });
+  }
+  // MPEG-TS variants: each H.264 rendition muxed with the default AAC rendition.
+  const tsAudio = plan.audio.filter((r) => r.codec === 'aac').find((r) => r.isDefault) ?? plan.audio.find((r) => r.codec === 'aac');
+  const tsRenditions = video && (plan.hlsSegments ?? 'fmp4') !== 'fmp4' ? video.renditions.filter((r) => r.codec === 'h264') : [];
+  for (const rendition of tsRenditions) {
+    const id = nodeId.packageTs(rendition.id);
+    dag.add({
+      id,
+      kind: 'package',
+      label: `Package ${rendition.id} (MPEG-TS)`,
+      dependsOn: [nodeId.assemble(rendition.id), ...(tsAudio ? [nodeId.encodeAudio(tsAudio.id)] : [])],
+      priority: 40,
+      run: (ctx, signal) =>
+        packageTs(
+          {
+            video: (results(ctx, nodeId.assemble(rendition.id)) as AssembledRendition).path,
+            audio: tsAudio ? (results(ctx, nodeId.encodeAudio(tsAudio.id)) as EncodedAudio).path : undefined,
+            outputDir: join(input.packageDir, 'ts', rendition.id),
+            segmentSeconds: plan.segmentDurationSeconds,
+            durationSeconds: plan.durationSeconds,
+          },
+          contextFor(id, signal),
+        ),
+    });
+  }
+
   dag.add({
     id: 'manifests',
     kind: 'manifests',
     label: 'Write HLS and DASH manifests',
-    dependsOn: [...packageNodes, ...imageNodes.filter((n) => n === 'storyboard')],
+    dependsOn: [...packageNodes, ...imageNodes.filter((n) => n === 'storyboard'), ...subtitleNodes, ...tsRenditions.map((r) => nodeId.packageTs(r.id))],
     priority: 30,
     run: (ctx, signal) =>
       writeManifests(
@@ -196,17 +259,36 @@ export function buildTranscodeDag(input: TranscodeDagInput, contextFor: ContextF
           videos: (video?.renditions ?? []).map((rendition) => ({ rendition, track: results(ctx, nodeId.package(rendition.id)) as PackagedTrack })),
           audios: plan.audio.map((rendition) => ({ rendition, track: results(ctx, nodeId.package(rendition.id)) as PackagedTrack })),
           storyboardVttUri: ctx.has('storyboard') ? 'storyboard/storyboard.vtt' : undefined,
+          storyboard: ctx.has('storyboard') ? (results(ctx, 'storyboard') as StoryboardResult) : undefined,
+          subtitles: ctx.has('subtitles') ? (results(ctx, 'subtitles') as SubtitlesOutput).tracks : undefined,
+          ts: tsRenditions.map((rendition) => ({ rendition, track: results(ctx, nodeId.packageTs(rendition.id)) as PackagedTsTrack })),
+          hlsSegments: plan.hlsSegments,
         },
         contextFor('manifests', signal),
       ) satisfies Promise<ManifestsOutput>,
   });
+  const metricsNodes = input.metrics && video ? ['metrics'] : [];
+  for (const id of metricsNodes) {
+    dag.add({
+      id,
+      kind: 'metrics',
+      label: 'Quality metrics (PSNR, SSIM)',
+      dependsOn: ['manifests'],
+      priority: 15,
+      run: (ctx, signal) =>
+        measurePackageQuality(
+          { source: input.source, plan, model: (results(ctx, 'manifests') as ManifestsOutput).model, packageDir: input.packageDir },
+          contextFor(id, signal),
+        ),
+    });
+  }
   dag.add({
     id: 'publish',
     kind: 'publish',
     label: 'Publish package',
-    dependsOn: ['manifests', ...imageNodes],
+    dependsOn: ['manifests', ...imageNodes, ...metricsNodes],
     priority: 20,
-    run: (_ctx, signal) => input.publish(signal),
+    run: (ctx, signal) => input.publish(signal, ctx),
   });
   dag.add({
     id: 'metadata',

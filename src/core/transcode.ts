@@ -10,7 +10,8 @@ import { openDatabase, type VidpipeDb } from '../db/database.js';
 import { fetchInput, openStorage } from '../storage/index.js';
 import { parseLocation, sanitiseName } from '../storage/uri.js';
 import type { S3Options } from '../storage/s3.js';
-import type { PublishedFile } from '../storage/storage.js';
+import type { PublishedFile, Storage } from '../storage/storage.js';
+import type { TaskPatch } from '../db/records.js';
 import { runDag, type DagEvent, type DagNodeSummary } from './dag.js';
 import { VidpipeError, toVidpipeError } from './errors.js';
 import type { JobEventListener } from './events.js';
@@ -18,8 +19,14 @@ import { hashTree, newJobId, sha256File, videoIdFromSha256 } from './ids.js';
 import { planJob, type JobPlan, type TranscodeSettings } from './plan.js';
 import type { RenditionSummary, TranscodeResult } from './result.js';
 import type { StageContext } from './stage.js';
+import { assertFreeSpace, spaceNeeds } from './preflight.js';
 import { buildTranscodeDag } from './transcode-dag.js';
+import { audioTags, loudnessReport } from './audio-report.js';
+import { claimWorkDir, planReuse, recordOutputsOf, releaseWorkDir, resumeKeyFor, sweepFinishedWorkDirs } from './resume.js';
 import type { ManifestsOutput } from './stages/manifests.js';
+import type { QualityMetrics } from '../metrics/quality.js';
+import { TaskTimeline, writePackageSummary } from '../report/package-summary.js';
+import { listPackageFiles } from '../storage/package-files.js';
 
 export interface TranscodeRequest {
   /** Local path or s3:// URI of the source. */
@@ -37,10 +44,42 @@ export interface TranscodeRequest {
   thumbnails: boolean;
   /** User tags stored with the video (JSON column). */
   tags?: Record<string, string>;
+  /** Measure PSNR/SSIM of each video rendition against the source (a `metrics` task). */
+  metrics?: boolean;
   /** Where intermediate files go (default: the user's cache folder). */
   workRoot?: string;
+  /** Start over: ignore (and delete) the work of an earlier unfinished run of the same job. */
+  force?: boolean;
   signal?: AbortSignal;
   onEvent?: JobEventListener;
+  /** Runs the task graph somewhere else (queue workers, see src/queue) instead of runDag in this process. */
+  runner?: (job: RunnerJob) => typeof runDag;
+}
+
+/** What a remote runner needs to run this job's graph, and how it reports back. */
+export interface RunnerJob {
+  jobId: string;
+  /** Package folder name below `request.out`. */
+  name: string;
+  probe: MediaProbe;
+  plan: JobPlan;
+  av1Encoder: ReturnType<typeof pickAv1Encoder>;
+  request: TranscodeRequest;
+  /** Writes task fields the DAG events do not carry (attempts, worker) to the job's task rows. */
+  updateTask: (taskId: string, patch: TaskPatch) => void;
+  /** The graph was handed over and this process does not wait for it: the result is 'queued'. */
+  markQueued: () => void;
+}
+
+/** What the publish node returns: the files written and their SHA-256 by key. */
+export interface PublishOutput {
+  files: PublishedFile[];
+  hashes: Record<string, string>;
+}
+
+export async function publishPackage(storage: Storage, packageDir: string, signal: AbortSignal): Promise<PublishOutput> {
+  const hashes = Object.fromEntries(await hashTree(packageDir, signal));
+  return { files: await storage.publishDirectory(packageDir, { signal }), hashes };
 }
 
 export function defaultWorkRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -90,6 +129,7 @@ export async function planTranscode(request: TranscodeRequest): Promise<Transcod
         av1Encoder,
         packageDir: '/nonexistent',
         thumbnails: request.thumbnails,
+        metrics: request.metrics,
         publish: async () => undefined,
         recordMetadata: async () => undefined,
       },
@@ -132,14 +172,18 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
   const emit = request.onEvent ?? (() => undefined);
   const spans: { kind: string; start: number; end: number }[] = [];
   const taskStarts = new Map<string, { kind: string; start: number }>();
+  const timeline = new TaskTimeline();
   const result: TranscodeResult = { id: '', jobId, input: request.input, status: 'failed', outputs: {}, renditions: [], timings: {} };
-  const workDir = join(request.workRoot ?? defaultWorkRoot(), jobId);
+  const workRoot = request.workRoot ?? defaultWorkRoot();
+  // Set once this process holds the job's work folder (see resume.ts); kept unless the job succeeds.
+  let workDir: string | undefined;
   let db: VidpipeDb | undefined;
   let cleanupInput = async () => undefined as void;
   let jobRecorded = false;
 
   const taskEvent = (event: DagEvent) => {
     emit({ jobId, ...event });
+    timeline.observe(event);
     if (event.type === 'task-start') taskStarts.set(event.id, { kind: event.id.replace(/-\d+$|-(h264|hevc|av1|aac|opus)-.*$/, ''), start: event.at });
     if (event.type === 'task-succeeded' || event.type === 'task-failed' || event.type === 'task-cancelled') {
       const started = taskStarts.get(event.id);
@@ -149,7 +193,7 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
     const now = new Date().toISOString();
     switch (event.type) {
       case 'task-start':
-        db.updateTask(jobId, event.id, { status: 'running', startedAt: now, attempts: 1, progress: 0 });
+        db.updateTask(jobId, event.id, { status: 'running', startedAt: now, attempts: event.attempt ?? 1, progress: 0 });
         break;
       case 'task-succeeded':
         db.updateTask(jobId, event.id, { status: 'succeeded', finishedAt: now, progress: 1 });
@@ -199,7 +243,7 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
           durationSeconds: plan?.durationSeconds ?? probe?.durationSeconds ?? 0,
           kind: plan?.kind ?? 'video',
           probe: probe?.raw ?? null,
-          tags: { ...(probe?.tags ?? {}), ...(request.tags ?? {}) },
+          tags: { ...(probe ? (plan?.kind === 'audio' ? audioTags(probe) : probe.tags) : {}), ...(request.tags ?? {}) },
         },
         input: request.input,
         output: request.out,
@@ -225,18 +269,41 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
     result.durationSeconds = round3(plan.durationSeconds);
 
     const destination = parseLocation(request.out);
-    const storage = openStorage(destination, name, request.s3);
-    const packageDir = join(workDir, 'package');
+    await assertFreeSpace(spaceNeeds(plan, workRoot, destination.kind === 'local' ? destination.path : undefined));
+    // Each job publishes into its own folder below the package; the entry manifests switch over last.
+    const storage = openStorage(destination, name, request.s3, { release: jobId });
+    const resumeKey = resumeKeyFor({
+      sha256, settings: request.settings, plan, thumbnails: request.thumbnails, av1Encoder, ffmpeg: request.binaries.ffmpeg, destination: storage.root,
+    });
+    const previous = request.force ? null : db.jobsByResumeKey(resumeKey);
+    const resumable = previous !== null && previous.jobs[0]!.status !== 'succeeded';
+    db.setResumeKey(jobId, resumeKey);
+    const jobWorkDir = join(workRoot, resumeKey);
+    await claimWorkDir(jobWorkDir, !resumable);
+    workDir = jobWorkDir;
+    // Still 'running' although no process holds its folder: they were killed.
+    for (const killed of previous?.jobs.filter((job) => job.status === 'running') ?? []) {
+      db.failJob(killed.id, { status: 'interrupted', code: 'INTERRUPTED', message: `the process stopped without finishing (killed?); resumed by job ${jobId}` });
+    }
+    const packageDir = join(jobWorkDir, 'package');
     await mkdir(packageDir, { recursive: true });
 
-    let published: PublishedFile[] = [];
-    let fileHashes = new Map<string, string>();
     const progressThrottle = new Map<string, number>();
+    const outputsOf = (results: ReadonlyMap<string, unknown>): TranscodeResult['outputs'] => ({
+      root: storage.releaseRoot,
+      hls: storage.uriFor('master.m3u8'),
+      dash: storage.uriFor('manifest.mpd'),
+      ...(results.has('poster') ? { poster: storage.uriFor('poster.jpg'), posterSmall: storage.uriFor('poster-small.jpg') } : {}),
+      ...(results.has('storyboard') ? { storyboard: storage.uriFor('storyboard/storyboard.vtt') } : {}),
+      ...((results.get('manifests') as ManifestsOutput | undefined)?.tsMaster === 'master-ts.m3u8' ? { hlsTs: storage.uriFor('master-ts.m3u8') } : {}),
+      // Players look for a poster; an audio package's cover art is that picture.
+      ...(results.has('cover') ? { poster: storage.uriFor('cover.jpg'), cover: storage.uriFor('cover.jpg') } : {}),
+    });
     const contextFor = (taskId: string, signal: AbortSignal): StageContext => ({
       binaries: request.binaries,
       signal,
       stallTimeoutMs: request.stallTimeoutMs,
-      workDir,
+      workDir: jobWorkDir,
       onProgress: (fraction, etaSeconds) => {
         const now = Date.now();
         if (fraction < 1 && now - (progressThrottle.get(taskId) ?? 0) < 250) return;
@@ -254,26 +321,34 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
         av1Encoder,
         packageDir,
         thumbnails: request.thumbnails,
-        publish: async (signal) => {
-          fileHashes = await hashTree(packageDir, signal);
-          published = await storage.publishDirectory(packageDir, { signal });
-          return published.length;
+        metrics: request.metrics,
+        publish: async (signal, results) => {
+          // The package carries its own report (vidpipe.json) so `vidpipe serve` needs no database.
+          await writePackageSummary(packageDir, {
+            name,
+            source: request.input,
+            tasks: timeline.entries(),
+            result: {
+              ...result,
+              status: 'succeeded',
+              outputs: outputsOf(results),
+              renditions: summariseRenditions(results.get('manifests') as ManifestsOutput, plan, await listPackageFiles(packageDir), results.get('metrics') as QualityByName),
+              timings: spanSeconds(spans),
+            },
+          });
+          return publishPackage(storage, packageDir, signal);
         },
         recordMetadata: async (results) => {
+          const { files: published, hashes } = results.get('publish') as PublishOutput;
           const manifests = results.get('manifests') as ManifestsOutput;
-          result.renditions = summariseRenditions(manifests, plan, published);
-          result.outputs = {
-            root: storage.root,
-            hls: storage.uriFor('master.m3u8'),
-            dash: storage.uriFor('manifest.mpd'),
-            ...(results.has('poster') ? { poster: storage.uriFor('poster.jpg'), posterSmall: storage.uriFor('poster-small.jpg') } : {}),
-            ...(results.has('storyboard') ? { storyboard: storage.uriFor('storyboard/storyboard.vtt') } : {}),
-            ...(results.has('cover') ? { cover: storage.uriFor('cover.jpg') } : {}),
-          };
+          result.renditions = summariseRenditions(manifests, plan, published, results.get('metrics') as QualityByName);
+          result.outputs = outputsOf(results);
+          result.loudness = loudnessReport(results, plan);
+          result.durationSeconds = round3(manifests.model.durationSeconds);
           result.status = 'succeeded';
           result.timings = { ...spanSeconds(spans), total: round3((Date.now() - startedAt) / 1000) };
           db!.completeJob(jobId, {
-            video: { id: result.id, status: 'ready', durationSeconds: plan.durationSeconds },
+            video: { id: result.id, status: 'ready', durationSeconds: manifests.model.durationSeconds, ...(result.loudness ? { properties: { loudness: result.loudness } } : {}) },
             outputs: result.outputs as Record<string, string>,
             timings: result.timings,
             renditions: result.renditions.map((r) => ({
@@ -281,8 +356,9 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
               frameRate: r.frameRate, channels: r.channels, sampleRate: r.sampleRate, language: r.language,
               averageBitrate: r.averageBitrate, peakBitrate: r.peakBitrate, targetBitrate: r.targetBitrate,
               sizeBytes: r.sizeBytes, segmentCount: r.segments, playlist: r.playlist, init: initOf(manifests, r.name),
+              properties: r.quality ? { quality: r.quality } : undefined,
             })),
-            files: published.map((f) => ({ key: f.key, bytes: f.bytes, sha256: fileHashes.get(f.key) ?? '' })),
+            files: published.map((f) => ({ key: f.key, bytes: f.bytes, sha256: hashes[f.key] ?? '' })),
           });
           return true;
         },
@@ -290,9 +366,20 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
       contextFor,
     );
     const tasks = dag.describe();
+    timeline.declare(withPreTasks(tasks));
     db.addTasks(jobId, tasks);
+    recordOutputsOf(dag, jobWorkDir, (id, output) => db!.updateTask(jobId, id, { status: 'succeeded', output }));
+    const reuse = resumable ? await planReuse(dag, previous.tasks, jobWorkDir, request.signal) : undefined;
+    for (const [id, output] of reuse?.reused ?? []) db.updateTask(jobId, id, { status: 'skipped', output });
+    for (const id of reuse?.notNeeded ?? []) db.updateTask(jobId, id, { status: 'skipped', output: { notNeeded: true } });
+    if (reuse && previous) result.resumed = { fromJob: previous.jobs[0]!.id, reusedTasks: [...reuse.reused.keys()] };
     emit({ type: 'job-start', jobId, input: request.input, tasks: withPreTasks(tasks) });
-    await runDag(dag, { concurrency: request.settings.concurrency, signal: request.signal, onEvent: taskEvent });
+    const run = request.runner?.({
+      jobId, name, probe, plan, av1Encoder, request,
+      updateTask: (taskId, patch) => db!.updateTask(jobId, taskId, patch),
+      markQueued: () => void (result.status = 'queued'),
+    }) ?? runDag;
+    await run(dag, { concurrency: request.settings.concurrency, signal: request.signal, onEvent: taskEvent, completed: reuse?.completed });
     emit({ type: 'job-done', jobId, result });
     return result;
   } catch (caught) {
@@ -312,13 +399,22 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
     emit({ type: 'job-failed', jobId, input: request.input, error, result });
     return result;
   } finally {
-    await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+    // A failed or interrupted job keeps its work folder: a re-run resumes from it. A queued one
+    // runs on workers with folders of their own.
+    if (workDir && (result.status === 'succeeded' || result.status === 'queued')) {
+      await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+      if (db) await sweepFinishedWorkDirs(workRoot, db).catch(() => undefined);
+    } else if (workDir) {
+      await releaseWorkDir(workDir).catch(() => undefined);
+    }
     await cleanupInput().catch(() => undefined);
     db?.close();
   }
 }
 
-function summariseRenditions(manifests: ManifestsOutput, plan: JobPlan, published: PublishedFile[]): RenditionSummary[] {
+type QualityByName = Record<string, QualityMetrics> | undefined;
+
+function summariseRenditions(manifests: ManifestsOutput, plan: JobPlan, published: { key: string; bytes: number }[], quality?: QualityByName): RenditionSummary[] {
   const bytesUnder = (prefix: string) => published.filter((f) => f.key.startsWith(prefix)).reduce((sum, f) => sum + f.bytes, 0);
   const videos: RenditionSummary[] = manifests.model.videos.map((track) => {
     const rendition = plan.video!.renditions.find((r) => r.id === track.id)!;
@@ -337,6 +433,7 @@ function summariseRenditions(manifests: ManifestsOutput, plan: JobPlan, publishe
       sizeBytes: bytesUnder(folder),
       segments: track.segments.length,
       playlist: track.playlistUri,
+      ...(quality?.[track.id] ? { quality: quality[track.id] } : {}),
     };
   });
   const audios: RenditionSummary[] = manifests.model.audios.map((track) => {

@@ -108,6 +108,38 @@ CREATE TABLE outputs (
 ) STRICT;
 `,
   },
+  {
+    description: 'jobs.resume_key: find the unfinished job a re-run can resume',
+    // Nullable: jobs that failed before planning have no key, and step-1 jobs predate it.
+    sql: `
+ALTER TABLE jobs ADD COLUMN resume_key TEXT;
+CREATE INDEX jobs_resume_key ON jobs (resume_key, started_at);
+`,
+  },
+  {
+    description: 'watch_objects: uploads seen by `vidpipe watch`, claimed with a lease',
+    // One row per object key; a new ETag under the same key resets it (a re-upload is new work).
+    sql: `
+CREATE TABLE watch_objects (
+  bucket           TEXT NOT NULL,
+  key              TEXT NOT NULL,
+  etag             TEXT NOT NULL,
+  size_bytes       INTEGER NOT NULL,
+  status           TEXT NOT NULL CHECK (status IN ('pending', 'claimed', 'done', 'failed')),
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  lease_owner      TEXT,
+  lease_expires_at TEXT,
+  job_id           TEXT,
+  video_id         TEXT,
+  outputs          TEXT CHECK (outputs IS NULL OR json_valid(outputs)),
+  error            TEXT,
+  created_at       TEXT NOT NULL,
+  updated_at       TEXT NOT NULL,
+  PRIMARY KEY (bucket, key)
+) STRICT;
+CREATE INDEX watch_objects_status ON watch_objects (status, lease_expires_at);
+`,
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

@@ -188,6 +188,8 @@ export interface VideoSummary {
   kind: MediaKind;
   status: VideoStatus;
   durationSeconds: number | null;
+  /** The recording's tags (title, artist, album, … and --tag values). */
+  tags: Record<string, string>;
   /** Renditions of the latest succeeded job (what is published now). */
   renditionCount: number;
   createdAt: string;

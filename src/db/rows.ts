@@ -101,6 +101,7 @@ export interface VideoSummaryRow {
   kind: MediaKind;
   status: VideoStatus;
   duration_seconds: number | null;
+  tags: string | null;
   rendition_count: number;
   created_at: string;
   updated_at: string;
@@ -211,6 +212,7 @@ export function toVideoSummary(row: VideoSummaryRow): VideoSummary {
     kind: row.kind,
     status: row.status,
     durationSeconds: row.duration_seconds,
+    tags: parseJson<Record<string, string>>(row.tags) ?? {},
     renditionCount: row.rendition_count,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

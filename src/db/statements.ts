@@ -111,12 +111,19 @@ export function prepareStatements(db: Database.Database) {
       db,
       `SELECT * FROM jobs WHERE video_id = ? AND status = 'succeeded' ${LATEST_FIRST} LIMIT 1`,
     ),
+    setJobResumeKey: query<[Params]>(db, 'UPDATE jobs SET resume_key = @resumeKey WHERE id = @id'),
+    // The jobs a re-run continues: every one with the key since its last success (a run killed
+    // before it recorded anything must not hide what the runs before it recorded).
+    unfinishedJobsByResumeKey: query<[Params], JobRow>(db, `
+      SELECT * FROM jobs WHERE resume_key = @key AND started_at >= coalesce(
+        (SELECT max(started_at) FROM jobs WHERE resume_key = @key AND status = 'succeeded'), '')
+      ${LATEST_FIRST}`),
     tasksOfJob: query<[string], TaskRow>(db, 'SELECT * FROM tasks WHERE job_id = ? ORDER BY rowid'),
     renditionsOfJob: query<[string], RenditionRow>(db, 'SELECT * FROM renditions WHERE job_id = ? ORDER BY id'),
     filesOfJob: query<[string], OutputFileRow>(db, 'SELECT * FROM outputs WHERE job_id = ? ORDER BY key'),
     // limit -1 means "no limit" to SQLite.
     listVideos: query<[Params], VideoSummaryRow>(db, `
-      SELECT v.id, v.name, v.source, v.kind, v.status, v.duration_seconds, v.created_at, v.updated_at,
+      SELECT v.id, v.name, v.source, v.kind, v.status, v.duration_seconds, v.tags, v.created_at, v.updated_at,
         latest.id AS latest_job_id, latest.status AS latest_job_status,
         (SELECT count(*) FROM renditions r WHERE r.job_id = (
           SELECT j.id FROM jobs j WHERE j.video_id = v.id AND j.status = 'succeeded' ${LATEST_FIRST} LIMIT 1

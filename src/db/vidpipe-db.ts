@@ -6,10 +6,12 @@ import type {
   CompleteJobInput,
   FailJobInput,
   JobDetails,
+  JobRecord,
   ListVideosOptions,
   RenditionRecord,
   StartJobInput,
   TaskPatch,
+  TaskRecord,
   TaskSpec,
   TaskStatus,
   Timestamp,
@@ -171,6 +173,32 @@ export class VidpipeDb {
       }
       this.statements.cancelOpenTasks.run({ jobId, now });
       this.statements.settleVideoAfterFailure.run({ jobId, status: input.status, now });
+    });
+  }
+
+  /**
+   * Tags a job with the identity of its work (input content + output-affecting settings +
+   * destination), so a re-run after a crash can find it and reuse its finished tasks.
+   */
+  setResumeKey(jobId: string, resumeKey: string): void {
+    this.write(`set the resume key of job ${jobId}`, () => {
+      const { changes } = this.statements.setJobResumeKey.run({ id: jobId, resumeKey });
+      if (changes === 0) throw new VidpipeError('NOT_FOUND', `no job with id ${jobId}`);
+    });
+  }
+
+  /**
+   * The jobs with this resume key since (and including) its last succeeded one, newest first, and
+   * the tasks of the unfinished ones that recorded an output, newest job first; null if no job has the key.
+   */
+  jobsByResumeKey(resumeKey: string): { jobs: JobRecord[]; tasks: TaskRecord[] } | null {
+    return this.read(`find the jobs to resume (${resumeKey})`, () => {
+      const rows = this.statements.unfinishedJobsByResumeKey.all({ key: resumeKey });
+      if (rows.length === 0) return null;
+      // A succeeded job's work folder was removed: its records describe nothing on disk.
+      const unfinished = rows.filter((row) => row.status !== 'succeeded');
+      const tasks = unfinished.flatMap((row) => this.statements.tasksOfJob.all(row.id).map(toTaskRecord).filter((task) => task.output !== null));
+      return { jobs: rows.map(toJobRecord), tasks };
     });
   }
 

@@ -126,7 +126,7 @@ interface RawProbe {
 
 export function parseRational(text: string | undefined): Rational | undefined {
   if (!text) return undefined;
-  const [n, d] = text.split(/[/:]/).map(Number);
+  const [n, d = 1] = text.split(/[/:]/).map(Number);
   if (!Number.isFinite(n) || !Number.isFinite(d) || n <= 0 || d <= 0) return undefined;
   return { num: n, den: d };
 }
@@ -261,6 +261,14 @@ export function parseProbe(path: string, sizeBytes: number, json: RawProbe): Med
 const NOT_MEDIA_FORMATS = /^(tty|image2|png_pipe|jpeg_pipe|bmp_pipe|gif|svg_pipe|webp_pipe|txt|srt|ass|webvtt)$/;
 
 /**
+ * Beyond these a header is lying or the file is not video: decoding one such frame would take
+ * gigabytes in every chunk's ffmpeg, so it is refused from the probe, before anything is decoded.
+ * 8192x8192 (67 Mpx) is twice 8K UHD.
+ */
+const MAX_SIDE = 16384;
+const MAX_PIXELS = 8192 * 8192;
+
+/**
  * Checks that a probed file is something vidpipe can process; throws INPUT_INVALID with a
  * one-line reason otherwise.
  */
@@ -272,11 +280,11 @@ export function assertProcessable(probe: MediaProbe): void {
   if (!probe.video && probe.audioStreams.length === 0) {
     throw new VidpipeError('INPUT_INVALID', `${name} has no video or audio stream`);
   }
+  if (probe.video && (probe.video.width > MAX_SIDE || probe.video.height > MAX_SIDE || probe.video.width * probe.video.height > MAX_PIXELS)) {
+    throw new VidpipeError('INPUT_INVALID', `${name} declares an absurd picture size ${probe.video.width}x${probe.video.height} (vidpipe accepts up to ${MAX_SIDE} per side and ${Math.round(MAX_PIXELS / 1e6)} megapixels)`);
+  }
   if (!(probe.durationSeconds > 0)) {
     throw new VidpipeError('INPUT_INVALID', `${name} has zero or unknown duration`);
-  }
-  if (probe.video && (probe.video.width > 16384 || probe.video.height > 16384)) {
-    throw new VidpipeError('INPUT_INVALID', `${name} declares an absurd picture size ${probe.video.width}x${probe.video.height}`);
   }
 }
 
@@ -298,7 +306,7 @@ export async function probeFile(ffprobe: string, path: string, signal?: AbortSig
   args.splice(args.indexOf('--'), 2, safeInputPath(path));
   const { stdout, stderr, exitCode } = await runCapture(ffprobe, args, { signal, label: 'probe' });
   if (exitCode !== 0) {
-    const reason = tailLines(stderr, 1).replace(/^.*?:\s*/, '') || 'ffprobe cannot read it';
+    const reason = probeFailureReason(stderr) || 'ffprobe cannot read it';
     throw new VidpipeError('INPUT_INVALID', `${path} is not a readable media file: ${reason}`, { stderrTail: tailLines(stderr) });
   }
   let json: RawProbe;
@@ -309,7 +317,44 @@ export async function probeFile(ffprobe: string, path: string, signal?: AbortSig
   }
   const probe = parseProbe(path, size, json);
   assertProcessable(probe);
+  if (probe.video && (!probe.video.fieldOrder || probe.video.fieldOrder === 'unknown')) {
+    probe.video.fieldOrder = await fieldOrderFromFrames(ffprobe, path, probe.video.index, signal);
+  }
   return probe;
+}
+
+/**
+ * Older ffprobe builds (ffprobe-static ships 4.0) leave field_order out for interlaced H.264 in
+ * MP4, so the first decoded frames' own flags decide: interlaced when most of them say so.
+ */
+async function fieldOrderFromFrames(ffprobe: string, path: string, streamIndex: number, signal?: AbortSignal): Promise<string | undefined> {
+  const args = ['-v', 'error', '-select_streams', String(streamIndex), '-read_intervals', '%+#8', '-show_entries', 'frame=interlaced_frame,top_field_first', '-of', 'json', safeInputPath(path)];
+  const { stdout, exitCode } = await runCapture(ffprobe, args, { signal, label: 'probe field order' });
+  if (exitCode !== 0) return undefined;
+  let frames: { interlaced_frame?: number; top_field_first?: number }[];
+  try {
+    frames = (JSON.parse(stdout) as { frames?: typeof frames }).frames ?? [];
+  } catch {
+    return undefined;
+  }
+  const interlaced = frames.filter((f) => f.interlaced_frame === 1);
+  if (frames.length === 0) return undefined;
+  if (interlaced.length * 2 <= frames.length) return 'progressive';
+  return interlaced.filter((f) => f.top_field_first === 1).length * 2 >= interlaced.length ? 'tt' : 'bb';
+}
+
+/**
+ * The one line of ffprobe's stderr that says why: its last line is often only the errno of the
+ * final step ("huge.y4m: Device or resource busy") while the cause came just before
+ * ("[IMGUTILS @ 0x…] Picture size 100000x100000 is invalid"). Logger prefixes and the file name
+ * are dropped and the last two distinct messages joined.
+ */
+export function probeFailureReason(stderr: string): string {
+  const messages = tailLines(stderr, 4)
+    .split('\n')
+    .map((line) => line.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/i, '').replace(/^.*?:\s+(?=[A-Z])/, '').trim())
+    .filter((line, i, all) => line !== '' && all.indexOf(line) === i);
+  return messages.slice(-2).join('; ');
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { VidpipeError } from '../core/errors.js';
 import { groupBy } from './group-by.js';
-import type { AudioTrack, PackageModel, Segment, SubtitleTrack, TrackBase, VideoTrack } from './model.js';
+import type { AudioTrack, PackageModel, Segment, SubtitleTrack, ThumbnailTrack, TrackBase, VideoTrack } from './model.js';
 
 const PROFILES = 'urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019';
 const ROLE_SCHEME = 'urn:mpeg:dash:role:2011';
@@ -14,6 +14,10 @@ const CHANNEL_CONFIGURATION_SCHEME = 'urn:mpeg:dash:23003:3:audio_channel_config
  * subtitles are a few hundred bytes per minute, so a nominal 1 kb/s never starves a client.
  */
 const NOMINAL_TEXT_BANDWIDTH = 1000;
+/** DASH-IF IOP §6.2.6 tiled thumbnails, as dash.js and Shaka read them. */
+const THUMBNAIL_TILE_SCHEME = 'http://dashif.org/thumbnail_tile';
+/** Sheet durations are in milliseconds so a fractional interval × tile count stays exact enough. */
+const THUMBNAIL_TIMESCALE = 1000;
 
 interface XmlElement {
   name: string;
@@ -27,6 +31,7 @@ export function writeMpd(model: PackageModel): string {
     ...videoAdaptationSets(model.videos),
     ...audioAdaptationSets(model.audios),
     ...model.subtitles.map(textAdaptationSet),
+    ...(model.thumbnails ? [thumbnailAdaptationSet(model.thumbnails)] : []),
   ].map((set, index) => withId(set, index));
 
   const mpd: XmlElement = {
@@ -117,6 +122,45 @@ function textAdaptationSet(track: SubtitleTrack): XmlElement {
           ['bandwidth', NOMINAL_TEXT_BANDWIDTH],
         ],
         children: [{ name: 'BaseURL', attributes: [], text: track.vttUri }],
+      },
+    ],
+  );
+}
+
+/**
+ * The storyboard sheets as an image AdaptationSet: one Representation as large as a sheet, the
+ * tile grid in an EssentialProperty, and a $Number$ template with one "segment" per sheet.
+ */
+function thumbnailAdaptationSet(track: ThumbnailTrack): XmlElement {
+  const numbered = numberTemplate(track.sheetUris);
+  if (!numbered) throw new VidpipeError('INTERNAL', `storyboard sheets ${track.sheetUris.join(', ')} are not numbered consecutively`);
+  return adaptationSet(
+    [
+      ['contentType', 'image'],
+      ['mimeType', 'image/jpeg'],
+    ],
+    [],
+    [
+      {
+        name: 'Representation',
+        attributes: [
+          ['id', track.id],
+          ['bandwidth', Math.max(1, Math.ceil(track.bandwidth))],
+          ['width', track.columns * track.tileWidth],
+          ['height', track.rows * track.tileHeight],
+        ],
+        children: [
+          { name: 'EssentialProperty', attributes: [['schemeIdUri', THUMBNAIL_TILE_SCHEME], ['value', `${track.columns}x${track.rows}`]] },
+          {
+            name: 'SegmentTemplate',
+            attributes: [
+              ['timescale', THUMBNAIL_TIMESCALE],
+              ['duration', Math.round(track.sheetDurationSeconds * THUMBNAIL_TIMESCALE)],
+              ['media', numbered.media],
+              ['startNumber', numbered.startNumber],
+            ],
+          },
+        ],
       },
     ],
   );

@@ -153,7 +153,8 @@ function videoVariant(video: VideoTrack, audioGroup: AudioTrack[] | undefined, s
   const audio = audioGroup ?? [];
   const bandwidth = video.peakBitrate + maxOf(audio.map((track) => track.peakBitrate));
   const averageBandwidth = video.averageBitrate + maxOf(audio.map((track) => track.averageBitrate));
-  const codecs = unique([video.codecs, ...audio.map((track) => track.codecs)]).join(',');
+  const muxed = video.muxedAudioCodecs ? [video.muxedAudioCodecs] : [];
+  const codecs = unique([video.codecs, ...muxed, ...audio.map((track) => track.codecs)]).join(',');
   const attributes = attributeList([
     ['BANDWIDTH', bandwidthValue(bandwidth, video.id)],
     ['AVERAGE-BANDWIDTH', Math.round(averageBandwidth)],

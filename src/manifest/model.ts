@@ -57,6 +57,8 @@ export interface VideoTrack extends TrackBase {
   /** Sample aspect ratio, "1:1" for square pixels. */
   sar: string;
   videoRange: VideoRange;
+  /** Codec string of audio muxed into the video segments (MPEG-TS variants); such a variant has no audio group. */
+  muxedAudioCodecs?: string;
   /** Key frames for the I-frame playlist (empty: none written). */
   keyFrames: KeyFrameRange[];
   /** I-frame playlist URI, when keyFrames is not empty. */
@@ -96,6 +98,24 @@ export interface SubtitleTrack {
   vttUri: string;
 }
 
+/**
+ * Storyboard sprite sheets as a DASH-IF thumbnail track (IOP v4.3 §6.2.6): each sheet is one
+ * "segment" of `columns` × `rows` tiles, each tile showing `intervalSeconds` of the video.
+ */
+export interface ThumbnailTrack {
+  id: string;
+  /** Sheet URIs in order, relative to the package root (numbered so a $Number$ template covers them). */
+  sheetUris: string[];
+  columns: number;
+  rows: number;
+  tileWidth: number;
+  tileHeight: number;
+  /** Seconds one sheet covers: columns × rows × the thumbnail interval. */
+  sheetDurationSeconds: number;
+  /** Measured: all sheet bytes over the duration, bits/s. */
+  bandwidth: number;
+}
+
 export interface PackageModel {
   /** Total presentation duration, seconds. */
   durationSeconds: number;
@@ -106,4 +126,6 @@ export interface PackageModel {
   subtitles: SubtitleTrack[];
   /** Relative URI of the storyboard WebVTT, if any. */
   storyboardVttUri?: string;
+  /** The storyboard as a DASH thumbnail AdaptationSet, if any. */
+  thumbnails?: ThumbnailTrack;
 }

@@ -19,19 +19,22 @@ export interface FetchedInput {
 /**
  * The Storage for package `packageName` below a parsed destination (see parseLocation): the
  * package root is `<location>/<packageName>/`, so publishing one title never replaces a sibling.
+ * With `options.release` (the job id) files go to `<root>/<release>/` and the entry manifests
+ * at the root are switched over last (see release.ts), on S3 and locally alike.
  */
 export function openStorage(
   location: Location,
   packageName: string,
   s3Options: S3Options = {},
-  localOptions?: LocalStorageOptions,
+  options?: LocalStorageOptions,
 ): Storage {
   assertPackageName(packageName);
-  if (location.kind === 'local') return new LocalStorage(path.join(location.path, packageName), localOptions);
+  if (location.kind === 'local') return new LocalStorage(path.join(location.path, packageName), options);
   return new S3Storage({
     client: createS3Client(s3Options),
     bucket: location.bucket,
     prefix: joinKey(location.prefix, packageName),
+    release: options?.release,
   });
 }
 

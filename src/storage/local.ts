@@ -1,12 +1,14 @@
 /**
- * Publishing to a local folder (or a mounted share served by a web server). The new package is
- * assembled next to the destination and swapped in with two renames, so a web server keeps
- * serving the previous complete package until the new one is complete, and a failure or Ctrl-C
- * never leaves a half-written destination behind.
+ * Publishing to a local folder (or a mounted share served by a web server). With a release (what
+ * the pipeline uses) the package goes into `<root>/<release>/` and the entry manifests switch to
+ * it last, like on S3 (see release.ts); without one the package is assembled next to the
+ * destination and swapped in with two renames. Either way a web server keeps serving the previous
+ * complete package until the new one is complete, and a failure or Ctrl-C never leaves a
+ * half-written destination behind.
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { VidpipeError } from '../core/errors.js';
 import { contentTypeFor } from './content-types.js';
@@ -18,6 +20,15 @@ import {
   type PackageFile,
   sumBytes,
 } from './package-files.js';
+import {
+  assertReleaseName,
+  compareReleases,
+  entryManifestFor,
+  isEntryKey,
+  isSupersededName,
+  releaseReferencedBy,
+  supersededError,
+} from './release.js';
 import { isManifestKey, type PublishedFile, type PublishOptions, type Storage } from './storage.js';
 import { assertSafeRelativeKey } from './uri.js';
 
@@ -28,6 +39,8 @@ export interface LocalStorageOptions {
    * 'copy': copy the files and leave the work folder as it was.
    */
   transfer?: 'move' | 'copy';
+  /** Publish into `<root>/<release>/` and point the entry manifests at it (see release.ts). */
+  release?: string;
 }
 
 /** Parallel file copies; enough to keep a disk busy without exhausting file descriptors. */
@@ -35,16 +48,22 @@ const COPY_CONCURRENCY = 4;
 
 export class LocalStorage implements Storage {
   readonly root: string;
+  readonly releaseRoot: string;
   private readonly transfer: 'move' | 'copy';
+  private readonly release: string | undefined;
 
   constructor(rootDir: string, options: LocalStorageOptions = {}) {
     this.root = path.resolve(rootDir);
     this.transfer = options.transfer ?? 'move';
+    this.release = options.release;
+    if (this.release !== undefined) assertReleaseName(this.release);
+    this.releaseRoot = this.release === undefined ? this.root : path.join(this.root, this.release);
   }
 
   uriFor(key: string): string {
     assertSafeRelativeKey(key);
-    return path.join(this.root, ...key.split('/'));
+    const base = this.release !== undefined && isEntryKey(key) ? this.root : this.releaseRoot;
+    return path.join(base, ...key.split('/'));
   }
 
   async publishDirectory(localDir: string, options: PublishOptions = {}): Promise<PublishedFile[]> {
@@ -54,7 +73,8 @@ export class LocalStorage implements Storage {
       const files = await listPackageFiles(localDir);
       await assertReplaceable(this.root);
       await mkdir(path.dirname(this.root), { recursive: true });
-      await this.stageAndSwap(path.resolve(localDir), files, options);
+      if (this.release === undefined) await this.stageAndSwap(path.resolve(localDir), files, options);
+      else await this.publishRelease(this.release, path.resolve(localDir), files, options);
       // Same order as S3Storage reports: media, then manifests with the root ones last.
       const { media, manifests } = inPublishOrder(files);
       return [...media, ...manifests].map((file) => this.publishedFile(file));
@@ -81,9 +101,60 @@ export class LocalStorage implements Storage {
     if (this.transfer === 'move' && !moved) await rm(localDir, { recursive: true, force: true });
   }
 
-  private publishedFile(file: PackageFile): PublishedFile {
-    return { key: file.key, uri: this.uriFor(file.key), bytes: file.bytes, contentType: contentTypeFor(file.key) };
+  /**
+   * The release folder is a new name nothing points at, so it can be filled in place; the entry
+   * manifests are then replaced one by one with write-and-rename (each is always whole).
+   */
+  private async publishRelease(release: string, localDir: string, files: PackageFile[], options: PublishOptions): Promise<void> {
+    const target = this.releaseRoot;
+    await mkdir(this.root, { recursive: true });
+    const moved = this.transfer === 'move' && (await renameUnless('EXDEV', localDir, target));
+    const entries = files.filter((file) => isEntryKey(file.key));
+    let live = false;
+    try {
+      if (moved) options.onProgress?.(sumBytes(files), sumBytes(files));
+      else await copyPackage(files, target, options);
+      // The last moment a Ctrl-C is honoured: after this the new package goes live.
+      options.signal?.throwIfAborted();
+      const current = await currentRelease(this.root, entries);
+      if (current !== undefined && compareReleases(current, release) > 0) throw supersededError(this.root, release, current);
+      for (const file of entries) {
+        const text = entryManifestFor(file.key, await readFile(path.join(target, file.key), 'utf8'), release);
+        const temporary = path.join(this.root, `.${file.key}.vidpipe-${randomBytes(4).toString('hex')}`);
+        await writeFile(temporary, text);
+        live = true;
+        await rename(temporary, path.join(this.root, file.key));
+      }
+    } catch (error) {
+      if (!live) await discardStaging(moved, target, localDir).catch(() => undefined);
+      throw error;
+    }
+    if (this.transfer === 'move' && !moved) await rm(localDir, { recursive: true, force: true });
+    const entryKeys = new Set(entries.map((file) => file.key));
+    // Clean-up after going live: a leftover wastes space but must not fail the publish.
+    for (const name of await readdir(this.root).catch(() => [])) {
+      if (!isSupersededName(name, release, entryKeys)) continue;
+      await rm(path.join(this.root, name), { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
+    }
   }
+
+  private publishedFile(file: PackageFile): PublishedFile {
+    return {
+      key: file.key,
+      uri: path.join(this.releaseRoot, ...file.key.split('/')),
+      bytes: file.bytes,
+      contentType: contentTypeFor(file.key),
+    };
+  }
+}
+
+async function currentRelease(root: string, entries: PackageFile[]): Promise<string | undefined> {
+  for (const file of entries) {
+    const text = await readFile(path.join(root, file.key), 'utf8').catch(() => undefined);
+    const release = text === undefined ? undefined : releaseReferencedBy(file.key, text);
+    if (release !== undefined) return release;
+  }
+  return undefined;
 }
 
 /**

@@ -4,6 +4,8 @@
  * A package is published media first and manifests last, so a player that fetches a manifest
  * can always fetch everything it references; if any media upload fails, no manifest is written
  * and a previously published manifest keeps pointing at the previous (still present) media.
+ * With a release (what the pipeline uses) everything goes below `<prefix><release>/`, so a
+ * republish never overwrites an object a live manifest references (see release.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -11,6 +13,7 @@ import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -29,6 +32,16 @@ import {
   type PackageFile,
   sumBytes,
 } from './package-files.js';
+import {
+  assertReleaseName,
+  compareReleases,
+  entryManifestFor,
+  isEntryKey,
+  isSupersededName,
+  releaseKey,
+  releaseReferencedBy,
+  supersededError,
+} from './release.js';
 import type { PublishedFile, PublishOptions, Storage } from './storage.js';
 import { assertValidBucketName, formatS3Uri, joinKey, normalisePrefix } from './uri.js';
 
@@ -65,7 +78,16 @@ export interface S3Options {
   checksums?: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
 }
 
+/**
+ * The SDK warns on every run under Node < 22 about SDK releases from 2027 on; vidpipe supports
+ * Node 20 with the SDK major it pins, so the warning would only be noise on stderr.
+ */
+export function quietSdkVersionWarning(): void {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}
+
 export function createS3Client(options: S3Options = {}): S3Client {
+  quietSdkVersionWarning();
   const endpoint = options.endpoint || process.env.VIDPIPE_S3_ENDPOINT || undefined;
   if (endpoint !== undefined) assertEndpointUrl(endpoint);
   const checksums = options.checksums ?? (endpoint === undefined ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED');
@@ -103,14 +125,20 @@ export interface S3StorageOptions {
   prefix: string;
   /** Files uploaded at once (default 8). */
   concurrency?: number;
+  /** Publish into `<prefix><release>/` and point the entry manifests at it (see release.ts). */
+  release?: string;
 }
 
 export class S3Storage implements Storage {
   readonly root: string;
+  readonly releaseRoot: string;
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly concurrency: number;
+  private readonly release: string | undefined;
+  /** Where package files go: the prefix itself, or the release folder below it. */
+  private readonly filesPrefix: string;
 
   constructor(options: S3StorageOptions) {
     assertValidBucketName(options.bucket);
@@ -119,10 +147,15 @@ export class S3Storage implements Storage {
     this.prefix = normalisePrefix(options.prefix);
     this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY);
     this.root = formatS3Uri(this.bucket, this.prefix);
+    this.release = options.release;
+    if (this.release !== undefined) assertReleaseName(this.release);
+    this.filesPrefix = this.release === undefined ? this.prefix : normalisePrefix(this.prefix + this.release);
+    this.releaseRoot = formatS3Uri(this.bucket, this.filesPrefix);
   }
 
   uriFor(key: string): string {
-    return formatS3Uri(this.bucket, joinKey(this.prefix, key));
+    if (this.release !== undefined && isEntryKey(key)) return formatS3Uri(this.bucket, joinKey(this.prefix, key));
+    return formatS3Uri(this.bucket, joinKey(this.filesPrefix, key));
   }
 
   async publishDirectory(localDir: string, options: PublishOptions = {}): Promise<PublishedFile[]> {
@@ -130,6 +163,7 @@ export class S3Storage implements Storage {
     const uploads = new AbortController();
     const forwardAbort = (): void => uploads.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', forwardAbort, { once: true });
+    const state = { live: false };
     try {
       options.signal?.throwIfAborted();
       const files = await listPackageFiles(localDir);
@@ -145,21 +179,65 @@ export class S3Storage implements Storage {
       });
       // One at a time, deepest first: the master playlist / MPD is the very last object written.
       for (const file of manifests) await this.uploadFile(file, uploads.signal, progress);
+      if (this.release !== undefined) await this.goLive(this.release, manifests.filter((file) => isEntryKey(file.key)), uploads.signal, state);
       return [...media, ...manifests].map((file) => this.publishedFile(file));
     } catch (error) {
+      // A release no entry manifest points at is garbage; once one does, it must stay.
+      if (this.release !== undefined && !state.live) await this.deleteBelow(this.filesPrefix).catch(() => undefined);
       throw this.publishError(error, options.signal);
     } finally {
       options.signal?.removeEventListener('abort', forwardAbort);
     }
   }
 
+  /**
+   * The release is complete: point the entry manifests at it (unless a newer job got there
+   * first), then delete whatever they no longer reference.
+   */
+  private async goLive(release: string, entries: PackageFile[], signal: AbortSignal, state: { live: boolean }): Promise<void> {
+    const current = await this.currentRelease(entries, signal);
+    if (current !== undefined && compareReleases(current, release) > 0) throw supersededError(this.root, release, current);
+    for (const file of entries) {
+      const text = entryManifestFor(file.key, await readFile(file.absPath, 'utf8'), release);
+      state.live = true;
+      await this.putObject(joinKey(this.prefix, file.key), file.key, Buffer.from(text), signal);
+    }
+    const entryKeys = new Set(entries.map((file) => file.key));
+    try {
+      const stale = (await listObjects(this.client, this.bucket, this.prefix)).filter((object) =>
+        isSupersededName(object.key.slice(this.prefix.length).split('/')[0]!, release, entryKeys),
+      );
+      await forEachLimit(stale, this.concurrency, (object) => this.deleteObject(object.key));
+    } catch {
+      // The new package is live: a failed clean-up leaves garbage for the next publish, not a broken package.
+    }
+  }
+
+  private async currentRelease(entries: PackageFile[], signal: AbortSignal): Promise<string | undefined> {
+    for (const file of entries) {
+      const text = await readTextObject(this.client, this.bucket, joinKey(this.prefix, file.key), signal);
+      const release = text === undefined ? undefined : releaseReferencedBy(file.key, text);
+      if (release !== undefined) return release;
+    }
+    return undefined;
+  }
+
+  private async deleteBelow(prefix: string): Promise<void> {
+    const objects = await listObjects(this.client, this.bucket, prefix);
+    await forEachLimit(objects, this.concurrency, (object) => this.deleteObject(object.key));
+  }
+
+  private async deleteObject(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+
   private publishedFile(file: PackageFile): PublishedFile {
-    return { key: file.key, uri: this.uriFor(file.key), bytes: file.bytes, contentType: contentTypeFor(file.key) };
+    return { key: file.key, uri: formatS3Uri(this.bucket, joinKey(this.filesPrefix, file.key)), bytes: file.bytes, contentType: contentTypeFor(file.key) };
   }
 
   private async uploadFile(file: PackageFile, signal: AbortSignal, progress: ProgressReporter): Promise<void> {
     signal.throwIfAborted();
-    const key = joinKey(this.prefix, file.key);
+    const key = joinKey(this.filesPrefix, file.key);
     try {
       if (file.bytes > MULTIPART_THRESHOLD) await this.uploadLarge(file, key, signal, progress);
       else await this.uploadSmall(file, key, signal, progress);
@@ -180,13 +258,16 @@ export class S3Storage implements Storage {
    * Memory stays bounded by concurrency × MULTIPART_THRESHOLD.
    */
   private async uploadSmall(file: PackageFile, key: string, signal: AbortSignal, progress: ProgressReporter): Promise<void> {
-    const { contentType, cacheControl } = objectHeadersFor(file.key);
-    const body = await readFile(file.absPath, { signal });
+    await this.putObject(key, file.key, await readFile(file.absPath, { signal }), signal);
+    progress.add(file.bytes);
+  }
+
+  private async putObject(key: string, packageKey: string, body: Buffer, signal: AbortSignal): Promise<void> {
+    const { contentType, cacheControl } = objectHeadersFor(packageKey);
     await this.client.send(
       new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, CacheControl: cacheControl }),
       { abortSignal: signal },
     );
-    progress.add(file.bytes);
   }
 
   /** Streams from disk in 8 MiB parts; each part is a buffer, so parts are retried individually. */
@@ -264,6 +345,8 @@ export interface ObjectSummary {
 export interface ObjectDetails extends ObjectSummary {
   contentType?: string;
   cacheControl?: string;
+  /** User metadata (`x-amz-meta-*` headers), names lower-cased without the prefix. */
+  metadata: Record<string, string>;
 }
 
 /**
@@ -299,6 +382,22 @@ export async function downloadObject(
   }
 }
 
+/** The body of a small text object (a manifest, a sidecar), or undefined when there is no such key. */
+export async function readTextObject(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  try {
+    const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+    return (await response.Body?.transformToString()) ?? '';
+  } catch (error) {
+    if (isNotFound(error) && (error as { name?: string }).name !== 'NoSuchBucket') return undefined;
+    throw s3ReadError(error, `reading ${formatS3Uri(bucket, key)}`, signal);
+  }
+}
+
 /** Metadata of one object, or undefined when it does not exist (a HEAD cannot say whether the bucket does). */
 export async function headObject(
   client: S3Client,
@@ -315,6 +414,7 @@ export async function headObject(
       lastModified: response.LastModified ?? new Date(0),
       contentType: response.ContentType,
       cacheControl: response.CacheControl,
+      metadata: response.Metadata ?? {},
     };
   } catch (error) {
     if (isNotFound(error)) return undefined;

@@ -22,9 +22,14 @@ export interface PublishOptions {
 export interface Storage {
   /** Human-readable destination of the package root, e.g. "/srv/vod/talk" or "s3://bucket/vod/talk/". */
   readonly root: string;
+  /**
+   * Where this publish's files go: `<root>/<release>/` when the storage was opened with a release
+   * (see release.ts), else the root itself.
+   */
+  readonly releaseRoot: string;
   /** Publishes every file below `localDir` to the destination; replaces a previous package there only once the new one is complete. */
   publishDirectory(localDir: string, options?: PublishOptions): Promise<PublishedFile[]>;
-  /** The final URI of a file of the package, by its relative key. */
+  /** The final URI of a file of the package, by its relative key (entry manifests: at the root). */
   uriFor(key: string): string;
 }
 

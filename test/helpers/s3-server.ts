@@ -26,6 +26,8 @@ export interface StartS3ServerOptions {
   buckets?: string[];
   /** Reuse an existing data folder (kept on stop); by default a new temp folder is made and removed. */
   directory?: string;
+  /** Listen on this port (to restart a stopped server at the same endpoint); default: a free one. */
+  port?: number;
 }
 
 export async function startS3Server(options: StartS3ServerOptions = {}): Promise<S3TestServer> {
@@ -33,7 +35,7 @@ export async function startS3Server(options: StartS3ServerOptions = {}): Promise
   const directory = options.directory ?? (await mkdtemp(path.join(os.tmpdir(), 'vidpipe-s3rver-')));
   const server = new S3rver({
     address: '127.0.0.1',
-    port: 0,
+    port: options.port ?? 0,
     silent: true,
     directory,
     configureBuckets: (options.buckets ?? []).map((name) => ({ name })),

@@ -1,5 +1,7 @@
 import type { JobRecord, StoredRendition, TaskRecord, VideoDetails, VideoRecord } from '../../db/records.js';
 import { withDatabase } from '../../db/database.js';
+import { qualityOf } from '../../report/model.js';
+import { loudnessSection } from './show-loudness.js';
 import {
   formatDuration,
   formatJson,
@@ -27,7 +29,7 @@ function formatVideoDetails(details: VideoDetails): string {
   const sections = [
     formatVideo(details.video),
     formatMap('Tags', details.video.tags),
-    formatMap('Properties', details.video.properties),
+    formatProperties(details.video.properties),
   ];
   if (details.readyJob) {
     sections.push(
@@ -39,6 +41,15 @@ function formatVideoDetails(details: VideoDetails): string {
     sections.push(formatJob(details.latestJob), `Tasks\n${indent(formatTasks(details.tasks))}`);
   }
   return sections.join('\n');
+}
+
+/** Loudness gets its own readable section; other properties stay key/value. */
+function formatProperties(properties: Record<string, unknown>): string {
+  const loudness = loudnessSection(properties);
+  if (!loudness) return formatMap('Properties', properties);
+  const { loudness: _shown, ...rest } = properties;
+  const others = Object.keys(rest).length > 0 ? formatMap('Properties', rest) : '';
+  return `${loudness.title}\n${indent(formatFields(loudness.fields))}${others ? `\n${others}` : ''}`;
 }
 
 function formatVideo(video: VideoRecord): string {
@@ -81,6 +92,8 @@ function formatRenditions(renditions: StoredRendition[]): string {
       { header: 'CODECS' },
       { header: 'AVG KB/S', align: 'right' },
       { header: 'PEAK KB/S', align: 'right' },
+      { header: 'PSNR DB', align: 'right' },
+      { header: 'SSIM', align: 'right' },
     ],
     renditions.map((rendition) => [
       rendition.name,
@@ -89,6 +102,7 @@ function formatRenditions(renditions: StoredRendition[]): string {
       rendition.codecs,
       formatKbps(rendition.averageBitrate),
       formatKbps(rendition.peakBitrate),
+      ...formatQuality(rendition),
     ]),
   );
 }
@@ -145,6 +159,12 @@ function formatResolution(rendition: StoredRendition): string {
     return `${rendition.channels}ch${rate}`;
   }
   return '-';
+}
+
+/** PSNR and SSIM from `--metrics` / `vidpipe metrics` (renditions.properties.quality), '-' when not measured. */
+function formatQuality(rendition: StoredRendition): [string, string] {
+  const quality = qualityOf(rendition.properties);
+  return quality ? [quality.psnr.toFixed(2), quality.ssim.toFixed(4)] : ['-', '-'];
 }
 
 function formatKbps(bitsPerSecond: number | null): string {

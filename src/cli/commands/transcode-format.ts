@@ -17,6 +17,7 @@ export function formatResult(result: TranscodeResult): string {
     `  DASH: ${result.outputs.dash}`,
   ];
   if (result.outputs.poster) lines.push(`  poster: ${result.outputs.poster}`);
+  if (result.resumed) lines.push(`  resumed job ${result.resumed.fromJob}: reused ${result.resumed.reusedTasks.length} finished tasks`);
   for (const r of result.renditions) {
     const shape = r.kind === 'video' ? `${r.width}x${r.height}@${r.frameRate}` : `${r.channels}ch ${r.sampleRate} Hz ${r.language}`;
     lines.push(`  ${r.name.padEnd(16)} ${shape.padEnd(18)} ${r.codecs.padEnd(14)} avg ${kbps(r.averageBitrate).padStart(6)} peak ${kbps(r.peakBitrate).padStart(6)}`);
@@ -33,7 +34,8 @@ export function formatPlan(view: TranscodePlanView): string {
     lines.push(`  frame rate ${v.frameRate.num}/${v.frameRate.den}, GOP ${v.gopFrames} frames, ${v.totalFrames} frames in ${v.chunks.length} chunks${v.deinterlace ? ', deinterlaced' : ''}`);
     for (const r of v.renditions) lines.push(`  ${r.id}: ${r.width}x${r.height} ${r.bitrateKbps}k (max ${r.maxrateKbps}k, buffer ${r.bufsizeKbps}k)${r.level ? ` ${r.profile}@${r.level}` : ''}`);
   }
-  for (const a of plan.audio) lines.push(`  ${a.id}: AAC ${a.bitrateKbps}k ${a.channels}ch ${a.sampleRate} Hz, ${a.language} "${a.name}"${a.isDefault ? ' (default)' : ''}`);
+  for (const a of plan.audio) lines.push(`  ${a.id}: ${a.codec === 'opus' ? 'Opus (DASH only)' : 'AAC'} ${a.bitrateKbps}k ${a.channels}ch ${a.sampleRate} Hz, ${a.language} "${a.name}"${a.isDefault ? ' (default)' : ''}`);
+  if (plan.loudnessTarget !== undefined) lines.push(`  loudness: normalised to ${plan.loudnessTarget} LUFS, true peak ≤ -1 dBTP`);
   lines.push('', `task graph (${view.tasks.length} tasks):`);
   for (const t of view.tasks) lines.push(`  ${t.id.padEnd(28)} ${t.label}${t.dependsOn.length ? `  ← ${summariseDeps(t.dependsOn)}` : ''}`);
   return lines.join('\n');

@@ -11,9 +11,10 @@ import { ListrReporter } from '../reporters/listr-reporter.js';
 import { PlainReporter } from '../reporters/plain-reporter.js';
 import { installInterruptHandler } from '../signals.js';
 import { formatPlan, formatResult } from './transcode-format.js';
+import { assertQueueable, queueRunner } from '../../queue/submit.js';
 
-function createReporter(global: GlobalOptions, io: CliIO): Reporter | undefined {
-  const mode = chooseProgressMode(global, { isTTY: io.stderrIsTTY }, io.env);
+export function createReporter(global: GlobalOptions, io: CliIO): Reporter | undefined {
+  const mode = chooseProgressMode(global, { isTTY: io.stderrIsTTY, columns: process.stderr.columns }, io.env);
   if (mode === 'tty') return new ListrReporter();
   if (mode === 'plain') return new PlainReporter((line) => io.stderr(line));
   return undefined;
@@ -31,20 +32,8 @@ export function batchExitCode(results: TranscodeResult[]): number {
 export async function runTranscode(inputs: string[], raw: RawTranscodeOptions, global: GlobalOptions, io: CliIO): Promise<number> {
   if (inputs.length === 0) throw new VidpipeError('USAGE', 'no input given: vidpipe transcode <file|s3://bucket/key> [more…]');
   if (raw.name && inputs.length > 1) throw new VidpipeError('USAGE', '--name applies to a single input');
-  const settings = toTranscodeSettings(raw);
-  const binaries = await resolveBinaries({ ffmpeg: global.ffmpeg, ffprobe: global.ffprobe }, io.env);
-  const base: Omit<TranscodeRequest, 'input'> = {
-    out: raw.out,
-    name: raw.name,
-    settings,
-    binaries,
-    dbPath: global.db ?? defaultDatabasePath(io.env),
-    s3: { endpoint: raw.s3Endpoint, region: raw.s3Region },
-    stallTimeoutMs: Number(raw.stallTimeout) * 1000,
-    thumbnails: raw.thumbnails !== false,
-    tags: parseTags(raw.tag),
-    workRoot: raw.workDir,
-  };
+  if (raw.queue) assertQueueable(inputs, raw.out);
+  const base = await transcodeBase(raw, global, io);
 
   if (raw.plan) {
     for (const input of inputs) {
@@ -56,7 +45,7 @@ export async function runTranscode(inputs: string[], raw: RawTranscodeOptions, g
 
   const controller = new AbortController();
   const uninstall = installInterruptHandler(() => controller.abort(), io.stderr);
-  const reporter = createReporter(global, io);
+  const reporter = raw.detach ? undefined : createReporter(global, io);
   const results: TranscodeResult[] = [];
   try {
     for (const input of inputs) {
@@ -70,8 +59,38 @@ export async function runTranscode(inputs: string[], raw: RawTranscodeOptions, g
   }
   for (const result of results) {
     if (global.json) io.stdout(JSON.stringify(result));
+    else if (result.status === 'queued') io.stdout(result.jobId);
     else if (result.status === 'succeeded') io.stdout(formatResult(result));
     else io.stderr(formatResult(result));
   }
   return batchExitCode(results);
+}
+
+/** Everything of a request that comes from the flags (shared by `transcode` and `watch`). */
+export async function transcodeBase(raw: RawTranscodeOptions, global: GlobalOptions, io: CliIO): Promise<Omit<TranscodeRequest, 'input'>> {
+  const settings = toTranscodeSettings(raw);
+  const binaries = await resolveBinaries({ ffmpeg: global.ffmpeg, ffprobe: global.ffprobe }, io.env);
+  return {
+    out: raw.out,
+    name: raw.name,
+    settings,
+    binaries,
+    dbPath: global.db ?? defaultDatabasePath(io.env),
+    s3: { endpoint: raw.s3Endpoint, region: raw.s3Region },
+    stallTimeoutMs: Number(raw.stallTimeout) * 1000,
+    thumbnails: raw.thumbnails !== false,
+    metrics: raw.metrics === true,
+    tags: parseTags(raw.tag),
+    workRoot: raw.workDir,
+    force: raw.force === true,
+    runner: queueRunnerFor(raw),
+  };
+}
+
+function queueRunnerFor(raw: RawTranscodeOptions): TranscodeRequest['runner'] {
+  if (raw.detach && !raw.queue) throw new VidpipeError('USAGE', '--detach applies to --queue only');
+  if (!raw.queue) return undefined;
+  // Workers on other machines cannot read a file on this one.
+  if (raw.subtitles?.length) throw new VidpipeError('USAGE', '--subtitles reads local files, which queue workers cannot reach; drop it or run without --queue');
+  return queueRunner({ redisUrl: raw.queue, detach: raw.detach === true });
 }

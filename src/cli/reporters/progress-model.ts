@@ -10,7 +10,9 @@ export const STAGE_ROWS: { title: string; kinds: TaskKind[] }[] = [
   { title: 'Assemble renditions', kinds: ['assemble'] },
   { title: 'Package CMAF segments', kinds: ['package'] },
   { title: 'Thumbnails', kinds: ['poster', 'storyboard', 'cover'] },
+  { title: 'Subtitles', kinds: ['subtitles'] },
   { title: 'Manifests', kinds: ['manifests'] },
+  { title: 'Quality metrics', kinds: ['metrics'] },
   { title: 'Publish', kinds: ['publish'] },
   { title: 'Metadata', kinds: ['metadata'] },
 ];

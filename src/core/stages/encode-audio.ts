@@ -1,9 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildAudioEncodeArgs } from '../../ffmpeg/args/audio.js';
+import { buildAudioEncodeArgs, type GainPlan, type LoudnessMeasurement } from '../../ffmpeg/args/audio.js';
 import { runFfmpeg } from '../../ffmpeg/run.js';
 import type { AudioRendition } from '../plan.js';
 import type { StageContext } from '../stage.js';
+import { measureLoudness, TRUE_PEAK_LIMIT_DBTP } from './loudness.js';
 
 export interface EncodeAudioInput {
   source: string;
@@ -12,30 +13,96 @@ export interface EncodeAudioInput {
   fitToSeconds?: number;
   /** Duration used for progress. */
   durationSeconds: number;
-  gainDb?: number;
-  extraFilters?: string[];
+  /** Loudness normalisation planned by the loudness stage; undefined leaves the level alone. */
+  gain?: GainPlan;
+  /** Measure the encoded output's loudness (whenever the loudness stage ran). */
+  measureOutput?: boolean;
+  /** The loudness target, LUFS, that corrections aim for. */
+  target?: number;
 }
 
 export interface EncodedAudio {
   renditionId: string;
   path: string;
+  /** EBU R128 values of the encoded rendition, when measured. */
+  loudness?: LoudnessMeasurement;
+  /** The gain actually applied, after any correction for codec overshoot. */
+  gain?: GainPlan;
 }
 
-/** Encodes one audio rendition for the whole timeline in one pass. */
+/** Margin below the limit a corrected re-encode aims for: the encoder's overshoot varies a little between runs. */
+const CORRECTION_MARGIN_DB = 0.3;
+/** A limited rendition this far off its target gets its gain corrected (the limiter took loudness away). */
+const LOUDNESS_TOLERANCE_LU = 0.5;
+/** Encodes at most: the first, then corrections. */
+const MAX_ENCODES = 4;
+
+/** One encode's gain and the loudness it gave. */
+export interface GainAttempt {
+  gain: GainPlan;
+  measured: LoudnessMeasurement;
+}
+
+/**
+ * The next gain when the encoded output missed: lossy coding adds inter-sample overshoot, so a
+ * true peak over the limit lowers the gain (linear) or the limiter's ceiling (limited). Behind a
+ * limiter more gain buys less loudness, so a loudness shortfall is corrected along the slope the
+ * two latest attempts show (1 LU per dB for the first correction). `final`: the last encode
+ * allowed, which only fixes the true peak, so the limit holds whatever the loudness.
+ */
+export function correctGain(attempts: GainAttempt[], target: number | undefined, final = false): GainPlan | undefined {
+  const latest = attempts[attempts.length - 1]!;
+  const { gain, measured } = latest;
+  const overshoot = measured.truePeak - TRUE_PEAK_LIMIT_DBTP;
+  if (gain.mode === 'linear') {
+    return overshoot > 0 ? { ...gain, gainDb: gain.gainDb - overshoot - CORRECTION_MARGIN_DB } : undefined;
+  }
+  const shortfall = target === undefined || final ? 0 : target - measured.integrated;
+  const fixLoudness = Math.abs(shortfall) > LOUDNESS_TOLERANCE_LU;
+  if (overshoot <= 0 && !fixLoudness) return undefined;
+  const previous = attempts[attempts.length - 2];
+  const rise = previous ? measured.integrated - previous.measured.integrated : 0;
+  const run = previous ? gain.gainDb - previous.gain.gainDb : 0;
+  // Clamp the slope: a limiter never gives more than the gain, and a flat slope must not explode.
+  const slope = previous && Math.abs(run) > 0.01 ? Math.min(1, Math.max(0.2, rise / run)) : 1;
+  return {
+    ...gain,
+    gainDb: gain.gainDb + (fixLoudness ? shortfall / slope : 0),
+    ceilingDb: overshoot > 0 ? gain.ceilingDb - overshoot - CORRECTION_MARGIN_DB : gain.ceilingDb,
+  };
+}
+
+/**
+ * Encodes one audio rendition for the whole timeline in one pass. With the loudness stage, the
+ * output is measured, and re-encoded with a corrected gain when it missed the true-peak limit
+ * or (behind the limiter) the loudness target, so the limits hold for every rendition.
+ */
 export async function encodeAudio(input: EncodeAudioInput, ctx: StageContext): Promise<EncodedAudio> {
   const dir = join(ctx.workDir, 'audio');
   await mkdir(dir, { recursive: true });
   const output = join(dir, `${input.rendition.id}.mp4`);
-  await runFfmpeg(
-    ctx.binaries.ffmpeg,
-    buildAudioEncodeArgs({ source: input.source, rendition: input.rendition, fitToSeconds: input.fitToSeconds, gainDb: input.gainDb, extraFilters: input.extraFilters, output }),
-    {
+  const encode = (gain: GainPlan | undefined) =>
+    runFfmpeg(ctx.binaries.ffmpeg, buildAudioEncodeArgs({ source: input.source, rendition: input.rendition, fitToSeconds: input.fitToSeconds, gain, output }), {
       label: `encode audio ${input.rendition.id}`,
       signal: ctx.signal,
       stallTimeoutMs: ctx.stallTimeoutMs,
       onProgress: (p) =>
-        ctx.onProgress(Math.min(1, p.outTimeSeconds / input.durationSeconds), p.speed > 0 ? (input.durationSeconds - p.outTimeSeconds) / p.speed : undefined),
-    },
-  );
-  return { renditionId: input.rendition.id, path: output };
+        ctx.onProgress(Math.min(0.99, p.outTimeSeconds / input.durationSeconds), p.speed > 0 ? (input.durationSeconds - p.outTimeSeconds) / p.speed : undefined),
+    });
+
+  let gain = input.gain;
+  await encode(gain);
+  if (!input.measureOutput) return { renditionId: input.rendition.id, path: output };
+  let loudness = await measureLoudness(output, ctx, `loudness of ${input.rendition.id}`);
+  const attempts: GainAttempt[] = [];
+  for (let encodes = 1; gain && encodes < MAX_ENCODES; encodes++) {
+    attempts.push({ gain, measured: loudness });
+    const corrected = correctGain(attempts, input.target, encodes === MAX_ENCODES - 1);
+    if (!corrected) break;
+    gain = corrected;
+    await encode(gain);
+    loudness = await measureLoudness(output, ctx, `loudness of ${input.rendition.id}`);
+  }
+  ctx.onProgress(1);
+  return { renditionId: input.rendition.id, path: output, loudness, gain };
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { buildChunkEncodeArgs, type Av1Encoder } from '../../ffmpeg/args/video.js';
 import { runFfmpeg } from '../../ffmpeg/run.js';
 import { countVideoFrames } from '../../ffmpeg/count.js';
+import { probeHdrStaticMetadata } from '../../ffmpeg/hdr.js';
 import { VidpipeError } from '../errors.js';
 import type { Preset } from '../ladder.js';
 import type { Chunk, VideoPlan } from '../plan.js';
@@ -45,6 +46,8 @@ export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): P
     chunk,
     gopFrames: video.gopFrames,
     deinterlace: video.deinterlace,
+    hdr: video.hdr,
+    hdrMetadata: video.hdr ? await probeHdrStaticMetadata(ctx.binaries.ffprobe, input.source, video.streamIndex, ctx.signal) : undefined,
     preset: input.preset,
     av1Encoder: input.av1Encoder,
     outputs,

@@ -1,13 +1,19 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { measureTrack, iFrameBitrates, type MeasuredTrack } from '../../media/measure.js';
-import { writeMultivariantPlaylist, writeMediaPlaylist, writeIFramePlaylist, commonTargetDuration } from '../../manifest/hls.js';
+import { presentationSeconds, toPresentationTimeline } from '../../media/edit-list.js';
+import { writeMultivariantPlaylist, writeMediaPlaylist, writeIFramePlaylist, writeSubtitlePlaylist, commonTargetDuration } from '../../manifest/hls.js';
 import { writeMpd } from '../../manifest/dash.js';
-import type { AudioTrack, PackageModel, VideoTrack } from '../../manifest/model.js';
+import { manifestLanguage } from '../../manifest/language.js';
+import type { AudioTrack, PackageModel, SubtitleTrack, VideoTrack } from '../../manifest/model.js';
 import type { Rendition } from '../ladder.js';
 import type { AudioRendition } from '../plan.js';
 import type { Rational } from '../../ffmpeg/probe.js';
 import type { PackagedTrack } from './package.js';
+import { writeSubtitleSegments, type ExtractedSubtitle } from './subtitles.js';
+import { tsPackageModel, type PackagedTsTrack } from './package-ts.js';
+import type { StoryboardResult } from './storyboard.js';
+import { thumbnailTrack } from './thumbnail-track.js';
 import type { StageContext } from '../stage.js';
 import { VidpipeError } from '../errors.js';
 
@@ -19,6 +25,14 @@ export interface ManifestsInput {
   videos: { rendition: Rendition; track: PackagedTrack }[];
   audios: { rendition: AudioRendition; track: PackagedTrack }[];
   storyboardVttUri?: string;
+  /** The storyboard's sheets, for the DASH thumbnail AdaptationSet. */
+  storyboard?: StoryboardResult;
+  /** Subtitle tracks converted to WebVTT, segmented here on the video's timeline. */
+  subtitles?: ExtractedSubtitle[];
+  /** MPEG-TS renditions (H.264 + the default AAC muxed); written as their own multivariant playlist. */
+  ts?: { rendition: Rendition; track: PackagedTsTrack }[];
+  /** Which HLS the package offers: fMP4 (default), MPEG-TS, or both (TS in master-ts.m3u8). */
+  hlsSegments?: 'fmp4' | 'ts' | 'both';
 }
 
 export interface ManifestsOutput {
@@ -26,6 +40,8 @@ export interface ManifestsOutput {
   /** Relative paths of the manifests written. */
   master: string;
   mpd: string;
+  /** The MPEG-TS multivariant playlist, when TS was written. */
+  tsMaster?: string;
   playlists: string[];
 }
 
@@ -41,10 +57,6 @@ async function measure(packageDir: string, track: PackagedTrack): Promise<Measur
   });
 }
 
-function videoRangeOf(_rendition: Rendition): VideoTrack['videoRange'] {
-  // Every rendition is encoded as 8-bit BT.709 SDR for now (HDR is tone-mapped).
-  return 'SDR';
-}
 
 /**
  * Measures every packaged track (sizes, durations, key frames, codec strings from the
@@ -73,7 +85,8 @@ export async function writeManifests(input: ManifestsInput, ctx: StageContext): 
       height: measured.height ?? rendition.height,
       frameRate: input.frameRate ?? { num: 30, den: 1 },
       sar: '1:1',
-      videoRange: videoRangeOf(rendition),
+      // From the init's colr box: HEVC/AV1 of an HDR source stay PQ/HLG, H.264 is tone-mapped to SDR.
+      videoRange: measured.videoRange ?? 'SDR',
       keyFrames: measured.keyFrames,
       iFramePlaylistUri: measured.keyFrames.length > 0 ? `${base}/iframes.m3u8` : undefined,
       iFramePeakBitrate: iframes.peak,
@@ -92,32 +105,66 @@ export async function writeManifests(input: ManifestsInput, ctx: StageContext): 
       playlistUri: `${base}/index.m3u8`,
       codecs: measured.codecs,
       timescale: measured.timescale,
-      segments: measured.segments,
+      segments: toPresentationTimeline(measured.segments, measured.editMediaTime),
       peakBitrate: measured.peakBitrate,
       averageBitrate: measured.averageBitrate,
       groupId: `audio-${rendition.codec}`,
       name: rendition.name,
-      language: rendition.language,
+      language: manifestLanguage(rendition.language),
       channels: measured.channels ?? rendition.channels,
       sampleRate: measured.sampleRate ?? rendition.sampleRate,
       isDefault: rendition.isDefault,
     });
   }
 
+  // WebVTT local time 0 is the start of the video's media timeline (the first tfdt, in 90 kHz).
+  const timelineStart = videos[0] ? Math.round((videos[0].segments[0]!.startTime / videos[0].timescale) * 90000) : 0;
+  const subtitles: SubtitleTrack[] = [];
+  for (const track of input.subtitles ?? []) {
+    const written = await writeSubtitleSegments({
+      packageDir,
+      track,
+      segmentDurationSeconds: input.segmentDurationSeconds,
+      durationSeconds: input.durationSeconds,
+      mpegtsAtZero: timelineStart,
+    });
+    const { plan } = track;
+    subtitles.push({
+      kind: 'subtitle', id: plan.id, groupId: 'subs', name: plan.name, language: manifestLanguage(plan.language), isDefault: plan.isDefault,
+      playlistUri: written.playlistUri, segments: written.segments, vttUri: written.vttUri,
+    });
+  }
+
   const model: PackageModel = {
-    durationSeconds: input.durationSeconds,
+    // An audio-only package lasts as long as its audio: a container's declared duration can be off
+    // (an MP3's counts its encoder delay and padding), the decoded samples are not.
+    durationSeconds: videos.length === 0 && audios.length > 0 ? presentationSeconds(audios) : input.durationSeconds,
     segmentDurationSeconds: input.segmentDurationSeconds,
     videos,
     audios,
-    subtitles: [],
+    subtitles,
     storyboardVttUri: input.storyboardVttUri,
+    thumbnails: input.storyboard ? await thumbnailTrack(packageDir, input.storyboard, input.durationSeconds) : undefined,
   };
 
   const targetDuration = commonTargetDuration(model);
   const files = new Map<string, string>();
   for (const track of [...videos, ...audios]) files.set(track.playlistUri, writeMediaPlaylist(track, model, { targetDuration }));
   for (const track of videos) if (track.iFramePlaylistUri) files.set(track.iFramePlaylistUri, writeIFramePlaylist(track, model));
-  files.set('master.m3u8', writeMultivariantPlaylist(model));
+  for (const track of subtitles) files.set(track.playlistUri, writeSubtitlePlaylist(track, model));
+  const hlsSegments = input.hlsSegments ?? 'fmp4';
+  let tsMaster: string | undefined;
+  if (hlsSegments !== 'fmp4' && input.ts && input.ts.length > 0) {
+    const tsModel = tsPackageModel(packageDir, input.ts, model);
+    const tsTarget = commonTargetDuration(tsModel);
+    for (const track of tsModel.videos) {
+      files.set(track.playlistUri, writeMediaPlaylist(track, tsModel, { targetDuration: tsTarget }));
+      if (track.iFramePlaylistUri) files.set(track.iFramePlaylistUri, writeIFramePlaylist(track, tsModel));
+    }
+    tsMaster = hlsSegments === 'ts' ? 'master.m3u8' : 'master-ts.m3u8';
+    files.set(tsMaster, writeMultivariantPlaylist(tsModel));
+  }
+  if (hlsSegments !== 'ts') files.set('master.m3u8', writeMultivariantPlaylist(model));
   files.set('manifest.mpd', writeMpd(model));
   for (const [uri, text] of files) {
     const path = join(packageDir, ...uri.split('/'));
@@ -125,5 +172,5 @@ export async function writeManifests(input: ManifestsInput, ctx: StageContext): 
     await writeFile(path, text);
   }
   ctx.onProgress(1);
-  return { model, master: 'master.m3u8', mpd: 'manifest.mpd', playlists: [...files.keys()] };
+  return { model, master: 'master.m3u8', mpd: 'manifest.mpd', tsMaster, playlists: [...files.keys()] };
 }

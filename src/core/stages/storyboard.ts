@@ -28,6 +28,9 @@ export interface StoryboardResult {
   thumbHeight: number;
   /** Number of thumbnails, which is also the number of cues. */
   count: number;
+  /** The tile grid of the sheets (the DASH thumbnail track declares it). */
+  columns: number;
+  rows: number;
 }
 
 /** Scrubbing previews need no more than this many thumbnails however long the video. */
@@ -127,7 +130,7 @@ export async function createStoryboard(input: StoryboardInput, ctx: StageContext
   const vttPath = join(dir, 'storyboard.vtt');
   await writeFile(vttPath, storyboardVtt(duration, intervalSeconds, count, thumb, layout));
   ctx.onProgress(1);
-  return { vttPath, sprites, intervalSeconds, thumbWidth: thumb.width, thumbHeight: thumb.height, count };
+  return { vttPath, sprites, intervalSeconds, thumbWidth: thumb.width, thumbHeight: thumb.height, count, columns: layout.columns, rows: layout.rows };
 }
 
 /** The WebVTT text: cue k covers [k·interval, (k+1)·interval), the last one ending at the duration. */

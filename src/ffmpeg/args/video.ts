@@ -2,9 +2,27 @@ import type { Rational } from '../probe.js';
 import { safeInputPath } from '../probe.js';
 import { aomCpuUsed, svtAv1Preset, type Preset, type Rendition } from '../../core/ladder.js';
 import type { Chunk } from '../../core/plan.js';
+import { svtAv1HdrParams, x265HdrParams, type HdrStaticMetadata } from '../hdr.js';
 
 /** Which AV1 encoder the ffmpeg in use has (SVT-AV1 preferred: it is many times faster). */
 export type Av1Encoder = 'libsvtav1' | 'libaom-av1';
+
+/** Transfer of an HDR source; SDR sources have none. */
+export type HdrTransfer = 'PQ' | 'HLG';
+
+const HDR_TRC: Record<HdrTransfer, string> = { PQ: 'smpte2084', HLG: 'arib-std-b67' };
+
+/** ffprobe's color_transfer names of the HDR transfers vidpipe keeps on HEVC/AV1 and tone-maps for H.264. */
+export function hdrTransferOf(colorTransfer: string | undefined): HdrTransfer | undefined {
+  if (colorTransfer === 'smpte2084') return 'PQ';
+  if (colorTransfer === 'arib-std-b67') return 'HLG';
+  return undefined;
+}
+
+/** HEVC and AV1 carry HDR (10-bit BT.2020); H.264 renditions are the SDR fallback for every other device. */
+export function keepsHdr(codec: Rendition['codec'], hdr: HdrTransfer | undefined): hdr is HdrTransfer {
+  return hdr !== undefined && codec !== 'h264';
+}
 
 export interface ChunkEncodeInput {
   source: string;
@@ -15,6 +33,10 @@ export interface ChunkEncodeInput {
   deinterlace: boolean;
   preset: Preset;
   av1Encoder: Av1Encoder;
+  /** Set when the source is HDR (PQ or HLG). */
+  hdr?: HdrTransfer;
+  /** The source's mastering display / light levels, repeated on the HDR renditions. */
+  hdrMetadata?: HdrStaticMetadata;
   outputs: { rendition: Rendition; path: string }[];
 }
 
@@ -48,35 +70,81 @@ export function buildChunkFilterGraph(input: ChunkEncodeInput): string {
   const labels = input.outputs.map((_, i) => `s${i}`);
   const head = `[0:${input.streamIndex}]${steps.join(',')}${count > 1 ? `,split=${count}${labels.map((l) => `[${l}]`).join('')}` : '[s0]'}`;
   const scales = input.outputs.map(({ rendition }, i) => {
-    const pixelFormat = 'yuv420p';
-    return `[${labels[i]}]scale=${rendition.width}:${rendition.height}:flags=bicubic,setsar=1,format=${pixelFormat}[v${i}]`;
+    const scale = `scale=${rendition.width}:${rendition.height}:flags=bicubic,setsar=1`;
+    return `[${labels[i]}]${scale},${rangeConversion(rendition.codec, input.hdr)}[v${i}]`;
   });
   return [head, ...scales].join(';');
 }
 
-/** Encoder arguments for one rendition: capped VBR and a fixed closed GOP with no scene-cut key frames. */
-export function buildVideoEncoderArgs(rendition: Rendition, gopFrames: number, preset: Preset, av1Encoder: Av1Encoder): string[] {
+/**
+ * After scaling: SDR stays 8-bit 4:2:0. From an HDR source, HEVC/AV1 stay 10-bit (the colour
+ * properties travel on the frames), while H.264 is tone-mapped to BT.709 SDR: linearise with
+ * zscale (nominal peak 100 nits), map with Hable in float RGB, then back to BT.709 limited range.
+ */
+function rangeConversion(codec: Rendition['codec'], hdr: HdrTransfer | undefined): string {
+  if (!hdr) return 'format=yuv420p';
+  if (keepsHdr(codec, hdr)) return 'format=yuv420p10le';
+  return [
+    `zscale=tin=${HDR_TRC[hdr]}:min=bt2020nc:pin=bt2020:t=linear:npl=100`,
+    'format=gbrpf32le',
+    'zscale=p=bt709',
+    'tonemap=tonemap=hable:desat=0',
+    'zscale=t=bt709:m=bt709:r=tv',
+    'format=yuv420p',
+  ].join(',');
+}
+
+/** Colour description written into the bitstream (VUI / sequence header) and the MP4 colr box. */
+function colourArgs(codec: Rendition['codec'], hdr: HdrTransfer | undefined): string[] {
+  if (!hdr) return [];
+  if (!keepsHdr(codec, hdr)) return ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709', '-color_range', 'tv'];
+  return ['-color_primaries', 'bt2020', '-color_trc', HDR_TRC[hdr], '-colorspace', 'bt2020nc', '-color_range', 'tv'];
+}
+
+/**
+ * Encoder arguments for one rendition: a fixed closed GOP with no scene-cut key frames, key
+ * frames forced at every GOP start (chunks start on the grid, so they land on segment starts),
+ * and VBR around the rung's target. x264/x265/libaom also get the cap (maxrate, 2x buffer).
+ * SVT-AV1 1.4 (Debian's, behind ffmpeg 5.1) honours a maximum bit rate only in capped-CRF
+ * mode, so it runs plain 1-pass VBR at the target (rc=1 via -b:v); the manifests state the
+ * measured peak either way.
+ */
+export function buildVideoEncoderArgs(
+  rendition: Rendition,
+  gopFrames: number,
+  preset: Preset,
+  av1Encoder: Av1Encoder,
+  hdr?: HdrTransfer,
+  hdrMetadata?: HdrStaticMetadata,
+): string[] {
   const rate = ['-b:v', `${rendition.bitrateKbps}k`, '-maxrate', `${rendition.maxrateKbps}k`, '-bufsize', `${rendition.bufsizeKbps}k`];
   const gop = ['-g', String(gopFrames), '-keyint_min', String(gopFrames), '-force_key_frames', `expr:eq(mod(n,${gopFrames}),0)`];
+  const colour = colourArgs(rendition.codec, hdr);
   switch (rendition.codec) {
     case 'h264':
       return [
         '-c:v', 'libx264', '-preset', preset, '-profile:v', rendition.profile, '-level:v', rendition.level, ...rate, ...gop,
-        '-sc_threshold', '0', '-x264-params', `keyint=${gopFrames}:min-keyint=${gopFrames}:scenecut=0:open-gop=0`,
+        '-sc_threshold', '0', '-x264-params', `keyint=${gopFrames}:min-keyint=${gopFrames}:scenecut=0:open-gop=0`, ...colour,
       ];
-    case 'hevc':
+    case 'hevc': {
+      const params = [`keyint=${gopFrames}`, `min-keyint=${gopFrames}`, 'scenecut=0', 'open-gop=0', 'log-level=error'];
+      // x265 writes the VUI colour description only from its own parameters.
+      if (keepsHdr('hevc', hdr)) params.push('colorprim=bt2020', `transfer=${HDR_TRC[hdr]}`, 'colormatrix=bt2020nc', 'range=limited', ...x265HdrParams(hdrMetadata));
       return [
-        '-c:v', 'libx265', '-preset', preset, '-tag:v', 'hvc1', '-profile:v', 'main', ...rate, ...gop,
-        '-x265-params', `keyint=${gopFrames}:min-keyint=${gopFrames}:scenecut=0:open-gop=0:log-level=error`,
+        '-c:v', 'libx265', '-preset', preset, '-tag:v', 'hvc1', '-profile:v', keepsHdr('hevc', hdr) ? 'main10' : 'main', ...rate, ...gop,
+        '-x265-params', params.join(':'), ...colour,
       ];
+    }
     case 'av1':
       if (av1Encoder === 'libsvtav1') {
         return [
           '-c:v', 'libsvtav1', '-preset', String(svtAv1Preset(preset)), '-b:v', `${rendition.bitrateKbps}k`, ...gop,
-          '-svtav1-params', `irefresh-type=2:scd=0`,
+          // irefresh-type=2: every key frame is a real KEY_FRAME (closed GOP); scd=0: none on scene cuts.
+          '-svtav1-params', ['irefresh-type=2', 'scd=0', ...(keepsHdr('av1', hdr) ? svtAv1HdrParams(hdrMetadata) : [])].join(':'), ...colour,
         ];
       }
-      return ['-c:v', 'libaom-av1', '-cpu-used', String(aomCpuUsed(preset)), '-row-mt', '1', ...rate, ...gop];
+      // libaom's GOPs are closed unless enable-fwd-kf is set; keyint_min = g keeps scene cuts from adding key frames.
+      return ['-c:v', 'libaom-av1', '-cpu-used', String(aomCpuUsed(preset)), '-row-mt', '1', ...rate, ...gop, ...colour];
   }
 }
 
@@ -87,7 +155,7 @@ export function buildChunkEncodeArgs(input: ChunkEncodeInput): string[] {
   input.outputs.forEach(({ rendition, path }, i) => {
     args.push(
       '-map', `[v${i}]`,
-      ...buildVideoEncoderArgs(rendition, input.gopFrames, input.preset, input.av1Encoder),
+      ...buildVideoEncoderArgs(rendition, input.gopFrames, input.preset, input.av1Encoder, input.hdr, input.hdrMetadata),
       '-an', '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1',
       '-f', 'mp4', path,
     );

@@ -1,0 +1,298 @@
+/**
+ * Crash-safe resume. A job's intermediate files live in a work folder named after everything
+ * that determines them (the resume key), so a re-run of the same input with the same options
+ * to the same destination lands in the same folder. Each finished task's output is recorded in
+ * the task's `output` JSON (the stage's result with work-relative paths, and every file's size
+ * and SHA-256) before the task counts as succeeded; a re-run after a crash, a failure or kill -9
+ * reuses a task only when all its recorded files are still there with those checksums.
+ */
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import type { Dag, TaskKind } from './dag.js';
+import { VidpipeError } from './errors.js';
+import { sha256File } from './ids.js';
+import type { JobPlan, TranscodeSettings } from './plan.js';
+import type { VidpipeDb } from '../db/database.js';
+import type { TaskRecord } from '../db/records.js';
+
+/** Bumped when a stage's result shape or file layout changes: older work folders are then not reused. */
+const RESUME_FORMAT = 1;
+
+/** Tasks whose files are kept and reused; the others (manifests, publish, metadata) are cheap and always re-run. */
+export const RESUMABLE_KINDS: ReadonlySet<TaskKind> = new Set(['encode-video', 'encode-audio', 'assemble', 'package', 'poster', 'storyboard', 'cover']);
+
+const LOCK_FILE = 'vidpipe.lock';
+const KEY_PATTERN = /^r[0-9a-f]{24}$/;
+
+export interface ResumeKeyInput {
+  sha256: string;
+  settings: TranscodeSettings;
+  plan: JobPlan;
+  thumbnails: boolean;
+  av1Encoder: string;
+  ffmpeg: string;
+  /** Where the package goes (local path or s3:// URI of the package root). */
+  destination: string;
+}
+
+/**
+ * Everything that changes a byte of the intermediate files. Concurrency is left out: it only
+ * matters through the chunk layout, which is part of the plan.
+ */
+export function resumeKeyFor(input: ResumeKeyInput): string {
+  const { concurrency: _concurrency, ...settings } = input.settings;
+  const identity = JSON.stringify({
+    format: RESUME_FORMAT,
+    sha256: input.sha256,
+    settings,
+    plan: input.plan,
+    thumbnails: input.thumbnails,
+    av1Encoder: input.av1Encoder,
+    ffmpeg: input.ffmpeg,
+    destination: input.destination,
+  });
+  return `r${createHash('sha256').update(identity).digest('hex').slice(0, 24)}`;
+}
+
+export interface RecordedFile {
+  /** Relative to the work folder, '/'-separated. */
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** What a resumable task stores in its `output` column. */
+export interface RecordedOutput {
+  format: number;
+  /** The stage's result, with paths inside the work folder as {"$work": "<relative path>"}. */
+  result: unknown;
+  files: RecordedFile[];
+  /** Set on a task that was not run because an earlier job's output was reused. */
+  reusedFrom?: string;
+}
+
+function toWorkRelative(workDir: string, path: string): string | undefined {
+  if (!isAbsolute(path)) return undefined;
+  const rel = relative(workDir, path);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return undefined;
+  return rel.split(sep).join('/');
+}
+
+/** Hashes the files a stage result points at and returns what to store for it. */
+export async function recordOutput(result: unknown, workDir: string, signal?: AbortSignal): Promise<RecordedOutput> {
+  const paths = new Set<string>();
+  const encoded = JSON.parse(
+    JSON.stringify(result ?? null, (_key, value: unknown) => {
+      if (typeof value !== 'string') return value;
+      const rel = toWorkRelative(workDir, value);
+      if (rel === undefined) return value;
+      paths.add(rel);
+      return { $work: rel };
+    }),
+  ) as unknown;
+  const files: RecordedFile[] = [];
+  for (const rel of [...paths].sort()) {
+    const absolute = join(workDir, ...rel.split('/'));
+    const info = await stat(absolute);
+    // Folders named in a result (a track's output folder) are covered by the files listed in it.
+    if (!info.isFile()) continue;
+    files.push({ path: rel, bytes: info.size, sha256: await sha256File(absolute, signal) });
+  }
+  return { format: RESUME_FORMAT, result: encoded, files };
+}
+
+function isRecordedOutput(value: unknown): value is RecordedOutput {
+  const v = value as RecordedOutput | null;
+  return typeof v === 'object' && v !== null && v.format === RESUME_FORMAT && Array.isArray(v.files) && v.files.length > 0;
+}
+
+function restoreResult(encoded: unknown, workDir: string): unknown {
+  return JSON.parse(JSON.stringify(encoded), (_key, value: unknown) => {
+    const marker = value as { $work?: unknown } | null;
+    if (typeof marker === 'object' && marker !== null && typeof marker.$work === 'string' && Object.keys(marker).length === 1) {
+      return join(workDir, ...marker.$work.split('/'));
+    }
+    return value;
+  });
+}
+
+/** True when every recorded file is inside the work folder, has its recorded size and SHA-256. */
+async function filesIntact(files: RecordedFile[], workDir: string, signal?: AbortSignal): Promise<boolean> {
+  for (const file of files) {
+    if (file.path.split('/').includes('..') || isAbsolute(file.path)) return false;
+    const absolute = join(workDir, ...file.path.split('/'));
+    const info = await stat(absolute).catch(() => undefined);
+    if (!info?.isFile() || info.size !== file.bytes) return false;
+    if ((await sha256File(absolute, signal)) !== file.sha256) return false;
+  }
+  return true;
+}
+
+export interface ReusePlan {
+  /** Node id → result, for runDag's `completed`: reused outputs, and undefined for nodes nobody needs. */
+  completed: Map<string, unknown>;
+  /** Node id → what to store for it (its verified output, marked reusedFrom). */
+  reused: Map<string, RecordedOutput>;
+  /** Nodes neither reused nor needed: every node that depends on them is reused. */
+  notNeeded: string[];
+}
+
+/**
+ * Verifies the outputs an earlier job recorded and decides what this run can skip. A resumable
+ * node runs when it has no intact output and something that runs needs it; every other node
+ * runs. So a missing chunk whose renditions were already assembled is not encoded again.
+ */
+export async function planReuse(dag: Dag, previousTasks: TaskRecord[], workDir: string, signal?: AbortSignal): Promise<ReusePlan> {
+  const intact = new Map<string, RecordedOutput>();
+  // Newest record first; an older one of the same task is only tried when the newer does not verify.
+  for (const task of previousTasks) {
+    const spec = dag.get(task.id);
+    if (intact.has(task.id) || !spec || !RESUMABLE_KINDS.has(spec.kind) || !isRecordedOutput(task.output)) continue;
+    if (await filesIntact(task.output.files, workDir, signal)) {
+      intact.set(task.id, { format: task.output.format, result: task.output.result, files: task.output.files, reusedFrom: task.output.reusedFrom ?? task.jobId });
+    }
+  }
+
+  const order = dag.topologicalOrder();
+  const dependents = new Map<string, string[]>(order.map((t) => [t.id, []]));
+  for (const task of order) for (const dependency of task.dependsOn) dependents.get(dependency)!.push(task.id);
+  const runs = new Set<string>();
+  const plan: ReusePlan = { completed: new Map(), reused: new Map(), notNeeded: [] };
+  for (const task of [...order].reverse()) {
+    const users = dependents.get(task.id)!;
+    // Other nodes' results may be read beyond their dependents (metadata reads loudness, metrics…): they always run.
+    const needed = !RESUMABLE_KINDS.has(task.kind) || users.length === 0 || users.some((user) => runs.has(user));
+    const output = intact.get(task.id);
+    if (output) {
+      plan.reused.set(task.id, output);
+      plan.completed.set(task.id, restoreResult(output.result, workDir));
+    } else if (needed) {
+      runs.add(task.id);
+    } else {
+      plan.notNeeded.push(task.id);
+      plan.completed.set(task.id, undefined);
+    }
+  }
+  return plan;
+}
+
+/**
+ * Makes every resumable node record its output before it counts as succeeded: files first,
+ * then their checksums in the same row update that marks the task succeeded, so after a kill
+ * at any moment a task marked with an output has complete files.
+ */
+export function recordOutputsOf(dag: Dag, workDir: string, save: (taskId: string, output: RecordedOutput) => void): void {
+  for (const task of dag.topologicalOrder()) {
+    if (!RESUMABLE_KINDS.has(task.kind)) continue;
+    const run = task.run;
+    task.run = async (results, signal) => {
+      const result = await run(results, signal);
+      save(task.id, await recordOutput(result, workDir, signal));
+      return result;
+    };
+  }
+}
+
+interface LockOwner {
+  pid: number;
+  host: string;
+}
+
+function isAlive(owner: LockOwner): boolean {
+  if (owner.host !== hostname()) return true;
+  if (owner.pid === process.pid) return false;
+  try {
+    process.kill(owner.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function lockOwner(workDir: string): Promise<LockOwner | undefined> {
+  try {
+    const owner = JSON.parse(await readFile(join(workDir, LOCK_FILE), 'utf8')) as LockOwner;
+    return typeof owner.pid === 'number' && typeof owner.host === 'string' ? owner : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Claims the work folder for this process: fails when a live vidpipe holds it (two runs of the
+ * same job would overwrite each other's files); a lock left by a killed process is taken over.
+ * `fresh` empties the folder first (--force, or nothing recorded that could be reused).
+ */
+export async function claimWorkDir(workDir: string, fresh: boolean): Promise<void> {
+  const owner = await lockOwner(workDir);
+  if (owner && isAlive(owner)) {
+    throw new VidpipeError('USAGE', `another vidpipe (pid ${owner.pid} on ${owner.host}) is running this job in ${workDir}`, {
+      hint: 'wait for it to finish; if it is gone, delete that folder',
+    });
+  }
+  // kill -9 of vidpipe orphans its ffmpeg children, which go on writing into the folder.
+  if (owner) await stopOrphans(workDir);
+  if (fresh) await rm(workDir, { recursive: true, force: true });
+  await mkdir(workDir, { recursive: true });
+  await writeFile(join(workDir, LOCK_FILE), JSON.stringify({ pid: process.pid, host: hostname() } satisfies LockOwner));
+}
+
+/**
+ * SIGKILLs the processes (ffmpeg, ffprobe) left running by a killed vidpipe that still work in
+ * `workDir`, found by their arguments in /proc, and waits until they are gone: otherwise one
+ * could finish writing a chunk while this run writes the same file. Without /proc (not Linux)
+ * there is nothing to scan and this returns at once.
+ */
+export async function stopOrphans(workDir: string, timeoutMs = 5000): Promise<number[]> {
+  const inside = `${workDir}${sep}`;
+  const orphans: number[] = [];
+  const pids = await readdir('/proc').catch(() => [] as string[]);
+  for (const entry of pids) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.split('\0').some((arg) => arg.includes(inside))) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+      orphans.push(pid);
+    } catch {
+      // Exited meanwhile, or not ours to signal.
+    }
+  }
+  const deadline = Date.now() + timeoutMs;
+  // A killed orphan stays a zombie until its new parent reaps it; a zombie writes nothing.
+  const alive = async (pid: number) => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    return stat !== '' && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  };
+  const anyAlive = async () => (await Promise.all(orphans.map(alive))).some(Boolean);
+  while ((await anyAlive()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  return orphans;
+}
+
+/** Keeps the work folder for a later resume but lets another process claim it. */
+export async function releaseWorkDir(workDir: string): Promise<void> {
+  await rm(join(workDir, LOCK_FILE), { force: true });
+}
+
+/**
+ * Removes work folders below `workRoot` whose job has since succeeded (e.g. a run killed after
+ * publishing, then re-run with --force or other options) and that no live process holds.
+ * Folders this database knows nothing about may belong to another database: they stay.
+ */
+export async function sweepFinishedWorkDirs(workRoot: string, db: VidpipeDb): Promise<string[]> {
+  const removed: string[] = [];
+  const entries = await readdir(workRoot, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (!entry.isDirectory() || !KEY_PATTERN.test(entry.name)) continue;
+    const dir = join(workRoot, entry.name);
+    if (db.jobsByResumeKey(entry.name)?.jobs[0]?.status !== 'succeeded') continue;
+    const owner = await lockOwner(dir);
+    if (owner && isAlive(owner)) continue;
+    await rm(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}

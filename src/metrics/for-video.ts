@@ -1,0 +1,119 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { openDatabase, withDatabase } from '../db/database.js';
+import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
+import { detectCapabilities } from '../ffmpeg/capabilities.js';
+import { probeFile } from '../ffmpeg/probe.js';
+import { VidpipeError } from '../core/errors.js';
+import { sha256File } from '../core/ids.js';
+import { planJob, type TranscodeSettings } from '../core/plan.js';
+import { isS3Uri } from '../storage/uri.js';
+import { readPackageSummary, writePackageSummary } from '../report/package-summary.js';
+import { measureQuality, type QualityMetrics } from './quality.js';
+import { saveQuality } from './store.js';
+
+export interface VideoMetricsRequest {
+  db: string;
+  id: string;
+  binaries: FfmpegBinaries;
+  /** The source file, when it is no longer where the database says. */
+  source?: string;
+  /** A local copy of the package, when it was published elsewhere (S3). */
+  packageDir?: string;
+  signal?: AbortSignal;
+  onProgress?: (fraction: number) => void;
+}
+
+export interface VideoMetricsResult {
+  videoId: string;
+  jobId: string;
+  source: string;
+  packageDir: string;
+  renditions: Record<string, QualityMetrics>;
+}
+
+async function requireFile(path: string, what: string, hint: string): Promise<void> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile()) throw new VidpipeError('INPUT_NOT_FOUND', `${what} ${path} is not there`, { hint });
+}
+
+/**
+ * `vidpipe metrics <id>`: measures the published package of a video against its source
+ * (the file recorded in the database, checked by its SHA-256), stores the metrics with the
+ * renditions and refreshes the package's vidpipe.json.
+ */
+export async function measureVideo(request: VideoMetricsRequest): Promise<VideoMetricsResult> {
+  const details = withDatabase(request.db, (db) => db.getVideo(request.id));
+  const job = details.readyJob;
+  if (!job) throw new VidpipeError('NOT_FOUND', `video ${details.video.id} has no published package`, { hint: 'transcode it first' });
+  if (details.video.kind !== 'video') throw new VidpipeError('USAGE', `video ${details.video.id} is audio only: PSNR/SSIM apply to pictures`);
+
+  const source = request.source ?? details.video.source;
+  if (isS3Uri(source)) {
+    throw new VidpipeError('USAGE', `the source ${source} is in object storage`, { hint: 'download it and pass --source <file>' });
+  }
+  const sourceHint = 'pass the original file with --source <file>';
+  await requireFile(source, 'source', sourceHint);
+  if (details.video.sha256 && (await sha256File(source, request.signal)) !== details.video.sha256) {
+    throw new VidpipeError('USAGE', `${source} is not the file video ${details.video.id} was made from (SHA-256 differs)`, { hint: sourceHint });
+  }
+
+  const root = request.packageDir ?? job.outputs.root;
+  if (!root || isS3Uri(root)) {
+    throw new VidpipeError('USAGE', `the package of ${details.video.id} is at ${root ?? '(unknown)'}, not on this disk`, {
+      hint: 'download it and pass --package <dir>',
+    });
+  }
+  const packageDir = resolve(root);
+  const videos = details.renditions.filter((r) => r.kind === 'video' && r.playlist && r.width && r.height);
+  for (const r of videos) await requireFile(join(packageDir, r.playlist!), `playlist of ${r.name}:`, 'pass a local copy of the package with --package <dir>');
+
+  const probe = await probeFile(request.binaries.ffprobe, source, request.signal);
+  const plan = planJob(probe, job.options as unknown as TranscodeSettings);
+  if (!plan.video) throw new VidpipeError('INPUT_INVALID', `${source} has no video stream`);
+  const capabilities = await detectCapabilities(request.binaries);
+  const workDir = await mkdtemp(join(tmpdir(), 'vidpipe-metrics-'));
+  let metrics: Record<string, QualityMetrics>;
+  try {
+    metrics = await measureQuality(
+      {
+        source,
+        sourceStreamIndex: plan.video.streamIndex,
+        durationSeconds: plan.durationSeconds,
+        deinterlace: plan.video.deinterlace,
+        vmafAvailable: capabilities.filters.has('libvmaf'),
+        renditions: videos.map((r) => ({
+          name: r.name,
+          playlist: join(packageDir, r.playlist!),
+          width: r.width!,
+          height: r.height!,
+          frameRate: plan.video!.frameRate,
+        })),
+      },
+      {
+        binaries: request.binaries,
+        signal: request.signal ?? new AbortController().signal,
+        onProgress: (fraction) => request.onProgress?.(fraction),
+        stallTimeoutMs: 300_000,
+        workDir,
+      },
+    );
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+
+  const db = openDatabase(request.db);
+  try {
+    saveQuality(db, job.id, metrics);
+  } finally {
+    db.close();
+  }
+  const summary = await readPackageSummary(packageDir);
+  if (summary && summary.result.jobId === job.id) {
+    for (const r of summary.result.renditions) if (metrics[r.name]) r.quality = metrics[r.name];
+    const { format: _format, writtenAt: _writtenAt, ...rest } = summary;
+    await writePackageSummary(packageDir, rest);
+  }
+  return { videoId: details.video.id, jobId: job.id, source, packageDir, renditions: metrics };
+}

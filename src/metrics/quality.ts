@@ -1,0 +1,154 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runFfmpeg } from '../ffmpeg/run.js';
+import { buildQualityArgs } from '../ffmpeg/args/metrics.js';
+import type { Rational } from '../ffmpeg/probe.js';
+import { VidpipeError } from '../core/errors.js';
+import type { StageContext } from '../core/stage.js';
+
+/**
+ * Full-reference quality of one video rendition against the source scaled to the
+ * rendition's size. PSNR is ffmpeg's (luma+chroma weighted, 8-bit), SSIM the "All" value.
+ */
+export interface QualityMetrics {
+  /** dB, from the mean squared error over all frames (how ffmpeg's own average is defined). */
+  psnr: number;
+  /** dB, the worst frame. */
+  psnrMin: number;
+  /** Mean over frames, 0..1. */
+  ssim: number;
+  ssimMin: number;
+  /** VMAF mean (0..100), or null when it was not measured. */
+  vmaf: number | null;
+  /** Why vmaf is null. */
+  vmafNote?: string;
+  /** Frames compared (equals the rendition's frame count). */
+  frames: number;
+  /** What the rendition was compared with, e.g. "source scaled to 320x180 at 30 fps". */
+  reference: string;
+  measuredAt: string;
+}
+
+export interface RenditionToMeasure {
+  name: string;
+  /** The rendition's HLS media playlist (local path): ffmpeg reads init + every segment through it. */
+  playlist: string;
+  width: number;
+  height: number;
+  frameRate: Rational;
+}
+
+export interface QualityJobInput {
+  source: string;
+  sourceStreamIndex: number;
+  durationSeconds: number;
+  deinterlace: boolean;
+  renditions: RenditionToMeasure[];
+  /** Whether the ffmpeg in use has the libvmaf filter (Debian's has not). */
+  vmafAvailable: boolean;
+}
+
+export const VMAF_UNAVAILABLE = 'this ffmpeg has no libvmaf filter';
+
+/** PSNR of 8-bit video from a mean squared error; identical pictures give Infinity, capped like ffmpeg's tools print it. */
+function psnrFromMse(mse: number): number {
+  if (mse <= 0) return 100;
+  return Math.min(100, 10 * Math.log10((255 * 255) / mse));
+}
+
+/** One number per frame from a stats_file, e.g. `mse_avg` of psnr or `All` of ssim. */
+function perFrame(text: string, pattern: RegExp, filter: string): number[] {
+  const values = text.split('\n').flatMap((line) => {
+    const match = pattern.exec(line);
+    return match ? [Number(match[1])] : [];
+  });
+  if (values.length === 0) throw new VidpipeError('FFMPEG_FAILED', `${filter}: no frames were compared`);
+  return values;
+}
+
+/** Lines of ffmpeg's psnr stats_file: "n:1 mse_avg:19.55 … psnr_avg:35.22 …". */
+export function parsePsnrStats(text: string): { psnr: number; psnrMin: number; frames: number } {
+  const mses = perFrame(text, /\bmse_avg:([\d.]+)/, 'psnr');
+  const mean = mses.reduce((a, b) => a + b, 0) / mses.length;
+  return { psnr: psnrFromMse(mean), psnrMin: psnrFromMse(Math.max(...mses)), frames: mses.length };
+}
+
+/** Lines of ffmpeg's ssim stats_file: "n:1 Y:0.961 U:0.972 V:0.984 All:0.966 (14.78)". */
+export function parseSsimStats(text: string): { ssim: number; ssimMin: number; frames: number } {
+  const values = perFrame(text, /\bAll:([\d.]+)/, 'ssim');
+  return { ssim: values.reduce((a, b) => a + b, 0) / values.length, ssimMin: Math.min(...values), frames: values.length };
+}
+
+/** libvmaf's JSON log: pooled_metrics.vmaf.mean. */
+export function parseVmafLog(text: string): number {
+  const log = JSON.parse(text) as { pooled_metrics?: { vmaf?: { mean?: number } } };
+  const mean = log.pooled_metrics?.vmaf?.mean;
+  if (typeof mean !== 'number') throw new VidpipeError('FFMPEG_FAILED', 'libvmaf wrote no pooled VMAF mean');
+  return mean;
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/**
+ * Measures every rendition, one ffmpeg each (sequentially: each run already decodes two
+ * streams and the DAG budgets this task as one slot). Returns metrics by rendition name.
+ */
+export async function measureQuality(input: QualityJobInput, ctx: StageContext): Promise<Record<string, QualityMetrics>> {
+  const scratch = join(ctx.workDir, 'metrics');
+  await mkdir(scratch, { recursive: true });
+  const results: Record<string, QualityMetrics> = {};
+  try {
+    for (const [index, rendition] of input.renditions.entries()) {
+      const logs = {
+        psnrLog: join(scratch, `${index}-psnr.log`),
+        ssimLog: join(scratch, `${index}-ssim.log`),
+        vmafLog: input.vmafAvailable ? join(scratch, `${index}-vmaf.json`) : undefined,
+      };
+      await runFfmpeg(
+        ctx.binaries.ffmpeg,
+        buildQualityArgs({
+          rendition: rendition.playlist,
+          source: input.source,
+          sourceStreamIndex: input.sourceStreamIndex,
+          width: rendition.width,
+          height: rendition.height,
+          frameRate: rendition.frameRate,
+          durationSeconds: input.durationSeconds,
+          deinterlace: input.deinterlace,
+          ...logs,
+        }),
+        {
+          signal: ctx.signal,
+          stallTimeoutMs: ctx.stallTimeoutMs,
+          label: `quality metrics of ${rendition.name}`,
+          onProgress: (p) => {
+            const part = input.durationSeconds > 0 ? Math.min(1, p.outTimeSeconds / input.durationSeconds) : 0;
+            ctx.onProgress((index + part) / input.renditions.length);
+          },
+        },
+      );
+      const psnr = parsePsnrStats(await readFile(logs.psnrLog, 'utf8'));
+      const ssim = parseSsimStats(await readFile(logs.ssimLog, 'utf8'));
+      const vmaf = logs.vmafLog ? parseVmafLog(await readFile(logs.vmafLog, 'utf8')) : null;
+      const fps = rendition.frameRate.num / rendition.frameRate.den;
+      results[rendition.name] = {
+        psnr: round(psnr.psnr, 3),
+        psnrMin: round(psnr.psnrMin, 3),
+        ssim: round(ssim.ssim, 5),
+        ssimMin: round(ssim.ssimMin, 5),
+        vmaf: vmaf === null ? null : round(vmaf, 3),
+        ...(vmaf === null ? { vmafNote: VMAF_UNAVAILABLE } : {}),
+        frames: psnr.frames,
+        reference: `source scaled to ${rendition.width}x${rendition.height} at ${round(fps, 3)} fps`,
+        measuredAt: new Date().toISOString(),
+      };
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
+  }
+  ctx.onProgress(1);
+  return results;
+}

@@ -1,0 +1,124 @@
+/**
+ * What the submitting CLI and the workers exchange through Redis: the data of each task job, the
+ * value a finished task returns, and the progress messages in between. Everything is JSON.
+ */
+import { isAbsolute, relative, sep } from 'node:path';
+import type { Av1Encoder } from '../ffmpeg/args/video.js';
+import type { MediaProbe } from '../ffmpeg/probe.js';
+import type { Preset } from '../core/ladder.js';
+import type { JobPlan } from '../core/plan.js';
+import { VidpipeError } from '../core/errors.js';
+
+/** One queue for every task of every job: any worker can run any task. */
+export const TASK_QUEUE = 'vidpipe-tasks';
+
+/** Per task: attempts including the first, and the first retry's delay (doubling after). */
+export const TASK_ATTEMPTS = 3;
+export const RETRY_DELAY_MS = 2000;
+
+/** Everything a worker needs to rebuild the job's graph; the same in every task of a job. */
+export interface QueuedJobSpec {
+  jobId: string;
+  /** s3:// URI of the source. */
+  input: string;
+  /** s3:// prefix the package goes below, as given to --out. */
+  out: string;
+  name: string;
+  /** Endpoint and region the submitter used; a worker's own --s3-endpoint wins. */
+  s3: { endpoint?: string; region?: string };
+  probe: MediaProbe;
+  plan: JobPlan;
+  preset: Preset;
+  av1Encoder: Av1Encoder;
+  thumbnails: boolean;
+  stallTimeoutMs: number;
+  /** s3:// prefix for intermediate files: `<out>/.vidpipe-work/<jobId>/`. */
+  workPrefix: string;
+}
+
+export interface TaskJobData {
+  spec: QueuedJobSpec;
+  /** Tree node id (also the BullMQ job name). */
+  taskId: string;
+  /** DAG nodes this job runs. */
+  nodes: string[];
+}
+
+/** A file a task wrote, by its path below the task's folder (`package/…` or `work/…`). */
+export interface TaskFile {
+  rel: string;
+  /** s3:// URI of the uploaded copy (unique to the attempt that wrote it). */
+  uri: string;
+  bytes: number;
+}
+
+/** The return value of a task job: BullMQ keeps only the value of the attempt that completed it. */
+export interface TaskOutput {
+  taskId: string;
+  worker: string;
+  attempt: number;
+  /** Local folder the task ran in; paths in `results` start with it. */
+  root: string;
+  /** DAG node results, this task's and its descendants'. */
+  results: Record<string, unknown>;
+  /** Package files of this task and its descendants. */
+  packageFiles: TaskFile[];
+  /** Intermediate files this task's results point at (chunks, encoded audio). */
+  workFiles: TaskFile[];
+  startedAt: string;
+  finishedAt: string;
+}
+
+/** Sent with job.updateProgress. */
+export interface TaskProgress {
+  worker: string;
+  attempt: number;
+  /** 0..1 over the task's DAG nodes. */
+  fraction: number;
+  etaSeconds?: number;
+}
+
+/** How a failed task's error travels: BullMQ keeps only a message, so the rest goes in the job log. */
+export const ERROR_LOG_PREFIX = 'vidpipe-error ';
+
+export interface TaskError {
+  code: string;
+  message: string;
+  hint?: string;
+  stderrTail?: string;
+}
+
+export function taskJobId(jobId: string, taskId: string): string {
+  return `${jobId}-${taskId}`;
+}
+
+export function toTaskError(error: VidpipeError): TaskError {
+  return { code: error.code, message: error.message, hint: error.hint, stderrTail: error.stderrTail };
+}
+
+export function fromTaskError(error: TaskError): VidpipeError {
+  return new VidpipeError(error.code as VidpipeError['code'], error.message, { hint: error.hint, stderrTail: error.stderrTail });
+}
+
+/** Rewrites every path below `from` in a JSON value to the same path below `to`. */
+export function rebasePaths<T>(value: T, from: string, to: string): T {
+  return JSON.parse(JSON.stringify(value ?? null), (_key, v: unknown) => {
+    if (typeof v !== 'string' || !isAbsolute(v)) return v;
+    const rel = relative(from, v);
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return v;
+    return [to, ...rel.split(sep)].join(sep);
+  }) as T;
+}
+
+/** Paths below `root` that a JSON value mentions. */
+export function pathsBelow(value: unknown, root: string): string[] {
+  const found = new Set<string>();
+  JSON.stringify(value ?? null, (_key, v: unknown) => {
+    if (typeof v === 'string' && isAbsolute(v)) {
+      const rel = relative(root, v);
+      if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)) found.add(rel.split(sep).join('/'));
+    }
+    return v;
+  });
+  return [...found];
+}

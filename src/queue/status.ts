@@ -1,0 +1,115 @@
+import { Job, Queue } from 'bullmq';
+import { VidpipeError } from '../core/errors.js';
+import { formatS3Uri, joinKey, parseLocation } from '../storage/uri.js';
+import { TASK_QUEUE, taskJobId, type TaskJobData, type TaskOutput, type TaskProgress } from './protocol.js';
+import { jobRecordKey, redisConnection, redisOf, type QueuedJobRecord } from './submit.js';
+
+export type QueuedTaskState = 'waiting' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'removed';
+
+export interface QueuedTaskStatus {
+  id: string;
+  /** DAG nodes the task runs. */
+  nodes: string[];
+  state: QueuedTaskState;
+  attempts: number;
+  worker: string | null;
+  progress: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: string | null;
+}
+
+export interface QueuedJobStatus {
+  jobId: string;
+  input: string;
+  out: string;
+  submittedAt: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed';
+  tasks: QueuedTaskStatus[];
+  /** Once succeeded: where the manifests are. */
+  outputs?: { root: string; hls: string; dash: string };
+  error?: string;
+}
+
+const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
+
+function taskState(state: string, job: Job): QueuedTaskState {
+  if (state === 'completed') return 'succeeded';
+  if (state === 'failed') return 'failed';
+  if (state === 'active') return 'running';
+  if (state === 'delayed' && job.attemptsMade > 0) return 'retrying';
+  if (state === 'unknown') return 'removed';
+  return 'waiting';
+}
+
+/** Reads a queued job's state from Redis: what `vidpipe status <job>` shows. */
+export async function queuedJobStatus(redisUrl: string, jobId: string): Promise<QueuedJobStatus> {
+  const queue = new Queue<TaskJobData, TaskOutput>(TASK_QUEUE, { connection: redisConnection(redisUrl) });
+  try {
+    await queue.waitUntilReady().catch((error: unknown) => {
+      throw new VidpipeError('STORAGE_FAILED', `cannot reach Redis at ${redisUrl}: ${(error as Error).message}`);
+    });
+    const text = await (await redisOf(queue)).get(jobRecordKey(jobId));
+    if (!text) {
+      throw new VidpipeError('NOT_FOUND', `no queued job ${jobId} in ${redisUrl}`, {
+        hint: 'job ids are printed by `vidpipe transcode --queue … --detach`; finished jobs are kept for 7 days',
+      });
+    }
+    const record = JSON.parse(text) as QueuedJobRecord;
+    const tasks: QueuedTaskStatus[] = [];
+    let rootJob: Job<TaskJobData, TaskOutput> | undefined;
+    let firstError: string | undefined;
+    for (const task of record.tasks) {
+      const job = await Job.fromId<TaskJobData, TaskOutput>(queue, taskJobId(jobId, task.id));
+      const state = job ? taskState(await job.getState(), job) : 'removed';
+      if (task.id === record.root) rootJob = job;
+      const progress = job?.progress as TaskProgress | number | undefined;
+      const error = job?.failedReason || null;
+      if (state === 'failed' && error && !error.startsWith('child ')) firstError ??= `task ${task.id}: ${error}`;
+      tasks.push({
+        id: task.id,
+        nodes: task.nodes,
+        state,
+        attempts: job ? Math.max(job.attemptsStarted, job.attemptsMade) : 0,
+        worker: (typeof progress === 'object' && progress?.worker) || job?.processedBy || null,
+        progress: state === 'succeeded' ? 1 : typeof progress === 'object' && progress ? progress.fraction : 0,
+        startedAt: iso(job?.processedOn),
+        finishedAt: state === 'succeeded' || state === 'failed' ? iso(job?.finishedOn) : null,
+        error: state === 'succeeded' ? null : error,
+      });
+    }
+    const rootState = tasks.find((t) => t.id === record.root)?.state;
+    const status =
+      rootState === 'succeeded' ? 'succeeded'
+      : rootState === 'failed' || firstError ? 'failed'
+      : tasks.some((t) => t.state !== 'waiting') ? 'running'
+      : 'queued';
+    const result: QueuedJobStatus = { jobId, input: record.input, out: record.out, submittedAt: record.submittedAt, status, tasks };
+    if (status === 'succeeded' && rootJob) {
+      const location = parseLocation(record.out);
+      const name = rootJob.data.spec.name;
+      if (location.kind === 's3') {
+        const uri = (key: string) => formatS3Uri(location.bucket, joinKey(location.prefix, `${name}/${key}`));
+        result.outputs = { root: `${formatS3Uri(location.bucket, joinKey(location.prefix, name))}/`, hls: uri('master.m3u8'), dash: uri('manifest.mpd') };
+      }
+    }
+    if (status === 'failed') result.error = firstError ?? tasks.find((t) => t.id === record.root)?.error ?? 'failed';
+    return result;
+  } finally {
+    await queue.close();
+  }
+}
+
+export function formatQueuedJobStatus(status: QueuedJobStatus): string {
+  const done = status.tasks.filter((t) => t.state === 'succeeded').length;
+  const lines = [`${status.jobId}: ${status.status} (${done}/${status.tasks.length} tasks) — ${status.input} → ${status.out}`];
+  for (const t of status.tasks) {
+    const pct = t.state === 'running' ? ` ${Math.round(t.progress * 100)}%` : '';
+    const who = t.worker ? ` on ${t.worker}` : '';
+    const tries = t.attempts > 1 ? ` (attempt ${t.attempts})` : '';
+    lines.push(`  ${t.id.padEnd(28)} ${t.state}${pct}${who}${tries}${t.error && t.state !== 'succeeded' ? ` — ${t.error}` : ''}`);
+  }
+  if (status.outputs) lines.push(`  HLS:  ${status.outputs.hls}`, `  DASH: ${status.outputs.dash}`);
+  if (status.error) lines.push(`  error: ${status.error}`);
+  return lines.join('\n');
+}

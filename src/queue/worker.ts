@@ -1,0 +1,313 @@
+/**
+ * `vidpipe worker`: runs the tasks of queued jobs. A task is one or more DAG nodes of
+ * buildTranscodeDag, run by the same runDag and stage functions as a local transcode, in a
+ * folder of its own: the inputs (source, children's files) are downloaded from S3, the outputs
+ * uploaded below `<out>/.vidpipe-work/<job>/<task>/<attempt>/`. The attempt's keys are unique,
+ * so two runs of one task (a stalled job picked up while the first run still writes) never
+ * touch each other's files; the task's return value, which BullMQ keeps only for the attempt
+ * that completed it, is what commits an attempt's files to the job.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { link, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Dag, runDag } from '../core/dag.js';
+import { VidpipeError, toVidpipeError } from '../core/errors.js';
+import { buildTranscodeDag } from '../core/transcode-dag.js';
+import { publishPackage } from '../core/transcode.js';
+import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
+import { fetchInput, openStorage, type FetchedInput } from '../storage/index.js';
+import { forEachLimit } from '../storage/package-files.js';
+import { S3Storage, createS3Client, downloadObject, listObjects, type S3Options } from '../storage/s3.js';
+import { parseLocation, parseObjectUri } from '../storage/uri.js';
+import {
+  ERROR_LOG_PREFIX,
+  TASK_QUEUE,
+  pathsBelow,
+  rebasePaths,
+  toTaskError,
+  type QueuedJobSpec,
+  type TaskFile,
+  type TaskJobData,
+  type TaskOutput,
+  type TaskProgress,
+} from './protocol.js';
+
+export interface WorkerOptions {
+  redisUrl: string;
+  /** Tasks run at once by this process. */
+  concurrency: number;
+  binaries: FfmpegBinaries;
+  /** This machine's S3 settings; they win over the submitter's. */
+  s3: S3Options;
+  /** Local folder for downloads and task outputs. */
+  workRoot: string;
+  /** How long a task's lock lives without renewal: a killed worker's task is retried after about this long. */
+  lockDurationMs: number;
+  log: (line: string) => void;
+}
+
+export interface RunningWorker {
+  id: string;
+  /** Stops taking tasks; waits for running ones unless `force` (they are then retried elsewhere). */
+  close(force?: boolean): Promise<void>;
+}
+
+/** Failures a retry cannot fix: the input or the request is wrong, or this worker lacks an encoder. */
+const PERMANENT = new Set(['USAGE', 'INPUT_NOT_FOUND', 'INPUT_INVALID', 'ENCODER_MISSING']);
+/** DAG node kinds that work from their dependencies' files only; any other kind gets the source downloaded. */
+const WITHOUT_SOURCE = new Set(['assemble', 'package', 'manifests', 'publish', 'metadata']);
+const TRANSFER_CONCURRENCY = 8;
+const PROGRESS_INTERVAL_MS = 500;
+
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const id = `${hostname()}:${process.pid}`;
+  const sources = new SourceCache(join(options.workRoot, 'sources'));
+  const worker = new Worker<TaskJobData, TaskOutput>(TASK_QUEUE, (job, _token, signal) => runTask(job, id, options, sources, signal), {
+    connection: { url: options.redisUrl, maxRetriesPerRequest: null },
+    concurrency: options.concurrency,
+    name: id,
+    lockDuration: options.lockDurationMs,
+    stalledInterval: options.lockDurationMs,
+    // A task killed twice with its worker still deserves a third run; more means it kills workers.
+    maxStalledCount: 2,
+    autorun: false,
+  });
+  const log = (line: string) => options.log(`${new Date().toISOString().slice(11, 23)} ${line}`);
+  worker.on('active', (job) => log(`${job.data.spec.jobId} ${job.data.taskId}: started (attempt ${Math.max(job.attemptsStarted, job.attemptsMade + 1)})`));
+  worker.on('completed', (job) => log(`${job.data.spec.jobId} ${job.data.taskId}: done`));
+  worker.on('failed', (job, error) => job && log(`${job.data.spec.jobId} ${job.data.taskId}: failed: ${error.message}`));
+  worker.on('error', (error) => log(`worker error: ${error.message}`));
+  await worker.waitUntilReady();
+  void worker.run();
+  return {
+    id,
+    close: async (force = false) => {
+      await worker.close(force);
+      await sources.clear();
+    },
+  };
+}
+
+function s3OptionsFor(spec: QueuedJobSpec, own: S3Options): S3Options {
+  return { ...own, endpoint: own.endpoint || process.env.VIDPIPE_S3_ENDPOINT || spec.s3.endpoint, region: own.region || spec.s3.region };
+}
+
+async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, options: WorkerOptions, sources: SourceCache, cancel?: AbortSignal): Promise<TaskOutput> {
+  const { spec, taskId, nodes } = job.data;
+  // attemptsStarted also counts runs lost with a killed worker, which attemptsMade (failures) does not.
+  const attempt = Math.max(job.attemptsStarted, job.attemptsMade + 1);
+  const startedAt = new Date().toISOString();
+  const token = `a${attempt}-${randomBytes(4).toString('hex')}`;
+  const root = join(options.workRoot, spec.jobId, `${taskId}-${token}`);
+  const s3 = s3OptionsFor(spec, options.s3);
+  const client = createS3Client(s3);
+  const controller = new AbortController();
+  const abort = () => controller.abort(new VidpipeError('INTERRUPTED', 'the worker is stopping'));
+  cancel?.addEventListener('abort', abort, { once: true });
+  let source: { path: string; release: () => void } | undefined;
+
+  const fractions = new Map(nodes.map((n) => [n, 0]));
+  let lastSent = 0;
+  const sendProgress = (force: boolean, etaSeconds?: number) => {
+    const now = Date.now();
+    if (!force && now - lastSent < PROGRESS_INTERVAL_MS) return;
+    lastSent = now;
+    const fraction = [...fractions.values()].reduce((a, b) => a + b, 0) / nodes.length;
+    void job.updateProgress({ worker: workerId, attempt, fraction, etaSeconds } satisfies TaskProgress).catch(() => undefined);
+  };
+
+  try {
+    sendProgress(true);
+    const children = Object.values(await job.getChildrenValues<TaskOutput>());
+    const completed = new Map<string, unknown>();
+    const inheritedPackage: TaskFile[] = [];
+    const downloads = new Map<string, TaskFile>();
+    for (const child of children) {
+      for (const [node, value] of Object.entries(rebasePaths(child.results, child.root, root))) completed.set(node, value);
+      inheritedPackage.push(...child.packageFiles);
+      for (const file of [...child.packageFiles, ...child.workFiles]) downloads.set(file.rel, file);
+    }
+    await forEachLimit([...downloads.values()], TRANSFER_CONCURRENCY, async (file) => {
+      const target = join(root, ...file.rel.split('/'));
+      await mkdir(dirname(target), { recursive: true });
+      const { bucket, key } = parseObjectUri(file.uri);
+      await downloadObject(client, bucket, key, target, controller.signal);
+    });
+
+    const packageDir = join(root, 'package');
+    await Promise.all([mkdir(packageDir, { recursive: true }), mkdir(join(root, 'work'), { recursive: true })]);
+    const makeDag = (sourcePath: string) =>
+      buildTranscodeDag(
+        {
+          source: sourcePath,
+          probe: spec.probe,
+          plan: spec.plan,
+          preset: spec.preset,
+          av1Encoder: spec.av1Encoder,
+          packageDir,
+          thumbnails: spec.thumbnails,
+          publish: async (signal) => {
+            const published = await publishPackage(openStorage(parseLocation(spec.out), spec.name, s3, { release: spec.jobId }), packageDir, signal);
+            // The package is complete; a rerun of this task would find its inputs gone, but nothing is left to do.
+            await deletePrefix(client, spec.workPrefix).catch(() => undefined);
+            return published;
+          },
+          recordMetadata: async () => {
+            throw new VidpipeError('INTERNAL', 'metadata is recorded by the submitting machine, not by a worker');
+          },
+        },
+        (nodeId, signal) => ({
+          binaries: options.binaries,
+          signal,
+          stallTimeoutMs: spec.stallTimeoutMs,
+          workDir: join(root, 'work'),
+          onProgress: (fraction, etaSeconds) => {
+            fractions.set(nodeId, fraction);
+            sendProgress(fraction >= 1, etaSeconds);
+          },
+        }),
+      );
+    // Building the graph runs nothing; the first build only says whether this task reads the source.
+    if (nodes.some((n) => !WITHOUT_SOURCE.has(makeDag('').get(n)?.kind ?? ''))) source = await sources.acquire(spec.input, s3);
+    const dag = makeDag(source?.path ?? '');
+
+    const group = new Set(nodes);
+    const sub = new Dag();
+    const given = new Map<string, unknown>();
+    for (const nodeId of nodes) {
+      const node = dag.get(nodeId);
+      if (!node) throw new VidpipeError('INTERNAL', `task ${taskId}: the job's graph has no node ${nodeId}`);
+      sub.add(node);
+      for (const dependency of node.dependsOn) {
+        if (group.has(dependency) || sub.get(dependency)) continue;
+        if (!completed.has(dependency)) throw new VidpipeError('INTERNAL', `task ${taskId}: no result of ${dependency} among its children`);
+        sub.add({ ...dag.get(dependency)!, dependsOn: [] });
+        given.set(dependency, completed.get(dependency));
+      }
+    }
+    const { results } = await runDag(sub, { concurrency: nodes.length, signal: controller.signal, completed: given });
+
+    // Results other tasks read: those of nodes with a dependent outside this task, or none at all.
+    const all = dag.describe();
+    const exported: Record<string, unknown> = {};
+    for (const nodeId of nodes) {
+      const users = all.filter((t) => t.dependsOn.includes(nodeId));
+      if (users.length === 0 || users.some((t) => !group.has(t.id))) exported[nodeId] = results.get(nodeId);
+    }
+    const ownPackage = (await listFiles(packageDir)).map((rel) => `package/${rel}`).filter((rel) => !downloads.has(rel));
+    const workRefs: string[] = [];
+    for (const rel of pathsBelow(exported, root)) {
+      if (rel.startsWith('work/') && (await stat(join(root, ...rel.split('/'))).catch(() => undefined))?.isFile()) workRefs.push(rel);
+    }
+    const uploaded = await uploadFiles(client, root, [...ownPackage, ...workRefs], `${spec.workPrefix}${taskId}/${token}/`, controller.signal);
+    return {
+      taskId,
+      worker: workerId,
+      attempt,
+      root,
+      results: { ...Object.fromEntries(completed), ...exported },
+      packageFiles: [...inheritedPackage, ...uploaded.filter((f) => f.rel.startsWith('package/'))],
+      workFiles: uploaded.filter((f) => f.rel.startsWith('work/')),
+      startedAt,
+      finishedAt: new Date().toISOString(),
+    };
+  } catch (caught) {
+    const error = toVidpipeError(caught);
+    await job.log(ERROR_LOG_PREFIX + JSON.stringify(toTaskError(error))).catch(() => undefined);
+    if (PERMANENT.has(error.code)) throw new UnrecoverableError(error.message);
+    throw new Error(error.message);
+  } finally {
+    cancel?.removeEventListener('abort', abort);
+    source?.release();
+    client.destroy();
+    await rm(root, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath ?? e.path, e.name)).split(sep).join('/'));
+}
+
+/** Uploads the given files (paths below root) under `prefixUri`, keeping their relative paths. */
+async function uploadFiles(client: S3Client, root: string, rels: string[], prefixUri: string, signal: AbortSignal): Promise<TaskFile[]> {
+  if (rels.length === 0) return [];
+  // Hard links give S3Storage a folder of exactly these files without copying them.
+  const staging = join(root, '.upload');
+  for (const rel of rels) {
+    const target = join(staging, ...rel.split('/'));
+    await mkdir(dirname(target), { recursive: true });
+    await link(join(root, ...rel.split('/')), target);
+  }
+  const location = parseLocation(prefixUri);
+  if (location.kind !== 's3') throw new VidpipeError('INTERNAL', `work prefix ${prefixUri} is not on S3`);
+  const storage = new S3Storage({ client, bucket: location.bucket, prefix: location.prefix });
+  const published = await storage.publishDirectory(staging, { signal });
+  return published.map((f) => ({ rel: f.key, uri: f.uri, bytes: f.bytes }));
+}
+
+/** Removes every object below an s3:// prefix (the job's intermediate files). */
+export async function deletePrefix(client: S3Client, prefixUri: string): Promise<number> {
+  const location = parseLocation(prefixUri);
+  if (location.kind !== 's3' || location.prefix === '') throw new VidpipeError('INTERNAL', `refusing to delete below ${prefixUri}`);
+  const objects = await listObjects(client, location.bucket, location.prefix);
+  for (let i = 0; i < objects.length; i += 1000) {
+    const batch = objects.slice(i, i + 1000).map((o) => ({ Key: o.key }));
+    await client.send(new DeleteObjectsCommand({ Bucket: location.bucket, Delete: { Objects: batch, Quiet: true } }));
+  }
+  return objects.length;
+}
+
+/**
+ * Sources downloaded by this worker, shared by the tasks of a job that run here (a film's chunk
+ * encodes all read it) and kept while in use; the two most recently released stay for the next task.
+ */
+class SourceCache {
+  private readonly entries = new Map<string, { fetched: Promise<FetchedInput>; users: number }>();
+
+  constructor(private readonly dir: string) {}
+
+  async acquire(uri: string, s3: S3Options): Promise<{ path: string; release: () => void }> {
+    let entry = this.entries.get(uri);
+    if (!entry) {
+      entry = { fetched: fetchInput(uri, this.dir, s3), users: 0 };
+      this.entries.set(uri, entry);
+    }
+    entry.users += 1;
+    const current = entry;
+    try {
+      const fetched = await current.fetched;
+      let released = false;
+      return {
+        path: fetched.localPath,
+        release: () => {
+          if (released) return;
+          released = true;
+          current.users -= 1;
+          this.evict();
+        },
+      };
+    } catch (error) {
+      current.users -= 1;
+      if (this.entries.get(uri) === current) this.entries.delete(uri);
+      throw error;
+    }
+  }
+
+  private evict(): void {
+    const idle = [...this.entries].filter(([, e]) => e.users === 0);
+    for (const [uri, entry] of idle.slice(0, Math.max(0, idle.length - 2))) {
+      this.entries.delete(uri);
+      void entry.fetched.then((f) => f.cleanup()).catch(() => undefined);
+    }
+  }
+
+  async clear(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(all.map((e) => e.fetched.then((f) => f.cleanup()).catch(() => undefined)));
+  }
+}

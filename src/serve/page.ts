@@ -1,0 +1,83 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { escapeHtml, REPORT_CSS, renderReportSection } from '../report/html.js';
+import { reportFromPackage } from '../report/model.js';
+import type { PackageLayout } from './package-layout.js';
+import { PLAYER_SCRIPT } from './player-script.js';
+
+const require = createRequire(import.meta.url);
+
+/** A script the page loads: a file of an npm package (served from node_modules, never a CDN), or inline text. */
+export type PlayerAsset = { package: string; file: string } | { text: string };
+
+export const PLAYER_ASSETS: Record<string, PlayerAsset> = {
+  'hls.min.js': { package: 'hls.js', file: 'dist/hls.min.js' },
+  // dash.js 5's exports map hides its UMD build; it is found relative to the package root.
+  'dash.all.min.js': { package: 'dashjs', file: 'dist/modern/umd/dash.all.min.js' },
+  'player.js': { text: PLAYER_SCRIPT },
+};
+
+/** Absolute path of an npm package's folder, found from its entry point (its package.json may not be exported). */
+function packageFolder(name: string): string {
+  let dir = path.dirname(require.resolve(name));
+  while (path.basename(dir) !== name && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+export function resolvePlayerAsset(asset: PlayerAsset): string | { text: string } {
+  if ('text' in asset) return asset;
+  return path.join(packageFolder(asset.package), asset.file);
+}
+
+const PAGE_CSS = `
+body { margin: 0; font: 14px/1.4 system-ui, sans-serif; color: #1d2430; background: #f4f6fa; }
+header { padding: 12px 24px; background: #1d2430; color: #fff; display: flex; gap: 24px; align-items: baseline; }
+header h1 { font-size: 18px; margin: 0; }
+header a { color: #9cc2ff; }
+main { padding: 16px 24px; max-width: 1000px; }
+#vp-stage { position: relative; background: #000; max-width: 960px; }
+#vp-video { width: 100%; display: block; aspect-ratio: 16 / 9; background: #000; }
+#vp-seek { position: relative; margin: 8px 0; max-width: 960px; }
+#vp-seekbar { width: 100%; }
+#vp-thumb { position: absolute; bottom: 28px; display: none; border: 2px solid #fff; box-shadow: 0 2px 8px rgba(0,0,0,.5); background-repeat: no-repeat; pointer-events: none; }
+#vp-thumb span { position: absolute; bottom: 0; left: 0; right: 0; background: rgba(0,0,0,.6); color: #fff; font-size: 11px; text-align: center; }
+.vp-controls { display: flex; gap: 16px; align-items: center; flex-wrap: wrap; }
+#vp-info { font-family: ui-monospace, monospace; font-size: 12px; color: #394256; }
+`;
+
+/** The player page: hls.js or dash.js on the package's entry manifests, a rendition picker, storyboard thumbnails, and the report. */
+export function renderPlayerPage(layout: PackageLayout, requested?: 'hls' | 'dash'): string {
+  const engine = requested ?? (layout.hls ? 'hls' : 'dash');
+  const config = { engine, hls: layout.hls ?? null, dash: layout.dash ?? null, storyboard: layout.storyboard ?? null };
+  const links = [
+    layout.hls ? `<a href="?engine=hls">HLS (hls.js)</a>` : '',
+    layout.dash ? `<a href="?engine=dash">DASH (dash.js)</a>` : '',
+    layout.summary ? `<a href="/_vidpipe/report.html">report as a page</a>` : '',
+  ].filter(Boolean);
+  const report = layout.summary
+    ? renderReportSection(reportFromPackage(layout.summary))
+    : '<p>This package has no <code>vidpipe.json</code>, so there is no report to show.</p>';
+  // JSON inside <script> must not be able to close the element.
+  const configJson = JSON.stringify(config).replace(/</g, '\\u003c');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>${escapeHtml(layout.title)} · vidpipe serve</title>
+<style>${PAGE_CSS}${REPORT_CSS}</style></head>
+<body>
+<header><h1>${escapeHtml(layout.title)}</h1><span>playing with <b id="vp-engine">${engine === 'hls' ? 'hls.js' : 'dash.js'}</b></span>${links.join(' ')}</header>
+<main>
+<div id="vp-stage"><video id="vp-video" controls muted playsinline crossorigin="anonymous"${layout.poster ? ` poster="${escapeHtml(layout.poster)}"` : ''}>${
+    layout.storyboard ? `<track id="vp-storyboard" kind="metadata" label="storyboard" src="${escapeHtml(layout.storyboard)}" default>` : ''
+  }</video></div>
+<div id="vp-seek"><input id="vp-seekbar" type="range" min="0" max="1000" step="1" value="0" aria-label="seek"><div id="vp-thumb"><span></span></div></div>
+<div class="vp-controls"><label>Rendition <select id="vp-rendition"><option value="-1">auto</option></select></label><span id="vp-info">loading…</span></div>
+<h2>Report</h2>
+${report}
+</main>
+<script type="application/json" id="vp-config">${configJson}</script>
+<script src="/_vidpipe/${engine === 'hls' ? 'hls.min.js' : 'dash.all.min.js'}"></script>
+<script src="/_vidpipe/player.js"></script>
+</body></html>
+`;
+}

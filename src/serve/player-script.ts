@@ -1,0 +1,135 @@
+/**
+ * The player page's script (served as /_vidpipe/player.js). Plain browser JavaScript, kept
+ * as a string so the compiled CLI needs no asset files. It drives hls.js or dash.js, fills
+ * the rendition picker, shows storyboard thumbnails over the seek bar, and exposes its state
+ * as window.vidpipePlayer for the browser tests.
+ */
+export const PLAYER_SCRIPT = String.raw`(function () {
+  'use strict';
+  var config = JSON.parse(document.getElementById('vp-config').textContent);
+  var video = document.getElementById('vp-video');
+  var picker = document.getElementById('vp-rendition');
+  var info = document.getElementById('vp-info');
+  var state = {
+    engine: config.engine, levels: [], currentLevel: -1, autoLevel: true, errors: [], warnings: [],
+    storyboardCues: 0, select: function () {}
+  };
+  window.vidpipePlayer = state;
+
+  function kbps(bits) { return Math.round(bits / 1000) + ' kb/s'; }
+  function setLevels(levels) {
+    state.levels = levels;
+    picker.innerHTML = '<option value="-1">auto</option>' + levels.map(function (l, i) {
+      return '<option value="' + i + '">' + l.label.replace(/[<&]/g, '') + '</option>';
+    }).join('');
+  }
+  function showInfo() {
+    var level = state.levels[state.currentLevel];
+    info.textContent = (state.autoLevel ? 'auto → ' : 'fixed → ') + (level ? level.label : '?') +
+      ' · decoded ' + video.videoWidth + 'x' + video.videoHeight + ' · t=' + video.currentTime.toFixed(1) + ' s';
+  }
+  function fail(kind, detail, fatal) {
+    (fatal ? state.errors : state.warnings).push(kind + ': ' + detail);
+    if (fatal) info.textContent = 'error: ' + kind + ': ' + detail;
+  }
+  function levelLabel(height, bitrate, codecs) {
+    return (height ? height + 'p ' : 'audio ') + kbps(bitrate) + (codecs ? ' (' + codecs + ')' : '');
+  }
+
+  if (config.engine === 'hls') {
+    if (!config.hls) return fail('config', 'the package has no master.m3u8', true);
+    if (!window.Hls || !Hls.isSupported()) return fail('hls.js', 'this browser has no Media Source Extensions', true);
+    var hls = new Hls({ capLevelToPlayerSize: false, startLevel: -1 });
+    hls.on(Hls.Events.ERROR, function (_e, data) { fail('hls.js ' + data.type, data.details, data.fatal); });
+    hls.on(Hls.Events.MANIFEST_PARSED, function () {
+      setLevels(hls.levels.map(function (l) {
+        return { label: levelLabel(l.height, l.bitrate, [l.videoCodec, l.audioCodec].filter(Boolean).join(',')), width: l.width || 0, height: l.height || 0, bitrate: l.bitrate };
+      }));
+      video.play().catch(function (e) { fail('play', String(e), false); });
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, function (_e, data) { state.currentLevel = data.level; showInfo(); });
+    state.select = function (index) {
+      state.autoLevel = index < 0;
+      hls.currentLevel = index; // -1: automatic switching
+      picker.value = String(index);
+    };
+    hls.loadSource(config.hls);
+    hls.attachMedia(video);
+  } else {
+    if (!config.dash) return fail('config', 'the package has no manifest.mpd', true);
+    var player = dashjs.MediaPlayer().create();
+    var events = dashjs.MediaPlayer.events;
+    var reps = [];
+    player.on(events.ERROR, function (e) { fail('dash.js', (e.error && (e.error.message || e.error.code)) || 'error', true); });
+    player.on(events.PLAYBACK_ERROR, function (e) { fail('dash.js playback', String(e.error || 'error'), true); });
+    player.on(events.STREAM_INITIALIZED, function () {
+      reps = player.getRepresentationsByType('video');
+      setLevels(reps.map(function (r) {
+        return { label: levelLabel(r.height, r.bandwidth, r.codecs), width: r.width, height: r.height, bitrate: r.bandwidth, id: r.id };
+      }));
+    });
+    player.on(events.QUALITY_CHANGE_RENDERED, function (e) {
+      if (e.mediaType !== 'video' || !e.newRepresentation) return;
+      state.currentLevel = reps.findIndex(function (r) { return r.id === e.newRepresentation.id; });
+      showInfo();
+    });
+    state.select = function (index) {
+      state.autoLevel = index < 0;
+      player.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: index < 0 } } } });
+      if (index >= 0) player.setRepresentationForTypeByIndex('video', index, true);
+      picker.value = String(index);
+    };
+    player.initialize(video, config.dash, true);
+  }
+  picker.addEventListener('change', function () { state.select(Number(picker.value)); });
+  video.addEventListener('error', function () { fail('video element', video.error ? video.error.message || String(video.error.code) : 'error', true); });
+  video.addEventListener('timeupdate', function () {
+    if (video.duration) seekbar.value = String(Math.round((video.currentTime / video.duration) * 1000));
+    showInfo();
+  });
+
+  // Storyboard: WebVTT cues whose text is "sprite.jpg#xywh=x,y,w,h", resolved against the track's URL.
+  var seekbar = document.getElementById('vp-seekbar');
+  var thumb = document.getElementById('vp-thumb');
+  var trackElement = document.getElementById('vp-storyboard');
+  var cues = [];
+  if (trackElement) {
+    trackElement.track.mode = 'hidden';
+    var loaded = function () {
+      var list = trackElement.track.cues;
+      cues = list ? Array.prototype.slice.call(list) : [];
+      state.storyboardCues = cues.length;
+    };
+    trackElement.addEventListener('load', loaded);
+    trackElement.addEventListener('error', function () { fail('storyboard', 'could not load ' + trackElement.src, true); });
+    if (trackElement.readyState === 2) loaded();
+  }
+  function cueAt(time) {
+    for (var i = 0; i < cues.length; i++) if (cues[i].startTime <= time && time < cues[i].endTime) return cues[i];
+    return cues[cues.length - 1];
+  }
+  seekbar.addEventListener('input', function () {
+    if (video.duration) video.currentTime = (Number(seekbar.value) / 1000) * video.duration;
+  });
+  seekbar.addEventListener('mousemove', function (event) {
+    if (!cues.length || !video.duration) return;
+    var box = seekbar.getBoundingClientRect();
+    var fraction = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
+    var time = fraction * video.duration;
+    var cue = cueAt(time);
+    var match = /^(.*)#xywh=(\d+),(\d+),(\d+),(\d+)$/.exec(cue.text.trim());
+    if (!match) return;
+    var sprite = new URL(match[1], trackElement.src).href;
+    var w = Number(match[4]), h = Number(match[5]);
+    thumb.style.backgroundImage = 'url("' + sprite + '")';
+    thumb.style.backgroundPosition = '-' + match[2] + 'px -' + match[3] + 'px';
+    thumb.style.width = w + 'px';
+    thumb.style.height = h + 'px';
+    thumb.style.left = Math.min(box.width - w, Math.max(0, fraction * box.width - w / 2)) + 'px';
+    thumb.firstChild.textContent = time.toFixed(1) + ' s';
+    thumb.style.display = 'block';
+    state.thumbnail = { sprite: sprite, x: Number(match[2]), y: Number(match[3]), w: w, h: h, time: time };
+  });
+  seekbar.addEventListener('mouseleave', function () { thumb.style.display = 'none'; });
+})();
+`;

@@ -1,0 +1,202 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { contentTypeFor } from '../storage/content-types.js';
+import { isReleaseName } from '../storage/release.js';
+import { VidpipeError } from '../core/errors.js';
+import { parseRange, type ByteRange } from './ranges.js';
+import { renderPlayerPage, PLAYER_ASSETS, resolvePlayerAsset } from './page.js';
+import { renderReportDocument } from '../report/html.js';
+import { describePackage } from './package-layout.js';
+import { reportFromPackage } from '../report/model.js';
+
+/** Everything the page loads from vidpipe itself lives under this prefix, apart from the package's files. */
+export const ASSET_PREFIX = '/_vidpipe/';
+
+export interface ServeOptions {
+  /** The package folder (where master.m3u8 / manifest.mpd are). */
+  dir: string;
+  port: number;
+  host: string;
+}
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  close: () => Promise<void>;
+}
+
+const COMMON_HEADERS = {
+  // Players on other origins (a local dev page, an online tester) may read the package too.
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges',
+  // A preview of a package that may be re-transcoded any minute: never serve a stale copy.
+  'Cache-Control': 'no-cache',
+  'X-Content-Type-Options': 'nosniff',
+};
+
+function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', extra: Record<string, string> = {}): void {
+  res.writeHead(status, { ...COMMON_HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...extra });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * The file a URL path names inside `root`, or undefined when it would leave it: `..`
+ * segments, encoded slashes or NULs, absolute paths, and symlinks pointing outside.
+ */
+export async function resolveInside(root: string, urlPath: string): Promise<string | undefined> {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return undefined;
+  }
+  if (decoded.includes('\0') || decoded.includes('\\')) return undefined;
+  const segments = decoded.split('/').filter((s) => s !== '');
+  if (segments.some((s) => s === '..' || s === '.')) return undefined;
+  const candidate = path.join(root, ...segments);
+  const relative = path.relative(root, candidate);
+  if (relative.startsWith('..') || path.isAbsolute(relative)) return undefined;
+  try {
+    const [realRoot, realFile] = await Promise.all([realpath(root), realpath(candidate)]);
+    return realFile === realRoot || realFile.startsWith(realRoot + path.sep) ? realFile : undefined;
+  } catch {
+    return candidate; // does not exist: the caller answers 404
+  }
+}
+
+async function sendFile(req: IncomingMessage, res: ServerResponse, file: string, contentType: string): Promise<void> {
+  const info = await stat(file).catch(() => undefined);
+  if (!info?.isFile()) return send(res, 404, 'not found\n');
+  const size = info.size;
+  const base = { ...COMMON_HEADERS, 'Accept-Ranges': 'bytes', 'Last-Modified': info.mtime.toUTCString() };
+  const range = parseRange(req.headers.range, size);
+  if (range.kind === 'unsatisfiable') {
+    res.writeHead(416, { ...base, 'Content-Range': `bytes */${size}`, 'Content-Length': 0 });
+    return void res.end();
+  }
+  if (range.kind === 'whole') {
+    res.writeHead(200, { ...base, 'Content-Type': contentType, 'Content-Length': size });
+    if (req.method === 'HEAD') return void res.end();
+    return pipeRanges(res, file, size === 0 ? [] : [{ start: 0, end: size - 1 }]);
+  }
+  if (range.ranges.length === 1) {
+    const [only] = range.ranges as [ByteRange];
+    res.writeHead(206, { ...base, 'Content-Type': contentType, 'Content-Range': `bytes ${only.start}-${only.end}/${size}`, 'Content-Length': only.end - only.start + 1 });
+    if (req.method === 'HEAD') return void res.end();
+    return pipeRanges(res, file, [only]);
+  }
+  // Several ranges: one multipart/byteranges body (RFC 9110 §14.6).
+  const boundary = `vidpipe-${randomBytes(12).toString('hex')}`;
+  const heads = range.ranges.map((r) => `--${boundary}\r\nContent-Type: ${contentType}\r\nContent-Range: bytes ${r.start}-${r.end}/${size}\r\n\r\n`);
+  const tail = `--${boundary}--\r\n`;
+  const length = range.ranges.reduce((sum, r, i) => sum + Buffer.byteLength(heads[i]!) + (r.end - r.start + 1) + 2, 0) + Buffer.byteLength(tail);
+  res.writeHead(206, { ...base, 'Content-Type': `multipart/byteranges; boundary=${boundary}`, 'Content-Length': length });
+  if (req.method === 'HEAD') return void res.end();
+  return pipeRanges(res, file, range.ranges, { heads, tail });
+}
+
+/** Streams the ranges one after another (with multipart framing when given), ending the response. */
+function pipeRanges(res: ServerResponse, file: string, list: ByteRange[], framing?: { heads: string[]; tail: string }): Promise<void> {
+  return new Promise((resolve) => {
+    const next = (i: number) => {
+      if (i >= list.length) {
+        if (framing) res.write(framing.tail);
+        res.end();
+        return resolve();
+      }
+      if (framing) res.write(framing.heads[i]!);
+      const stream = createReadStream(file, { start: list[i]!.start, end: list[i]!.end });
+      stream.on('error', () => {
+        res.destroy();
+        resolve();
+      });
+      stream.on('end', () => {
+        if (framing) res.write('\r\n');
+        next(i + 1);
+      });
+      stream.pipe(res, { end: false });
+    };
+    next(0);
+  });
+}
+
+export function createServeHandler(root: string): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  return async (req, res) => {
+    const method = req.method ?? 'GET';
+    if (method === 'OPTIONS') {
+      res.writeHead(204, { ...COMMON_HEADERS, 'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS', 'Access-Control-Allow-Headers': 'Range', 'Access-Control-Max-Age': '600' });
+      return void res.end();
+    }
+    if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'method not allowed\n', undefined, { Allow: 'GET, HEAD, OPTIONS' });
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/' || url.pathname === '/index.html') {
+      const layout = await describePackage(root);
+      const engine = url.searchParams.get('engine') === 'dash' ? 'dash' : url.searchParams.get('engine') === 'hls' ? 'hls' : undefined;
+      return send(res, 200, renderPlayerPage(layout, engine), 'text/html; charset=utf-8');
+    }
+    if (url.pathname === `${ASSET_PREFIX}report.html`) {
+      const layout = await describePackage(root);
+      if (!layout.summary) return send(res, 404, 'this package has no vidpipe.json (it was not made by vidpipe, or by an older one)\n');
+      return send(res, 200, renderReportDocument(reportFromPackage(layout.summary)), 'text/html; charset=utf-8');
+    }
+    if (url.pathname.startsWith(ASSET_PREFIX)) {
+      const name = url.pathname.slice(ASSET_PREFIX.length);
+      const asset = PLAYER_ASSETS[name];
+      if (!asset) return send(res, 404, 'not found\n');
+      const resolved = resolvePlayerAsset(asset);
+      if (typeof resolved === 'string') return sendFile(req, res, resolved, 'text/javascript; charset=utf-8');
+      return send(res, 200, resolved.text, 'text/javascript; charset=utf-8');
+    }
+    const file = await resolveInside(root, url.pathname);
+    if (!file) return send(res, 403, 'forbidden\n');
+    const relative = path.relative(root, file).split(path.sep).join('/');
+    return sendFile(req, res, file, contentTypeFor(packageKey(relative)));
+  };
+}
+
+/** Content types are defined on keys relative to the package, not to the release folder it sits in. */
+function packageKey(relative: string): string {
+  const [first, ...rest] = relative.split('/');
+  return rest.length > 0 && isReleaseName(first!) ? rest.join('/') : relative;
+}
+
+/** Starts the server; resolves once it listens. */
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const root = path.resolve(options.dir);
+  const info = await stat(root).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new VidpipeError('INPUT_NOT_FOUND', `${options.dir} is not a folder`, { hint: 'give the package folder, e.g. vidpipe serve out/talk' });
+  }
+  const handler = createServeHandler(root);
+  const server = createServer((req, res) => {
+    handler(req, res).catch((error: unknown) => {
+      if (!res.headersSent) send(res, 500, `internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new VidpipeError('USAGE', `port ${options.port} on ${options.host} is already in use`, { hint: 'choose another with --port (0 picks a free one)' })
+          : new VidpipeError('USAGE', `cannot listen on ${options.host}:${options.port}: ${error.message}`),
+      );
+    });
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    server,
+    url: `http://${host}:${address.port}/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

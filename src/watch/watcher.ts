@@ -1,0 +1,333 @@
+/**
+ * `vidpipe watch`: turns uploads in a bucket into packages. Objects are found by polling
+ * ListObjectsV2 (any S3-compatible store) or from S3 Event Notifications on SQS; each one is
+ * claimed in SQLite (see store.ts), transcoded with the normal pipeline and recorded. A claim is
+ * a lease renewed while the job runs, so a watcher that dies (kill -9, power loss) only delays
+ * the object until the lease runs out and another (or a restarted) watcher retries it.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Message } from '@aws-sdk/client-sqs';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { toVidpipeError, VidpipeError, type ErrorCode } from '../core/errors.js';
+import type { JobEventListener } from '../core/events.js';
+import type { TranscodeResult } from '../core/result.js';
+import { transcode, type TranscodeRequest } from '../core/transcode.js';
+import type { RawTranscodeOptions } from '../cli/options.js';
+import { headObject, listObjects, readTextObject, type ObjectSummary } from '../storage/s3.js';
+import { formatS3Uri, type Location, sanitiseName } from '../storage/uri.js';
+import { applyOverrides, isSidecarKey, overridesFromMetadata, overridesFromSidecar, sidecarKeyFor } from './overrides.js';
+import { parseS3Notification, type SqsQueue } from './sqs.js';
+import type { WatchObjectRef, WatchStore } from './store.js';
+
+/** Failures worth another attempt: the next try may meet a healthy server, disk or database. */
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['STORAGE_FAILED', 'DB_FAILED', 'FFMPEG_STALLED', 'INTERNAL']);
+
+export interface WatchConfig {
+  bucket: string;
+  /** '' or ending with '/'. */
+  prefix: string;
+  out: Location;
+  /** The --out text handed to transcode. */
+  outText: string;
+  intervalMs: number;
+  maxAttempts: number;
+  /** The watcher's transcode flags (before per-upload overrides). */
+  raw: RawTranscodeOptions;
+  /** Everything of a TranscodeRequest that is the same for every upload. */
+  request: Omit<TranscodeRequest, 'input' | 'out' | 'name' | 'settings' | 'thumbnails' | 'signal' | 'onEvent'>;
+  /** Exit once nothing is left to do instead of watching forever. */
+  once?: boolean;
+}
+
+export type WatchOutcomeStatus = 'done' | 'failed' | 'retry' | 'released';
+
+/** One processed object; with --json this is the line printed on stdout. */
+export interface WatchOutcome {
+  bucket: string;
+  key: string;
+  etag: string;
+  /** done; failed (for good); retry (a transient failure, attempts left); released (stopped by a signal). */
+  watchStatus: WatchOutcomeStatus;
+  attempt: number;
+  result?: TranscodeResult;
+  error?: { code: string; message: string; hint?: string };
+}
+
+export interface WatchHooks {
+  onEvent?: JobEventListener;
+  onOutcome?: (outcome: WatchOutcome) => void;
+  log?: (line: string) => void;
+}
+
+export function newWatcherId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+}
+
+export class Watcher {
+  /** ETag and size of every candidate at the previous poll: equal twice in a row means the upload is complete. */
+  private lastSeen = new Map<string, string>();
+
+  constructor(
+    private readonly config: WatchConfig,
+    private readonly store: WatchStore,
+    private readonly client: S3Client,
+    private readonly hooks: WatchHooks = {},
+    private readonly leaseMs: number,
+  ) {}
+
+  private log(line: string): void {
+    this.hooks.log?.(line);
+  }
+
+  /** Upload keys vidpipe must not treat as inputs: sidecars, folder markers, its own outputs. */
+  isIgnored(bucket: string, key: string): boolean {
+    if (bucket !== this.config.bucket || !key.startsWith(this.config.prefix)) return true;
+    if (key.endsWith('/') || isSidecarKey(key)) return true;
+    const { out } = this.config;
+    return out.kind === 's3' && out.bucket === bucket && key.startsWith(out.prefix);
+  }
+
+  /**
+   * One ListObjectsV2 pass: returns the objects that were unchanged since the last pass and are
+   * not finished, plus how many are still settling.
+   */
+  async poll(signal: AbortSignal): Promise<{ ready: ObjectSummary[]; settling: number }> {
+    const listed = await listObjects(this.client, this.config.bucket, this.config.prefix, { signal, pageSize: 1000 });
+    const seen = new Map<string, string>();
+    const ready: ObjectSummary[] = [];
+    let settling = 0;
+    for (const object of listed) {
+      if (this.isIgnored(this.config.bucket, object.key)) continue;
+      if (this.store.isFinished({ bucket: this.config.bucket, key: object.key, etag: object.etag, size: object.size })) continue;
+      const signature = `${object.etag}:${object.size}`;
+      seen.set(object.key, signature);
+      if (this.lastSeen.get(object.key) === signature) ready.push(object);
+      else settling += 1;
+    }
+    this.lastSeen = seen;
+    return { ready, settling };
+  }
+
+  /** Polls until stopped (or, with `once`, until nothing is left to do). */
+  async runPolling(signal: AbortSignal): Promise<void> {
+    this.log(`watching ${formatS3Uri(this.config.bucket, this.config.prefix)} every ${this.config.intervalMs / 1000}s → ${this.config.outText}`);
+    let firstPoll = true;
+    while (!signal.aborted) {
+      let ready: ObjectSummary[] = [];
+      let settling = 0;
+      try {
+        ({ ready, settling } = await this.poll(signal));
+      } catch (error) {
+        const failure = toVidpipeError(error);
+        // A missing bucket at start is a usage error; a failing server later is waited out.
+        if (firstPoll || failure.code === 'INTERRUPTED') throw failure;
+        this.log(`listing failed, retrying in ${this.config.intervalMs / 1000}s: ${failure.message}`);
+        settling = 1;
+      }
+      firstPoll = false;
+      for (const object of ready) {
+        if (signal.aborted) break;
+        await this.processObject({ bucket: this.config.bucket, key: object.key, etag: object.etag, size: object.size }, signal);
+      }
+      if (this.config.once && ready.length === 0 && settling === 0) return;
+      await sleep(this.config.intervalMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Consumes S3 ObjectCreated notifications. A message is deleted once every object in it is
+   * finished (done, failed for good, or not ours to process); otherwise it reappears after its
+   * visibility timeout, which is how SQS retries.
+   */
+  async runSqs(queue: SqsQueue, signal: AbortSignal): Promise<void> {
+    this.log(`consuming S3 notifications for ${formatS3Uri(this.config.bucket, this.config.prefix)} → ${this.config.outText}`);
+    while (!signal.aborted) {
+      let messages: Message[];
+      try {
+        messages = await queue.receive(signal);
+      } catch (error) {
+        if (signal.aborted) return;
+        throw new VidpipeError('STORAGE_FAILED', `receiving from SQS failed: ${toVidpipeError(error).message}`, { cause: error });
+      }
+      if (messages.length === 0 && this.config.once) return;
+      for (const message of messages) {
+        if (signal.aborted) break;
+        await this.handleMessage(queue, message, signal);
+      }
+    }
+  }
+
+  private async handleMessage(queue: SqsQueue, message: Message, signal: AbortSignal): Promise<void> {
+    let parsed;
+    try {
+      parsed = parseS3Notification(message.Body ?? '');
+    } catch (error) {
+      // Redelivering a message that can never parse would loop forever.
+      this.log(`dropping SQS message ${message.MessageId ?? ''}: ${toVidpipeError(error).message}`);
+      await queue.delete(message);
+      return;
+    }
+    let finished = true;
+    for (const event of parsed.objects) {
+      if (signal.aborted) {
+        finished = false;
+        break;
+      }
+      if (this.isIgnored(event.bucket, event.key)) continue;
+      const outcome = await this.processObject(
+        { bucket: event.bucket, key: event.key, etag: event.etag ?? '', size: event.size ?? 0 },
+        signal,
+        () => queue.setVisibility(message),
+      );
+      if (outcome === 'busy' || outcome?.watchStatus === 'retry' || outcome?.watchStatus === 'released') finished = false;
+    }
+    if (finished) await queue.delete(message);
+    // Stopped by a signal: hand the message back now rather than after its visibility timeout.
+    else if (signal.aborted) await queue.setVisibility(message, 0).catch(() => undefined);
+  }
+
+  /**
+   * Claims and processes one object. Returns undefined when there was nothing to do (gone, or
+   * already finished for this ETag), 'busy' when another watcher holds it or the object store could
+   * not be reached (try again later).
+   */
+  async processObject(
+    seen: WatchObjectRef,
+    stop: AbortSignal,
+    keepAlive?: () => Promise<void>,
+  ): Promise<WatchOutcome | 'busy' | undefined> {
+    const uri = formatS3Uri(seen.bucket, seen.key);
+    // The listing or event may be stale; HEAD gives the current version and its metadata.
+    const head = await headObject(this.client, seen.bucket, seen.key, stop).catch((error: unknown) => {
+      this.log(`${uri}: ${toVidpipeError(error).message}`);
+      return null;
+    });
+    if (head === null) return 'busy';
+    if (head === undefined) return undefined;
+    const object: WatchObjectRef = { bucket: seen.bucket, key: seen.key, etag: head.etag, size: head.size };
+    const claim = this.store.claim(object);
+    if (!claim.claimed) {
+      if (claim.reason === 'busy') return 'busy';
+      if (claim.reason === 'gave-up') {
+        const outcome: WatchOutcome = { ...object, watchStatus: 'failed', attempt: this.store.attemptsOf(object), error: { code: 'INTERRUPTED', message: claim.error } };
+        this.hooks.onOutcome?.(outcome);
+        return outcome;
+      }
+      return undefined;
+    }
+    this.log(`${uri}: claimed (attempt ${claim.attempt} of ${this.config.maxAttempts})`);
+
+    const job = new AbortController();
+    const onStop = (): void => job.abort(stop.reason);
+    stop.addEventListener('abort', onStop, { once: true });
+    let lostLease = false;
+    const heartbeat = setInterval(() => {
+      try {
+        if (!this.store.renew(object)) {
+          lostLease = true;
+          job.abort(new VidpipeError('INTERRUPTED', 'the claim on this object was lost'));
+        }
+      } catch (error) {
+        this.log(`${uri}: could not renew the lease: ${toVidpipeError(error).message}`);
+      }
+      keepAlive?.().catch((error: unknown) => this.log(`${uri}: could not extend the SQS message: ${toVidpipeError(error).message}`));
+    }, Math.max(200, Math.floor(this.leaseMs / 3)));
+    try {
+      const outcome = await this.runJob(object, claim.attempt, head.metadata, job.signal, () => lostLease, stop);
+      this.hooks.onOutcome?.(outcome);
+      return outcome;
+    } finally {
+      clearInterval(heartbeat);
+      stop.removeEventListener('abort', onStop);
+    }
+  }
+
+  private async runJob(
+    object: WatchObjectRef,
+    attempt: number,
+    metadata: Record<string, string>,
+    signal: AbortSignal,
+    lostLease: () => boolean,
+    stop: AbortSignal,
+  ): Promise<WatchOutcome> {
+    const uri = formatS3Uri(object.bucket, object.key);
+    let request: TranscodeRequest;
+    try {
+      request = await this.requestFor(object, metadata, signal);
+    } catch (error) {
+      // A bad sidecar fails for good (USAGE); an unreachable server is retried like any transient failure.
+      return this.settle(object, attempt, stop, lostLease, toVidpipeError(error));
+    }
+    const result = await transcode({ ...request, signal, onEvent: this.hooks.onEvent });
+    if (result.status === 'succeeded') {
+      this.store.finish(object, 'done', { jobId: result.jobId, videoId: result.id, outputs: result.outputs as Record<string, string> });
+      this.log(`${uri}: done → ${result.outputs.hls ?? result.outputs.root ?? ''}`);
+      return { ...object, watchStatus: 'done', attempt, result };
+    }
+    const error = result.error!;
+    return this.settle(object, attempt, stop, lostLease, new VidpipeError(error.code as ErrorCode, error.message, { hint: error.hint }), result);
+  }
+
+  /** Records a failed or interrupted attempt: released for later, retried, or failed for good. */
+  private settle(
+    object: WatchObjectRef,
+    attempt: number,
+    stop: AbortSignal,
+    lostLease: () => boolean,
+    failure: VidpipeError,
+    result?: TranscodeResult,
+  ): WatchOutcome {
+    const uri = formatS3Uri(object.bucket, object.key);
+    const error = { code: failure.code, message: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) };
+    const base = { ...object, attempt, ...(result ? { result } : {}), error };
+    if (lostLease()) {
+      this.log(`${uri}: stopped, another watcher took it over after our lease ran out`);
+      return { ...base, watchStatus: 'released' };
+    }
+    if (stop.aborted) {
+      this.store.release(object, { countAttempt: false, jobId: result?.jobId });
+      this.log(`${uri}: released (stopping); it will be picked up again`);
+      return { ...base, watchStatus: 'released' };
+    }
+    if (TRANSIENT.has(failure.code) && attempt < this.config.maxAttempts) {
+      this.store.release(object, { countAttempt: true, error: failure.message, jobId: result?.jobId });
+      this.log(`${uri}: attempt ${attempt} failed, will retry: ${failure.message}`);
+      return { ...base, watchStatus: 'retry' };
+    }
+    const reason = attempt > 1 ? `gave up after ${attempt} attempts: ${failure.message}` : failure.message;
+    this.store.finish(object, 'failed', { jobId: result?.jobId, videoId: result?.id, error: reason });
+    this.log(`${uri}: failed: ${reason}`);
+    return { ...base, watchStatus: 'failed', error: { ...error, message: reason } };
+  }
+
+  /** The transcode request for one upload: the watcher's flags, then metadata, then the sidecar. */
+  private async requestFor(object: WatchObjectRef, metadata: Record<string, string>, signal: AbortSignal): Promise<TranscodeRequest> {
+    const uri = formatS3Uri(object.bucket, object.key);
+    const sidecarKey = sidecarKeyFor(object.key);
+    const sidecarText = await readTextObject(this.client, object.bucket, sidecarKey, signal);
+    const overrides = {
+      ...overridesFromMetadata(metadata, `metadata of ${uri}`),
+      ...(sidecarText === undefined ? {} : overridesFromSidecar(sidecarText, formatS3Uri(object.bucket, sidecarKey))),
+    };
+    const applied = applyOverrides(this.config.raw, overrides, sidecarText === undefined ? `metadata of ${uri}` : formatS3Uri(object.bucket, sidecarKey));
+    return {
+      ...this.config.request,
+      input: uri,
+      out: this.config.outText,
+      name: applied.name ?? packageNameFor(object.key, this.config.prefix),
+      settings: applied.settings,
+      thumbnails: applied.thumbnails,
+      tags: { ...this.config.request.tags, ...applied.tags, 's3-key': object.key, 's3-etag': object.etag },
+    };
+  }
+}
+
+/**
+ * `uploads/talks/My Talk.mp4` watched under `uploads/` → `talks-My-Talk`: the folders below the
+ * watched prefix stay in the name, so equal file names in different folders do not collide.
+ */
+export function packageNameFor(key: string, prefix: string): string {
+  return sanitiseName(key.slice(prefix.length).split('/').filter((part) => part !== '').join('-'));
+}

@@ -1,0 +1,72 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeClip, runCli, tempDir, VIDPIPE_BIN } from '../helpers/media.js';
+
+const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
+
+/** Runs the CLI under a real pseudo-terminal (util-linux `script`), as a person at a terminal would. */
+function runInTerminal(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    // A pty starts at 0x0; give it a size, as a terminal window would.
+    const command = `stty cols 120 rows 40; ${[process.execPath, VIDPIPE_BIN, ...args].map(quote).join(' ')}`;
+    const child = spawn('script', ['-qefc', command, '/dev/null'], { env: { ...process.env, CI: '', TERM: 'xterm-256color', COLUMNS: '120', LINES: '40', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+describe('vidpipe on a terminal and on Ctrl-C', { timeout: 240_000 }, () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let clip: string;
+  before(async () => {
+    ({ dir, cleanup } = await tempDir());
+    clip = await makeClip(join(dir, 'clip.mp4'), { durationSeconds: 6 });
+  });
+  after(async () => cleanup());
+
+  it('draws the live task list on a terminal and still prints the summary', async () => {
+    const r = await runInTerminal(['transcode', clip, '--out', join(dir, 'tty'), '--db', join(dir, 'tty.db'), '--preset', 'superfast', '--ladder', '144p', '--segment-duration', '2'], {});
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /Encode video/);
+    assert.match(r.output, /Package CMAF segments/);
+    assert.match(r.output, /\u001b\[/, 'ANSI drawing codes: the live renderer was used');
+    assert.match(r.output, /✔ .*clip\.mp4 →/);
+  });
+
+  it('on SIGINT kills ffmpeg, removes temporary files, marks the job interrupted and exits 130', async () => {
+    const long = await makeClip(join(dir, 'long.mp4'), { durationSeconds: 30, width: 640, height: 360 });
+    const work = join(dir, 'work');
+    const db = join(dir, 'int.db');
+    let sent = false;
+    const r = await runCli(['transcode', long, '--out', join(dir, 'int'), '--db', db, '--work-dir', work, '--preset', 'slow', '--progress', 'plain'], {
+      onStderr: (text, child) => {
+        if (!sent && /Encode video: started/.test(text)) {
+          sent = true;
+          setTimeout(() => child.kill('SIGINT'), 500);
+        }
+      },
+    });
+    assert.ok(sent, 'the encode started');
+    assert.equal(r.code, 130, r.stderr);
+    assert.equal(existsSync(join(dir, 'int', 'long')), false, 'nothing published');
+    assert.deepEqual(existsSync(work) ? readdirSync(work) : [], [], 'work files removed');
+    const shown = JSON.parse((await runCli(['list', '--db', db, '--json'])).stdout);
+    assert.equal(shown.videos[0].latestJobStatus, 'interrupted');
+    // No ffmpeg child outlives the CLI.
+    const orphans = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(long);
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(orphans, []);
+  });
+});

@@ -1,0 +1,90 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createProgram, type CommandHandlers } from '../../src/cli/program.js';
+import { toTranscodeSettings, parseTags, TRANSCODE_OPTIONS, GLOBAL_OPTIONS, type RawTranscodeOptions } from '../../src/cli/options.js';
+import { chooseProgressMode } from '../../src/cli/reporters/reporter.js';
+import { batchExitCode } from '../../src/cli/commands/transcode.js';
+import type { TranscodeResult } from '../../src/core/result.js';
+
+/** Parses argv with handlers that only record what they were given. */
+async function parse(argv: string[]) {
+  const calls: { command: string; args: unknown[] }[] = [];
+  const record = (command: string) => async (...args: unknown[]) => {
+    calls.push({ command, args });
+    return 0;
+  };
+  const handlers = { transcode: record('transcode'), doctor: record('doctor'), sample: record('sample'), list: record('list'), show: record('show') } as unknown as CommandHandlers;
+  const program = createProgram(handlers);
+  program.configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  await program.parseAsync(argv, { from: 'user' });
+  return calls;
+}
+
+describe('command-line parsing', () => {
+  it('parses transcode inputs, defaults and flags without spawning a process', async () => {
+    const [call] = await parse(['transcode', 'a.mp4', 'b.mov', '--ladder', '720p,360p', '--preset', 'fast', '--tag', 'k=v', '--tag', 'x=y']);
+    assert.equal(call!.command, 'transcode');
+    const [inputs, options] = call!.args as [string[], Record<string, unknown>];
+    assert.deepEqual(inputs, ['a.mp4', 'b.mov']);
+    assert.equal(options.out, 'vidpipe-out');
+    assert.equal(options.segmentDuration, '6');
+    assert.deepEqual(options.tag, ['k=v', 'x=y']);
+    assert.equal(options.thumbnails, true);
+  });
+
+  it('accepts global options after the command', async () => {
+    const [call] = await parse(['transcode', 'a.mp4', '--json', '--db', '/tmp/x.db', '--no-thumbnails']);
+    const [, options, global] = call!.args as [string[], Record<string, unknown>, Record<string, unknown>];
+    assert.equal(global.json, true);
+    assert.equal(global.db, '/tmp/x.db');
+    assert.equal(options.thumbnails, false);
+  });
+
+  it('turns unknown options into a CommanderError (exit 2 in the entry point)', async () => {
+    await assert.rejects(parse(['transcode', 'a.mp4', '--nope']), (e: { code: string }) => e.code === 'commander.unknownOption');
+  });
+
+  it('declares every option once, as data', () => {
+    const flags = [...GLOBAL_OPTIONS, ...TRANSCODE_OPTIONS].map((o) => o.flags.split(' ').find((f) => f.startsWith('--')));
+    assert.equal(new Set(flags).size, flags.length);
+  });
+});
+
+describe('transcode settings', () => {
+  // The defaults commander fills in, taken from the option table itself.
+  const defaults = Object.fromEntries(
+    TRANSCODE_OPTIONS.filter((o) => o.defaultValue !== undefined).map((o) => [o.flags.match(/--([\w-]+)/)![1]!.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()), o.defaultValue]),
+  );
+  const raw = { ...defaults, out: 'o', thumbnails: true } as unknown as RawTranscodeOptions;
+  it('validates numbers with the flag named in the message', () => {
+    assert.throws(() => toTranscodeSettings({ ...raw, concurrency: '0' }), /--concurrency/);
+    assert.throws(() => toTranscodeSettings({ ...raw, segmentDuration: 'abc' }), /--segment-duration/);
+    assert.throws(() => toTranscodeSettings({ ...raw, segmentDuration: '60' }), /at most 30/);
+    assert.equal(toTranscodeSettings(raw).segmentDurationSeconds, 6);
+  });
+  it('parses tags', () => {
+    assert.deepEqual(parseTags(['a=1', 'b=x=y']), { a: '1', b: 'x=y' });
+    assert.throws(() => parseTags(['nokey']), /key=value/);
+  });
+});
+
+describe('progress mode', () => {
+  it('uses the live list only on an interactive terminal outside CI', () => {
+    assert.equal(chooseProgressMode({}, { isTTY: true }, {}), 'tty');
+    assert.equal(chooseProgressMode({}, { isTTY: false }, {}), 'plain');
+    assert.equal(chooseProgressMode({}, { isTTY: true }, { CI: 'true' }), 'plain');
+    assert.equal(chooseProgressMode({}, { isTTY: true }, { TERM: 'dumb' }), 'plain');
+    assert.equal(chooseProgressMode({ quiet: true }, { isTTY: true }, {}), 'none');
+    assert.equal(chooseProgressMode({ progress: 'plain' }, { isTTY: true }, {}), 'plain');
+  });
+});
+
+describe('batch exit code', () => {
+  const result = (status: TranscodeResult['status'], code?: string) => ({ status, error: code ? { code, message: '' } : undefined }) as TranscodeResult;
+  it('is 0 when all succeed, 130 when interrupted, 1 for processing failures, 2 for bad input only', () => {
+    assert.equal(batchExitCode([result('succeeded')]), 0);
+    assert.equal(batchExitCode([result('succeeded'), result('interrupted', 'INTERRUPTED')]), 130);
+    assert.equal(batchExitCode([result('failed', 'INPUT_INVALID'), result('failed', 'FFMPEG_FAILED')]), 1);
+    assert.equal(batchExitCode([result('failed', 'INPUT_NOT_FOUND'), result('succeeded')]), 2);
+  });
+});

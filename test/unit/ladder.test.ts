@@ -1,0 +1,110 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildLadder, chooseFrameRate, h264Level, parseLadderOption, parseCodecs, parsePreset, renditionSize } from '../../src/core/ladder.js';
+import type { VideoStreamInfo } from '../../src/ffmpeg/probe.js';
+
+function video(displayWidth: number, displayHeight: number): VideoStreamInfo {
+  return {
+    index: 0, codec: 'h264', width: displayWidth, height: displayHeight, displayWidth, displayHeight, rotation: 0,
+    sampleAspectRatio: { num: 1, den: 1 }, displayAspectRatio: { num: 16, den: 9 }, bitDepth: 8, startSeconds: 0, isAttachedPicture: false,
+  };
+}
+const fps30 = { num: 30, den: 1 };
+
+describe('buildLadder', () => {
+  it('follows the Apple table for a 1080p source, top rung first', () => {
+    const ladder = buildLadder(video(1920, 1080), { codecs: ['h264'], frameRate: fps30 });
+    assert.deepEqual(ladder.map((r) => [r.id, r.width, r.height, r.bitrateKbps]), [
+      ['h264-1080p', 1920, 1080, 6000], ['h264-720p', 1280, 720, 3000], ['h264-540p', 960, 540, 2000],
+      ['h264-432p', 768, 432, 1100], ['h264-360p', 640, 360, 730], ['h264-234p', 416, 234, 145],
+    ]);
+    for (const r of ladder) {
+      assert.equal(r.maxrateKbps, Math.round(r.bitrateKbps * 1.1));
+      assert.equal(r.bufsizeKbps, r.bitrateKbps * 2);
+      assert.equal(r.profile, 'high');
+    }
+    assert.equal(ladder[0]!.level, '4.0');
+  });
+
+  it('never goes taller than the source and keeps odd sources even', () => {
+    const ladder = buildLadder(video(853, 479), { codecs: ['h264'], frameRate: fps30 });
+    assert.deepEqual(ladder.map((r) => r.size), [432, 360, 234]);
+    for (const r of ladder) {
+      assert.equal(r.width % 2, 0);
+      assert.equal(r.height % 2, 0);
+      assert.ok(Math.abs(r.width / r.height - 853 / 479) < 0.01, `aspect ${r.width}x${r.height}`);
+    }
+  });
+
+  it('treats the short side as the size class for portrait video', () => {
+    const [top] = buildLadder(video(1080, 1920), { codecs: ['h264'], frameRate: fps30 });
+    assert.deepEqual([top!.width, top!.height], [1080, 1920]);
+  });
+
+  it('gives a source smaller than every rung one rung at its own size', () => {
+    const ladder = buildLadder(video(160, 90), { codecs: ['h264'], frameRate: fps30 });
+    assert.equal(ladder.length, 1);
+    assert.deepEqual([ladder[0]!.width, ladder[0]!.height], [160, 90]);
+  });
+
+  it('makes one ladder per codec with lower bit rates for HEVC and AV1', () => {
+    const ladder = buildLadder(video(1280, 720), { codecs: ['h264', 'hevc', 'av1'], frameRate: fps30, rungs: [{ size: 720, kbps: 3000 }] });
+    assert.deepEqual(ladder.map((r) => r.id), ['h264-720p', 'hevc-720p', 'av1-720p']);
+    assert.ok(ladder[1]!.bitrateKbps < ladder[0]!.bitrateKbps && ladder[2]!.bitrateKbps < ladder[1]!.bitrateKbps);
+  });
+
+  it('spends more bits on 60 fps than on 30 fps', () => {
+    const at30 = buildLadder(video(1280, 720), { codecs: ['h264'], frameRate: fps30, rungs: [{ size: 720, kbps: 3000 }] })[0]!;
+    const at60 = buildLadder(video(1280, 720), { codecs: ['h264'], frameRate: { num: 60, den: 1 }, rungs: [{ size: 720, kbps: 3000 }] })[0]!;
+    assert.ok(at60.bitrateKbps > at30.bitrateKbps);
+    assert.equal(at60.level, '3.2');
+  });
+});
+
+describe('renditionSize', () => {
+  it('keeps 4:3 display aspect with even dimensions', () => {
+    assert.deepEqual(renditionSize({ displayWidth: 640, displayHeight: 480 }, 360), { width: 480, height: 360 });
+  });
+});
+
+describe('h264Level', () => {
+  it('picks the lowest level whose limits hold', () => {
+    assert.equal(h264Level(640, 360, 30, 800), '3.0');
+    assert.equal(h264Level(1280, 720, 30, 3300), '3.1');
+    assert.equal(h264Level(1920, 1080, 30, 6600), '4.0');
+    assert.equal(h264Level(1920, 1080, 60, 9000), '4.2');
+    assert.throws(() => h264Level(8192, 4320, 120, 100000), /beyond H.264 level 5.2/);
+  });
+});
+
+describe('chooseFrameRate', () => {
+  it('keeps standard rates and snaps near ones to the closest', () => {
+    assert.deepEqual(chooseFrameRate({ avgFrameRate: { num: 30, den: 1 } }), { num: 30, den: 1 });
+    assert.deepEqual(chooseFrameRate({ avgFrameRate: { num: 30000, den: 1001 } }), { num: 30000, den: 1001 });
+    assert.deepEqual(chooseFrameRate({ avgFrameRate: { num: 2987, den: 100 } }), { num: 30000, den: 1001 });
+    assert.deepEqual(chooseFrameRate({ avgFrameRate: { num: 25, den: 1 } }), { num: 25, den: 1 });
+  });
+  it('halves rates above 60 fps', () => {
+    assert.deepEqual(chooseFrameRate({ avgFrameRate: { num: 120, den: 1 } }), { num: 60, den: 1 });
+    assert.deepEqual(chooseFrameRate({ avgFrameRate: { num: 240, den: 1 } }), { num: 60, den: 1 });
+    assert.deepEqual(chooseFrameRate({ avgFrameRate: { num: 120000, den: 1001 } }), { num: 60000, den: 1001 });
+  });
+  it('falls back to the real frame rate, then 25', () => {
+    assert.deepEqual(chooseFrameRate({ realFrameRate: { num: 24, den: 1 } }), { num: 24, den: 1 });
+    assert.deepEqual(chooseFrameRate({}), { num: 25, den: 1 });
+  });
+});
+
+describe('option parsing', () => {
+  it('parses --ladder names and explicit rates', () => {
+    assert.deepEqual(parseLadderOption('1080p,720p,480p:1500'), [{ size: 1080, kbps: 6000 }, { size: 720, kbps: 3000 }, { size: 480, kbps: 1500 }]);
+    assert.throws(() => parseLadderOption('big'), /--ladder/);
+    assert.throws(() => parseLadderOption('32p'), /outside/);
+  });
+  it('parses codecs and presets', () => {
+    assert.deepEqual(parseCodecs('h264,H265,av1,avc'), ['h264', 'hevc', 'av1']);
+    assert.throws(() => parseCodecs('vp9'), /--codecs/);
+    assert.equal(parsePreset('SLOW'), 'slow');
+    assert.throws(() => parsePreset('turbo'), /--preset/);
+  });
+});

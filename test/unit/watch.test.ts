@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { VidpipeError } from '../../src/core/errors.js';
+import { entryManifestFor, isSupersededName, releaseReferencedBy } from '../../src/storage/release.js';
+import { applyOverrides, overridesFromMetadata, overridesFromSidecar } from '../../src/watch/overrides.js';
+import { parseS3Notification } from '../../src/watch/sqs.js';
+import { WatchStore } from '../../src/watch/store.js';
+import { packageNameFor } from '../../src/watch/watcher.js';
+import type { RawTranscodeOptions } from '../../src/cli/options.js';
+import { tempDir } from '../helpers/media.js';
+
+const OBJECT = { bucket: 'inbox', key: 'uploads/a.mp4', etag: 'e1', size: 10 };
+
+/** Two watchers (two connections) on one database file, on a clock the test moves. */
+async function twoWatchers(t: { after(fn: () => unknown): void }, options = { leaseMs: 10_000, maxAttempts: 2 }) {
+  const { dir, cleanup } = await tempDir();
+  const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
+  const now = () => new Date(clock.now);
+  const file = path.join(dir, 'w.db');
+  const a = new WatchStore(file, { owner: 'watcher-a', now, ...options });
+  const b = new WatchStore(file, { owner: 'watcher-b', now, ...options });
+  t.after(async () => {
+    a.close();
+    b.close();
+    await cleanup();
+  });
+  return { a, b, clock };
+}
+
+describe('WatchStore claims', () => {
+  it('lets exactly one of two watchers on one database claim an object, and never redoes a done one', async (t) => {
+    const { a, b, clock } = await twoWatchers(t);
+    assert.deepEqual(a.claim(OBJECT), { claimed: true, attempt: 1 });
+    assert.deepEqual(b.claim(OBJECT), { claimed: false, reason: 'busy' });
+    assert.equal(b.renew(OBJECT), false, 'only the holder renews');
+    assert.equal(a.renew(OBJECT), true);
+    a.finish(OBJECT, 'done', { jobId: 'j1', outputs: { hls: 's3://vod/a/master.m3u8' } });
+    assert.deepEqual(b.claim(OBJECT), { claimed: false, reason: 'finished' });
+    assert.equal(b.isFinished(OBJECT), true);
+    clock.now += 3_600_000;
+    assert.deepEqual(a.claim(OBJECT), { claimed: false, reason: 'finished' }, 'done stays done');
+    // A re-upload (new ETag) is new work.
+    assert.deepEqual(b.claim({ ...OBJECT, etag: 'e2' }), { claimed: true, attempt: 1 });
+    assert.equal(a.get('inbox', OBJECT.key)?.jobId, null);
+  });
+
+  it('retries an object whose lease expired, then gives up with the reason', async (t) => {
+    const { a, b, clock } = await twoWatchers(t);
+    assert.equal(a.claim(OBJECT).claimed, true);
+    clock.now += 9_000;
+    assert.deepEqual(b.claim(OBJECT), { claimed: false, reason: 'busy' });
+    clock.now += 2_000; // a was killed: its lease ran out
+    assert.deepEqual(b.claim(OBJECT), { claimed: true, attempt: 2 });
+    clock.now += 11_000;
+    const gaveUp = a.claim(OBJECT);
+    assert.equal(gaveUp.claimed, false);
+    assert.equal(gaveUp.claimed === false && gaveUp.reason, 'gave-up');
+    const row = a.get('inbox', OBJECT.key)!;
+    assert.equal(row.status, 'failed');
+    assert.match(row.error ?? '', /gave up after 2 attempt\(s\): .*lease expired/);
+  });
+
+  it('a clean release costs no attempt; a transient failure does', async (t) => {
+    const { a, b, clock } = await twoWatchers(t);
+    a.claim(OBJECT);
+    a.release(OBJECT, { countAttempt: false });
+    assert.deepEqual(b.claim(OBJECT), { claimed: true, attempt: 1 });
+    b.release(OBJECT, { countAttempt: true, error: 'publishing failed' });
+    assert.deepEqual(a.claim(OBJECT), { claimed: true, attempt: 2 });
+    assert.equal(a.get('inbox', OBJECT.key)?.error, 'publishing failed');
+  });
+});
+
+describe('per-upload overrides', () => {
+  const base = { codecs: 'h264', preset: 'medium', concurrency: '2', segmentDuration: '6', audioBitrate: '128', thumbnails: true, stallTimeout: '300', out: 's3://b/vod/' } as RawTranscodeOptions;
+
+  it('reads metadata and sidecars into validated settings, the sidecar winning', () => {
+    const metadata = overridesFromMetadata({ 'vidpipe-preset': 'fast', 'vidpipe-segment-duration': '4', 'vidpipe-tag-team': 'news', other: 'x' }, 'meta');
+    const sidecar = overridesFromSidecar('{"ladder": [{"size": 360, "kbps": 700}, "144p"], "preset": "ultrafast", "thumbnails": false, "name": "Intro"}', 'sidecar');
+    const applied = applyOverrides(base, { ...metadata, ...sidecar }, 'x');
+    assert.equal(applied.settings.preset, 'ultrafast');
+    assert.equal(applied.settings.segmentDurationSeconds, 4);
+    assert.deepEqual(applied.settings.rungs?.map((r) => r.size), [360, 144]);
+    assert.equal(applied.settings.rungs?.[0]?.kbps, 700);
+    assert.equal(applied.thumbnails, false);
+    assert.equal(applied.name, 'Intro');
+    assert.deepEqual(metadata.tags, { team: 'news' });
+  });
+
+  it('rejects unknown settings, bad values and file paths with the place and the flag named', () => {
+    const usage = (fn: () => unknown, pattern: RegExp) =>
+      assert.throws(fn, (e: unknown) => e instanceof VidpipeError && e.code === 'USAGE' && pattern.test(e.message));
+    usage(() => overridesFromSidecar('{"ladr": "720p"}', 's3://b/a.mp4.vidpipe.json'), /a\.mp4\.vidpipe\.json: unknown setting "ladr"/);
+    usage(() => overridesFromSidecar('[1]', 'sc'), /expected a JSON object/);
+    usage(() => overridesFromSidecar('{"ladder": "/etc/profile.json"}', 'sc'), /"ladder" must be rungs, not a file path/);
+    usage(() => applyOverrides(base, overridesFromSidecar('{"segmentDuration": 99}', 'sc'), 'sc'), /^sc: --segment-duration/);
+    usage(() => applyOverrides(base, overridesFromSidecar('{"preset": "warp"}', 'sc'), 'sc'), /^sc: /);
+  });
+
+  it('derives package names from the key below the watched prefix', () => {
+    assert.equal(packageNameFor('uploads/talks/My Talk.mp4', 'uploads/'), 'talks-My-Talk');
+    assert.equal(packageNameFor('clip.mov', ''), 'clip');
+  });
+});
+
+describe('S3 event notifications', () => {
+  const record = (key: string, eventName = 'ObjectCreated:Put') => ({
+    eventVersion: '2.1',
+    eventSource: 'aws:s3',
+    eventName,
+    s3: { bucket: { name: 'inbox' }, object: { key, size: 5, eTag: '"abc"' } },
+  });
+
+  it('parses records (decoding keys), SNS envelopes and the test event', () => {
+    const direct = parseS3Notification(JSON.stringify({ Records: [record('uploads/My+Talk%C3%A9.mp4'), record('x.mp4', 'ObjectRemoved:Delete')] }));
+    assert.deepEqual(direct, { isTestEvent: false, objects: [{ bucket: 'inbox', key: 'uploads/My Talké.mp4', etag: 'abc', size: 5 }] });
+    const viaSns = parseS3Notification(JSON.stringify({ Type: 'Notification', Message: JSON.stringify({ Records: [record('a.mp4')] }) }));
+    assert.equal(viaSns.objects[0]?.key, 'a.mp4');
+    assert.deepEqual(parseS3Notification('{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"inbox"}'), { objects: [], isTestEvent: true });
+    assert.throws(() => parseS3Notification('not json'), /not JSON/);
+    assert.throws(() => parseS3Notification('{"hello":1}'), /no "Records"/);
+  });
+});
+
+describe('release entry manifests', () => {
+  it('point every relative reference into the release folder and can be read back', () => {
+    const master = '#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="x",URI="audio/aac/index.m3u8"\n#EXT-X-STREAM-INF:BANDWIDTH=1\nvideo/v/index.m3u8\n#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,URI="https://cdn/x.m3u8"\n';
+    const entry = entryManifestFor('master.m3u8', master, 'jmww3tnc0cda7b07f');
+    assert.match(entry, /URI="jmww3tnc0cda7b07f\/audio\/aac\/index\.m3u8"/);
+    assert.match(entry, /^jmww3tnc0cda7b07f\/video\/v\/index\.m3u8$/m);
+    assert.match(entry, /URI="https:\/\/cdn\/x\.m3u8"/, 'absolute URIs untouched');
+    assert.equal(releaseReferencedBy('master.m3u8', entry), 'jmww3tnc0cda7b07f');
+    const mpd = entryManifestFor('manifest.mpd', '<?xml version="1.0"?>\n<MPD type="static">\n  <Period/>\n</MPD>', 'jmww3tnc0cda7b07f');
+    assert.match(mpd, /<MPD type="static">\n {2}<BaseURL>jmww3tnc0cda7b07f\/<\/BaseURL>\n {2}<Period\/>/);
+    assert.equal(releaseReferencedBy('manifest.mpd', mpd), 'jmww3tnc0cda7b07f');
+    assert.equal(releaseReferencedBy('master.m3u8', master), undefined, 'a flat package has no release');
+  });
+
+  it('keeps newer releases and hidden temporaries when cleaning up', () => {
+    const entries = new Set(['master.m3u8', 'manifest.mpd']);
+    assert.equal(isSupersededName('jmww3tnc0cda7b07f', 'jmww3tnc0cda7b07f', entries), false);
+    assert.equal(isSupersededName('jmww3aaaaaaaaaaaa', 'jmww3tnc0cda7b07f', entries), true, 'older release');
+    assert.equal(isSupersededName('jmww4aaaaaaaaaaaa', 'jmww3tnc0cda7b07f', entries), false, 'newer release');
+    assert.equal(isSupersededName('video', 'jmww3tnc0cda7b07f', entries), true, 'flat package of an older vidpipe');
+    assert.equal(isSupersededName('.master.m3u8.vidpipe-1234', 'jmww3tnc0cda7b07f', entries), false);
+    assert.equal(isSupersededName('master.m3u8', 'jmww3tnc0cda7b07f', entries), false);
+  });
+});
