@@ -101,7 +101,7 @@ async function firstSegmentFormat(reader: PackageReader, playlistRef: string, pl
   return sniffFormat(await reader.readBytes(ref, { offset: 0, length: 400 }));
 }
 
-/** Media playlists of a role; 'av' means every measured-or-not audio/video playlist. */
+/** The loaded (readable) media playlists with one of these roles. */
 export function playlistsOf(pkg: HlsPackage, ...roles: PlaylistRole[]): (LoadedPlaylist & { playlist: MediaPlaylist })[] {
   return [...pkg.playlists.values()].filter((p): p is LoadedPlaylist & { playlist: MediaPlaylist } => p.playlist !== undefined && roles.includes(p.role));
 }

@@ -100,7 +100,3 @@ async function urlExists(url: string): Promise<boolean> {
   }
 }
 
-/** Absent files are a finding of validate, not an error; unreadable ones are reported by callers. */
-export async function readIfExists(reader: PackageReader, ref: string): Promise<string | undefined> {
-  return (await reader.exists(ref)) ? reader.readText(ref) : undefined;
-}

@@ -51,7 +51,7 @@ describe('openDatabase and migrations', () => {
       assert.equal(db.pragma('busy_timeout', { simple: true }), 5000);
       assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
       const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
-      assert.deepEqual(tables, ['jobs', 'outputs', 'renditions', 'tasks', 'videos']);
+      assert.deepEqual(tables, ['jobs', 'outputs', 'renditions', 'tasks', 'videos', 'watch_objects']);
     } finally {
       db.close();
     }
@@ -320,6 +320,7 @@ describe('reads', () => {
         updatedAt: ready[0].updatedAt,
         latestJobId: 'job-vabc111',
         latestJobStatus: 'succeeded',
+        tags: { title: 'Sample clip' },
       },
     ]);
     assert.equal(db.listVideos({ limit: 2 }).length, 2);

@@ -96,9 +96,9 @@ describe('runShow', () => {
     assert.match(text, /^Tags\n {2}title\s+Sample clip$/m);
     assert.match(text, /^Properties\n {2}loudnessLufs\s+-14\.2$/m);
     assert.match(text, /^Outputs \(job j1\)\n {2}hls\s+master\.m3u8\n {2}dash\s+manifest\.mpd\n {2}poster\s+poster\.jpg$/m);
-    assert.match(text, /^ {2}NAME\s+CODEC\s+RESOLUTION\s+CODECS\s+AVG KB\/S\s+PEAK KB\/S$/m);
-    assert.match(text, /^ {2}h264-720p\s+h264\s+1280x720\s+avc1\.64001f\s+2400\s+3100$/m);
-    assert.match(text, /^ {2}aac-128k\s+aac\s+2ch 48 kHz\s+mp4a\.40\.2\s+128\s+131$/m);
+    assert.match(text, /^ {2}NAME\s+CODEC\s+RESOLUTION\s+CODECS\s+AVG KB\/S\s+PEAK KB\/S\s+PSNR DB\s+SSIM$/m);
+    assert.match(text, /^ {2}h264-720p\s+h264\s+1280x720\s+avc1\.64001f\s+2400\s+3100\s+-\s+-$/m);
+    assert.match(text, /^ {2}aac-128k\s+aac\s+2ch 48 kHz\s+mp4a\.40\.2\s+128\s+131\s+-\s+-$/m);
     assert.match(text, /^Latest job\s+j2 \(failed, attempt 2\)$/m);
     assert.match(text, /^Error\s+INPUT_INVALID: not a media file$/m);
     assert.match(text, /^ {2}ID\s+KIND\s+STATUS\s+ATTEMPTS\s+PROGRESS\s+DURATION\s+ERROR$/m);

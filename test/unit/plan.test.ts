@@ -60,8 +60,8 @@ describe('planJob', () => {
 
 describe('planChunks', () => {
   it('merges a tiny tail chunk into the previous one and sets a grid-aligned preroll', () => {
-    const chunks = planChunks(1000, 300, 30);
-    assert.deepEqual(chunks.map((c) => [c.startFrame, c.endFrame, c.prerollFrame]), [[0, 300, 0], [300, 600, 270], [600, 1000, 570]]);
+    const chunks = planChunks(1000, 330, 30);
+    assert.deepEqual(chunks.map((c) => [c.startFrame, c.endFrame, c.prerollFrame]), [[0, 330, 0], [330, 660, 300], [660, 1000, 630]]);
   });
   it('keeps a tail that is large enough', () => {
     assert.equal(planChunks(1000, 400, 30).length, 3);

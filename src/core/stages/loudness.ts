@@ -93,7 +93,7 @@ export async function analyseLoudness(input: LoudnessInput, ctx: StageContext): 
       throw new VidpipeError(
         'INPUT_INVALID',
         `${input.source}: audio stream ${streamIndex} has corrupt data (${errors.length} decode error${errors.length > 1 ? 's' : ''}, first: ${errors[0]})`,
-        { stderrTail: tailLines(errors.join('\n')) },
+        { stderrTail: [...new Set(errors)].slice(0, 3).join('\n') },
       );
     }
     const measured = parseLoudnormReport(stderr);
