@@ -54,6 +54,9 @@ async function playsPast(page: Page, seconds: number, what: string) {
 async function playsRendition(t: TestContext, url: string, engine: 'hls' | 'dash', index: number, codecPrefix?: string): Promise<PlayerState> {
   const { page, consoleErrors } = await openPlayer(url, engine);
   try {
+    // Pick a rendition once playback has started, as a viewer does: hls.js 1.x can fail an append
+    // when the level changes while the very first init segment is still being appended.
+    await playsPast(page, 0.3, `${engine} starts`);
     const levels = (await playerState(page)).levels;
     const level = levels[index]!;
     if (codecPrefix) assert.ok(level.label.includes(codecPrefix), `${level.label} is a ${codecPrefix} rendition`);

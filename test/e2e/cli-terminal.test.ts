@@ -56,9 +56,14 @@ describe('vidpipe on a terminal and on Ctrl-C', { timeout: 240_000 }, () => {
     assert.ok(sent, 'the encode started');
     assert.equal(r.code, 130, r.stderr);
     assert.equal(existsSync(join(dir, 'int', 'long')), false, 'nothing published');
-    assert.deepEqual(existsSync(work) ? readdirSync(work) : [], [], 'work files removed');
     const shown = JSON.parse((await runCli(['list', '--db', db, '--json'])).stdout);
     assert.equal(shown.videos[0].latestJobStatus, 'interrupted');
+    // Finished work is kept for a resume (one folder for this job); running the same command
+    // again completes the job and then removes every temporary file.
+    assert.ok(readdirSync(work).length <= 1, 'at most the job\'s resume folder is kept');
+    const again = await runCli(['transcode', long, '--out', join(dir, 'int'), '--db', db, '--work-dir', work, '--preset', 'slow', '--quiet', '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(readdirSync(work), [], 'work files removed after the job completes');
     // No ffmpeg child outlives the CLI.
     const orphans = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
       try {
