@@ -1,10 +1,11 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Dag } from './dag.js';
 import type { JobPlan } from './plan.js';
 import type { StageContext } from './stage.js';
 import type { Preset } from './ladder.js';
 import type { Av1Encoder } from '../ffmpeg/args/video.js';
-import type { MediaProbe } from '../ffmpeg/probe.js';
+import { probeFile, type MediaProbe } from '../ffmpeg/probe.js';
 import { encodeChunk, type EncodedChunk } from './stages/encode-video.js';
 import { encodeAudio, type EncodedAudio } from './stages/encode-audio.js';
 import { analyseLoudness, gainFor, type LoudnessAnalysis } from './stages/loudness.js';
@@ -29,6 +30,8 @@ export interface TranscodeDagInput {
   av1Encoder: Av1Encoder;
   packageDir: string;
   thumbnails: boolean;
+  /** Tasks run at once (sizes the encoders' thread count). */
+  concurrency?: number;
   /** Measure PSNR/SSIM of every video rendition against the source (`--metrics`). */
   metrics?: boolean;
   /** Publishes the finished package; returns what the metadata step records. */
@@ -59,6 +62,9 @@ export function buildTranscodeDag(input: TranscodeDagInput, contextFor: ContextF
   const results = (done: ReadonlyMap<string, unknown>, id: string) => done.get(id);
 
   if (video) {
+    // As many chunk processes as cores run at once: give each encoder its share of the cores.
+    const parallelChunks = Math.max(1, Math.min(input.concurrency ?? availableParallelism(), video.chunks.length));
+    const encoderThreads = Math.max(1, Math.floor(availableParallelism() / parallelChunks));
     const chunkIds = video.chunks.map((chunk) => {
       const id = nodeId.encodeChunk(chunk.index);
       dag.add({
@@ -68,7 +74,7 @@ export function buildTranscodeDag(input: TranscodeDagInput, contextFor: ContextF
         dependsOn: [],
         priority: 100 - chunk.index / 1000,
         run: (_ctx, signal) =>
-          encodeChunk({ source: input.source, video, chunk, preset: input.preset, av1Encoder: input.av1Encoder }, contextFor(id, signal)),
+          encodeChunk({ source: input.source, video, chunk, preset: input.preset, av1Encoder: input.av1Encoder, encoderThreads }, contextFor(id, signal)),
       });
       return id;
     });
@@ -179,21 +185,37 @@ export function buildTranscodeDag(input: TranscodeDagInput, contextFor: ContextF
   const imageNodes: string[] = [];
   if (input.thumbnails && video) {
     imageNodes.push('poster', 'storyboard');
+    // Thumbnails are read from the smallest assembled rendition: same timeline, upright, square
+    // pixels, 2 s GOPs, a fraction of the pixels. Decoding a 1080p long-GOP source for 160-pixel
+    // thumbnails cost more CPU than a rendition's encode (measured in `npm run bench`).
+    const smallest = [...video.renditions].sort((a, b) => a.width * a.height - b.width * b.height || Number(b.codec === 'h264') - Number(a.codec === 'h264'))[0]!;
+    const smallAssembled = nodeId.assemble(smallest.id);
+    const smallCopy = async (done: ReadonlyMap<string, unknown>, ctx: StageContext) => {
+      const path = (results(done, smallAssembled) as AssembledRendition).path;
+      return { source: path, probe: await probeFile(ctx.binaries.ffprobe, path, ctx.signal) };
+    };
     dag.add({
       id: 'poster',
       kind: 'poster',
       label: 'Poster',
-      dependsOn: [],
-      priority: 10,
-      run: (_ctx, signal) => createPoster({ source: input.source, probe: input.probe, outDir: input.packageDir }, contextFor('poster', signal)),
+      dependsOn: [smallAssembled],
+      priority: 45,
+      run: async (done, signal) => {
+        const ctx = contextFor('poster', signal);
+        return createPoster({ source: input.source, probe: input.probe, outDir: input.packageDir, analysis: await smallCopy(done, ctx) }, ctx);
+      },
     });
     dag.add({
       id: 'storyboard',
       kind: 'storyboard',
       label: 'Storyboard',
-      dependsOn: [],
-      priority: 5,
-      run: (_ctx, signal) => createStoryboard({ source: input.source, probe: input.probe, outDir: input.packageDir }, contextFor('storyboard', signal)),
+      dependsOn: [smallAssembled],
+      priority: 45,
+      run: async (done, signal) => {
+        const ctx = contextFor('storyboard', signal);
+        const small = await smallCopy(done, ctx);
+        return createStoryboard({ source: small.source, probe: small.probe, outDir: input.packageDir }, ctx);
+      },
     });
   } else if (input.thumbnails) {
     imageNodes.push('cover');

@@ -129,6 +129,7 @@ export async function planTranscode(request: TranscodeRequest): Promise<Transcod
         av1Encoder,
         packageDir: '/nonexistent',
         thumbnails: request.thumbnails,
+        concurrency: request.settings.concurrency,
         metrics: request.metrics,
         publish: async () => undefined,
         recordMetadata: async () => undefined,
@@ -321,6 +322,7 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
         av1Encoder,
         packageDir,
         thumbnails: request.thumbnails,
+        concurrency: request.settings.concurrency,
         metrics: request.metrics,
         publish: async (signal, results) => {
           // The package carries its own report (vidpipe.json) so `vidpipe serve` needs no database.

@@ -15,6 +15,8 @@ export interface EncodeChunkInput {
   chunk: Chunk;
   preset: Preset;
   av1Encoder: Av1Encoder;
+  /** x264 threads per encoder (see ChunkEncodeInput.encoderThreads). */
+  encoderThreads?: number;
 }
 
 export interface EncodedChunk {
@@ -50,6 +52,7 @@ export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): P
     hdrMetadata: video.hdr ? await probeHdrStaticMetadata(ctx.binaries.ffprobe, input.source, video.streamIndex, ctx.signal) : undefined,
     preset: input.preset,
     av1Encoder: input.av1Encoder,
+    encoderThreads: input.encoderThreads,
     outputs,
   });
   await runFfmpeg(ctx.binaries.ffmpeg, args, {

@@ -17,6 +17,13 @@ export interface PosterInput {
   outDir: string;
   /** Width of poster-small.jpg; never wider than the full poster. Default 320. */
   smallWidth?: number;
+  /**
+   * A small copy of the same timeline to choose the frame from (vidpipe passes its lowest
+   * rendition: 2 s GOPs and few pixels make the candidate seeks cheap, where seeking a large
+   * long-GOP source 15 times can cost more decoding than the whole video). Only the chosen
+   * frame is then decoded from the source.
+   */
+  analysis?: { source: string; probe: MediaProbe };
 }
 
 export interface PosterResult {
@@ -67,9 +74,10 @@ export async function createPoster(input: PosterInput, ctx: StageContext): Promi
   }
   await mkdir(input.outDir, { recursive: true });
 
-  const times = candidateTimes(input.probe, video);
+  const analysis = input.analysis?.probe.video ? { source: input.analysis.source, probe: input.analysis.probe, video: input.analysis.probe.video } : { source: input.source, probe: input.probe, video };
+  const times = candidateTimes(analysis.probe, analysis.video);
   // A single-frame (or nearly so) input has nothing to choose between: its first frame is the poster.
-  const timeSeconds = times.length > 1 ? await pickRepresentativeTime(input, video, times, ctx) : (times[0] ?? 0);
+  const timeSeconds = times.length > 1 ? await pickRepresentativeTime(analysis.source, analysis.video, times, ctx) : (times[0] ?? 0);
   ctx.onProgress(0.5);
 
   const fullSize = displaySizeAtWidth(video);
@@ -116,14 +124,14 @@ export function candidateTimes(probe: MediaProbe, video: VideoStreamInfo): numbe
 }
 
 /** Measures every candidate in one ffmpeg run and returns the time of the best one. */
-async function pickRepresentativeTime(input: PosterInput, video: VideoStreamInfo, times: number[], ctx: StageContext): Promise<number> {
+async function pickRepresentativeTime(source: string, video: VideoStreamInfo, times: number[], ctx: StageContext): Promise<number> {
   const dir = await mkdtemp(join(ctx.workDir, 'poster-'));
   try {
     const metadataFile = join(dir, 'candidates.txt');
     await runFfmpeg(
       ctx.binaries.ffmpeg,
       buildPosterCandidateArgs({
-        input: input.source,
+        input: source,
         streamIndex: video.index,
         times,
         size: displaySizeAtWidth(video, Math.min(ANALYSIS_WIDTH, video.displayWidth)),
