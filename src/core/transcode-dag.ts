@@ -60,6 +60,35 @@ export function buildTranscodeDag(input: TranscodeDagInput, contextFor: ContextF
   const video = plan.video;
   const packageNodes: string[] = [];
   const results = (done: ReadonlyMap<string, unknown>, id: string) => done.get(id);
+  /** Cuts one encoded track into CMAF segments under <package>/<folder>/<id>/. */
+  const addPackageNode = (
+    trackId: string,
+    encodedBy: string,
+    encodedPath: (done: ReadonlyMap<string, unknown>) => string,
+    folder: 'video' | 'audio',
+    fragmentSeconds: number,
+  ) => {
+    const packageId = nodeId.package(trackId);
+    packageNodes.push(packageId);
+    dag.add({
+      id: packageId,
+      kind: 'package',
+      label: `Package ${trackId}`,
+      dependsOn: [encodedBy],
+      priority: 40,
+      run: (done, signal) =>
+        packageTrack(
+          {
+            input: encodedPath(done),
+            outputDir: join(input.packageDir, folder, trackId),
+            segmentSeconds: plan.segmentDurationSeconds,
+            fragmentSeconds,
+            durationSeconds: plan.durationSeconds,
+          },
+          contextFor(packageId, signal),
+        ),
+    });
+  };
 
   if (video) {
     // As many chunk processes as cores run at once: give each encoder its share of the cores.
@@ -98,26 +127,7 @@ export function buildTranscodeDag(input: TranscodeDagInput, contextFor: ContextF
             contextFor(assembleId, signal),
           ),
       });
-      const packageId = nodeId.package(rendition.id);
-      packageNodes.push(packageId);
-      dag.add({
-        id: packageId,
-        kind: 'package',
-        label: `Package ${rendition.id}`,
-        dependsOn: [assembleId],
-        priority: 40,
-        run: (ctx, signal) =>
-          packageTrack(
-            {
-              input: (results(ctx, assembleId) as AssembledRendition).path,
-              outputDir: join(input.packageDir, 'video', rendition.id),
-              segmentSeconds: plan.segmentDurationSeconds,
-              fragmentSeconds: (video.gopFrames * video.frameRate.den) / video.frameRate.num,
-              durationSeconds: plan.durationSeconds,
-            },
-            contextFor(packageId, signal),
-          ),
-      });
+      addPackageNode(rendition.id, assembleId, (done) => (results(done, assembleId) as AssembledRendition).path, 'video', (video.gopFrames * video.frameRate.den) / video.frameRate.num);
     }
   }
 
@@ -160,26 +170,7 @@ export function buildTranscodeDag(input: TranscodeDagInput, contextFor: ContextF
           contextFor(encodeId, signal),
         ),
     });
-    const packageId = nodeId.package(rendition.id);
-    packageNodes.push(packageId);
-    dag.add({
-      id: packageId,
-      kind: 'package',
-      label: `Package ${rendition.id}`,
-      dependsOn: [encodeId],
-      priority: 40,
-      run: (ctx, signal) =>
-        packageTrack(
-          {
-            input: (results(ctx, encodeId) as EncodedAudio).path,
-            outputDir: join(input.packageDir, 'audio', rendition.id),
-            segmentSeconds: plan.segmentDurationSeconds,
-            fragmentSeconds: plan.segmentDurationSeconds,
-            durationSeconds: plan.durationSeconds,
-          },
-          contextFor(packageId, signal),
-        ),
-    });
+    addPackageNode(rendition.id, encodeId, (done) => (results(done, encodeId) as EncodedAudio).path, 'audio', plan.segmentDurationSeconds);
   }
 
   const imageNodes: string[] = [];
