@@ -252,17 +252,24 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
         tasks: PRE_TASKS,
       });
 
+    // The probe ran before the job row could exist (the video id comes from the file's hash).
+    const recordProbeStart = () => {
+      const started = taskStarts.get('probe')?.start;
+      if (started !== undefined) db!.updateTask(jobId, 'probe', { status: 'running', startedAt: new Date(started).toISOString() });
+    };
     let prepared: Awaited<ReturnType<typeof prepare>>;
     try {
       prepared = await prepare(request, source, request.signal);
     } catch (error) {
       startJob();
       jobRecorded = true;
+      recordProbeStart();
       throw error;
     }
     const { probe, plan, av1Encoder } = prepared;
     startJob(probe, plan);
     jobRecorded = true;
+    recordProbeStart();
     taskEvent({ type: 'task-succeeded', id: 'probe', at: Date.now(), result: undefined });
     taskEvent({ type: 'task-start', id: 'plan', at: Date.now() });
     taskEvent({ type: 'task-succeeded', id: 'plan', at: Date.now(), result: undefined });
