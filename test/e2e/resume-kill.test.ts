@@ -176,7 +176,7 @@ describe('kill -9 at random points, then resume', { timeout: 240_000 }, () => {
 
   it('survives a kill right after resuming', async () => {
     // While it verifies what it reuses, or just after: the next run must still find all of it.
-    await checkAfterKill(await runAndKill('Plan: done', Math.floor(Math.random() * 400)));
+    await checkAfterKill(await runAndKill('Plan: done', Math.floor(Math.random() * 100)));
   });
 
   it('then finishes, reusing the verified work of the killed runs', async (t) => {
@@ -184,6 +184,12 @@ describe('kill -9 at random points, then resume', { timeout: 240_000 }, () => {
     assert.equal(final.code, 0, `${killLog.join('; ')}\n${final.stderr}`);
     result = JSON.parse(final.stdout.trim());
     assert.equal(result.status, 'succeeded');
+    if (killLog.at(-1)?.includes('(job succeeded')) {
+      // On a fast machine the last run can finish its few remaining tasks before the kill lands:
+      // then there is nothing left to resume and this run is a new job of its own.
+      t.diagnostic(`the last killed run had already succeeded: ${killLog.join('; ')}`);
+      return;
+    }
     assert.ok(result.resumed, `resumed (${killLog.join('; ')})`);
     for (const id of ['encode-video-0', 'encode-video-3', 'assemble-h264-180p', 'assemble-h264-144p', 'encode-audio-aac-128k']) {
       assert.ok(result.resumed.reusedTasks.includes(id), `${id} reused: ${result.resumed.reusedTasks.join(', ')} (${killLog.join('; ')})`);
