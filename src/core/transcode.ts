@@ -1,3 +1,4 @@
+import type { TrackBase } from '../manifest/model.js';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
@@ -425,45 +426,34 @@ type QualityByName = Record<string, QualityMetrics> | undefined;
 
 function summariseRenditions(manifests: ManifestsOutput, plan: JobPlan, published: { key: string; bytes: number }[], quality?: QualityByName): RenditionSummary[] {
   const bytesUnder = (prefix: string) => published.filter((f) => f.key.startsWith(prefix)).reduce((sum, f) => sum + f.bytes, 0);
-  const videos: RenditionSummary[] = manifests.model.videos.map((track) => {
-    const rendition = plan.video!.renditions.find((r) => r.id === track.id)!;
-    const folder = track.playlistUri.replace(/[^/]+$/, '');
-    return {
-      name: track.id,
-      kind: 'video',
-      codec: track.codec,
-      codecs: track.codecs,
-      width: track.width,
-      height: track.height,
-      frameRate: round3(track.frameRate.num / track.frameRate.den),
-      averageBitrate: Math.round(track.averageBitrate),
-      peakBitrate: Math.round(track.peakBitrate),
-      targetBitrate: rendition.bitrateKbps * 1000,
-      sizeBytes: bytesUnder(folder),
-      segments: track.segments.length,
-      playlist: track.playlistUri,
-      ...(quality?.[track.id] ? { quality: quality[track.id] } : {}),
-    };
+  /** What every track has, measured from its files. */
+  const measured = (track: TrackBase, targetKbps: number) => ({
+    name: track.id,
+    codecs: track.codecs,
+    averageBitrate: Math.round(track.averageBitrate),
+    peakBitrate: Math.round(track.peakBitrate),
+    targetBitrate: targetKbps * 1000,
+    sizeBytes: bytesUnder(track.playlistUri.replace(/[^/]+$/, '')),
+    segments: track.segments.length,
+    playlist: track.playlistUri,
   });
-  const audios: RenditionSummary[] = manifests.model.audios.map((track) => {
-    const rendition = plan.audio.find((r) => r.id === track.id)!;
-    const folder = track.playlistUri.replace(/[^/]+$/, '');
-    return {
-      name: track.id,
-      kind: 'audio',
-      codec: track.codec,
-      codecs: track.codecs,
-      channels: track.channels,
-      sampleRate: track.sampleRate,
-      language: track.language,
-      averageBitrate: Math.round(track.averageBitrate),
-      peakBitrate: Math.round(track.peakBitrate),
-      targetBitrate: rendition.bitrateKbps * 1000,
-      sizeBytes: bytesUnder(folder),
-      segments: track.segments.length,
-      playlist: track.playlistUri,
-    };
-  });
+  const videos: RenditionSummary[] = manifests.model.videos.map((track) => ({
+    ...measured(track, plan.video!.renditions.find((r) => r.id === track.id)!.bitrateKbps),
+    kind: 'video',
+    codec: track.codec,
+    width: track.width,
+    height: track.height,
+    frameRate: round3(track.frameRate.num / track.frameRate.den),
+    ...(quality?.[track.id] ? { quality: quality[track.id] } : {}),
+  }));
+  const audios: RenditionSummary[] = manifests.model.audios.map((track) => ({
+    ...measured(track, plan.audio.find((r) => r.id === track.id)!.bitrateKbps),
+    kind: 'audio',
+    codec: track.codec,
+    channels: track.channels,
+    sampleRate: track.sampleRate,
+    language: track.language,
+  }));
   return [...videos, ...audios];
 }
 
