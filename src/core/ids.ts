@@ -26,7 +26,7 @@ export async function hashTree(root: string, signal?: AbortSignal): Promise<Map<
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
   for (const entry of entries) {
     if (!entry.isFile()) continue;
-    const path = join(entry.parentPath ?? entry.path, entry.name);
+    const path = join(entry.parentPath, entry.name);
     hashes.set(relative(root, path).split(sep).join('/'), await sha256File(path, signal));
   }
   return hashes;

@@ -229,7 +229,7 @@ async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, opti
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath ?? e.path, e.name)).split(sep).join('/'));
+  return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join('/'));
 }
 
 /** Uploads the given files (paths below root) under `prefixUri`, keeping their relative paths. */

@@ -18,7 +18,7 @@ async function snapshot(root: string): Promise<Map<string, string>> {
   if (!existsSync(root)) return files;
   for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue;
-    const path = join(entry.parentPath ?? entry.path, entry.name);
+    const path = join(entry.parentPath, entry.name);
     files.set(relative(root, path).split(sep).join('/'), createHash('sha256').update(await readFile(path)).digest('hex'));
   }
   return files;
