@@ -48,7 +48,7 @@ import { formatS3Uri, joinKey, type Location } from './uri.js';
 /** Entry files vidpipe has ever written at a package root (read to adopt packages from before the record). */
 const KNOWN_ENTRIES = ['master.m3u8', 'manifest.mpd', 'master-ts.m3u8'];
 /** Clean-up after Ctrl-C gets at most this long: the user wants the process to end. */
-const INTERRUPTED_CLEANUP_MS = 5000;
+const INTERRUPTED_CLEANUP_MS = 3000;
 
 /** Which package a job wants; plain data, so a queue worker on another machine applies the same rule. */
 export interface PackageRequest {

@@ -51,7 +51,7 @@ export const DEFAULT_S3_TIMEOUT_SECONDS = 60;
 /** An upload gets this much longer per byte it sends: 8 s per MiB, so slow links are not cut off. */
 const BODY_BYTES_PER_SECOND = 128 * 1024;
 /** Clean-up after Ctrl-C or a failure (abandoning a multipart upload) gets at most this long. */
-const CLEANUP_MS = 5000;
+const CLEANUP_MS = 3000;
 
 export const S3_HINT =
   'check the S3 endpoint (--s3-endpoint, VIDPIPE_S3_ENDPOINT or AWS_ENDPOINT_URL_S3), the bucket name and the credentials ' +
