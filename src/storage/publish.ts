@@ -167,6 +167,8 @@ export async function publishWith(destination: Destination, target: PublishTarge
     const entries = (await listPackageFiles(localDir)).filter((file) => isEntryKey(file.key)).map((file) => file.key);
     const chosen = await choosePackage(destination, target, entries, signal);
     store = chosen.store;
+    // Again (the preflight ran before the encode): mkdir on a read-only filesystem would say "ENOENT".
+    await store.assertWritable();
     await options.beforeTransfer?.({ name: chosen.name, note: chosen.note });
     const files = await sendAndGoLive(chosen, target, localDir, await listPackageFiles(localDir), options);
     return { name: chosen.name, ...(chosen.note ? { note: chosen.note } : {}), files };
@@ -318,11 +320,17 @@ async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: st
     await giveUp(store, chosen, release, localDir, state, error, signal);
     throw error;
   }
-  // Going live is a few small writes, each bounded in time; it is finished even if Ctrl-C comes now,
-  // so the entry files and the record agree.
-  for (const [key, text] of entryTexts) await store.putText(key, entryManifestFor(key, text, release), objectHeadersFor(key));
+  // Going live is a few small writes: a Ctrl-C now gets them finished if the server answers within
+  // a few seconds, so the entry files and the record agree; a stalled server does not hold the exit.
+  const switching = afterGrace(signal, INTERRUPTED_CLEANUP_MS);
   let change: ReturnType<typeof wentLive> | undefined;
-  await updateRecord(store, chosen.record, (record) => (change = wentLive(record, request.video, release, [...entryTexts.keys()])).record);
+  try {
+    for (const [key, text] of entryTexts) await store.putText(key, entryManifestFor(key, text, release), objectHeadersFor(key), switching);
+    await updateRecord(store, chosen.record, (record) => (change = wentLive(record, request.video, release, [...entryTexts.keys()])).record, switching);
+  } catch (error) {
+    if (!switching?.aborted) throw error;
+    throw new SwitchInterrupted('INTERRUPTED', `interrupted while ${store.root} was switching to release ${release}; its entry manifests point at the previous release or at this one, both complete`, { cause: error });
+  }
   // A local destination consumes the folder either way (moved, or copied across filesystems).
   if (move && store.moveIn && !state.moved) await rm(localDir, { recursive: true, force: true });
   await sweep(store, change!, signal);
@@ -387,6 +395,17 @@ async function giveUp(
   }
 }
 
+/** Ctrl-C once going live had begun: its message says which state the package is in. */
+class SwitchInterrupted extends VidpipeError {}
+
+/** Fires `ms` after `signal` does: work that should finish if it can, but not hold a Ctrl-C for long. */
+function afterGrace(signal: AbortSignal | undefined, ms: number): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  const controller = new AbortController();
+  signal.addEventListener('abort', () => setTimeout(() => controller.abort(signal.reason), ms).unref(), { once: true });
+  return controller.signal;
+}
+
 /** The caller's signal, limited to `ms` when given (clean-ups must end even if the server does not). */
 function withBudget(signal: AbortSignal | undefined, ms: number | undefined): AbortSignal | undefined {
   if (ms === undefined) return signal;
@@ -394,6 +413,7 @@ function withBudget(signal: AbortSignal | undefined, ms: number | undefined): Ab
 }
 
 function publishError(error: unknown, root: string, hint: string | undefined, signal: AbortSignal | undefined): VidpipeError {
+  if (error instanceof SwitchInterrupted) return error;
   if (signal?.aborted) {
     return new VidpipeError('INTERRUPTED', `publishing to ${root} was interrupted; no manifest was written and the previous package is unchanged`, { cause: error });
   }

@@ -248,13 +248,16 @@ describe('publishing, end to end', { timeout: 900_000 }, () => {
         await writeFile(config, '[profile media]\nregion = eu-west-1\n');
         await writeFile(credentials, '[media]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n');
         const run = await runCli(['transcode', clip, '--out', 's3://vod/aws/', '--json', '--progress', 'none', ...FAST], {
-          env: { ...env, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_PROFILE: 'media', AWS_ENDPOINT_URL_S3: proxy.endpoint },
+          // A host name, not an IP: the SDK itself falls back to path-style for IP addresses.
+          env: { ...env, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_PROFILE: 'media', AWS_ENDPOINT_URL_S3: `http://localhost:${proxy.port}` },
         });
         assert.equal(run.code, 0, run.stderr);
         assert.equal(JSON.parse(run.stdout).outputs.hls, 's3://vod/aws/clip/master.m3u8');
         assert.ok(proxy.requests.length > 5);
         for (const request of proxy.requests) {
           assert.match(request.url, /^\/vod\//, `${request.method} ${request.url} is path-style`);
+          assert.equal(request.headers.host, `localhost:${proxy.port}`);
+          assert.equal(request.headers['x-amz-checksum-crc32'], undefined, 'only required checksums on a non-AWS endpoint');
           assert.match(String(request.headers.authorization), /Credential=S3RVER\/\d{8}\/eu-west-1\/s3\/aws4_request/);
         }
         assert.equal(await decodeFrames(await fetchEntry(client, dir, 'aws/clip/')), 60);

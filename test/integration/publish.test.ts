@@ -4,7 +4,9 @@
  * of the previous version, and never waits without bound on a server that stops answering.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -19,6 +21,8 @@ import { startMidBodyStallServer, startSilentServer, startStallingProxy } from '
 import { tempDir } from '../helpers/media.js';
 import { nextRelease, packageTree, publishTo, SMALL_PACKAGE, versioned, VIDEO_A, VIDEO_B, writePackage } from '../helpers/publish.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+
+const exec = promisify(execFile);
 
 async function rejectsWith(promise: Promise<unknown>, code: string, pattern?: RegExp): Promise<VidpipeError> {
   let caught: unknown;
@@ -215,6 +219,25 @@ describe('the publish protocol', { timeout: 300_000 }, () => {
     await rejectsWith(preflightPublish(target, ['master.m3u8']), 'USAGE', /a-file is not a folder/);
   });
 
+  it('local: a read-only --out is refused before anything is written', async (t) => {
+    const readOnly = path.join(dir, 'read-only');
+    await mkdir(readOnly);
+    try {
+      await exec('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', readOnly]);
+    } catch (error) {
+      // test/e2e/publish.test.ts covers a folder the user may not write to, without a mount.
+      t.skip(`cannot mount a read-only tmpfs here: ${(error as Error).message.split('\n')[0]}`);
+      return;
+    }
+    try {
+      const target: PublishTarget = { location: parseLocation(path.join(readOnly, 'out')), request: { name: 'talk', given: false, video: VIDEO_A }, release: nextRelease() };
+      await rejectsWith(preflightPublish(target, ['master.m3u8']), 'USAGE', /cannot publish to \S+\/read-only\/out\/talk: \S+\/read-only is on a read-only filesystem/);
+      await rejectsWith(publishTo(path.join(readOnly, 'out'), 'talk', await work()), 'USAGE', /read-only filesystem/);
+    } finally {
+      await exec('umount', [readOnly]);
+    }
+  });
+
   it('S3: a missing bucket is a usage error before any work', async () => {
     const target: PublishTarget = { location: parseLocation('s3://no-such-bucket/vod/'), request: { name: 'talk', given: false, video: VIDEO_A }, release: nextRelease(), s3: s3.clientOptions() };
     await rejectsWith(preflightPublish(target, ['master.m3u8']), 'USAGE', /^--out s3:\/\/no-such-bucket\/vod\/: .*bucket does not exist/);
@@ -262,6 +285,28 @@ describe('the publish protocol', { timeout: 300_000 }, () => {
         const elapsed = Date.now() - started;
         // The requests end at once; the clean-up of its partial release gets a few seconds at most.
         assert.ok(elapsed < 4500, `ended ${elapsed} ms after Ctrl-C, with a 60 s --s3-timeout`);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('Ctrl-C while the entry manifests switch over to a stalled server ends within seconds', async () => {
+      const proxy = await startStallingProxy(Number(new URL(s3.endpoint).port));
+      try {
+        const v1 = await publishTo('s3://vod/switch/', 'talk', await work(versioned(SMALL_PACKAGE, 'v1')), { s3: viaProxy(proxy.endpoint, 60) });
+        proxy.stallOn(/^PUT \/vod\/switch\/talk\/manifest\.mpd/);
+        const controller = new AbortController();
+        const publishing = publishTo('s3://vod/switch/', 'talk', await work(versioned(SMALL_PACKAGE, 'v2')), { s3: viaProxy(proxy.endpoint, 60), signal: controller.signal });
+        while (!proxy.stalled) await new Promise((resolve) => setTimeout(resolve, 20));
+        const started = Date.now();
+        controller.abort();
+        await rejectsWith(publishing, 'INTERRUPTED', /while \S+ was switching to release j\w+; its entry manifests point at the previous release or at this one, both complete/);
+        const elapsed = Date.now() - started;
+        assert.ok(elapsed < 4500, `ended ${elapsed} ms after Ctrl-C`);
+        const mpd = (await readTextObject(client, 'vod', 'switch/talk/manifest.mpd'))!;
+        const release = /<BaseURL>(j\w+)\/<\/BaseURL>/.exec(mpd)![1]!;
+        assert.equal(release, v1.files[0]!.uri.split('/')[5], 'the stalled write did not land: still the first release');
+        assert.ok((await listObjects(client, 'vod', `switch/talk/${release}/`)).length > 0, 'and it is whole');
       } finally {
         await proxy.close();
       }
