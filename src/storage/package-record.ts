@@ -110,15 +110,17 @@ export function candidateNames(name: string, video: VideoIdentity, given: boolea
 
 /**
  * Picks among candidates whose standings are known so far (in candidate order): the first that
- * already holds this video, else the first free one. Undefined means "look at the next
- * candidate first"; once all are known and none fits, every name is taken.
+ * already holds this video, else the first free one. Undefined means "look at the next candidate
+ * first". The name with 8 hex digits is always looked at (the video may have been given it while
+ * the plain name was taken, and the plain name be free again since); longer ones only when every
+ * shorter one holds another video. -1: every name is taken.
  */
 export function pickCandidate(standings: readonly Standing[], total: number): number | undefined {
   const ours = standings.indexOf('ours');
   if (ours >= 0) return ours;
-  if (standings.length < total) return undefined;
-  const free = standings.indexOf('free');
-  return free >= 0 ? free : -1;
+  const lookFurther = standings.length < total && (standings.length < 2 || standings.at(-1) === 'other');
+  if (lookFurther) return undefined;
+  return standings.indexOf('free');
 }
 
 /** Names among `needed` that something other than vidpipe put at the root. */

@@ -151,7 +151,8 @@ export async function publishRelease(target: PublishTarget, localDir: string, op
     destination = openDestination(target.location, target.s3);
     return await publishWith(destination, target, localDir, options);
   } catch (error) {
-    throw publishError(error, describeLocation(target.location), undefined, options.signal);
+    // publishWith's errors already name the package; this is for opening the destination.
+    throw error instanceof VidpipeError ? error : publishError(error, describeLocation(target.location), undefined, options.signal);
   } finally {
     destination?.close();
   }
@@ -402,7 +403,9 @@ class SwitchInterrupted extends VidpipeError {}
 function afterGrace(signal: AbortSignal | undefined, ms: number): AbortSignal | undefined {
   if (signal === undefined) return undefined;
   const controller = new AbortController();
-  signal.addEventListener('abort', () => setTimeout(() => controller.abort(signal.reason), ms).unref(), { once: true });
+  const later = (): void => void setTimeout(() => controller.abort(signal.reason), ms).unref();
+  if (signal.aborted) later();
+  else signal.addEventListener('abort', later, { once: true });
   return controller.signal;
 }
 

@@ -72,9 +72,13 @@ describe('package names', () => {
     assert.equal(pickCandidate(['ours'], 4), 0);
     assert.equal(pickCandidate(['other', 'ours'], 4), 1);
     assert.equal(pickCandidate(['free', 'ours'], 4), 1, 'the package it already has, even if the plain name is free again');
-    assert.equal(pickCandidate(['free', 'free', 'free', 'free'], 4), 0);
-    assert.equal(pickCandidate(['other', 'free', 'free', 'free'], 4), 1);
+    assert.equal(pickCandidate(['free', 'free'], 4), 0, 'longer names are only looked at when shorter ones are taken');
+    assert.equal(pickCandidate(['other', 'free'], 4), 1);
+    assert.equal(pickCandidate(['other', 'other'], 4), undefined);
+    assert.equal(pickCandidate(['other', 'other', 'ours'], 4), 2);
+    assert.equal(pickCandidate(['other', 'other', 'free'], 4), 2);
     assert.equal(pickCandidate(['other', 'other', 'other', 'other'], 4), -1);
+    assert.equal(pickCandidate(['other'], 1), -1);
   });
 
   it('find names at the root that vidpipe needs and did not write', () => {
