@@ -137,8 +137,11 @@ export async function preflightPublish(target: PublishTarget, entries: readonly 
     if (error instanceof VidpipeError && error.code === 'INPUT_NOT_FOUND') {
       throw new VidpipeError('USAGE', `--out ${describeLocation(target.location)}: ${error.message}`, { cause: error, hint: error.hint });
     }
+    if (error instanceof VidpipeError && error.code === 'STORAGE_FAILED') {
+      throw new VidpipeError('STORAGE_FAILED', `cannot check the destination ${describeLocation(target.location)} before encoding: ${error.message}`, { cause: error, hint: error.hint });
+    }
     if (error instanceof VidpipeError) throw error;
-    throw new VidpipeError('STORAGE_FAILED', `cannot use ${describeLocation(target.location)} as the destination: ${describeFsError(error)}`, { cause: error });
+    throw new VidpipeError('STORAGE_FAILED', `cannot check the destination ${describeLocation(target.location)} before encoding: ${describeFsError(error)}`, { cause: error });
   } finally {
     destination?.close();
   }
