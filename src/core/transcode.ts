@@ -1,11 +1,12 @@
 import type { TrackBase } from '../manifest/model.js';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
-import { probeFile, type MediaProbe } from '../ffmpeg/probe.js';
-import { checkReadable } from '../ffmpeg/integrity.js';
+import { programLabel, type MediaProbe } from '../ffmpeg/probe.js';
+import { readSource } from '../ffmpeg/integrity.js';
+import { assertSourceUnchanged, sourceIdentity } from './source-identity.js';
 import { assertEncoders, detectCapabilities, pickAv1Encoder } from '../ffmpeg/capabilities.js';
 import { openDatabase, type VidpipeDb } from '../db/database.js';
 import { fetchInput, openStorage } from '../storage/index.js';
@@ -18,7 +19,7 @@ import { VidpipeError, toVidpipeError } from './errors.js';
 import type { JobEventListener } from './events.js';
 import { hashTree, newJobId, sha256File, videoIdFromSha256 } from './ids.js';
 import { planJob, type JobPlan, type TranscodeSettings } from './plan.js';
-import type { RenditionSummary, TranscodeResult } from './result.js';
+import type { RenditionSummary, SourceSummary, TranscodeResult } from './result.js';
 import type { StageContext } from './stage.js';
 import { assertFreeSpace, spaceNeeds } from './preflight.js';
 import { buildTranscodeDag } from './transcode-dag.js';
@@ -108,22 +109,29 @@ function withPreTasks(tasks: DagNodeSummary[]): DagNodeSummary[] {
 }
 
 async function prepare(request: TranscodeRequest, localPath: string, signal?: AbortSignal) {
-  const probe = await probeFile(request.binaries.ffprobe, localPath, signal);
-  await checkReadable(request.binaries.ffmpeg, probe, signal);
-  const capabilities = await detectCapabilities(request.binaries);
-  const plan = planJob(probe, request.settings);
-  assertEncoders(capabilities, plan.kind === 'video' ? request.settings.codecs : [], plan.audio.length > 0);
-  return { probe, plan, av1Encoder: pickAv1Encoder(capabilities) };
+  const reading = await readSource(request.binaries, localPath, { audioOnly: request.settings.audioOnly, workRoot: request.workRoot ?? defaultWorkRoot(), signal });
+  try {
+    const { probe } = reading;
+    const capabilities = await detectCapabilities(request.binaries);
+    const plan = planJob(probe, request.settings);
+    assertEncoders(capabilities, plan.kind === 'video' ? request.settings.codecs : [], plan.audio.length > 0);
+    return { probe, plan, av1Encoder: pickAv1Encoder(capabilities), reading };
+  } catch (error) {
+    await reading.cleanup();
+    throw error;
+  }
 }
 
 /** Probes and plans one input and returns the graph, running nothing. */
 export async function planTranscode(request: TranscodeRequest): Promise<TranscodePlanView> {
   const fetched = await fetchInput(request.input, tmpdir(), request.s3, request.signal);
+  let cleanupReading = async () => undefined as void;
   try {
-    const { probe, plan, av1Encoder } = await prepare(request, fetched.localPath, request.signal);
+    const { probe, plan, av1Encoder, reading } = await prepare(request, fetched.localPath, request.signal);
+    cleanupReading = reading.cleanup;
     const dag = buildTranscodeDag(
       {
-        source: fetched.localPath,
+        source: reading.path,
         probe,
         plan,
         preset: request.settings.preset,
@@ -141,6 +149,7 @@ export async function planTranscode(request: TranscodeRequest): Promise<Transcod
     );
     return { input: request.input, probe, plan, tasks: withPreTasks(dag.describe()) };
   } finally {
+    await cleanupReading();
     await fetched.cleanup();
   }
 }
@@ -181,6 +190,7 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
   let workDir: string | undefined;
   let db: VidpipeDb | undefined;
   let cleanupInput = async () => undefined as void;
+  let cleanupReading = async () => undefined as void;
   let jobRecorded = false;
 
   const taskEvent = (event: DagEvent) => {
@@ -222,13 +232,17 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
     // The video's identity is its content; an unreadable input still gets a failed job on record.
     let sha256 = '';
     let sizeBytes = 0;
+    // What the file was when it was hashed: a file that changes later (still being written,
+    // replaced) fails before publishing instead of giving a package of some of it.
+    const identity = await sourceIdentity(source);
     try {
-      const info = await stat(source);
-      if (info.isFile()) {
-        sizeBytes = info.size;
+      if (identity) {
+        sizeBytes = identity.size;
         sha256 = await sha256File(source, request.signal);
+        await assertSourceUnchanged(source, identity);
       }
-    } catch {
+    } catch (error) {
+      if (error instanceof VidpipeError && error.code === 'INPUT_INVALID') throw error;
       // probeFile below reports the precise reason.
     }
     result.id = sha256 ? videoIdFromSha256(sha256) : videoIdForUnreadable(request.input);
@@ -267,7 +281,15 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
       recordProbeStart();
       throw error;
     }
-    const { probe, plan, av1Encoder } = prepared;
+    const { probe, plan, av1Encoder, reading } = prepared;
+    cleanupReading = reading.cleanup;
+    if (identity) await assertSourceUnchanged(source, identity);
+    if (request.runner && reading.path !== source) {
+      throw new VidpipeError('INPUT_INVALID', `${request.input} must be copied into an indexed container before it can be encoded in chunks (${reading.remuxReason}), which queue workers do not do`, {
+        hint: `remux it first (ffmpeg -i ${basename(request.input)} -c copy ${basename(request.input).replace(/\.[^.]*$/, '')}.mkv), upload that and queue it, or transcode it without --queue`,
+      });
+    }
+    result.source = sourceSummary(reading, probe);
     startJob(probe, plan);
     jobRecorded = true;
     recordProbeStart();
@@ -323,7 +345,7 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
 
     const dag = buildTranscodeDag(
       {
-        source,
+        source: reading.path,
         probe,
         plan,
         preset: request.settings.preset,
@@ -333,6 +355,8 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
         concurrency: request.settings.concurrency,
         metrics: request.metrics,
         publish: async (signal, results) => {
+          // Nothing is published from a source that changed under the encoders.
+          if (identity) await assertSourceUnchanged(source, identity);
           // The package carries its own report (vidpipe.json) so `vidpipe serve` needs no database.
           await writePackageSummary(packageDir, {
             name,
@@ -417,12 +441,18 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
     } else if (workDir) {
       await releaseWorkDir(workDir).catch(() => undefined);
     }
+    await cleanupReading().catch(() => undefined);
     await cleanupInput().catch(() => undefined);
     db?.close();
   }
 }
 
 type QualityByName = Record<string, QualityMetrics> | undefined;
+
+function sourceSummary(reading: { notes: string[]; remuxReason?: string }, probe: MediaProbe): SourceSummary | undefined {
+  if (reading.notes.length === 0) return undefined;
+  return { ...(probe.program ? { program: programLabel(probe.program) } : {}), ...(reading.remuxReason ? { remuxed: reading.remuxReason } : {}), notes: reading.notes };
+}
 
 function summariseRenditions(manifests: ManifestsOutput, plan: JobPlan, published: { key: string; bytes: number }[], quality?: QualityByName): RenditionSummary[] {
   const bytesUnder = (prefix: string) => published.filter((f) => f.key.startsWith(prefix)).reduce((sum, f) => sum + f.bytes, 0);
