@@ -22,7 +22,8 @@ import { planJob, type JobPlan, type TranscodeSettings } from './plan.js';
 import type { RenditionSummary, SourceSummary, TranscodeResult } from './result.js';
 import type { StageContext } from './stage.js';
 import { assertFreeSpace, spaceNeeds } from './preflight.js';
-import { buildTranscodeDag } from './transcode-dag.js';
+import { buildTranscodeDag, nodeId } from './transcode-dag.js';
+import type { EncodedChunk } from './stages/encode-video.js';
 import { audioTags, loudnessReport } from './audio-report.js';
 import { claimWorkDir, planReuse, recordOutputsOf, releaseWorkDir, resumeKeyFor, sweepFinishedWorkDirs } from './resume.js';
 import type { ManifestsOutput } from './stages/manifests.js';
@@ -357,6 +358,7 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
         publish: async (signal, results) => {
           // Nothing is published from a source that changed under the encoders.
           if (identity) await assertSourceUnchanged(source, identity);
+          result.source = withDecodeErrors(result.source, plan, results);
           // The package carries its own report (vidpipe.json) so `vidpipe serve` needs no database.
           await writePackageSummary(packageDir, {
             name,
@@ -382,7 +384,10 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
           result.status = 'succeeded';
           result.timings = { ...spanSeconds(spans), total: round3((Date.now() - startedAt) / 1000) };
           db!.completeJob(jobId, {
-            video: { id: result.id, status: 'ready', durationSeconds: manifests.model.durationSeconds, ...(result.loudness ? { properties: { loudness: result.loudness } } : {}) },
+            video: {
+              id: result.id, status: 'ready', durationSeconds: manifests.model.durationSeconds,
+              ...(result.loudness || result.source ? { properties: { ...(result.loudness ? { loudness: result.loudness } : {}), ...(result.source ? { source: result.source } : {}) } } : {}),
+            },
             outputs: result.outputs as Record<string, string>,
             timings: result.timings,
             renditions: result.renditions.map((r) => ({
@@ -448,6 +453,14 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
 }
 
 type QualityByName = Record<string, QualityMetrics> | undefined;
+
+/** Corrupt frames the chunk encodes reported (below the limit, or accepted with --allow-decode-errors). */
+function withDecodeErrors(summary: SourceSummary | undefined, plan: JobPlan, results: ReadonlyMap<string, unknown>): SourceSummary | undefined {
+  const count = (plan.video?.chunks ?? []).reduce((sum, chunk) => sum + ((results.get(nodeId.encodeChunk(chunk.index)) as EncodedChunk | undefined)?.decodeErrors ?? 0), 0);
+  if (count === 0) return summary;
+  const note = `the decoder concealed ${count} damaged frame${count > 1 ? 's' : ''}${plan.video?.maxDecodeErrors === undefined ? ' (--allow-decode-errors)' : ''}`;
+  return { ...summary, decodeErrors: count, notes: [...(summary?.notes ?? []), note] };
+}
 
 function sourceSummary(reading: { notes: string[]; remuxReason?: string }, probe: MediaProbe): SourceSummary | undefined {
   if (reading.notes.length === 0) return undefined;

@@ -157,7 +157,9 @@ export function buildVideoEncoderArgs(
 /** One ffmpeg run per chunk: one decode feeding every rendition's encoder. */
 export function buildChunkEncodeArgs(input: ChunkEncodeInput): string[] {
   const seek = input.chunk.prerollFrame > 0 ? ['-ss', frameTime(input.chunk.prerollFrame, input.frameRate)] : [];
-  const args = [...seek, '-copyts', '-start_at_zero', '-i', safeInputPath(input.source), '-filter_complex', buildChunkFilterGraph(input)];
+  // Warnings too, each tagged with its level: the decode of every frame happens here, and ffmpeg
+  // says "corrupt decoded frame" (a warning) for each one its decoder had to conceal.
+  const args = ['-loglevel', 'level+warning', ...seek, '-copyts', '-start_at_zero', '-i', safeInputPath(input.source), '-filter_complex', buildChunkFilterGraph(input)];
   input.outputs.forEach(({ rendition, path }, i) => {
     args.push(
       '-map', `[v${i}]`,
