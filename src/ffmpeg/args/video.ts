@@ -76,7 +76,9 @@ export function buildChunkFilterGraph(input: ChunkEncodeInput): string {
   const labels = input.outputs.map((_, i) => `s${i}`);
   const head = `[0:${input.streamIndex}]${steps.join(',')}${count > 1 ? `,split=${count}${labels.map((l) => `[${l}]`).join('')}` : '[s0]'}`;
   const scales = input.outputs.map(({ rendition }, i) => {
-    const scale = `scale=${rendition.width}:${rendition.height}:flags=bicubic,setsar=1`;
+    const picture = rendition.picture ?? rendition;
+    const pad = rendition.picture ? `,pad=${rendition.width}:${rendition.height}:(ow-iw)/2:(oh-ih)/2` : '';
+    const scale = `scale=${picture.width}:${picture.height}:flags=bicubic,setsar=1${pad}`;
     return `[${labels[i]}]${scale},${rangeConversion(rendition.codec, input.hdr)}[v${i}]`;
   });
   return [head, ...scales].join(';');
