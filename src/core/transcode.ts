@@ -9,7 +9,7 @@ import { readSource } from '../ffmpeg/integrity.js';
 import { assertSourceUnchanged, sourceIdentity } from './source-identity.js';
 import { assertEncoders, detectCapabilities, pickAv1Encoder } from '../ffmpeg/capabilities.js';
 import { openDatabase, type VidpipeDb } from '../db/database.js';
-import { fetchInput, openStorage } from '../storage/index.js';
+import { fetchInput, inputBaseName, openStorage } from '../storage/index.js';
 import { parseLocation, sanitiseName } from '../storage/uri.js';
 import type { S3Options } from '../storage/s3.js';
 import type { PublishedFile, Storage } from '../storage/storage.js';
@@ -91,6 +91,16 @@ export function defaultWorkRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(cache, 'vidpipe', 'work');
 }
 
+/** Downloaded inputs (s3://, http(s)://) go where the job's other big files go. */
+function inputsFolder(request: TranscodeRequest): string {
+  return join(request.workRoot ?? defaultWorkRoot(), 'inputs');
+}
+
+/** A download that makes no progress is given up like a stalled ffmpeg, and after two minutes at most. */
+function downloadIdleMs(request: TranscodeRequest): number {
+  return Math.min(request.stallTimeoutMs > 0 ? request.stallTimeoutMs : Infinity, 120_000);
+}
+
 /** What `--plan` shows: the graph that would run, without running it. */
 export interface TranscodePlanView {
   input: string;
@@ -125,7 +135,7 @@ async function prepare(request: TranscodeRequest, localPath: string, signal?: Ab
 
 /** Probes and plans one input and returns the graph, running nothing. */
 export async function planTranscode(request: TranscodeRequest): Promise<TranscodePlanView> {
-  const fetched = await fetchInput(request.input, tmpdir(), request.s3, request.signal);
+  const fetched = await fetchInput(request.input, inputsFolder(request), request.s3, { signal: request.signal, idleTimeoutMs: downloadIdleMs(request) });
   let cleanupReading = async () => undefined as void;
   try {
     const { probe, plan, av1Encoder, reading } = await prepare(request, fetched.localPath, request.signal);
@@ -226,7 +236,11 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
     db = openDatabase(request.dbPath);
     emit({ type: 'job-start', jobId, input: request.input, tasks: PRE_TASKS });
     taskEvent({ type: 'task-start', id: 'probe', at: Date.now() });
-    const fetched = await fetchInput(request.input, tmpdir(), request.s3, request.signal);
+    const fetched = await fetchInput(request.input, inputsFolder(request), request.s3, {
+      signal: request.signal,
+      idleTimeoutMs: downloadIdleMs(request),
+      onProgress: (fraction, etaSeconds) => emit({ jobId, type: 'task-progress', id: 'probe', fraction: fraction ?? 0, etaSeconds }),
+    });
     cleanupInput = fetched.cleanup;
     const source = fetched.localPath;
 
@@ -247,7 +261,7 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
       // probeFile below reports the precise reason.
     }
     result.id = sha256 ? videoIdFromSha256(sha256) : videoIdForUnreadable(request.input);
-    const name = request.name ? sanitiseName(request.name) : sanitiseName(basename(request.input));
+    const name = request.name ? sanitiseName(request.name) : sanitiseName(inputBaseName(request.input));
     const startJob = (probe?: MediaProbe, plan?: JobPlan) =>
       db!.startJob({
         jobId,
