@@ -125,7 +125,7 @@ export function remuxReason(probe: MediaProbe, timeline: InputTimeline, audioOnl
     return `its clock restarts ${restarted.restartCount} time${restarted.restartCount > 1 ? 's' : ''} (parts joined end to end); vidpipe made it continuous`;
   }
   if (audioOnly || !probe.video) return undefined;
-  if (!INDEXED_CONTAINERS.test(probe.container)) return `${probe.containerLongName ?? probe.container} has no index of key frames to seek by`;
+  if (!INDEXED_CONTAINERS.test(probe.container)) return `${probe.containerLongName ?? probe.container}: chunks seek by key frame only in MP4 and Matroska`;
   if (probe.durationMeasured) return 'it states no duration and no index (a live or browser recording)';
   return undefined;
 }
@@ -238,7 +238,7 @@ export async function readSource(binaries: FfmpegBinaries, path: string, options
     // Messages and the metadata record keep describing the user's file.
     const probe = applyTimeline({ ...copied, raw: original.raw, ...(original.program ? { program: original.program } : {}) }, copyTimeline, audioOnly);
     assertProcessable(probe);
-    notes.push(`read through an indexed copy: ${reason}`);
+    notes.push(`read through a Matroska copy of its streams: ${reason}`);
     return { path: copy.path, probe, remuxReason: reason, notes, cleanup: copy.cleanup };
   } catch (error) {
     await copy.cleanup();
