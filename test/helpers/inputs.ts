@@ -60,9 +60,9 @@ export const INPUT_CASES: HostileCase[] = [
     expect: { package: { width: 320, height: 180, fps: 25, seconds: 6, audioTracks: 1, note: /Matroska copy/ } },
   },
   {
-    name: 'MPEG-TS with a 10 s PTS offset',
-    make: (d) => clip(d, 'offset.ts', [...testsrc(4), ...sine(4), ...X264, ...AAC, '-output_ts_offset', '10']),
-    expect: { package: { width: 320, height: 180, fps: 25, seconds: 4, audioTracks: 1 } },
+    name: 'MPEG-TS with a 10 s PTS offset and a long GOP',
+    make: (d) => clip(d, 'offset.ts', [...testsrc(6), ...sine(6), ...X264, ...AAC, '-output_ts_offset', '10']),
+    expect: { package: { width: 320, height: 180, fps: 25, seconds: 6, audioTracks: 1 } },
   },
   {
     name: 'two MPEG-TS files joined with cat (the clock restarts)',
@@ -125,11 +125,6 @@ export const INPUT_CASES: HostileCase[] = [
   {
     name: 'Matroska whose clock starts at 10 s',
     make: (d) => clip(d, 'offset.mkv', [...testsrc(4), ...sine(4), ...X264, ...AAC, '-output_ts_offset', '10']),
-    expect: { package: { width: 320, height: 180, fps: 25, seconds: 4, audioTracks: 1 } },
-  },
-  {
-    name: 'FLV with B-frames',
-    make: (d) => clip(d, 'bframes.flv', [...testsrc(4), ...sine(4), '-c:v', 'libx264', '-preset', 'medium', '-bf', '3', '-pix_fmt', 'yuv420p', ...AAC]),
     expect: { package: { width: 320, height: 180, fps: 25, seconds: 4, audioTracks: 1 } },
   },
   {
