@@ -143,7 +143,9 @@ export function assertContinuousClock(probe: MediaProbe, timeline: InputTimeline
         { hint: 'if it is several files joined together, transcode the parts one by one' },
       );
     }
-    if (stream.untimedPackets > stream.packets / 2) {
+    // A codec ffmpeg does not know has no parser to time its packets: the plan refuses it by name.
+    const codec = [...probe.videoStreams, ...probe.audioStreams].find((s) => s.index === index)?.codec;
+    if (stream.untimedPackets > stream.packets / 2 && codec !== 'unknown' && codec !== 'none') {
       throw new VidpipeError('INPUT_INVALID', `${probe.path}: ${stream.untimedPackets} of ${stream.packets} packets of ${streamName(probe, index)} carry no timestamp`);
     }
   }
@@ -166,6 +168,8 @@ export function applyTimeline(probe: MediaProbe, timeline: InputTimeline, audioO
   const hasData = (index: number) => (timeline.streams.get(index)?.packets ?? 0) > 0;
   const timed = <T extends { index: number; startSeconds: number; durationSeconds?: number }>(stream: T): T => {
     const t = timeline.streams.get(stream.index)!;
+    // Packets nobody could time (a codec ffmpeg does not know) leave the container's figures.
+    if (t.untimedPackets === t.packets) return stream;
     return { ...stream, startSeconds: t.startSeconds, durationSeconds: t.endSeconds - t.startSeconds };
   };
   if (probe.video && !audioOnly && !hasData(probe.video.index)) {
@@ -174,6 +178,9 @@ export function applyTimeline(probe: MediaProbe, timeline: InputTimeline, audioO
   const videoStreams = probe.videoStreams.map((v) => (hasData(v.index) ? timed(v) : v));
   const video = probe.video ? videoStreams.find((v) => v.index === probe.video!.index) : undefined;
   const audioStreams = probe.audioStreams.filter((a) => hasData(a.index)).map(timed);
+  if ((audioOnly || !probe.video) && audioStreams.length === 0 && probe.audioStreams.length > 0) {
+    throw new VidpipeError('INPUT_INVALID', `${probe.path} has zero duration: its audio holds no samples`);
+  }
   const ends = [...(video && !audioOnly ? [video] : []), ...audioStreams].map((s) => s.startSeconds + (s.durationSeconds ?? 0));
   const durationSeconds = ends.length > 0 ? Math.max(...ends) - probe.startSeconds : probe.durationSeconds;
   return { ...probe, video, videoStreams, audioStreams, durationSeconds };
