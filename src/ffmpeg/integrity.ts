@@ -108,7 +108,9 @@ export function assertNotTruncated(probe: MediaProbe, timeline: InputTimeline): 
   const end = Math.max(0, ...declaredEnds);
   const span = end - probe.startSeconds;
   const missing = end - measuredEnd;
-  if (TRUNCATION.test(timeline.stderr) || (span > 0 && missing > Math.max(TRUNCATION_SLACK_SECONDS, span * 0.05))) {
+  // A broadcast capture's stray bytes make the TS demuxer complain without anything missing.
+  const complains = TRUNCATION.test(timeline.stderr) && !PROGRAM_CONTAINERS.test(probe.container);
+  if (complains || (span > 0 && missing > Math.max(TRUNCATION_SLACK_SECONDS, span * 0.05))) {
     throw new VidpipeError(
       'INPUT_INVALID',
       `${probe.path} is truncated: its data ends at ${(measuredEnd - probe.startSeconds).toFixed(2)} s of a declared ${span.toFixed(2)} s`,

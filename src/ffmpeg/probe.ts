@@ -252,7 +252,14 @@ export function parseProbe(path: string, sizeBytes: number, json: RawProbe): Med
   const program = programs.length > 1
     ? (programs.find((p) => mainVideo && p.streamIndexes.includes(mainVideo.index)) ?? programs[0])
     : undefined;
-  const streams = program ? allStreams.filter((s) => program.streamIndexes.includes(s.index) || s.codec_type === 'subtitle') : allStreams;
+  // A stream may belong to several programs (a shared PID), or to none.
+  const programsOf = (index: number) => (json.programs ?? []).filter((p) => p.streams?.some((s) => s.index === index)).map((p) => p.program_num ?? 0);
+  const streams = program
+    ? allStreams.filter((s) => {
+      const of = programsOf(s.index);
+      return of.length === 0 || of.includes(program.number);
+    })
+    : allStreams;
   const videoStreams = streams.filter((s) => s.codec_type === 'video').map(videoInfo);
   const audioStreams: AudioStreamInfo[] = streams
     .filter((s) => s.codec_type === 'audio')
