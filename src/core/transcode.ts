@@ -254,10 +254,8 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
       if (identity) {
         sizeBytes = identity.size;
         sha256 = await sha256File(source, request.signal);
-        await assertSourceUnchanged(source, identity);
       }
-    } catch (error) {
-      if (error instanceof VidpipeError && error.code === 'INPUT_INVALID') throw error;
+    } catch {
       // probeFile below reports the precise reason.
     }
     result.id = sha256 ? videoIdFromSha256(sha256) : videoIdForUnreadable(request.input);
@@ -298,16 +296,17 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
     }
     const { probe, plan, av1Encoder, reading } = prepared;
     cleanupReading = reading.cleanup;
+    result.source = sourceSummary(reading, probe);
+    startJob(probe, plan);
+    jobRecorded = true;
+    recordProbeStart();
+    // Probing and reading the packets took a while: a file still being written has grown since.
     if (identity) await assertSourceUnchanged(source, identity);
     if (request.runner && reading.path !== source) {
       throw new VidpipeError('INPUT_INVALID', `${request.input} must be copied into an indexed container before it can be encoded in chunks (${reading.remuxReason}), which queue workers do not do`, {
         hint: `remux it first (ffmpeg -i ${basename(request.input)} -c copy ${basename(request.input).replace(/\.[^.]*$/, '')}.mkv), upload that and queue it, or transcode it without --queue`,
       });
     }
-    result.source = sourceSummary(reading, probe);
-    startJob(probe, plan);
-    jobRecorded = true;
-    recordProbeStart();
     taskEvent({ type: 'task-succeeded', id: 'probe', at: Date.now(), result: undefined });
     taskEvent({ type: 'task-start', id: 'plan', at: Date.now() });
     taskEvent({ type: 'task-succeeded', id: 'plan', at: Date.now(), result: undefined });
