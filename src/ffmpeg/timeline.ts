@@ -53,15 +53,11 @@ interface Accumulator extends StreamTimeline {
   lastDts?: number;
 }
 
-/** One `key=value|key=value` line of ffprobe's compact writer. */
-function fieldsOf(line: string): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (const part of line.split('|')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) fields[part.slice(0, eq)] = part.slice(eq + 1);
-  }
-  return fields;
-}
+/**
+ * The fields asked of ffprobe, in the order its csv writer prints them (its own order, whatever
+ * the order of -show_entries; the same in ffprobe 4 and 5, which adds a trailing comma).
+ */
+const PACKET_FIELDS = ['stream_index', 'pts_time', 'dts_time', 'duration_time', 'pos', 'flags'] as const;
 
 function seconds(text: string | undefined): number | undefined {
   if (text === undefined || text === '' || text === 'N/A') return undefined;
@@ -71,7 +67,7 @@ function seconds(text: string | undefined): number | undefined {
 
 /**
  * Folds ffprobe's `-show_entries packet=stream_index,pts_time,dts_time,duration_time,pos,flags
- * -of compact=p=0` lines (in file order) into one summary per stream.
+ * -of csv=p=0` lines (in file order) into one summary per stream.
  */
 export function parsePacketLines(text: string): Map<number, StreamTimeline> {
   const streams = new Map<number, Accumulator>();
@@ -82,9 +78,10 @@ export function parsePacketLines(text: string): Map<number, StreamTimeline> {
     const line = text.slice(from, to).trim();
     from = to + 1;
     if (line === '') continue;
-    const packet = fieldsOf(line);
+    const values = line.split(',');
+    const packet = Object.fromEntries(PACKET_FIELDS.map((name, i) => [name, values[i]])) as Record<(typeof PACKET_FIELDS)[number], string | undefined>;
     const index = Number(packet.stream_index);
-    if (packet.stream_index === undefined || !Number.isInteger(index)) continue;
+    if (!packet.stream_index || !Number.isInteger(index)) continue;
     let s = streams.get(index);
     if (!s) {
       s = { index, packets: 0, keyPackets: 0, startSeconds: Infinity, endSeconds: -Infinity, firstByte: -1, lastByte: -1, untimedPackets: 0, restarts: [], restartCount: 0 };
@@ -140,7 +137,8 @@ function scanTimeoutMs(sizeBytes: number): number {
 export async function readTimeline(ffprobe: string, path: string, sizeBytes: number, signal?: AbortSignal): Promise<InputTimeline> {
   const { stdout, stderr, exitCode } = await runCapture(
     ffprobe,
-    ['-v', 'error', '-show_entries', 'packet=stream_index,pts_time,dts_time,duration_time,pos,flags', '-of', 'compact=p=0', safeInputPath(path)],
+    // csv, not json: a 3-hour film has a million packets, each line counts.
+    ['-v', 'error', '-show_entries', `packet=${PACKET_FIELDS.join(',')}`, '-of', 'csv=p=0', safeInputPath(path)],
     { signal, label: 'read packets', timeoutMs: scanTimeoutMs(sizeBytes) },
   );
   const streams = parsePacketLines(stdout);

@@ -7,11 +7,11 @@ import { countDecodeErrors } from '../../src/core/stages/encode-video.js';
 import { maxDecodeErrorsFor } from '../../src/core/plan.js';
 import { inputBaseName } from '../../src/storage/index.js';
 
-/** ffprobe -show_entries packet=… -of compact=p=0 lines for one stream at `fps`, from `start` s. */
+/** ffprobe -show_entries packet=… -of csv=p=0 lines for one stream at `fps`, from `start` s. */
 function packets(stream: number, count: number, start: number, fps: number, firstByte = 0, step = 1000): string[] {
   return Array.from({ length: count }, (_, i) => {
     const t = (start + i / fps).toFixed(6);
-    return `stream_index=${stream}|pts_time=${t}|dts_time=${t}|duration_time=${(1 / fps).toFixed(6)}|pos=${firstByte + i * step}|flags=${i % 25 === 0 ? 'K_' : '__'}`;
+    return `${stream},${t},${t},${(1 / fps).toFixed(6)},${firstByte + i * step},${i % 25 === 0 ? 'K_' : '__'},`;
   });
 }
 
@@ -47,7 +47,7 @@ describe('packet timeline', () => {
   });
 
   it('counts packets without timestamps and skips blank lines', () => {
-    const t = parsePacketLines('stream_index=0|pts_time=N/A|dts_time=N/A|duration_time=N/A|pos=1|flags=K_\n\nstream_index=0|pts_time=0.04|dts_time=0.04|duration_time=0.04|pos=2|flags=__\n').get(0)!;
+    const t = parsePacketLines('0,N/A,N/A,N/A,1,K_\n\n0,0.040000,0.040000,0.040000,2,__\n').get(0)!;
     assert.deepEqual([t.packets, t.untimedPackets, t.startSeconds], [2, 1, 0.04]);
   });
 });
