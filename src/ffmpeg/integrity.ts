@@ -66,26 +66,28 @@ function selectedIndexes(probe: MediaProbe, audioOnly: boolean): number[] {
 
 /**
  * An MPEG-TS that switches to other streams part way through (two recordings joined, a PMT that
- * changes its PIDs): a stream the package does not use whose data lies mostly outside the main
- * stream's bytes means part of the file would be left out.
+ * changes its PIDs, an audio PID that changes at a splice): two video streams, or two audio
+ * streams, whose data lie mostly in different parts of the file mean one package would leave
+ * part of it out, or play two halves as two tracks. Programs broadcast together interleave.
  */
-export function assertOneContinuousProgram(probe: MediaProbe, timeline: InputTimeline, audioOnly: boolean): void {
+export function assertOneContinuousProgram(probe: MediaProbe, timeline: InputTimeline): void {
   if (!PROGRAM_CONTAINERS.test(probe.container)) return;
-  const selected = selectedIndexes(probe, audioOnly);
-  const main = timeline.streams.get(selected[0] ?? -1);
-  if (!main || main.firstByte < 0) return;
-  for (const index of probe.allMediaStreamIndexes ?? []) {
-    if (selected.includes(index)) continue;
-    const other = timeline.streams.get(index);
-    if (!other || other.firstByte < 0 || other.endSeconds - other.startSeconds < 1) continue;
-    const overlap = Math.min(main.lastByte, other.lastByte) - Math.max(main.firstByte, other.firstByte);
-    if (overlap >= 0.5 * (other.lastByte - other.firstByte)) continue; // interleaved: another program broadcast alongside
-    const percent = (byte: number) => `${Math.round((100 * byte) / Math.max(1, probe.sizeBytes))} %`;
-    throw new VidpipeError(
-      'INPUT_INVALID',
-      `${probe.path} changes streams part way through: ${streamName(probe, selected[0]!)} covers ${percent(main.firstByte)}–${percent(main.lastByte)} of the file and ${streamName(probe, index)} ${percent(other.firstByte)}–${percent(other.lastByte)}; one package would leave part of it out`,
-      { hint: `split it where the streams change (e.g. ffmpeg -i ${probe.path} -map 0:${index} -map 0:a -c copy part.ts) and transcode each part` },
-    );
+  const typeOf = (index: number) => (probe.raw as { streams?: { index: number; codec_type?: string }[] }).streams?.find((s) => s.index === index)?.codec_type;
+  const spans = (probe.allMediaStreamIndexes ?? [])
+    .map((index) => ({ index, type: typeOf(index), t: timeline.streams.get(index) }))
+    .filter((s): s is { index: number; type: string; t: StreamTimeline } => !!s.t && !!s.type && s.t.firstByte >= 0 && s.t.endSeconds - s.t.startSeconds >= 1);
+  const percent = (byte: number) => `${Math.round((100 * byte) / Math.max(1, probe.sizeBytes))} %`;
+  for (const [i, a] of spans.entries()) {
+    for (const b of spans.slice(i + 1)) {
+      if (a.type !== b.type) continue;
+      const overlap = Math.min(a.t.lastByte, b.t.lastByte) - Math.max(a.t.firstByte, b.t.firstByte);
+      if (overlap >= 0.5 * Math.min(a.t.lastByte - a.t.firstByte, b.t.lastByte - b.t.firstByte)) continue;
+      throw new VidpipeError(
+        'INPUT_INVALID',
+        `${probe.path} changes streams part way through: ${streamName(probe, a.index)} covers ${percent(a.t.firstByte)}–${percent(a.t.lastByte)} of the file and ${streamName(probe, b.index)} ${percent(b.t.firstByte)}–${percent(b.t.lastByte)}; one package would leave part of it out`,
+        { hint: `split it where the streams change (e.g. ffmpeg -i ${probe.path} -map 0:${b.index} -map 0:a -c copy part.ts) and transcode each part` },
+      );
+    }
   }
 }
 
@@ -228,7 +230,7 @@ export async function readSource(binaries: FfmpegBinaries, path: string, options
     const count = (original.raw as { programs?: unknown[] }).programs?.length ?? 0;
     notes.push(`${programLabel(original.program)} of the ${count} programs is packaged (the one with the main video)`);
   }
-  assertOneContinuousProgram(original, timeline, audioOnly);
+  assertOneContinuousProgram(original, timeline);
   assertNotTruncated(original, timeline);
   const measured = { ...original, durationMeasured: !(Number((original.raw as { format?: { duration?: string } }).format?.duration) > 0) };
   const reason = remuxReason(measured, timeline, audioOnly);

@@ -92,6 +92,15 @@ export const INPUT_CASES: HostileCase[] = [
     expect: { reject: /changes streams part way through/ },
   },
   {
+    name: 'MPEG-TS whose audio PID changes at a splice (the video PID stays)',
+    make: async (d) => {
+      const a = await clip(d, 'splice-a.ts', [...testsrc(3), ...sine(3), ...X264, '-g', '25', ...AAC, '-streamid', '0:0x100', '-streamid', '1:0x101']);
+      const b = await clip(d, 'splice-b.ts', [...testsrc(3), ...sine(3, 660), ...X264, '-g', '25', ...AAC, '-streamid', '0:0x100', '-streamid', '1:0x102']);
+      return joined(d, 'spliced.ts', [a, b]);
+    },
+    expect: { reject: /changes streams part way through: audio stream 1 \(PID 0x101\) of program 1 covers .* and audio stream 2 \(PID 0x102\)/ },
+  },
+  {
     name: 'multi-program MPEG-TS (two channels broadcast together)',
     make: (d) =>
       clip(d, 'two-channels.ts', [

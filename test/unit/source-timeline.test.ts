@@ -112,9 +112,20 @@ describe('MPEG-TS programs', () => {
 
   it('accepts two programs broadcast together, refuses one that follows the other', () => {
     const together = timeline([...packets(0, 75, 1.4, 25, 0, 2000), ...packets(1, 75, 1.4, 25, 1000, 2000), ...packets(2, 75, 1.4, 25, 500, 2000), ...packets(3, 75, 1.4, 25, 1500, 2000)]);
-    assertOneContinuousProgram(ts(), together, false);
+    assertOneContinuousProgram(ts(), together);
     const oneAfterTheOther = timeline([...packets(0, 75, 1.4, 25, 0), ...packets(1, 75, 1.4, 25, 500), ...packets(2, 75, 1.4, 25, 100_000), ...packets(3, 75, 1.4, 25, 100_500)]);
-    assert.throws(() => assertOneContinuousProgram(ts(), oneAfterTheOther, false), /changes streams part way through: video stream 0 \(PID 0x100\) of program 1 covers 0 %–37 % of the file and video stream 2 \(PID 0x200\) of program 2 50 %–87 %/);
+    assert.throws(() => assertOneContinuousProgram(ts(), oneAfterTheOther), /changes streams part way through: video stream 0 \(PID 0x100\) of program 1 covers 0 %–37 % of the file and video stream 2 \(PID 0x200\) of program 2 50 %–87 %/);
+  });
+});
+
+describe('MPEG-TS audio PID changes', () => {
+  it('refuses an audio PID that changes at a splice while the video goes on', () => {
+    const p = probe({ format_name: 'mpegts', start_time: '1.4', duration: '6.0' }, [video({ id: '0x100' }), audio({ id: '0x101' }), audio({ index: 2, id: '0x102' })]);
+    assert.deepEqual(p.audioStreams.map((a) => a.index), [1, 2]);
+    const spliced = timeline([...packets(0, 150, 1.4, 25, 0, 1000), ...packets(1, 75, 1.4, 25, 500, 1000), ...packets(2, 75, 1.4, 25, 75_500, 1000)]);
+    assert.throws(() => assertOneContinuousProgram(p, spliced), /audio stream 1 \(PID 0x101\) covers 0 %–37 % of the file and audio stream 2 \(PID 0x102\) 38 %–75 %/);
+    const twoLanguages = timeline([...packets(0, 150, 1.4, 25, 0, 1000), ...packets(1, 150, 1.4, 25, 300, 1000), ...packets(2, 150, 1.4, 25, 600, 1000)]);
+    assertOneContinuousProgram(p, twoLanguages);
   });
 });
 
