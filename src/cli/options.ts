@@ -52,6 +52,7 @@ export const TRANSCODE_OPTIONS: OptionSpec[] = [
   { flags: '--opus [kbps,…]', description: 'add Opus renditions for DASH (default 64,96,160; 96 per stream for video)' },
   { flags: '--loudness <LUFS|off>', description: 'EBU R128 loudness target, true peak ≤ -1 dBTP (default: -14 for audio-only, off for video)' },
   { flags: '--no-thumbnails', description: 'skip poster and storyboard' },
+  { flags: '--allow-decode-errors', description: 'package a video whose decoder reports many corrupt frames (refused by default)' },
   { flags: '--hls-segments <fmp4|ts|both>', description: 'HLS segment format; ts/both add MPEG-TS variants (H.264 + AAC) for legacy players', defaultValue: 'fmp4' },
   { flags: '--subtitles <file[:lang]>', description: 'add a sidecar subtitle file (.srt, .vtt, .ass) as a WebVTT rendition (repeatable)', repeatable: true },
   { flags: '--metrics', description: 'measure PSNR and SSIM of every video rendition against the source' },
@@ -126,6 +127,7 @@ export interface RawTranscodeOptions {
   opus?: boolean | string;
   loudness?: string;
   thumbnails: boolean;
+  allowDecodeErrors?: boolean;
   hlsSegments?: string;
   subtitles?: string[];
   metrics?: boolean;
@@ -181,6 +183,7 @@ export function toTranscodeSettings(raw: RawTranscodeOptions): TranscodeSettings
     audioOnly: raw.audioOnly === true,
     hlsSegments: parseHlsSegments(raw.hlsSegments),
     subtitles: (raw.subtitles ?? []).map(parseSidecarSubtitle),
+    ...(raw.allowDecodeErrors ? { allowDecodeErrors: true } : {}),
   };
 }
 

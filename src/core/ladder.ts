@@ -33,8 +33,14 @@ export interface Rendition {
   codec: VideoCodec;
   /** Short-side size class, e.g. 720. */
   size: number;
+  /** Coded picture size, what the encoder gets (even, at least MIN_CODED_SIDE[codec]). */
   width: number;
   height: number;
+  /**
+   * The scaled source inside it, centred, when it is smaller: a source narrower than an encoder
+   * accepts (1x1000) is padded with black rather than stretched or enlarged.
+   */
+  picture?: { width: number; height: number };
   /** Average target, maxrate (~1.1x) and VBV buffer (~2x), kb/s. */
   bitrateKbps: number;
   maxrateKbps: number;
@@ -98,11 +104,38 @@ function even(value: number): number {
   return Math.max(2, Math.round(value / 2) * 2);
 }
 
-/** Output picture size for a size class, keeping the display aspect ratio with even dimensions. */
-export function renditionSize(video: Pick<VideoStreamInfo, 'displayWidth' | 'displayHeight'>, size: number): { width: number; height: number } {
+/**
+ * The smallest picture side each encoder accepts (measured with the encoders vidpipe uses):
+ * x264 needs even sides, x265 refuses "Image size is too small" below 16, SVT-AV1 below 64.
+ */
+export const MIN_CODED_SIDE: Record<VideoCodec, number> = { h264: 2, hevc: 16, av1: 64 };
+
+/**
+ * One side of the scaled picture: even, and never past the source's own side (rounded down to
+ * even), so no rendition is enlarged; a 1-pixel side stays 1 and is padded to the coded size.
+ */
+function pictureSide(exact: number, source: number): number {
+  const limit = Math.floor(source / 2) * 2;
+  if (limit === 0) return Math.max(1, Math.round(source));
+  return Math.min(even(exact), limit);
+}
+
+/**
+ * Output picture for a size class: the display aspect ratio with even dimensions, no side larger
+ * than the source's, and each side at least `minSide` (padding, when the picture is smaller).
+ */
+export function renditionSize(
+  video: Pick<VideoStreamInfo, 'displayWidth' | 'displayHeight'>,
+  size: number,
+  minSide = MIN_CODED_SIDE.h264,
+): { width: number; height: number; picture?: { width: number; height: number } } {
   const { displayWidth: w, displayHeight: h } = video;
-  if (w >= h) return { width: even((size * w) / h), height: even(size) };
-  return { width: even(size), height: even((size * h) / w) };
+  const [exactWidth, exactHeight] = w >= h ? [(size * w) / h, size] : [size, (size * h) / w];
+  const picture = { width: pictureSide(exactWidth, w), height: pictureSide(exactHeight, h) };
+  const coded = (side: number) => Math.max(minSide, Math.ceil(side / 2) * 2);
+  const width = coded(picture.width);
+  const height = coded(picture.height);
+  return width === picture.width && height === picture.height ? { width, height } : { width, height, picture };
 }
 
 /**
@@ -123,9 +156,10 @@ export function buildLadder(video: VideoStreamInfo, options: LadderOptions): Ren
   const renditions: Rendition[] = [];
   for (const codec of options.codecs) {
     for (const rung of unique) {
-      const { width, height } = renditionSize(video, rung.size);
+      const { width, height, picture } = renditionSize(video, rung.size, MIN_CODED_SIDE[codec]);
       // The table assumes 16:9 at ≤30 fps: scale by picture area and, sub-linearly, by frame rate.
-      const area = (width * height) / (Math.round((rung.size * 16) / 9) * rung.size);
+      const shown = picture ?? { width, height };
+      const area = (shown.width * shown.height) / (Math.round((rung.size * 16) / 9) * rung.size);
       const motion = fps > 31 ? Math.pow(fps / 30, 0.6) : 1;
       const kbps = Math.max(64, Math.round(rung.kbps * area * motion * CODEC_EFFICIENCY[codec]));
       const maxrate = Math.round(kbps * 1.1);
@@ -136,6 +170,7 @@ export function buildLadder(video: VideoStreamInfo, options: LadderOptions): Ren
         size: rung.size,
         width,
         height,
+        ...(picture ? { picture } : {}),
         bitrateKbps: kbps,
         maxrateKbps: maxrate,
         bufsizeKbps: kbps * 2,

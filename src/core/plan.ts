@@ -39,6 +39,8 @@ export interface TranscodeSettings {
   hlsSegments?: HlsSegments;
   /** `--subtitles file:lang` sidecar files, added after the source's own text subtitles. */
   subtitles?: SidecarSubtitle[];
+  /** Package a video whose decoder reports more corrupt frames than DECODE_ERROR_ALLOWANCE. */
+  allowDecodeErrors?: boolean;
 }
 
 export interface Chunk {
@@ -75,6 +77,8 @@ export interface VideoPlan {
   deinterlace: boolean;
   /** The source's HDR transfer: HEVC/AV1 renditions keep it (10-bit), H.264 is tone-mapped to SDR. */
   hdr?: HdrTransfer;
+  /** Corrupt frames the decoder may report before the source is refused; absent: any (`--allow-decode-errors`). */
+  maxDecodeErrors?: number;
 }
 
 export interface JobPlan {
@@ -138,6 +142,18 @@ function videoEndSeconds(probe: MediaProbe, video: VideoStreamInfo): number {
   if (video.durationSeconds && video.durationSeconds > 0) return offset + video.durationSeconds;
   if (video.frameCount && video.avgFrameRate) return offset + (video.frameCount * video.avgFrameRate.den) / video.avgFrameRate.num;
   return probe.durationSeconds;
+}
+
+/**
+ * Corrupt frames a video may have and still be packaged without `--allow-decode-errors`: a few
+ * (a capture that starts or glitches mid-GOP) are normal, more mean damaged data that would be
+ * published as smeared pictures. The larger of a count and a share of the frames.
+ */
+export const DECODE_ERROR_ALLOWANCE = { frames: 10, fraction: 0.001 } as const;
+
+export function maxDecodeErrorsFor(totalFrames: number, allow: boolean | undefined): number | undefined {
+  if (allow) return undefined;
+  return Math.max(DECODE_ERROR_ALLOWANCE.frames, Math.floor(totalFrames * DECODE_ERROR_ALLOWANCE.fraction));
 }
 
 /** Integrated loudness target of audio-only jobs when `--loudness` is not given: streaming-music level. */
@@ -295,6 +311,7 @@ export function planJob(probe: MediaProbe, settings: TranscodeSettings): JobPlan
       renditions,
       deinterlace: interlaced,
       hdr: hdrTransferOf(video.colorTransfer),
+      ...(settings.allowDecodeErrors ? {} : { maxDecodeErrors: maxDecodeErrorsFor(totalFrames, false) }),
     },
     audio,
     loudnessTarget,

@@ -86,4 +86,17 @@ export interface TranscodeResult {
   resumed?: { fromJob: string; reusedTasks: string[] };
   /** Loudness before and after normalisation (audio-only jobs, and video jobs with --loudness). */
   loudness?: LoudnessReport;
+  /** How the source was read, when it took a decision: the program chosen, a clock made continuous. */
+  source?: SourceSummary;
+}
+
+export interface SourceSummary {
+  /** The program packaged, for a multi-program MPEG-TS ("program 1 (Service01)"). */
+  program?: string;
+  /** Why its streams were copied into an indexed container before encoding. */
+  remuxed?: string;
+  /** Corrupt video frames the decoder concealed (accepted with --allow-decode-errors, or below the limit). */
+  decodeErrors?: number;
+  /** Each decision, in words. */
+  notes: string[];
 }

@@ -121,8 +121,9 @@ export function buildTranscodeDag(input: TranscodeDagInput, contextFor: ContextF
               renditionId: rendition.id,
               chunks: chunkIds.map((cid) => {
                 const chunk = results(ctx, cid) as EncodedChunk;
-                return { path: chunk.files[rendition.id]!, frames: chunk.frames };
+                return { path: chunk.files[rendition.id]!, frames: chunk.frames, decodeErrors: chunk.decodeErrors, firstDecodeError: chunk.firstDecodeError };
               }),
+              video,
             },
             contextFor(assembleId, signal),
           ),

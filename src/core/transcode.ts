@@ -1,14 +1,15 @@
 import type { TrackBase } from '../manifest/model.js';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
-import { probeFile, type MediaProbe } from '../ffmpeg/probe.js';
-import { checkReadable } from '../ffmpeg/integrity.js';
+import { programLabel, type MediaProbe } from '../ffmpeg/probe.js';
+import { readSource } from '../ffmpeg/integrity.js';
+import { assertSourceUnchanged, sourceIdentity } from './source-identity.js';
 import { assertEncoders, detectCapabilities, pickAv1Encoder } from '../ffmpeg/capabilities.js';
 import { openDatabase, type VidpipeDb } from '../db/database.js';
-import { fetchInput } from '../storage/index.js';
+import { fetchInput, inputBaseName } from '../storage/index.js';
 import { packageUris, preflightPublish, publishRelease, type ChosenPackage, type PackageRequest, type PackageUris, type PublishTarget } from '../storage/publish.js';
 import { parseLocation, sanitiseName } from '../storage/uri.js';
 import type { S3Options } from '../storage/s3.js';
@@ -19,10 +20,11 @@ import { VidpipeError, toVidpipeError } from './errors.js';
 import type { JobEventListener } from './events.js';
 import { hashTree, newJobId, sha256File, videoIdFromSha256 } from './ids.js';
 import { planJob, type JobPlan, type TranscodeSettings } from './plan.js';
-import type { RenditionSummary, TranscodeResult } from './result.js';
+import type { RenditionSummary, SourceSummary, TranscodeResult } from './result.js';
 import type { StageContext } from './stage.js';
 import { assertFreeSpace, spaceNeeds } from './preflight.js';
-import { buildTranscodeDag } from './transcode-dag.js';
+import { buildTranscodeDag, nodeId } from './transcode-dag.js';
+import type { EncodedChunk } from './stages/encode-video.js';
 import { audioTags, loudnessReport } from './audio-report.js';
 import { claimWorkDir, planReuse, recordOutputsOf, releaseWorkDir, resumeKeyFor, sweepFinishedWorkDirs } from './resume.js';
 import type { ManifestsOutput } from './stages/manifests.js';
@@ -126,6 +128,16 @@ export function defaultWorkRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(cache, 'vidpipe', 'work');
 }
 
+/** Downloaded inputs (s3://, http(s)://) go where the job's other big files go. */
+function inputsFolder(request: TranscodeRequest): string {
+  return join(request.workRoot ?? defaultWorkRoot(), 'inputs');
+}
+
+/** A download that makes no progress is given up like a stalled ffmpeg, and after two minutes at most. */
+function downloadIdleMs(request: TranscodeRequest): number {
+  return Math.min(request.stallTimeoutMs > 0 ? request.stallTimeoutMs : Infinity, 120_000);
+}
+
 /** What `--plan` shows: the graph that would run, without running it. */
 export interface TranscodePlanView {
   input: string;
@@ -145,22 +157,29 @@ function withPreTasks(tasks: DagNodeSummary[]): DagNodeSummary[] {
 }
 
 async function prepare(request: TranscodeRequest, localPath: string, signal?: AbortSignal) {
-  const probe = await probeFile(request.binaries.ffprobe, localPath, signal);
-  await checkReadable(request.binaries.ffmpeg, probe, signal);
-  const capabilities = await detectCapabilities(request.binaries);
-  const plan = planJob(probe, request.settings);
-  assertEncoders(capabilities, plan.kind === 'video' ? request.settings.codecs : [], plan.audio.length > 0);
-  return { probe, plan, av1Encoder: pickAv1Encoder(capabilities) };
+  const reading = await readSource(request.binaries, localPath, { audioOnly: request.settings.audioOnly, workRoot: request.workRoot ?? defaultWorkRoot(), signal });
+  try {
+    const { probe } = reading;
+    const capabilities = await detectCapabilities(request.binaries);
+    const plan = planJob(probe, request.settings);
+    assertEncoders(capabilities, plan.kind === 'video' ? request.settings.codecs : [], plan.audio.length > 0);
+    return { probe, plan, av1Encoder: pickAv1Encoder(capabilities), reading };
+  } catch (error) {
+    await reading.cleanup();
+    throw error;
+  }
 }
 
 /** Probes and plans one input and returns the graph, running nothing. */
 export async function planTranscode(request: TranscodeRequest): Promise<TranscodePlanView> {
-  const fetched = await fetchInput(request.input, tmpdir(), request.s3, request.signal);
+  const fetched = await fetchInput(request.input, inputsFolder(request), request.s3, { signal: request.signal, idleTimeoutMs: downloadIdleMs(request) });
+  let cleanupReading = async () => undefined as void;
   try {
-    const { probe, plan, av1Encoder } = await prepare(request, fetched.localPath, request.signal);
+    const { probe, plan, av1Encoder, reading } = await prepare(request, fetched.localPath, request.signal);
+    cleanupReading = reading.cleanup;
     const dag = buildTranscodeDag(
       {
-        source: fetched.localPath,
+        source: reading.path,
         probe,
         plan,
         preset: request.settings.preset,
@@ -178,6 +197,7 @@ export async function planTranscode(request: TranscodeRequest): Promise<Transcod
     );
     return { input: request.input, probe, plan, tasks: withPreTasks(dag.describe()) };
   } finally {
+    await cleanupReading();
     await fetched.cleanup();
   }
 }
@@ -218,6 +238,7 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
   let workDir: string | undefined;
   let db: VidpipeDb | undefined;
   let cleanupInput = async () => undefined as void;
+  let cleanupReading = async () => undefined as void;
   let jobRecorded = false;
 
   const taskEvent = (event: DagEvent) => {
@@ -252,17 +273,23 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
     db = openDatabase(request.dbPath);
     emit({ type: 'job-start', jobId, input: request.input, tasks: PRE_TASKS });
     taskEvent({ type: 'task-start', id: 'probe', at: Date.now() });
-    const fetched = await fetchInput(request.input, tmpdir(), request.s3, request.signal);
+    const fetched = await fetchInput(request.input, inputsFolder(request), request.s3, {
+      signal: request.signal,
+      idleTimeoutMs: downloadIdleMs(request),
+      onProgress: (fraction, etaSeconds) => emit({ jobId, type: 'task-progress', id: 'probe', fraction: fraction ?? 0, etaSeconds }),
+    });
     cleanupInput = fetched.cleanup;
     const source = fetched.localPath;
 
     // The video's identity is its content; an unreadable input still gets a failed job on record.
     let sha256 = '';
     let sizeBytes = 0;
+    // What the file was when it was hashed: a file that changes later (still being written,
+    // replaced) fails before publishing instead of giving a package of some of it.
+    const identity = await sourceIdentity(source);
     try {
-      const info = await stat(source);
-      if (info.isFile()) {
-        sizeBytes = info.size;
+      if (identity) {
+        sizeBytes = identity.size;
         sha256 = await sha256File(source, request.signal);
       }
     } catch {
@@ -270,7 +297,7 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
     }
     result.id = sha256 ? videoIdFromSha256(sha256) : videoIdForUnreadable(request.input);
     const givenName = request.name ? sanitiseName(request.name) : undefined;
-    const name = givenName ?? request.defaultName ?? sanitiseName(basename(request.input));
+    const name = givenName ?? request.defaultName ?? sanitiseName(inputBaseName(request.input));
     const startJob = (probe?: MediaProbe, plan?: JobPlan) =>
       db!.startJob({
         jobId,
@@ -305,10 +332,19 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
       recordProbeStart();
       throw error;
     }
-    const { probe, plan, av1Encoder } = prepared;
+    const { probe, plan, av1Encoder, reading } = prepared;
+    cleanupReading = reading.cleanup;
+    result.source = sourceSummary(reading, probe);
     startJob(probe, plan);
     jobRecorded = true;
     recordProbeStart();
+    // Probing and reading the packets took a while: a file still being written has grown since.
+    if (identity) await assertSourceUnchanged(source, identity);
+    if (request.runner && reading.path !== source) {
+      throw new VidpipeError('INPUT_INVALID', `${request.input} must be copied into an indexed container before it can be encoded in chunks (${reading.remuxReason}), which queue workers do not do`, {
+        hint: `remux it first (ffmpeg -i ${basename(request.input)} -c copy ${basename(request.input).replace(/\.[^.]*$/, '')}.mkv), upload that and queue it, or transcode it without --queue`,
+      });
+    }
     taskEvent({ type: 'task-succeeded', id: 'probe', at: Date.now(), result: undefined });
     taskEvent({ type: 'task-start', id: 'plan', at: Date.now() });
     taskEvent({ type: 'task-succeeded', id: 'plan', at: Date.now(), result: undefined });
@@ -375,7 +411,7 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
 
     const dag = buildTranscodeDag(
       {
-        source,
+        source: reading.path,
         probe,
         plan,
         preset: request.settings.preset,
@@ -384,8 +420,11 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
         thumbnails: request.thumbnails,
         concurrency: request.settings.concurrency,
         metrics: request.metrics,
-        publish: (signal, results) =>
-          publishPackage(publishTarget, packageDir, signal, async (final) => {
+        publish: async (signal, results) => {
+          // Nothing is published from a source that changed under the encoders.
+          if (identity) await assertSourceUnchanged(source, identity);
+          result.source = withDecodeErrors(result.source, plan, results);
+          return publishPackage(publishTarget, packageDir, signal, async (final) => {
             useName(final);
             // The package carries its own report (vidpipe.json) so `vidpipe serve` needs no database.
             await writePackageSummary(packageDir, {
@@ -400,7 +439,8 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
                 timings: spanSeconds(spans),
               },
             });
-          }),
+          });
+        },
         recordMetadata: async (results) => {
           const publishOutput = results.get('publish') as PublishOutput;
           const { files: published, hashes } = publishOutput;
@@ -414,7 +454,10 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
           result.status = 'succeeded';
           result.timings = { ...spanSeconds(spans), total: round3((Date.now() - startedAt) / 1000) };
           db!.completeJob(jobId, {
-            video: { id: result.id, status: 'ready', durationSeconds: manifests.model.durationSeconds, ...(result.loudness ? { properties: { loudness: result.loudness } } : {}) },
+            video: {
+              id: result.id, status: 'ready', durationSeconds: manifests.model.durationSeconds,
+              ...(result.loudness || result.source ? { properties: { ...(result.loudness ? { loudness: result.loudness } : {}), ...(result.source ? { source: result.source } : {}) } } : {}),
+            },
             outputs: result.outputs as Record<string, string>,
             timings: result.timings,
             renditions: result.renditions.map((r) => ({
@@ -473,12 +516,26 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
     } else if (workDir) {
       await releaseWorkDir(workDir).catch(() => undefined);
     }
+    await cleanupReading().catch(() => undefined);
     await cleanupInput().catch(() => undefined);
     db?.close();
   }
 }
 
 type QualityByName = Record<string, QualityMetrics> | undefined;
+
+/** Corrupt frames the chunk encodes reported (below the limit, or accepted with --allow-decode-errors). */
+function withDecodeErrors(summary: SourceSummary | undefined, plan: JobPlan, results: ReadonlyMap<string, unknown>): SourceSummary | undefined {
+  const count = (plan.video?.chunks ?? []).reduce((sum, chunk) => sum + ((results.get(nodeId.encodeChunk(chunk.index)) as EncodedChunk | undefined)?.decodeErrors ?? 0), 0);
+  if (count === 0) return summary;
+  const note = `the decoder concealed ${count} damaged frame${count > 1 ? 's' : ''}${plan.video?.maxDecodeErrors === undefined ? ' (--allow-decode-errors)' : ''}`;
+  return { ...summary, decodeErrors: count, notes: [...(summary?.notes ?? []), note] };
+}
+
+function sourceSummary(reading: { notes: string[]; remuxReason?: string }, probe: MediaProbe): SourceSummary | undefined {
+  if (reading.notes.length === 0) return undefined;
+  return { ...(probe.program ? { program: programLabel(probe.program) } : {}), ...(reading.remuxReason ? { remuxed: reading.remuxReason } : {}), notes: reading.notes };
+}
 
 function summariseRenditions(manifests: ManifestsOutput, plan: JobPlan, published: { key: string; bytes: number }[], quality?: QualityByName): RenditionSummary[] {
   const bytesUnder = (prefix: string) => published.filter((f) => f.key.startsWith(prefix)).reduce((sum, f) => sum + f.bytes, 0);

@@ -1,38 +1,258 @@
+/**
+ * Reading a source before anything is planned: probe it, read its packets once (timeline.ts),
+ * check that the data is all there and that its streams and clock are one continuous video, and,
+ * where the container cannot be seeked by key frame or its clock jumps (MPEG-TS, browser-made
+ * WebM, joined files), copy its streams into an indexed Matroska file the stages read instead.
+ * Each problem that would otherwise publish a wrong package is refused here, with exit 2.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { VidpipeError, tailLines } from '../core/errors.js';
-import type { MediaProbe } from './probe.js';
-import { safeInputPath } from './probe.js';
+import { assertFreeSpace } from '../core/preflight.js';
+import type { FfmpegBinaries } from './binaries.js';
+import { buildRemuxArgs } from './args/remux.js';
+import { assertProcessable, probeFile, programLabel, type MediaProbe } from './probe.js';
 import { runFfmpeg } from './run.js';
+import { readTimeline, type InputTimeline, type StreamTimeline } from './timeline.js';
 
 /** Demuxer messages that mean the file's data stops before its index says it does. */
 const TRUNCATION = /partial file|truncat|unexpected end|end of file|moov atom not found|invalid data found/i;
 
+/** Containers whose index marks key frames, read in place when they state a duration. */
+const INDEXED_CONTAINERS = /^(mov,mp4,m4a,3gp,3g2,mj2|matroska,webm)$/;
+
+/** Multi-program containers whose clock may restart (broadcast splices, files joined with `cat`). */
+const PROGRAM_CONTAINERS = /^(mpegts|mpegtsraw|mpeg|mpegvideo)$/;
+
 /**
- * Reads every packet of the input once (stream copy to the null muxer, no decoding) to find
- * files whose index promises more than the data holds: an upload cut off mid-transfer still
- * probes fine when its index (moov) sits at the front. Costs one sequential read of the file.
+ * A jump forward in the video's clock longer than this is a broken timeline rather than a pause:
+ * the package would hold a still picture for all of it.
  */
-export async function checkReadable(ffmpeg: string, probe: MediaProbe, signal?: AbortSignal): Promise<void> {
-  let endSeconds = 0;
-  const maps = [...(probe.video ? ['-map', `0:${probe.video.index}`] : []), ...probe.audioStreams.map((a) => ['-map', `0:${a.index}`]).flat()];
-  const { stderr } = await runFfmpeg(ffmpeg, ['-i', safeInputPath(probe.path), ...maps, '-c', 'copy', '-f', 'null', '-'], {
-    label: 'read input',
-    signal,
-    onProgress: (p) => {
-      endSeconds = Math.max(endSeconds, p.outTimeSeconds);
-    },
-  }).catch((error: unknown) => {
-    if (error instanceof VidpipeError && error.code === 'FFMPEG_FAILED') {
-      throw new VidpipeError('INPUT_INVALID', `${probe.path} cannot be read to the end: ${tailLines(error.stderrTail, 1) || 'ffmpeg failed'}`, { stderrTail: error.stderrTail });
+export const MAX_GAP_SECONDS = 60;
+
+/** Less data than the container promises by more than this (and 5 %) is a cut-off file. */
+const TRUNCATION_SLACK_SECONDS = 1;
+
+export interface SourceReading {
+  /** The file the stages read: the input itself, or its remuxed copy. */
+  path: string;
+  /** Probe of `path`, with each stream's start and duration as its packets have them. */
+  probe: MediaProbe;
+  /** Why the input was copied into Matroska first (absent: read in place). */
+  remuxReason?: string;
+  /** What vidpipe decided about the input that the user should hear (program chosen, clock mended). */
+  notes: string[];
+  /** Removes the copy, if one was made. */
+  cleanup(): Promise<void>;
+}
+
+export interface ReadSourceOptions {
+  /** The picture is dropped (`--audio-only`), or there is none: no chunked seeking happens. */
+  audioOnly: boolean;
+  /** Where a remuxed copy goes (a folder of its own is made below it). */
+  workRoot: string;
+  signal?: AbortSignal;
+}
+
+function streamName(probe: MediaProbe, index: number): string {
+  const raw = (probe.raw as { streams?: { index: number; id?: string; codec_type?: string }[] }).streams?.find((s) => s.index === index);
+  const program = (probe.raw as { programs?: { program_num?: number; streams?: { index: number }[] }[] }).programs?.find((p) => p.streams?.some((s) => s.index === index));
+  return `${raw?.codec_type ?? 'stream'} stream ${index}${raw?.id ? ` (PID ${raw.id})` : ''}${program?.program_num !== undefined ? ` of program ${program.program_num}` : ''}`;
+}
+
+function selectedIndexes(probe: MediaProbe, audioOnly: boolean): number[] {
+  return [...(probe.video && !audioOnly ? [probe.video.index] : []), ...probe.audioStreams.map((a) => a.index)];
+}
+
+/**
+ * An MPEG-TS that switches to other streams part way through (two recordings joined, a PMT that
+ * changes its PIDs, an audio PID that changes at a splice): two video streams, or two audio
+ * streams, whose data lie mostly in different parts of the file mean one package would leave
+ * part of it out, or play two halves as two tracks. Programs broadcast together interleave.
+ */
+export function assertOneContinuousProgram(probe: MediaProbe, timeline: InputTimeline): void {
+  if (!PROGRAM_CONTAINERS.test(probe.container)) return;
+  const typeOf = (index: number) => (probe.raw as { streams?: { index: number; codec_type?: string }[] }).streams?.find((s) => s.index === index)?.codec_type;
+  const spans = (probe.allMediaStreamIndexes ?? [])
+    .map((index) => ({ index, type: typeOf(index), t: timeline.streams.get(index) }))
+    .filter((s): s is { index: number; type: string; t: StreamTimeline } => !!s.t && !!s.type && s.t.firstByte >= 0 && s.t.endSeconds - s.t.startSeconds >= 1);
+  const percent = (byte: number) => `${Math.round((100 * byte) / Math.max(1, probe.sizeBytes))} %`;
+  for (const [i, a] of spans.entries()) {
+    for (const b of spans.slice(i + 1)) {
+      if (a.type !== b.type) continue;
+      const overlap = Math.min(a.t.lastByte, b.t.lastByte) - Math.max(a.t.firstByte, b.t.firstByte);
+      if (overlap >= 0.5 * Math.min(a.t.lastByte - a.t.firstByte, b.t.lastByte - b.t.firstByte)) continue;
+      throw new VidpipeError(
+        'INPUT_INVALID',
+        `${probe.path} changes streams part way through: ${streamName(probe, a.index)} covers ${percent(a.t.firstByte)}–${percent(a.t.lastByte)} of the file and ${streamName(probe, b.index)} ${percent(b.t.firstByte)}–${percent(b.t.lastByte)}; one package would leave part of it out`,
+        { hint: `split it where the streams change (e.g. ffmpeg -i ${probe.path} -map 0:${b.index} -map 0:a -c copy part.ts) and transcode each part` },
+      );
     }
-    throw error;
-  });
-  const declared = probe.durationSeconds;
-  const missing = declared - endSeconds;
-  if (TRUNCATION.test(stderr) || (declared > 0 && missing > Math.max(1, declared * 0.05))) {
+  }
+}
+
+/** Where the container promises data (its index or header) that its packets do not hold. */
+export function assertNotTruncated(probe: MediaProbe, timeline: InputTimeline): void {
+  const ends = (probe.allMediaStreamIndexes ?? selectedIndexes(probe, false)).map((i) => timeline.streams.get(i)).filter((s): s is StreamTimeline => !!s && s.packets > 0).map((s) => s.endSeconds);
+  const measuredEnd = Math.max(0, ...ends);
+  // A duration is either the end of the presentation (MP4 and Matroska: an MP4 whose clock starts
+  // at 10 s "lasts" 14 s for 4 s of media, and ffprobe 4 reads its streams the same way) or the
+  // span from the start (other containers, ffprobe 5 streams). The smaller reading never cries
+  // wolf; each stream's own index is checked as well as the container's.
+  const declaredEnd = (start: number, duration: number) => Math.min(duration, start + duration);
+  const formatDuration = Number((probe.raw as { format?: { duration?: string } }).format?.duration);
+  const declaredEnds = [
+    ...(Number.isFinite(formatDuration) ? [declaredEnd(probe.startSeconds, formatDuration)] : []),
+    ...[...probe.videoStreams, ...probe.audioStreams]
+      .filter((s) => s.durationSeconds !== undefined && timeline.streams.get(s.index)?.packets)
+      .map((s) => declaredEnd(s.startSeconds, s.durationSeconds!)),
+  ];
+  const end = Math.max(0, ...declaredEnds);
+  const span = end - probe.startSeconds;
+  const missing = end - measuredEnd;
+  // A broadcast capture's stray bytes make the TS demuxer complain without anything missing.
+  const complains = TRUNCATION.test(timeline.stderr) && !PROGRAM_CONTAINERS.test(probe.container);
+  if (complains || (span > 0 && missing > Math.max(TRUNCATION_SLACK_SECONDS, span * 0.05))) {
     throw new VidpipeError(
       'INPUT_INVALID',
-      `${probe.path} is truncated: its data ends at ${endSeconds.toFixed(2)} s of a declared ${declared.toFixed(2)} s`,
-      { stderrTail: tailLines(stderr) },
+      `${probe.path} is truncated: its data ends at ${(measuredEnd - probe.startSeconds).toFixed(2)} s of a declared ${span.toFixed(2)} s`,
+      { stderrTail: tailLines(timeline.stderr) },
     );
+  }
+}
+
+/** Why the input must be copied into Matroska before chunks can seek in it, if it must. */
+export function remuxReason(probe: MediaProbe, timeline: InputTimeline, audioOnly: boolean): string | undefined {
+  const restarted = selectedIndexes(probe, audioOnly).map((i) => timeline.streams.get(i)).find((s) => s && s.restartCount > 0);
+  if (restarted) {
+    if (!PROGRAM_CONTAINERS.test(probe.container)) return undefined; // refused by assertContinuousClock
+    return `its clock restarts ${restarted.restartCount} time${restarted.restartCount > 1 ? 's' : ''} (parts joined end to end); vidpipe made it continuous`;
+  }
+  if (audioOnly || !probe.video) return undefined;
+  if (!INDEXED_CONTAINERS.test(probe.container)) return `${probe.containerLongName ?? probe.container}: chunks seek by key frame only in MP4 and Matroska`;
+  if (probe.durationMeasured) return 'it states no duration and no index (a live or browser recording)';
+  return undefined;
+}
+
+/** The clock of every stream the package uses runs forward, without holes no player would sit through. */
+export function assertContinuousClock(probe: MediaProbe, timeline: InputTimeline, audioOnly: boolean): void {
+  for (const index of selectedIndexes(probe, audioOnly)) {
+    const stream = timeline.streams.get(index);
+    if (!stream) continue;
+    const jump = stream.restarts[0];
+    if (jump) {
+      throw new VidpipeError(
+        'INPUT_INVALID',
+        `${probe.path}: the timestamps of ${streamName(probe, index)} go back from ${jump.fromSeconds.toFixed(3)} s to ${jump.toSeconds.toFixed(3)} s${jump.byte >= 0 ? ` at byte ${jump.byte}` : ''} (${stream.restartCount} time${stream.restartCount > 1 ? 's' : ''}): its timeline is broken`,
+        { hint: 'if it is several files joined together, transcode the parts one by one' },
+      );
+    }
+    // A codec ffmpeg does not know has no parser to time its packets: the plan refuses it by name.
+    const codec = [...probe.videoStreams, ...probe.audioStreams].find((s) => s.index === index)?.codec;
+    if (stream.untimedPackets > stream.packets / 2 && codec !== 'unknown' && codec !== 'none') {
+      throw new VidpipeError('INPUT_INVALID', `${probe.path}: ${stream.untimedPackets} of ${stream.packets} packets of ${streamName(probe, index)} carry no timestamp`);
+    }
+  }
+  const video = !audioOnly && probe.video ? timeline.streams.get(probe.video.index) : undefined;
+  const gap = video?.largestGap;
+  if (gap && gap.toSeconds - gap.fromSeconds > MAX_GAP_SECONDS) {
+    throw new VidpipeError(
+      'INPUT_INVALID',
+      `${probe.path}: the video's timestamps jump ${(gap.toSeconds - gap.fromSeconds).toFixed(1)} s forward at ${(gap.fromSeconds - probe.startSeconds).toFixed(2)} s; the package would show one still picture for all of it (more than ${MAX_GAP_SECONDS} s)`,
+    );
+  }
+}
+
+/**
+ * Puts the packets' own timing into the probe: each used stream starts and ends where its data
+ * does, and the presentation lasts from the container's start (the zero every stage counts from)
+ * to the end of the last stream. Streams without a single packet are dropped.
+ */
+export function applyTimeline(probe: MediaProbe, timeline: InputTimeline, audioOnly: boolean): MediaProbe {
+  const hasData = (index: number) => (timeline.streams.get(index)?.packets ?? 0) > 0;
+  const timed = <T extends { index: number; startSeconds: number; durationSeconds?: number }>(stream: T): T => {
+    const t = timeline.streams.get(stream.index)!;
+    // Packets nobody could time (a codec ffmpeg does not know) leave the container's figures.
+    if (t.untimedPackets === t.packets) return stream;
+    return { ...stream, startSeconds: t.startSeconds, durationSeconds: t.endSeconds - t.startSeconds };
+  };
+  if (probe.video && !audioOnly && !hasData(probe.video.index)) {
+    throw new VidpipeError('INPUT_INVALID', `${probe.path}: its video stream holds no frames`);
+  }
+  const videoStreams = probe.videoStreams.map((v) => (hasData(v.index) ? timed(v) : v));
+  const video = probe.video ? videoStreams.find((v) => v.index === probe.video!.index) : undefined;
+  const audioStreams = probe.audioStreams.filter((a) => hasData(a.index)).map(timed);
+  if ((audioOnly || !probe.video) && audioStreams.length === 0 && probe.audioStreams.length > 0) {
+    throw new VidpipeError('INPUT_INVALID', `${probe.path} has zero duration: its audio holds no samples`);
+  }
+  const ends = [...(video && !audioOnly ? [video] : []), ...audioStreams].map((s) => s.startSeconds + (s.durationSeconds ?? 0));
+  const durationSeconds = ends.length > 0 ? Math.max(...ends) - probe.startSeconds : probe.durationSeconds;
+  return { ...probe, video, videoStreams, audioStreams, durationSeconds };
+}
+
+/** Copies the used streams into Matroska below `workRoot`, with room checked first. */
+async function remux(binaries: FfmpegBinaries, probe: MediaProbe, audioOnly: boolean, workRoot: string, signal?: AbortSignal): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const parent = join(workRoot, 'inputs');
+  await mkdir(parent, { recursive: true });
+  await assertFreeSpace([{ path: parent, bytes: Math.ceil(probe.sizeBytes * 1.05), what: 'a remuxed copy of the input (--work-dir)' }]);
+  const folder = await mkdtemp(join(parent, 'remux-'));
+  const cleanup = () => rm(folder, { recursive: true, force: true });
+  const output = join(folder, 'source.mkv');
+  const textSubtitles = probe.subtitleStreams.filter((s) => ['subrip', 'srt', 'ass', 'ssa', 'webvtt', 'text'].includes(s.codec)).map((s) => s.index);
+  try {
+    await runFfmpeg(binaries.ffmpeg, buildRemuxArgs(probe.path, [...selectedIndexes(probe, audioOnly), ...textSubtitles], output), {
+      label: 'remux input',
+      signal,
+      stallTimeoutMs: 120_000,
+    });
+  } catch (error) {
+    await cleanup();
+    if (error instanceof VidpipeError && error.code === 'FFMPEG_FAILED') {
+      throw new VidpipeError('INPUT_INVALID', `${probe.path} cannot be copied into an indexed container: ${tailLines(error.stderrTail, 1) || 'ffmpeg failed'}`, { stderrTail: error.stderrTail });
+    }
+    throw error;
+  }
+  return { path: output, cleanup };
+}
+
+/**
+ * Probes `path`, reads its packets, refuses what would give a wrong package and returns what
+ * the stages should read. Costs one demux pass; inputs that need the Matroska copy cost the
+ * copy (a sequential write of the used streams) and a demux pass over it.
+ */
+export async function readSource(binaries: FfmpegBinaries, path: string, options: ReadSourceOptions): Promise<SourceReading> {
+  const { signal } = options;
+  const original = await probeFile(binaries.ffprobe, path, signal, { durationOptional: true });
+  const audioOnly = options.audioOnly || !original.video;
+  const timeline = await readTimeline(binaries.ffprobe, path, original.sizeBytes, signal);
+  const notes: string[] = [];
+  if (original.program) {
+    const count = (original.raw as { programs?: unknown[] }).programs?.length ?? 0;
+    notes.push(`${programLabel(original.program)} of the ${count} programs is packaged (the one with the main video)`);
+  }
+  assertOneContinuousProgram(original, timeline);
+  assertNotTruncated(original, timeline);
+  const measured = { ...original, durationMeasured: !(Number((original.raw as { format?: { duration?: string } }).format?.duration) > 0) };
+  const reason = remuxReason(measured, timeline, audioOnly);
+  if (!reason) {
+    assertContinuousClock(original, timeline, audioOnly);
+    const probe = applyTimeline(measured, timeline, audioOnly);
+    assertProcessable(probe);
+    return { path, probe, notes, cleanup: async () => undefined };
+  }
+
+  const copy = await remux(binaries, original, audioOnly, options.workRoot, signal);
+  try {
+    const copied = await probeFile(binaries.ffprobe, copy.path, signal, { durationOptional: true });
+    const copyTimeline = await readTimeline(binaries.ffprobe, copy.path, copied.sizeBytes, signal);
+    assertContinuousClock(copied, copyTimeline, audioOnly);
+    // Messages and the metadata record keep describing the user's file.
+    const probe = applyTimeline({ ...copied, raw: original.raw, ...(original.program ? { program: original.program } : {}) }, copyTimeline, audioOnly);
+    assertProcessable(probe);
+    notes.push(`read through a Matroska copy of its streams: ${reason}`);
+    return { path: copy.path, probe, remuxReason: reason, notes, cleanup: copy.cleanup };
+  } catch (error) {
+    await copy.cleanup();
+    throw error;
   }
 }

@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { VidpipeError, tailLines } from '../core/errors.js';
 import { runCapture } from './run.js';
 
@@ -55,6 +56,15 @@ export interface AudioStreamInfo {
   durationSeconds?: number;
 }
 
+/** One program of a multi-program container (MPEG-TS): what ffprobe lists under "programs". */
+export interface ProgramInfo {
+  /** The program number (DVB service id). */
+  number: number;
+  /** service_name, when the stream carries one. */
+  name?: string;
+  streamIndexes: number[];
+}
+
 export interface SubtitleStreamInfo {
   index: number;
   codec: string;
@@ -78,6 +88,15 @@ export interface MediaProbe {
   videoStreams: VideoStreamInfo[];
   audioStreams: AudioStreamInfo[];
   subtitleStreams: SubtitleStreamInfo[];
+  /**
+   * The program the streams above were taken from, when the file holds several (MPEG-TS): the one
+   * carrying the main video (the first such program), so a second program never adds its audio.
+   */
+  program?: ProgramInfo;
+  /** Every video and audio stream index of the file, whichever program it belongs to. */
+  allMediaStreamIndexes?: number[];
+  /** The container states no duration: it was measured from the packets (see timeline.ts). */
+  durationMeasured?: boolean;
   /** ffprobe's raw JSON, kept for the metadata record. */
   raw: unknown;
 }
@@ -112,8 +131,15 @@ interface RawStream {
   side_data_list?: { side_data_type?: string; rotation?: number | string }[];
 }
 
+interface RawProgram {
+  program_num?: number;
+  tags?: Record<string, string>;
+  streams?: { index: number }[];
+}
+
 interface RawProbe {
   streams?: RawStream[];
+  programs?: RawProgram[];
   format?: {
     format_name?: string;
     format_long_name?: string;
@@ -207,9 +233,33 @@ function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
+/** The programs that carry video or audio; several only in multi-program containers. */
+function mediaPrograms(json: RawProbe, streams: RawStream[]): ProgramInfo[] {
+  const isMedia = (index: number) => streams.some((s) => s.index === index && (s.codec_type === 'video' || s.codec_type === 'audio'));
+  return (json.programs ?? [])
+    .map((p) => ({ number: p.program_num ?? 0, name: p.tags?.service_name, streamIndexes: (p.streams ?? []).map((s) => s.index).filter(isMedia) }))
+    .filter((p) => p.streamIndexes.length > 0);
+}
+
 /** Turns ffprobe's JSON into the typed model, or explains in one line why it is unusable. */
 export function parseProbe(path: string, sizeBytes: number, json: RawProbe): MediaProbe {
-  const streams = json.streams ?? [];
+  const allStreams = json.streams ?? [];
+  const allVideo = allStreams.filter((s) => s.codec_type === 'video').map(videoInfo);
+  const mainVideo = allVideo.find((v) => !v.isAttachedPicture && v.width > 0 && v.height > 0);
+  // Several programs (a DVB multiplex, or two recordings joined): keep to the one with the main
+  // video, or the first one with audio, so streams of another program never join the package.
+  const programs = mediaPrograms(json, allStreams);
+  const program = programs.length > 1
+    ? (programs.find((p) => mainVideo && p.streamIndexes.includes(mainVideo.index)) ?? programs[0])
+    : undefined;
+  // A stream may belong to several programs (a shared PID), or to none.
+  const programsOf = (index: number) => (json.programs ?? []).filter((p) => p.streams?.some((s) => s.index === index)).map((p) => p.program_num ?? 0);
+  const streams = program
+    ? allStreams.filter((s) => {
+      const of = programsOf(s.index);
+      return of.length === 0 || of.includes(program.number);
+    })
+    : allStreams;
   const videoStreams = streams.filter((s) => s.codec_type === 'video').map(videoInfo);
   const audioStreams: AudioStreamInfo[] = streams
     .filter((s) => s.codec_type === 'audio')
@@ -253,8 +303,15 @@ export function parseProbe(path: string, sizeBytes: number, json: RawProbe): Med
     videoStreams,
     audioStreams,
     subtitleStreams,
+    ...(program ? { program } : {}),
+    allMediaStreamIndexes: allStreams.filter((s) => s.codec_type === 'video' || s.codec_type === 'audio').map((s) => s.index),
     raw: json,
   };
+}
+
+/** "program 2 (ZDF)": how messages and the metadata name the program a package was made from. */
+export function programLabel(program: ProgramInfo): string {
+  return `program ${program.number}${program.name ? ` (${program.name})` : ''}`;
 }
 
 /** Containers ffprobe recognises that are not audio/video media (images, text). */
@@ -272,7 +329,7 @@ const MAX_PIXELS = 8192 * 8192;
  * Checks that a probed file is something vidpipe can process; throws INPUT_INVALID with a
  * one-line reason otherwise.
  */
-export function assertProcessable(probe: MediaProbe): void {
+export function assertProcessable(probe: MediaProbe, options: { durationKnown?: boolean } = {}): void {
   const name = probe.path;
   if (NOT_MEDIA_FORMATS.test(probe.container)) {
     throw new VidpipeError('INPUT_INVALID', `${name} is not a video or audio file (ffprobe reads it as ${probe.containerLongName ?? probe.container})`);
@@ -283,25 +340,59 @@ export function assertProcessable(probe: MediaProbe): void {
   if (probe.video && (probe.video.width > MAX_SIDE || probe.video.height > MAX_SIDE || probe.video.width * probe.video.height > MAX_PIXELS)) {
     throw new VidpipeError('INPUT_INVALID', `${name} declares an absurd picture size ${probe.video.width}x${probe.video.height} (vidpipe accepts up to ${MAX_SIDE} per side and ${Math.round(MAX_PIXELS / 1e6)} megapixels)`);
   }
-  if (!(probe.durationSeconds > 0)) {
+  if (options.durationKnown !== false && !(probe.durationSeconds > 0)) {
     throw new VidpipeError('INPUT_INVALID', `${name} has zero or unknown duration`);
   }
 }
 
-/** Runs ffprobe on a local file and returns the typed model. */
-export async function probeFile(ffprobe: string, path: string, signal?: AbortSignal): Promise<MediaProbe> {
-  let size: number;
+/** What a path is when it is not a regular file, for messages that say so. */
+function specialFileKind(info: Stats): string | undefined {
+  if (info.isDirectory()) return 'a directory';
+  if (info.isFIFO()) return 'a named pipe (FIFO)';
+  if (info.isSocket()) return 'a socket';
+  if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device';
+  return undefined;
+}
+
+/**
+ * Checks that a local input is a readable regular file and returns its size. A pipe, device or
+ * socket is refused by name: vidpipe reads the input several times (probe, packet scan, chunks
+ * in parallel), which a stream cannot give.
+ */
+export async function statInput(path: string): Promise<Stats> {
+  let info: Stats;
   try {
-    const info = await stat(path);
-    if (info.isDirectory()) throw new VidpipeError('INPUT_INVALID', `${path} is a directory, not a media file`);
-    size = info.size;
+    info = await stat(path);
   } catch (error) {
-    if (error instanceof VidpipeError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES') throw new VidpipeError('INPUT_NOT_FOUND', `${path} cannot be read (permission denied)`);
     throw new VidpipeError('INPUT_NOT_FOUND', `${path} does not exist or cannot be read`);
   }
+  const kind = specialFileKind(info);
+  if (kind) {
+    throw new VidpipeError('INPUT_INVALID', `${path} is ${kind}, not a media file`, {
+      hint: kind === 'a directory' ? 'pass the files inside it (e.g. dir/*.mp4)' : 'vidpipe reads its input more than once: save the stream to a file first',
+    });
+  }
+  try {
+    await access(path, constants.R_OK);
+  } catch {
+    throw new VidpipeError('INPUT_NOT_FOUND', `${path} cannot be read (permission denied)`);
+  }
+  return info;
+}
+
+export interface ProbeOptions {
+  /** The caller measures a duration the container does not state (see timeline.ts): do not refuse it here. */
+  durationOptional?: boolean;
+}
+
+/** Runs ffprobe on a local file and returns the typed model. */
+export async function probeFile(ffprobe: string, path: string, signal?: AbortSignal, options: ProbeOptions = {}): Promise<MediaProbe> {
+  const size = (await statInput(path)).size;
   if (size === 0) throw new VidpipeError('INPUT_INVALID', `${path} is empty (0 bytes)`);
 
-  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '--', path];
+  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '-show_programs', '--', path];
   // `--` is not understood by every ffprobe; a leading `-` in a name is neutralised with a path prefix instead.
   args.splice(args.indexOf('--'), 2, safeInputPath(path));
   const { stdout, stderr, exitCode } = await runCapture(ffprobe, args, { signal, label: 'probe' });
@@ -316,7 +407,7 @@ export async function probeFile(ffprobe: string, path: string, signal?: AbortSig
     throw new VidpipeError('INPUT_INVALID', `${path}: ffprobe returned unreadable output`);
   }
   const probe = parseProbe(path, size, json);
-  assertProcessable(probe);
+  assertProcessable(probe, { durationKnown: !options.durationOptional });
   if (probe.video && (!probe.video.fieldOrder || probe.video.fieldOrder === 'unknown')) {
     probe.video.fieldOrder = await fieldOrderFromFrames(ffprobe, path, probe.video.index, signal);
   }

@@ -1,13 +1,15 @@
 /**
  * Entry points the CLI uses: where to publish a package, and how to get an input file onto local
- * disk (ffmpeg reads local files; an s3:// input is downloaded first).
+ * disk (ffmpeg reads local files; s3:// and http(s):// inputs are downloaded first).
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { VidpipeError } from '../core/errors.js';
 import { LocalStore } from './local.js';
 import type { ObjectStore } from './object-store.js';
 import { createS3Client, downloadObject, S3Store, type S3Options } from './s3.js';
+import { downloadHttp, isHttpUrl } from './http.js';
 import { assertSafeRelativeKey, isS3Uri, joinKey, type Location, parseObjectUri, sanitiseName } from './uri.js';
 
 export interface FetchedInput {
@@ -49,25 +51,84 @@ function assertPackageName(packageName: string): void {
   }
 }
 
+export interface FetchInputOptions {
+  signal?: AbortSignal;
+  /** Download progress: a fraction when the size is known, and seconds left at the current rate. */
+  onProgress?: (fraction: number | undefined, etaSeconds: number | undefined) => void;
+  /** An http(s) download that makes no progress this long fails (default DEFAULT_HTTP_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs?: number;
+}
+
+/** Schemes vidpipe reads, for the message about the others. */
+const SUPPORTED_INPUTS = 'a local path, file://, http(s):// or s3:// URL';
+
 /**
- * Makes an input available as a local file. Local paths are returned untouched; an s3:// object is
- * downloaded into its own folder below `tmpDir`, keeping its file name so messages and the
- * derived package name still read like the original.
+ * The name an input goes by (its package folder, a download's file name): the last segment of
+ * a path, an S3 key or a URL's path (decoded, without query).
+ */
+export function inputBaseName(input: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input) && !isS3Uri(input)) {
+    try {
+      const segment = new URL(input).pathname.split('/').filter(Boolean).pop();
+      return segment ? decodeURIComponent(segment) : 'input';
+    } catch {
+      // Not a URL after all: fall through to the path reading.
+    }
+  }
+  return path.posix.basename(input) || 'input';
+}
+
+/**
+ * Makes an input available as a local file. Local paths (and file:// URLs) are returned as
+ * paths; an s3:// object or an http(s):// URL is downloaded into its own folder below `tmpDir`,
+ * keeping its file name so messages and the derived package name still read like the original.
+ * Other schemes are refused in one line (exit 2).
  */
 export async function fetchInput(
   uri: string,
   tmpDir: string,
   s3Options: S3Options = {},
-  signal?: AbortSignal,
+  signalOrOptions?: AbortSignal | FetchInputOptions,
 ): Promise<FetchedInput> {
-  if (!isS3Uri(uri)) return { localPath: uri, cleanup: async () => undefined };
-  const { bucket, key } = parseObjectUri(uri);
+  const options: FetchInputOptions = signalOrOptions instanceof AbortSignal ? { signal: signalOrOptions } : (signalOrOptions ?? {});
+  const { signal } = options;
+  const local = (localPath: string): FetchedInput => ({ localPath, cleanup: async () => undefined });
+  if (/^file:\/\//i.test(uri)) {
+    try {
+      return local(fileURLToPath(uri));
+    } catch (error) {
+      throw new VidpipeError('USAGE', `${uri}: not a local file URL (${(error as Error).message})`);
+    }
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri)?.[1];
+  if (scheme && !isS3Uri(uri) && !isHttpUrl(uri)) {
+    throw new VidpipeError('USAGE', `${scheme}:// inputs are not supported: give ${SUPPORTED_INPUTS}`);
+  }
+  if (!scheme) return local(uri);
   await mkdir(tmpDir, { recursive: true });
   const folder = await mkdtemp(path.join(tmpDir, 'input-'));
   const removeFolder = (): Promise<void> => rm(folder, { recursive: true, force: true });
+  const localPath = path.join(folder, localFileNameFor(inputBaseName(uri)));
+  if (isHttpUrl(uri)) {
+    const started = Date.now();
+    try {
+      await downloadHttp(uri, localPath, {
+        signal,
+        idleTimeoutMs: options.idleTimeoutMs,
+        onProgress: (received, total) => {
+          const rate = received / Math.max(0.001, (Date.now() - started) / 1000);
+          options.onProgress?.(total ? received / total : undefined, total ? (total - received) / rate : undefined);
+        },
+      });
+      return { localPath, cleanup: removeFolder };
+    } catch (error) {
+      await removeFolder();
+      throw error;
+    }
+  }
+  const { bucket, key } = parseObjectUri(uri);
   const client = createS3Client(s3Options);
   try {
-    const localPath = path.join(folder, localFileNameFor(key));
     await downloadObject(client, bucket, key, localPath, signal);
     return { localPath, cleanup: removeFolder };
   } catch (error) {
@@ -79,11 +140,10 @@ export async function fetchInput(
 }
 
 /**
- * The key's last segment made safe for the local filesystem (S3 allows names a filesystem does
+ * A file name made safe for the local filesystem (S3 and URLs allow names a filesystem does
  * not, e.g. over 255 bytes); the extension is kept because ffmpeg uses it as a format hint.
  */
-function localFileNameFor(key: string): string {
-  const base = path.posix.basename(key);
+function localFileNameFor(base: string): string {
   const extension = path.posix.extname(base);
   return sanitiseName(base) + (/^\.[A-Za-z0-9]{1,10}$/.test(extension) ? extension.toLowerCase() : '');
 }

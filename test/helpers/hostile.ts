@@ -35,6 +35,12 @@ export interface ExpectedPackage {
   interlaced?: boolean;
   /** The source is HDR: the H.264 output must be tone-mapped SDR BT.709, not washed out. */
   hdr?: boolean;
+  /** The top rendition's exact size, when the rule above does not give it (extreme aspect ratios). */
+  size?: { width: number; height: number };
+  /** What `--json` must say about how the source was read (result.source.notes). */
+  note?: RegExp;
+  /** The package was made with --allow-decode-errors: result.source.decodeErrors is reported. */
+  decodeErrors?: boolean;
 }
 
 export interface HostileCase {
@@ -43,6 +49,10 @@ export interface HostileCase {
   make: (dir: string) => Promise<string>;
   /** --ladder for this case (default 144p: one small rung); size-sensitive checks use the source's size. */
   ladder?: string;
+  /** Extra CLI arguments. */
+  args?: string[];
+  /** Make the poster and storyboard too (the corpus runs with --no-thumbnails otherwise). */
+  thumbnails?: boolean;
   /** Either a package with these properties, or exit 2 with a reason matching `reject`. */
   expect: { package: ExpectedPackage } | { reject: RegExp };
 }

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildLadder, chooseFrameRate, h264Level, parseLadderOption, parseCodecs, parsePreset, renditionSize } from '../../src/core/ladder.js';
+import { buildLadder, chooseFrameRate, h264Level, MIN_CODED_SIDE, parseLadderOption, parseCodecs, parsePreset, renditionSize } from '../../src/core/ladder.js';
+import { displaySizeAtWidth } from '../../src/ffmpeg/args/images.js';
 import type { VideoStreamInfo } from '../../src/ffmpeg/probe.js';
 
 function video(displayWidth: number, displayHeight: number): VideoStreamInfo {
@@ -65,6 +66,34 @@ describe('renditionSize', () => {
   it('keeps 4:3 display aspect with even dimensions', () => {
     assert.deepEqual(renditionSize({ displayWidth: 640, displayHeight: 480 }, 360), { width: 480, height: 360 });
   });
+
+  it('never enlarges an odd source to make it even', () => {
+    assert.deepEqual(renditionSize({ displayWidth: 853, displayHeight: 479 }, 480), { width: 852, height: 478 });
+  });
+
+  it('pads a side narrower than the encoder accepts instead of stretching or enlarging the picture', () => {
+    assert.deepEqual(renditionSize({ displayWidth: 1, displayHeight: 1000 }, 2), { width: 2, height: 1000, picture: { width: 1, height: 1000 } });
+    assert.deepEqual(renditionSize({ displayWidth: 1000, displayHeight: 1 }, 2), { width: 1000, height: 2, picture: { width: 1000, height: 1 } });
+    assert.deepEqual(renditionSize({ displayWidth: 4, displayHeight: 2000 }, 4), { width: 4, height: 2000 });
+    assert.deepEqual(renditionSize({ displayWidth: 4, displayHeight: 2000 }, 4, 16), { width: 16, height: 2000, picture: { width: 4, height: 2000 } });
+  });
+});
+
+describe('extreme aspect ratios', () => {
+  it('gives one rung no larger than the source, padded up to each codec\'s minimum side', () => {
+    for (const [w, h] of [[1, 1000], [1000, 1], [4, 2000], [2000, 4]] as const) {
+      const ladder = buildLadder(video(w, h), { codecs: ['h264', 'hevc', 'av1'], frameRate: fps30 });
+      assert.equal(ladder.length, 3, `${w}x${h}`);
+      for (const r of ladder) {
+        const picture = r.picture ?? r;
+        assert.ok(picture.width <= Math.max(w, 1) && picture.height <= Math.max(h, 1), `${r.id} ${picture.width}x${picture.height} from ${w}x${h}`);
+        assert.equal(r.width % 2, 0);
+        assert.equal(r.height % 2, 0);
+        assert.ok(Math.min(r.width, r.height) >= MIN_CODED_SIDE[r.codec], `${r.id} ${r.width}x${r.height}`);
+        assert.ok(r.bitrateKbps >= 64);
+      }
+    }
+  });
 });
 
 describe('h264Level', () => {
@@ -106,5 +135,16 @@ describe('option parsing', () => {
     assert.throws(() => parseCodecs('vp9'), /--codecs/);
     assert.equal(parsePreset('SLOW'), 'slow');
     assert.throws(() => parsePreset('turbo'), /--preset/);
+  });
+});
+
+describe('thumbnail sizes', () => {
+  it('keep the usual widths, and stay inside JPEG limits for a strip', () => {
+    assert.deepEqual(displaySizeAtWidth(video(1920, 1080), 160, 320), { width: 160, height: 90 });
+    assert.deepEqual(displaySizeAtWidth(video(1080, 1920), 160, 320), { width: 160, height: 284 });
+    assert.deepEqual(displaySizeAtWidth(video(1, 1000), 160, 320), { width: 2, height: 320 });
+    assert.deepEqual(displaySizeAtWidth(video(1000, 1), 160, 320), { width: 160, height: 2 });
+    const poster = displaySizeAtWidth(video(16384, 4));
+    assert.ok(poster.width <= 65535 && poster.height <= 65535);
   });
 });

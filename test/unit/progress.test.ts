@@ -33,9 +33,9 @@ describe('chunk encode arguments', () => {
     );
   });
 
-  it('seeks to the preroll, keeps timestamps absolute, protects odd file names and fixes the GOP', () => {
+  it('logs warnings (corrupt frames), seeks to the preroll, keeps timestamps absolute, protects odd file names and fixes the GOP', () => {
     const args = buildChunkEncodeArgs(input);
-    assert.deepEqual(args.slice(0, 6), ['-ss', '11.011000', '-copyts', '-start_at_zero', '-i', './-weird name.mp4']);
+    assert.deepEqual(args.slice(0, 8), ['-loglevel', 'level+warning', '-ss', '11.011000', '-copyts', '-start_at_zero', '-i', './-weird name.mp4']);
     assert.equal(args.filter((a) => a === '-map').length, 2);
     assert.ok(args.includes('keyint=60:min-keyint=60:scenecut=0:open-gop=0'));
     assert.ok(args.includes('expr:eq(mod(n,60),0)'));

@@ -5,11 +5,15 @@ import { runFfmpeg } from '../../ffmpeg/run.js';
 import { countVideoFrames } from '../../ffmpeg/count.js';
 import { VidpipeError } from '../errors.js';
 import type { StageContext } from '../stage.js';
+import type { VideoPlan } from '../plan.js';
+import { assertDecodeErrorsWithin } from './encode-video.js';
 
 export interface AssembleInput {
   renditionId: string;
   /** Chunk files in timeline order, with the frames each holds. */
-  chunks: { path: string; frames: number }[];
+  chunks: { path: string; frames: number; decodeErrors?: number; firstDecodeError?: string }[];
+  /** The plan's video: its frame count, and the corrupt frames it allows. */
+  video: Pick<VideoPlan, 'totalFrames' | 'maxDecodeErrors'>;
 }
 
 export interface AssembledRendition {
@@ -26,6 +30,8 @@ export interface AssembledRendition {
 export async function assembleRendition(input: AssembleInput, ctx: StageContext): Promise<AssembledRendition> {
   const dir = join(ctx.workDir, 'renditions');
   await mkdir(dir, { recursive: true });
+  const decodeErrors = input.chunks.reduce((sum, c) => sum + (c.decodeErrors ?? 0), 0);
+  assertDecodeErrorsWithin(input.video, decodeErrors, input.chunks.find((c) => c.firstDecodeError)?.firstDecodeError, 'in all');
   const chunks = input.chunks.filter((c) => c.frames > 0);
   const listPath = join(dir, `${input.renditionId}.ffconcat`);
   const output = join(dir, `${input.renditionId}.mp4`);
@@ -39,6 +45,10 @@ export async function assembleRendition(input: AssembleInput, ctx: StageContext)
   const frames = await countVideoFrames(ctx.binaries.ffprobe, output, ctx.signal);
   if (frames !== expected) {
     throw new VidpipeError('FFMPEG_FAILED', `assembled ${input.renditionId} has ${frames} frames, its chunks hold ${expected}`);
+  }
+  // What the playlists will state (the plan's duration) and what the rendition holds agree.
+  if (Math.abs(frames - input.video.totalFrames) > 1) {
+    throw new VidpipeError('FFMPEG_FAILED', `assembled ${input.renditionId} has ${frames} frames, the package states ${input.video.totalFrames}`);
   }
   ctx.onProgress(1);
   return { renditionId: input.renditionId, path: output, frames };

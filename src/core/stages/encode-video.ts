@@ -25,7 +25,39 @@ export interface EncodedChunk {
   files: Record<string, string>;
   /** Frames in each file (the same for every rendition). */
   frames: number;
+  /** Source frames the decoder reported corrupt while decoding this chunk (its preroll included). */
+  decodeErrors?: number;
+  /** The decoder's first complaint, for the message. */
+  firstDecodeError?: string;
 }
+
+/**
+ * Frames ffmpeg's decoder concealed ("corrupt decoded frame", a warning) or could not decode at
+ * all ("Error while decoding stream"), from the stderr of a run with `-loglevel level+warning`.
+ * A capture that starts mid-GOP only has the decoder skip to the first key frame: not counted.
+ */
+export function countDecodeErrors(stderr: string): { count: number; first?: string } {
+  let count = 0;
+  let first: string | undefined;
+  for (const line of stderr.split('\n')) {
+    if (first === undefined && /\[(error|fatal)\]/.test(line)) first = line.replace(/^.*\[(error|fatal)\]\s*/, '').trim();
+    if (/corrupt decoded frame in stream|Error while decoding stream #/.test(line)) count++;
+  }
+  return { count, first };
+}
+
+/** Refuses a source with more corrupt frames than the plan allows (exit 2, with the count). */
+export function assertDecodeErrorsWithin(video: Pick<VideoPlan, 'maxDecodeErrors' | 'totalFrames'>, count: number, first: string | undefined, scope: string): void {
+  if (video.maxDecodeErrors === undefined || count <= video.maxDecodeErrors) return;
+  throw new VidpipeError(
+    'INPUT_INVALID',
+    `the video has corrupt data: the decoder reported ${count} damaged frame${count > 1 ? 's' : ''} ${scope} (more than the ${video.maxDecodeErrors} allowed for ${video.totalFrames} frames)${first ? `, first: ${first}` : ''}`,
+    { hint: 'pass --allow-decode-errors to package it anyway, with the damaged pictures as the decoder concealed them' },
+  );
+}
+
+/** Frames the last chunk may fall short of the plan: the end time of the last picture rounds to the grid. */
+const LAST_CHUNK_SLACK_FRAMES = 1;
 
 export function chunkPath(workDir: string, renditionId: string, chunkIndex: number): string {
   return join(workDir, 'chunks', renditionId, `chunk_${String(chunkIndex).padStart(5, '0')}.mp4`);
@@ -55,23 +87,39 @@ export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): P
     encoderThreads: input.encoderThreads,
     outputs,
   });
-  await runFfmpeg(ctx.binaries.ffmpeg, args, {
+  const { stderr } = await runFfmpeg(ctx.binaries.ffmpeg, args, {
     label: `encode chunk ${chunk.index}`,
     signal: ctx.signal,
     stallTimeoutMs: ctx.stallTimeoutMs,
     onProgress: (p) => ctx.onProgress(Math.min(1, p.outTimeSeconds / chunkSeconds), p.speed > 0 ? (chunkSeconds - p.outTimeSeconds) / p.speed : undefined),
   });
 
+  const decodeErrors = countDecodeErrors(stderr);
+  assertDecodeErrorsWithin(video, decodeErrors.count, decodeErrors.first, `in chunk ${chunk.index + 1} alone`);
+
   const expected = chunk.endFrame - chunk.startFrame;
   const isLast = chunk.endFrame === video.totalFrames;
+  const at = (frame: number) => `${((frame * video.frameRate.den) / video.frameRate.num).toFixed(2)} s`;
   const counts = await Promise.all(outputs.map((o) => countVideoFrames(ctx.binaries.ffprobe, o.path, ctx.signal)));
   for (const [i, count] of counts.entries()) {
     if (count !== counts[0] || count > expected || (!isLast && count !== expected)) {
-      throw new VidpipeError(
-        'FFMPEG_FAILED',
-        `chunk ${chunk.index} of ${outputs[i]!.rendition.id} has ${count} frames, expected ${expected}: the source may be damaged around ${(chunk.startFrame * video.frameRate.den / video.frameRate.num).toFixed(2)} s`,
-      );
+      throw new VidpipeError('FFMPEG_FAILED', `chunk ${chunk.index} of ${outputs[i]!.rendition.id} has ${count} frames, expected ${expected}: the source may be damaged around ${at(chunk.startFrame)}`);
     }
   }
-  return { index: chunk.index, files: Object.fromEntries(outputs.map((o) => [o.rendition.id, o.path])), frames: counts[0] ?? 0 };
+  // The plan's frame count comes from the packets' timestamps; the last frame's rounding aside,
+  // a shorter decode means packets that hold no pictures: the package would claim more than it has.
+  const frames = counts[0] ?? 0;
+  if (isLast && frames < expected - LAST_CHUNK_SLACK_FRAMES) {
+    throw new VidpipeError(
+      'INPUT_INVALID',
+      `the video decodes to fewer pictures than its timestamps span: it ends at ${at(chunk.startFrame + frames)} instead of ${at(chunk.endFrame)} (${expected - frames} frames missing)`,
+    );
+  }
+  return {
+    index: chunk.index,
+    files: Object.fromEntries(outputs.map((o) => [o.rendition.id, o.path])),
+    frames,
+    decodeErrors: decodeErrors.count,
+    ...(decodeErrors.first ? { firstDecodeError: decodeErrors.first } : {}),
+  };
 }

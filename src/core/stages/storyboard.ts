@@ -4,7 +4,7 @@ import { VidpipeError } from '../errors.js';
 import type { StageContext } from '../stage.js';
 import type { MediaProbe } from '../../ffmpeg/probe.js';
 import { runFfmpeg } from '../../ffmpeg/run.js';
-import { buildStoryboardArgs, displaySizeAtWidth, spriteFileName, type ImageSize } from '../../ffmpeg/args/images.js';
+import { buildStoryboardArgs, displaySizeAtWidth, JPEG_MAX_SIDE, spriteFileName, type ImageSize } from '../../ffmpeg/args/images.js';
 
 export interface StoryboardInput {
   source: string;
@@ -93,7 +93,9 @@ export async function createStoryboard(input: StoryboardInput, ctx: StageContext
 
   const count = thumbnailCount(duration, intervalSeconds);
   const layout = spriteLayout(count, columns, rows);
-  const thumb = displaySizeAtWidth(video, thumbWidth);
+  // Tall pictures are limited to twice the width (a 9:16 phone video keeps 160x284), so a sheet
+  // of rows of them stays inside JPEG's size limit whatever the aspect ratio.
+  const thumb = displaySizeAtWidth(video, Math.min(thumbWidth, Math.floor(JPEG_MAX_SIDE / columns)), Math.min(2 * thumbWidth, Math.floor(JPEG_MAX_SIDE / rows)));
   const dir = join(input.outDir, 'storyboard');
   // Sheets left over from an earlier, longer run would otherwise sit next to the new ones.
   await rm(dir, { recursive: true, force: true });

@@ -27,16 +27,22 @@ function even(value: number): number {
   return Math.max(2, Math.round(value / 2) * 2);
 }
 
+/** The largest side a baseline JPEG can state (its header holds 16-bit sizes). */
+export const JPEG_MAX_SIDE = 65535;
+
 /**
  * The upright, square-pixel size of a video scaled to `width` (its own display width if
- * omitted), both dimensions even. The probe's display size already has rotation and sample
- * aspect ratio applied, so it matches what ffmpeg's autorotate followed by our scale produce.
+ * omitted), both dimensions even, made smaller still when the height would pass `maxHeight`
+ * (a 1x1000 strip at 160 wide would be 160000 tall). The probe's display size already has
+ * rotation and sample aspect ratio applied, so it matches what ffmpeg's autorotate followed by
+ * our scale produce.
  */
-export function displaySizeAtWidth(video: VideoStreamInfo, width?: number): ImageSize {
-  const targetWidth = width ?? video.displayWidth;
+export function displaySizeAtWidth(video: VideoStreamInfo, width?: number, maxHeight = JPEG_MAX_SIDE): ImageSize {
+  const targetWidth = Math.min(width ?? video.displayWidth, JPEG_MAX_SIDE);
+  const scale = Math.min(targetWidth / video.displayWidth, maxHeight / video.displayHeight);
   return {
-    width: even(targetWidth),
-    height: even((targetWidth * video.displayHeight) / video.displayWidth),
+    width: even(video.displayWidth * scale),
+    height: even(video.displayHeight * scale),
   };
 }
 

@@ -76,7 +76,9 @@ export function buildChunkFilterGraph(input: ChunkEncodeInput): string {
   const labels = input.outputs.map((_, i) => `s${i}`);
   const head = `[0:${input.streamIndex}]${steps.join(',')}${count > 1 ? `,split=${count}${labels.map((l) => `[${l}]`).join('')}` : '[s0]'}`;
   const scales = input.outputs.map(({ rendition }, i) => {
-    const scale = `scale=${rendition.width}:${rendition.height}:flags=bicubic,setsar=1`;
+    const picture = rendition.picture ?? rendition;
+    const pad = rendition.picture ? `,pad=${rendition.width}:${rendition.height}:(ow-iw)/2:(oh-ih)/2` : '';
+    const scale = `scale=${picture.width}:${picture.height}:flags=bicubic,setsar=1${pad}`;
     return `[${labels[i]}]${scale},${rangeConversion(rendition.codec, input.hdr)}[v${i}]`;
   });
   return [head, ...scales].join(';');
@@ -157,7 +159,9 @@ export function buildVideoEncoderArgs(
 /** One ffmpeg run per chunk: one decode feeding every rendition's encoder. */
 export function buildChunkEncodeArgs(input: ChunkEncodeInput): string[] {
   const seek = input.chunk.prerollFrame > 0 ? ['-ss', frameTime(input.chunk.prerollFrame, input.frameRate)] : [];
-  const args = [...seek, '-copyts', '-start_at_zero', '-i', safeInputPath(input.source), '-filter_complex', buildChunkFilterGraph(input)];
+  // Warnings too, each tagged with its level: the decode of every frame happens here, and ffmpeg
+  // says "corrupt decoded frame" (a warning) for each one its decoder had to conceal.
+  const args = ['-loglevel', 'level+warning', ...seek, '-copyts', '-start_at_zero', '-i', safeInputPath(input.source), '-filter_complex', buildChunkFilterGraph(input)];
   input.outputs.forEach(({ rendition, path }, i) => {
     args.push(
       '-map', `[v${i}]`,
