@@ -1,33 +1,16 @@
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { escapeHtml, REPORT_CSS, renderReportSection } from '../report/html.js';
 import { reportFromPackage } from '../report/model.js';
 import type { PackageLayout } from './package-layout.js';
+import { PLAYER_LIBRARIES, playerLibraryFile } from './player-assets.js';
 import { PLAYER_SCRIPT } from './player-script.js';
 
-const require = createRequire(import.meta.url);
-
-/** A script the page loads: a file of an npm package (served from node_modules, never a CDN), or inline text. */
-export type PlayerAsset = { package: string; file: string } | { text: string };
+/** A script the page loads: a player library's file (never a CDN), or inline text. */
+export type PlayerAsset = { file: () => string | undefined } | { text: string };
 
 export const PLAYER_ASSETS: Record<string, PlayerAsset> = {
-  'hls.min.js': { package: 'hls.js', file: 'dist/hls.min.js' },
-  // dash.js 5's exports map hides its UMD build; it is found relative to the package root.
-  'dash.all.min.js': { package: 'dashjs', file: 'dist/modern/umd/dash.all.min.js' },
+  ...Object.fromEntries(PLAYER_LIBRARIES.map((library) => [library.served, { file: () => playerLibraryFile(library) }])),
   'player.js': { text: PLAYER_SCRIPT },
 };
-
-/** Absolute path of an npm package's folder, found from its entry point (its package.json may not be exported). */
-function packageFolder(name: string): string {
-  let dir = path.dirname(require.resolve(name));
-  while (path.basename(dir) !== name && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
-}
-
-export function resolvePlayerAsset(asset: PlayerAsset): string | { text: string } {
-  if ('text' in asset) return asset;
-  return path.join(packageFolder(asset.package), asset.file);
-}
 
 const PAGE_CSS = `
 body { margin: 0; font: 14px/1.4 system-ui, sans-serif; color: #1d2430; background: #f4f6fa; }

@@ -8,7 +8,7 @@ import { contentTypeFor } from '../storage/content-types.js';
 import { isReleaseName } from '../storage/release.js';
 import { VidpipeError } from '../core/errors.js';
 import { parseRange, type ByteRange } from './ranges.js';
-import { renderPlayerPage, PLAYER_ASSETS, resolvePlayerAsset } from './page.js';
+import { renderPlayerPage, PLAYER_ASSETS } from './page.js';
 import { renderReportDocument } from '../report/html.js';
 import { describePackage } from './package-layout.js';
 import { reportFromPackage } from '../report/model.js';
@@ -147,9 +147,10 @@ export function createServeHandler(root: string): (req: IncomingMessage, res: Se
       const name = url.pathname.slice(ASSET_PREFIX.length);
       const asset = PLAYER_ASSETS[name];
       if (!asset) return send(res, 404, 'not found\n');
-      const resolved = resolvePlayerAsset(asset);
-      if (typeof resolved === 'string') return sendFile(req, res, resolved, 'text/javascript; charset=utf-8');
-      return send(res, 200, resolved.text, 'text/javascript; charset=utf-8');
+      if ('text' in asset) return send(res, 200, asset.text, 'text/javascript; charset=utf-8');
+      const file = asset.file();
+      if (!file) return send(res, 500, `${name} is missing from this vidpipe install (dist/player/); reinstall it, or run npm run build in a checkout\n`);
+      return sendFile(req, res, file, 'text/javascript; charset=utf-8');
     }
     const file = await resolveInside(root, url.pathname);
     if (!file) return send(res, 403, 'forbidden\n');
