@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT, runCli, tempDir, VIDPIPE_BIN } from '../helpers/media.js';
-import { spawn } from 'node:child_process';
 
 /** ffprobe 4.0.2 from ffprobe-static (a devDependency): a real ffprobe of another release than the system's ffmpeg. */
 const OLD_FFPROBE = join(REPO_ROOT, 'node_modules', 'ffprobe-static', 'bin', process.platform, process.arch, 'ffprobe');
@@ -30,18 +29,6 @@ async function installWithoutSqliteBinary(dir: string): Promise<string> {
   const sqlite = join(REPO_ROOT, 'node_modules', 'better-sqlite3');
   for (const part of ['package.json', 'lib']) await cp(join(sqlite, part), join(root, 'node_modules', 'better-sqlite3', part), { recursive: true });
   return join(root, 'bin', 'vidpipe');
-}
-
-function runBin(bin: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 describe('vidpipe doctor', { timeout: 120_000 }, () => {
@@ -71,14 +58,14 @@ describe('vidpipe doctor', { timeout: 120_000 }, () => {
   it('fails (exit 1) when SQLite cannot open a database, as `vidpipe list` would', async () => {
     const bin = await installWithoutSqliteBinary(dir);
     assert.notEqual(bin, VIDPIPE_BIN);
-    const doctor = await runBin(bin, ['doctor', '--json']);
+    const doctor = await runCli(['doctor', '--json'], { bin });
     assert.equal(doctor.code, 1, doctor.stderr);
     const report = JSON.parse(doctor.stdout);
     assert.equal(report.ok, false);
     assert.equal(report.sqlite.ok, false);
     assert.match(report.sqlite.error, /better_sqlite3\.node|linux-x64\.node|Cannot find module|bindings/i);
     assert.match(doctor.stderr, /SQLite does not work/);
-    const list = await runBin(bin, ['list', '--db', join(dir, 'list.db')]);
+    const list = await runCli(['list', '--db', join(dir, 'list.db')], { bin });
     assert.equal(list.code, 1, 'the failure doctor predicts');
   });
 });
