@@ -12,7 +12,7 @@ export const PLAYER_ASSETS: Record<string, PlayerAsset> = {
   'player.js': { text: PLAYER_SCRIPT },
 };
 
-const PAGE_CSS = `
+export const PAGE_CSS = `
 body { margin: 0; font: 14px/1.4 system-ui, sans-serif; color: #1d2430; background: #f4f6fa; }
 header { padding: 12px 24px; background: #1d2430; color: #fff; display: flex; gap: 24px; align-items: baseline; }
 header h1 { font-size: 18px; margin: 0; }
@@ -29,13 +29,14 @@ main { padding: 16px 24px; max-width: 1000px; }
 `;
 
 /** The player page: hls.js or dash.js on the package's entry manifests, a rendition picker, storyboard thumbnails, and the report. */
-export function renderPlayerPage(layout: PackageLayout, requested?: 'hls' | 'dash'): string {
+export function renderPlayerPage(layout: PackageLayout, requested?: 'hls' | 'dash', indexHref?: string): string {
   const engine = requested ?? (layout.hls ? 'hls' : 'dash');
   const config = { engine, hls: layout.hls ?? null, dash: layout.dash ?? null, storyboard: layout.storyboard ?? null };
   const links = [
+    indexHref ? `<a href="${escapeHtml(indexHref)}">all packages</a>` : '',
     layout.hls ? `<a href="?engine=hls">HLS (hls.js)</a>` : '',
     layout.dash ? `<a href="?engine=dash">DASH (dash.js)</a>` : '',
-    layout.summary ? `<a href="/_vidpipe/report.html">report as a page</a>` : '',
+    layout.summary ? `<a href="${escapeHtml(layout.base)}_vidpipe/report.html">report as a page</a>` : '',
   ].filter(Boolean);
   const report = layout.summary
     ? renderReportSection(reportFromPackage(layout.summary))

@@ -27,8 +27,11 @@ export async function entryManifestsOf(dir: string): Promise<string[]> {
   return found;
 }
 
+/** Entry manifests at its top, or at least the file names vidpipe gives them. */
 export async function isPackageFolder(dir: string): Promise<boolean> {
-  return (await isDirectory(dir)) && (await entryManifestsOf(dir)).length > 0;
+  if (!(await isDirectory(dir))) return false;
+  const names = await readdir(dir);
+  return names.includes('master.m3u8') || names.includes('manifest.mpd') || (await entryManifestsOf(dir)).length > 0;
 }
 
 /**
