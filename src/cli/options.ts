@@ -72,7 +72,8 @@ export const STATUS_OPTIONS: OptionSpec[] = [REDIS_OPTION];
 
 /**
  * `vidpipe watch`: its own flags, then every transcode flag except the per-input ones
- * (--name comes from the key or a sidecar; --plan runs nothing) and with no local --out default.
+ * (--name comes from the key or a sidecar; --plan runs nothing; --detach would leave the
+ * watcher unable to tell when an upload is done) and with no local --out default.
  */
 export const WATCH_OPTIONS: OptionSpec[] = [
   { flags: '--prefix <prefix>', description: 'only keys below this prefix (default: the one in s3://bucket/prefix, else the whole bucket)' },
@@ -81,7 +82,7 @@ export const WATCH_OPTIONS: OptionSpec[] = [
   { flags: '--lease <seconds>', description: 'a claim not renewed for this long (watcher killed) may be taken over', defaultValue: '60' },
   { flags: '--sqs-queue <url>', description: 'consume S3 ObjectCreated notifications from this SQS queue instead of polling' },
   { flags: '--once', description: 'process what is there, then exit (polling: until nothing is left; SQS: until the queue is empty)' },
-  ...TRANSCODE_OPTIONS.filter((spec) => !/--(name|plan)\b/.test(spec.flags)).map((spec) =>
+  ...TRANSCODE_OPTIONS.filter((spec) => !/--(name|plan|detach)\b/.test(spec.flags)).map((spec) =>
     spec.flags.includes('--out')
       ? { ...spec, defaultValue: undefined, description: 'where packages go (default: s3://<bucket>/vod/); each upload gets <out>/<name>/' }
       : spec,
