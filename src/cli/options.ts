@@ -12,6 +12,8 @@ export interface OptionSpec {
   flags: string;
   description: string;
   defaultValue?: string | boolean | string[];
+  /** How help and docs state a default computed at run time (the same text on every machine). */
+  defaultDescription?: string;
   /** Environment variable that provides the value when the flag is absent. */
   env?: string;
   /** Repeatable option collecting values into an array. */
@@ -33,7 +35,7 @@ export const TRANSCODE_OPTIONS: OptionSpec[] = [
   { flags: '--ladder <rungs|profile.json>', description: 'rungs to encode, e.g. 1080p,720p,360p or 480p:1500, or a JSON profile' },
   { flags: '--codecs <list>', description: 'video codecs: h264, hevc, av1 (comma-separated)', defaultValue: 'h264' },
   { flags: '--preset <name>', description: 'encoder speed/quality preset (x264 names; mapped for AV1)', defaultValue: 'medium' },
-  { flags: '--concurrency <n>', description: 'tasks run in parallel', defaultValue: String(availableParallelism()) },
+  { flags: '--concurrency <n>', description: 'tasks run in parallel', defaultValue: String(availableParallelism()), defaultDescription: 'the number of cores' },
   { flags: '--segment-duration <seconds>', description: 'CMAF segment duration', defaultValue: '6' },
   { flags: '--chunk-duration <seconds>', description: 'length of parallel encode chunks (default: from duration and concurrency)' },
   { flags: '--audio-bitrate <kbps>', description: 'AAC bit rate per audio rendition', defaultValue: '128' },

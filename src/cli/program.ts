@@ -42,7 +42,7 @@ const { version } = require('../../../package.json') as { version: string };
 function addOptions(command: Command, specs: OptionSpec[]): Command {
   for (const spec of specs) {
     const option = new Option(spec.flags, spec.description);
-    if (spec.defaultValue !== undefined) option.default(spec.defaultValue);
+    if (spec.defaultValue !== undefined) option.default(spec.defaultValue, spec.defaultDescription);
     if (spec.env) option.env(spec.env);
     if (spec.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
     command.addOption(option);
