@@ -20,6 +20,14 @@ export interface OptionSpec {
   repeatable?: boolean;
 }
 
+/** Every S3 wait is bounded: see docs/publishing.md for how the other timeouts derive from this one. */
+const S3_TIMEOUT_OPTION: OptionSpec = {
+  flags: '--s3-timeout <seconds>',
+  description: 'give up on an S3 request (retries included) that has not completed after this long',
+  defaultValue: '60',
+  env: 'VIDPIPE_S3_TIMEOUT',
+};
+
 export const GLOBAL_OPTIONS: OptionSpec[] = [
   { flags: '--ffmpeg <path>', description: 'ffmpeg executable to use', env: 'VIDPIPE_FFMPEG' },
   { flags: '--ffprobe <path>', description: 'ffprobe executable to use', env: 'VIDPIPE_FFPROBE' },
@@ -54,8 +62,9 @@ export const TRANSCODE_OPTIONS: OptionSpec[] = [
   { flags: '--stall-timeout <seconds>', description: 'kill an ffmpeg that makes no progress for this long', defaultValue: '300' },
   { flags: '--work-dir <dir>', description: 'folder for intermediate files (default: user cache folder)', env: 'VIDPIPE_WORK_DIR' },
   { flags: '--force', description: 'start over: discard the work kept from an unfinished earlier run of the same job' },
-  { flags: '--s3-endpoint <url>', description: 'S3-compatible endpoint (MinIO, Ceph, R2…); path-style addressing', env: 'VIDPIPE_S3_ENDPOINT' },
-  { flags: '--s3-region <region>', description: 'S3 region (default: from AWS config, else us-east-1)' },
+  { flags: '--s3-endpoint <url>', description: 'S3-compatible endpoint (MinIO, Ceph, R2…); path-style addressing (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS)', env: 'VIDPIPE_S3_ENDPOINT' },
+  { flags: '--s3-region <region>', description: 'S3 region (default: AWS_REGION or the AWS profile\'s, else us-east-1)' },
+  S3_TIMEOUT_OPTION,
   { flags: '--queue <redis-url>', description: 'run the tasks on `vidpipe worker` processes through this Redis (input and --out on S3)' },
   { flags: '--detach', description: 'with --queue: print the job id and exit; follow it with `vidpipe status <job>`' },
 ];
@@ -69,6 +78,7 @@ export const WORKER_OPTIONS: OptionSpec[] = [
   { flags: '--work-dir <dir>', description: 'folder for downloads and task outputs (default: user cache folder)', env: 'VIDPIPE_WORK_DIR' },
   { flags: '--s3-endpoint <url>', description: 'S3-compatible endpoint (default: the one the job was submitted with)', env: 'VIDPIPE_S3_ENDPOINT' },
   { flags: '--s3-region <region>', description: 'S3 region (default: the one the job was submitted with)' },
+  S3_TIMEOUT_OPTION,
 ];
 export const STATUS_OPTIONS: OptionSpec[] = [REDIS_OPTION];
 
@@ -131,6 +141,7 @@ export interface RawTranscodeOptions {
   force?: boolean;
   s3Endpoint?: string;
   s3Region?: string;
+  s3Timeout?: string;
 }
 
 export function positiveNumber(flag: string, value: string | undefined, { integer = false, min = 0 } = {}): number {

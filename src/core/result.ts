@@ -72,6 +72,11 @@ export interface TranscodeResult {
     /** The MPEG-TS multivariant playlist when it is not master.m3u8 (`--hls-segments both`). */
     hlsTs?: string;
   };
+  /**
+   * The package this job writes to below --out (see docs/publishing.md): its name, which is not
+   * the one asked for when that holds another video, its root, and a note saying why.
+   */
+  package?: { name: string; root: string; note?: string };
   renditions: RenditionSummary[];
   durationSeconds?: number;
   /** Wall-clock seconds per stage kind, and `total`. */

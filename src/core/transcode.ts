@@ -8,10 +8,11 @@ import { probeFile, type MediaProbe } from '../ffmpeg/probe.js';
 import { checkReadable } from '../ffmpeg/integrity.js';
 import { assertEncoders, detectCapabilities, pickAv1Encoder } from '../ffmpeg/capabilities.js';
 import { openDatabase, type VidpipeDb } from '../db/database.js';
-import { fetchInput, openStorage } from '../storage/index.js';
+import { fetchInput } from '../storage/index.js';
+import { packageUris, preflightPublish, publishRelease, type ChosenPackage, type PackageRequest, type PackageUris, type PublishTarget } from '../storage/publish.js';
 import { parseLocation, sanitiseName } from '../storage/uri.js';
 import type { S3Options } from '../storage/s3.js';
-import type { PublishedFile, Storage } from '../storage/storage.js';
+import type { PublishedFile } from '../storage/storage.js';
 import type { TaskPatch } from '../db/records.js';
 import { runDag, type DagEvent, type DagNodeSummary } from './dag.js';
 import { VidpipeError, toVidpipeError } from './errors.js';
@@ -34,8 +35,16 @@ export interface TranscodeRequest {
   input: string;
   /** Parent destination (local folder or s3:// prefix); the package goes to <out>/<name>/. */
   out: string;
-  /** Package folder name; default: derived from the input file name. */
+  /**
+   * Package name given on purpose (--name, a watch sidecar): the package is written there even
+   * if it holds another video (see docs/publishing.md).
+   */
   name?: string;
+  /**
+   * Package name when none is given, used as it is (watch: from the object key); default: from
+   * the input file name. A package of another video is never replaced: see candidateNames.
+   */
+  defaultName?: string;
   settings: TranscodeSettings;
   binaries: FfmpegBinaries;
   dbPath: string;
@@ -60,8 +69,10 @@ export interface TranscodeRequest {
 /** What a remote runner needs to run this job's graph, and how it reports back. */
 export interface RunnerJob {
   jobId: string;
-  /** Package folder name below `request.out`. */
+  /** Package name below `request.out`, as the preflight chose it. */
   name: string;
+  /** The package asked for: the publish node chooses the final name by the same rule (publish.ts). */
+  package: PackageRequest;
   probe: MediaProbe;
   plan: JobPlan;
   av1Encoder: ReturnType<typeof pickAv1Encoder>;
@@ -72,15 +83,41 @@ export interface RunnerJob {
   markQueued: () => void;
 }
 
-/** What the publish node returns: the files written and their SHA-256 by key. */
-export interface PublishOutput {
+/** What the publish node returns (plain JSON, it may come from a queue worker): the package written, its files and their SHA-256 by key. */
+export interface PublishOutput extends ChosenPackage {
   files: PublishedFile[];
   hashes: Record<string, string>;
 }
 
-export async function publishPackage(storage: Storage, packageDir: string, signal: AbortSignal): Promise<PublishOutput> {
-  const hashes = Object.fromEntries(await hashTree(packageDir, signal));
-  return { files: await storage.publishDirectory(packageDir, { signal }), hashes };
+/**
+ * Publishes the package folder as release `target.release`. `prepare` runs once the package
+ * name is final and before anything is sent (files it writes are published and hashed too).
+ */
+export async function publishPackage(
+  target: PublishTarget,
+  packageDir: string,
+  signal: AbortSignal,
+  prepare?: (chosen: ChosenPackage) => Promise<void>,
+): Promise<PublishOutput> {
+  let hashes: Record<string, string> = {};
+  const published = await publishRelease(target, packageDir, {
+    signal,
+    beforeTransfer: async (chosen) => {
+      await prepare?.(chosen);
+      hashes = Object.fromEntries(await hashTree(packageDir, signal));
+    },
+  });
+  return { ...published, hashes };
+}
+
+/** The manifests at a package's top level (see stages/manifests.ts); the preflight checks those names are free. */
+function entryManifestNames(plan: JobPlan): string[] {
+  return plan.hlsSegments === 'both' ? ['master.m3u8', 'master-ts.m3u8', 'manifest.mpd'] : ['master.m3u8', 'manifest.mpd'];
+}
+
+/** The result's view of the package actually written. */
+function packageSummary(chosen: ChosenPackage, uris: PackageUris): NonNullable<TranscodeResult['package']> {
+  return { name: chosen.name, root: uris.root, ...(chosen.note ? { note: chosen.note } : {}) };
 }
 
 export function defaultWorkRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -232,7 +269,8 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
       // probeFile below reports the precise reason.
     }
     result.id = sha256 ? videoIdFromSha256(sha256) : videoIdForUnreadable(request.input);
-    const name = request.name ? sanitiseName(request.name) : sanitiseName(basename(request.input));
+    const givenName = request.name ? sanitiseName(request.name) : undefined;
+    const name = givenName ?? request.defaultName ?? sanitiseName(basename(request.input));
     const startJob = (probe?: MediaProbe, plan?: JobPlan) =>
       db!.startJob({
         jobId,
@@ -280,9 +318,19 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
     const destination = parseLocation(request.out);
     await assertFreeSpace(spaceNeeds(plan, workRoot, destination.kind === 'local' ? destination.path : undefined));
     // Each job publishes into its own folder below the package; the entry manifests switch over last.
-    const storage = openStorage(destination, name, request.s3, { release: jobId });
+    // Before any encode: which package this video goes to, and that it can be written there.
+    const publishTarget: PublishTarget = {
+      location: destination,
+      request: { name, given: givenName !== undefined, video: { id: result.id, sha256 } },
+      release: jobId,
+      s3: request.s3,
+    };
+    const chosen = await preflightPublish(publishTarget, entryManifestNames(plan), request.signal);
+    // The publish node chooses again by the same rule; the outputs follow what it wrote.
+    let uris = packageUris(destination, chosen.name, jobId);
+    result.package = packageSummary(chosen, uris);
     const resumeKey = resumeKeyFor({
-      sha256, settings: request.settings, plan, thumbnails: request.thumbnails, av1Encoder, ffmpeg: request.binaries.ffmpeg, destination: storage.root,
+      sha256, settings: request.settings, plan, thumbnails: request.thumbnails, av1Encoder, ffmpeg: request.binaries.ffmpeg, destination: uris.root,
     });
     const previous = request.force ? null : db.jobsByResumeKey(resumeKey);
     const resumable = previous !== null && previous.jobs[0]!.status !== 'succeeded';
@@ -298,15 +346,19 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
     await mkdir(packageDir, { recursive: true });
 
     const progressThrottle = new Map<string, number>();
+    const useName = (package_: ChosenPackage) => {
+      uris = packageUris(destination, package_.name, jobId);
+      result.package = packageSummary(package_, uris);
+    };
     const outputsOf = (results: ReadonlyMap<string, unknown>): TranscodeResult['outputs'] => ({
-      root: storage.releaseRoot,
-      hls: storage.uriFor('master.m3u8'),
-      dash: storage.uriFor('manifest.mpd'),
-      ...(results.has('poster') ? { poster: storage.uriFor('poster.jpg'), posterSmall: storage.uriFor('poster-small.jpg') } : {}),
-      ...(results.has('storyboard') ? { storyboard: storage.uriFor('storyboard/storyboard.vtt') } : {}),
-      ...((results.get('manifests') as ManifestsOutput | undefined)?.tsMaster === 'master-ts.m3u8' ? { hlsTs: storage.uriFor('master-ts.m3u8') } : {}),
+      root: uris.releaseRoot,
+      hls: uris.uriFor('master.m3u8'),
+      dash: uris.uriFor('manifest.mpd'),
+      ...(results.has('poster') ? { poster: uris.uriFor('poster.jpg'), posterSmall: uris.uriFor('poster-small.jpg') } : {}),
+      ...(results.has('storyboard') ? { storyboard: uris.uriFor('storyboard/storyboard.vtt') } : {}),
+      ...((results.get('manifests') as ManifestsOutput | undefined)?.tsMaster === 'master-ts.m3u8' ? { hlsTs: uris.uriFor('master-ts.m3u8') } : {}),
       // Players look for a poster; an audio package's cover art is that picture.
-      ...(results.has('cover') ? { poster: storage.uriFor('cover.jpg'), cover: storage.uriFor('cover.jpg') } : {}),
+      ...(results.has('cover') ? { poster: uris.uriFor('cover.jpg'), cover: uris.uriFor('cover.jpg') } : {}),
     });
     const contextFor = (taskId: string, signal: AbortSignal): StageContext => ({
       binaries: request.binaries,
@@ -332,24 +384,28 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
         thumbnails: request.thumbnails,
         concurrency: request.settings.concurrency,
         metrics: request.metrics,
-        publish: async (signal, results) => {
-          // The package carries its own report (vidpipe.json) so `vidpipe serve` needs no database.
-          await writePackageSummary(packageDir, {
-            name,
-            source: request.input,
-            tasks: timeline.entries(),
-            result: {
-              ...result,
-              status: 'succeeded',
-              outputs: outputsOf(results),
-              renditions: summariseRenditions(results.get('manifests') as ManifestsOutput, plan, await listPackageFiles(packageDir), results.get('metrics') as QualityByName),
-              timings: spanSeconds(spans),
-            },
-          });
-          return publishPackage(storage, packageDir, signal);
-        },
+        publish: (signal, results) =>
+          publishPackage(publishTarget, packageDir, signal, async (final) => {
+            useName(final);
+            // The package carries its own report (vidpipe.json) so `vidpipe serve` needs no database.
+            await writePackageSummary(packageDir, {
+              name,
+              source: request.input,
+              tasks: timeline.entries(),
+              result: {
+                ...result,
+                status: 'succeeded',
+                outputs: outputsOf(results),
+                renditions: summariseRenditions(results.get('manifests') as ManifestsOutput, plan, await listPackageFiles(packageDir), results.get('metrics') as QualityByName),
+                timings: spanSeconds(spans),
+              },
+            });
+          }),
         recordMetadata: async (results) => {
-          const { files: published, hashes } = results.get('publish') as PublishOutput;
+          const publishOutput = results.get('publish') as PublishOutput;
+          const { files: published, hashes } = publishOutput;
+          // Where the package really went (a queue worker chose by the same rule, maybe differently).
+          useName(publishOutput);
           const manifests = results.get('manifests') as ManifestsOutput;
           result.renditions = summariseRenditions(manifests, plan, published, results.get('metrics') as QualityByName);
           result.outputs = outputsOf(results);
@@ -385,7 +441,7 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
     if (reuse && previous) result.resumed = { fromJob: previous.jobs[0]!.id, reusedTasks: [...reuse.reused.keys()] };
     emit({ type: 'job-start', jobId, input: request.input, tasks: withPreTasks(tasks) });
     const run = request.runner?.({
-      jobId, name, probe, plan, av1Encoder, request,
+      jobId, name: chosen.name, package: publishTarget.request, probe, plan, av1Encoder, request,
       updateTask: (taskId, patch) => db!.updateTask(jobId, taskId, patch),
       markQueued: () => void (result.status = 'queued'),
     }) ?? runDag;

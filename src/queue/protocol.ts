@@ -8,6 +8,7 @@ import type { MediaProbe } from '../ffmpeg/probe.js';
 import type { Preset } from '../core/ladder.js';
 import type { JobPlan } from '../core/plan.js';
 import { VidpipeError } from '../core/errors.js';
+import type { PackageRequest } from '../storage/publish.js';
 
 /** One queue for every task of every job: any worker can run any task. */
 export const TASK_QUEUE = 'vidpipe-tasks';
@@ -23,7 +24,10 @@ export interface QueuedJobSpec {
   input: string;
   /** s3:// prefix the package goes below, as given to --out. */
   out: string;
+  /** Package name the submitter's preflight chose (what `vidpipe status` shows). */
   name: string;
+  /** The package asked for: the publish task chooses the final name by the same rule (storage/publish.ts). */
+  package: PackageRequest;
   /** Endpoint and region the submitter used; a worker's own --s3-endpoint wins. */
   s3: { endpoint?: string; region?: string };
   probe: MediaProbe;

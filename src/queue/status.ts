@@ -87,7 +87,8 @@ export async function queuedJobStatus(redisUrl: string, jobId: string): Promise<
     const result: QueuedJobStatus = { jobId, input: record.input, out: record.out, submittedAt: record.submittedAt, status, tasks };
     if (status === 'succeeded' && rootJob) {
       const location = parseLocation(record.out);
-      const name = rootJob.data.spec.name;
+      // The publish task chose the final package name (it differs from the submitter's if another video took that one meanwhile).
+      const name = (rootJob.returnvalue?.results?.publish as { name?: string } | undefined)?.name ?? rootJob.data.spec.name;
       if (location.kind === 's3') {
         const uri = (key: string) => formatS3Uri(location.bucket, joinKey(location.prefix, `${name}/${key}`));
         result.outputs = { root: `${formatS3Uri(location.bucket, joinKey(location.prefix, name))}/`, hls: uri('master.m3u8'), dash: uri('manifest.mpd') };

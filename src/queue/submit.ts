@@ -9,7 +9,6 @@ import { FlowProducer, Job, Queue, QueueEvents, type FlowJob } from 'bullmq';
 import type { Dag, DagEvent, RunDagOptions, DagRunResult } from '../core/dag.js';
 import { VidpipeError, toVidpipeError } from '../core/errors.js';
 import type { RunnerJob } from '../core/transcode.js';
-import { createS3Client } from '../storage/s3.js';
 import { formatS3Uri, isS3Uri, parseLocation } from '../storage/uri.js';
 import {
   ERROR_LOG_PREFIX,
@@ -98,6 +97,7 @@ async function runOnQueue(dag: Dag, runOptions: RunDagOptions, job: RunnerJob, o
     input: request.input,
     out: request.out,
     name: job.name,
+    package: job.package,
     s3: { endpoint: request.s3?.endpoint, region: request.s3?.region },
     // ffprobe's raw JSON is only for the metadata record, which stays here.
     probe: { ...job.probe, raw: null },
@@ -117,8 +117,7 @@ async function runOnQueue(dag: Dag, runOptions: RunDagOptions, job: RunnerJob, o
   events?.on('error', () => undefined);
   flows.on('error', () => undefined);
   const cleanupWork = () => {
-    const client = createS3Client(request.s3);
-    return deletePrefix(client, spec.workPrefix).catch(() => undefined).finally(() => client.destroy());
+    return deletePrefix(request.s3 ?? {}, spec.workPrefix).catch(() => undefined);
   };
 
   try {

@@ -9,18 +9,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { link, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Dag, runDag } from '../core/dag.js';
 import { VidpipeError, toVidpipeError } from '../core/errors.js';
 import { buildTranscodeDag } from '../core/transcode-dag.js';
 import { publishPackage } from '../core/transcode.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
-import { fetchInput, openStorage, type FetchedInput } from '../storage/index.js';
+import { objectHeadersFor } from '../storage/content-types.js';
+import { fetchInput, openStore, type FetchedInput } from '../storage/index.js';
+import { putFiles, type ObjectStore } from '../storage/object-store.js';
 import { forEachLimit } from '../storage/package-files.js';
-import { S3Storage, createS3Client, downloadObject, listObjects, type S3Options } from '../storage/s3.js';
+import { configuredEndpoint, createS3Client, downloadObject, type S3Options } from '../storage/s3.js';
 import { parseLocation, parseObjectUri } from '../storage/uri.js';
 import {
   ERROR_LOG_PREFIX,
@@ -91,8 +92,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   };
 }
 
+/** This machine's endpoint (flag, VIDPIPE_S3_ENDPOINT, AWS_ENDPOINT_URL_S3 …) wins over the submitter's. */
 function s3OptionsFor(spec: QueuedJobSpec, own: S3Options): S3Options {
-  return { ...own, endpoint: own.endpoint || process.env.VIDPIPE_S3_ENDPOINT || spec.s3.endpoint, region: own.region || spec.s3.region };
+  return { ...own, endpoint: configuredEndpoint(own) ?? spec.s3.endpoint, region: own.region || spec.s3.region };
 }
 
 async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, options: WorkerOptions, sources: SourceCache, cancel?: AbortSignal): Promise<TaskOutput> {
@@ -104,6 +106,7 @@ async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, opti
   const root = join(options.workRoot, spec.jobId, `${taskId}-${token}`);
   const s3 = s3OptionsFor(spec, options.s3);
   const client = createS3Client(s3);
+  const workStore = openStore(parseLocation(spec.workPrefix), s3);
   const controller = new AbortController();
   const abort = () => controller.abort(new VidpipeError('INTERRUPTED', 'the worker is stopping'));
   cancel?.addEventListener('abort', abort, { once: true });
@@ -150,9 +153,11 @@ async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, opti
           packageDir,
           thumbnails: spec.thumbnails,
           publish: async (signal) => {
-            const published = await publishPackage(openStorage(parseLocation(spec.out), spec.name, s3, { release: spec.jobId }), packageDir, signal);
+            // The same protocol as a local run: the package name is chosen here, by the same rule.
+            const target = { location: parseLocation(spec.out), request: spec.package, release: spec.jobId, s3 };
+            const published = await publishPackage(target, packageDir, signal);
             // The package is complete; a rerun of this task would find its inputs gone, but nothing is left to do.
-            await deletePrefix(client, spec.workPrefix).catch(() => undefined);
+            await workStore.deleteBelow('', signal).catch(() => undefined);
             return published;
           },
           recordMetadata: async () => {
@@ -202,7 +207,7 @@ async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, opti
     for (const rel of pathsBelow(exported, root)) {
       if (rel.startsWith('work/') && (await stat(join(root, ...rel.split('/'))).catch(() => undefined))?.isFile()) workRefs.push(rel);
     }
-    const uploaded = await uploadFiles(client, root, [...ownPackage, ...workRefs], `${spec.workPrefix}${taskId}/${token}/`, controller.signal);
+    const uploaded = await uploadFiles(workStore, root, [...ownPackage, ...workRefs], `${taskId}/${token}/`, controller.signal);
     return {
       taskId,
       worker: workerId,
@@ -223,6 +228,7 @@ async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, opti
     cancel?.removeEventListener('abort', abort);
     source?.release();
     client.destroy();
+    workStore.close();
     await rm(root, { recursive: true, force: true }).catch(() => undefined);
   }
 }
@@ -232,33 +238,26 @@ async function listFiles(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join('/'));
 }
 
-/** Uploads the given files (paths below root) under `prefixUri`, keeping their relative paths. */
-async function uploadFiles(client: S3Client, root: string, rels: string[], prefixUri: string, signal: AbortSignal): Promise<TaskFile[]> {
-  if (rels.length === 0) return [];
-  // Hard links give S3Storage a folder of exactly these files without copying them.
-  const staging = join(root, '.upload');
-  for (const rel of rels) {
-    const target = join(staging, ...rel.split('/'));
-    await mkdir(dirname(target), { recursive: true });
-    await link(join(root, ...rel.split('/')), target);
-  }
-  const location = parseLocation(prefixUri);
-  if (location.kind !== 's3') throw new VidpipeError('INTERNAL', `work prefix ${prefixUri} is not on S3`);
-  const storage = new S3Storage({ client, bucket: location.bucket, prefix: location.prefix });
-  const published = await storage.publishDirectory(staging, { signal });
-  return published.map((f) => ({ rel: f.key, uri: f.uri, bytes: f.bytes }));
+/** Uploads the given files (paths below root) below `prefix` of the job's work store, keeping their relative paths. */
+async function uploadFiles(store: ObjectStore, root: string, rels: string[], prefix: string, signal: AbortSignal): Promise<TaskFile[]> {
+  const files = await Promise.all(rels.map(async (rel) => {
+    const absPath = join(root, ...rel.split('/'));
+    return { key: rel, absPath, bytes: (await stat(absPath)).size };
+  }));
+  await putFiles(store, files, { signal, keyOf: (file) => prefix + file.key, headersFor: (file) => objectHeadersFor(file.key) });
+  return files.map((file) => ({ rel: file.key, uri: store.uriOf(prefix + file.key), bytes: file.bytes }));
 }
 
 /** Removes every object below an s3:// prefix (the job's intermediate files). */
-export async function deletePrefix(client: S3Client, prefixUri: string): Promise<number> {
+export async function deletePrefix(s3: S3Options, prefixUri: string, signal?: AbortSignal): Promise<void> {
   const location = parseLocation(prefixUri);
   if (location.kind !== 's3' || location.prefix === '') throw new VidpipeError('INTERNAL', `refusing to delete below ${prefixUri}`);
-  const objects = await listObjects(client, location.bucket, location.prefix);
-  for (let i = 0; i < objects.length; i += 1000) {
-    const batch = objects.slice(i, i + 1000).map((o) => ({ Key: o.key }));
-    await client.send(new DeleteObjectsCommand({ Bucket: location.bucket, Delete: { Objects: batch, Quiet: true } }));
+  const store = openStore(location, s3);
+  try {
+    await store.deleteBelow('', signal);
+  } finally {
+    store.close();
   }
-  return objects.length;
 }
 
 /**

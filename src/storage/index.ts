@@ -5,9 +5,9 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { VidpipeError } from '../core/errors.js';
-import { LocalStorage, type LocalStorageOptions } from './local.js';
-import { createS3Client, downloadObject, S3Storage, type S3Options } from './s3.js';
-import type { Storage } from './storage.js';
+import { LocalStore } from './local.js';
+import type { ObjectStore } from './object-store.js';
+import { createS3Client, downloadObject, S3Store, type S3Options } from './s3.js';
 import { assertSafeRelativeKey, isS3Uri, joinKey, type Location, parseObjectUri, sanitiseName } from './uri.js';
 
 export interface FetchedInput {
@@ -16,26 +16,29 @@ export interface FetchedInput {
   cleanup(): Promise<void>;
 }
 
-/**
- * The Storage for package `packageName` below a parsed destination (see parseLocation): the
- * package root is `<location>/<packageName>/`, so publishing one title never replaces a sibling.
- * With `options.release` (the job id) files go to `<root>/<release>/` and the entry manifests
- * at the root are switched over last (see release.ts), on S3 and locally alike.
- */
-export function openStorage(
-  location: Location,
-  packageName: string,
-  s3Options: S3Options = {},
-  options?: LocalStorageOptions,
-): Storage {
-  assertPackageName(packageName);
-  if (location.kind === 'local') return new LocalStorage(path.join(location.path, packageName), options);
-  return new S3Storage({
-    client: createS3Client(s3Options),
-    bucket: location.bucket,
-    prefix: joinKey(location.prefix, packageName),
-    release: options?.release,
-  });
+/** Where packages go (--out): one store per package, `<location>/<name>/`, sharing one S3 client. */
+export interface Destination {
+  readonly location: Location;
+  storeFor(packageName: string): ObjectStore;
+  close(): void;
+}
+
+export function openDestination(location: Location, s3Options: S3Options = {}): Destination {
+  if (location.kind === 'local') {
+    return { location, storeFor: (name) => (assertPackageName(name), new LocalStore(path.join(location.path, name))), close: () => undefined };
+  }
+  const client = createS3Client(s3Options);
+  return {
+    location,
+    storeFor: (name) => (assertPackageName(name), new S3Store(client, location.bucket, joinKey(location.prefix, name))),
+    close: () => client.destroy(),
+  };
+}
+
+/** The store of a location itself (the queue's folder of intermediate files); close() releases its connections. */
+export function openStore(location: Location, s3Options: S3Options = {}): ObjectStore {
+  if (location.kind === 'local') return new LocalStore(location.path);
+  return new S3Store(createS3Client(s3Options), location.bucket, location.prefix, { ownsClient: true });
 }
 
 /** One folder name: the package root must sit directly below the destination, never elsewhere. */

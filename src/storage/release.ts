@@ -3,7 +3,7 @@
  * after its job id) goes into its own folder below the package root, `<root>/<release>/…`, as a
  * complete self-contained package. Only then are the entry points `<root>/master.m3u8` and
  * `<root>/manifest.mpd` replaced by copies whose references point into that folder; the older
- * releases are deleted after that. Players holding the old entry manifest keep finding the old
+ * releases are deleted after that (see publish.ts; the package record lists what vidpipe wrote). Players holding the old entry manifest keep finding the old
  * segments until they reload, new players see only new ones, and segment names are never reused,
  * so `Cache-Control: immutable` on segments is true.
  *
@@ -25,6 +25,21 @@ export function assertReleaseName(release: string): void {
 
 export function isReleaseName(name: string): boolean {
   return RELEASE_NAME.test(name);
+}
+
+/** Exactly what newJobId makes: `j`, base-36 milliseconds, 8 hex digits. */
+const JOB_ID = /^j([0-9a-z]{8,9})[0-9a-f]{8}$/;
+const EARLIEST_JOB = Date.UTC(2020, 0, 1);
+
+/**
+ * Strictly a job id of a plausible time, for recognising the release folders of packages written
+ * before the package record: a user's folder "jazzfestival" must never be taken for one.
+ */
+export function isJobRelease(name: string, now = Date.now()): boolean {
+  const match = JOB_ID.exec(name);
+  if (match === null) return false;
+  const created = parseInt(match[1]!, 36);
+  return created >= EARLIEST_JOB && created <= now + 24 * 3600 * 1000;
 }
 
 /** Newer releases sort later: same-length base-36 timestamps compare as text. */
@@ -83,17 +98,6 @@ export function releaseReferencedBy(key: string, text: string): string | undefin
     : (/URI="([^"]*)"/.exec(text)?.[1] ?? text.split('\n').find((line) => isRelativeReference(line.trim()) && !line.trim().startsWith('#')));
   const first = reference?.trim().split('/')[0];
   return first !== undefined && isReleaseName(first) ? first : undefined;
-}
-
-/**
- * After release `ours` went live, what else below the package root goes: every top-level name
- * except the entry points, our release and newer releases (a concurrent job still uploading).
- * Hidden names (temporary files of a concurrent writer) are left alone.
- */
-export function isSupersededName(name: string, ours: string, entryKeys: ReadonlySet<string>): boolean {
-  if (name === ours || entryKeys.has(name) || name.startsWith('.')) return false;
-  if (isReleaseName(name) && compareReleases(name, ours) > 0) return false;
-  return true;
 }
 
 /** A newer release already owns the entry points: publishing ours would roll the package back. */

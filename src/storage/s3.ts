@@ -1,18 +1,26 @@
 /**
- * Publishing to and reading from S3 or an S3-compatible server (MinIO, R2, s3rver …).
+ * S3 and S3-compatible servers (MinIO, R2, Ceph, s3rver …): the client vidpipe configures, every
+ * call it makes (each bounded in time and abortable), and S3Store, the ObjectStore of an S3 prefix.
  *
- * A package is published media first and manifests last, so a player that fetches a manifest
- * can always fetch everything it references; if any media upload fails, no manifest is written
- * and a previously published manifest keeps pointing at the previous (still present) media.
- * With a release (what the pipeline uses) everything goes below `<prefix><release>/`, so a
- * republish never overwrites an object a live manifest references (see release.ts).
+ * The client follows AWS's own conventions: region, credentials, endpoint, retry and checksum
+ * settings come from the SDK's chain (environment, shared config and credentials files) unless
+ * a vidpipe flag says otherwise; vidpipe's defaults apply only where nothing is configured.
+ *
+ * No call waits without bound: connections time out after a few seconds, a socket silent for a
+ * third of --s3-timeout is dropped and the request retried, and each operation (retries
+ * included) is abandoned after --s3-timeout with STORAGE_FAILED. Every call takes the caller's
+ * abort signal, so Ctrl-C stops requests in flight at once.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  type CompletedPart,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -20,88 +28,156 @@ import {
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { VidpipeError } from '../core/errors.js';
-import { contentTypeFor, objectHeadersFor } from './content-types.js';
-import {
-  describeFsError,
-  forEachLimit,
-  inPublishOrder,
-  listPackageFiles,
-  type PackageFile,
-  sumBytes,
-} from './package-files.js';
-import {
-  assertReleaseName,
-  compareReleases,
-  entryManifestFor,
-  isEntryKey,
-  isSupersededName,
-  releaseKey,
-  releaseReferencedBy,
-  supersededError,
-} from './release.js';
-import type { PublishedFile, PublishOptions, Storage } from './storage.js';
+import type { ObjectHeaders } from './content-types.js';
+import type { ObjectStore } from './object-store.js';
+import { describeFsError, forEachLimit } from './package-files.js';
 import { assertValidBucketName, formatS3Uri, joinKey, normalisePrefix } from './uri.js';
 
 const MiB = 1024 * 1024;
 /** Above this a file goes through a multipart upload; below it one PutObject is cheaper. */
 export const MULTIPART_THRESHOLD = 16 * MiB;
 const PART_SIZE = 8 * MiB;
-/** Parts in flight per multipart upload; memory per upload is about QUEUE_SIZE × PART_SIZE. */
-const QUEUE_SIZE = 4;
+/** Parts in flight per multipart upload; memory per upload is about PARTS_IN_FLIGHT × PART_SIZE. */
+const PARTS_IN_FLIGHT = 4;
 export const DEFAULT_UPLOAD_CONCURRENCY = 8;
+/** vidpipe's default when neither a flag nor AWS_MAX_ATTEMPTS says otherwise (the SDK's is 3). */
 const DEFAULT_MAX_ATTEMPTS = 5;
-const DEFAULT_REGION = 'us-east-1';
+/** Used when neither --s3-region nor the SDK's chain names a region (S3-compatible servers rarely care). */
+const FALLBACK_REGION = 'us-east-1';
+export const DEFAULT_S3_TIMEOUT_SECONDS = 60;
+/** An upload gets this much longer per byte it sends: 8 s per MiB, so slow links are not cut off. */
+const BODY_BYTES_PER_SECOND = 128 * 1024;
+/** Clean-up after Ctrl-C or a failure (abandoning a multipart upload) gets at most this long. */
+const CLEANUP_MS = 3000;
 
 export const S3_HINT =
-  'check the S3 endpoint (--s3-endpoint or VIDPIPE_S3_ENDPOINT), the bucket name and the credentials ' +
+  'check the S3 endpoint (--s3-endpoint, VIDPIPE_S3_ENDPOINT or AWS_ENDPOINT_URL_S3), the bucket name and the credentials ' +
   '(AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)';
+const TIMEOUT_HINT = 'the S3 server accepted the connection but stopped answering; check it, or allow more time with --s3-timeout (VIDPIPE_S3_TIMEOUT)';
 
 export interface S3Options {
-  /** S3-compatible endpoint such as http://127.0.0.1:9000; defaults to VIDPIPE_S3_ENDPOINT, else AWS. */
+  /** S3-compatible endpoint such as http://127.0.0.1:9000; default VIDPIPE_S3_ENDPOINT, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS. */
   endpoint?: string;
-  /** Defaults to AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1. */
+  /** Default: the SDK's chain (AWS_REGION, the profile's region), then AWS_DEFAULT_REGION, then us-east-1. */
   region?: string;
-  /** Defaults to true when an endpoint is set: MinIO and s3rver have no virtual-host buckets. */
+  /** Default: true for an endpoint that is not AWS's (MinIO and s3rver have no virtual-host buckets). */
   forcePathStyle?: boolean;
-  /** Attempts per request, including the first (default 5). Throttling and 5xx are retried with backoff. */
+  /** Attempts per request, including the first. Default: AWS_MAX_ATTEMPTS, else 5. */
   maxAttempts?: number;
   /** Explicit credentials; without them the SDK's standard chain (env, profile, SSO, IMDS …) is used. */
   credentials?: S3ClientConfig['credentials'];
   /**
    * Whether to send CRC32 checksums on every request. Since SDK 3.729 that is the default, but many
-   * S3-compatible servers reject the aws-chunked trailers, so with a custom endpoint only the
-   * checksums an operation requires are sent.
+   * S3-compatible servers reject the aws-chunked trailers, so with a non-AWS endpoint only the
+   * checksums an operation requires are sent (unless AWS_REQUEST_CHECKSUM_CALCULATION /
+   * AWS_RESPONSE_CHECKSUM_VALIDATION say otherwise).
    */
   checksums?: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
+  /** Longest one S3 operation, retries included, may take (seconds). Default VIDPIPE_S3_TIMEOUT, else 60. */
+  timeoutSeconds?: number;
+}
+
+/** How long each kind of wait may last, all derived from --s3-timeout. */
+export interface S3Timeouts {
+  /** One operation, retries included (uploads get BODY_BYTES_PER_SECOND on top). */
+  operationMs: number;
+  /** Establishing a TCP/TLS connection. */
+  connectMs: number;
+  /** A socket without any traffic: the attempt is dropped and retried. */
+  idleMs: number;
+}
+
+export function s3Timeouts(seconds: number): S3Timeouts {
+  const operationMs = Math.round(seconds * 1000);
+  const third = Math.max(1000, Math.round(operationMs / 3));
+  return { operationMs, connectMs: Math.min(10_000, third), idleMs: Math.min(20_000, third) };
+}
+
+/** The timeouts each client was made with; a client made elsewhere gets the defaults. */
+const timeoutsByClient = new WeakMap<S3Client, S3Timeouts>();
+
+export function timeoutsOf(client: S3Client): S3Timeouts {
+  return timeoutsByClient.get(client) ?? s3Timeouts(DEFAULT_S3_TIMEOUT_SECONDS);
 }
 
 /**
- * The SDK warns on every run under Node < 22 about SDK releases from 2027 on; vidpipe supports
- * Node 20 with the SDK major it pins, so the warning would only be noise on stderr.
+ * The SDK warned on every run under old Node releases about SDK releases to come; vidpipe pins
+ * the SDK major it supports, so the warning would only be noise on stderr.
  */
 export function quietSdkVersionWarning(): void {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 }
 
+/**
+ * The endpoint vidpipe talks to: the flag, VIDPIPE_S3_ENDPOINT, then AWS's own
+ * AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL (unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true).
+ * Undefined means AWS itself.
+ */
+export function configuredEndpoint(options: S3Options = {}, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const own = options.endpoint || env.VIDPIPE_S3_ENDPOINT;
+  if (own) return own;
+  if (/^true$/i.test(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ?? '')) return undefined;
+  return env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
+}
+
+/** The --s3-timeout in force: the option, else VIDPIPE_S3_TIMEOUT, else the default. */
+export function s3TimeoutSeconds(options: S3Options = {}, env: NodeJS.ProcessEnv = process.env): number {
+  if (options.timeoutSeconds !== undefined) return checkedTimeout(String(options.timeoutSeconds), '--s3-timeout');
+  if (env.VIDPIPE_S3_TIMEOUT) return checkedTimeout(env.VIDPIPE_S3_TIMEOUT, 'VIDPIPE_S3_TIMEOUT');
+  return DEFAULT_S3_TIMEOUT_SECONDS;
+}
+
+function checkedTimeout(text: string, where: string): number {
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new VidpipeError('USAGE', `${where}: "${text}" is not a number of seconds above 0`);
+  return seconds;
+}
+
+/** Endpoints of AWS itself keep virtual-host addressing and the SDK's checksum defaults. */
+function isAwsEndpoint(endpoint: string): boolean {
+  const host = new URL(endpoint).hostname.toLowerCase();
+  return /(^|\.)amazonaws\.com(\.cn)?$/.test(host) || host.endsWith('.api.aws');
+}
+
 export function createS3Client(options: S3Options = {}): S3Client {
   quietSdkVersionWarning();
-  const endpoint = options.endpoint || process.env.VIDPIPE_S3_ENDPOINT || undefined;
+  const env = process.env;
+  const endpoint = configuredEndpoint(options, env);
   if (endpoint !== undefined) assertEndpointUrl(endpoint);
-  const checksums = options.checksums ?? (endpoint === undefined ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED');
-  return new S3Client({
-    region: options.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || DEFAULT_REGION,
+  const custom = endpoint !== undefined && !isAwsEndpoint(endpoint);
+  const timeouts = s3Timeouts(s3TimeoutSeconds(options, env));
+  // What the environment configures is left for the SDK to read; vidpipe's defaults fill the gaps only.
+  const requestChecksums = options.checksums ?? (custom && !env.AWS_REQUEST_CHECKSUM_CALCULATION ? 'WHEN_REQUIRED' : undefined);
+  const responseChecksums = options.checksums ?? (custom && !env.AWS_RESPONSE_CHECKSUM_VALIDATION ? 'WHEN_REQUIRED' : undefined);
+  const maxAttempts = options.maxAttempts ?? (env.AWS_MAX_ATTEMPTS ? undefined : DEFAULT_MAX_ATTEMPTS);
+  const client = new S3Client({
+    region: options.region || regionFromChain(env.AWS_DEFAULT_REGION || FALLBACK_REGION),
     endpoint,
-    forcePathStyle: options.forcePathStyle ?? endpoint !== undefined,
-    maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    forcePathStyle: options.forcePathStyle ?? custom,
+    requestHandler: { connectionTimeout: timeouts.connectMs, socketTimeout: timeouts.idleMs },
+    ...(maxAttempts === undefined ? {} : { maxAttempts }),
     // Adaptive adds client-side rate limiting on top of standard backoff when S3 answers SlowDown.
-    retryMode: 'adaptive',
-    requestChecksumCalculation: checksums,
-    responseChecksumValidation: checksums,
+    ...(env.AWS_RETRY_MODE ? {} : { retryMode: 'adaptive' }),
+    ...(requestChecksums === undefined ? {} : { requestChecksumCalculation: requestChecksums }),
+    ...(responseChecksums === undefined ? {} : { responseChecksumValidation: responseChecksums }),
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
   });
+  timeoutsByClient.set(client, timeouts);
+  return client;
+}
+
+/**
+ * The SDK's own region chain (AWS_REGION, then the `region` of AWS_PROFILE's section in the
+ * shared config file), read through a client configured without a region, with a fallback for
+ * when it finds none.
+ */
+function regionFromChain(fallback: string): () => Promise<string> {
+  const chain = new S3Client({}).config.region;
+  let resolved: Promise<string> | undefined;
+  return () => (resolved ??= chain().catch(() => fallback));
 }
 
 function assertEndpointUrl(endpoint: string): void {
@@ -118,220 +194,242 @@ function assertEndpointUrl(endpoint: string): void {
   }
 }
 
-export interface S3StorageOptions {
-  client: S3Client;
-  bucket: string;
-  /** Folder of the package inside the bucket; normalised to '' or ending with '/'. */
-  prefix: string;
+/** The reason an operation's own deadline aborts it with (as opposed to the caller's Ctrl-C). */
+export class S3DeadlineError extends Error {
+  constructor(readonly limitMs: number) {
+    super(`no answer within ${formatSeconds(limitMs)} s`);
+    this.name = 'TimeoutError';
+  }
+}
+
+/**
+ * Runs one S3 operation under the client's deadline and the caller's signal; `run` gets the
+ * signal to hand to `client.send`. The wait ends the moment either fires, even while the SDK
+ * sleeps between retries. `bodyBytes` (an upload's size) extends the deadline.
+ */
+export async function withinDeadline<T>(
+  client: S3Client,
+  what: string,
+  signal: AbortSignal | undefined,
+  run: (abortSignal: AbortSignal) => Promise<T>,
+  bodyBytes = 0,
+): Promise<T> {
+  if (signal?.aborted) throw new VidpipeError('INTERRUPTED', `${what} was interrupted`, { cause: signal.reason });
+  const limitMs = timeoutsOf(client).operationMs + Math.ceil((bodyBytes / BODY_BYTES_PER_SECOND) * 1000);
+  const controller = new AbortController();
+  const deadline = new S3DeadlineError(limitMs);
+  const timer = setTimeout(() => controller.abort(deadline), limitMs);
+  const forward = (): void => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', forward, { once: true });
+  try {
+    return await untilAborted(run(controller.signal), controller.signal);
+  } catch (error) {
+    if (signal?.aborted) throw new VidpipeError('INTERRUPTED', `${what} was interrupted`, { cause: error });
+    if (controller.signal.reason === deadline) {
+      throw new VidpipeError('STORAGE_FAILED', `${what} failed: the S3 server did not answer within ${formatSeconds(limitMs)} s`, { cause: deadline, hint: TIMEOUT_HINT });
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', forward);
+  }
+}
+
+/** Settles with `promise`, or rejects as soon as `signal` fires (the promise is left to settle unobserved). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function formatSeconds(ms: number): string {
+  return (ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1);
+}
+
+/** True when a failure was a timeout (ours or the SDK's): the server is unlikely to answer a clean-up either. */
+export function isTimeoutFailure(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof S3DeadlineError || cause.name === 'TimeoutError') return true;
+  }
+  return false;
+}
+
+export interface S3StoreOptions {
   /** Files uploaded at once (default 8). */
   concurrency?: number;
-  /** Publish into `<prefix><release>/` and point the entry manifests at it (see release.ts). */
-  release?: string;
+  /** Destroy the client on close(). */
+  ownsClient?: boolean;
 }
 
-export class S3Storage implements Storage {
+/** An ObjectStore over `s3://bucket/prefix/`. */
+export class S3Store implements ObjectStore {
   readonly root: string;
-  readonly releaseRoot: string;
-  private readonly client: S3Client;
-  private readonly bucket: string;
+  readonly concurrency: number;
+  readonly failureHint = S3_HINT;
+  readonly operationTimeoutMs: number;
   private readonly prefix: string;
-  private readonly concurrency: number;
-  private readonly release: string | undefined;
-  /** Where package files go: the prefix itself, or the release folder below it. */
-  private readonly filesPrefix: string;
 
-  constructor(options: S3StorageOptions) {
-    assertValidBucketName(options.bucket);
-    this.client = options.client;
-    this.bucket = options.bucket;
-    this.prefix = normalisePrefix(options.prefix);
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    prefix: string,
+    private readonly options: S3StoreOptions = {},
+  ) {
+    assertValidBucketName(bucket);
+    this.prefix = normalisePrefix(prefix);
+    this.root = formatS3Uri(bucket, this.prefix);
     this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY);
-    this.root = formatS3Uri(this.bucket, this.prefix);
-    this.release = options.release;
-    if (this.release !== undefined) assertReleaseName(this.release);
-    this.filesPrefix = this.release === undefined ? this.prefix : normalisePrefix(this.prefix + this.release);
-    this.releaseRoot = formatS3Uri(this.bucket, this.filesPrefix);
+    this.operationTimeoutMs = timeoutsOf(client).operationMs;
   }
 
-  uriFor(key: string): string {
-    if (this.release !== undefined && isEntryKey(key)) return formatS3Uri(this.bucket, joinKey(this.prefix, key));
-    return formatS3Uri(this.bucket, joinKey(this.filesPrefix, key));
+  uriOf(key: string): string {
+    return formatS3Uri(this.bucket, joinKey(this.prefix, key));
   }
 
-  async publishDirectory(localDir: string, options: PublishOptions = {}): Promise<PublishedFile[]> {
-    // Aborted by the caller's signal, or by the first failed upload so its siblings stop early.
-    const uploads = new AbortController();
-    const forwardAbort = (): void => uploads.abort(options.signal?.reason);
-    options.signal?.addEventListener('abort', forwardAbort, { once: true });
-    const state = { live: false };
+  readText(key: string, signal?: AbortSignal): Promise<string | undefined> {
+    return readTextObject(this.client, this.bucket, joinKey(this.prefix, key), signal);
+  }
+
+  async exists(key: string, signal?: AbortSignal): Promise<boolean> {
+    const full = joinKey(this.prefix, key);
+    if ((await headObject(this.client, this.bucket, full, signal)) !== undefined) return true;
+    return (await listObjects(this.client, this.bucket, `${full}/`, { signal, limit: 1 })).length > 0;
+  }
+
+  async putFile(key: string, file: string, bytes: number, headers: ObjectHeaders, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<void> {
+    const full = joinKey(this.prefix, key);
+    const what = `uploading ${file} to ${formatS3Uri(this.bucket, full)}`;
     try {
-      options.signal?.throwIfAborted();
-      const files = await listPackageFiles(localDir);
-      const { media, manifests } = inPublishOrder(files);
-      const progress = progressReporter(sumBytes(files), options.onProgress);
-      await forEachLimit(media, this.concurrency, async (file) => {
-        try {
-          await this.uploadFile(file, uploads.signal, progress);
-        } catch (error) {
-          uploads.abort(error);
-          throw error;
-        }
-      });
-      // One at a time, deepest first: the master playlist / MPD is the very last object written.
-      for (const file of manifests) await this.uploadFile(file, uploads.signal, progress);
-      if (this.release !== undefined) await this.goLive(this.release, manifests.filter((file) => isEntryKey(file.key)), uploads.signal, state);
-      return [...media, ...manifests].map((file) => this.publishedFile(file));
+      if (bytes > MULTIPART_THRESHOLD) {
+        await uploadMultipart(this.client, this.bucket, full, file, bytes, headers, what, signal, onBytes);
+      } else {
+        // From memory on purpose: the SDK refuses to retry a request whose body is a stream
+        // ("non-retryable streaming request"). Memory stays bounded by concurrency × MULTIPART_THRESHOLD.
+        const body = await readFile(file, { signal });
+        await this.put(full, body, headers, what, signal);
+        onBytes?.(bytes);
+      }
     } catch (error) {
-      // A release no entry manifest points at is garbage; once one does, it must stay.
-      if (this.release !== undefined && !state.live) await this.deleteBelow(this.filesPrefix).catch(() => undefined);
-      throw this.publishError(error, options.signal);
-    } finally {
-      options.signal?.removeEventListener('abort', forwardAbort);
+      throw s3Failure(error, what);
     }
   }
 
-  /**
-   * The release is complete: point the entry manifests at it (unless a newer job got there
-   * first), then delete whatever they no longer reference.
-   */
-  private async goLive(release: string, entries: PackageFile[], signal: AbortSignal, state: { live: boolean }): Promise<void> {
-    const current = await this.currentRelease(entries, signal);
-    if (current !== undefined && compareReleases(current, release) > 0) throw supersededError(this.root, release, current);
-    for (const file of entries) {
-      const text = entryManifestFor(file.key, await readFile(file.absPath, 'utf8'), release);
-      state.live = true;
-      await this.putObject(joinKey(this.prefix, file.key), file.key, Buffer.from(text), signal);
-    }
-    const entryKeys = new Set(entries.map((file) => file.key));
+  async putText(key: string, text: string, headers: ObjectHeaders, signal?: AbortSignal): Promise<void> {
+    const full = joinKey(this.prefix, key);
+    const what = `writing ${formatS3Uri(this.bucket, full)}`;
     try {
-      const stale = (await listObjects(this.client, this.bucket, this.prefix)).filter((object) =>
-        isSupersededName(object.key.slice(this.prefix.length).split('/')[0]!, release, entryKeys),
-      );
-      await forEachLimit(stale, this.concurrency, (object) => this.deleteObject(object.key));
-    } catch {
-      // The new package is live: a failed clean-up leaves garbage for the next publish, not a broken package.
-    }
-  }
-
-  private async currentRelease(entries: PackageFile[], signal: AbortSignal): Promise<string | undefined> {
-    for (const file of entries) {
-      const text = await readTextObject(this.client, this.bucket, joinKey(this.prefix, file.key), signal);
-      const release = text === undefined ? undefined : releaseReferencedBy(file.key, text);
-      if (release !== undefined) return release;
-    }
-    return undefined;
-  }
-
-  private async deleteBelow(prefix: string): Promise<void> {
-    const objects = await listObjects(this.client, this.bucket, prefix);
-    await forEachLimit(objects, this.concurrency, (object) => this.deleteObject(object.key));
-  }
-
-  private async deleteObject(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
-  }
-
-  private publishedFile(file: PackageFile): PublishedFile {
-    return { key: file.key, uri: formatS3Uri(this.bucket, joinKey(this.filesPrefix, file.key)), bytes: file.bytes, contentType: contentTypeFor(file.key) };
-  }
-
-  private async uploadFile(file: PackageFile, signal: AbortSignal, progress: ProgressReporter): Promise<void> {
-    signal.throwIfAborted();
-    const key = joinKey(this.filesPrefix, file.key);
-    try {
-      if (file.bytes > MULTIPART_THRESHOLD) await this.uploadLarge(file, key, signal, progress);
-      else await this.uploadSmall(file, key, signal, progress);
+      await this.put(full, Buffer.from(text), headers, what, signal);
     } catch (error) {
-      // A sibling's failure or Ctrl-C aborted this one; the root cause is reported elsewhere.
-      if (signal.aborted) throw error;
-      throw new VidpipeError(
-        'STORAGE_FAILED',
-        `uploading ${file.absPath} to ${formatS3Uri(this.bucket, key)} failed: ${describeS3Error(error)}`,
-        { cause: error, hint: S3_HINT },
-      );
+      throw s3Failure(error, what);
     }
   }
 
-  /**
-   * Small files are sent from memory on purpose: the SDK refuses to retry a request whose body is
-   * a stream ("non-retryable streaming request"), so a single 503 would fail the whole publish.
-   * Memory stays bounded by concurrency × MULTIPART_THRESHOLD.
-   */
-  private async uploadSmall(file: PackageFile, key: string, signal: AbortSignal, progress: ProgressReporter): Promise<void> {
-    await this.putObject(key, file.key, await readFile(file.absPath, { signal }), signal);
-    progress.add(file.bytes);
+  private async put(key: string, body: Buffer, headers: ObjectHeaders, what: string, signal: AbortSignal | undefined): Promise<void> {
+    const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: headers.contentType, CacheControl: headers.cacheControl });
+    await withinDeadline(this.client, what, signal, (abortSignal) => this.client.send(command, { abortSignal }), body.length);
   }
 
-  private async putObject(key: string, packageKey: string, body: Buffer, signal: AbortSignal): Promise<void> {
-    const { contentType, cacheControl } = objectHeadersFor(packageKey);
-    await this.client.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, CacheControl: cacheControl }),
-      { abortSignal: signal },
-    );
+  async deleteKeys(keys: readonly string[], signal?: AbortSignal): Promise<void> {
+    await deleteObjects(this.client, this.bucket, keys.map((key) => joinKey(this.prefix, key)), this.concurrency, signal);
   }
 
-  /** Streams from disk in 8 MiB parts; each part is a buffer, so parts are retried individually. */
-  private async uploadLarge(file: PackageFile, key: string, signal: AbortSignal, progress: ProgressReporter): Promise<void> {
-    const { contentType, cacheControl } = objectHeadersFor(file.key);
-    const body = createReadStream(file.absPath);
-    const upload = new Upload({
-      client: this.client,
-      params: {
-        Bucket: this.bucket,
-        Key: key,
-        Body: body,
-        ContentLength: file.bytes,
-        ContentType: contentType,
-        CacheControl: cacheControl,
-      },
-      partSize: PART_SIZE,
-      queueSize: QUEUE_SIZE,
-      leavePartsOnError: false,
-    });
-    let reported = 0;
-    upload.on('httpUploadProgress', ({ loaded }) => {
-      if (loaded === undefined || loaded <= reported) return;
-      progress.add(loaded - reported);
-      reported = loaded;
-    });
-    const abortUpload = (): void => void upload.abort();
-    signal.addEventListener('abort', abortUpload, { once: true });
-    try {
-      await upload.done();
-      progress.add(file.bytes - reported);
-    } finally {
-      signal.removeEventListener('abort', abortUpload);
-      body.destroy();
-    }
+  /** `prefix` '' means everything below the store's own prefix (never a whole bucket). */
+  async deleteBelow(prefix: string, signal?: AbortSignal): Promise<void> {
+    const folder = prefix.replace(/\/+$/, '');
+    if (folder === '' && this.prefix === '') throw new VidpipeError('INTERNAL', `refusing to delete everything in ${this.root}`);
+    const objects = await listObjects(this.client, this.bucket, folder === '' ? this.prefix : `${joinKey(this.prefix, folder)}/`, { signal });
+    await deleteObjects(this.client, this.bucket, objects.map((object) => object.key), this.concurrency, signal);
   }
 
-  private publishError(error: unknown, signal: AbortSignal | undefined): VidpipeError {
-    if (signal?.aborted) {
-      return new VidpipeError('INTERRUPTED', `publishing to ${this.root} was interrupted; no manifest was written`, {
-        cause: error,
-      });
-    }
-    if (error instanceof VidpipeError) return error;
-    return new VidpipeError('STORAGE_FAILED', `publishing to ${this.root} failed: ${describeS3Error(error)}`, {
-      cause: error,
-      hint: S3_HINT,
-    });
+  async assertWritable(): Promise<void> {
+    // Reading the package record (which publishing does first) already shows the bucket is reachable.
+  }
+
+  close(): void {
+    if (this.options.ownsClient) this.client.destroy();
   }
 }
 
-interface ProgressReporter {
-  add(bytes: number): void;
+/** Streams a large file in parts, each part a buffer retried on its own; every request takes the signal. */
+async function uploadMultipart(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  file: string,
+  bytes: number,
+  headers: ObjectHeaders,
+  what: string,
+  signal: AbortSignal | undefined,
+  onBytes: ((bytes: number) => void) | undefined,
+): Promise<void> {
+  // Like the SDK's own lib-storage: with default checksums every part carries a CRC32, declared up front.
+  const checksummed = (await client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED';
+  const created = await withinDeadline(client, what, signal, (abortSignal) =>
+    client.send(
+      new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: headers.contentType, CacheControl: headers.cacheControl, ...(checksummed ? { ChecksumAlgorithm: 'CRC32' } : {}) }),
+      { abortSignal },
+    ),
+  );
+  const uploadId = created.UploadId;
+  if (!uploadId) throw new Error('the server started no multipart upload (no UploadId)');
+  const count = Math.ceil(bytes / PART_SIZE);
+  const parts: CompletedPart[] = [];
+  const siblings = new AbortController();
+  const forward = (): void => siblings.abort(signal?.reason);
+  signal?.addEventListener('abort', forward, { once: true });
+  const handle = await open(file, 'r');
+  try {
+    await forEachLimit(Array.from({ length: count }, (_, index) => index), PARTS_IN_FLIGHT, async (index) => {
+      const offset = index * PART_SIZE;
+      const body = await readRange(handle, offset, Math.min(PART_SIZE, bytes - offset));
+      try {
+        const part = await withinDeadline(client, `${what} (part ${index + 1} of ${count})`, siblings.signal, (abortSignal) =>
+          client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: index + 1, Body: body }), { abortSignal }), body.length);
+        parts[index] = { PartNumber: index + 1, ETag: part.ETag, ...(part.ChecksumCRC32 ? { ChecksumCRC32: part.ChecksumCRC32 } : {}) };
+        onBytes?.(body.length);
+      } catch (error) {
+        siblings.abort(error);
+        throw error;
+      }
+    });
+    await withinDeadline(client, what, signal, (abortSignal) =>
+      client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }), { abortSignal }));
+  } catch (error) {
+    // Parts of an abandoned upload are billed until it is aborted; trying must neither hang nor hide the failure.
+    if (!isTimeoutFailure(error)) {
+      await withinDeadline(client, `abandoning ${what}`, AbortSignal.timeout(CLEANUP_MS), (abortSignal) =>
+        client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), { abortSignal })).catch(() => undefined);
+    }
+    throw signal?.aborted ? new VidpipeError('INTERRUPTED', `${what} was interrupted`, { cause: error }) : error;
+  } finally {
+    signal?.removeEventListener('abort', forward);
+    await handle.close();
+  }
 }
 
-function progressReporter(totalBytes: number, onProgress: PublishOptions['onProgress']): ProgressReporter {
-  let doneBytes = 0;
-  return {
-    add(bytes) {
-      if (bytes <= 0) return;
-      doneBytes += bytes;
-      onProgress?.(doneBytes, totalBytes);
-    },
-  };
+async function readRange(handle: Awaited<ReturnType<typeof open>>, offset: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled);
+    if (bytesRead === 0) throw new Error(`the file ended ${length - filled} bytes early (changed while uploading?)`);
+    filled += bytesRead;
+  }
+  return buffer;
+}
+
+async function deleteObjects(client: S3Client, bucket: string, keys: readonly string[], concurrency: number, signal: AbortSignal | undefined): Promise<void> {
+  await forEachLimit(keys, concurrency, async (key) => {
+    const what = `deleting ${formatS3Uri(bucket, key)}`;
+    try {
+      await withinDeadline(client, what, signal, (abortSignal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }));
+    } catch (error) {
+      throw s3Failure(error, what);
+    }
+  });
 }
 
 export interface ObjectSummary {
@@ -351,7 +449,8 @@ export interface ObjectDetails extends ObjectSummary {
 
 /**
  * Downloads one object to `destPath`. The body is streamed to a sibling temp file and renamed
- * into place, so `destPath` never holds a partial download.
+ * into place, so `destPath` never holds a partial download. The deadline covers the answer's
+ * headers; the body may take as long as it keeps flowing (a silent socket is dropped).
  */
 export async function downloadObject(
   client: S3Client,
@@ -361,13 +460,14 @@ export async function downloadObject(
   signal?: AbortSignal,
 ): Promise<{ bytes: number; etag: string }> {
   const uri = formatS3Uri(bucket, key);
+  const what = `downloading ${uri}`;
   const partial = `${destPath}.partial-${randomBytes(4).toString('hex')}`;
   let body: Readable | undefined;
   try {
-    const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+    const response = await withinDeadline(client, what, signal, (abortSignal) => client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }));
     if (!(response.Body instanceof Readable)) throw new Error('the response has no body stream');
     body = response.Body;
-    await pipeline(body, createWriteStream(partial), { signal });
+    await pipeline(body, createWriteStream(partial), ...(signal ? [{ signal }] : []));
     const { size } = await stat(partial);
     if (response.ContentLength !== undefined && size !== response.ContentLength) {
       throw new Error(`received ${size} bytes, expected ${response.ContentLength}`);
@@ -378,7 +478,7 @@ export async function downloadObject(
     // An unread body holds its socket until the pool runs dry (aws-sdk-js-v3 #6691).
     body?.destroy();
     await rm(partial, { force: true });
-    throw s3ReadError(error, `downloading ${uri}`, signal);
+    throw s3ReadError(error, what, signal);
   }
 }
 
@@ -389,12 +489,15 @@ export async function readTextObject(
   key: string,
   signal?: AbortSignal,
 ): Promise<string | undefined> {
+  const what = `reading ${formatS3Uri(bucket, key)}`;
   try {
-    const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
-    return (await response.Body?.transformToString()) ?? '';
+    return await withinDeadline(client, what, signal, async (abortSignal) => {
+      const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal });
+      return (await response.Body?.transformToString()) ?? '';
+    });
   } catch (error) {
     if (isNotFound(error) && (error as { name?: string }).name !== 'NoSuchBucket') return undefined;
-    throw s3ReadError(error, `reading ${formatS3Uri(bucket, key)}`, signal);
+    throw s3ReadError(error, what, signal);
   }
 }
 
@@ -405,8 +508,9 @@ export async function headObject(
   key: string,
   signal?: AbortSignal,
 ): Promise<ObjectDetails | undefined> {
+  const what = `reading metadata of ${formatS3Uri(bucket, key)}`;
   try {
-    const response = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+    const response = await withinDeadline(client, what, signal, (abortSignal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }));
     return {
       key,
       etag: unquoteEtag(response.ETag),
@@ -418,7 +522,7 @@ export async function headObject(
     };
   } catch (error) {
     if (isNotFound(error)) return undefined;
-    throw s3ReadError(error, `reading metadata of ${formatS3Uri(bucket, key)}`, signal);
+    throw s3ReadError(error, what, signal);
   }
 }
 
@@ -426,9 +530,11 @@ export interface ListObjectsOptions {
   signal?: AbortSignal;
   /** Keys per ListObjectsV2 page (S3 caps it at 1000). */
   pageSize?: number;
+  /** Stop after this many objects (pages keep the server's size). */
+  limit?: number;
 }
 
-/** Every object below `prefix`, following continuation tokens across pages. */
+/** Every object below `prefix` (or the first `limit`), following continuation tokens across pages. */
 export async function listObjects(
   client: S3Client,
   bucket: string,
@@ -436,20 +542,19 @@ export async function listObjects(
   options: ListObjectsOptions = {},
 ): Promise<ObjectSummary[]> {
   const objects: ObjectSummary[] = [];
+  const what = `listing ${formatS3Uri(bucket, prefix)}`;
+  const limit = options.limit ?? Infinity;
   let continuationToken: string | undefined;
   try {
     do {
-      const page = await client.send(
-        new ListObjectsV2Command({
-          Bucket: bucket,
-          Prefix: prefix,
-          ContinuationToken: continuationToken,
-          MaxKeys: options.pageSize,
-        }),
-        { abortSignal: options.signal },
+      const page = await withinDeadline(client, what, options.signal, (abortSignal) =>
+        client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: continuationToken, MaxKeys: options.pageSize }),
+          { abortSignal },
+        ),
       );
       for (const object of page.Contents ?? []) {
-        if (object.Key === undefined) continue;
+        if (object.Key === undefined || objects.length >= limit) continue;
         objects.push({
           key: object.Key,
           etag: unquoteEtag(object.ETag),
@@ -457,12 +562,18 @@ export async function listObjects(
           lastModified: object.LastModified ?? new Date(0),
         });
       }
-      continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+      continuationToken = page.IsTruncated && objects.length < limit ? page.NextContinuationToken : undefined;
     } while (continuationToken !== undefined);
   } catch (error) {
-    throw s3ReadError(error, `listing ${formatS3Uri(bucket, prefix)}`, options.signal);
+    throw s3ReadError(error, what, options.signal);
   }
   return objects;
+}
+
+/** A failed write or delete: the action and the server's reason. */
+function s3Failure(error: unknown, action: string): VidpipeError {
+  if (error instanceof VidpipeError) return error;
+  return new VidpipeError('STORAGE_FAILED', `${action} failed: ${describeS3Error(error)}`, { cause: error, hint: S3_HINT });
 }
 
 /** Missing bucket or key → INPUT_NOT_FOUND (the user named it); anything else → STORAGE_FAILED. */
@@ -473,7 +584,7 @@ function s3ReadError(error: unknown, action: string, signal: AbortSignal | undef
   if (name === 'NoSuchBucket') {
     return new VidpipeError('INPUT_NOT_FOUND', `${action} failed: the bucket does not exist`, {
       cause: error,
-      hint: 'check the bucket name and the S3 endpoint (--s3-endpoint or VIDPIPE_S3_ENDPOINT)',
+      hint: 'check the bucket name and the S3 endpoint (--s3-endpoint, VIDPIPE_S3_ENDPOINT or AWS_ENDPOINT_URL_S3)',
     });
   }
   if (isNotFound(error)) {
@@ -482,10 +593,7 @@ function s3ReadError(error: unknown, action: string, signal: AbortSignal | undef
       hint: 'check the key; S3 keys are case-sensitive',
     });
   }
-  return new VidpipeError('STORAGE_FAILED', `${action} failed: ${describeS3Error(error)}`, {
-    cause: error,
-    hint: S3_HINT,
-  });
+  return s3Failure(error, action);
 }
 
 function isNotFound(error: unknown): boolean {

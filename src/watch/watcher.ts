@@ -36,7 +36,7 @@ export interface WatchConfig {
   /** The watcher's transcode flags (before per-upload overrides). */
   raw: RawTranscodeOptions;
   /** Everything of a TranscodeRequest that is the same for every upload. */
-  request: Omit<TranscodeRequest, 'input' | 'out' | 'name' | 'settings' | 'thumbnails' | 'signal' | 'onEvent'>;
+  request: Omit<TranscodeRequest, 'input' | 'out' | 'name' | 'defaultName' | 'settings' | 'thumbnails' | 'signal' | 'onEvent'>;
   /** Exit once nothing is left to do instead of watching forever. */
   once?: boolean;
 }
@@ -316,7 +316,10 @@ export class Watcher {
       ...this.config.request,
       input: uri,
       out: this.config.outText,
-      name: applied.name ?? packageNameFor(object.key, this.config.prefix),
+      // A sidecar's (or metadata's) name is given on purpose; the key's is only a default, so an
+      // upload never replaces the package of another video (see docs/publishing.md).
+      name: applied.name,
+      defaultName: packageNameFor(object.key, this.config.prefix),
       settings: applied.settings,
       thumbnails: applied.thumbnails,
       tags: { ...this.config.request.tags, ...applied.tags, 's3-key': object.key, 's3-etag': object.etag },

@@ -94,7 +94,9 @@ describe('vidpipe transcode with S3 input and output (s3rver)', { timeout: 300_0
     assert.notEqual(second.jobId, first.jobId);
     const keys = await keysUnder(client, 'vod', 'site/talk/');
     const topLevel = [...new Set(keys.map((key) => key.split('/')[0]))].sort();
-    assert.deepEqual(topLevel, [second.jobId, 'manifest.mpd', 'master.m3u8'], 'only the new release and the entry points remain');
+    assert.deepEqual(topLevel, [second.jobId, 'manifest.mpd', 'master.m3u8', 'vidpipe-record.json'], 'only the new release, the entry points and the record remain');
+    const record = JSON.parse((await readTextObject(client, 'vod', 'site/talk/vidpipe-record.json'))!);
+    assert.deepEqual([record.live, record.releases, record.video.id], [second.jobId, [second.jobId], first.id]);
     assert.ok(!keys.some((key) => key.endsWith('poster.jpg')), 'nothing of the old release (its poster) is left');
     const master = (await readTextObject(client, 'vod', 'site/talk/master.m3u8'))!;
     assert.match(master, new RegExp(`^${second.jobId}/video/h264-90p/index\\.m3u8$`, 'm'));

@@ -104,7 +104,7 @@ describe('vidpipe watch (s3rver, spawned watchers)', { timeout: 600_000 }, () =>
     assert.deepEqual(rest, []);
     assert.deepEqual([line!.key, line!.watchStatus, line!.attempt], ['kill/c.mp4', 'done', 2]);
     const top = [...new Set((await keysUnder(client, 'vod', 'c/')).map((k) => k.split('/')[0]))].sort();
-    assert.deepEqual(top, [line!.jobId, 'manifest.mpd', 'master.m3u8'], 'one release, no leftovers of the killed job');
+    assert.deepEqual(top, [line!.jobId, 'manifest.mpd', 'master.m3u8', 'vidpipe-record.json'], 'one release, no leftovers of the killed job');
     const keys = await keysUnder(client, 'vod', 'c/');
     for (const key of await hlsReferences(client, 'vod', 'c/')) assert.ok(keys.includes(key), `${key} present`);
     const jobs = jobsFor('s3://inbox/kill/%');

@@ -1,7 +1,7 @@
 /**
- * Release folders (src/storage/release.ts) on both storages with a small fake package: the entry
- * manifests switch last, older releases are removed, an older job that finishes after a newer one
- * stands down, and a failed release never touches the live entry points.
+ * Release folders (src/storage/release.ts, publish.ts) on both stores with a small fake package:
+ * the entry manifests switch last, older releases are removed, an older job that finishes after a
+ * newer one stands down, and a failed release never touches the live entry points.
  */
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -9,10 +9,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { VidpipeError } from '../../src/core/errors.js';
-import { LocalStorage } from '../../src/storage/local.js';
-import { createS3Client, readTextObject, S3Storage } from '../../src/storage/s3.js';
-import type { Storage } from '../../src/storage/storage.js';
+import { RECORD_KEY } from '../../src/storage/package-record.js';
+import { packageUris, type PublishedRelease } from '../../src/storage/publish.js';
+import { createS3Client, readTextObject } from '../../src/storage/s3.js';
+import { parseLocation } from '../../src/storage/uri.js';
 import { tempDir } from '../helpers/media.js';
+import { publishTo } from '../helpers/publish.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { keysUnder } from '../helpers/s3-package.js';
 
@@ -58,8 +60,15 @@ describe('release folders', { timeout: 120_000 }, () => {
     await cleanup();
   });
 
-  const s3At = (release: string): Storage => new S3Storage({ client, bucket: 'vod', prefix: 'talk/', release });
-  const localAt = (release: string): Storage => new LocalStorage(path.join(dir, 'out', 'talk'), { release });
+  type At = (release: string) => { publish(dir: string, options?: Parameters<typeof publishTo>[3]): Promise<PublishedRelease>; uriFor(key: string): string };
+  const s3At: At = (release) => ({
+    publish: (work, options) => publishTo('s3://vod/', 'talk', work, { release, s3: s3.clientOptions(), ...options }),
+    uriFor: (key) => packageUris(parseLocation('s3://vod/'), 'talk', release).uriFor(key),
+  });
+  const localAt: At = (release) => ({
+    publish: (work, options) => publishTo(path.join(dir, 'out'), 'talk', work, { release, ...options }),
+    uriFor: (key) => packageUris(parseLocation(path.join(dir, 'out')), 'talk', release).uriFor(key),
+  });
   const listS3 = async () => keysUnder(client, 'vod', 'talk/');
   const listLocal = async () =>
     (await readdir(path.join(dir, 'out', 'talk'), { recursive: true, withFileTypes: true }))
@@ -75,19 +84,19 @@ describe('release folders', { timeout: 120_000 }, () => {
   ] as const) {
     it(`${label}: switches entry points to the newest release, removes older ones, and an older job stands down`, async () => {
       const first = at(OLDER);
-      const published = await first.publishDirectory(await work('v1'));
-      assert.equal(published.find((f) => f.key === 'video/v/init.mp4')?.uri, first.uriFor('video/v/init.mp4'));
+      const published = await first.publish(await work('v1'));
+      assert.equal(published.files.find((f) => f.key === 'video/v/init.mp4')?.uri, first.uriFor('video/v/init.mp4'));
       assert.match(first.uriFor('video/v/init.mp4'), new RegExp(`talk/${OLDER}/video/v/init\\.mp4$`));
       assert.match(first.uriFor('master.m3u8'), /talk\/master\.m3u8$/);
       assert.match(await entry('master.m3u8'), new RegExp(`^${OLDER}/video/v/index\\.m3u8$`, 'm'));
 
-      await at(NEWEST).publishDirectory(await work('v3'));
-      const expected = ['manifest.mpd', 'master.m3u8', ...['index.m3u8', 'init.mp4', 'seg_00001.m4s'].map((f) => `${NEWEST}/video/v/${f}`), `${NEWEST}/manifest.mpd`, `${NEWEST}/master.m3u8`].sort();
+      await at(NEWEST).publish(await work('v3'));
+      const expected = ['manifest.mpd', 'master.m3u8', RECORD_KEY, ...['index.m3u8', 'init.mp4', 'seg_00001.m4s'].map((f) => `${NEWEST}/video/v/${f}`), `${NEWEST}/manifest.mpd`, `${NEWEST}/master.m3u8`].sort();
       assert.deepEqual(await list(), expected, 'the older release is gone');
       assert.match(await entry('manifest.mpd'), new RegExp(`<BaseURL>${NEWEST}/</BaseURL>`));
 
       // A job started before NEWEST finishes after it: it must not roll the package back.
-      await rejectsWith(at(NEWER).publishDirectory(await work('v2')), 'STORAGE_FAILED', /republished by a newer job \(jmww3cccc00000003\)/);
+      await rejectsWith(at(NEWER).publish(await work('v2')), 'STORAGE_FAILED', /republished by a newer job \(jmww3cccc00000003\)/);
       assert.deepEqual(await list(), expected, 'its release folder was removed, the live one untouched');
     });
   }
@@ -95,12 +104,10 @@ describe('release folders', { timeout: 120_000 }, () => {
   it('S3: a publish that fails midway leaves the live entry points and their release alone', async () => {
     const before = await listS3();
     const master = await entryS3('master.m3u8');
-    const broken = new S3Storage({ client, bucket: 'missing-bucket', prefix: 'talk/', release: 'jmww3dddd00000004' });
-    await rejectsWith(broken.publishDirectory(await work('v4')), 'STORAGE_FAILED', /NoSuchBucket/);
+    await rejectsWith(publishTo('s3://missing-bucket/', 'talk', await work('v4'), { s3: s3.clientOptions(), release: 'jmww3dddd00000004' }), 'STORAGE_FAILED', /bucket does not exist/);
     const controller = new AbortController();
-    const aborted = new S3Storage({ client, bucket: 'vod', prefix: 'talk/', release: 'jmww3dddd00000005', concurrency: 1 });
     await rejectsWith(
-      aborted.publishDirectory(await work('v5'), { signal: controller.signal, onProgress: () => controller.abort() }),
+      s3At('jmww3dddd00000005').publish(await work('v5'), { signal: controller.signal, onProgress: () => controller.abort() }),
       'INTERRUPTED',
       /no manifest was written/,
     );

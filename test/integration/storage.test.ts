@@ -13,36 +13,22 @@ import {
 } from '@aws-sdk/client-s3';
 import { VidpipeError } from '../../src/core/errors.js';
 import { objectHeadersFor } from '../../src/storage/content-types.js';
-import { fetchInput, openStorage } from '../../src/storage/index.js';
-import { LocalStorage } from '../../src/storage/local.js';
+import { fetchInput, openDestination } from '../../src/storage/index.js';
+import { LocalStore } from '../../src/storage/local.js';
+import { RECORD_KEY } from '../../src/storage/package-record.js';
+import { packageUris, publishWith } from '../../src/storage/publish.js';
 import {
   createS3Client,
   downloadObject,
   headObject,
   listObjects,
   MULTIPART_THRESHOLD,
-  S3Storage,
+  S3Store,
 } from '../../src/storage/s3.js';
 import { isManifestKey } from '../../src/storage/storage.js';
 import { parseLocation } from '../../src/storage/uri.js';
+import { nextRelease, packageTree, publishTo, readTree, SMALL_PACKAGE, versioned, VIDEO_A, writePackage, type Package } from '../helpers/publish.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
-
-type Package = Record<string, string | Buffer>;
-
-const SMALL_PACKAGE: Package = {
-  'master.m3u8': '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nvideo/h264-720p/index.m3u8\n',
-  'manifest.mpd': '<MPD/>',
-  'video/h264-720p/index.m3u8': '#EXTM3U\nseg_00001.m4s\n',
-  'video/h264-720p/init.mp4': 'video-init',
-  'video/h264-720p/seg_00001.m4s': 'video-seg-1',
-  'video/h264-720p/seg_00002.m4s': 'video-seg-2',
-  'audio/aac-128k/index.m3u8': '#EXTM3U\nseg_00001.m4s\n',
-  'audio/aac-128k/init.mp4': 'audio-init',
-  'audio/aac-128k/seg_00001.m4s': 'audio-seg-1',
-  'poster.jpg': 'jpeg',
-  'storyboard/storyboard.vtt': 'WEBVTT\n',
-  'storyboard/sprite.png': 'png',
-};
 
 async function makeTempDir(t: { after(fn: () => Promise<void>): void }, parent = os.tmpdir()): Promise<string> {
   const dir = await mkdtemp(path.join(parent, 'vidpipe-storage-test-'));
@@ -50,33 +36,13 @@ async function makeTempDir(t: { after(fn: () => Promise<void>): void }, parent =
   return dir;
 }
 
-async function writePackage(dir: string, files: Package): Promise<string> {
-  for (const [key, content] of Object.entries(files)) {
-    const file = path.join(dir, ...key.split('/'));
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, content);
-  }
-  return dir;
-}
-
-/** Every file below `dir` as key → content, to compare whole packages. */
-async function readTree(dir: string): Promise<Record<string, string>> {
-  const tree: Record<string, string> = {};
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  for (const entry of entries) {
-    if (!entry.isFile()) continue;
-    const file = path.join(entry.parentPath, entry.name);
-    tree[path.relative(dir, file).split(path.sep).join('/')] = await readFile(file, 'utf8');
-  }
-  return tree;
-}
-
 function asTree(files: Package): Record<string, string> {
   return Object.fromEntries(Object.entries(files).map(([key, content]) => [key, content.toString()]));
 }
 
-function versioned(files: Package, version: string): Package {
-  return Object.fromEntries(Object.entries(files).map(([key, content]) => [key, `${content.toString()}#${version}`]));
+/** The package's files as published into release `release` (what sits below `<root>/<release>/`). */
+function inRelease(files: Package, release: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(asTree(files)).map(([key, content]) => [`${release}/${key}`, content]));
 }
 
 async function rejectsWithCode(promise: Promise<unknown>, code: string, message?: RegExp): Promise<VidpipeError> {
@@ -95,49 +61,63 @@ function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** `<base>/talk` holds package v1 (published by moving `<base>/v1`); `<base>/v2` is ready to publish. */
+/** `<base>/out/talk` holds package v1; `<base>/v2` is ready to publish. */
 async function publishV1AndPrepareV2(t: { after(fn: () => Promise<void>): void }) {
   const base = await makeTempDir(t);
-  const root = path.join(base, 'talk');
-  await new LocalStorage(root).publishDirectory(await writePackage(path.join(base, 'v1'), versioned(SMALL_PACKAGE, 'v1')));
+  const out = path.join(base, 'out');
+  await publishTo(out, 'talk', await writePackage(path.join(base, 'v1'), versioned(SMALL_PACKAGE, 'v1')));
+  const root = path.join(out, 'talk');
   const v2 = await writePackage(path.join(base, 'v2'), versioned(SMALL_PACKAGE, 'v2'));
-  return { base, root, v2 };
+  return { base, out, root, v2, before: await packageTree(root) };
 }
 
-describe('LocalStorage', () => {
-  it('publishes a new package, then replaces it completely and leaves nothing beside it', async (t) => {
+describe('publishing to a local folder', () => {
+  it('publishes a release, then replaces it completely; the entry manifests point into the live release', async (t) => {
     const base = await makeTempDir(t);
-    const root = path.join(base, 'out', 'talk');
+    const out = path.join(base, 'out');
     const v1 = await writePackage(path.join(base, 'work-v1'), { ...versioned(SMALL_PACKAGE, 'v1'), 'only-in-v1.jpg': 'x' });
-    const storage = new LocalStorage(root, { transfer: 'copy' });
-
-    const first = await storage.publishDirectory(v1);
-    assert.deepEqual(await readTree(root), { ...asTree(versioned(SMALL_PACKAGE, 'v1')), 'only-in-v1.jpg': 'x' });
+    const r1 = nextRelease();
+    const first = await publishTo(out, 'talk', v1, { release: r1, transfer: 'copy' });
+    const root = path.join(out, 'talk');
+    const tree1 = await readTree(root);
+    assert.deepEqual(Object.keys(tree1).filter((key) => !key.startsWith(`${r1}/`)).sort(), ['manifest.mpd', 'master.m3u8', RECORD_KEY]);
+    for (const [key, content] of Object.entries({ ...inRelease(versioned(SMALL_PACKAGE, 'v1'), r1), [`${r1}/only-in-v1.jpg`]: 'x' })) assert.equal(tree1[key], content, key);
+    assert.match(tree1['master.m3u8']!, new RegExp(`^${r1}/video/h264-720p/index\\.m3u8$`, 'm'));
+    assert.match(tree1['manifest.mpd']!, new RegExp(`<BaseURL>${r1}/</BaseURL>`));
     assert.ok(existsSync(v1), 'copy mode leaves the work folder');
-    assert.equal(first.at(-1)?.key, 'master.m3u8', 'the root manifest is listed last');
-    assert.deepEqual(first.find((file) => file.key === 'video/h264-720p/init.mp4'), {
+    assert.equal(first.name, 'talk');
+    assert.equal(first.files.at(-1)?.key, 'master.m3u8', 'the root manifest is listed last');
+    assert.deepEqual(first.files.find((file) => file.key === 'video/h264-720p/init.mp4'), {
       key: 'video/h264-720p/init.mp4',
-      uri: path.join(root, 'video', 'h264-720p', 'init.mp4'),
+      uri: path.join(root, r1, 'video', 'h264-720p', 'init.mp4'),
       bytes: Buffer.byteLength('video-init#v1'),
       contentType: 'video/mp4',
     });
 
     const v2 = await writePackage(path.join(base, 'work-v2'), versioned(SMALL_PACKAGE, 'v2'));
     const progress: Array<[number, number]> = [];
-    await new LocalStorage(root).publishDirectory(v2, { onProgress: (done, total) => progress.push([done, total]) });
-    assert.deepEqual(await readTree(root), asTree(versioned(SMALL_PACKAGE, 'v2')), 'v1-only files are gone');
+    const r2 = nextRelease();
+    await publishTo(out, 'talk', v2, { release: r2, onProgress: (done, total) => progress.push([done, total]) });
+    const tree2 = await readTree(root);
+    assert.deepEqual(
+      Object.keys(tree2).filter((key) => !['master.m3u8', 'manifest.mpd', RECORD_KEY].includes(key)).sort(),
+      Object.keys(inRelease(versioned(SMALL_PACKAGE, 'v2'), r2)).sort(),
+      'the older release and its v1-only file are gone',
+    );
     assert.ok(!existsSync(v2), 'move mode renamed the work folder into place');
     const total = Object.values(versioned(SMALL_PACKAGE, 'v2')).reduce((sum, c) => sum + Buffer.byteLength(c), 0);
     assert.deepEqual(progress.at(-1), [total, total]);
-    assert.deepEqual(await readdir(path.join(base, 'out')), ['talk'], 'no staging or old folders left');
+    assert.deepEqual(await readdir(out), ['talk'], 'nothing left beside the package');
+    assert.deepEqual(JSON.parse(tree2[RECORD_KEY]!).releases, [r2]);
   });
 
   it('keeps the previous package when a copy fails midway', async (t) => {
-    const { base, root, v2 } = await publishV1AndPrepareV2(t);
+    const { root, v2, before } = await publishV1AndPrepareV2(t);
     // Files are copied in key order; removing the last one after the first copy makes its copy fail.
     const vanishing = path.join(v2, 'video', 'h264-720p', 'seg_00002.m4s');
     let removed = false;
-    const failure = new LocalStorage(root, { transfer: 'copy' }).publishDirectory(v2, {
+    const failure = publishTo(path.dirname(root), 'talk', v2, {
+      transfer: 'copy',
       onProgress: () => {
         if (removed) return;
         removed = true;
@@ -145,33 +125,24 @@ describe('LocalStorage', () => {
       },
     });
     await rejectsWithCode(failure, 'STORAGE_FAILED', /ENOENT/);
-    assert.deepEqual(await readTree(root), asTree(versioned(SMALL_PACKAGE, 'v1')));
-    assert.deepEqual((await readdir(base)).sort(), ['talk', 'v2'], 'the staging folder was removed');
+    assert.deepEqual(await packageTree(root), before, 'the live package, its record and nothing else');
   });
 
   it('keeps the previous package when a copy is aborted', async (t) => {
-    const { base, root, v2 } = await publishV1AndPrepareV2(t);
+    const { root, v2, before } = await publishV1AndPrepareV2(t);
     const controller = new AbortController();
-    const aborted = new LocalStorage(root, { transfer: 'copy' }).publishDirectory(v2, {
-      signal: controller.signal,
-      onProgress: () => controller.abort(),
-    });
+    const aborted = publishTo(path.dirname(root), 'talk', v2, { transfer: 'copy', signal: controller.signal, onProgress: () => controller.abort() });
     await rejectsWithCode(aborted, 'INTERRUPTED', /previous package is unchanged/);
-    assert.deepEqual(await readTree(root), asTree(versioned(SMALL_PACKAGE, 'v1')));
-    assert.deepEqual((await readdir(base)).sort(), ['talk', 'v2']);
+    assert.deepEqual(await packageTree(root), before);
   });
 
-  it('gives a moved work folder back when aborted before the swap', async (t) => {
-    const { base, root, v2 } = await publishV1AndPrepareV2(t);
+  it('gives a moved work folder back when aborted before going live', async (t) => {
+    const { root, v2, before } = await publishV1AndPrepareV2(t);
     const controller = new AbortController();
-    const aborted = new LocalStorage(root).publishDirectory(v2, {
-      signal: controller.signal,
-      onProgress: () => controller.abort(),
-    });
+    const aborted = publishTo(path.dirname(root), 'talk', v2, { signal: controller.signal, onProgress: () => controller.abort() });
     await rejectsWithCode(aborted, 'INTERRUPTED');
-    assert.deepEqual(await readTree(root), asTree(versioned(SMALL_PACKAGE, 'v1')));
+    assert.deepEqual(await packageTree(root), before);
     assert.deepEqual(await readTree(v2), asTree(versioned(SMALL_PACKAGE, 'v2')), 'the work folder is intact for a retry');
-    assert.deepEqual((await readdir(base)).sort(), ['talk', 'v2']);
   });
 
   it('copies instead of renaming across filesystems and still consumes the work folder', async (t) => {
@@ -183,36 +154,37 @@ describe('LocalStorage', () => {
     }
     const base = await makeTempDir(t);
     const work = await writePackage(path.join(await makeTempDir(t, shm), 'package'), SMALL_PACKAGE);
-    const root = path.join(base, 'talk');
-    await new LocalStorage(root).publishDirectory(work);
-    assert.deepEqual(await readTree(root), asTree(SMALL_PACKAGE));
+    const release = nextRelease();
+    await publishTo(base, 'talk', work, { release });
+    const tree = await readTree(path.join(base, 'talk'));
+    for (const [key, content] of Object.entries(inRelease(SMALL_PACKAGE, release))) assert.equal(tree[key], content, key);
     assert.ok(!existsSync(work), 'the copied work folder was removed, as a move would');
     assert.deepEqual(await readdir(base), ['talk']);
   });
 
-  it('refuses to replace a folder that is not a vidpipe package, and an empty package', async (t) => {
+  it('refuses an empty package, and a failed first publish leaves no folder behind', async (t) => {
     const base = await makeTempDir(t);
-    const root = path.join(base, 'home');
-    await writePackage(root, { 'notes.txt': 'precious' });
-    const work = await writePackage(path.join(base, 'work'), SMALL_PACKAGE);
-    await rejectsWithCode(new LocalStorage(root).publishDirectory(work), 'USAGE', /not a vidpipe package/);
-    assert.deepEqual(await readTree(root), { 'notes.txt': 'precious' });
-    assert.deepEqual(await readTree(work), asTree(SMALL_PACKAGE));
-
     const empty = path.join(base, 'empty');
     await mkdir(empty);
-    await rejectsWithCode(new LocalStorage(path.join(base, 'new')).publishDirectory(empty), 'STORAGE_FAILED', /empty/);
+    await rejectsWithCode(publishTo(path.join(base, 'out'), 'new', empty), 'STORAGE_FAILED', /empty/);
+    const work = await writePackage(path.join(base, 'work'), SMALL_PACKAGE);
+    const controller = new AbortController();
+    await rejectsWithCode(publishTo(path.join(base, 'out'), 'new', work, { signal: controller.signal, transfer: 'copy', onProgress: () => controller.abort() }), 'INTERRUPTED');
+    assert.deepEqual(await readdir(path.join(base, 'out')), [], 'the package folder it created is gone again');
   });
 
-  it('is what openStorage returns for a local destination, one folder per package', async (t) => {
+  it('names one folder per package below the destination', async (t) => {
     const base = await makeTempDir(t);
-    const storage = openStorage(parseLocation(base), 'My-Talk');
-    assert.ok(storage instanceof LocalStorage);
-    assert.equal(storage.root, path.join(base, 'My-Talk'));
-    assert.equal(storage.uriFor('video/a/init.mp4'), path.join(base, 'My-Talk', 'video', 'a', 'init.mp4'));
-    assert.throws(() => storage.uriFor('../x'), VidpipeError);
-    assert.throws(() => openStorage(parseLocation(base), '../escape'), VidpipeError);
-    assert.throws(() => openStorage(parseLocation(base), 'a/b'), VidpipeError);
+    const destination = openDestination(parseLocation(base));
+    const store = destination.storeFor('My-Talk');
+    assert.ok(store instanceof LocalStore);
+    assert.equal(store.root, path.join(base, 'My-Talk'));
+    const uris = packageUris(parseLocation(base), 'My-Talk', 'jmww3aaaa00000001');
+    assert.equal(uris.uriFor('video/a/init.mp4'), path.join(base, 'My-Talk', 'jmww3aaaa00000001', 'video', 'a', 'init.mp4'));
+    assert.equal(uris.uriFor('master.m3u8'), path.join(base, 'My-Talk', 'master.m3u8'));
+    assert.throws(() => store.uriOf('../x'), VidpipeError);
+    assert.throws(() => destination.storeFor('../escape'), VidpipeError);
+    assert.throws(() => destination.storeFor('a/b'), VidpipeError);
   });
 });
 
@@ -253,7 +225,7 @@ async function getText(client: S3Client, bucket: string, key: string): Promise<s
   return (await response.Body?.transformToString()) ?? '';
 }
 
-describe('S3Storage against s3rver', () => {
+describe('publishing to S3 (s3rver)', () => {
   let s3: S3TestServer;
   let client: S3Client;
   let largeFile: Buffer;
@@ -270,56 +242,71 @@ describe('S3Storage against s3rver', () => {
     await s3.stop();
   });
 
+  /** Uploads a folder's files as they are (no release, no record) through the S3 store. */
+  async function uploadFolder(dir: string, bucket: string, prefix: string): Promise<void> {
+    const store = new S3Store(client, bucket, prefix);
+    for (const [key] of Object.entries(await readTree(dir))) {
+      const file = path.join(dir, ...key.split('/'));
+      await store.putFile(key, file, (await stat(file)).size, objectHeadersFor(key));
+    }
+  }
+
   it('uploads with content types and cache control, media first, large files in parts', async (t) => {
     const work = await writePackage(await makeTempDir(t), { ...SMALL_PACKAGE, 'mezzanine/source.mp4': largeFile });
-    const calls = recordCalls(client);
-    const storage = new S3Storage({ client, bucket: 'vod', prefix: 'talks/intro' });
-    assert.equal(storage.root, 's3://vod/talks/intro/');
+    const release = nextRelease();
     const progress: Array<[number, number]> = [];
-    const published = await storage.publishDirectory(work, { onProgress: (done, total) => progress.push([done, total]) });
+    const published = await publishTo('s3://vod/talks/', 'intro', work, { release, s3: s3.clientOptions(), onProgress: (done, total) => progress.push([done, total]) });
+    const prefix = `talks/intro/${release}/`;
 
     const keys = [...Object.keys(SMALL_PACKAGE), 'mezzanine/source.mp4'];
-    assert.deepEqual(published.map((file) => file.key).sort(), [...keys].sort());
-    assert.equal(published.find((f) => f.key === 'master.m3u8')?.uri, 's3://vod/talks/intro/master.m3u8');
+    assert.deepEqual(published.files.map((file) => file.key).sort(), [...keys].sort());
+    assert.equal(published.files.find((f) => f.key === 'master.m3u8')?.uri, `s3://vod/${prefix}master.m3u8`);
     for (const key of keys) {
-      const head = await headObject(client, 'vod', `talks/intro/${key}`);
+      const head = await headObject(client, 'vod', prefix + key);
       assert.ok(head, `${key} exists`);
       const expected = objectHeadersFor(key);
       assert.equal(head.contentType, expected.contentType, key);
       assert.equal(head.cacheControl, expected.cacheControl, key);
     }
-    assert.equal((await headObject(client, 'vod', 'talks/intro/audio/aac-128k/init.mp4'))?.contentType, 'audio/mp4');
+    assert.equal((await headObject(client, 'vod', `${prefix}audio/aac-128k/init.mp4`))?.contentType, 'audio/mp4');
+    for (const entry of ['master.m3u8', 'manifest.mpd']) {
+      assert.equal((await headObject(client, 'vod', `talks/intro/${entry}`))?.cacheControl, objectHeadersFor(entry).cacheControl, entry);
+    }
 
-    // No manifest upload starts before every media upload has finished.
-    const bodyCalls = calls.filter((c) => c.command === 'PutObjectCommand' || c.command === 'CompleteMultipartUploadCommand');
-    const lastMediaEnd = bodyCalls.map((c) => c.phase === 'end' && !isManifestKey(c.key ?? '')).lastIndexOf(true);
-    const firstManifestStart = bodyCalls.findIndex((c) => c.phase === 'start' && isManifestKey(c.key ?? ''));
-    assert.ok(firstManifestStart > lastMediaEnd, `manifest started at ${firstManifestStart}, media ended at ${lastMediaEnd}`);
-    const manifestOrder = bodyCalls.filter((c) => c.phase === 'start' && isManifestKey(c.key ?? '')).map((c) => c.key);
-    assert.equal(manifestOrder.length, 4);
-    assert.deepEqual(manifestOrder.slice(-2).sort(), ['talks/intro/manifest.mpd', 'talks/intro/master.m3u8']);
-
-    const largeKey = 'talks/intro/mezzanine/source.mp4';
-    const largeCalls = calls
-      .filter((c) => c.key === largeKey && c.phase === 'end' && c.command !== 'HeadObjectCommand')
-      .map((c) => c.command);
-    assert.deepEqual(largeCalls.filter((c) => c !== 'UploadPartCommand'), [
-      'CreateMultipartUploadCommand',
-      'CompleteMultipartUploadCommand',
-    ]);
-    assert.equal(largeCalls.filter((c) => c === 'UploadPartCommand').length, 3, '17 MiB in 8 MiB parts');
     const total = Object.values(SMALL_PACKAGE).reduce((sum, c) => sum + Buffer.byteLength(c), 0) + largeFile.length;
     assert.deepEqual(progress.at(-1), [total, total]);
 
     const download = path.join(await makeTempDir(t), 'source.mp4');
-    const result = await downloadObject(client, 'vod', largeKey, download);
+    const result = await downloadObject(client, 'vod', `${prefix}mezzanine/source.mp4`, download);
     assert.equal(result.bytes, largeFile.length);
     assert.equal(sha256(await readFile(download)), sha256(largeFile));
   });
 
+  it('sends media first, then manifests deepest first, large files in 8 MiB parts', async (t) => {
+    const work = await writePackage(await makeTempDir(t), { ...SMALL_PACKAGE, 'mezzanine/source.mp4': largeFile });
+    const calls = recordCalls(client);
+    const release = nextRelease();
+    // The protocol over a destination whose client this test watches.
+    const location = parseLocation('s3://vod/');
+    const destination = { location, storeFor: (name: string) => new S3Store(client, 'vod', `${name}/`), close: () => undefined };
+    await publishWith(destination, { location, request: { name: 'ordered', given: false, video: VIDEO_A }, release }, work);
+    const bodyCalls = calls.filter((c) => c.command === 'PutObjectCommand' || c.command === 'CompleteMultipartUploadCommand');
+    const lastMediaEnd = bodyCalls.map((c) => c.phase === 'end' && !isManifestKey(c.key ?? '') && !c.key?.endsWith(RECORD_KEY)).lastIndexOf(true);
+    const firstManifestStart = bodyCalls.findIndex((c) => c.phase === 'start' && isManifestKey(c.key ?? ''));
+    assert.ok(firstManifestStart > lastMediaEnd, `manifest started at ${firstManifestStart}, media ended at ${lastMediaEnd}`);
+    const manifestOrder = bodyCalls.filter((c) => c.phase === 'start' && isManifestKey(c.key ?? '')).map((c) => c.key);
+    assert.equal(manifestOrder.length, 6, 'four in the release, then the two entry manifests');
+    assert.deepEqual(manifestOrder.slice(2, 4).sort(), [`ordered/${release}/manifest.mpd`, `ordered/${release}/master.m3u8`]);
+    assert.deepEqual(manifestOrder.slice(-2).sort(), ['ordered/manifest.mpd', 'ordered/master.m3u8']);
+
+    const largeKey = `ordered/${release}/mezzanine/source.mp4`;
+    const largeCalls = calls.filter((c) => c.key === largeKey && c.phase === 'end').map((c) => c.command);
+    assert.deepEqual(largeCalls.filter((c) => c !== 'UploadPartCommand'), ['CreateMultipartUploadCommand', 'CompleteMultipartUploadCommand']);
+    assert.equal(largeCalls.filter((c) => c === 'UploadPartCommand').length, 3, '17 MiB in 8 MiB parts');
+  });
+
   it('downloads, heads and lists objects, and names missing ones clearly', async (t) => {
-    const work = await writePackage(await makeTempDir(t), SMALL_PACKAGE);
-    await new S3Storage({ client, bucket: 'vod', prefix: 'list-test/' }).publishDirectory(work);
+    await uploadFolder(await writePackage(await makeTempDir(t), SMALL_PACKAGE), 'vod', 'list-test/');
 
     const dir = await makeTempDir(t);
     const dest = path.join(dir, 'init.mp4');
@@ -343,6 +330,7 @@ describe('S3Storage against s3rver', () => {
     const listed = await listObjects(client, 'vod', 'list-test/');
     assert.deepEqual(listed.map((o) => o.key), Object.keys(SMALL_PACKAGE).map((k) => `list-test/${k}`).sort());
     assert.ok(listed.every((o) => o.size > 0 && o.lastModified instanceof Date && /^[0-9a-f]{32}$/.test(o.etag)));
+    assert.equal((await listObjects(client, 'vod', 'list-test/', { limit: 2 })).length, 2);
     await rejectsWithCode(listObjects(client, 'no-such-bucket', ''), 'INPUT_NOT_FOUND');
   });
 
@@ -353,33 +341,26 @@ describe('S3Storage against s3rver', () => {
       t.skip('s3rver continuation tokens need node --openssl-legacy-provider (see listObjects page test with a fake client)');
       return;
     }
-    const work = await writePackage(await makeTempDir(t), SMALL_PACKAGE);
-    await new S3Storage({ client, bucket: 'vod', prefix: 'paged/' }).publishDirectory(work);
+    await uploadFolder(await writePackage(await makeTempDir(t), SMALL_PACKAGE), 'vod', 'paged/');
     const calls = recordCalls(client);
     const listed = await listObjects(client, 'vod', 'paged/', { pageSize: 5 });
     assert.deepEqual(listed.map((o) => o.key), Object.keys(SMALL_PACKAGE).map((k) => `paged/${k}`).sort());
     assert.equal(calls.filter((c) => c.command === 'ListObjectsV2Command' && c.phase === 'end').length, 3);
   });
 
-  it('fails with STORAGE_FAILED naming the key when the bucket does not exist', async (t) => {
+  it('fails with STORAGE_FAILED naming the destination when the bucket does not exist', async (t) => {
     const work = await writePackage(await makeTempDir(t), SMALL_PACKAGE);
-    const error = await rejectsWithCode(
-      new S3Storage({ client, bucket: 'missing-bucket', prefix: 'x' }).publishDirectory(work),
-      'STORAGE_FAILED',
-      /s3:\/\/missing-bucket\/x\/.+ failed: NoSuchBucket/,
-    );
+    const error = await rejectsWithCode(publishTo('s3://missing-bucket/', 'x', work, { s3: s3.clientOptions() }), 'STORAGE_FAILED', /s3:\/\/missing-bucket\/x\/.+ failed: .*bucket does not exist/);
     assert.match(error.hint ?? '', /endpoint/);
   });
 
-  it('stops on Ctrl-C without writing manifests', async (t) => {
+  it('stops on Ctrl-C without writing manifests, and removes what it sent', async (t) => {
     const work = await writePackage(await makeTempDir(t), { ...SMALL_PACKAGE, 'mezzanine/source.mp4': largeFile });
     const controller = new AbortController();
-    const storage = new S3Storage({ client, bucket: 'vod', prefix: 'aborted/', concurrency: 2 });
-    const publishing = storage.publishDirectory(work, { signal: controller.signal, onProgress: () => controller.abort() });
+    let sent = 0;
+    const publishing = publishTo('s3://vod/', 'aborted', work, { s3: s3.clientOptions(), signal: controller.signal, onProgress: () => ++sent === 2 && controller.abort() });
     await rejectsWithCode(publishing, 'INTERRUPTED', /no manifest/);
-    const keys = (await listObjects(client, 'vod', 'aborted/')).map((o) => o.key);
-    assert.ok(keys.length < Object.keys(SMALL_PACKAGE).length, `stopped early, wrote ${keys.length}`);
-    assert.deepEqual(keys.filter(isManifestKey), []);
+    assert.deepEqual((await listObjects(client, 'vod', 'aborted/')).map((o) => o.key), [], 'its partial release and its record are gone');
   });
 
   it('fetchInput downloads s3:// inputs and passes local paths through', async (t) => {
@@ -391,7 +372,7 @@ describe('S3Storage against s3rver', () => {
     await local.cleanup();
     assert.ok(existsSync(source), 'cleanup never deletes a local input');
 
-    await new S3Storage({ client, bucket: 'inputs', prefix: 'raw' }).publishDirectory(path.dirname(source));
+    await new S3Store(client, 'inputs', 'raw').putFile('My Talk.MOV', source, 5, objectHeadersFor('My Talk.MOV'));
     const fetched = await fetchInput('s3://inputs/raw/My Talk.MOV', path.join(tmp, 'fetch'), s3.clientOptions());
     assert.equal(path.basename(fetched.localPath), 'My-Talk.mov');
     assert.equal(await readFile(fetched.localPath, 'utf8'), 'movie');
@@ -478,28 +459,28 @@ function desAvailable(): boolean {
   }
 }
 
-describe('S3Storage when the server goes away mid-publish', () => {
-  it('fails with STORAGE_FAILED and leaves the previous manifests in place', async (t) => {
+describe('publishing to S3 when the server goes away mid-publish', () => {
+  it('fails with STORAGE_FAILED and leaves the previous package live and whole', async (t) => {
     const dataDir = await makeTempDir(t);
     const first = await startS3Server({ buckets: ['vod'], directory: dataDir });
     t.after(() => first.stop());
+    const location = parseLocation('s3://vod/');
+    const r1 = nextRelease();
+    await publishTo(location, 'talk', await writePackage(await makeTempDir(t), versioned(SMALL_PACKAGE, 'v1')), { release: r1, s3: first.clientOptions() });
     const v1Client = createS3Client(first.clientOptions());
-    await new S3Storage({ client: v1Client, bucket: 'vod', prefix: 'talk' }).publishDirectory(
-      await writePackage(await makeTempDir(t), versioned(SMALL_PACKAGE, 'v1')),
-    );
+    const liveEntries = { master: await getText(v1Client, 'vod', 'talk/master.m3u8'), mpd: await getText(v1Client, 'vod', 'talk/manifest.mpd') };
     v1Client.destroy();
 
     const v2Client = createS3Client(first.clientOptions());
     t.after(() => v2Client.destroy());
     // After the third finished media upload the server drops every connection and stops.
     recordCalls(v2Client, async (call, log) => {
-      if (call.command === 'PutObjectCommand' && log.filter((c) => c.phase === 'end').length === 3) await first.stop();
+      if (call.command === 'PutObjectCommand' && log.filter((c) => c.phase === 'end' && c.command === 'PutObjectCommand').length === 4) await first.stop();
     });
     const v2 = { ...versioned(SMALL_PACKAGE, 'v2'), ...Object.fromEntries(range(20).map((i) => [`extra/seg_${i}.m4s`, 'x'])) };
+    const destination = { location, storeFor: (name: string) => new S3Store(v2Client, 'vod', `${name}/`, { concurrency: 2 }), close: () => undefined };
     const error = await rejectsWithCode(
-      new S3Storage({ client: v2Client, bucket: 'vod', prefix: 'talk', concurrency: 2 }).publishDirectory(
-        await writePackage(await makeTempDir(t), v2),
-      ),
+      publishWith(destination, { location, request: { name: 'talk', given: false, video: VIDEO_A }, release: nextRelease() }, await writePackage(await makeTempDir(t), v2)),
       'STORAGE_FAILED',
       /uploading \S+ to s3:\/\/vod\/talk\/\S+ failed: .*(ECONNREFUSED|ECONNRESET|EPIPE)/,
     );
@@ -510,10 +491,17 @@ describe('S3Storage when the server goes away mid-publish', () => {
     const checkClient = createS3Client(restarted.clientOptions());
     t.after(() => checkClient.destroy());
     const keys = (await listObjects(checkClient, 'vod', 'talk/')).map((o) => o.key);
-    assert.ok(keys.some((k) => k.startsWith('talk/extra/')), 'some v2 media was written before the stop');
-    for (const manifest of ['master.m3u8', 'manifest.mpd', 'video/h264-720p/index.m3u8', 'audio/aac-128k/index.m3u8']) {
-      assert.equal(await getText(checkClient, 'vod', `talk/${manifest}`), `${SMALL_PACKAGE[manifest]}#v1`, manifest);
+    assert.ok(keys.some((k) => /^talk\/j\w+\/extra\//.test(k)), 'some v2 media was written before the stop');
+    assert.equal(await getText(checkClient, 'vod', 'talk/master.m3u8'), liveEntries.master);
+    assert.equal(await getText(checkClient, 'vod', 'talk/manifest.mpd'), liveEntries.mpd);
+    for (const manifest of ['video/h264-720p/index.m3u8', 'audio/aac-128k/index.m3u8']) {
+      assert.equal(await getText(checkClient, 'vod', `talk/${r1}/${manifest}`), SMALL_PACKAGE[manifest]!.toString() + '#v1', manifest);
     }
+    // The next publish finds the broken release on the record and removes it.
+    const r3 = nextRelease();
+    await publishTo(location, 'talk', await writePackage(await makeTempDir(t), versioned(SMALL_PACKAGE, 'v3')), { release: r3, s3: restarted.clientOptions() });
+    const top = [...new Set((await listObjects(checkClient, 'vod', 'talk/')).map((o) => o.key.split('/')[1]))].sort();
+    assert.deepEqual(top, [r3, 'manifest.mpd', 'master.m3u8', RECORD_KEY].sort());
   });
 });
 

@@ -16,7 +16,7 @@ import { createS3Client, readTextObject } from '../../src/storage/s3.js';
 import type { SqsLike } from '../../src/watch/sqs.js';
 import { makeClip, tempDir } from '../helpers/media.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
-import { hlsReferences, keysUnder, putFile, S3_ENV } from '../helpers/s3-package.js';
+import { hlsReferences, keysUnder, putFile, putText, S3_ENV } from '../helpers/s3-package.js';
 
 /** Parses a `vidpipe watch …` command line exactly as the CLI does. */
 async function parseWatch(args: string[]): Promise<{ target: string; raw: RawWatchOptions; global: GlobalOptions }> {
@@ -138,8 +138,11 @@ describe('vidpipe watch in-process (s3rver)', { timeout: 400_000 }, () => {
     const liveMaster = await readTextObject(client, 'vod', 'd/master.m3u8');
     assert.match(liveMaster!, new RegExp(`^${v1.jobId}/`, 'm'));
 
-    // A new version of the upload; the server dies after the third object of each publish.
+    // A new version of the upload (other content: another video, which would get a package of its
+    // own; the sidecar names "d" on purpose so it replaces this one). The server dies after the
+    // third object of each publish.
     await putFile(client, 'inbox', 'flaky/d.mp4', clipB);
+    await putText(client, 'inbox', 'flaky/d.mp4.vidpipe.json', JSON.stringify({ name: 'd' }));
     let stops = 0;
     const arm = (server: S3TestServer) => {
       let created = 0;

@@ -16,6 +16,7 @@ export function formatResult(result: TranscodeResult): string {
     `  HLS:  ${result.outputs.hls}`,
     `  DASH: ${result.outputs.dash}`,
   ];
+  if (result.package?.note) lines.push(`  package: ${result.package.name} (${result.package.note})`);
   if (result.outputs.poster) lines.push(`  poster: ${result.outputs.poster}`);
   if (result.resumed) lines.push(`  resumed job ${result.resumed.fromJob}: reused ${result.resumed.reusedTasks.length} finished tasks`);
   for (const r of result.renditions) {

@@ -3,7 +3,7 @@ import { defaultDatabasePath } from '../../db/database.js';
 import { planTranscode, transcode, type TranscodeRequest } from '../../core/transcode.js';
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, VidpipeError } from '../../core/errors.js';
 import type { TranscodeResult } from '../../core/result.js';
-import { toTranscodeSettings, parseTags, type RawTranscodeOptions } from '../options.js';
+import { positiveNumber, toTranscodeSettings, parseTags, type RawTranscodeOptions } from '../options.js';
 import type { GlobalOptions } from '../program.js';
 import type { CliIO } from '../io.js';
 import { chooseProgressMode, type Reporter } from '../reporters/reporter.js';
@@ -76,7 +76,7 @@ export async function transcodeBase(raw: RawTranscodeOptions, global: GlobalOpti
     settings,
     binaries,
     dbPath: global.db ?? defaultDatabasePath(io.env),
-    s3: { endpoint: raw.s3Endpoint, region: raw.s3Region },
+    s3: { endpoint: raw.s3Endpoint, region: raw.s3Region, timeoutSeconds: raw.s3Timeout === undefined ? undefined : positiveNumber('--s3-timeout', raw.s3Timeout) },
     stallTimeoutMs: Number(raw.stallTimeout) * 1000,
     thumbnails: raw.thumbnails !== false,
     metrics: raw.metrics === true,

@@ -14,6 +14,7 @@ export interface RawWorkerOptions {
   lockDuration: string;
   s3Endpoint?: string;
   s3Region?: string;
+  s3Timeout?: string;
 }
 
 function positive(flag: string, value: string | undefined, integer: boolean): number {
@@ -36,7 +37,7 @@ export async function runWorker(raw: RawWorkerOptions, global: GlobalOptions, io
     redisUrl: raw.redis,
     concurrency,
     binaries,
-    s3: { endpoint: raw.s3Endpoint, region: raw.s3Region },
+    s3: { endpoint: raw.s3Endpoint, region: raw.s3Region, timeoutSeconds: raw.s3Timeout === undefined ? undefined : positive('--s3-timeout', raw.s3Timeout, false) },
     workRoot: join(raw.workDir ?? defaultWorkRoot(io.env), 'worker'),
     lockDurationMs: positive('--lock-duration', raw.lockDuration, false) * 1000,
     log,

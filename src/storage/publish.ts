@@ -1,0 +1,432 @@
+/**
+ * The publish protocol, written once above ObjectStore (a local folder or an S3 prefix; see
+ * docs/publishing.md). A package lives at `<out>/<name>/`; each publish is a release, the job's
+ * own folder `<name>/<jobId>/`, and the entry manifests at the root point into the live one.
+ *
+ *  1. Choose the package: the name asked for if it is free or already holds this video, else
+ *     `<name>-<sha256 prefix>` (a name given on purpose is used as it is). Any name vidpipe
+ *     needs at the root that something else put there stops the publish (USAGE, exit 2).
+ *  2. Claim: the package record lists the new release before any file of it is written, so
+ *     even a killed publish leaves nothing vidpipe would not find and remove later.
+ *  3. Send the release: media first, then manifests deepest first (or one rename, locally).
+ *  4. Go live, unless a newer job already did: each entry manifest is rewritten whole to point
+ *     into the release, then the record names it live.
+ *  5. Sweep: older releases and entry files the record lists and nothing uses any more.
+ *
+ * A failure or Ctrl-C before step 4 leaves the previous package live and complete, removes this
+ * release and takes it off the record. Only what the record lists is ever replaced or deleted.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { VidpipeError } from '../core/errors.js';
+import { contentTypeFor, objectHeadersFor } from './content-types.js';
+import { openDestination, type Destination } from './index.js';
+import { putFiles, type ObjectStore } from './object-store.js';
+import { describeFsError, inPublishOrder, listPackageFiles, sumBytes, type PackageFile } from './package-files.js';
+import {
+  adoptedRecord,
+  candidateNames,
+  foreignNames,
+  formatRecord,
+  parseRecord,
+  pickCandidate,
+  RECORD_KEY,
+  sameVideo,
+  standingOf,
+  type PackageRecord,
+  type Standing,
+  type VideoIdentity,
+  withClaim,
+  wentLive,
+  withoutRelease,
+} from './package-record.js';
+import { assertReleaseName, compareReleases, entryManifestFor, isEntryKey, isJobRelease, releaseReferencedBy, supersededError } from './release.js';
+import { isTimeoutFailure, type S3Options } from './s3.js';
+import type { PublishedFile } from './storage.js';
+import { formatS3Uri, joinKey, type Location } from './uri.js';
+
+/** Entry files vidpipe has ever written at a package root (read to adopt packages from before the record). */
+const KNOWN_ENTRIES = ['master.m3u8', 'manifest.mpd', 'master-ts.m3u8'];
+/** Clean-up after Ctrl-C gets at most this long: the user wants the process to end. */
+const INTERRUPTED_CLEANUP_MS = 3000;
+
+/** Which package a job wants; plain data, so a queue worker on another machine applies the same rule. */
+export interface PackageRequest {
+  /** From --name or a watch sidecar (`given`), else derived from the input's name. */
+  name: string;
+  /** Named on purpose: the package is written there even if it holds another video. */
+  given: boolean;
+  video: VideoIdentity;
+}
+
+export interface PublishTarget {
+  /** Where packages go (--out); each is `<location>/<name>/`. */
+  location: Location;
+  request: PackageRequest;
+  /** The job id: this publish's release folder. */
+  release: string;
+  s3?: S3Options;
+}
+
+export interface ChosenPackage {
+  /** The package's name below the location, as written. */
+  name: string;
+  /** Why it is not the name asked for, or that another video's package is replaced as asked. */
+  note?: string;
+}
+
+export interface PublishOptions {
+  signal?: AbortSignal;
+  /** Called as files are sent, with the bytes sent so far and the total. */
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /**
+   * 'move' (default): the local folder is consumed (one rename when it is on the destination's
+   * filesystem, else copied and removed). 'copy': the local folder is left as it was.
+   */
+  transfer?: 'move' | 'copy';
+  /** Runs once the name is final, before anything is sent (to write files that name the package's URIs). */
+  beforeTransfer?: (chosen: ChosenPackage) => Promise<void>;
+}
+
+export interface PublishedRelease extends ChosenPackage {
+  /** Media first, then manifests with the root ones last. */
+  files: PublishedFile[];
+}
+
+/** Where a package and its release are, and the final URI of each of its files. */
+export interface PackageUris {
+  root: string;
+  releaseRoot: string;
+  /** Entry manifests are at the root; everything else is in the release folder. */
+  uriFor(key: string): string;
+}
+
+export function packageUris(location: Location, name: string, release: string): PackageUris {
+  if (location.kind === 'local') {
+    const root = path.join(location.path, name);
+    const releaseRoot = path.join(root, release);
+    return { root, releaseRoot, uriFor: (key) => path.join(isEntryKey(key) ? root : releaseRoot, ...key.split('/')) };
+  }
+  const prefix = `${joinKey(location.prefix, name)}/`;
+  return {
+    root: formatS3Uri(location.bucket, prefix),
+    releaseRoot: formatS3Uri(location.bucket, `${prefix}${release}/`),
+    uriFor: (key) => formatS3Uri(location.bucket, joinKey(isEntryKey(key) ? prefix : `${prefix}${release}/`, key)),
+  };
+}
+
+function describeLocation(location: Location): string {
+  return location.kind === 'local' ? location.path : formatS3Uri(location.bucket, location.prefix);
+}
+
+/**
+ * Checks before any work is done that the job can publish where it is asked to: chooses the
+ * package name (as publishRelease will), refuses entry names taken by files vidpipe did not
+ * write, a read-only local folder and an unreachable or missing bucket. Writes nothing.
+ */
+export async function preflightPublish(target: PublishTarget, entries: readonly string[], signal?: AbortSignal): Promise<ChosenPackage> {
+  assertReleaseName(target.release);
+  let destination: Destination | undefined;
+  try {
+    destination = openDestination(target.location, target.s3);
+    const chosen = await choosePackage(destination, target, entries, signal);
+    await chosen.store.assertWritable();
+    return { name: chosen.name, ...(chosen.note ? { note: chosen.note } : {}) };
+  } catch (error) {
+    if (signal?.aborted) throw new VidpipeError('INTERRUPTED', 'interrupted while checking the destination', { cause: error });
+    if (error instanceof VidpipeError && error.code === 'INPUT_NOT_FOUND') {
+      throw new VidpipeError('USAGE', `--out ${describeLocation(target.location)}: ${error.message}`, { cause: error, hint: error.hint });
+    }
+    if (error instanceof VidpipeError && error.code === 'STORAGE_FAILED') {
+      throw new VidpipeError('STORAGE_FAILED', `cannot check the destination ${describeLocation(target.location)} before encoding: ${error.message}`, { cause: error, hint: error.hint });
+    }
+    if (error instanceof VidpipeError) throw error;
+    throw new VidpipeError('STORAGE_FAILED', `cannot check the destination ${describeLocation(target.location)} before encoding: ${describeFsError(error)}`, { cause: error });
+  } finally {
+    destination?.close();
+  }
+}
+
+/** Publishes the package folder `localDir` as release `target.release` (see the steps above). */
+export async function publishRelease(target: PublishTarget, localDir: string, options: PublishOptions = {}): Promise<PublishedRelease> {
+  let destination: Destination | undefined;
+  try {
+    destination = openDestination(target.location, target.s3);
+    return await publishWith(destination, target, localDir, options);
+  } catch (error) {
+    // publishWith's errors already name the package; this is for opening the destination.
+    throw error instanceof VidpipeError ? error : publishError(error, describeLocation(target.location), undefined, options.signal);
+  } finally {
+    destination?.close();
+  }
+}
+
+/** publishRelease over stores the caller opened (and closes). */
+export async function publishWith(destination: Destination, target: PublishTarget, localDir: string, options: PublishOptions = {}): Promise<PublishedRelease> {
+  const { signal } = options;
+  assertReleaseName(target.release);
+  let store: ObjectStore | undefined;
+  try {
+    signal?.throwIfAborted();
+    const entries = (await listPackageFiles(localDir)).filter((file) => isEntryKey(file.key)).map((file) => file.key);
+    const chosen = await choosePackage(destination, target, entries, signal);
+    store = chosen.store;
+    // Again (the preflight ran before the encode): mkdir on a read-only filesystem would say "ENOENT".
+    await store.assertWritable();
+    await options.beforeTransfer?.({ name: chosen.name, note: chosen.note });
+    const files = await sendAndGoLive(chosen, target, localDir, await listPackageFiles(localDir), options);
+    return { name: chosen.name, ...(chosen.note ? { note: chosen.note } : {}), files };
+  } catch (error) {
+    throw publishError(error, store?.root ?? describeLocation(target.location), store?.failureHint, signal);
+  }
+}
+
+interface Candidate {
+  name: string;
+  store: ObjectStore;
+  record: PackageRecord | undefined;
+  /** False for no record, or one adopted from an older vidpipe's package and not written yet. */
+  recordWritten: boolean;
+  standing: Standing;
+}
+
+interface Chosen extends Candidate {
+  note?: string;
+}
+
+async function choosePackage(destination: Destination, target: PublishTarget, entries: readonly string[], signal: AbortSignal | undefined): Promise<Chosen> {
+  const { request } = target;
+  const names = candidateNames(request.name, request.video, request.given);
+  const seen: Candidate[] = [];
+  let pick: number | undefined;
+  while (pick === undefined) {
+    const name = names[seen.length]!;
+    const store = destination.storeFor(name);
+    const state = await readPackageState(store, signal);
+    seen.push({ name, store, ...state, standing: standingOf(state.record, request.video) });
+    pick = request.given ? 0 : pickCandidate(seen.map((candidate) => candidate.standing), names.length);
+  }
+  if (pick < 0) {
+    throw new VidpipeError('USAGE', `every package name tried for ${request.name} below ${describeLocation(target.location)} holds another video (${names.join(', ')})`, {
+      hint: 'choose a package name with --name',
+    });
+  }
+  const chosen = seen[pick]!;
+  // Only names vidpipe does not already own need looking at.
+  const owned = new Set([...(chosen.record?.entries ?? []), ...(chosen.recordWritten ? [RECORD_KEY] : [])]);
+  const present = new Set<string>();
+  for (const name of [...new Set([...entries, RECORD_KEY])]) {
+    if (!owned.has(name) && (await chosen.store.exists(name, signal))) present.add(name);
+  }
+  const foreign = foreignNames([...entries, RECORD_KEY], present, chosen.record, chosen.recordWritten);
+  if (foreign.length > 0) throw takenError(chosen.store, foreign);
+  return { ...chosen, ...noteFor(request, chosen) };
+}
+
+function noteFor(request: PackageRequest, chosen: Candidate): { note?: string } {
+  if (chosen.name !== request.name) return { note: `"${request.name}" holds another video, so this one's package is "${chosen.name}"` };
+  if (request.given && chosen.standing === 'other') {
+    return { note: `replaces the package of another video (${chosen.record?.video?.id ?? 'unknown'}) in "${chosen.name}", as named` };
+  }
+  return {};
+}
+
+function takenError(store: ObjectStore, names: string[]): VidpipeError {
+  const list = names.map((name) => store.uriOf(name)).join(', ');
+  return new VidpipeError('USAGE', `cannot publish to ${store.root}: ${list} ${names.length === 1 ? 'is' : 'are'} already there and vidpipe did not write ${names.length === 1 ? 'it' : 'them'}`, {
+    hint: 'vidpipe never replaces files it did not write: move them away, or choose another package name with --name',
+  });
+}
+
+/** The package's record, or one adopted from a package an older vidpipe wrote, or none. */
+async function readPackageState(store: ObjectStore, signal: AbortSignal | undefined): Promise<{ record: PackageRecord | undefined; recordWritten: boolean }> {
+  const text = await store.readText(RECORD_KEY, signal);
+  if (text !== undefined) return { record: parseRecord(text, store.uriOf(RECORD_KEY)), recordWritten: true };
+  const referenced = new Map<string, string | undefined>();
+  for (const key of KNOWN_ENTRIES) {
+    const entry = await store.readText(key, signal);
+    if (entry !== undefined) referenced.set(key, releaseReferencedBy(key, entry));
+  }
+  const releases = [...referenced.values()].filter((release): release is string => release !== undefined && isJobRelease(release));
+  if (releases.length === 0) return { record: undefined, recordWritten: false };
+  const newest = releases.sort(compareReleases).at(-1)!;
+  return { record: adoptedRecord(referenced, await legacyVideo(store, newest, signal)), recordWritten: false };
+}
+
+/** The video of an older vidpipe's release, from the vidpipe.json it carries (its `result.id`). */
+async function legacyVideo(store: ObjectStore, release: string, signal: AbortSignal | undefined): Promise<VideoIdentity | undefined> {
+  const text = await store.readText(`${release}/vidpipe.json`, signal);
+  try {
+    const id = (JSON.parse(text ?? 'null') as { result?: { id?: unknown } } | null)?.result?.id;
+    return typeof id === 'string' && /^v[0-9a-f]{12}$/.test(id) ? { id, sha256: '' } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readRecord(store: ObjectStore, fallback: PackageRecord | undefined, signal: AbortSignal | undefined): Promise<PackageRecord | undefined> {
+  const text = await store.readText(RECORD_KEY, signal);
+  return text === undefined ? fallback : parseRecord(text, store.uriOf(RECORD_KEY));
+}
+
+/** Read, change, write: the record is re-read right before every write, so concurrent jobs lose as little as possible. */
+async function updateRecord(
+  store: ObjectStore,
+  fallback: PackageRecord | undefined,
+  change: (record: PackageRecord | undefined) => PackageRecord | undefined,
+  signal?: AbortSignal,
+): Promise<void> {
+  const next = change(await readRecord(store, fallback, signal));
+  if (next === undefined) await store.deleteKeys([RECORD_KEY], signal);
+  else await store.putText(RECORD_KEY, formatRecord(next), objectHeadersFor(RECORD_KEY), signal);
+}
+
+async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: string, files: PackageFile[], options: PublishOptions): Promise<PublishedFile[]> {
+  const { store } = chosen;
+  const { release, request } = target;
+  const { signal } = options;
+  const { media, manifests } = inPublishOrder(files);
+  const entries = manifests.filter((file) => isEntryKey(file.key));
+  const entryTexts = new Map<string, string>();
+  for (const file of entries) entryTexts.set(file.key, await readFile(file.absPath, 'utf8'));
+  const total = sumBytes(files);
+  let done = 0;
+  const onBytes = (bytes: number): void => {
+    done += bytes;
+    options.onProgress?.(done, total);
+  };
+  const inRelease = (file: PackageFile): string => `${release}/${file.key}`;
+  const move = (options.transfer ?? 'move') === 'move';
+  const state = { claimed: false, moved: false };
+  try {
+    await updateRecord(store, chosen.record, (record) => withClaim(record, request.video, release), signal);
+    state.claimed = true;
+    if (move && store.moveIn) state.moved = await store.moveIn(localDir, release);
+    if (state.moved) {
+      onBytes(total);
+    } else {
+      const sending = { signal, onBytes, keyOf: inRelease, headersFor: (file: PackageFile) => objectHeadersFor(file.key) };
+      await putFiles(store, media, sending);
+      // One at a time, deepest first: the master playlist / MPD is the very last file written.
+      await putFiles(store, manifests, { ...sending, concurrency: 1 });
+    }
+    // The last moment a Ctrl-C is honoured: after this the new package goes live.
+    signal?.throwIfAborted();
+    const record = await readRecord(store, chosen.record, signal);
+    if (!request.given && record?.video !== undefined && !sameVideo(record.video, request.video)) {
+      throw new VidpipeError('STORAGE_FAILED', `${store.root} was taken by another video (${record.video.id}) while this job ran; nothing of this job was published there`, {
+        hint: 'run it again: it will choose a free package name',
+      });
+    }
+    const current = await currentRelease(store, record, signal);
+    if (current !== undefined && compareReleases(current, release) > 0) throw supersededError(store.root, release, current);
+  } catch (error) {
+    await giveUp(store, chosen, release, localDir, state, error, signal);
+    throw error;
+  }
+  // Going live is a few small writes: a Ctrl-C now gets them finished if the server answers within
+  // a few seconds, so the entry files and the record agree; a stalled server does not hold the exit.
+  const switching = afterGrace(signal, INTERRUPTED_CLEANUP_MS);
+  let change: ReturnType<typeof wentLive> | undefined;
+  try {
+    for (const [key, text] of entryTexts) await store.putText(key, entryManifestFor(key, text, release), objectHeadersFor(key), switching);
+    await updateRecord(store, chosen.record, (record) => (change = wentLive(record, request.video, release, [...entryTexts.keys()])).record, switching);
+  } catch (error) {
+    if (!switching?.aborted) throw error;
+    throw new SwitchInterrupted('INTERRUPTED', `interrupted while ${store.root} was switching to release ${release}; its entry manifests point at the previous release or at this one, both complete`, { cause: error });
+  }
+  // A local destination consumes the folder either way (moved, or copied across filesystems).
+  if (move && store.moveIn && !state.moved) await rm(localDir, { recursive: true, force: true });
+  await sweep(store, change!, signal);
+  return [...media, ...manifests].map((file) => ({ key: file.key, uri: store.uriOf(inRelease(file)), bytes: file.bytes, contentType: contentTypeFor(file.key) }));
+}
+
+/** The newest release the package points at: the record's live one, or what its entry files reference. */
+async function currentRelease(store: ObjectStore, record: PackageRecord | undefined, signal: AbortSignal | undefined): Promise<string | undefined> {
+  const found = record?.live === undefined ? [] : [record.live];
+  for (const key of record?.entries ?? []) {
+    const text = await store.readText(key, signal);
+    const release = text === undefined ? undefined : releaseReferencedBy(key, text);
+    if (release !== undefined) found.push(release);
+  }
+  return found.sort(compareReleases).at(-1);
+}
+
+/**
+ * After going live: deletes what the record lists and nothing uses any more. A leftover wastes
+ * space but must not fail a publish that is live; it stays on the record for the next one.
+ */
+async function sweep(store: ObjectStore, change: ReturnType<typeof wentLive>, signal: AbortSignal | undefined): Promise<void> {
+  const budget = withBudget(signal, store.operationTimeoutMs);
+  try {
+    if (change.staleEntries.length > 0) await store.deleteKeys(change.staleEntries, budget);
+    const removed: string[] = [];
+    for (const release of change.staleReleases) {
+      await store.deleteBelow(`${release}/`, budget);
+      removed.push(release);
+    }
+    if (removed.length > 0) await updateRecord(store, undefined, (record) => record && { ...record, releases: record.releases.filter((name) => !removed.includes(name)) }, budget);
+  } catch {
+    // See above: the next publish sweeps what is left.
+  }
+}
+
+/**
+ * A publish that did not go live takes its release back: a moved folder is returned (so a retry
+ * needs no re-encode), sent files are deleted and the release leaves the record. After a timeout
+ * the server is not asked again (the record still lists the release; the next publish removes
+ * it); after Ctrl-C the clean-up gets a few seconds at most.
+ */
+async function giveUp(
+  store: ObjectStore,
+  chosen: Chosen,
+  release: string,
+  localDir: string,
+  state: { claimed: boolean; moved: boolean },
+  error: unknown,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  if (!state.moved && isTimeoutFailure(error)) return;
+  const limit = signal?.aborted ? Math.min(store.operationTimeoutMs ?? INTERRUPTED_CLEANUP_MS, INTERRUPTED_CLEANUP_MS) : store.operationTimeoutMs;
+  const budget = limit === undefined ? undefined : AbortSignal.timeout(limit);
+  try {
+    if (state.moved) await store.moveOut!(release, localDir);
+    else if (state.claimed) await store.deleteBelow(`${release}/`, budget);
+    if (state.claimed) await updateRecord(store, chosen.record, (record) => withoutRelease(record, release), budget);
+    await store.pruneRoot?.();
+  } catch {
+    // The original failure is the one worth reporting; what is left is on the record.
+  }
+}
+
+/** Ctrl-C once going live had begun: its message says which state the package is in. */
+class SwitchInterrupted extends VidpipeError {}
+
+/** Fires `ms` after `signal` does: work that should finish if it can, but not hold a Ctrl-C for long. */
+function afterGrace(signal: AbortSignal | undefined, ms: number): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  const controller = new AbortController();
+  const later = (): void => void setTimeout(() => controller.abort(signal.reason), ms).unref();
+  if (signal.aborted) later();
+  else signal.addEventListener('abort', later, { once: true });
+  return controller.signal;
+}
+
+/** The caller's signal, limited to `ms` when given (clean-ups must end even if the server does not). */
+function withBudget(signal: AbortSignal | undefined, ms: number | undefined): AbortSignal | undefined {
+  if (ms === undefined) return signal;
+  return signal ? AbortSignal.any([signal, AbortSignal.timeout(ms)]) : AbortSignal.timeout(ms);
+}
+
+function publishError(error: unknown, root: string, hint: string | undefined, signal: AbortSignal | undefined): VidpipeError {
+  if (error instanceof SwitchInterrupted) return error;
+  if (signal?.aborted) {
+    return new VidpipeError('INTERRUPTED', `publishing to ${root} was interrupted; no manifest was written and the previous package is unchanged`, { cause: error });
+  }
+  if (error instanceof VidpipeError) {
+    // A bucket that vanished after the preflight is a storage failure, not a bad input.
+    if (error.code === 'INPUT_NOT_FOUND') return new VidpipeError('STORAGE_FAILED', `publishing to ${root} failed: ${error.message}`, { cause: error, hint: error.hint });
+    return error;
+  }
+  return new VidpipeError('STORAGE_FAILED', `publishing to ${root} failed: ${describeFsError(error)}`, { cause: error, hint });
+}

@@ -1,0 +1,136 @@
+/**
+ * Real TCP servers that misbehave the way broken or overloaded S3 endpoints do: one that accepts
+ * connections and never answers, one that sends headers and then stalls mid-body, a proxy in
+ * front of a real server that stalls on demand, and an HTTP proxy that records what it forwards.
+ */
+import http from 'node:http';
+import net from 'node:net';
+
+export interface TestServer {
+  endpoint: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+async function listen(server: net.Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
+function closer(server: net.Server, sockets: Set<net.Socket>): () => Promise<void> {
+  return async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+}
+
+/** Accepts every connection, reads whatever comes, never writes a byte. */
+export async function startSilentServer(): Promise<TestServer & { connections: () => number }> {
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections += 1;
+    sockets.add(socket);
+    socket.on('data', () => undefined);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const port = await listen(server);
+  return { endpoint: `http://127.0.0.1:${port}`, port, connections: () => connections, close: closer(server, sockets) };
+}
+
+/** Answers every request with 200, a Content-Length of `length`, the first `sent` bytes, and then silence. */
+export async function startMidBodyStallServer(length = 100_000, sent = 10): Promise<TestServer> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    socket.once('data', () => {
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: ${length}\r\nETag: "abc"\r\n\r\n`);
+      socket.write(Buffer.alloc(sent, 120));
+    });
+  });
+  const port = await listen(server);
+  return { endpoint: `http://127.0.0.1:${port}`, port, close: closer(server, sockets) };
+}
+
+export interface StallingProxy extends TestServer {
+  /** From now on nothing passes: open connections freeze, new ones are accepted and never answered. */
+  stall(): void;
+  /** Stall as soon as a client sends a request whose head matches. */
+  stallOn(pattern: RegExp): void;
+  readonly stalled: boolean;
+}
+
+/** A TCP proxy in front of 127.0.0.1:`targetPort` that forwards faithfully until told to stall. */
+export async function startStallingProxy(targetPort: number): Promise<StallingProxy> {
+  const sockets = new Set<net.Socket>();
+  let stalled = false;
+  let trigger: RegExp | undefined;
+  const track = (socket: net.Socket): void => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  };
+  const server = net.createServer((client) => {
+    track(client);
+    if (stalled) return;
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    track(upstream);
+    client.on('data', (chunk) => {
+      if (!stalled && trigger?.test(chunk.toString('latin1'))) stalled = true;
+      if (!stalled) upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => {
+      if (!stalled) client.write(chunk);
+    });
+    // A frozen connection stays open: the client must notice the silence itself.
+    client.on('close', () => stalled || upstream.destroy());
+    upstream.on('close', () => stalled || client.destroy());
+  });
+  const port = await listen(server);
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    stall: () => void (stalled = true),
+    stallOn: (pattern) => void (trigger = pattern),
+    get stalled() {
+      return stalled;
+    },
+    close: closer(server, sockets),
+  };
+}
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+/** An HTTP proxy to 127.0.0.1:`targetPort` that records each request; `status` answers every request with that instead. */
+export async function startRecordingProxy(targetPort: number, options: { status?: number } = {}): Promise<TestServer & { requests: RecordedRequest[] }> {
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((req, res) => {
+    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    if (options.status !== undefined) {
+      req.resume();
+      res.writeHead(options.status, { 'Content-Type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>test</Message></Error>');
+      return;
+    }
+    const upstream = http.request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const port = await listen(server);
+  return { endpoint: `http://127.0.0.1:${port}`, port, requests, close: closer(server, sockets) };
+}
