@@ -80,8 +80,9 @@ function commandSection(spec: CommandSpec): string {
   if (spec.arguments.length) {
     parts.push('', '| argument | meaning |', '|---|---|', ...spec.arguments.map((a) => `| ${code(a.syntax)} | ${cell(a.description)}${a.defaultValue ? ` (default: ${code(a.defaultValue)})` : ''} |`));
   }
-  // Options taken over unchanged from `transcode` are named, not repeated.
-  const inherited = spec.name === 'transcode' ? [] : spec.options.filter((option) => TRANSCODE_OPTIONS.includes(option));
+  // A command that takes over most of `transcode`'s options (watch) names them instead of repeating them.
+  const shared = spec.name === 'transcode' ? [] : spec.options.filter((option) => TRANSCODE_OPTIONS.includes(option));
+  const inherited = shared.length > TRANSCODE_OPTIONS.length / 2 ? shared : [];
   const own = spec.options.filter((option) => !inherited.includes(option));
   if (own.length) parts.push('', optionTable(own, OPTION_NOTES[spec.name]));
   if (inherited.length) parts.push('', `Also every option of [\`vidpipe transcode\`](#vidpipe-transcode) but ${TRANSCODE_OPTIONS.filter((o) => !inherited.includes(o) && !own.some((m) => longName(m.flags) === longName(o.flags))).map((o) => code(`--${longName(o.flags)}`)).join(', ')}: ${inherited.map((o) => code(`--${longName(o.flags)}`)).join(', ')}.`);
