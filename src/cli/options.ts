@@ -12,6 +12,8 @@ export interface OptionSpec {
   flags: string;
   description: string;
   defaultValue?: string | boolean | string[];
+  /** How help and docs state a default computed at run time (the same text on every machine). */
+  defaultDescription?: string;
   /** Environment variable that provides the value when the flag is absent. */
   env?: string;
   /** Repeatable option collecting values into an array. */
@@ -41,7 +43,7 @@ export const TRANSCODE_OPTIONS: OptionSpec[] = [
   { flags: '--ladder <rungs|profile.json>', description: 'rungs to encode, e.g. 1080p,720p,360p or 480p:1500, or a JSON profile' },
   { flags: '--codecs <list>', description: 'video codecs: h264, hevc, av1 (comma-separated)', defaultValue: 'h264' },
   { flags: '--preset <name>', description: 'encoder speed/quality preset (x264 names; mapped for AV1)', defaultValue: 'medium' },
-  { flags: '--concurrency <n>', description: 'tasks run in parallel', defaultValue: String(availableParallelism()) },
+  { flags: '--concurrency <n>', description: 'tasks run in parallel', defaultValue: String(availableParallelism()), defaultDescription: 'the number of cores' },
   { flags: '--segment-duration <seconds>', description: 'CMAF segment duration', defaultValue: '6' },
   { flags: '--chunk-duration <seconds>', description: 'length of parallel encode chunks (default: from duration and concurrency)' },
   { flags: '--audio-bitrate <kbps>', description: 'AAC bit rate per audio rendition', defaultValue: '128' },
@@ -83,7 +85,8 @@ export const STATUS_OPTIONS: OptionSpec[] = [REDIS_OPTION];
 
 /**
  * `vidpipe watch`: its own flags, then every transcode flag except the per-input ones
- * (--name comes from the key or a sidecar; --plan runs nothing) and with no local --out default.
+ * (--name comes from the key or a sidecar; --plan runs nothing; --detach would leave the
+ * watcher unable to tell when an upload is done) and with no local --out default.
  */
 export const WATCH_OPTIONS: OptionSpec[] = [
   { flags: '--prefix <prefix>', description: 'only keys below this prefix (default: the one in s3://bucket/prefix, else the whole bucket)' },
@@ -92,7 +95,7 @@ export const WATCH_OPTIONS: OptionSpec[] = [
   { flags: '--lease <seconds>', description: 'a claim not renewed for this long (watcher killed) may be taken over', defaultValue: '60' },
   { flags: '--sqs-queue <url>', description: 'consume S3 ObjectCreated notifications from this SQS queue instead of polling' },
   { flags: '--once', description: 'process what is there, then exit (polling: until nothing is left; SQS: until the queue is empty)' },
-  ...TRANSCODE_OPTIONS.filter((spec) => !/--(name|plan)\b/.test(spec.flags)).map((spec) =>
+  ...TRANSCODE_OPTIONS.filter((spec) => !/--(name|plan|detach)\b/.test(spec.flags)).map((spec) =>
     spec.flags.includes('--out')
       ? { ...spec, defaultValue: undefined, description: 'where packages go (default: s3://<bucket>/vod/); each upload gets <out>/<name>/' }
       : spec,

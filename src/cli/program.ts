@@ -1,11 +1,15 @@
 import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
-import { GLOBAL_OPTIONS, STATUS_OPTIONS, TRANSCODE_OPTIONS, WATCH_OPTIONS, WORKER_OPTIONS, type OptionSpec, type RawTranscodeOptions, type RawWatchOptions } from './options.js';
+import { GLOBAL_OPTIONS, type OptionSpec, type RawTranscodeOptions, type RawWatchOptions } from './options.js';
+import { COMMANDS, PROGRAM_EXAMPLES, type CommandName, type CommandSpec, type Example } from './command-table.js';
 import type { SampleOptions } from './commands/sample.js';
 import type { RawServeOptions } from './commands/serve.js';
 import type { RawMetricsOptions } from './commands/metrics.js';
 import type { RawReportOptions } from './commands/report.js';
 import type { RawWorkerOptions } from './commands/worker.js';
+
+/** The reference documentation, for the end of vidpipe --help. */
+export const DOCS_URL = 'https://github.com/vidpipe/vidpipe/tree/main/docs';
 
 export interface GlobalOptions {
   ffmpeg?: string;
@@ -38,7 +42,7 @@ const { version } = require('../../../package.json') as { version: string };
 function addOptions(command: Command, specs: OptionSpec[]): Command {
   for (const spec of specs) {
     const option = new Option(spec.flags, spec.description);
-    if (spec.defaultValue !== undefined) option.default(spec.defaultValue);
+    if (spec.defaultValue !== undefined) option.default(spec.defaultValue, spec.defaultDescription);
     if (spec.env) option.env(spec.env);
     if (spec.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
     command.addOption(option);
@@ -46,105 +50,62 @@ function addOptions(command: Command, specs: OptionSpec[]): Command {
   return command;
 }
 
+/** The examples section of a --help: each command line, then what it does. */
+export function formatExamples(examples: Example[]): string {
+  const width = Math.max(...examples.map((example) => example.command.length));
+  return `\nExamples:\n${examples.map((example) => `  $ ${example.command.padEnd(width)}  # ${example.does}`).join('\n')}\n`;
+}
+
+/** A command from its table entry: arguments, options, the global options it reads (shown in its help) and examples. */
+function defineCommand(program: Command, name: CommandName): Command {
+  const spec: CommandSpec = COMMANDS[name];
+  const command = program.command(spec.name).description(spec.description);
+  for (const argument of spec.arguments) command.argument(argument.syntax, argument.description, argument.defaultValue);
+  addOptions(command, spec.options);
+  command.configureHelp({
+    showGlobalOptions: true,
+    visibleGlobalOptions: () => spec.globals.map((global) => program.options.find((option) => option.long === `--${global}`)!),
+  });
+  return command.addHelpText('after', formatExamples(spec.examples));
+}
+
 /**
- * Builds the commander program. `exitOverride` turns commander's own exits into
- * CommanderErrors, so the one top-level catch in src/cli/index.ts decides exit codes.
+ * Builds the commander program from the command table (src/cli/command-table.ts).
+ * `exitOverride` turns commander's own exits into CommanderErrors, so the one top-level catch
+ * in src/cli/index.ts decides exit codes.
  */
 export function createProgram(handlers: CommandHandlers, result: { exitCode?: number } = {}): Command {
   const program = new Command('vidpipe')
     .description('Transcode video and audio into adaptive-bitrate HLS and DASH (CMAF) packages')
-    .version(version)
+    .version(version, '-v, --version', 'print the version')
+    .helpOption('-h, --help', 'show this help')
     .exitOverride()
     .showHelpAfterError('(run vidpipe --help for usage)')
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .addHelpText('after', `${formatExamples(PROGRAM_EXAMPLES)}\nEvery command has its own help: vidpipe <command> --help. Reference: ${DOCS_URL}\n`);
   addOptions(program, GLOBAL_OPTIONS);
   const global = () => program.opts<GlobalOptions>();
   const done = (code: number) => {
     result.exitCode = code;
   };
 
-  addOptions(
-    program.command('transcode').description('transcode files (or s3:// objects) into HLS + DASH packages').argument('<inputs...>', 'media files or s3://bucket/key URIs'),
-    TRANSCODE_OPTIONS,
-  ).action(async (inputs: string[], options: RawTranscodeOptions) => done(await handlers.transcode(inputs, options, global())));
-
-  program
-    .command('doctor')
-    .description('show the ffmpeg/ffprobe in use, their versions and the encoders available')
-    .action(async () => done(await handlers.doctor(global())));
-
-  program
-    .command('sample')
-    .description('generate a synthetic test clip with ffmpeg (testsrc2 + tone)')
-    .argument('[output]', 'file to write', 'vidpipe-sample.mp4')
-    .option('--duration <seconds>', 'length', '12')
-    .option('--size <WxH>', 'picture size', '1280x720')
-    .option('--rate <fps>', 'frame rate', '30')
-    .action(async (output: string, options: SampleOptions) => done(await handlers.sample(output, options, global())));
-
-  program
-    .command('list')
-    .description('list transcoded videos recorded in the database')
-    .option('--limit <n>', 'at most this many', '50')
-    .action(async (options: { limit?: string }) => done(await handlers.list(options, global())));
-
-  program
-    .command('show')
-    .description('show one video: metadata, renditions, outputs and tasks of its latest job')
-    .argument('<id>', 'video id (or a unique prefix)')
-    .action(async (id: string) => done(await handlers.show(id, global())));
-
-  program
-    .command('validate')
-    .description('check an HLS/DASH package (any, not only vidpipe\'s) against the HLS and DASH rules; exit 1 when a check fails')
-    .argument('<target>', 'package folder, master.m3u8 / media playlist, or manifest.mpd (path or http(s) URL)')
-    .option('--source <file>', 'the source file: playlist durations must match its duration')
-    .action(async (target: string, options: { source?: string }) => done(await handlers.validate(target, options, global())));
-
-  addOptions(
-    program
-      .command('watch')
-      .description('transcode every upload that appears in a bucket (polling ListObjectsV2, or S3 notifications via SQS)')
-      .argument('<bucket>', 'bucket name or s3://bucket/prefix'),
-    WATCH_OPTIONS,
-  ).action(async (target: string, options: RawWatchOptions) => done(await handlers.watch(target, options, global())));
-
-  addOptions(
-    program.command('worker').description('run queued tasks (transcode --queue) from Redis until stopped; needs ffmpeg and S3 access'),
-    WORKER_OPTIONS,
-  ).action(async (options: RawWorkerOptions) => done(await handlers.worker(options, global())));
-
-  addOptions(
-    program.command('status').description('show a queued job (transcode --queue): its tasks, workers, attempts; exit 1 if it failed').argument('<job>', 'job id'),
-    STATUS_OPTIONS,
-  ).action(async (jobId: string, options: { redis?: string }) => done(await handlers.status(jobId, options, global())));
-
-  program
-    .command('serve')
-    .description('serve a package on loopback with a player page (hls.js and dash.js), storyboard and job report')
-    .argument('<dir>', 'package folder, e.g. out/talk')
-    .option('--port <n>', 'TCP port (0: any free port)', '8080')
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .action(async (dir: string, options: RawServeOptions) => done(await handlers.serve(dir, options, global())));
-
-  program
-    .command('metrics')
-    .description('measure PSNR and SSIM of a video\'s published renditions against its source and store them')
-    .argument('<id>', 'video id (or a unique prefix)')
-    .option('--source <file>', 'the source file, when it moved since the transcode')
-    .option('--package <dir>', 'a local copy of the package, when it was published elsewhere')
-    .action(async (id: string, options: RawMetricsOptions) => done(await handlers.metrics(id, options, global())));
-
-  program
-    .command('report')
-    .description('the job report: ladder, measured bit rates, quality metrics, task timeline')
-    .argument('<id|dir>', 'video id (or a unique prefix), or a package folder with vidpipe.json')
-    .option('--html <file>', 'write it as one self-contained HTML file')
-    .action(async (target: string, options: RawReportOptions) => done(await handlers.report(target, options, global())));
+  defineCommand(program, 'transcode').action(async (inputs: string[], options: RawTranscodeOptions) => done(await handlers.transcode(inputs, options, global())));
+  defineCommand(program, 'doctor').action(async () => done(await handlers.doctor(global())));
+  defineCommand(program, 'sample').action(async (output: string, options: SampleOptions) => done(await handlers.sample(output, options, global())));
+  defineCommand(program, 'list').action(async (options: { limit?: string }) => done(await handlers.list(options, global())));
+  defineCommand(program, 'show').action(async (id: string) => done(await handlers.show(id, global())));
+  defineCommand(program, 'validate').action(async (target: string, options: { source?: string }) => done(await handlers.validate(target, options, global())));
+  defineCommand(program, 'watch').action(async (target: string, options: RawWatchOptions) => done(await handlers.watch(target, options, global())));
+  defineCommand(program, 'worker').action(async (options: RawWorkerOptions) => done(await handlers.worker(options, global())));
+  defineCommand(program, 'status').action(async (jobId: string, options: { redis?: string }) => done(await handlers.status(jobId, options, global())));
+  defineCommand(program, 'serve').action(async (dir: string, options: RawServeOptions) => done(await handlers.serve(dir, options, global())));
+  defineCommand(program, 'metrics').action(async (id: string, options: RawMetricsOptions) => done(await handlers.metrics(id, options, global())));
+  defineCommand(program, 'report').action(async (target: string, options: RawReportOptions) => done(await handlers.report(target, options, global())));
 
   // Global options are accepted after the command too (vidpipe transcode x.mp4 --json).
   for (const command of program.commands) {
     command.exitOverride();
+    command.helpOption('-h, --help', 'show this help');
     for (const spec of GLOBAL_OPTIONS) {
       if (!command.options.some((o) => o.flags === spec.flags)) command.addOption(new Option(spec.flags, spec.description).hideHelp());
     }

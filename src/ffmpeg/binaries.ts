@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
+import { basename, delimiter, dirname, extname, join } from 'node:path';
 import { execa } from 'execa';
 import { VidpipeError } from '../core/errors.js';
 
@@ -11,62 +12,57 @@ export interface FfmpegBinaries {
   ffprobeSource: BinarySource;
 }
 
-export type BinarySource = 'flag' | 'env' | 'packaged' | 'path';
+export type BinarySource = 'flag' | 'env' | 'beside-ffmpeg' | 'packaged' | 'path';
 
 export interface BinaryOverrides {
   ffmpeg?: string;
   ffprobe?: string;
 }
 
+/** The executables of the optional ffmpeg-static / ffprobe-static packages, when installed and downloaded. */
+export interface PackagedBinaries {
+  ffmpeg?: string;
+  ffprobe?: string;
+}
+
 const require = createRequire(import.meta.url);
 
-/** ffmpeg-static is an optional dependency: its install downloads a binary and may fail. */
-function packagedFfmpegPath(): string | undefined {
-  try {
-    const path = require('ffmpeg-static') as string | null;
-    return path && existsSync(path) ? path : undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * ffmpeg-static and ffprobe-static are optional peer dependencies: installed only when the user
+ * adds them, and ffmpeg-static's binary only exists once its install script was allowed to
+ * download it (npm 12 blocks it by default).
+ */
+export function packagedBinaries(): PackagedBinaries {
+  const existing = (path: string | null | undefined) => (path && existsSync(path) ? path : undefined);
+  const load = <T>(name: string): T | undefined => {
+    try {
+      return require(name) as T;
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    ffmpeg: existing(load<string | null>('ffmpeg-static')),
+    ffprobe: existing(load<{ path?: string }>('ffprobe-static')?.path),
+  };
 }
 
-function packagedFfprobePath(): string | undefined {
+async function runs(binary: string, env: NodeJS.ProcessEnv): Promise<boolean> {
   try {
-    const path = (require('ffprobe-static') as { path?: string }).path;
-    return path && existsSync(path) ? path : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function runs(binary: string): Promise<boolean> {
-  try {
-    const result = await execa(binary, ['-version'], { reject: false, timeout: 10_000, stdin: 'ignore' });
+    const result = await execa(binary, ['-version'], { reject: false, timeout: 10_000, stdin: 'ignore', env });
     return result.exitCode === 0;
   } catch {
     return false;
   }
 }
 
-async function resolveOne(
-  name: 'ffmpeg' | 'ffprobe',
-  flag: string | undefined,
-  envValue: string | undefined,
-  packaged: string | undefined,
-): Promise<{ path: string; source: BinarySource }> {
-  if (flag) return checked(name, flag, 'flag', `--${name}`);
-  if (envValue) return checked(name, envValue, 'env', `VIDPIPE_${name.toUpperCase()}`);
-  if (packaged && (await runs(packaged))) return { path: packaged, source: 'packaged' };
-  if (await runs(name)) return { path: name, source: 'path' };
-  throw new VidpipeError('FFMPEG_NOT_FOUND', `${name} was not found`, {
-    hint:
-      `install it (Debian/Ubuntu: sudo apt-get install ffmpeg), ` +
-      `or point vidpipe at one with --${name} PATH or VIDPIPE_${name.toUpperCase()}=PATH`,
-  });
+interface Resolved {
+  path: string;
+  source: BinarySource;
 }
 
-async function checked(name: string, path: string, source: BinarySource, origin: string) {
-  if (!(await runs(path))) {
+async function checked(name: string, path: string, source: BinarySource, origin: string, env: NodeJS.ProcessEnv): Promise<Resolved> {
+  if (!(await runs(path, env))) {
     throw new VidpipeError('FFMPEG_NOT_FOUND', `${name} given by ${origin} (${path}) does not run`, {
       hint: `check the path, or remove ${origin} to let vidpipe find ${name} itself`,
     });
@@ -74,17 +70,86 @@ async function checked(name: string, path: string, source: BinarySource, origin:
   return { path, source };
 }
 
+function notFound(name: 'ffmpeg' | 'ffprobe'): VidpipeError {
+  return new VidpipeError('FFMPEG_NOT_FOUND', `${name} was not found`, {
+    hint:
+      `install ffmpeg, which brings ffprobe (Debian/Ubuntu: sudo apt-get install ffmpeg; macOS: brew install ffmpeg), ` +
+      `or point vidpipe at one with --${name} PATH or VIDPIPE_${name.toUpperCase()}=PATH`,
+  });
+}
+
+/** Where a command name would be found on PATH (the first folder holding it), or undefined. */
+function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const folder of (env.PATH ?? '').split(delimiter)) {
+    if (folder && existsSync(join(folder, name))) return join(folder, name);
+  }
+  return undefined;
+}
+
 /**
- * Resolution order: explicit flag → VIDPIPE_FFMPEG / VIDPIPE_FFPROBE → the binary shipped in
- * ffmpeg-static / ffprobe-static when it exists and runs → `ffmpeg` / `ffprobe` on PATH.
+ * The ffprobe that came with an ffmpeg given by path: the file beside it, named like it
+ * (`/opt/ff6/bin/ffmpeg` → `/opt/ff6/bin/ffprobe`, `ffmpeg-6.exe` → `ffprobe-6.exe`).
+ */
+export function ffprobeBeside(ffmpeg: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const located = /[\\/]/.test(ffmpeg) ? ffmpeg : onPath(ffmpeg, env);
+  if (!located) return undefined;
+  const name = basename(located);
+  const probeName = /ffmpeg/i.test(name) ? name.replace(/ffmpeg/i, 'ffprobe') : `ffprobe${extname(name).toLowerCase() === '.exe' ? '.exe' : ''}`;
+  const candidate = join(dirname(located), probeName);
+  return candidate !== located && existsSync(candidate) ? candidate : undefined;
+}
+
+/**
+ * ffmpeg and ffprobe are taken as a pair from one place, so probing and decoding agree:
+ *   ffmpeg:  --ffmpeg → VIDPIPE_FFMPEG → the packaged pair (ffmpeg-static and ffprobe-static,
+ *            both installed) → `ffmpeg` on PATH → ffmpeg-static alone;
+ *   ffprobe: --ffprobe → VIDPIPE_FFPROBE → the one that comes with that ffmpeg (the file
+ *            beside it; ffprobe-static with the packaged pair) → `ffprobe` on PATH →
+ *            ffprobe-static, only when no other ffprobe exists.
+ * `vidpipe doctor` shows the result and warns when the two are different releases.
  */
 export async function resolveBinaries(
   overrides: BinaryOverrides = {},
   env: NodeJS.ProcessEnv = process.env,
+  packaged: PackagedBinaries = packagedBinaries(),
 ): Promise<FfmpegBinaries> {
-  const [ffmpeg, ffprobe] = await Promise.all([
-    resolveOne('ffmpeg', overrides.ffmpeg, env.VIDPIPE_FFMPEG, packagedFfmpegPath()),
-    resolveOne('ffprobe', overrides.ffprobe, env.VIDPIPE_FFPROBE, packagedFfprobePath()),
-  ]);
+  let ffmpeg: Resolved;
+  let companion: Resolved | undefined;
+  if (overrides.ffmpeg || env.VIDPIPE_FFMPEG) {
+    ffmpeg = overrides.ffmpeg ? await checked('ffmpeg', overrides.ffmpeg, 'flag', '--ffmpeg', env) : await checked('ffmpeg', env.VIDPIPE_FFMPEG!, 'env', 'VIDPIPE_FFMPEG', env);
+    const beside = ffprobeBeside(ffmpeg.path, env);
+    if (beside) companion = { path: beside, source: 'beside-ffmpeg' };
+  } else if (packaged.ffmpeg && packaged.ffprobe && (await runs(packaged.ffmpeg, env))) {
+    ffmpeg = { path: packaged.ffmpeg, source: 'packaged' };
+    companion = { path: packaged.ffprobe, source: 'packaged' };
+  } else if (await runs('ffmpeg', env)) {
+    ffmpeg = { path: 'ffmpeg', source: 'path' };
+    // PATH may find ffmpeg and ffprobe in different folders (a self-built ffmpeg in
+    // /usr/local/bin, the distribution's ffprobe in /usr/bin): the one beside ffmpeg wins.
+    const beside = ffprobeBeside('ffmpeg', env);
+    if (beside && beside !== onPath('ffprobe', env)) companion = { path: beside, source: 'beside-ffmpeg' };
+  } else if (packaged.ffmpeg && (await runs(packaged.ffmpeg, env))) {
+    ffmpeg = { path: packaged.ffmpeg, source: 'packaged' };
+  } else {
+    throw notFound('ffmpeg');
+  }
+
+  let ffprobe: Resolved | undefined;
+  if (overrides.ffprobe) ffprobe = await checked('ffprobe', overrides.ffprobe, 'flag', '--ffprobe', env);
+  else if (env.VIDPIPE_FFPROBE) ffprobe = await checked('ffprobe', env.VIDPIPE_FFPROBE, 'env', 'VIDPIPE_FFPROBE', env);
+  else {
+    const candidates: Resolved[] = [
+      ...(companion ? [companion] : []),
+      { path: 'ffprobe', source: 'path' },
+      ...(packaged.ffprobe ? [{ path: packaged.ffprobe, source: 'packaged' as const }] : []),
+    ];
+    for (const candidate of candidates) {
+      if (await runs(candidate.path, env)) {
+        ffprobe = candidate;
+        break;
+      }
+    }
+  }
+  if (!ffprobe) throw notFound('ffprobe');
   return { ffmpeg: ffmpeg.path, ffprobe: ffprobe.path, ffmpegSource: ffmpeg.source, ffprobeSource: ffprobe.source };
 }

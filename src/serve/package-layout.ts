@@ -10,9 +10,13 @@ import { readPackageSummary, type PackageSummary } from '../report/package-summa
  */
 export interface PackageLayout {
   title: string;
+  /** Where the package folder is on the server, ending in '/'. */
+  base: string;
   hls?: string;
   dash?: string;
   poster?: string;
+  /** The small poster, for lists. */
+  thumbnail?: string;
   storyboard?: string;
   summary?: PackageSummary;
 }
@@ -30,18 +34,21 @@ async function releaseOf(root: string): Promise<string> {
   return '';
 }
 
-export async function describePackage(root: string): Promise<PackageLayout> {
+/** `urlBase`: where the package folder is on the server ('/' for a package served alone, '/talk/' in an output folder). */
+export async function describePackage(root: string, urlBase = '/'): Promise<PackageLayout> {
   const base = await releaseOf(root);
   const first = async (...keys: string[]) => {
-    for (const key of keys) if (await isFile(path.join(root, key))) return `/${key}`;
+    for (const key of keys) if (await isFile(path.join(root, key))) return `${urlBase}${key.split('/').map(encodeURIComponent).join('/')}`;
     return undefined;
   };
   const summary = await readPackageSummary(path.join(root, base));
   return {
     title: summary?.name ?? path.basename(root),
+    base: urlBase,
     hls: await first('master.m3u8'),
     dash: await first('manifest.mpd'),
     poster: await first(`${base}poster.jpg`, `${base}cover.jpg`),
+    thumbnail: await first(`${base}poster-small.jpg`, `${base}poster.jpg`, `${base}cover.jpg`),
     storyboard: await first(`${base}storyboard/storyboard.vtt`),
     summary,
   };

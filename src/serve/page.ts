@@ -1,35 +1,18 @@
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { escapeHtml, REPORT_CSS, renderReportSection } from '../report/html.js';
 import { reportFromPackage } from '../report/model.js';
 import type { PackageLayout } from './package-layout.js';
+import { PLAYER_LIBRARIES, playerLibraryFile } from './player-assets.js';
 import { PLAYER_SCRIPT } from './player-script.js';
 
-const require = createRequire(import.meta.url);
-
-/** A script the page loads: a file of an npm package (served from node_modules, never a CDN), or inline text. */
-export type PlayerAsset = { package: string; file: string } | { text: string };
+/** A script the page loads: a player library's file (never a CDN), or inline text. */
+export type PlayerAsset = { file: () => string | undefined } | { text: string };
 
 export const PLAYER_ASSETS: Record<string, PlayerAsset> = {
-  'hls.min.js': { package: 'hls.js', file: 'dist/hls.min.js' },
-  // dash.js 5's exports map hides its UMD build; it is found relative to the package root.
-  'dash.all.min.js': { package: 'dashjs', file: 'dist/modern/umd/dash.all.min.js' },
+  ...Object.fromEntries(PLAYER_LIBRARIES.map((library) => [library.served, { file: () => playerLibraryFile(library) }])),
   'player.js': { text: PLAYER_SCRIPT },
 };
 
-/** Absolute path of an npm package's folder, found from its entry point (its package.json may not be exported). */
-function packageFolder(name: string): string {
-  let dir = path.dirname(require.resolve(name));
-  while (path.basename(dir) !== name && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
-}
-
-export function resolvePlayerAsset(asset: PlayerAsset): string | { text: string } {
-  if ('text' in asset) return asset;
-  return path.join(packageFolder(asset.package), asset.file);
-}
-
-const PAGE_CSS = `
+export const PAGE_CSS = `
 body { margin: 0; font: 14px/1.4 system-ui, sans-serif; color: #1d2430; background: #f4f6fa; }
 header { padding: 12px 24px; background: #1d2430; color: #fff; display: flex; gap: 24px; align-items: baseline; }
 header h1 { font-size: 18px; margin: 0; }
@@ -46,13 +29,14 @@ main { padding: 16px 24px; max-width: 1000px; }
 `;
 
 /** The player page: hls.js or dash.js on the package's entry manifests, a rendition picker, storyboard thumbnails, and the report. */
-export function renderPlayerPage(layout: PackageLayout, requested?: 'hls' | 'dash'): string {
+export function renderPlayerPage(layout: PackageLayout, requested?: 'hls' | 'dash', indexHref?: string): string {
   const engine = requested ?? (layout.hls ? 'hls' : 'dash');
   const config = { engine, hls: layout.hls ?? null, dash: layout.dash ?? null, storyboard: layout.storyboard ?? null };
   const links = [
+    indexHref ? `<a href="${escapeHtml(indexHref)}">all packages</a>` : '',
     layout.hls ? `<a href="?engine=hls">HLS (hls.js)</a>` : '',
     layout.dash ? `<a href="?engine=dash">DASH (dash.js)</a>` : '',
-    layout.summary ? `<a href="/_vidpipe/report.html">report as a page</a>` : '',
+    layout.summary ? `<a href="${escapeHtml(layout.base)}_vidpipe/report.html">report as a page</a>` : '',
   ].filter(Boolean);
   const report = layout.summary
     ? renderReportSection(reportFromPackage(layout.summary))

@@ -8,16 +8,18 @@ import { contentTypeFor } from '../storage/content-types.js';
 import { isReleaseName } from '../storage/release.js';
 import { VidpipeError } from '../core/errors.js';
 import { parseRange, type ByteRange } from './ranges.js';
-import { renderPlayerPage, PLAYER_ASSETS, resolvePlayerAsset } from './page.js';
+import { renderPlayerPage, PLAYER_ASSETS } from './page.js';
 import { renderReportDocument } from '../report/html.js';
 import { describePackage } from './package-layout.js';
+import { renderIndexPage, type IndexEntry } from './index-page.js';
+import { isPackageFolder, packageFoldersIn } from '../validate/package-folders.js';
 import { reportFromPackage } from '../report/model.js';
 
 /** Everything the page loads from vidpipe itself lives under this prefix, apart from the package's files. */
 export const ASSET_PREFIX = '/_vidpipe/';
 
 export interface ServeOptions {
-  /** The package folder (where master.m3u8 / manifest.mpd are). */
+  /** A package folder (where master.m3u8 / manifest.mpd are), or an output folder holding package folders. */
   dir: string;
   port: number;
   host: string;
@@ -124,6 +126,42 @@ function pipeRanges(res: ServerResponse, file: string, list: ByteRange[], framin
   });
 }
 
+/** A package on the server: its folder, the URL path it sits at ('/' or '/talk/'), and the rest of the request path. */
+interface ServedPackage {
+  dir: string;
+  base: string;
+  rest: string;
+}
+
+/**
+ * Where a request path falls. A package folder is served at '/'; an output folder (one
+ * package folder per input, as `transcode --out` makes it) has an index at '/' and each
+ * package at '/<name>/'. Decided per request, so packages transcoded while serving show up.
+ */
+async function routeOf(root: string, pathname: string): Promise<ServedPackage | 'index' | { redirect: string } | undefined> {
+  if (await isPackageFolder(root)) return { dir: root, base: '/', rest: pathname.slice(1) };
+  if (pathname === '/' || pathname === '/index.html') return 'index';
+  const [, first = '', ...rest] = pathname.split('/');
+  let name: string;
+  try {
+    name = decodeURIComponent(first);
+  } catch {
+    return undefined;
+  }
+  if (name === '' || name === '.' || name === '..' || /[\\/\0]/.test(name) || !(await isPackageFolder(path.join(root, name)))) return undefined;
+  if (pathname === `/${first}`) return { redirect: `/${first}/` };
+  return { dir: path.join(root, name), base: `/${first}/`, rest: rest.join('/') };
+}
+
+async function indexEntries(root: string): Promise<IndexEntry[]> {
+  return Promise.all(
+    (await packageFoldersIn(root)).map(async ({ name, path: dir }) => {
+      const href = `/${encodeURIComponent(name)}/`;
+      return { name, href, layout: await describePackage(dir, href) };
+    }),
+  );
+}
+
 export function createServeHandler(root: string): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const method = req.method ?? 'GET';
@@ -133,27 +171,30 @@ export function createServeHandler(root: string): (req: IncomingMessage, res: Se
     }
     if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'method not allowed\n', undefined, { Allow: 'GET, HEAD, OPTIONS' });
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname === '/' || url.pathname === '/index.html') {
-      const layout = await describePackage(root);
-      const engine = url.searchParams.get('engine') === 'dash' ? 'dash' : url.searchParams.get('engine') === 'hls' ? 'hls' : undefined;
-      return send(res, 200, renderPlayerPage(layout, engine), 'text/html; charset=utf-8');
+    const asset = url.pathname.startsWith(ASSET_PREFIX) ? PLAYER_ASSETS[url.pathname.slice(ASSET_PREFIX.length)] : undefined;
+    if (asset) {
+      if ('text' in asset) return send(res, 200, asset.text, 'text/javascript; charset=utf-8');
+      const file = asset.file();
+      if (!file) return send(res, 500, `${url.pathname} is missing from this vidpipe install (dist/player/); reinstall it, or run npm run build in a checkout\n`);
+      return sendFile(req, res, file, 'text/javascript; charset=utf-8');
     }
-    if (url.pathname === `${ASSET_PREFIX}report.html`) {
-      const layout = await describePackage(root);
+    const route = await routeOf(root, url.pathname);
+    if (route === 'index') return send(res, 200, renderIndexPage(path.basename(root), await indexEntries(root)), 'text/html; charset=utf-8');
+    if (route && 'redirect' in route) return send(res, 301, `see ${route.redirect}\n`, undefined, { Location: route.redirect });
+    if (route && (route.rest === '' || route.rest === 'index.html')) {
+      const layout = await describePackage(route.dir, route.base);
+      const engine = url.searchParams.get('engine') === 'dash' ? 'dash' : url.searchParams.get('engine') === 'hls' ? 'hls' : undefined;
+      return send(res, 200, renderPlayerPage(layout, engine, route.base === '/' ? undefined : '/'), 'text/html; charset=utf-8');
+    }
+    if (route && route.rest === `${ASSET_PREFIX.slice(1)}report.html`) {
+      const layout = await describePackage(route.dir, route.base);
       if (!layout.summary) return send(res, 404, 'this package has no vidpipe.json (it was not made by vidpipe, or by an older one)\n');
       return send(res, 200, renderReportDocument(reportFromPackage(layout.summary)), 'text/html; charset=utf-8');
     }
-    if (url.pathname.startsWith(ASSET_PREFIX)) {
-      const name = url.pathname.slice(ASSET_PREFIX.length);
-      const asset = PLAYER_ASSETS[name];
-      if (!asset) return send(res, 404, 'not found\n');
-      const resolved = resolvePlayerAsset(asset);
-      if (typeof resolved === 'string') return sendFile(req, res, resolved, 'text/javascript; charset=utf-8');
-      return send(res, 200, resolved.text, 'text/javascript; charset=utf-8');
-    }
+    if (url.pathname.startsWith(ASSET_PREFIX)) return send(res, 404, 'not found\n');
     const file = await resolveInside(root, url.pathname);
     if (!file) return send(res, 403, 'forbidden\n');
-    const relative = path.relative(root, file).split(path.sep).join('/');
+    const relative = path.relative(route?.dir ?? root, file).split(path.sep).join('/');
     return sendFile(req, res, file, contentTypeFor(packageKey(relative)));
   };
 }
@@ -169,7 +210,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const root = path.resolve(options.dir);
   const info = await stat(root).catch(() => undefined);
   if (!info?.isDirectory()) {
-    throw new VidpipeError('INPUT_NOT_FOUND', `${options.dir} is not a folder`, { hint: 'give the package folder, e.g. vidpipe serve out/talk' });
+    throw new VidpipeError('INPUT_NOT_FOUND', `${options.dir} is not a folder`, { hint: 'give a package folder (vidpipe serve out/talk) or the output folder holding them (vidpipe serve out)' });
   }
   const handler = createServeHandler(root);
   const server = createServer((req, res) => {

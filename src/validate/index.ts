@@ -2,16 +2,16 @@
  * `vidpipe validate`: runs every HLS and DASH check on a package and collects the results.
  * A directory means its master.m3u8 and manifest.mpd (whichever exist).
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { VidpipeError } from '../core/errors.js';
+import { stat } from 'node:fs/promises';
+import { VidpipeError, isVidpipeError } from '../core/errors.js';
 import { probeFile } from '../ffmpeg/probe.js';
 import { PackageReader } from './source.js';
 import { loadHls, type HlsPackage } from './hls-load.js';
-import { isMasterText } from './hls-playlist.js';
+import { entryManifestsOf, packageFoldersIn } from './package-folders.js';
 import * as master from './hls-master-checks.js';
 import * as media from './hls-media-checks.js';
 import * as dash from './dash.js';
+import { checkVhsDash, checkVhsHls } from './vhs.js';
 import type { CheckResult, ValidationReport } from './result.js';
 import type { Tools } from './tracks.js';
 
@@ -38,27 +38,19 @@ export async function manifestsOf(target: string): Promise<string[]> {
     if (!/\.(m3u8|mpd)$/i.test(target)) throw new VidpipeError('USAGE', `${target} is neither a directory nor a .m3u8 / .mpd file`);
     return [target];
   }
-  const names = (await readdir(target)).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-  const found: string[] = [];
-  for (const name of names) {
-    const path = join(target, name);
-    if (/\.mpd$/i.test(name) || (/\.m3u8$/i.test(name) && isMasterText(await readFile(path, 'utf8')))) found.push(path);
-  }
+  const found = await entryManifestsOf(target);
   if (found.length === 0) {
-    throw new VidpipeError('USAGE', `${target} holds no multivariant playlist (master.m3u8) and no MPD`, { hint: 'name the playlist or MPD to check: vidpipe validate dir/other.m3u8' });
+    throw new VidpipeError('USAGE', `${target} holds no multivariant playlist (master.m3u8), no MPD and no package folders`, {
+      hint: 'give a package folder (out/talk), an output folder holding them (out), or the playlist or MPD to check: vidpipe validate dir/other.m3u8',
+    });
   }
   return found;
-}
-
-/** master.m3u8 first, then other playlists, then MPDs: the order a reader expects. */
-function rank(name: string): number {
-  if (name === 'master.m3u8') return 0;
-  return /\.m3u8$/i.test(name) ? 1 : 2;
 }
 
 export async function hlsChecks(pkg: HlsPackage, sourceSeconds?: number): Promise<CheckResult[]> {
   return [
     master.checkStrictParse(pkg),
+    checkVhsHls(pkg),
     master.checkMasterTags(pkg),
     media.checkUris(pkg),
     master.checkCodecsPresent(pkg),
@@ -89,6 +81,7 @@ export async function hlsChecks(pkg: HlsPackage, sourceSeconds?: number): Promis
 export async function dashChecks(pkg: dash.DashPackage, sourceSeconds?: number): Promise<CheckResult[]> {
   return [
     dash.checkDashParse(pkg),
+    checkVhsDash(pkg),
     await dash.checkDashStatic(pkg),
     await dash.checkDashProfiles(pkg),
     await dash.checkDashMpdAttributes(pkg),
@@ -120,4 +113,34 @@ export async function validatePackage(target: string, options: ValidateOptions):
     }
   }
   return { ok: checks.every((check) => check.status !== 'fail'), target, checks };
+}
+
+/** One package of an output folder: its report, or why it could not be checked. */
+export type PackageValidation =
+  | (ValidationReport & { name: string })
+  | { name: string; target: string; ok: false; error: { code: string; message: string; hint?: string; exitCode: number } };
+
+export interface FolderValidationReport {
+  ok: boolean;
+  target: string;
+  packages: PackageValidation[];
+}
+
+/** The package folders of an output folder (`transcode --out`), or none when the target is a package, a file or a URL. */
+export async function packagesOfOutputFolder(target: string): Promise<{ name: string; path: string }[]> {
+  return isUrl(target) ? [] : packageFoldersIn(target);
+}
+
+/** Every package of an output folder, one after another; a package that cannot be read does not stop the others. */
+export async function validateOutputFolder(target: string, packages: { name: string; path: string }[], options: ValidateOptions): Promise<FolderValidationReport> {
+  const results: PackageValidation[] = [];
+  for (const { name, path } of packages) {
+    try {
+      results.push({ name, ...(await validatePackage(path, options)) });
+    } catch (error) {
+      if (!isVidpipeError(error)) throw error;
+      results.push({ name, target: path, ok: false, error: { code: error.code, message: error.message, hint: error.hint, exitCode: error.exitCode } });
+    }
+  }
+  return { ok: results.every((result) => result.ok), target, packages: results };
 }

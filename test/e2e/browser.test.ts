@@ -176,6 +176,29 @@ describe('playback in a real browser (Debian chromium via playwright-core)', { s
     }
   });
 
+  test('an output folder: the index shows the package with its poster, and its link opens a player page that plays', async () => {
+    const server = await startServer({ dir: join(dir, 'out'), port: 0, host: '127.0.0.1' });
+    servers.push(server);
+    const { page, consoleErrors } = await browser!.newPage();
+    try {
+      await page.goto(server.url);
+      const name = video.outputs.hls!.split('/').at(-2)!;
+      const row = `tr[data-package="${name}"]`;
+      await page.waitForFunction((selector) => ((document.querySelector(`${selector} img`) as HTMLImageElement | null)?.naturalWidth ?? 0) > 0, row, { timeout: PLAY_TIMEOUT_MS });
+      assert.match(await page.textContent(row) ?? '', /0:06.*h264-180p, h264-144p, aac-128k/);
+      await Promise.all([page.waitForURL(`${server.url}${name}/`), page.click(`${row} td:nth-child(2) a`)]);
+      await waitUntil(() => playerState(page), (s) => s.levels.length > 0 || s.errors.length > 0, PLAY_TIMEOUT_MS, 'renditions from the index');
+      const state = await playsPast(page, 1.2, 'hls.js playback of a package opened from the index');
+      assert.deepEqual(state.player.errors, []);
+      assert.equal(state.video.error, null);
+      assert.equal(state.player.storyboardCues, 3);
+      await page.screenshot({ path: join(ARTIFACTS_DIR, 'output-folder-index.png'), fullPage: true });
+      assert.deepEqual(consoleErrors, []);
+    } finally {
+      await page.close();
+    }
+  });
+
   test('an audio-only package plays in hls.js', async () => {
     const wav = join(dir, 'tone.wav');
     await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=6', '-ac', '2', wav]);

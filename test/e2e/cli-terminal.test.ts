@@ -7,14 +7,26 @@ import { makeClip, runCli, tempDir, VIDPIPE_BIN } from '../helpers/media.js';
 
 const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
 
-/** Runs the CLI under a real pseudo-terminal (util-linux `script`), as a person at a terminal would. */
-function runInTerminal(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+/**
+ * Runs the CLI under a real pseudo-terminal (util-linux `script`), as a person at a terminal
+ * would; `onOutput` may type into the terminal (what it writes goes through the pty, so
+ * "\x03" is a real Ctrl-C: the line discipline sends SIGINT to the foreground processes).
+ */
+function runInTerminal(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  onOutput?: (output: string, type: (keys: string) => void) => void,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     // A pty starts at 0x0; give it a size, as a terminal window would.
-    const command = `stty cols 120 rows 40; ${[process.execPath, VIDPIPE_BIN, ...args].map(quote).join(' ')}`;
+    const command = `stty cols 120 rows 40; exec ${[process.execPath, VIDPIPE_BIN, ...args].map(quote).join(' ')}`;
     const child = spawn('script', ['-qefc', command, '/dev/null'], { env: { ...process.env, CI: '', TERM: 'xterm-256color', COLUMNS: '120', LINES: '40', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (d) => (output += d));
+    const type = (keys: string) => child.stdin.write(keys);
+    child.stdout.on('data', (d) => {
+      output += d;
+      onOutput?.(output, type);
+    });
     child.stderr.on('data', (d) => (output += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, output }));
@@ -38,6 +50,28 @@ describe('vidpipe on a terminal and on Ctrl-C', { timeout: 240_000 }, () => {
     assert.match(r.output, /Package CMAF segments/);
     assert.match(r.output, /\u001b\[/, 'ANSI drawing codes: the live renderer was used');
     assert.match(r.output, /✔ .*clip\.mp4 →/);
+  });
+
+  it('Ctrl-C under the live task list is handled by vidpipe (exit 130, job interrupted), not by listr2 (exit 127)', async () => {
+    const long = await makeClip(join(dir, 'tty-long.mp4'), { durationSeconds: 30, width: 640, height: 360 });
+    const db = join(dir, 'tty-int.db');
+    let typed = false;
+    const r = await runInTerminal(
+      ['transcode', long, '--out', join(dir, 'tty-int'), '--db', db, '--work-dir', join(dir, 'tty-work'), '--preset', 'slow'],
+      {},
+      (output, type) => {
+        if (!typed && /Encode video/.test(output)) {
+          typed = true;
+          setTimeout(() => type('\x03'), 1000);
+        }
+      },
+    );
+    assert.ok(typed, 'the encode started under the live renderer');
+    assert.match(r.output, /\u001b\[/, 'ANSI drawing codes: the live renderer was used');
+    assert.equal(r.code, 130, r.output);
+    assert.match(r.output, /SIGINT received, stopping/);
+    const shown = JSON.parse((await runCli(['list', '--db', db, '--json'])).stdout);
+    assert.equal(shown.videos[0].latestJobStatus, 'interrupted');
   });
 
   it('on SIGINT kills ffmpeg, removes temporary files, marks the job interrupted and exits 130', async () => {

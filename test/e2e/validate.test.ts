@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { makeClip, runCli, tempDir } from '../helpers/media.js';
 import { ffmpeg } from '../helpers/media-tools.js';
 import { makeVidpipePackage, type VidpipePackage } from '../helpers/validate-package.js';
@@ -139,6 +139,37 @@ describe('vidpipe validate (end to end)', { timeout: 300_000 }, () => {
     } finally {
       server.close();
     }
+  });
+
+  it('checks every package of an output folder (transcode --out), each reported, exit status from the worst', async () => {
+    const out = join(dir, 'out');
+    const audio = await runCli(['transcode', pkg.source, '--out', out, '--name', 'tone', '--audio-only', '--audio-ladder', '64', '--db', join(dir, 'meta.db'), '--quiet']);
+    assert.equal(audio.code, 0, audio.stderr);
+    const run = await runCli(['validate', out, '--json']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const folder = JSON.parse(run.stdout) as { ok: boolean; packages: (JsonReport & { name: string; target: string })[] };
+    assert.equal(folder.ok, true);
+    assert.deepEqual(folder.packages.map((p) => p.name), ['pkg', 'tone']);
+    for (const report of folder.packages) {
+      assert.deepEqual([...new Set(report.checks.map((check) => check.manifest))], ['master.m3u8', 'manifest.mpd'], report.name);
+      assert.deepEqual(byStatus(report, 'fail'), [], report.name);
+    }
+
+    const broken = join(dir, 'out-broken');
+    await cp(out, broken, { recursive: true });
+    const playlist = await readFile(join(broken, 'tone', 'master.m3u8'), 'utf8');
+    const audioPlaylist = join(broken, 'tone', /^([^#\s].*\.m3u8)$/m.exec(playlist)![1]!);
+    await rm(join(dirname(audioPlaylist), 'seg_00001.m4s'));
+    const text = await runInProcess(['validate', broken]);
+    assert.equal(text.code, 1, text.stderr);
+    assert.match(text.stdout, /^pkg: .*out-broken\/pkg$/m);
+    assert.match(text.stdout, /^tone: .*out-broken\/tone$/m);
+    assert.match(text.stdout, /✖ hls-uris/);
+    assert.match(text.stdout, /2 packages in .*out-broken: 1 valid, 1 INVALID \(tone\)\n$/);
+
+    const withSource = await runInProcess(['validate', out, '--source', pkg.source]);
+    assert.equal(withSource.code, 2);
+    assert.match(withSource.stderr, /--source belongs to one package/);
   });
 
   it('exits 2 when the target does not exist or holds no manifest', async () => {

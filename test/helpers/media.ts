@@ -66,10 +66,13 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Spawns the real CLI (bin/vidpipe) with no terminal. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<CliRun> {
+/** Spawns the real CLI (bin/vidpipe, or another install's `bin`) with no terminal. */
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; bin?: string; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {},
+): Promise<CliRun> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [VIDPIPE_BIN, ...args], {
+    const child = spawn(process.execPath, [options.bin ?? VIDPIPE_BIN, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
       env: { ...process.env, CI: '', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,10 +1,11 @@
-import { after, before, test } from 'node:test';
+import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../src/serve/server.js';
-import { tempDir } from '../helpers/media.js';
+import { makeClip, runCli, tempDir } from '../helpers/media.js';
+import type { TranscodeResult } from '../../src/core/result.js';
 
 /** A raw request: fetch() would normalise "..", the very thing under test. */
 function rawGet(url: string, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
@@ -144,4 +145,89 @@ test('the player page points into the release folder and its scripts come from n
   }
   assert.equal((await fetch(new URL('/_vidpipe/../../package.json', server.url))).status, 404);
   assert.equal((await fetch(new URL('/_vidpipe/report.html', server.url))).status, 404, 'no vidpipe.json, no report');
+});
+
+describe('an output folder (one package folder per input): index at /, each package at /<name>/', () => {
+  let folder: RunningServer;
+  let out: string;
+  let done: () => Promise<void>;
+  let release: string;
+
+  before(async () => {
+    const tmp = await tempDir('vidpipe-serve-out-');
+    done = tmp.cleanup;
+    out = join(tmp.dir, 'out');
+    await writeFile(join(tmp.dir, 'secret.txt'), 'TOP SECRET');
+    const clip = await makeClip(join(tmp.dir, 'clip.mp4'), { durationSeconds: 3 });
+    const made = await runCli(['transcode', clip, '--out', out, '--name', 'talk', '--db', join(tmp.dir, 'db.sqlite'), '--ladder', '144p', '--preset', 'ultrafast', '--segment-duration', '2', '--quiet', '--json']);
+    assert.equal(made.code, 0, made.stderr);
+    release = (JSON.parse(made.stdout) as TranscodeResult).jobId;
+    // A package vidpipe did not make: entry manifests only, no vidpipe.json.
+    await mkdir(join(out, 'other'), { recursive: true });
+    await writeFile(join(out, 'other', 'manifest.mpd'), '<?xml version="1.0"?><MPD></MPD>');
+    await mkdir(join(out, 'not-a-package'), { recursive: true });
+    folder = await startServer({ dir: out, port: 0, host: '127.0.0.1' });
+  });
+  after(async () => {
+    await folder?.close();
+    await done?.();
+  });
+
+  it('lists each package with its name, duration, renditions and poster, linking to its player page', async () => {
+    const page = await (await fetch(folder.url)).text();
+    const rows = [...page.matchAll(/<tr data-package="([^"]+)">(.*?)<\/tr>/g)].map((m) => [m[1], m[2]] as const);
+    assert.deepEqual(rows.map(([name]) => name), ['other', 'talk']);
+    const talk = rows.find(([name]) => name === 'talk')![1];
+    assert.match(talk, /<a href="\/talk\/">talk<\/a>/);
+    assert.match(talk, /<td class="num">0:03<\/td>/);
+    assert.match(talk, /h264-144p, aac-128k/);
+    const poster = /<img src="([^"]+)"/.exec(talk)![1]!;
+    assert.equal(poster, `/talk/${release}/poster-small.jpg`);
+    const image = await fetch(new URL(poster, folder.url));
+    assert.equal(image.status, 200);
+    assert.equal(image.headers.get('content-type'), 'image/jpeg');
+    assert.match(rows.find(([name]) => name === 'other')![1], /<td class="num">–<\/td>/);
+  });
+
+  it('serves each package where the index links to, with its report and the content types of its files', async () => {
+    const redirect = await rawGet(folder.url, '/talk');
+    assert.equal(redirect.status, 301);
+    assert.equal(redirect.headers.location, '/talk/');
+    const page = await (await fetch(new URL('/talk/', folder.url))).text();
+    const config = JSON.parse(/<script type="application\/json" id="vp-config">(.*?)<\/script>/.exec(page)![1]!);
+    assert.deepEqual(config, { engine: 'hls', hls: '/talk/master.m3u8', dash: '/talk/manifest.mpd', storyboard: `/talk/${release}/storyboard/storyboard.vtt` });
+    assert.match(page, /<a href="\/">all packages<\/a>/);
+    assert.match(page, /<script src="\/_vidpipe\/hls\.min\.js">/);
+    assert.equal((await fetch(new URL('/talk/_vidpipe/report.html', folder.url))).status, 200);
+    assert.equal((await fetch(new URL('/other/_vidpipe/report.html', folder.url))).status, 404, 'no vidpipe.json, no report');
+    const master = await fetch(new URL('/talk/master.m3u8', folder.url));
+    assert.equal(master.headers.get('content-type'), 'application/vnd.apple.mpegurl');
+    const audioInit = /#EXT-X-MEDIA:TYPE=AUDIO,.*URI="([^"]+)"/.exec(await master.text())![1]!.replace('index.m3u8', 'init.mp4');
+    const init = await fetch(new URL(`/talk/${audioInit}`, folder.url));
+    assert.equal(init.status, 200);
+    assert.equal(init.headers.get('content-type'), 'audio/mp4');
+    assert.equal((await fetch(new URL('/not-a-package/', folder.url))).status, 404);
+  });
+
+  it('no path leaves the output folder', async () => {
+    for (const path of ['/../secret.txt', '/%2e%2e/secret.txt', '/talk/..%2f..%2fsecret.txt', '/%2e%2e%2fsecret.txt/', '/talk%2f..%2f..%2fsecret.txt']) {
+      const res = await rawGet(folder.url, path);
+      assert.ok([400, 403, 404].includes(res.status), `${path} → ${res.status}`);
+      assert.ok(!res.body.toString().includes('TOP SECRET'), `${path} leaked the file`);
+    }
+  });
+
+  it('lists a package made while serving on the next load, and says how to make one in an empty folder', async () => {
+    await mkdir(join(out, 'late'), { recursive: true });
+    await writeFile(join(out, 'late', 'master.m3u8'), '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\nv.m3u8\n');
+    assert.match(await (await fetch(folder.url)).text(), /data-package="late"/);
+    const empty = join(out, '..', 'empty');
+    await mkdir(empty);
+    const server = await startServer({ dir: empty, port: 0, host: '127.0.0.1' });
+    try {
+      assert.match(await (await fetch(server.url)).text(), /No packages here yet/);
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -133,6 +133,18 @@ const CASES: Case[] = [
     fails: ['hls-parse', 'hls-target-duration', 'hls-same-target-duration'],
   },
   {
+    name: 'a lower-case PLAYLIST-TYPE, which m3u8-parser (Video.js) ignores',
+    breakIt: (p) => edit(p.video, (t) => t.replace('#EXT-X-PLAYLIST-TYPE:VOD', '#EXT-X-PLAYLIST-TYPE:vod')),
+    fails: ['hls-vhs-parse', 'hls-vod'],
+    message: /index\.m3u8: m3u8-parser: ignoring unknown playlist type/,
+  },
+  {
+    name: 'a variant without BANDWIDTH, which m3u8-parser (Video.js) cannot rank',
+    breakIt: (p) => edit(p.master, (t) => t.replace(/#EXT-X-STREAM-INF:BANDWIDTH=\d+,/, '#EXT-X-STREAM-INF:')),
+    fails: ['hls-vhs-parse', 'hls-bandwidth'],
+    message: /m3u8-parser reads \d+ of the \d+ variants/,
+  },
+  {
     name: 'EXT-X-ENDLIST missing',
     breakIt: (p) => edit(p.video, (t) => t.replace('#EXT-X-ENDLIST', '')),
     fails: ['hls-vod'],
@@ -177,6 +189,12 @@ const CASES: Case[] = [
     name: 'MPD that is not well-formed XML',
     breakIt: (p) => edit(p.mpd, (t) => t.replace('</Period>', '')),
     fails: ['dash-parse'],
+  },
+  {
+    name: 'an AdaptationSet that names no content type, so mpd-parser (Video.js) drops its Representations',
+    breakIt: (p) => edit(p.mpd, (t) => t.replace(/(<AdaptationSet[^>]*?) contentType="video"([^>]*?) mimeType="video\/mp4"/, '$1$2')),
+    fails: ['dash-vhs-parse'],
+    message: /Representation \S+ \(unknown\): mpd-parser does not find it/,
   },
   {
     name: 'MPD of type dynamic',

@@ -1,6 +1,13 @@
-import { EXIT_FAILURE, EXIT_OK } from '../../core/errors.js';
+import { EXIT_FAILURE, EXIT_OK, VidpipeError } from '../../core/errors.js';
 import { resolveBinaries, type FfmpegBinaries } from '../../ffmpeg/binaries.js';
-import { validatePackage, type CheckResult, type ValidationReport } from '../../validate/index.js';
+import {
+  packagesOfOutputFolder,
+  validateOutputFolder,
+  validatePackage,
+  type CheckResult,
+  type FolderValidationReport,
+  type ValidationReport,
+} from '../../validate/index.js';
 import { printable } from './list.js';
 import type { GlobalOptions } from '../program.js';
 import type { CliIO } from '../io.js';
@@ -25,11 +32,41 @@ export function formatReport(report: ValidationReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** `vidpipe validate <dir | master.m3u8 | manifest.mpd>`: exit 0 when every check passes, 1 when any fails. */
+/** Each package's report under its name and folder, then one line for the whole output folder. */
+export function formatFolderReport(folder: FolderValidationReport): string {
+  const parts = folder.packages.map((result) => {
+    const head = `${printable(result.name)}: ${printable(result.target)}\n`;
+    if ('error' in result) return `${head}  ✖ cannot check it: ${printable(result.error.message)}${result.error.hint ? `\n    hint: ${printable(result.error.hint)}` : ''}\n`;
+    return head + formatReport(result);
+  });
+  const bad = folder.packages.filter((result) => !result.ok).map((result) => printable(result.name));
+  const count = folder.packages.length;
+  const summary = `${count} package${count === 1 ? '' : 's'} in ${printable(folder.target)}: ${count - bad.length} valid${bad.length ? `, ${bad.length} INVALID (${bad.join(', ')})` : ''}`;
+  return `${parts.join('\n')}\n${summary}\n`;
+}
+
+/** The worst outcome decides: a failed check (1) over a package that could not be read (its code, 2 for a bad one). */
+export function folderExitCode(folder: FolderValidationReport): number {
+  const codes = folder.packages.map((result) => (result.ok ? EXIT_OK : 'error' in result ? result.error.exitCode : EXIT_FAILURE));
+  if (codes.includes(EXIT_FAILURE)) return EXIT_FAILURE;
+  return codes.find((code) => code !== EXIT_OK) ?? EXIT_OK;
+}
+
+/**
+ * `vidpipe validate <dir | master.m3u8 | manifest.mpd | URL>`: exit 0 when every check passes,
+ * 1 when any fails. An output folder (one package folder per input) has every package checked.
+ */
 export async function runValidate(target: string, options: ValidateCommandOptions, global: GlobalOptions, io: CliIO): Promise<number> {
   let binaries: Promise<FfmpegBinaries> | undefined;
   // ffmpeg/ffprobe are needed only for MPEG-TS segments and --source; fMP4 packages are read directly.
   const tools = () => (binaries ??= resolveBinaries({ ffmpeg: global.ffmpeg, ffprobe: global.ffprobe }, io.env));
+  const packages = await packagesOfOutputFolder(target);
+  if (packages.length > 0) {
+    if (options.source) throw new VidpipeError('USAGE', `--source belongs to one package, and ${target} holds ${packages.length}`, { hint: `name the package: vidpipe validate ${packages[0]!.path} --source FILE` });
+    const folder = await validateOutputFolder(target, packages, { tools });
+    io.stdout(global.json ? JSON.stringify(folder) : formatFolderReport(folder));
+    return folderExitCode(folder);
+  }
   const report = await validatePackage(target, { source: options.source, tools });
   io.stdout(global.json ? JSON.stringify({ ok: report.ok, target: report.target, checks: report.checks }) : formatReport(report));
   return report.ok ? EXIT_OK : EXIT_FAILURE;

@@ -1,4 +1,4 @@
-/** The part of mpd-parser's output (video.js m3u8-style objects) the manifest tests read. */
+/** The part of mpd-parser's output (Video.js VHS's m3u8-style objects) that validate and the manifest tests read. */
 declare module 'mpd-parser' {
   export interface ParsedSegment {
     uri: string;
