@@ -7,12 +7,11 @@
  * reuses a task only when all its recorded files are still there with those checksums.
  */
 import { createHash } from 'node:crypto';
-import { hostname } from 'node:os';
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Dag, TaskKind } from './dag.js';
-import { VidpipeError } from './errors.js';
 import { sha256File } from './ids.js';
+import { REMOVING_SUFFIX, claimWorkDir, removeWorkDir } from './work-lock.js';
 import type { JobPlan, TranscodeSettings } from './plan.js';
 import type { VidpipeDb } from '../db/database.js';
 import type { TaskRecord } from '../db/records.js';
@@ -23,8 +22,8 @@ const RESUME_FORMAT = 1;
 /** Tasks whose files are kept and reused; the others (manifests, publish, metadata) are cheap and always re-run. */
 export const RESUMABLE_KINDS: ReadonlySet<TaskKind> = new Set(['encode-video', 'encode-audio', 'assemble', 'package', 'poster', 'storyboard', 'cover']);
 
-const LOCK_FILE = 'vidpipe.lock';
 const KEY_PATTERN = /^r[0-9a-f]{24}$/;
+const REMOVING_PATTERN = new RegExp(`^r[0-9a-f]{24}${REMOVING_SUFFIX.replace('.', '\\.')}[0-9a-f]{8}$`);
 
 export interface ResumeKeyInput {
   sha256: string;
@@ -195,88 +194,6 @@ export function recordOutputsOf(dag: Dag, workDir: string, save: (taskId: string
   }
 }
 
-interface LockOwner {
-  pid: number;
-  host: string;
-}
-
-function isAlive(owner: LockOwner): boolean {
-  if (owner.host !== hostname()) return true;
-  if (owner.pid === process.pid) return false;
-  try {
-    process.kill(owner.pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function lockOwner(workDir: string): Promise<LockOwner | undefined> {
-  try {
-    const owner = JSON.parse(await readFile(join(workDir, LOCK_FILE), 'utf8')) as LockOwner;
-    return typeof owner.pid === 'number' && typeof owner.host === 'string' ? owner : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Claims the work folder for this process: fails when a live vidpipe holds it (two runs of the
- * same job would overwrite each other's files); a lock left by a killed process is taken over.
- * `fresh` empties the folder first (--force, or nothing recorded that could be reused).
- */
-export async function claimWorkDir(workDir: string, fresh: boolean): Promise<void> {
-  const owner = await lockOwner(workDir);
-  if (owner && isAlive(owner)) {
-    throw new VidpipeError('USAGE', `another vidpipe (pid ${owner.pid} on ${owner.host}) is running this job in ${workDir}`, {
-      hint: 'wait for it to finish; if it is gone, delete that folder',
-    });
-  }
-  // kill -9 of vidpipe orphans its ffmpeg children, which go on writing into the folder.
-  if (owner) await stopOrphans(workDir);
-  if (fresh) await rm(workDir, { recursive: true, force: true });
-  await mkdir(workDir, { recursive: true });
-  await writeFile(join(workDir, LOCK_FILE), JSON.stringify({ pid: process.pid, host: hostname() } satisfies LockOwner));
-}
-
-/**
- * SIGKILLs the processes (ffmpeg, ffprobe) left running by a killed vidpipe that still work in
- * `workDir`, found by their arguments in /proc, and waits until they are gone: otherwise one
- * could finish writing a chunk while this run writes the same file. Without /proc (not Linux)
- * there is nothing to scan and this returns at once.
- */
-export async function stopOrphans(workDir: string, timeoutMs = 5000): Promise<number[]> {
-  const inside = `${workDir}${sep}`;
-  const orphans: number[] = [];
-  const pids = await readdir('/proc').catch(() => [] as string[]);
-  for (const entry of pids) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.split('\0').some((arg) => arg.includes(inside))) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-      orphans.push(pid);
-    } catch {
-      // Exited meanwhile, or not ours to signal.
-    }
-  }
-  const deadline = Date.now() + timeoutMs;
-  // A killed orphan stays a zombie until its new parent reaps it; a zombie writes nothing.
-  const alive = async (pid: number) => {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    return stat !== '' && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  };
-  const anyAlive = async () => (await Promise.all(orphans.map(alive))).some(Boolean);
-  while ((await anyAlive()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  return orphans;
-}
-
-/** Keeps the work folder for a later resume but lets another process claim it. */
-export async function releaseWorkDir(workDir: string): Promise<void> {
-  await rm(join(workDir, LOCK_FILE), { force: true });
-}
-
 /**
  * Removes work folders below `workRoot` whose job has since succeeded (e.g. a run killed after
  * publishing, then re-run with --force or other options) and that no live process holds.
@@ -286,12 +203,19 @@ export async function sweepFinishedWorkDirs(workRoot: string, db: VidpipeDb): Pr
   const removed: string[] = [];
   const entries = await readdir(workRoot, { withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
-    if (!entry.isDirectory() || !KEY_PATTERN.test(entry.name)) continue;
+    if (!entry.isDirectory()) continue;
     const dir = join(workRoot, entry.name);
+    // Left by a process that died while deleting it.
+    if (REMOVING_PATTERN.test(entry.name)) {
+      await rm(dir, { recursive: true, force: true });
+      continue;
+    }
+    if (!KEY_PATTERN.test(entry.name)) continue;
     if (db.jobsByResumeKey(entry.name)?.jobs[0]?.status !== 'succeeded') continue;
-    const owner = await lockOwner(dir);
-    if (owner && isAlive(owner)) continue;
-    await rm(dir, { recursive: true, force: true });
+    // Held while it is deleted, so a run of the same job starting now cannot lose its folder.
+    const claimed = await claimWorkDir(dir, false).then(() => true, () => false);
+    if (!claimed) continue;
+    await removeWorkDir(dir);
     removed.push(dir);
   }
   return removed;

@@ -1,5 +1,5 @@
 import type { TrackBase } from '../manifest/model.js';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -26,7 +26,8 @@ import { assertFreeSpace, spaceNeeds } from './preflight.js';
 import { buildTranscodeDag, nodeId } from './transcode-dag.js';
 import type { EncodedChunk } from './stages/encode-video.js';
 import { audioTags, loudnessReport } from './audio-report.js';
-import { claimWorkDir, planReuse, recordOutputsOf, releaseWorkDir, resumeKeyFor, sweepFinishedWorkDirs } from './resume.js';
+import { planReuse, recordOutputsOf, resumeKeyFor, sweepFinishedWorkDirs } from './resume.js';
+import { claimWorkDir, releaseWorkDir, removeWorkDir } from './work-lock.js';
 import type { ManifestsOutput } from './stages/manifests.js';
 import type { QualityMetrics } from '../metrics/quality.js';
 import { TaskTimeline, writePackageSummary } from '../report/package-summary.js';
@@ -511,7 +512,7 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
     // A failed or interrupted job keeps its work folder: a re-run resumes from it. A queued one
     // runs on workers with folders of their own.
     if (workDir && (result.status === 'succeeded' || result.status === 'queued')) {
-      await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+      await removeWorkDir(workDir).catch(() => undefined);
       if (db) await sweepFinishedWorkDirs(workRoot, db).catch(() => undefined);
     } else if (workDir) {
       await releaseWorkDir(workDir).catch(() => undefined);

@@ -6,7 +6,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Dag, runDag } from '../../src/core/dag.js';
-import { claimWorkDir, planReuse, recordOutput, recordOutputsOf, releaseWorkDir, resumeKeyFor, sweepFinishedWorkDirs, type RecordedOutput } from '../../src/core/resume.js';
+import { planReuse, recordOutput, recordOutputsOf, resumeKeyFor, sweepFinishedWorkDirs, type RecordedOutput } from '../../src/core/resume.js';
+import { claimWorkDir, releaseWorkDir, workDirOwner } from '../../src/core/work-lock.js';
 import { openDatabase } from '../../src/db/database.js';
 import type { TaskRecord } from '../../src/db/records.js';
 import type { JobPlan, TranscodeSettings } from '../../src/core/plan.js';
@@ -154,7 +155,7 @@ describe('resume: work folder lock and clean-up', () => {
     await writeFile(join(work, 'kept.bin'), 'work');
     await claimWorkDir(work, false);
     assert.ok(existsSync(join(work, 'kept.bin')), 'kept for resume');
-    assert.equal(JSON.parse(await readFile(join(work, 'vidpipe.lock'), 'utf8')).pid, process.pid);
+    assert.equal((await workDirOwner(work))?.pid, process.pid);
     await releaseWorkDir(work);
     await claimWorkDir(work, true);
     assert.equal(existsSync(join(work, 'kept.bin')), false, 'fresh start empties it');
