@@ -234,7 +234,9 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
   const taskStarts = new Map<string, { kind: string; start: number }>();
   const timeline = new TaskTimeline();
   const result: TranscodeResult = { id: '', jobId, input: request.input, status: 'failed', outputs: {}, renditions: [], timings: {} };
-  const workRoot = request.workRoot ?? defaultWorkRoot();
+  // Absolute once: ffmpeg resolves some paths against other folders (a concat list against the
+  // list's own), and resume records paths inside the work folder relative to it.
+  const workRoot = resolve(request.workRoot ?? defaultWorkRoot());
   // Set once this process holds the job's work folder (see resume.ts); kept unless the job succeeds.
   let workDir: string | undefined;
   let db: VidpipeDb | undefined;

@@ -1,5 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { buildAssembleArgs, buildConcatList } from '../../ffmpeg/args/package.js';
 import { runFfmpeg } from '../../ffmpeg/run.js';
 import { countVideoFrames } from '../../ffmpeg/count.js';
@@ -35,7 +35,10 @@ export async function assembleRendition(input: AssembleInput, ctx: StageContext)
   const chunks = input.chunks.filter((c) => c.frames > 0);
   const listPath = join(dir, `${input.renditionId}.ffconcat`);
   const output = join(dir, `${input.renditionId}.mp4`);
-  await writeFile(listPath, buildConcatList(chunks.map((c) => c.path)));
+  // The concat demuxer resolves a relative entry against the list's folder: entries are written
+  // relative to it, so the list holds no part of the work folder's own path (any characters) and
+  // stays right wherever the process runs from.
+  await writeFile(listPath, buildConcatList(chunks.map((c) => relative(dir, c.path).split(sep).join('/'))));
   await runFfmpeg(ctx.binaries.ffmpeg, buildAssembleArgs(listPath, output), {
     label: `assemble ${input.renditionId}`,
     signal: ctx.signal,
