@@ -2,7 +2,8 @@ import { Job, Queue } from 'bullmq';
 import { VidpipeError } from '../core/errors.js';
 import { formatS3Uri, joinKey, parseLocation } from '../storage/uri.js';
 import { TASK_QUEUE, taskJobId, type TaskJobData, type TaskOutput, type TaskProgress } from './protocol.js';
-import { jobRecordKey, redisConnection, redisOf, type QueuedJobRecord } from './submit.js';
+import { assertRedisReachable, displayRedisUrl, redisConnection } from './connection.js';
+import { jobRecordKey, redisOf, type QueuedJobRecord } from './submit.js';
 
 export type QueuedTaskState = 'waiting' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'removed';
 
@@ -44,14 +45,14 @@ function taskState(state: string, job: Job): QueuedTaskState {
 
 /** Reads a queued job's state from Redis: what `vidpipe status <job>` shows. */
 export async function queuedJobStatus(redisUrl: string, jobId: string): Promise<QueuedJobStatus> {
-  const queue = new Queue<TaskJobData, TaskOutput>(TASK_QUEUE, { connection: redisConnection(redisUrl) });
+  await assertRedisReachable(redisUrl);
+  const queue = new Queue<TaskJobData, TaskOutput>(TASK_QUEUE, { connection: redisConnection(redisUrl, 'commands') });
+  queue.on('error', () => undefined);
   try {
-    await queue.waitUntilReady().catch((error: unknown) => {
-      throw new VidpipeError('STORAGE_FAILED', `cannot reach Redis at ${redisUrl}: ${(error as Error).message}`);
-    });
+    await queue.waitUntilReady();
     const text = await (await redisOf(queue)).get(jobRecordKey(jobId));
     if (!text) {
-      throw new VidpipeError('NOT_FOUND', `no queued job ${jobId} in ${redisUrl}`, {
+      throw new VidpipeError('NOT_FOUND', `no queued job ${jobId} in ${displayRedisUrl(redisUrl)}`, {
         hint: 'job ids are printed by `vidpipe transcode --queue … --detach`; finished jobs are kept for 7 days',
       });
     }

@@ -23,6 +23,7 @@ import {
   type TaskOutput,
   type TaskProgress,
 } from './protocol.js';
+import { assertRedisReachable, redisConnection } from './connection.js';
 import { buildFlowTree, flattenTree, type TreeNode } from './tree.js';
 import { deletePrefix } from './worker.js';
 
@@ -50,10 +51,6 @@ export async function redisOf(queue: Queue): Promise<{
   get(key: string): Promise<string | null>;
 }> {
   return (await queue.client) as never;
-}
-
-export function redisConnection(url: string) {
-  return { url, maxRetriesPerRequest: null };
 }
 
 /** Workers on other machines must reach the source and the destination: both must be on S3. */
@@ -108,11 +105,11 @@ async function runOnQueue(dag: Dag, runOptions: RunDagOptions, job: RunnerJob, o
     stallTimeoutMs: request.stallTimeoutMs,
     workPrefix: workPrefixOf(request.out, jobId),
   };
-  const connection = redisConnection(options.redisUrl);
-  const queue = new Queue<TaskJobData, TaskOutput>(TASK_QUEUE, { connection });
-  const events = options.detach ? undefined : new QueueEvents(TASK_QUEUE, { connection });
-  const flows = new FlowProducer({ connection });
-  // Connection errors are retried by ioredis (commands wait for Redis to come back); unhandled they would crash the CLI.
+  await assertRedisReachable(options.redisUrl);
+  const queue = new Queue<TaskJobData, TaskOutput>(TASK_QUEUE, { connection: redisConnection(options.redisUrl, 'commands') });
+  const events = options.detach ? undefined : new QueueEvents(TASK_QUEUE, { connection: redisConnection(options.redisUrl, 'blocking') });
+  const flows = new FlowProducer({ connection: redisConnection(options.redisUrl, 'commands') });
+  // Connection errors are retried by ioredis; unhandled they would crash the CLI.
   queue.on('error', () => undefined);
   events?.on('error', () => undefined);
   flows.on('error', () => undefined);
@@ -121,11 +118,7 @@ async function runOnQueue(dag: Dag, runOptions: RunDagOptions, job: RunnerJob, o
   };
 
   try {
-    await Promise.all([queue.waitUntilReady(), events?.waitUntilReady(), flows.waitUntilReady()]).catch((error: unknown) => {
-      throw new VidpipeError('STORAGE_FAILED', `cannot reach Redis at ${options.redisUrl}: ${toVidpipeError(error).message}`, {
-        hint: 'start redis-server, or pass the URL of a running one: --queue redis://host:6379',
-      });
-    });
+    await Promise.all([queue.waitUntilReady(), events?.waitUntilReady(), flows.waitUntilReady()]);
     const record: QueuedJobRecord = {
       jobId,
       input: request.input,

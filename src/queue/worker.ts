@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Dag, runDag } from '../core/dag.js';
 import { VidpipeError, toVidpipeError } from '../core/errors.js';
 import { buildTranscodeDag } from '../core/transcode-dag.js';
@@ -23,6 +23,7 @@ import { putFiles, type ObjectStore } from '../storage/object-store.js';
 import { forEachLimit } from '../storage/package-files.js';
 import { configuredEndpoint, createS3Client, downloadObject, type S3Options } from '../storage/s3.js';
 import { parseLocation, parseObjectUri } from '../storage/uri.js';
+import { assertRedisReachable, redisConnection } from './connection.js';
 import {
   ERROR_LOG_PREFIX,
   TASK_QUEUE,
@@ -52,8 +53,12 @@ export interface WorkerOptions {
 
 export interface RunningWorker {
   id: string;
-  /** Stops taking tasks; waits for running ones unless `force` (they are then retried elsewhere). */
-  close(force?: boolean): Promise<void>;
+  /**
+   * Stops within seconds: takes no more tasks, interrupts the running ones (their ffmpeg is
+   * stopped) and hands them back to the queue without spending an attempt, then disconnects.
+   * Resolves with the number of tasks handed back.
+   */
+  stop(): Promise<number>;
 }
 
 /** Failures a retry cannot fix: the input or the request is wrong, or this worker lacks an encoder. */
@@ -66,8 +71,17 @@ const PROGRESS_INTERVAL_MS = 500;
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const id = `${hostname()}:${process.pid}`;
   const sources = new SourceCache(join(options.workRoot, 'sources'));
-  const worker = new Worker<TaskJobData, TaskOutput>(TASK_QUEUE, (job, _token, signal) => runTask(job, id, options, sources, signal), {
-    connection: { url: options.redisUrl, maxRetriesPerRequest: null },
+  await assertRedisReachable(options.redisUrl);
+  const stopping = { requested: false, handedBack: 0 };
+  const running = new Set<Promise<unknown>>();
+  const processTask = (job: Job<TaskJobData, TaskOutput>, token: string | undefined, signal?: AbortSignal) => {
+    const task = runTask(job, token, id, options, sources, stopping, signal);
+    running.add(task);
+    void task.catch(() => undefined).finally(() => running.delete(task));
+    return task;
+  };
+  const worker = new Worker<TaskJobData, TaskOutput>(TASK_QUEUE, processTask, {
+    connection: redisConnection(options.redisUrl, 'blocking'),
     concurrency: options.concurrency,
     name: id,
     lockDuration: options.lockDurationMs,
@@ -85,9 +99,15 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   void worker.run();
   return {
     id,
-    close: async (force = false) => {
-      await worker.close(force);
+    stop: async () => {
+      stopping.requested = true;
+      await worker.pause(true);
+      worker.cancelAllJobs('the worker is stopping');
+      // Each interrupted task hands itself back; then no need to wait for a blocking fetch to return.
+      while (running.size > 0) await Promise.allSettled([...running]);
+      await worker.close(true);
       await sources.clear();
+      return stopping.handedBack;
     },
   };
 }
@@ -97,7 +117,15 @@ function s3OptionsFor(spec: QueuedJobSpec, own: S3Options): S3Options {
   return { ...own, endpoint: configuredEndpoint(own) ?? spec.s3.endpoint, region: own.region || spec.s3.region };
 }
 
-async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, options: WorkerOptions, sources: SourceCache, cancel?: AbortSignal): Promise<TaskOutput> {
+async function runTask(
+  job: Job<TaskJobData, TaskOutput>,
+  bullToken: string | undefined,
+  workerId: string,
+  options: WorkerOptions,
+  sources: SourceCache,
+  stopping: { requested: boolean; handedBack: number },
+  cancel?: AbortSignal,
+): Promise<TaskOutput> {
   const { spec, taskId, nodes } = job.data;
   // attemptsStarted also counts runs lost with a killed worker, which attemptsMade (failures) does not.
   const attempt = Math.max(job.attemptsStarted, job.attemptsMade + 1);
@@ -123,6 +151,8 @@ async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, opti
   };
 
   try {
+    // Fetched just as the worker began to stop.
+    if (stopping.requested) throw new VidpipeError('INTERRUPTED', 'the worker is stopping');
     sendProgress(true);
     const children = Object.values(await job.getChildrenValues<TaskOutput>());
     const completed = new Map<string, unknown>();
@@ -220,6 +250,12 @@ async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, opti
       finishedAt: new Date().toISOString(),
     };
   } catch (caught) {
+    if (stopping.requested && bullToken) {
+      // Stopped with its worker: back to the queue for this or another worker, no attempt spent.
+      await job.moveToWait(bullToken);
+      stopping.handedBack += 1;
+      throw new WaitingError();
+    }
     const error = toVidpipeError(caught);
     await job.log(ERROR_LOG_PREFIX + JSON.stringify(toTaskError(error))).catch(() => undefined);
     if (PERMANENT.has(error.code)) throw new UnrecoverableError(error.message);
