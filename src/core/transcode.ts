@@ -295,7 +295,9 @@ export async function transcode(request: TranscodeRequest): Promise<TranscodeRes
         sizeBytes = identity.size;
         sha256 = await sha256File(source, request.signal);
       }
-    } catch {
+    } catch (error) {
+      // Hashing a large input takes a while: a signal meanwhile ends the job here.
+      if (request.signal?.aborted) throw new VidpipeError('INTERRUPTED', `${request.input}: interrupted while reading it`, { cause: error });
       // probeFile below reports the precise reason.
     }
     result.id = sha256 ? videoIdFromSha256(sha256) : videoIdForUnreadable(request.input);
