@@ -12,6 +12,7 @@ import { PlainReporter } from '../reporters/plain-reporter.js';
 import { installInterruptHandler } from '../signals.js';
 import { formatPlan, formatResult } from './transcode-format.js';
 import { assertQueueable, queueRunner } from '../../queue/submit.js';
+import { assertRedisReachable } from '../../queue/connection.js';
 
 export function createReporter(global: GlobalOptions, io: CliIO): Reporter | undefined {
   const mode = chooseProgressMode(global, { isTTY: io.stderrIsTTY, columns: process.stderr.columns }, io.env);
@@ -34,6 +35,8 @@ export async function runTranscode(inputs: string[], raw: RawTranscodeOptions, g
   if (raw.name && inputs.length > 1) throw new VidpipeError('USAGE', '--name applies to a single input');
   if (raw.queue) assertQueueable(inputs, raw.out);
   const base = await transcodeBase(raw, global, io);
+  // Before any input is downloaded and probed: the queue is useless without it.
+  if (raw.queue && !raw.plan) await assertRedisReachable(raw.queue);
 
   if (raw.plan) {
     for (const input of inputs) {
