@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { EXIT_FAILURE, EXIT_USAGE, isVidpipeError } from '../core/errors.js';
+import { EXIT_FAILURE, EXIT_USAGE, isVidpipeError } from '../errors.js';
 import { createProgram } from './program.js';
 import { processIO, type CliIO } from './io.js';
 import { runTranscode } from './commands/transcode.js';

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { parseCodecs, parseLadderOption, parsePreset } from '../core/ladder.js';
 import type { HlsSegments, TranscodeSettings } from '../core/plan.js';
 import { parseSidecarSubtitle } from '../core/stages/subtitles.js';

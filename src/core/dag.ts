@@ -1,4 +1,4 @@
-import { VidpipeError, toVidpipeError } from './errors.js';
+import { VidpipeError, toVidpipeError } from '../errors.js';
 
 /**
  * An explicit in-process task graph. A node runs only after every node it depends on

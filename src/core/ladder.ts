@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { VidpipeError } from './errors.js';
+import { VidpipeError } from '../errors.js';
 import type { Rational, VideoStreamInfo } from '../ffmpeg/probe.js';
 
 export type VideoCodec = 'h264' | 'hevc' | 'av1';

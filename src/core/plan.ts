@@ -1,5 +1,5 @@
 import type { AudioStreamInfo, MediaProbe, Rational, VideoStreamInfo } from '../ffmpeg/probe.js';
-import { VidpipeError } from './errors.js';
+import { VidpipeError } from '../errors.js';
 import { buildLadder, chooseFrameRate, type Preset, type Rendition, type RungSpec, type VideoCodec } from './ladder.js';
 import { hdrTransferOf, type HdrTransfer } from '../ffmpeg/args/video.js';
 import { planSubtitles, type SidecarSubtitle, type SubtitlePlan } from './stages/subtitles.js';

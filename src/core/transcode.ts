@@ -16,7 +16,7 @@ import type { S3Options } from '../storage/s3.js';
 import type { PublishedFile } from '../storage/storage.js';
 import type { TaskPatch } from '../db/records.js';
 import { runDag, type DagEvent, type DagNodeSummary } from './dag.js';
-import { VidpipeError, toVidpipeError } from './errors.js';
+import { VidpipeError, toVidpipeError } from '../errors.js';
 import type { JobEventListener } from './events.js';
 import { hashTree, newJobId, sha256File, videoIdFromSha256 } from './ids.js';
 import { planJob, type JobPlan, type TranscodeSettings } from './plan.js';

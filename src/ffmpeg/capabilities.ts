@@ -1,6 +1,6 @@
 import { runCapture } from './run.js';
 import type { FfmpegBinaries } from './binaries.js';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import type { VideoCodec } from '../core/ladder.js';
 import type { Av1Encoder } from './args/video.js';
 

@@ -7,7 +7,7 @@
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { VidpipeError, tailLines } from '../core/errors.js';
+import { VidpipeError, tailLines } from '../errors.js';
 import { assertFreeSpace } from '../core/preflight.js';
 import type { FfmpegBinaries } from './binaries.js';
 import { buildRemuxArgs } from './args/remux.js';

@@ -5,7 +5,7 @@ import { openDatabase, withDatabase } from '../db/database.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
 import { detectCapabilities } from '../ffmpeg/capabilities.js';
 import { probeFile } from '../ffmpeg/probe.js';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { sha256File } from '../core/ids.js';
 import { planJob, type TranscodeSettings } from '../core/plan.js';
 import { isS3Uri } from '../storage/uri.js';

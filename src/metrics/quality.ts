@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { runFfmpeg } from '../ffmpeg/run.js';
 import { buildQualityArgs } from '../ffmpeg/args/metrics.js';
 import type { Rational } from '../ffmpeg/probe.js';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import type { StageContext } from '../core/stage.js';
 
 /**

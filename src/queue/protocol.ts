@@ -7,7 +7,7 @@ import type { Av1Encoder } from '../ffmpeg/args/video.js';
 import type { MediaProbe } from '../ffmpeg/probe.js';
 import type { Preset } from '../core/ladder.js';
 import type { JobPlan } from '../core/plan.js';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import type { PackageRequest } from '../storage/publish.js';
 
 /** One queue for every task of every job: any worker can run any task. */

@@ -1,5 +1,5 @@
 import { Job, Queue } from 'bullmq';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { formatS3Uri, joinKey, parseLocation } from '../storage/uri.js';
 import { TASK_QUEUE, taskJobId, type TaskJobData, type TaskOutput, type TaskProgress } from './protocol.js';
 import { assertRedisReachable, displayRedisUrl, redisConnection } from './connection.js';

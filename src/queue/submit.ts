@@ -7,7 +7,7 @@
  */
 import { FlowProducer, Job, Queue, QueueEvents, type FlowJob } from 'bullmq';
 import type { Dag, DagEvent, RunDagOptions, DagRunResult } from '../core/dag.js';
-import { VidpipeError, toVidpipeError } from '../core/errors.js';
+import { VidpipeError, toVidpipeError } from '../errors.js';
 import type { RunnerJob } from '../core/transcode.js';
 import { formatS3Uri, isS3Uri, parseLocation } from '../storage/uri.js';
 import {

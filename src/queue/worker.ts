@@ -13,7 +13,7 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Dag, runDag } from '../core/dag.js';
-import { VidpipeError, toVidpipeError } from '../core/errors.js';
+import { VidpipeError, toVidpipeError } from '../errors.js';
 import { buildTranscodeDag } from '../core/transcode-dag.js';
 import { publishPackage } from '../core/transcode.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';

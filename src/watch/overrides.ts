@@ -5,7 +5,7 @@
  * bad value fails that upload with the flag's own message. An upload must never make the watcher
  * read its local files, so a ladder given as a path (`profile.json`) is refused.
  */
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import type { TranscodeSettings } from '../core/plan.js';
 import { toTranscodeSettings, type RawTranscodeOptions } from '../cli/options.js';
 

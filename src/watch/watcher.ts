@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { toVidpipeError, VidpipeError, type ErrorCode } from '../core/errors.js';
+import { toVidpipeError, VidpipeError, type ErrorCode } from '../errors.js';
 import type { JobEventListener } from '../core/events.js';
 import type { TranscodeResult } from '../core/result.js';
 import { transcode, type TranscodeRequest } from '../core/transcode.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { VidpipeError } from '../../src/core/errors.js';
+import { VidpipeError } from '../../src/errors.js';
 import { entryManifestFor, releaseReferencedBy } from '../../src/storage/release.js';
 import { applyOverrides, overridesFromMetadata, overridesFromSidecar } from '../../src/watch/overrides.js';
 import { parseS3Notification } from '../../src/watch/sqs.js';

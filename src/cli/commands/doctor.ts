@@ -6,7 +6,7 @@ import { resolveBinaries, type BinarySource } from '../../ffmpeg/binaries.js';
 import { detectCapabilities } from '../../ffmpeg/capabilities.js';
 import { defaultDatabasePath, openConnection } from '../../db/database.js';
 import { defaultWorkRoot } from '../../core/transcode.js';
-import { EXIT_FAILURE, EXIT_OK } from '../../core/errors.js';
+import { EXIT_FAILURE, EXIT_OK } from '../../errors.js';
 import type { GlobalOptions } from '../program.js';
 import type { CliIO } from '../io.js';
 

@@ -1,5 +1,5 @@
 import { stat, writeFile } from 'node:fs/promises';
-import { VidpipeError } from '../../core/errors.js';
+import { VidpipeError } from '../../errors.js';
 import { loadReport } from '../../report/from-database.js';
 import { renderReportDocument } from '../../report/html.js';
 import { reportFromPackage, type ReportData } from '../../report/model.js';

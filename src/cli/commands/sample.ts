@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { resolveBinaries } from '../../ffmpeg/binaries.js';
 import { runFfmpeg } from '../../ffmpeg/run.js';
 import { buildSampleArgs } from '../../ffmpeg/args/sample.js';
-import { VidpipeError, EXIT_OK } from '../../core/errors.js';
+import { VidpipeError, EXIT_OK } from '../../errors.js';
 import type { GlobalOptions } from '../program.js';
 import type { CliIO } from '../io.js';
 

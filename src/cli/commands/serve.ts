@@ -1,4 +1,4 @@
-import { VidpipeError } from '../../core/errors.js';
+import { VidpipeError } from '../../errors.js';
 import { startServer } from '../../serve/server.js';
 import type { CliIO } from '../io.js';
 import type { GlobalOptions } from '../program.js';

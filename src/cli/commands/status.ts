@@ -1,4 +1,4 @@
-import { EXIT_FAILURE, EXIT_OK, VidpipeError } from '../../core/errors.js';
+import { EXIT_FAILURE, EXIT_OK, VidpipeError } from '../../errors.js';
 import { formatQueuedJobStatus, queuedJobStatus } from '../../queue/status.js';
 import type { GlobalOptions } from '../program.js';
 import type { CliIO } from '../io.js';

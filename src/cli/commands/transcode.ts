@@ -1,7 +1,7 @@
 import { resolveBinaries } from '../../ffmpeg/binaries.js';
 import { defaultDatabasePath } from '../../db/database.js';
 import { planTranscode, transcode, type TranscodeRequest } from '../../core/transcode.js';
-import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, VidpipeError } from '../../core/errors.js';
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, VidpipeError } from '../../errors.js';
 import type { TranscodeResult } from '../../core/result.js';
 import { positiveNumber, toTranscodeSettings, parseTags, type RawTranscodeOptions } from '../options.js';
 import type { GlobalOptions } from '../program.js';

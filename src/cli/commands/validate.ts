@@ -1,4 +1,4 @@
-import { EXIT_FAILURE, EXIT_OK, VidpipeError } from '../../core/errors.js';
+import { EXIT_FAILURE, EXIT_OK, VidpipeError } from '../../errors.js';
 import { resolveBinaries, type FfmpegBinaries } from '../../ffmpeg/binaries.js';
 import {
   packagesOfOutputFolder,

@@ -1,4 +1,4 @@
-import { EXIT_OK, VidpipeError } from '../../core/errors.js';
+import { EXIT_OK, VidpipeError } from '../../errors.js';
 import { createS3Client } from '../../storage/s3.js';
 import { formatS3Uri, isS3Uri, normalisePrefix, parseLocation, assertValidBucketName } from '../../storage/uri.js';
 import { WatchStore } from '../../watch/store.js';

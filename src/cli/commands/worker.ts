@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { resolveBinaries } from '../../ffmpeg/binaries.js';
-import { VidpipeError, EXIT_INTERRUPTED, EXIT_OK } from '../../core/errors.js';
+import { VidpipeError, EXIT_INTERRUPTED, EXIT_OK } from '../../errors.js';
 import { defaultWorkRoot } from '../../core/transcode.js';
 import { startWorker } from '../../queue/worker.js';
 import { displayRedisUrl } from '../../queue/connection.js';

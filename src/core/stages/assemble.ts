@@ -3,7 +3,7 @@ import { join, relative, sep } from 'node:path';
 import { buildAssembleArgs, buildConcatList } from '../../ffmpeg/args/package.js';
 import { runFfmpeg } from '../../ffmpeg/run.js';
 import { countVideoFrames } from '../../ffmpeg/count.js';
-import { VidpipeError } from '../errors.js';
+import { VidpipeError } from '../../errors.js';
 import type { StageContext } from '../stage.js';
 import type { VideoPlan } from '../plan.js';
 import { assertDecodeErrorsWithin } from './encode-video.js';

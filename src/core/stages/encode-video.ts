@@ -4,7 +4,7 @@ import { buildChunkEncodeArgs, type Av1Encoder } from '../../ffmpeg/args/video.j
 import { runFfmpeg } from '../../ffmpeg/run.js';
 import { countVideoFrames } from '../../ffmpeg/count.js';
 import { probeHdrStaticMetadata } from '../../ffmpeg/hdr.js';
-import { VidpipeError } from '../errors.js';
+import { VidpipeError } from '../../errors.js';
 import type { Preset } from '../ladder.js';
 import type { Chunk, VideoPlan } from '../plan.js';
 import type { StageContext } from '../stage.js';

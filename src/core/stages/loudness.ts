@@ -1,6 +1,6 @@
 import { buildLoudnessMeasureArgs, parseLoudnormReport, type GainPlan, type LoudnessMeasurement } from '../../ffmpeg/args/audio.js';
 import { runFfmpeg } from '../../ffmpeg/run.js';
-import { VidpipeError, tailLines } from '../errors.js';
+import { VidpipeError, tailLines } from '../../errors.js';
 import type { AudioRendition } from '../plan.js';
 import type { StageContext } from '../stage.js';
 

@@ -6,7 +6,7 @@ import { runCapture } from '../../ffmpeg/run.js';
 import type { Rendition } from '../ladder.js';
 import { buildTsPackageArgs } from '../../ffmpeg/args/package-ts.js';
 import { runFfmpeg } from '../../ffmpeg/run.js';
-import { VidpipeError } from '../errors.js';
+import { VidpipeError } from '../../errors.js';
 import type { StageContext } from '../stage.js';
 
 export interface PackageTsInput {

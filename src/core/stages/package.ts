@@ -2,7 +2,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildCmafPackageArgs } from '../../ffmpeg/args/package.js';
 import { runFfmpeg } from '../../ffmpeg/run.js';
-import { VidpipeError } from '../errors.js';
+import { VidpipeError } from '../../errors.js';
 import type { StageContext } from '../stage.js';
 
 export interface PackageInput {

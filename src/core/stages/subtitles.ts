@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { buildSubtitleExtractArgs } from '../../ffmpeg/args/subtitles.js';
 import type { MediaProbe } from '../../ffmpeg/probe.js';
 import { runFfmpeg } from '../../ffmpeg/run.js';
-import { VidpipeError } from '../errors.js';
+import { VidpipeError } from '../../errors.js';
 import { languageName } from '../../manifest/language.js';
 import type { StageContext } from '../stage.js';
 
