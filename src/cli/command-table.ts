@@ -143,13 +143,14 @@ export const COMMANDS = {
   },
   status: {
     name: 'status',
-    description: 'show a queued job (transcode --queue): its tasks, workers, attempts; exit 1 if it failed',
+    description: 'show a queued job (transcode --queue): its tasks, workers, attempts; exit 1 if it failed; with --db, record it there once it has ended',
     arguments: [{ syntax: '<job>', description: 'job id' }],
     options: STATUS_OPTIONS,
-    globals: ['json'],
+    globals: ['db', 'json'],
     examples: [
       { command: 'vidpipe status jmx1a2b3c4d5e6f7 --redis redis://queue:6379', does: 'a job submitted with --queue --detach' },
       { command: 'vidpipe status jmx1a2b3c4d5e6f7 --json', does: 'as JSON, Redis from VIDPIPE_REDIS' },
+      { command: 'vidpipe status jmx1a2b3c4d5e6f7 --db meta.db', does: 'once it has ended, record it in meta.db (vidpipe list shows it)' },
     ],
   },
   serve: {

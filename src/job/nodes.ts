@@ -78,26 +78,28 @@ export interface KindSpec {
   runsOn: 'submitter' | 'anywhere';
   /** Among ready nodes, higher first. */
   priority: number;
+  /** Its bars in the report's task timeline (src/report/html.ts). */
+  colour: string;
 }
 
 export const NODE_KINDS: { readonly [K in NodeKind]: KindSpec } = {
-  probe: { row: 'Probe', weight: 0.1, resumable: false, reads: 'input', runsOn: 'submitter', priority: 0 },
-  'prepare-source': { row: 'Probe', weight: 0.5, resumable: false, reads: 'input', runsOn: 'anywhere', priority: 0 },
-  plan: { row: 'Plan', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'submitter', priority: 0 },
-  'encode-video': { row: 'Encode video', weight: 8, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 100 },
-  loudness: { row: 'Encode audio', weight: 0.1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 95 },
-  'encode-audio': { row: 'Encode audio', weight: 1, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 90 },
-  assemble: { row: 'Assemble renditions', weight: 0.5, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 50 },
-  package: { row: 'Package CMAF segments', weight: 1, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 40 },
-  'package-ts': { row: 'Package CMAF segments', weight: 1, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 40 },
-  poster: { row: 'Thumbnails', weight: 0.3, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 45 },
-  storyboard: { row: 'Thumbnails', weight: 0.5, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 45 },
-  cover: { row: 'Thumbnails', weight: 0.1, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 10 },
-  subtitles: { row: 'Subtitles', weight: 0.1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 10 },
-  manifests: { row: 'Manifests', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'anywhere', priority: 30 },
-  metrics: { row: 'Quality metrics', weight: 0.1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 15 },
-  publish: { row: 'Publish', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'anywhere', priority: 20 },
-  metadata: { row: 'Metadata', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'submitter', priority: 20 },
+  probe: { row: 'Probe', weight: 0.1, resumable: false, reads: 'input', runsOn: 'submitter', priority: 0, colour: '#6b7280' },
+  'prepare-source': { row: 'Probe', weight: 0.5, resumable: false, reads: 'input', runsOn: 'anywhere', priority: 0, colour: '#6b7280' },
+  plan: { row: 'Plan', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'submitter', priority: 0, colour: '#6b7280' },
+  'encode-video': { row: 'Encode video', weight: 8, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 100, colour: '#2f6fdb' },
+  loudness: { row: 'Encode audio', weight: 0.1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 95, colour: '#7c4dcc' },
+  'encode-audio': { row: 'Encode audio', weight: 1, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 90, colour: '#7c4dcc' },
+  assemble: { row: 'Assemble renditions', weight: 0.5, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 50, colour: '#3aa0c8' },
+  package: { row: 'Package CMAF segments', weight: 1, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 40, colour: '#1f9d6b' },
+  'package-ts': { row: 'Package CMAF segments', weight: 1, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 40, colour: '#1f9d6b' },
+  poster: { row: 'Thumbnails', weight: 0.3, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 45, colour: '#d9822b' },
+  storyboard: { row: 'Thumbnails', weight: 0.5, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 45, colour: '#e0a050' },
+  cover: { row: 'Thumbnails', weight: 0.1, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 10, colour: '#d9822b' },
+  subtitles: { row: 'Subtitles', weight: 0.1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 10, colour: '#6b7280' },
+  manifests: { row: 'Manifests', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'anywhere', priority: 30, colour: '#c0a020' },
+  metrics: { row: 'Quality metrics', weight: 0.1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 15, colour: '#c2410c' },
+  publish: { row: 'Publish', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'anywhere', priority: 20, colour: '#6b7280' },
+  metadata: { row: 'Metadata', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'submitter', priority: 20, colour: '#374151' },
 };
 
 /** One node of a job's graph: its id, and the kind that says what its result is. */

@@ -10,7 +10,13 @@ import type { TranscodeResult } from '../core/result.js';
 import type { ManifestsOutput } from '../core/stages/manifests.js';
 import type { VidpipeDb } from '../db/database.js';
 import type { StartJobInput, TaskPatch } from '../db/records.js';
-import type { PublishOutput } from './nodes.js';
+import { isVidpipeError } from '../errors.js';
+import type { JobPlan } from '../core/plan.js';
+import type { SourceFile } from '../ffmpeg/integrity.js';
+import type { JobOptions } from './job-options.js';
+import { NodeResultsView, node, type PublishOutput } from './nodes.js';
+import { resultBase } from './publish.js';
+import { round3, spanSeconds, succeededResult } from './summary.js';
 
 /** A task's row after an event, or nothing to write. */
 export function taskPatchOf(event: DagEvent, now = new Date()): TaskPatch | undefined {
@@ -117,4 +123,55 @@ export class JobRecorder {
       // The original failure matters more than a failure to record it.
     }
   }
+}
+
+/** A job whose nodes ran elsewhere (queue workers) and has ended: what the submitting machine records of it. */
+export interface EndedElsewhere {
+  options: JobOptions;
+  plan: JobPlan;
+  source: SourceFile;
+  /** Every node's result, when the job succeeded. */
+  results?: Record<string, unknown>;
+  /** Why it failed, when it did. */
+  error?: string;
+  /** What each node did, as the queue kept it. */
+  nodes: { id: string; status: 'succeeded' | 'failed' | 'cancelled'; worker: string | null; attempts: number; startedAt: string | null; finishedAt: string | null; error: string | null }[];
+  submittedAt: string;
+  finishedAt: string;
+}
+
+/**
+ * Records the end of a job that ran on workers while its submitter did not follow it
+ * (`--detach`): task rows, and the final metadata or the failure, as the metadata node would
+ * have. A job the database does not hold, or no longer holds as running, is left alone: returns
+ * whether anything was written.
+ */
+export function recordEndedJob(db: VidpipeDb, ended: EndedElsewhere): boolean {
+  const { jobId } = ended.options;
+  let details;
+  try {
+    details = db.getJob(jobId);
+  } catch (error) {
+    if (isVidpipeError(error) && error.code === 'NOT_FOUND') return false;
+    throw error;
+  }
+  if (details.job.status !== 'running') return false;
+  const known = new Map(details.tasks.map((task) => [task.id, task]));
+  const spans: { kind: string; start: number; end: number }[] = [];
+  for (const entry of ended.nodes) {
+    const task = known.get(entry.id);
+    if (!task) continue;
+    db.updateTask(jobId, entry.id, { status: entry.status, worker: entry.worker, attempts: entry.attempts, startedAt: entry.startedAt, finishedAt: entry.finishedAt, error: entry.error });
+    if (entry.startedAt && entry.finishedAt) spans.push({ kind: task.kind, start: Date.parse(entry.startedAt), end: Date.parse(entry.finishedAt) });
+  }
+  if (!ended.results) {
+    db.failJob(jobId, { status: 'failed', code: 'FFMPEG_FAILED', message: ended.error ?? 'failed on the queue' });
+    return true;
+  }
+  const results = new NodeResultsView(new Map(Object.entries(ended.results)));
+  const published = results.get(node.publish);
+  const timings = { ...spanSeconds(spans), total: round3((Date.parse(ended.finishedAt) - Date.parse(ended.submittedAt)) / 1000) };
+  const result = succeededResult({ base: resultBase(ended.options, ended.source, ended.plan), options: ended.options, plan: ended.plan, results, chosen: published, files: published.files, timings });
+  db.completeJob(jobId, completedJob(result, results.get(node.manifests), published));
+  return true;
 }

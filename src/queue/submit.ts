@@ -38,7 +38,10 @@ export interface QueuedJobRecord {
   input: string;
   out: string;
   submittedAt: string;
+  /** The root task of the last flow sent. */
   root: string;
+  /** The last flow has been sent (false while an input's copy runs before the job is planned). */
+  complete?: boolean;
   tasks: { id: string; nodes: string[]; dependsOn: string[] }[];
 }
 
@@ -131,6 +134,7 @@ async function runOnQueue(dag: Dag, runOptions: RunDagOptions, job: RemoteJob, o
         workPrefix,
       };
       record.root = tree.id;
+      record.complete = remote.some((task) => task.id === node.publish.id);
       record.tasks.push(...flattenTree(tree).map((n) => ({ id: n.id, nodes: n.nodes, dependsOn: n.children.map((c) => c.id) })));
       await (await redisOf(queue)).set(jobRecordKey(jobId), JSON.stringify(record), 'EX', KEEP_SECONDS);
 
