@@ -6,7 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { resolveBinaries } from '../src/ffmpeg/binaries.js';
+import { FfmpegRunner } from '../src/ffmpeg/runner.js';
 import { measureQuality, type QualityMetrics } from '../src/metrics/quality.js';
 import type { BenchPlan } from './contenders.js';
 import { expertPlaylist } from './contenders.js';
@@ -35,7 +37,8 @@ const brief = (m: QualityMetrics) => ({ psnr: m.psnr, ssim: m.ssim, frames: m.fr
 export async function compareQuality(options: { source: string; plan: BenchPlan; vidpipePackage: string; expertOut: string; work: string }): Promise<QualityRow[]> {
   const binaries = await resolveBinaries();
   const controller = new AbortController();
-  const ctx = { binaries, signal: controller.signal, onProgress: () => undefined, stallTimeoutMs: 0, workDir: options.work };
+  const ffmpeg = new FfmpegRunner({ binaries, stallTimeoutMs: 0, cores: availableParallelism(), parallelEncodes: 1 }, controller.signal);
+  const ctx = { ffmpeg, signal: controller.signal, onProgress: () => undefined, workDir: options.work };
   const playlists = await vidpipePlaylists(options.vidpipePackage);
   const measure = (renditions: { name: string; playlist: string; width: number; height: number }[]) =>
     measureQuality(

@@ -8,7 +8,7 @@
  * abort, or a connection keeps the event loop busy — it kills its children and exits. A second
  * signal exits at once. Both exit with 130 unless the command already returned its own status.
  */
-import { EXIT_INTERRUPTED } from '../core/errors.js';
+import { EXIT_INTERRUPTED } from '../errors.js';
 import { killChildren } from '../ffmpeg/child-guard.js';
 
 /** How long an orderly stop may take after the first signal. */

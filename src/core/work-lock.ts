@@ -23,7 +23,7 @@ import { hostname } from 'node:os';
 import { link, mkdir, readFile, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { VidpipeError } from './errors.js';
+import { VidpipeError } from '../errors.js';
 
 const LOCK_PREFIX = 'vidpipe.lock.';
 const FOLDER_ID_FILE = `${LOCK_PREFIX}id`;

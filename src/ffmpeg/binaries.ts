@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { existsSync, statSync } from 'node:fs';
 import { basename, delimiter, dirname, extname, join } from 'node:path';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { runCapture } from './run.js';
 
 /** The ffmpeg and ffprobe executables one run uses, and where each came from. */

@@ -1,5 +1,5 @@
 import { runCapture } from './run.js';
-import { VidpipeError, tailLines } from '../core/errors.js';
+import { VidpipeError, tailLines } from '../errors.js';
 import { countVideoSamples } from '../media/mp4-file.js';
 
 /**

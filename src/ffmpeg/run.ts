@@ -1,5 +1,5 @@
 import { execa, type Options } from 'execa';
-import { VidpipeError, tailLines } from '../core/errors.js';
+import { VidpipeError, tailLines } from '../errors.js';
 import { guardedCommand, trackChild } from './child-guard.js';
 import { ProgressParser, type FfmpegProgress } from './progress.js';
 

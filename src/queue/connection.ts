@@ -9,7 +9,7 @@
  * at 2 s), so a running worker rides out a Redis restart.
  */
 import { Redis } from 'ioredis';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 
 /** How long the first connection to Redis may take. */
 export const REDIS_CONNECT_TIMEOUT_MS = 5000;

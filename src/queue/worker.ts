@@ -1,22 +1,24 @@
 /**
- * `vidpipe worker`: runs the tasks of queued jobs. A task is one or more DAG nodes of
- * buildTranscodeDag, run by the same runDag and stage functions as a local transcode, in a
- * folder of its own: the inputs (source, children's files) are downloaded from S3, the outputs
+ * `vidpipe worker`: runs the tasks of queued jobs. A task is one or more nodes of the job's
+ * graph, built by the same builder (src/job/graph.ts) from the plan and options the submitter
+ * sent, run by the same runDag and stage functions as a local transcode, in a folder of its own: the inputs (source, children's files) are downloaded from S3, the outputs
  * uploaded below `<out>/.vidpipe-work/<job>/<task>/<attempt>/`. The attempt's keys are unique,
  * so two runs of one task (a stalled job picked up while the first run still writes) never
  * touch each other's files; the task's return value, which BullMQ keeps only for the attempt
  * that completed it, is what commits an attempt's files to the job.
  */
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Dag, runDag } from '../core/dag.js';
-import { VidpipeError, toVidpipeError } from '../core/errors.js';
-import { buildTranscodeDag } from '../core/transcode-dag.js';
-import { publishPackage } from '../core/transcode.js';
+import { VidpipeError, toVidpipeError } from '../errors.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
+import { FfmpegRunner } from '../ffmpeg/runner.js';
+import { buildJobGraph, parallelEncodes, type JobEnvironment } from '../job/graph.js';
+import type { GraphState } from '../job/job-options.js';
+import { kindSpec, node } from '../job/nodes.js';
 import { objectHeadersFor } from '../storage/content-types.js';
 import { fetchInput, openStore, type FetchedInput } from '../storage/index.js';
 import { putFiles, type ObjectStore } from '../storage/object-store.js';
@@ -63,8 +65,6 @@ export interface RunningWorker {
 
 /** Failures a retry cannot fix: the input or the request is wrong, or this worker lacks an encoder. */
 const PERMANENT = new Set(['USAGE', 'INPUT_NOT_FOUND', 'INPUT_INVALID', 'ENCODER_MISSING']);
-/** DAG node kinds that work from their dependencies' files only; any other kind gets the source downloaded. */
-const WITHOUT_SOURCE = new Set(['assemble', 'package', 'manifests', 'publish', 'metadata']);
 const TRANSFER_CONCURRENCY = 8;
 const PROGRESS_INTERVAL_MS = 500;
 
@@ -91,9 +91,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     autorun: false,
   });
   const log = (line: string) => options.log(`${new Date().toISOString().slice(11, 23)} ${line}`);
-  worker.on('active', (job) => log(`${job.data.spec.jobId} ${job.data.taskId}: started (attempt ${Math.max(job.attemptsStarted, job.attemptsMade + 1)})`));
-  worker.on('completed', (job) => log(`${job.data.spec.jobId} ${job.data.taskId}: done`));
-  worker.on('failed', (job, error) => job && log(`${job.data.spec.jobId} ${job.data.taskId}: failed: ${error.message}`));
+  worker.on('active', (job) => log(`${job.data.spec.options.jobId} ${job.data.taskId}: started (attempt ${Math.max(job.attemptsStarted, job.attemptsMade + 1)})`));
+  worker.on('completed', (job) => log(`${job.data.spec.options.jobId} ${job.data.taskId}: done`));
+  worker.on('failed', (job, error) => job && log(`${job.data.spec.options.jobId} ${job.data.taskId}: failed: ${error.message}`));
   worker.on('error', (error) => log(`worker error: ${error.message}`));
   await worker.waitUntilReady();
   void worker.run();
@@ -131,14 +131,14 @@ async function runTask(
   const attempt = Math.max(job.attemptsStarted, job.attemptsMade + 1);
   const startedAt = new Date().toISOString();
   const token = `a${attempt}-${randomBytes(4).toString('hex')}`;
-  const root = join(options.workRoot, spec.jobId, `${taskId}-${token}`);
+  const root = join(options.workRoot, spec.options.jobId, `${taskId}-${token}`);
   const s3 = s3OptionsFor(spec, options.s3);
   const client = createS3Client(s3);
   const workStore = openStore(parseLocation(spec.workPrefix), s3);
   const controller = new AbortController();
   const abort = () => controller.abort(new VidpipeError('INTERRUPTED', 'the worker is stopping'));
   cancel?.addEventListener('abort', abort, { once: true });
-  let source: { path: string; release: () => void } | undefined;
+  const held: { release: () => void }[] = [];
 
   const fractions = new Map(nodes.map((n) => [n, 0]));
   let lastSent = 0;
@@ -159,7 +159,7 @@ async function runTask(
     const inheritedPackage: TaskFile[] = [];
     const downloads = new Map<string, TaskFile>();
     for (const child of children) {
-      for (const [node, value] of Object.entries(rebasePaths(child.results, child.root, root))) completed.set(node, value);
+      for (const [id, value] of Object.entries(rebasePaths(child.results, child.root, root))) completed.set(id, value);
       inheritedPackage.push(...child.packageFiles);
       for (const file of [...child.packageFiles, ...child.workFiles]) downloads.set(file.rel, file);
     }
@@ -171,59 +171,44 @@ async function runTask(
     });
 
     const packageDir = join(root, 'package');
-    await Promise.all([mkdir(packageDir, { recursive: true }), mkdir(join(root, 'work'), { recursive: true })]);
-    const makeDag = (sourcePath: string) =>
-      buildTranscodeDag(
-        {
-          source: sourcePath,
-          probe: spec.probe,
-          plan: spec.plan,
-          preset: spec.preset,
-          av1Encoder: spec.av1Encoder,
-          packageDir,
-          thumbnails: spec.thumbnails,
-          publish: async (signal) => {
-            // The same protocol as a local run: the package name is chosen here, by the same rule.
-            const target = { location: parseLocation(spec.out), request: spec.package, release: spec.jobId, s3 };
-            const published = await publishPackage(target, packageDir, signal);
-            // The package is complete; a rerun of this task would find its inputs gone, but nothing is left to do.
-            await workStore.deleteBelow('', signal).catch(() => undefined);
-            return published;
-          },
-          recordMetadata: async () => {
-            throw new VidpipeError('INTERNAL', 'metadata is recorded by the submitting machine, not by a worker');
-          },
-        },
-        (nodeId, signal) => ({
-          binaries: options.binaries,
-          signal,
-          stallTimeoutMs: spec.stallTimeoutMs,
-          workDir: join(root, 'work'),
-          onProgress: (fraction, etaSeconds) => {
-            fractions.set(nodeId, fraction);
-            sendProgress(fraction >= 1, etaSeconds);
-          },
-        }),
-      );
-    // Building the graph runs nothing; the first build only says whether this task reads the source.
-    if (nodes.some((n) => !WITHOUT_SOURCE.has(makeDag('').get(n)?.kind ?? ''))) source = await sources.acquire(spec.input, s3);
-    const dag = makeDag(source?.path ?? '');
+    const workDir = join(root, 'work');
+    await Promise.all([mkdir(packageDir, { recursive: true }), mkdir(workDir, { recursive: true })]);
+    const graphOf = (files: { input: string; source: string }) =>
+      buildJobGraph(workerState(spec, files, { workDir, packageDir }), workerEnvironment(spec, options, s3, workDir, (nodeId, fraction, etaSeconds) => {
+        fractions.set(nodeId, fraction);
+        sendProgress(fraction >= 1, etaSeconds);
+      })).tasks;
+    // Building the graph runs nothing; the first build only says which files this task reads.
+    const reads = new Set(nodes.map((id) => graphOf({ input: '', source: '' }).find((task) => task.id === id)).map((task) => (task ? kindSpec(task.kind).reads : 'nothing')));
+    const acquire = async (uri: string) => {
+      const file = await sources.acquire(uri, s3);
+      held.push(file);
+      return file.path;
+    };
+    const files = {
+      input: reads.has('input') ? await acquire(spec.files.input) : '',
+      source: reads.has('source') ? await acquire(spec.files.source ?? spec.files.input) : '',
+    };
+    const dag = new Dag();
+    for (const task of graphOf(files)) dag.add(task);
 
+    // The results of probe, prepare-source and plan (the submitter's, or an earlier flow's) are the spec's state.
+    const known = new Map([...Object.entries(stateResults(spec.state)), ...completed]);
     const group = new Set(nodes);
     const sub = new Dag();
     const given = new Map<string, unknown>();
     for (const nodeId of nodes) {
-      const node = dag.get(nodeId);
-      if (!node) throw new VidpipeError('INTERNAL', `task ${taskId}: the job's graph has no node ${nodeId}`);
-      sub.add(node);
-      for (const dependency of node.dependsOn) {
+      const task = dag.get(nodeId);
+      if (!task) throw new VidpipeError('INTERNAL', `task ${taskId}: the job's graph has no node ${nodeId}`);
+      sub.add(task);
+      for (const dependency of task.dependsOn) {
         if (group.has(dependency) || sub.get(dependency)) continue;
-        if (!completed.has(dependency)) throw new VidpipeError('INTERNAL', `task ${taskId}: no result of ${dependency} among its children`);
+        if (!known.has(dependency)) throw new VidpipeError('INTERNAL', `task ${taskId}: no result of ${dependency} among its children`);
         sub.add({ ...dag.get(dependency)!, dependsOn: [] });
-        given.set(dependency, completed.get(dependency));
+        given.set(dependency, known.get(dependency));
       }
     }
-    const { results } = await runDag(sub, { concurrency: nodes.length, signal: controller.signal, completed: given });
+    const { results } = await runDag(sub, { concurrency: nodes.length, signal: controller.signal, given });
 
     // Results other tasks read: those of nodes with a dependent outside this task, or none at all.
     const all = dag.describe();
@@ -231,6 +216,11 @@ async function runTask(
     for (const nodeId of nodes) {
       const users = all.filter((t) => t.dependsOn.includes(nodeId));
       if (users.length === 0 || users.some((t) => !group.has(t.id))) exported[nodeId] = results.get(nodeId);
+    }
+    if (group.has(node.publish.id)) {
+      // The package is published: its intermediate files go, and nothing of this task is kept (a rerun would find its inputs gone, but nothing is left to do).
+      await workStore.deleteBelow('', controller.signal).catch(() => undefined);
+      return { taskId, worker: workerId, attempt, root, results: { ...Object.fromEntries(completed), ...exported }, packageFiles: [], workFiles: [], startedAt, finishedAt: new Date().toISOString() };
     }
     const ownPackage = (await listFiles(packageDir)).map((rel) => `package/${rel}`).filter((rel) => !downloads.has(rel));
     const workRefs: string[] = [];
@@ -262,11 +252,49 @@ async function runTask(
     throw new Error(error.message);
   } finally {
     cancel?.removeEventListener('abort', abort);
-    source?.release();
+    for (const file of held) file.release();
     client.destroy();
     workStore.close();
     await rm(root, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/** The graph builder's state on this worker: the spec's, with the files as this task downloaded them. */
+function workerState(spec: QueuedJobSpec, files: { input: string; source: string }, site: GraphState['site']): GraphState {
+  const { inspected, source, plan } = spec.state;
+  return {
+    ...(inspected ? { inspected: { ...inspected, path: files.input } } : {}),
+    ...(source ? { source: { ...source, path: files.source } } : inspected && !inspected.copyReason ? { source: { path: files.source, probe: inspected.probe, notes: inspected.notes } } : {}),
+    ...(plan ? { plan } : {}),
+    site,
+  };
+}
+
+/** The results of the nodes the submitter ran (or learnt from an earlier flow), as a worker's dependencies see them. */
+function stateResults(state: QueuedJobSpec['state']): Record<string, unknown> {
+  return {
+    ...(state.inspected ? { [node.probe.id]: state.inspected } : {}),
+    ...(state.source && state.inspected?.copyReason ? { [node.prepareSource.id]: state.source } : {}),
+    ...(state.plan ? { [node.plan.id]: state.plan } : {}),
+  };
+}
+
+/** How this worker runs a job's nodes: its ffmpeg and folders; publishing with its own S3 settings; no probe or metadata here. */
+function workerEnvironment(spec: QueuedJobSpec, options: WorkerOptions, s3: S3Options, workDir: string, onProgress: (id: string, fraction: number, etaSeconds?: number) => void): JobEnvironment {
+  const submitterOnly = async (): Promise<never> => {
+    throw new VidpipeError('INTERNAL', 'probe and metadata run on the submitting machine, not on a worker');
+  };
+  const job = { binaries: options.binaries, stallTimeoutMs: spec.options.settings.stallTimeoutSeconds * 1000, cores: availableParallelism(), parallelEncodes: parallelEncodes(spec.state.plan, options.concurrency) };
+  return {
+    options: spec.options,
+    contextFor: (id, signal) => {
+      const report = (fraction: number, etaSeconds?: number) => onProgress(id, fraction, etaSeconds);
+      return { ffmpeg: new FfmpegRunner(job, signal, report), signal, onProgress: report, workDir };
+    },
+    probe: submitterOnly,
+    publishing: { s3 },
+    recordMetadata: submitterOnly,
+  };
 }
 
 async function listFiles(dir: string): Promise<string[]> {

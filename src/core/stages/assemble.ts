@@ -1,9 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { buildAssembleArgs, buildConcatList } from '../../ffmpeg/args/package.js';
-import { runFfmpeg } from '../../ffmpeg/run.js';
 import { countVideoFrames } from '../../ffmpeg/count.js';
-import { VidpipeError } from '../errors.js';
+import { VidpipeError } from '../../errors.js';
 import type { StageContext } from '../stage.js';
 import type { VideoPlan } from '../plan.js';
 import { assertDecodeErrorsWithin } from './encode-video.js';
@@ -39,13 +38,9 @@ export async function assembleRendition(input: AssembleInput, ctx: StageContext)
   // relative to it, so the list holds no part of the work folder's own path (any characters) and
   // stays right wherever the process runs from.
   await writeFile(listPath, buildConcatList(chunks.map((c) => relative(dir, c.path).split(sep).join('/'))));
-  await runFfmpeg(ctx.binaries.ffmpeg, buildAssembleArgs(listPath, output), {
-    label: `assemble ${input.renditionId}`,
-    signal: ctx.signal,
-    stallTimeoutMs: ctx.stallTimeoutMs,
-  });
+  await ctx.ffmpeg.run(buildAssembleArgs(listPath, output), { label: `assemble ${input.renditionId}` });
   const expected = chunks.reduce((sum, c) => sum + c.frames, 0);
-  const frames = await countVideoFrames(ctx.binaries.ffprobe, output, ctx.signal);
+  const frames = await countVideoFrames(ctx.ffmpeg.binaries.ffprobe, output, ctx.signal);
   if (frames !== expected) {
     throw new VidpipeError('FFMPEG_FAILED', `assembled ${input.renditionId} has ${frames} frames, its chunks hold ${expected}`);
   }

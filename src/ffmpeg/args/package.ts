@@ -1,4 +1,4 @@
-import { VidpipeError } from '../../core/errors.js';
+import { VidpipeError } from '../../errors.js';
 
 /** Joins the chunks of one rendition with the concat demuxer and stream copy: no re-encode. */
 export function buildAssembleArgs(concatListPath: string, output: string): string[] {

@@ -9,28 +9,28 @@
 import { createHash } from 'node:crypto';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import type { Dag, TaskKind } from './dag.js';
-import { sha256File } from './ids.js';
-import { REMOVING_SUFFIX, claimWorkDir, removeWorkDir } from './work-lock.js';
-import type { JobPlan, TranscodeSettings } from './plan.js';
+import type { TaskSpec } from '../core/dag.js';
+import { sha256File } from '../core/ids.js';
+import { REMOVING_SUFFIX, claimWorkDir, removeWorkDir } from '../core/work-lock.js';
+import type { JobPlan } from '../core/plan.js';
+import type { JobSettings } from '../settings/job-settings.js';
+import { kindSpec } from './nodes.js';
 import type { VidpipeDb } from '../db/database.js';
 import type { TaskRecord } from '../db/records.js';
 
 /** Bumped when a stage's result shape or file layout changes: older work folders are then not reused. */
 const RESUME_FORMAT = 1;
 
-/** Tasks whose files are kept and reused; the others (manifests, publish, metadata) are cheap and always re-run. */
-export const RESUMABLE_KINDS: ReadonlySet<TaskKind> = new Set(['encode-video', 'encode-audio', 'assemble', 'package', 'poster', 'storyboard', 'cover']);
+/** Tasks whose files are kept and reused (NODE_KINDS' `resumable`); the others (manifests, publish, metadata) are cheap and always re-run. */
+const isResumable = (task: TaskSpec) => kindSpec(task.kind).resumable;
 
 const KEY_PATTERN = /^r[0-9a-f]{24}$/;
 const REMOVING_PATTERN = new RegExp(`^r[0-9a-f]{24}${REMOVING_SUFFIX.replace('.', '\\.')}[0-9a-f]{8}$`);
 
 export interface ResumeKeyInput {
   sha256: string;
-  settings: TranscodeSettings;
+  settings: JobSettings;
   plan: JobPlan;
-  thumbnails: boolean;
-  av1Encoder: string;
   ffmpeg: string;
   /** Where the package goes (local path or s3:// URI of the package root). */
   destination: string;
@@ -38,17 +38,16 @@ export interface ResumeKeyInput {
 
 /**
  * Everything that changes a byte of the intermediate files. Concurrency is left out: it only
- * matters through the chunk layout, which is part of the plan.
+ * matters through the chunk layout, which is part of the plan; so are the stall timeout and
+ * --metrics, which change no file an earlier run could have left.
  */
 export function resumeKeyFor(input: ResumeKeyInput): string {
-  const { concurrency: _concurrency, ...settings } = input.settings;
+  const { concurrency: _concurrency, stallTimeoutSeconds: _stall, metrics: _metrics, ...settings } = input.settings;
   const identity = JSON.stringify({
     format: RESUME_FORMAT,
     sha256: input.sha256,
     settings,
     plan: input.plan,
-    thumbnails: input.thumbnails,
-    av1Encoder: input.av1Encoder,
     ffmpeg: input.ffmpeg,
     destination: input.destination,
   });
@@ -139,30 +138,32 @@ export interface ReusePlan {
 }
 
 /**
- * Verifies the outputs an earlier job recorded and decides what this run can skip. A resumable
- * node runs when it has no intact output and something that runs needs it; every other node
- * runs. So a missing chunk whose renditions were already assembled is not encoded again.
+ * Verifies the outputs an earlier job recorded and decides what this run can skip, among
+ * `tasks` (the nodes a graph just gained: their dependencies outside the list are done). A
+ * resumable node runs when it has no intact output and something that runs needs it; every
+ * other node runs. So a missing chunk whose renditions were already assembled is not encoded again.
  */
-export async function planReuse(dag: Dag, previousTasks: TaskRecord[], workDir: string, signal?: AbortSignal): Promise<ReusePlan> {
+export async function planReuse(tasks: readonly TaskSpec[], previousTasks: TaskRecord[], workDir: string, signal?: AbortSignal): Promise<ReusePlan> {
+  const byId = new Map(tasks.map((task) => [task.id, task]));
   const intact = new Map<string, RecordedOutput>();
   // Newest record first; an older one of the same task is only tried when the newer does not verify.
   for (const task of previousTasks) {
-    const spec = dag.get(task.id);
-    if (intact.has(task.id) || !spec || !RESUMABLE_KINDS.has(spec.kind) || !isRecordedOutput(task.output)) continue;
+    const spec = byId.get(task.id);
+    if (intact.has(task.id) || !spec || !isResumable(spec) || !isRecordedOutput(task.output)) continue;
     if (await filesIntact(task.output.files, workDir, signal)) {
       intact.set(task.id, { format: task.output.format, result: task.output.result, files: task.output.files, reusedFrom: task.output.reusedFrom ?? task.jobId });
     }
   }
 
-  const order = dag.topologicalOrder();
+  const order = inDependencyOrder(tasks);
   const dependents = new Map<string, string[]>(order.map((t) => [t.id, []]));
-  for (const task of order) for (const dependency of task.dependsOn) dependents.get(dependency)!.push(task.id);
+  for (const task of order) for (const dependency of task.dependsOn) dependents.get(dependency)?.push(task.id);
   const runs = new Set<string>();
   const plan: ReusePlan = { completed: new Map(), reused: new Map(), notNeeded: [] };
   for (const task of [...order].reverse()) {
     const users = dependents.get(task.id)!;
     // Other nodes' results may be read beyond their dependents (metadata reads loudness, metrics…): they always run.
-    const needed = !RESUMABLE_KINDS.has(task.kind) || users.length === 0 || users.some((user) => runs.has(user));
+    const needed = !isResumable(task) || users.length === 0 || users.some((user) => runs.has(user));
     const output = intact.get(task.id);
     if (output) {
       plan.reused.set(task.id, output);
@@ -177,14 +178,32 @@ export async function planReuse(dag: Dag, previousTasks: TaskRecord[], workDir: 
   return plan;
 }
 
+/** The tasks with each after the ones it depends on (dependencies outside the list are done already). */
+function inDependencyOrder(tasks: readonly TaskSpec[]): TaskSpec[] {
+  const byId = new Map(tasks.map((task) => [task.id, task]));
+  const done = new Set<string>();
+  const order: TaskSpec[] = [];
+  const visit = (task: TaskSpec) => {
+    if (done.has(task.id)) return;
+    done.add(task.id);
+    for (const dependency of task.dependsOn) {
+      const target = byId.get(dependency);
+      if (target) visit(target);
+    }
+    order.push(task);
+  };
+  tasks.forEach(visit);
+  return order;
+}
+
 /**
  * Makes every resumable node record its output before it counts as succeeded: files first,
  * then their checksums in the same row update that marks the task succeeded, so after a kill
  * at any moment a task marked with an output has complete files.
  */
-export function recordOutputsOf(dag: Dag, workDir: string, save: (taskId: string, output: RecordedOutput) => void): void {
-  for (const task of dag.topologicalOrder()) {
-    if (!RESUMABLE_KINDS.has(task.kind)) continue;
+export function recordOutputsOf(tasks: readonly TaskSpec[], workDir: string, save: (taskId: string, output: RecordedOutput) => void): void {
+  for (const task of tasks) {
+    if (!isResumable(task)) continue;
     const run = task.run;
     task.run = async (results, signal) => {
       const result = await run(results, signal);
