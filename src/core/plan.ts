@@ -6,15 +6,9 @@ import type { Av1Encoder } from '../ffmpeg/args/encoders.js';
 import { planSubtitles, type SubtitlePlan } from './stages/subtitles.js';
 import type { HlsSegments, JobSettings } from '../settings/job-settings.js';
 import { languageName } from '../manifest/language.js';
+import { balancedChunks, fixedChunks, type Chunk } from './schedule.js';
 
-export interface Chunk {
-  index: number;
-  /** First frame (inclusive) and last frame (exclusive) on the output frame grid. */
-  startFrame: number;
-  endFrame: number;
-  /** Where decoding starts: a little before startFrame so the decoder and fps filter settle; on the grid. */
-  prerollFrame: number;
-}
+export type { Chunk } from './schedule.js';
 
 export interface AudioRendition {
   id: string;
@@ -97,11 +91,14 @@ export interface PlanEncoders {
   av1Encoder: Av1Encoder;
 }
 
-/** Chunk length chosen so each worker gets about two chunks, between one segment and a minute. */
-function chooseChunkSegments(totalSegments: number, settings: JobSettings, segmentSeconds: number): number {
-  if (settings.chunkSeconds > 0) return Math.max(1, Math.round(settings.chunkSeconds / segmentSeconds));
-  const perWorker = Math.ceil(totalSegments / Math.max(1, settings.concurrency * 2));
-  return Math.min(Math.max(1, perWorker), Math.max(1, Math.floor(60 / segmentSeconds)));
+/** A chunk is redone whole when it fails and reused whole on resume: at most a minute of video. */
+const MAX_CHUNK_SECONDS = 60;
+
+/** The chunks of the timeline: `--chunk-duration` as asked, else the balanced schedule of schedule.ts. */
+function chooseChunks(totalFrames: number, gopFrames: number, fps: number, settings: JobSettings): Chunk[] {
+  const grid = { totalFrames, gridFrames: gopFrames, prerollFrames: Math.ceil(fps) };
+  if (settings.chunkSeconds > 0) return fixedChunks(grid, settings.chunkSeconds * fps);
+  return balancedChunks(grid, settings.concurrency, MAX_CHUNK_SECONDS * fps);
 }
 
 /**
@@ -117,23 +114,6 @@ export function chooseGopFrames(segmentFrames: number, fps: number, gopSeconds: 
     if (Math.abs(frames / fps - gopSeconds) < Math.abs(best / fps - gopSeconds)) best = frames;
   }
   return best;
-}
-
-/** Splits [0, totalFrames) into chunks of `chunkFrames` on the segment grid. */
-export function planChunks(totalFrames: number, chunkFrames: number, prerollFrames: number): Chunk[] {
-  const chunks: Chunk[] = [];
-  for (let start = 0, index = 0; start < totalFrames; start += chunkFrames, index++) {
-    chunks.push({ index, startFrame: start, endFrame: Math.min(totalFrames, start + chunkFrames), prerollFrame: Math.max(0, start - prerollFrames) });
-  }
-  // A tiny last chunk costs a whole ffmpeg start-up and seek for little work: merge it into the previous one.
-  if (chunks.length > 1) {
-    const last = chunks[chunks.length - 1]!;
-    if (last.endFrame - last.startFrame < chunkFrames / 4) {
-      chunks.pop();
-      chunks[chunks.length - 1]!.endFrame = last.endFrame;
-    }
-  }
-  return chunks;
 }
 
 /** The end of the video on the file's timeline (relative to the container start), in seconds. */
@@ -304,8 +284,6 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
   const segmentFrames = Math.max(1, Math.round(settings.segmentDurationSeconds * fps));
   const gopFrames = chooseGopFrames(segmentFrames, fps, settings.gopSeconds);
   const totalFrames = Math.max(1, Math.round(videoEndSeconds(probe, video) * fps));
-  const totalSegments = Math.ceil(totalFrames / segmentFrames);
-  const chunkFrames = chooseChunkSegments(totalSegments, settings, segmentFrames / fps) * segmentFrames;
   const renditions = buildLadder(video, { codecs: settings.codecs, rungs: settings.rungs, frameRate, preset: settings.preset, av1Encoder: encoders.av1Encoder });
   const interlaced = !!video.fieldOrder && !['progressive', 'unknown'].includes(video.fieldOrder);
   const segmentDurationSeconds = (segmentFrames * frameRate.den) / frameRate.num;
@@ -321,7 +299,7 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
       gopFrames,
       segmentFrames,
       totalFrames,
-      chunks: planChunks(totalFrames, chunkFrames, Math.ceil(fps)),
+      chunks: chooseChunks(totalFrames, gopFrames, fps, settings),
       renditions,
       deinterlace: interlaced,
       hdr: hdrTransferOf(video.colorTransfer),

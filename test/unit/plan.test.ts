@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseGopFrames, planChunks, planJob as planJobWith, type JobPlan } from '../../src/core/plan.js';
+import { chooseGopFrames, planJob as planJobWith, type JobPlan } from '../../src/core/plan.js';
 import { DEFAULT_SETTINGS, type JobSettings } from '../../src/settings/job-settings.js';
 import { parseProbe } from '../../src/ffmpeg/probe.js';
 
@@ -21,7 +21,7 @@ describe('planJob', () => {
     assert.equal(video.segmentFrames, 180);
     assert.equal(video.totalFrames, 1800);
     assert.ok(Math.abs(plan.segmentDurationSeconds - 6.006) < 1e-9);
-    for (const chunk of video.chunks) assert.equal(chunk.startFrame % video.segmentFrames, 0, 'chunks start on segment boundaries');
+    for (const chunk of video.chunks) assert.equal(chunk.startFrame % video.gopFrames, 0, 'chunks start on GOP boundaries (key frames)');
     assert.equal(video.chunks.at(-1)!.endFrame, 1800);
     assert.equal(video.chunks.reduce((n, c) => n + c.endFrame - c.startFrame, 0), 1800, 'chunks cover every frame once');
   });
@@ -54,15 +54,5 @@ describe('planJob', () => {
     const forced = planJob(probeOf([h264('30', '60'), aac(1)]), { ...settings, audioOnly: true });
     assert.equal(forced.kind, 'audio');
     assert.equal(forced.video, undefined);
-  });
-});
-
-describe('planChunks', () => {
-  it('merges a tiny tail chunk into the previous one and sets a grid-aligned preroll', () => {
-    const chunks = planChunks(1000, 330, 30);
-    assert.deepEqual(chunks.map((c) => [c.startFrame, c.endFrame, c.prerollFrame]), [[0, 330, 0], [330, 660, 300], [660, 1000, 630]]);
-  });
-  it('keeps a tail that is large enough', () => {
-    assert.equal(planChunks(1000, 400, 30).length, 3);
   });
 });
