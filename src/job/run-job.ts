@@ -25,6 +25,7 @@ import { openDatabase, type VidpipeDb } from '../db/database.js';
 import type { TaskPatch } from '../db/records.js';
 import { VidpipeError, toVidpipeError } from '../errors.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
+import { detectCapabilities } from '../ffmpeg/capabilities.js';
 import { inPlace, inspectSource } from '../ffmpeg/integrity.js';
 import type { MediaProbe } from '../ffmpeg/probe.js';
 import { FfmpegRunner } from '../ffmpeg/runner.js';
@@ -347,10 +348,21 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
         onProgress: (fraction, etaSeconds) => emit({ jobId, type: 'task-progress', id: node.probe.id, fraction: fraction ?? 0, etaSeconds }),
       });
       cleanups.push(fetched.cleanup);
-      identified = await identify(request.input, fetched.localPath, signal);
+      // The plan node's question to ffmpeg (its encoders), asked while the input is read; the answer is kept.
+      detectCapabilities(request.binaries).catch(() => undefined);
+      // Hashing (the video's identity) and inspecting (probe, packet scan) each read the whole
+      // file: side by side, the job waits for the longer of the two instead of their sum.
+      const [hashed, inspected] = await Promise.allSettled([
+        identify(request.input, fetched.localPath, signal),
+        inspectSource(request.binaries, fetched.localPath, { audioOnly: settings.audioOnly, signal }),
+      ]);
+      if (hashed.status === 'rejected') throw hashed.reason;
+      identified = hashed.value;
       result.id = identified.videoId;
       options.package.video = { id: identified.videoId, sha256: identified.sha256 };
-      return inspectSource(request.binaries, fetched.localPath, { audioOnly: settings.audioOnly, signal });
+      // An input that cannot be used is still on record under its identity (see the catch below).
+      if (inspected.status === 'rejected') throw inspected.reason;
+      return inspected.value;
     },
     publishing: {
       s3: request.s3,
