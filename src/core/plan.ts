@@ -3,6 +3,7 @@ import { VidpipeError } from '../errors.js';
 import { buildLadder, chooseFrameRate, type Rendition } from './ladder.js';
 import { hdrTransferOf, type HdrTransfer } from '../ffmpeg/hdr.js';
 import type { Av1Encoder } from '../ffmpeg/args/encoders.js';
+import { displaySizeAtWidth } from '../ffmpeg/args/images.js';
 import { planSubtitles, type SubtitlePlan } from './stages/subtitles.js';
 import type { HlsSegments, JobSettings } from '../settings/job-settings.js';
 import { languageName } from '../manifest/language.js';
@@ -45,7 +46,18 @@ export interface VideoPlan {
  * The package's pictures: a poster and a storyboard read from a small rendition (same timeline,
  * upright, square pixels, 2 s GOPs, a fraction of the pixels), or an audio file's cover art.
  */
-export type ThumbnailPlan = { kind: 'poster-storyboard'; fromRendition: string } | { kind: 'cover' };
+export type ThumbnailPlan =
+  | {
+      kind: 'poster-storyboard';
+      fromRendition: string;
+      /**
+       * A rendition at the poster's own size (upright, square pixels, no padding, SDR) to decode
+       * the chosen frame from: at most one of its 2 s GOPs, where a long GOP of a large source
+       * cost seconds of decoding at the end of the job. Absent: the frame comes from the source.
+       */
+      posterFrameFrom?: string;
+    }
+  | { kind: 'cover' };
 
 /** MPEG-TS variants for legacy players: each H.264 rendition muxed with one AAC rendition. */
 export interface TsPlan {
@@ -313,7 +325,7 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
     subtitles,
     hlsSegments,
     ...(hlsSegments === 'fmp4' ? {} : { ts: planTs(renditions, audio) }),
-    ...(settings.thumbnails ? { thumbnails: { kind: 'poster-storyboard' as const, fromRendition: thumbnailSource(renditions).id } } : {}),
+    ...(settings.thumbnails ? { thumbnails: thumbnailPlan(video, renditions, hdrTransferOf(video.colorTransfer)) } : {}),
     metrics: settings.metrics,
   };
 }
@@ -325,6 +337,12 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
  */
 function thumbnailSource(renditions: Rendition[]): Rendition {
   return [...renditions].sort((a, b) => a.width * a.height - b.width * b.height || Number(b.codec === 'h264') - Number(a.codec === 'h264'))[0]!;
+}
+
+function thumbnailPlan(video: VideoStreamInfo, renditions: Rendition[], hdr: HdrTransfer | undefined): ThumbnailPlan {
+  const poster = displaySizeAtWidth(video);
+  const posterFrame = hdr ? undefined : renditions.find((r) => r.codec === 'h264' && !r.picture && r.width === poster.width && r.height === poster.height);
+  return { kind: 'poster-storyboard', fromRendition: thumbnailSource(renditions).id, ...(posterFrame ? { posterFrameFrom: posterFrame.id } : {}) };
 }
 
 /** Each H.264 rendition, muxed with the default AAC rendition (else the first AAC one). */

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseGopFrames, planJob as planJobWith, type JobPlan } from '../../src/core/plan.js';
 import { DEFAULT_SETTINGS, type JobSettings } from '../../src/settings/job-settings.js';
+import { parseRungs } from '../../src/settings/rungs.js';
 import { parseProbe } from '../../src/ffmpeg/probe.js';
 
 const settings: JobSettings = { ...DEFAULT_SETTINGS, concurrency: 2, audioSampleRate: 48000 };
@@ -39,6 +40,17 @@ describe('planJob', () => {
     const plan = planJob(probeOf([h264('30', '60'), aac(1)]), { ...settings, chunkSeconds: 12 });
     assert.equal(plan.video!.chunks.length, 5);
     assert.ok(plan.video!.chunks.every((c) => c.endFrame - c.startFrame === 360));
+  });
+
+  it('decodes the poster frame from the rendition at its size, and from the source when none is', () => {
+    const thumbnails = (probe: ReturnType<typeof probeOf>, rungs?: string) =>
+      planJob(probe, { ...settings, ...(rungs ? { rungs: parseRungs(rungs, { flag: '--ladder', from: 'cli' }) } : {}) }).thumbnails as { fromRendition: string; posterFrameFrom?: string };
+    const full = thumbnails(probeOf([h264('30', '60'), aac(1)]));
+    assert.equal(full.posterFrameFrom, 'h264-1080p');
+    assert.notEqual(full.fromRendition, 'h264-1080p', 'the choice itself is still made on the smallest rendition');
+    assert.equal(thumbnails(probeOf([h264('30', '60'), aac(1)]), '720p,360p').posterFrameFrom, undefined, 'no rendition at the poster size');
+    const hdr = { ...h264('30', '60'), codec_name: 'hevc', color_transfer: 'smpte2084', color_primaries: 'bt2020', pix_fmt: 'yuv420p10le' };
+    assert.equal(thumbnails(probeOf([hdr, aac(1)])).posterFrameFrom, undefined, 'an HDR source keeps its own frame');
   });
 
   it('makes one audio rendition per source stream, default from the disposition', () => {
