@@ -14,6 +14,8 @@
  *   quality  PSNR of vidpipe's chunked renditions against the single-process encode (B)
  *   resume   a resume after kill -9 half-way, as a fraction of a full run
  *
+ * More sections come from other modules (section.ts: PLUGGED_SECTIONS).
+ *
  * Options: --quick (6 s and 24 s sources, one round), --rounds N (default 2), --source short|long
  * (speed on one source only), --preset P (veryfast), --queue-jobs N (4), --json FILE, --keep
  * (keep the work folder), --fresh-sources (regenerate the cached sources). Linux only (/proc).
@@ -41,14 +43,15 @@ import { compareQuality, type QualityRow } from './quality.js';
 import { benchQueue, median, type QueueResult } from './queue.js';
 import { check, costLines, profileLines, targetLines, type CostRow, type RunFigures, type TargetCheck } from './report.js';
 import { benchResume, type ResumeResult } from './resume.js';
+import { PLUGGED_SECTIONS } from './section.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 const VIDPIPE = join(ROOT, 'bin', 'vidpipe');
-const SECTIONS = ['speed', 'taskset', 'queue', 'quality', 'resume'] as const;
-type Section = (typeof SECTIONS)[number];
+const OWN_SECTIONS = ['speed', 'taskset', 'queue', 'quality', 'resume'] as const;
+const SECTIONS: readonly string[] = [...OWN_SECTIONS, ...PLUGGED_SECTIONS.map((s) => s.name)];
 
 interface Options {
-  only: Set<Section>;
+  only: Set<string>;
   quick: boolean;
   rounds: number;
   sources: ('short' | 'long')[];
@@ -79,8 +82,8 @@ function parseOptions(argv: string[]): Options {
     };
     if (flag === '--only') {
       const names = value().split(',');
-      for (const name of names) if (!(SECTIONS as readonly string[]).includes(name)) usage(`unknown section ${name}`);
-      options.only = new Set(names as Section[]);
+      for (const name of names) if (!SECTIONS.includes(name)) usage(`unknown section ${name}`);
+      options.only = new Set(names);
     } else if (flag === '--quick') options.quick = true;
     else if (flag === '--rounds') [options.rounds, roundsGiven] = [count(), true];
     else if (flag === '--source') {
@@ -354,7 +357,10 @@ async function main(): Promise<void> {
     queue?: QueueResult;
     quality?: QualityRow[];
     resume?: ResumeResult;
-  } = { speed: [] };
+    /** Figures of the plugged sections (section.ts), by name. */
+    sections: Record<string, unknown>;
+  } = { speed: [], sections: {} };
+  const pluggedChecks: TargetCheck[] = [];
   try {
     const execLog = buildExecLog(join(ROOT, 'bench', 'exec-log.c'), join(work, 'exec-log'));
     if (!execLog) lines.push('no C compiler: the per-child CPU of vidpipe runs (exec-log.c) is not measured');
@@ -412,7 +418,17 @@ async function main(): Promise<void> {
       );
     }
 
-    const checks = targets(results, short);
+    for (const section of PLUGGED_SECTIONS.filter((s) => options.only.has(s.name))) {
+      log(`${section.name}…`);
+      const sectionWork = join(work, section.name);
+      await mkdir(sectionWork, { recursive: true });
+      const r = await section.run({ work: sectionWork, cacheDir, quick: options.quick, rounds: options.rounds, preset: options.preset, vidpipe: VIDPIPE });
+      results.sections[section.name] = r.figures;
+      pluggedChecks.push(...r.checks);
+      lines.push('', `== ${section.name}: ${section.title}`, ...r.lines);
+    }
+
+    const checks = [...targets(results, short), ...pluggedChecks];
     const loadAfter = loadavg();
     lines.push('', `load average after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`, '', ...targetLines(checks));
     const json = options.json ?? join(cacheDir, `results-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
