@@ -106,9 +106,14 @@ export interface PlanEncoders {
 /** A chunk is redone whole when it fails and reused whole on resume: at most a minute of video. */
 const MAX_CHUNK_SECONDS = 60;
 
-/** The chunks of the timeline: `--chunk-duration` as asked, else the balanced schedule of schedule.ts. */
-function chooseChunks(totalFrames: number, gopFrames: number, fps: number, settings: JobSettings): Chunk[] {
-  const grid = { totalFrames, gridFrames: gopFrames, prerollFrames: Math.ceil(fps) };
+/**
+ * The chunks of the timeline: `--chunk-duration` as asked, else the balanced schedule of
+ * schedule.ts. A source key frame counts from the first grid frame after it (by a hundredth of a
+ * frame, so the seek time, printed to the microsecond, never falls before the key frame).
+ */
+function chooseChunks(totalFrames: number, gopFrames: number, fps: number, video: VideoStreamInfo, settings: JobSettings): Chunk[] {
+  const keyFrames = video.keyFrameSeconds?.map((seconds) => Math.ceil(seconds * fps + 0.01));
+  const grid = { totalFrames, gridFrames: gopFrames, prerollFrames: Math.ceil(fps), ...(keyFrames ? { keyFrames } : {}) };
   if (settings.chunkSeconds > 0) return fixedChunks(grid, settings.chunkSeconds * fps);
   return balancedChunks(grid, settings.concurrency, MAX_CHUNK_SECONDS * fps);
 }
@@ -311,7 +316,7 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
       gopFrames,
       segmentFrames,
       totalFrames,
-      chunks: chooseChunks(totalFrames, gopFrames, fps, settings),
+      chunks: chooseChunks(totalFrames, gopFrames, fps, video, settings),
       renditions,
       deinterlace: interlaced,
       hdr: hdrTransferOf(video.colorTransfer),

@@ -32,15 +32,40 @@ export interface ChunkGrid {
   gridFrames: number;
   /** Frames decoded before each chunk's first frame so the decoder and the fps filter settle. */
   prerollFrames: number;
+  /**
+   * The source's key frames (where a seek lands), each as the first frame of the output grid
+   * after it, ascending. Absent: unknown, or every frame is one.
+   */
+  keyFrames?: readonly number[];
 }
 
+/** Frames the fps filter gets before a chunk's first frame at the least, whatever the key frames. */
+const SETTLE_FRAMES = 2;
+
+/**
+ * Where a chunk starting at `start` seeks to. A seek decodes from the last source key frame at
+ * or before it, so a preroll point before a key frame that lies within the preroll makes the
+ * chunk decode a whole source GOP more (a second of 1080p noise costs ~0.4 s CPU): the seek
+ * goes just past that key frame instead, still a few frames before the chunk.
+ */
+function prerollFrame(grid: ChunkGrid, start: number): number {
+  const earliest = Math.max(0, start - grid.prerollFrames);
+  let preroll = earliest;
+  for (const key of grid.keyFrames ?? []) {
+    if (key > start - SETTLE_FRAMES) break;
+    if (key > preroll) preroll = key;
+  }
+  return preroll;
+}
+
+/** Chunks of these sizes in grid units, in timeline order; the last one ends where the video does. */
 function chunksOfSizes(grid: ChunkGrid, unitsPerChunk: readonly number[]): Chunk[] {
   const chunks: Chunk[] = [];
   let start = 0;
-  for (const units of unitsPerChunk) {
+  for (const [i, units] of unitsPerChunk.entries()) {
     if (start >= grid.totalFrames) break;
-    const endFrame = Math.min(grid.totalFrames, start + units * grid.gridFrames);
-    chunks.push({ index: chunks.length, startFrame: start, endFrame, prerollFrame: Math.max(0, start - grid.prerollFrames) });
+    const endFrame = i === unitsPerChunk.length - 1 ? grid.totalFrames : Math.min(grid.totalFrames, start + units * grid.gridFrames);
+    chunks.push({ index: chunks.length, startFrame: start, endFrame, prerollFrame: start === 0 ? 0 : prerollFrame(grid, start) });
     start = endFrame;
   }
   return chunks;
@@ -84,11 +109,14 @@ function apportion(total: number, weights: readonly number[]): number[] {
 /**
  * The balanced cut: waves of `slots` chunks, the last wave's chunks half as long as the others',
  * each chunk at most `maxChunkFrames` (a failed chunk is redone whole; a resume reuses whole
- * chunks), in decreasing length. A source shorter than one chunk per slot gets one chunk per GOP.
+ * chunks), in decreasing length (the last one may hold up to a GOP more: the frames past the
+ * last whole GOP). A source shorter than one chunk per slot gets one chunk per GOP.
  */
 export function balancedChunks(grid: ChunkGrid, slots: number, maxChunkFrames: number): Chunk[] {
   const parallel = Math.max(1, Math.floor(slots));
-  const units = Math.ceil(grid.totalFrames / grid.gridFrames);
+  // Whole GOPs: the frames past the last one go to the last chunk, never a chunk of their own (a
+  // one-frame chunk costs a whole ffmpeg start-up and seek).
+  const units = Math.max(1, Math.floor(grid.totalFrames / grid.gridFrames));
   const maxUnits = Math.max(1, Math.floor(maxChunkFrames / grid.gridFrames));
   // With w waves the long chunks hold units / (parallel × (w − ½)) GOPs each.
   const waves = Math.max(2, Math.ceil(units / (parallel * maxUnits) + 0.5));

@@ -39,6 +39,11 @@ export interface VideoStreamInfo {
   language?: string;
   /** A still picture (cover art) rather than moving video. */
   isAttachedPicture: boolean;
+  /**
+   * Where seeks land: key frame times in seconds from the container's start, ascending, as the
+   * packet scan found them (src/ffmpeg/timeline.ts); absent when not scanned or every frame is one.
+   */
+  keyFrameSeconds?: number[];
 }
 
 export interface AudioStreamInfo {

@@ -49,8 +49,10 @@ describe('balancedChunks', () => {
         const chunks = balancedChunks(grid(totalFrames), slots, 1800);
         assertCovers(chunks, totalFrames, 60);
         const sizes = frames(chunks);
-        for (let i = 1; i < sizes.length; i++) assert.ok(sizes[i]! <= sizes[i - 1]!, `longest first (${slots} slots, ${totalFrames} frames): ${sizes}`);
-        assert.ok(sizes.every((n) => n <= 1800), 'no chunk longer than the maximum');
+        // The last chunk also holds the frames past the last whole GOP.
+        const lastExtra = totalFrames % 60;
+        for (let i = 1; i < sizes.length; i++) assert.ok(sizes[i]! - (i === sizes.length - 1 ? lastExtra : 0) <= sizes[i - 1]!, `longest first (${slots} slots, ${totalFrames} frames): ${sizes}`);
+        assert.ok(sizes.every((n) => n <= 1800 + lastExtra), 'no chunk longer than the maximum');
         // A multiple of the slots, unless the source has too few GOPs for two waves (one GOP a chunk then).
         if (sizes[0]! > 60) assert.equal(chunks.length % slots, 0, `a multiple of ${slots} slots (${totalFrames} frames): ${sizes}`);
         // The slots finish within one last-wave chunk of each other (at most a GOP apart when sizes are exact).
@@ -61,8 +63,14 @@ describe('balancedChunks', () => {
   });
 
   it('gives a source shorter than a chunk per slot one chunk per GOP, and a one-GOP source one chunk', () => {
-    assert.deepEqual(frames(balancedChunks(grid(150), 2, 1800)), [60, 60, 30]);
+    assert.deepEqual(frames(balancedChunks(grid(180), 2, 1800)), [60, 60, 60]);
     assert.deepEqual(frames(balancedChunks(grid(45), 4, 1800)), [45]);
+  });
+
+  it('never makes a chunk of the frames past the last whole GOP: they join the last chunk', () => {
+    // 4 s at 25 fps plus one frame, 2 s GOPs, one slot: two chunks, not 100 + 1 frames.
+    assert.deepEqual(frames(balancedChunks({ totalFrames: 101, gridFrames: 50, prerollFrames: 25 }, 1, 1500)), [50, 51]);
+    assert.deepEqual(frames(balancedChunks(grid(150), 2, 1800)), [60, 90]);
   });
 
   it('keeps long sources in chunks of at most the maximum, still ending together', () => {
@@ -70,6 +78,22 @@ describe('balancedChunks', () => {
     assert.ok(chunks.length > 100);
     const ends = finishTimes(chunks, 2);
     assert.ok(Math.max(...ends) - Math.min(...ends) <= 900);
+  });
+});
+
+describe('preroll from the source key frames', () => {
+  // The 20 s bench source: key frames at 0, 1.27, 2.7, 4.2, 5.6, 10.57, 15.53, 16.77 … s at 30 fps.
+  const keyFrames = [0, 38, 81, 126, 168, 317, 466, 503, 550, 591];
+  const chunks = balancedChunks({ totalFrames: 600, gridFrames: 60, prerollFrames: 30, keyFrames }, 2, 1800);
+
+  it('seeks just past a key frame that lies within the preroll, so no chunk decodes the GOP before it', () => {
+    assert.deepEqual(chunks.map((c) => [c.startFrame, c.prerollFrame]), [[0, 0], [180, 168], [360, 330], [480, 466]]);
+  });
+
+  it('keeps the one-second preroll when no key frame lies in it, and a few frames before the chunk at the least', () => {
+    const late = balancedChunks({ totalFrames: 600, gridFrames: 60, prerollFrames: 30, keyFrames: [0, 179, 359] }, 2, 1800);
+    assert.deepEqual(late.map((c) => c.prerollFrame), [0, 150, 330, 450], 'a key frame one frame before the chunk is too late to settle on');
+    for (const chunk of [...chunks, ...late]) assert.ok(chunk.startFrame === 0 || chunk.prerollFrame <= chunk.startFrame - 2);
   });
 });
 

@@ -36,6 +36,13 @@ describe('planJob', () => {
     assert.equal(chooseGopFrames(60, 30, 2), 60);
   });
 
+  it('starts each chunk\'s decode just past the source key frame within a second before it', () => {
+    const probe = probeOf([h264('30', '20'), aac(1)], '20');
+    const video = planJob({ ...probe, video: { ...probe.video!, keyFrameSeconds: [0, 1.266667, 5.6, 10.566667, 15.533333] } }, settings).video!;
+    // Chunks at 180, 360 and 480 (6, 12 and 16 s): key frames at 5.6 and 15.53 s lie in their prerolls, 10.57 s does not.
+    assert.deepEqual(video.chunks.map((c) => [c.startFrame, c.prerollFrame]), [[0, 0], [180, 169], [360, 330], [480, 467]]);
+  });
+
   it('honours --chunk-duration', () => {
     const plan = planJob(probeOf([h264('30', '60'), aac(1)]), { ...settings, chunkSeconds: 12 });
     assert.equal(plan.video!.chunks.length, 5);
