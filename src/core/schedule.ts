@@ -109,19 +109,29 @@ function apportion(total: number, weights: readonly number[]): number[] {
 /**
  * The balanced cut: waves of `slots` chunks, the last wave's chunks half as long as the others',
  * each chunk at most `maxChunkFrames` (a failed chunk is redone whole; a resume reuses whole
- * chunks), in decreasing length (the last one may hold up to a GOP more: the frames past the
- * last whole GOP). A source shorter than one chunk per slot gets one chunk per GOP.
+ * chunks) and at least `minChunkFrames` (each chunk restarts the encoders' rate control: very
+ * short ones cost quality), in decreasing length (the last one may hold up to a GOP more: the
+ * frames past the last whole GOP). A short source gets fewer chunks than slots; a chunk that
+ * runs alone then uses the idle cores (FfmpegRunner.threadsFor).
  */
-export function balancedChunks(grid: ChunkGrid, slots: number, maxChunkFrames: number): Chunk[] {
+export function balancedChunks(grid: ChunkGrid, slots: number, limits: { maxChunkFrames: number; minChunkFrames: number }): Chunk[] {
   const parallel = Math.max(1, Math.floor(slots));
   // Whole GOPs: the frames past the last one go to the last chunk, never a chunk of their own (a
   // one-frame chunk costs a whole ffmpeg start-up and seek).
   const units = Math.max(1, Math.floor(grid.totalFrames / grid.gridFrames));
-  const maxUnits = Math.max(1, Math.floor(maxChunkFrames / grid.gridFrames));
+  const maxUnits = Math.max(1, Math.floor(limits.maxChunkFrames / grid.gridFrames));
+  const minUnits = Math.max(1, Math.ceil(limits.minChunkFrames / grid.gridFrames));
   // With w waves the long chunks hold units / (parallel × (w − ½)) GOPs each.
   const waves = Math.max(2, Math.ceil(units / (parallel * maxUnits) + 0.5));
-  const weights = Array.from({ length: parallel * waves }, (_, i) => (i < parallel * (waves - 1) ? 2 : 1));
-  return chunksOfSizes(grid, apportion(units, weights).filter((n) => n > 0));
+  const count = Math.max(1, Math.min(parallel * waves, Math.floor(units / minUnits)));
+  const weights = Array.from({ length: count }, (_, i) => (i < parallel * (waves - 1) ? 2 : 1));
+  // A chunk shorter than the minimum joins the one before it.
+  const sizes: number[] = [];
+  for (const size of apportion(units, weights)) {
+    if (size >= minUnits || sizes.length === 0) sizes.push(size);
+    else sizes[sizes.length - 1]! += size;
+  }
+  return chunksOfSizes(grid, sizes.filter((n) => n > 0));
 }
 
 /**

@@ -33,11 +33,14 @@ function assertCovers(chunks: Chunk[], totalFrames: number, gridFrames: number):
   }
 }
 
+/** A minute at most, one 60-frame GOP at least (the plan's 4 s minimum is tested with planJob). */
+const LIMITS = { maxChunkFrames: 1800, minChunkFrames: 60 };
+
 describe('balancedChunks', () => {
   const grid = (totalFrames: number, gridFrames = 60, prerollFrames = 30) => ({ totalFrames, gridFrames, prerollFrames });
 
   it('cuts the 20 s 30 fps source into 180/180/120/120 frames on 2 slots: both slots end together', () => {
-    const chunks = balancedChunks(grid(600), 2, 1800);
+    const chunks = balancedChunks(grid(600), 2, LIMITS);
     assert.deepEqual(frames(chunks), [180, 180, 120, 120]);
     assert.deepEqual(finishTimes(chunks, 2), [300, 300]);
     assert.deepEqual(chunks.map((c) => c.prerollFrame), [0, 150, 330, 450], 'preroll one second before each start, never before 0');
@@ -46,7 +49,7 @@ describe('balancedChunks', () => {
   it('comes in waves of the slots, longest first, every chunk within the maximum', () => {
     for (const slots of [1, 2, 3, 4, 8]) {
       for (const totalFrames of [600, 1799, 3600, 7200 * 30 + 17]) {
-        const chunks = balancedChunks(grid(totalFrames), slots, 1800);
+        const chunks = balancedChunks(grid(totalFrames), slots, LIMITS);
         assertCovers(chunks, totalFrames, 60);
         const sizes = frames(chunks);
         // The last chunk also holds the frames past the last whole GOP.
@@ -63,18 +66,18 @@ describe('balancedChunks', () => {
   });
 
   it('gives a source shorter than a chunk per slot one chunk per GOP, and a one-GOP source one chunk', () => {
-    assert.deepEqual(frames(balancedChunks(grid(180), 2, 1800)), [60, 60, 60]);
-    assert.deepEqual(frames(balancedChunks(grid(45), 4, 1800)), [45]);
+    assert.deepEqual(frames(balancedChunks(grid(180), 2, LIMITS)), [60, 60, 60]);
+    assert.deepEqual(frames(balancedChunks(grid(45), 4, LIMITS)), [45]);
   });
 
   it('never makes a chunk of the frames past the last whole GOP: they join the last chunk', () => {
     // 4 s at 25 fps plus one frame, 2 s GOPs, one slot: two chunks, not 100 + 1 frames.
-    assert.deepEqual(frames(balancedChunks({ totalFrames: 101, gridFrames: 50, prerollFrames: 25 }, 1, 1500)), [50, 51]);
-    assert.deepEqual(frames(balancedChunks(grid(150), 2, 1800)), [60, 90]);
+    assert.deepEqual(frames(balancedChunks({ totalFrames: 101, gridFrames: 50, prerollFrames: 25 }, 1, { maxChunkFrames: 1500, minChunkFrames: 50 })), [50, 51]);
+    assert.deepEqual(frames(balancedChunks(grid(150), 2, LIMITS)), [60, 90]);
   });
 
   it('keeps long sources in chunks of at most the maximum, still ending together', () => {
-    const chunks = balancedChunks(grid(2 * 3600 * 30), 2, 1800);
+    const chunks = balancedChunks(grid(2 * 3600 * 30), 2, LIMITS);
     assert.ok(chunks.length > 100);
     const ends = finishTimes(chunks, 2);
     assert.ok(Math.max(...ends) - Math.min(...ends) <= 900);
@@ -84,14 +87,14 @@ describe('balancedChunks', () => {
 describe('preroll from the source key frames', () => {
   // The 20 s bench source: key frames at 0, 1.27, 2.7, 4.2, 5.6, 10.57, 15.53, 16.77 … s at 30 fps.
   const keyFrames = [0, 38, 81, 126, 168, 317, 466, 503, 550, 591];
-  const chunks = balancedChunks({ totalFrames: 600, gridFrames: 60, prerollFrames: 30, keyFrames }, 2, 1800);
+  const chunks = balancedChunks({ totalFrames: 600, gridFrames: 60, prerollFrames: 30, keyFrames }, 2, LIMITS);
 
   it('seeks just past a key frame that lies within the preroll, so no chunk decodes the GOP before it', () => {
     assert.deepEqual(chunks.map((c) => [c.startFrame, c.prerollFrame]), [[0, 0], [180, 168], [360, 330], [480, 466]]);
   });
 
   it('keeps the one-second preroll when no key frame lies in it, and a few frames before the chunk at the least', () => {
-    const late = balancedChunks({ totalFrames: 600, gridFrames: 60, prerollFrames: 30, keyFrames: [0, 179, 359] }, 2, 1800);
+    const late = balancedChunks({ totalFrames: 600, gridFrames: 60, prerollFrames: 30, keyFrames: [0, 179, 359] }, 2, LIMITS);
     assert.deepEqual(late.map((c) => c.prerollFrame), [0, 150, 330, 450], 'a key frame one frame before the chunk is too late to settle on');
     for (const chunk of [...chunks, ...late]) assert.ok(chunk.startFrame === 0 || chunk.prerollFrame <= chunk.startFrame - 2);
   });
@@ -108,12 +111,29 @@ describe('fixedChunks (--chunk-duration)', () => {
   });
 });
 
+describe('chunks of at least the minimum', () => {
+  it('keeps every chunk at the minimum or longer: fewer chunks for a short source, never a short one', () => {
+    const limits = { maxChunkFrames: 1800, minChunkFrames: 120 };
+    assert.deepEqual(frames(balancedChunks({ totalFrames: 180, gridFrames: 60, prerollFrames: 30 }, 2, limits)), [180]);
+    assert.deepEqual(frames(balancedChunks({ totalFrames: 300, gridFrames: 60, prerollFrames: 30 }, 2, limits)), [180, 120]);
+    for (const totalFrames of [240, 360, 420, 600, 3600]) {
+      const sizes = frames(balancedChunks({ totalFrames, gridFrames: 60, prerollFrames: 30 }, 2, limits));
+      assert.ok(sizes.every((n) => n >= 120), `${totalFrames} frames: ${sizes}`);
+    }
+  });
+});
+
 describe('planJob chunk schedule', () => {
   const probe = (seconds: number) =>
     parseProbe('/x.mp4', 1000, {
       streams: [{ index: 0, codec_type: 'video', codec_name: 'h264', width: 1920, height: 1080, avg_frame_rate: '30', r_frame_rate: '30', duration: String(seconds), start_time: '0' }] as never,
       format: { format_name: 'mov,mp4', duration: String(seconds), start_time: '0' },
     });
+
+  it('keeps a 6 s source in one chunk: 2 s chunks cost quality (each restarts rate control)', () => {
+    const video = planJob(probe(6), { ...DEFAULT_SETTINGS, concurrency: 2 }, { av1Encoder: 'libsvtav1' }).video!;
+    assert.deepEqual(frames(video.chunks), [180]);
+  });
 
   it('ends a 20 s and a 2-minute source with every slot busy to the last frame', () => {
     for (const seconds of [20, 120]) {
