@@ -3,18 +3,13 @@ import { VidpipeError } from '../errors.js';
 import { buildLadder, chooseFrameRate, type Rendition } from './ladder.js';
 import { hdrTransferOf, type HdrTransfer } from '../ffmpeg/hdr.js';
 import type { Av1Encoder } from '../ffmpeg/args/encoders.js';
+import { displaySizeAtWidth } from '../ffmpeg/args/images.js';
 import { planSubtitles, type SubtitlePlan } from './stages/subtitles.js';
 import type { HlsSegments, JobSettings } from '../settings/job-settings.js';
 import { languageName } from '../manifest/language.js';
+import { balancedChunks, fixedChunks, type Chunk } from './schedule.js';
 
-export interface Chunk {
-  index: number;
-  /** First frame (inclusive) and last frame (exclusive) on the output frame grid. */
-  startFrame: number;
-  endFrame: number;
-  /** Where decoding starts: a little before startFrame so the decoder and fps filter settle; on the grid. */
-  prerollFrame: number;
-}
+export type { Chunk } from './schedule.js';
 
 export interface AudioRendition {
   id: string;
@@ -51,7 +46,18 @@ export interface VideoPlan {
  * The package's pictures: a poster and a storyboard read from a small rendition (same timeline,
  * upright, square pixels, 2 s GOPs, a fraction of the pixels), or an audio file's cover art.
  */
-export type ThumbnailPlan = { kind: 'poster-storyboard'; fromRendition: string } | { kind: 'cover' };
+export type ThumbnailPlan =
+  | {
+      kind: 'poster-storyboard';
+      fromRendition: string;
+      /**
+       * A rendition at the poster's own size (upright, square pixels, no padding, SDR) to decode
+       * the chosen frame from: at most one of its 2 s GOPs, where a long GOP of a large source
+       * cost seconds of decoding at the end of the job. Absent: the frame comes from the source.
+       */
+      posterFrameFrom?: string;
+    }
+  | { kind: 'cover' };
 
 /** MPEG-TS variants for legacy players: each H.264 rendition muxed with one AAC rendition. */
 export interface TsPlan {
@@ -97,11 +103,24 @@ export interface PlanEncoders {
   av1Encoder: Av1Encoder;
 }
 
-/** Chunk length chosen so each worker gets about two chunks, between one segment and a minute. */
-function chooseChunkSegments(totalSegments: number, settings: JobSettings, segmentSeconds: number): number {
-  if (settings.chunkSeconds > 0) return Math.max(1, Math.round(settings.chunkSeconds / segmentSeconds));
-  const perWorker = Math.ceil(totalSegments / Math.max(1, settings.concurrency * 2));
-  return Math.min(Math.max(1, perWorker), Math.max(1, Math.floor(60 / segmentSeconds)));
+/** A chunk is redone whole when it fails and reused whole on resume: at most a minute of video. */
+const MAX_CHUNK_SECONDS = 60;
+/**
+ * Each chunk restarts the encoders' rate control: chunks of one 2 s GOP lost up to 0.7 dB PSNR
+ * against a single-process encode at the same rates (`npm run bench`, quality section).
+ */
+const MIN_CHUNK_SECONDS = 4;
+
+/**
+ * The chunks of the timeline: `--chunk-duration` as asked, else the balanced schedule of
+ * schedule.ts. A source key frame counts from the first grid frame after it (by a hundredth of a
+ * frame, so the seek time, printed to the microsecond, never falls before the key frame).
+ */
+function chooseChunks(totalFrames: number, gopFrames: number, fps: number, video: VideoStreamInfo, settings: JobSettings): Chunk[] {
+  const keyFrames = video.keyFrameSeconds?.map((seconds) => Math.ceil(seconds * fps + 0.01));
+  const grid = { totalFrames, gridFrames: gopFrames, prerollFrames: Math.ceil(fps), ...(keyFrames ? { keyFrames } : {}) };
+  if (settings.chunkSeconds > 0) return fixedChunks(grid, settings.chunkSeconds * fps);
+  return balancedChunks(grid, settings.concurrency, { maxChunkFrames: MAX_CHUNK_SECONDS * fps, minChunkFrames: MIN_CHUNK_SECONDS * fps });
 }
 
 /**
@@ -117,23 +136,6 @@ export function chooseGopFrames(segmentFrames: number, fps: number, gopSeconds: 
     if (Math.abs(frames / fps - gopSeconds) < Math.abs(best / fps - gopSeconds)) best = frames;
   }
   return best;
-}
-
-/** Splits [0, totalFrames) into chunks of `chunkFrames` on the segment grid. */
-export function planChunks(totalFrames: number, chunkFrames: number, prerollFrames: number): Chunk[] {
-  const chunks: Chunk[] = [];
-  for (let start = 0, index = 0; start < totalFrames; start += chunkFrames, index++) {
-    chunks.push({ index, startFrame: start, endFrame: Math.min(totalFrames, start + chunkFrames), prerollFrame: Math.max(0, start - prerollFrames) });
-  }
-  // A tiny last chunk costs a whole ffmpeg start-up and seek for little work: merge it into the previous one.
-  if (chunks.length > 1) {
-    const last = chunks[chunks.length - 1]!;
-    if (last.endFrame - last.startFrame < chunkFrames / 4) {
-      chunks.pop();
-      chunks[chunks.length - 1]!.endFrame = last.endFrame;
-    }
-  }
-  return chunks;
 }
 
 /** The end of the video on the file's timeline (relative to the container start), in seconds. */
@@ -304,8 +306,6 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
   const segmentFrames = Math.max(1, Math.round(settings.segmentDurationSeconds * fps));
   const gopFrames = chooseGopFrames(segmentFrames, fps, settings.gopSeconds);
   const totalFrames = Math.max(1, Math.round(videoEndSeconds(probe, video) * fps));
-  const totalSegments = Math.ceil(totalFrames / segmentFrames);
-  const chunkFrames = chooseChunkSegments(totalSegments, settings, segmentFrames / fps) * segmentFrames;
   const renditions = buildLadder(video, { codecs: settings.codecs, rungs: settings.rungs, frameRate, preset: settings.preset, av1Encoder: encoders.av1Encoder });
   const interlaced = !!video.fieldOrder && !['progressive', 'unknown'].includes(video.fieldOrder);
   const segmentDurationSeconds = (segmentFrames * frameRate.den) / frameRate.num;
@@ -321,7 +321,7 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
       gopFrames,
       segmentFrames,
       totalFrames,
-      chunks: planChunks(totalFrames, chunkFrames, Math.ceil(fps)),
+      chunks: chooseChunks(totalFrames, gopFrames, fps, video, settings),
       renditions,
       deinterlace: interlaced,
       hdr: hdrTransferOf(video.colorTransfer),
@@ -335,7 +335,7 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
     subtitles,
     hlsSegments,
     ...(hlsSegments === 'fmp4' ? {} : { ts: planTs(renditions, audio) }),
-    ...(settings.thumbnails ? { thumbnails: { kind: 'poster-storyboard' as const, fromRendition: thumbnailSource(renditions).id } } : {}),
+    ...(settings.thumbnails ? { thumbnails: thumbnailPlan(video, renditions, hdrTransferOf(video.colorTransfer)) } : {}),
     metrics: settings.metrics,
   };
 }
@@ -347,6 +347,12 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
  */
 function thumbnailSource(renditions: Rendition[]): Rendition {
   return [...renditions].sort((a, b) => a.width * a.height - b.width * b.height || Number(b.codec === 'h264') - Number(a.codec === 'h264'))[0]!;
+}
+
+function thumbnailPlan(video: VideoStreamInfo, renditions: Rendition[], hdr: HdrTransfer | undefined): ThumbnailPlan {
+  const poster = displaySizeAtWidth(video);
+  const posterFrame = hdr ? undefined : renditions.find((r) => r.codec === 'h264' && !r.picture && r.width === poster.width && r.height === poster.height);
+  return { kind: 'poster-storyboard', fromRendition: thumbnailSource(renditions).id, ...(posterFrame ? { posterFrameFrom: posterFrame.id } : {}) };
 }
 
 /** Each H.264 rendition, muxed with the default AAC rendition (else the first AAC one). */

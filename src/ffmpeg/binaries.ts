@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, delimiter, dirname, extname, join } from 'node:path';
 import { VidpipeError } from '../errors.js';
 import { runCapture } from './run.js';
@@ -47,13 +47,32 @@ export function packagedBinaries(): PackagedBinaries {
   };
 }
 
-async function runs(binary: string, env: NodeJS.ProcessEnv): Promise<boolean> {
-  try {
-    const result = await runCapture(binary, ['-version'], { label: `${binary} -version`, timeoutMs: 10_000, env });
-    return result.exitCode === 0;
-  } catch {
-    return false;
+const versions = new Map<string, Promise<string | undefined>>();
+
+/**
+ * What `binary -version` prints, or undefined when it does not run. Asked once per binary and
+ * process: finding the binaries and reading their capabilities (capabilities.ts) both need it,
+ * and each run of an ffmpeg tool costs a start-up (~0.15 s of CPU) before the first encode.
+ */
+export function versionText(binary: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  // A bare name is whatever PATH finds; a path is that file as it is now (replaced: asked again).
+  const file = /[\\/]/.test(binary) ? statSync(binary, { throwIfNoEntry: false }) : undefined;
+  const key = `${binary}\0${file ? `${file.ino}:${file.size}:${file.mtimeMs}` : (env.PATH ?? '')}`;
+  let pending = versions.get(key);
+  if (!pending) {
+    pending = runCapture(binary, ['-hide_banner', '-version'], { label: `${binary} -version`, timeoutMs: 10_000, env }).then(
+      (result) => (result.exitCode === 0 ? result.stdout : undefined),
+      () => undefined,
+    );
+    // A binary that does not run may be fixed while a long-lived process (watch, worker) waits.
+    void pending.then((text) => text === undefined && versions.delete(key));
+    versions.set(key, pending);
   }
+  return pending;
+}
+
+async function runs(binary: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  return (await versionText(binary, env)) !== undefined;
 }
 
 interface Resolved {

@@ -1,5 +1,5 @@
 import { runCapture } from './run.js';
-import type { FfmpegBinaries } from './binaries.js';
+import { versionText, type FfmpegBinaries } from './binaries.js';
 import { VidpipeError } from '../errors.js';
 import type { VideoCodec } from '../settings/job-settings.js';
 import { VIDEO_ENCODERS } from './args/encoders.js';
@@ -33,15 +33,16 @@ export function detectCapabilities(binaries: FfmpegBinaries): Promise<FfmpegCapa
   let pending = cache.get(key);
   if (!pending) {
     pending = (async () => {
+      // The versions were read when the binaries were found (binaries.ts): not asked again.
       const [ffmpegVersion, ffprobeVersion, encoders, filters] = await Promise.all([
-        runCapture(binaries.ffmpeg, ['-hide_banner', '-version'], { label: 'ffmpeg -version' }),
-        runCapture(binaries.ffprobe, ['-hide_banner', '-version'], { label: 'ffprobe -version' }),
+        versionText(binaries.ffmpeg),
+        versionText(binaries.ffprobe),
         runCapture(binaries.ffmpeg, ['-hide_banner', '-encoders'], { label: 'ffmpeg -encoders' }),
         runCapture(binaries.ffmpeg, ['-hide_banner', '-filters'], { label: 'ffmpeg -filters' }),
       ]);
       return {
-        ffmpegVersion: firstLineVersion(ffmpegVersion.stdout),
-        ffprobeVersion: firstLineVersion(ffprobeVersion.stdout),
+        ffmpegVersion: firstLineVersion(ffmpegVersion ?? ''),
+        ffprobeVersion: firstLineVersion(ffprobeVersion ?? ''),
         encoders: parseCodecList(encoders.stdout),
         filters: parseCodecList(filters.stdout),
       };

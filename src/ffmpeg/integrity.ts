@@ -11,7 +11,7 @@ import { VidpipeError, tailLines } from '../errors.js';
 import { assertFreeSpace } from '../core/preflight.js';
 import type { FfmpegBinaries } from './binaries.js';
 import { buildRemuxArgs } from './args/remux.js';
-import { assertProcessable, probeFile, programLabel, type MediaProbe } from './probe.js';
+import { assertProcessable, probeFile, programLabel, type MediaProbe, type VideoStreamInfo } from './probe.js';
 import type { FfmpegRunner } from './runner.js';
 import { readTimeline, type InputTimeline, type StreamTimeline } from './timeline.js';
 
@@ -177,10 +177,15 @@ export function applyTimeline(probe: MediaProbe, timeline: InputTimeline, audioO
     if (t.untimedPackets === t.packets) return stream;
     return { ...stream, startSeconds: t.startSeconds, durationSeconds: t.endSeconds - t.startSeconds };
   };
+  // Chunk encodes start decoding at a key frame just before their first frame (schedule.ts).
+  const withKeyFrames = (video: VideoStreamInfo): VideoStreamInfo => {
+    const keyTimes = timeline.streams.get(video.index)?.keyTimes;
+    return keyTimes ? { ...video, keyFrameSeconds: keyTimes.map((t) => t - probe.startSeconds).sort((a, b) => a - b) } : video;
+  };
   if (probe.video && !audioOnly && !hasData(probe.video.index)) {
     throw new VidpipeError('INPUT_INVALID', `${probe.path}: its video stream holds no frames`);
   }
-  const videoStreams = probe.videoStreams.map((v) => (hasData(v.index) ? timed(v) : v));
+  const videoStreams = probe.videoStreams.map((v) => (hasData(v.index) ? withKeyFrames(timed(v)) : v));
   const video = probe.video ? videoStreams.find((v) => v.index === probe.video!.index) : undefined;
   const audioStreams = probe.audioStreams.filter((a) => hasData(a.index)).map(timed);
   if ((audioOnly || !probe.video) && audioStreams.length === 0 && probe.audioStreams.length > 0) {

@@ -1,6 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
-import { VidpipeError, tailLines } from '../errors.js';
+import { VidpipeError, isVidpipeError, tailLines } from '../errors.js';
 import { runCapture } from './run.js';
 
 /** A rational number as ffprobe reports it ("30000/1001"). */
@@ -39,6 +39,11 @@ export interface VideoStreamInfo {
   language?: string;
   /** A still picture (cover art) rather than moving video. */
   isAttachedPicture: boolean;
+  /**
+   * Where seeks land: key frame times in seconds from the container's start, ascending, as the
+   * packet scan found them (src/ffmpeg/timeline.ts); absent when not scanned or every frame is one.
+   */
+  keyFrameSeconds?: number[];
 }
 
 export interface AudioStreamInfo {
@@ -387,9 +392,36 @@ export interface ProbeOptions {
   durationOptional?: boolean;
 }
 
-/** Runs ffprobe on a local file and returns the typed model. */
+/** Probes of files as they were when probed, shared by the stages that read the same file. */
+const probes = new Map<string, Promise<MediaProbe>>();
+const KEPT_PROBES = 8;
+
+/**
+ * Runs ffprobe on a local file and returns the typed model. A file probed before in this process
+ * and unchanged since (same inode, size, modification and change times) is not probed again:
+ * poster and storyboard both read the smallest rendition. Each caller gets its own copy.
+ */
 export async function probeFile(ffprobe: string, path: string, signal?: AbortSignal, options: ProbeOptions = {}): Promise<MediaProbe> {
-  const size = (await statInput(path)).size;
+  const info = await statInput(path);
+  const key = [ffprobe, path, info.dev, info.ino, info.size, info.mtimeMs, info.ctimeMs, options.durationOptional === true].join('\0');
+  const shared = probes.get(key);
+  if (!shared) {
+    const pending = runProbe(ffprobe, path, info.size, signal, options);
+    probes.set(key, pending);
+    pending.catch(() => probes.delete(key));
+    if (probes.size > KEPT_PROBES) probes.delete(probes.keys().next().value!);
+    return structuredClone(await pending);
+  }
+  try {
+    return structuredClone(await shared);
+  } catch (error) {
+    // The caller whose probe this was was stopped; this one was not: it probes for itself.
+    if (isVidpipeError(error) && error.code === 'INTERRUPTED' && !signal?.aborted) return runProbe(ffprobe, path, info.size, signal, options);
+    throw error;
+  }
+}
+
+async function runProbe(ffprobe: string, path: string, size: number, signal: AbortSignal | undefined, options: ProbeOptions): Promise<MediaProbe> {
   if (size === 0) throw new VidpipeError('INPUT_INVALID', `${path} is empty (0 bytes)`);
 
   const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '-show_programs', '--', path];

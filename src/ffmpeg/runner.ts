@@ -1,6 +1,6 @@
 /**
  * The ffmpeg of one job. What every run of a job shares is held once: the binaries, the stall
- * timeout, and this machine's cores with how many chunk encodes share them. Each task gets a
+ * timeout, and this machine's cores with how many chunk encodes share them as each one starts. Each task gets a
  * runner bound to its abort signal and its progress, so a stage states only what differs: the
  * arguments, a label for messages, and the output duration progress is measured against.
  */
@@ -14,9 +14,14 @@ export interface FfmpegJobOptions {
   binaries: FfmpegBinaries;
   /** Kill an ffmpeg that reports no progress for this long (ms); 0: never. */
   stallTimeoutMs: number;
-  /** This machine's cores, and how many chunk encodes run on them at once. */
+  /** This machine's cores, and how many chunk encodes run on them at once (the slots). */
   cores: number;
   parallelEncodes: number;
+  /**
+   * The job's chunk encodes not finished yet, asked as each chunk starts: when fewer than the
+   * slots remain, their encoders share the idle cores. Absent: every slot counts as busy.
+   */
+  unfinishedChunkEncodes?: () => number;
 }
 
 export interface FfmpegRunOptions {
@@ -70,6 +75,9 @@ export class FfmpegRunner {
 
   /** An encoder's threads for a chunk encode starting now (undefined: the encoder's default). */
   threadsFor(policy: ThreadsPolicy): number | undefined {
-    return encoderThreads(policy, { cores: this.job.cores, parallel: this.job.parallelEncodes });
+    const { parallelEncodes, unfinishedChunkEncodes } = this.job;
+    // The one starting is unfinished itself: at least 1.
+    const parallel = unfinishedChunkEncodes ? Math.max(1, Math.min(parallelEncodes, unfinishedChunkEncodes())) : parallelEncodes;
+    return encoderThreads(policy, { cores: this.job.cores, parallel });
   }
 }

@@ -39,6 +39,11 @@ export interface StreamTimeline {
   restartCount: number;
   /** The largest step forward between consecutive decode times. */
   largestGap?: TimestampJump;
+  /**
+   * Presentation times of its key packets (the points a seek lands on), in file order; absent
+   * when every packet is one (audio, intra-only video): a seek costs nothing there.
+   */
+  keyTimes?: number[];
 }
 
 export interface InputTimeline {
@@ -88,7 +93,8 @@ export function parsePacketLines(text: string): Map<number, StreamTimeline> {
       streams.set(index, s);
     }
     s.packets++;
-    if (packet.flags?.startsWith('K')) s.keyPackets++;
+    const key = packet.flags?.startsWith('K') === true;
+    if (key) s.keyPackets++;
     const pos = Number(packet.pos);
     if (Number.isFinite(pos) && pos >= 0) {
       if (s.firstByte < 0) s.firstByte = pos;
@@ -101,6 +107,7 @@ export function parsePacketLines(text: string): Map<number, StreamTimeline> {
       continue;
     }
     const presentation = pts ?? dts!;
+    if (key) (s.keyTimes ??= []).push(presentation);
     s.startSeconds = Math.min(s.startSeconds, presentation);
     s.endSeconds = Math.max(s.endSeconds, presentation + (seconds(packet.duration_time) ?? 0));
     if (dts !== undefined) {
@@ -120,6 +127,7 @@ export function parsePacketLines(text: string): Map<number, StreamTimeline> {
   const out = new Map<number, StreamTimeline>();
   for (const [index, { lastDts: _unused, ...summary }] of streams) {
     if (summary.startSeconds === Infinity) summary.startSeconds = summary.endSeconds = 0;
+    if (summary.keyPackets === summary.packets) delete summary.keyTimes;
     out.set(index, summary);
   }
   return out;

@@ -197,11 +197,16 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
       const path = results.get(small).path;
       return { source: path, probe: await probeFile(ctx.ffmpeg.binaries.ffprobe, path, ctx.signal) };
     };
+    const frameFrom = thumbnails.posterFrameFrom === undefined ? undefined : node.assemble(thumbnails.posterFrameFrom);
     pictures.push(
       add(node.poster, {
         label: 'Poster',
-        dependsOn: [small],
-        run: async (results, ctx) => createPoster({ source: source.path, probe: source.probe, outDir: site.packageDir, analysis: await smallCopy(results, ctx) }, ctx),
+        dependsOn: [small, ...(frameFrom ? [frameFrom] : [])],
+        run: async (results, ctx) =>
+          createPoster(
+            { source: source.path, probe: source.probe, outDir: site.packageDir, analysis: await smallCopy(results, ctx), frameSource: frameFrom && results.get(frameFrom).path },
+            ctx,
+          ),
       }),
     );
     storyboard = add(node.storyboard, {

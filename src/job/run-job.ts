@@ -16,6 +16,7 @@ import { newJobId, sha256File, videoIdFromSha256 } from '../core/ids.js';
 import type { JobPlan } from '../core/plan.js';
 import { assertFreeSpace, spaceNeeds } from '../core/preflight.js';
 import type { TranscodeResult } from '../core/result.js';
+import { ChunkEncodeTracker } from '../core/schedule.js';
 import { assertSourceUnchanged, sourceIdentity, type SourceIdentity } from '../core/source-identity.js';
 import type { StageContext } from '../core/stage.js';
 import { claimWorkDir, releaseWorkDir, removeWorkDir } from '../core/work-lock.js';
@@ -24,6 +25,7 @@ import { openDatabase, type VidpipeDb } from '../db/database.js';
 import type { TaskPatch } from '../db/records.js';
 import { VidpipeError, toVidpipeError } from '../errors.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
+import { detectCapabilities } from '../ffmpeg/capabilities.js';
 import { inPlace, inspectSource } from '../ffmpeg/integrity.js';
 import type { MediaProbe } from '../ffmpeg/probe.js';
 import { FfmpegRunner } from '../ffmpeg/runner.js';
@@ -139,8 +141,11 @@ async function identify(input: string, path: string, signal?: AbortSignal): Prom
   return { videoId: sha256 ? videoIdFromSha256(sha256) : videoIdForUnreadable(input), sha256, sizeBytes: file?.size ?? 0, ...(file ? { file } : {}), path };
 }
 
-/** The machine-wide part of a job's contexts: its ffmpeg, progress (throttled to 4 a second), folders. */
-function contextsFor(binaries: FfmpegBinaries, settings: JobSettings, state: GraphState, scratchDir: string, onProgress: (id: string, fraction: number, eta?: number) => void) {
+/**
+ * The machine-wide part of a job's contexts: its ffmpeg, progress (throttled to 4 a second),
+ * folders. A chunk encode's threads follow the chunk encodes `encodes` counts as unfinished.
+ */
+function contextsFor(binaries: FfmpegBinaries, settings: JobSettings, state: GraphState, scratchDir: string, encodes: ChunkEncodeTracker, onProgress: (id: string, fraction: number, eta?: number) => void) {
   const lastProgress = new Map<string, number>();
   return (id: string, signal: AbortSignal): StageContext => {
     const report = (fraction: number, etaSeconds?: number) => {
@@ -150,7 +155,13 @@ function contextsFor(binaries: FfmpegBinaries, settings: JobSettings, state: Gra
       onProgress(id, fraction, etaSeconds);
     };
     const ffmpeg = new FfmpegRunner(
-      { binaries, stallTimeoutMs: settings.stallTimeoutSeconds * 1000, cores: availableParallelism(), parallelEncodes: parallelEncodes(state.plan, settings.concurrency) },
+      {
+        binaries,
+        stallTimeoutMs: settings.stallTimeoutSeconds * 1000,
+        cores: availableParallelism(),
+        parallelEncodes: parallelEncodes(state.plan, settings.concurrency),
+        unfinishedChunkEncodes: () => encodes.count,
+      },
       signal,
       report,
     );
@@ -170,7 +181,7 @@ export async function previewJob(request: JobRequest): Promise<TranscodePlanView
   };
   const env: JobEnvironment = {
     options,
-    contextFor: contextsFor(request.binaries, request.settings, state, scratchDir, () => undefined),
+    contextFor: contextsFor(request.binaries, request.settings, state, scratchDir, new ChunkEncodeTracker(node.encodeVideo(0).kind), () => undefined),
     probe: async (signal) => {
       const fetched = await fetchInput(request.input, inputsFolder(workRoot), request.s3, { signal, idleTimeoutMs: downloadIdleMs(request.settings) });
       cleanups.push(fetched.cleanup);
@@ -243,7 +254,9 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
   let recorder: JobRecorder | undefined;
   let identified: Identified | undefined;
 
+  const encodes = new ChunkEncodeTracker(node.encodeVideo(0).kind);
   const taskEvent = (event: DagEvent) => {
+    encodes.observe(event);
     emit({ jobId, ...event });
     timeline.observe(event);
     if (event.type === 'task-start') taskStarts.set(event.id, { kind: dag.get(event.id)?.kind ?? event.id, start: event.at });
@@ -327,7 +340,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
 
   const env: JobEnvironment = {
     options,
-    contextFor: contextsFor(request.binaries, settings, state, scratchDir, (id, fraction, etaSeconds) => emit({ jobId, type: 'task-progress', id, fraction, etaSeconds })),
+    contextFor: contextsFor(request.binaries, settings, state, scratchDir, encodes, (id, fraction, etaSeconds) => emit({ jobId, type: 'task-progress', id, fraction, etaSeconds })),
     probe: async (signal) => {
       const fetched = await fetchInput(request.input, inputsFolder(workRoot), request.s3, {
         signal,
@@ -335,10 +348,21 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
         onProgress: (fraction, etaSeconds) => emit({ jobId, type: 'task-progress', id: node.probe.id, fraction: fraction ?? 0, etaSeconds }),
       });
       cleanups.push(fetched.cleanup);
-      identified = await identify(request.input, fetched.localPath, signal);
+      // The plan node's question to ffmpeg (its encoders), asked while the input is read; the answer is kept.
+      detectCapabilities(request.binaries).catch(() => undefined);
+      // Hashing (the video's identity) and inspecting (probe, packet scan) each read the whole
+      // file: side by side, the job waits for the longer of the two instead of their sum.
+      const [hashed, inspected] = await Promise.allSettled([
+        identify(request.input, fetched.localPath, signal),
+        inspectSource(request.binaries, fetched.localPath, { audioOnly: settings.audioOnly, signal }),
+      ]);
+      if (hashed.status === 'rejected') throw hashed.reason;
+      identified = hashed.value;
       result.id = identified.videoId;
       options.package.video = { id: identified.videoId, sha256: identified.sha256 };
-      return inspectSource(request.binaries, fetched.localPath, { audioOnly: settings.audioOnly, signal });
+      // An input that cannot be used is still on record under its identity (see the catch below).
+      if (inspected.status === 'rejected') throw inspected.reason;
+      return inspected.value;
     },
     publishing: {
       s3: request.s3,

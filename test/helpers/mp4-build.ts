@@ -100,23 +100,47 @@ export interface TrackSpec {
   /** elst media_time, when the track should carry an edit list. */
   editMediaTime?: number;
   trex?: { duration: number; size: number; flags: number };
+  /** The sample table's sizes (a file with the samples in moov); none, as in an init segment, when left out. */
+  sampleSizes?: number[];
+  /** Write the sizes as a compact stz2 table (16-bit fields) instead of stsz. */
+  compactSizes?: boolean;
 }
 
-/** ftyp + moov with one track, shaped like ffmpeg's CMAF init segments. */
-export function initSegment(spec: TrackSpec): Buffer {
+function sampleSizeTable(spec: TrackSpec): Buffer {
+  const sizes = spec.sampleSizes ?? [];
+  if (spec.compactSizes) return fullBox('stz2', 0, 0, u8(0, 0, 0, 16), u32(sizes.length), u16(...sizes));
+  return fullBox('stsz', 0, 0, u32(0, sizes.length), u32(...sizes));
+}
+
+/** The trak of one track, and its trex for moov/mvex. */
+function track(spec: TrackSpec): { trak: Buffer; trex: Buffer } {
   const trackId = spec.trackId ?? 1;
   const tkhd = fullBox('tkhd', 0, 3, u32(0, 0, trackId, 0, 0), Buffer.alloc(8 + 8), u32(0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000), u32(...(spec.displaySize ?? [0, 0]).map((size) => size * 65536)));
   const mdhd = fullBox('mdhd', 0, 0, u32(0, 0, spec.timescale, 0), u16(0x55c4, 0)); // "und"
   const hdlr = fullBox('hdlr', 0, 0, u32(0), Buffer.from(spec.handler), u32(0, 0, 0), u8(0));
   const stsd = fullBox('stsd', 0, 0, u32(1), spec.sampleEntry);
-  const stbl = box('stbl', stsd, fullBox('stts', 0, 0, u32(0)), fullBox('stsc', 0, 0, u32(0)), fullBox('stsz', 0, 0, u32(0, 0)), fullBox('stco', 0, 0, u32(0)));
+  const stbl = box('stbl', stsd, fullBox('stts', 0, 0, u32(0)), fullBox('stsc', 0, 0, u32(0)), sampleSizeTable(spec), fullBox('stco', 0, 0, u32(0)));
   const minf = box('minf', box('dinf', fullBox('dref', 0, 0, u32(1), fullBox('url ', 0, 1))), stbl);
   const edts = spec.editMediaTime === undefined ? [] : [box('edts', fullBox('elst', 0, 0, u32(1, 0), i32(spec.editMediaTime), u32(0x10000)))];
-  const trak = box('trak', tkhd, ...edts, box('mdia', mdhd, hdlr, minf));
   const trex = spec.trex ?? { duration: 0, size: 0, flags: 0 };
-  const mvex = box('mvex', fullBox('trex', 0, 0, u32(trackId, 1, trex.duration, trex.size, trex.flags)));
-  const mvhd = fullBox('mvhd', 0, 0, u32(0, 0, 1000, 0, 0x10000), u16(0x100, 0), Buffer.alloc(8 + 36 + 24), u32(trackId + 1));
-  return Buffer.concat([box('ftyp', Buffer.from('iso6'), u32(0), Buffer.from('iso6cmfc')), box('moov', mvhd, trak, mvex)]);
+  return { trak: box('trak', tkhd, ...edts, box('mdia', mdhd, hdlr, minf)), trex: fullBox('trex', 0, 0, u32(trackId, 1, trex.duration, trex.size, trex.flags)) };
+}
+
+/** A moov with these tracks, in this order (mvex too, so fragments may follow). */
+export function movieBox(specs: TrackSpec[]): Buffer {
+  const tracks = specs.map(track);
+  const nextTrackId = Math.max(...specs.map((spec) => spec.trackId ?? 1)) + 1;
+  const mvhd = fullBox('mvhd', 0, 0, u32(0, 0, 1000, 0, 0x10000), u16(0x100, 0), Buffer.alloc(8 + 36 + 24), u32(nextTrackId));
+  return box('moov', mvhd, ...tracks.map((t) => t.trak), box('mvex', ...tracks.map((t) => t.trex)));
+}
+
+export function ftypBox(): Buffer {
+  return box('ftyp', Buffer.from('iso6'), u32(0), Buffer.from('iso6cmfc'));
+}
+
+/** ftyp + moov with one track, shaped like ffmpeg's CMAF init segments. */
+export function initSegment(spec: TrackSpec): Buffer {
+  return Buffer.concat([ftypBox(), movieBox([spec])]);
 }
 
 export interface RunSample {

@@ -6,9 +6,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, symlink } from 'node:fs/promises';
+import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ffprobeBeside, resolveBinaries } from '../../src/ffmpeg/binaries.js';
+import { detectCapabilities } from '../../src/ffmpeg/capabilities.js';
 import { tempDir } from '../helpers/media.js';
 
 /** Absolute path of a command on this machine's PATH. */
@@ -67,6 +68,24 @@ describe('ffmpeg and ffprobe come from one place', () => {
     const binaries = await resolveBinaries({}, { PATH: `${probeOnly}:${custom}` }, {});
     assert.deepEqual(binaries, { ffmpeg: 'ffmpeg', ffmpegSource: 'path', ffprobe: join(custom, 'ffprobe'), ffprobeSource: 'beside-ffmpeg' });
     assert.equal(ffprobeBeside('ffmpeg', { PATH: `${probeOnly}:${custom}` }), join(custom, 'ffprobe'));
+  });
+
+  it('asks each binary for its version once: finding it and reading its capabilities share the answer', async () => {
+    // Wrappers that note each run, then run the real tool.
+    const logged = join(dir, 'logged');
+    await mkdir(logged, { recursive: true });
+    const runs = join(dir, 'runs.log');
+    for (const name of ['ffmpeg', 'ffprobe']) {
+      await writeFile(join(logged, name), `#!/bin/sh\necho "${name} $*" >> '${runs}'\nexec '${which(name)}' "$@"\n`);
+      await chmod(join(logged, name), 0o755);
+    }
+    const binaries = await resolveBinaries({ ffmpeg: join(logged, 'ffmpeg') }, process.env, {});
+    const capabilities = await detectCapabilities(binaries);
+    assert.match(capabilities.ffmpegVersion, /\d/);
+    assert.match(capabilities.ffprobeVersion, /\d/);
+    assert.ok(capabilities.encoders.has('libx264'));
+    const lines = (await readFile(runs, 'utf8')).trim().split('\n');
+    assert.deepEqual(lines.filter((line) => line.includes('-version')).sort(), ['ffmpeg -hide_banner -version', 'ffprobe -hide_banner -version']);
   });
 
   it('says what to install when there is no ffprobe at all', async () => {

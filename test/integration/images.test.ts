@@ -96,6 +96,17 @@ describe('poster', () => {
     assert.ok(luma > 60, `poster is dark (YAVG ${luma})`);
   });
 
+  it('decodes the chosen frame from the copy at its size when given one, not from the source', async () => {
+    // The source and its "rendition" differ in every pixel: the poster tells which one was decoded.
+    const source = await lavfiVideo('bright-source.mp4', 'color=white:s=320x180:r=25:d=4');
+    const rendition = await lavfiVideo('dark-rendition.mp4', 'color=0x202020:s=320x180:r=25:d=4');
+    const probe = await probeFile('ffprobe', source);
+    const poster = await createPoster({ source, probe, outDir: join(dir, 'from-rendition'), frameSource: rendition }, context());
+    assert.deepEqual(await imageSize(poster.full), { codec: 'mjpeg', width: 320, height: 180 });
+    assert.ok((await meanLuma(poster.full)) < 60, 'the poster is the rendition\'s frame');
+    assert.ok((await meanLuma(poster.small)) < 60, 'and so is the small one');
+  });
+
   it('is upright for a source with rotation metadata', async () => {
     const base = await lavfiVideo('landscape.mp4', 'testsrc2=s=320x180:r=25:d=3');
     const source = join(dir, 'rotated.mp4');

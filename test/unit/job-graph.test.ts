@@ -86,7 +86,8 @@ describe('the job graph', () => {
       'package-h264-234p': ['package', ['assemble-h264-234p']],
       'encode-audio-aac-128k': ['encode-audio', ['plan']],
       'package-aac-128k': ['package', ['encode-audio-aac-128k']],
-      poster: ['poster', ['assemble-h264-234p']],
+      // Chosen on the smallest rendition, decoded from the one at the poster's size (the source is 360p).
+      poster: ['poster', ['assemble-h264-234p', 'assemble-h264-360p']],
       storyboard: ['storyboard', ['assemble-h264-234p']],
       manifests: ['manifests', ['package-aac-128k', 'package-h264-234p', 'package-h264-360p', 'storyboard']],
       publish: ['publish', ['manifests', 'poster', 'storyboard']],
@@ -111,7 +112,7 @@ describe('the job graph', () => {
     const graph = shape(graphOf([h264Video, aac(1)], { codecs: ['h264', 'hevc'], rungs: [{ size: 360, kbps: 730 }, { size: 234, kbps: 145 }] }));
     assert.deepEqual(Object.keys(graph).filter((id) => graph[id]![0] === 'assemble').sort(), ['assemble-h264-234p', 'assemble-h264-360p', 'assemble-hevc-234p', 'assemble-hevc-360p']);
     for (const id of ['assemble-hevc-234p', 'assemble-h264-360p']) assert.deepEqual(graph[id]![1], ['encode-video-0', 'encode-video-1']);
-    assert.deepEqual(graph.poster![1], ['assemble-h264-234p']);
+    assert.deepEqual(graph.poster![1], ['assemble-h264-234p', 'assemble-h264-360p']);
     assert.equal(Object.keys(graph).filter((id) => graph[id]![0] === 'encode-video').length, 2);
   });
 

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseGopFrames, planChunks, planJob as planJobWith, type JobPlan } from '../../src/core/plan.js';
+import { chooseGopFrames, planJob as planJobWith, type JobPlan } from '../../src/core/plan.js';
 import { DEFAULT_SETTINGS, type JobSettings } from '../../src/settings/job-settings.js';
+import { parseRungs } from '../../src/settings/rungs.js';
 import { parseProbe } from '../../src/ffmpeg/probe.js';
 
 const settings: JobSettings = { ...DEFAULT_SETTINGS, concurrency: 2, audioSampleRate: 48000 };
@@ -21,7 +22,7 @@ describe('planJob', () => {
     assert.equal(video.segmentFrames, 180);
     assert.equal(video.totalFrames, 1800);
     assert.ok(Math.abs(plan.segmentDurationSeconds - 6.006) < 1e-9);
-    for (const chunk of video.chunks) assert.equal(chunk.startFrame % video.segmentFrames, 0, 'chunks start on segment boundaries');
+    for (const chunk of video.chunks) assert.equal(chunk.startFrame % video.gopFrames, 0, 'chunks start on GOP boundaries (key frames)');
     assert.equal(video.chunks.at(-1)!.endFrame, 1800);
     assert.equal(video.chunks.reduce((n, c) => n + c.endFrame - c.startFrame, 0), 1800, 'chunks cover every frame once');
   });
@@ -35,10 +36,28 @@ describe('planJob', () => {
     assert.equal(chooseGopFrames(60, 30, 2), 60);
   });
 
+  it('starts each chunk\'s decode just past the source key frame within a second before it', () => {
+    const probe = probeOf([h264('30', '20'), aac(1)], '20');
+    const video = planJob({ ...probe, video: { ...probe.video!, keyFrameSeconds: [0, 1.266667, 5.6, 10.566667, 15.533333] } }, settings).video!;
+    // Chunks at 180, 360 and 480 (6, 12 and 16 s): key frames at 5.6 and 15.53 s lie in their prerolls, 10.57 s does not.
+    assert.deepEqual(video.chunks.map((c) => [c.startFrame, c.prerollFrame]), [[0, 0], [180, 169], [360, 330], [480, 467]]);
+  });
+
   it('honours --chunk-duration', () => {
     const plan = planJob(probeOf([h264('30', '60'), aac(1)]), { ...settings, chunkSeconds: 12 });
     assert.equal(plan.video!.chunks.length, 5);
     assert.ok(plan.video!.chunks.every((c) => c.endFrame - c.startFrame === 360));
+  });
+
+  it('decodes the poster frame from the rendition at its size, and from the source when none is', () => {
+    const thumbnails = (probe: ReturnType<typeof probeOf>, rungs?: string) =>
+      planJob(probe, { ...settings, ...(rungs ? { rungs: parseRungs(rungs, { flag: '--ladder', from: 'cli' }) } : {}) }).thumbnails as { fromRendition: string; posterFrameFrom?: string };
+    const full = thumbnails(probeOf([h264('30', '60'), aac(1)]));
+    assert.equal(full.posterFrameFrom, 'h264-1080p');
+    assert.notEqual(full.fromRendition, 'h264-1080p', 'the choice itself is still made on the smallest rendition');
+    assert.equal(thumbnails(probeOf([h264('30', '60'), aac(1)]), '720p,360p').posterFrameFrom, undefined, 'no rendition at the poster size');
+    const hdr = { ...h264('30', '60'), codec_name: 'hevc', color_transfer: 'smpte2084', color_primaries: 'bt2020', pix_fmt: 'yuv420p10le' };
+    assert.equal(thumbnails(probeOf([hdr, aac(1)])).posterFrameFrom, undefined, 'an HDR source keeps its own frame');
   });
 
   it('makes one audio rendition per source stream, default from the disposition', () => {
@@ -54,15 +73,5 @@ describe('planJob', () => {
     const forced = planJob(probeOf([h264('30', '60'), aac(1)]), { ...settings, audioOnly: true });
     assert.equal(forced.kind, 'audio');
     assert.equal(forced.video, undefined);
-  });
-});
-
-describe('planChunks', () => {
-  it('merges a tiny tail chunk into the previous one and sets a grid-aligned preroll', () => {
-    const chunks = planChunks(1000, 330, 30);
-    assert.deepEqual(chunks.map((c) => [c.startFrame, c.endFrame, c.prerollFrame]), [[0, 330, 0], [330, 660, 300], [660, 1000, 630]]);
-  });
-  it('keeps a tail that is large enough', () => {
-    assert.equal(planChunks(1000, 400, 30).length, 3);
   });
 });

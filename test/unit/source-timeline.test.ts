@@ -159,3 +159,15 @@ describe('input names', () => {
     assert.equal(inputBaseName('https://example.com/'), 'input');
   });
 });
+
+describe('source key frames for the chunk prerolls', () => {
+  it('keeps the video key frames from the packets, relative to the container start, and none for all-key audio', () => {
+    // Video from 10 s with a key frame every 25 packets (1 s); audio packets are all key frames.
+    const audioKeys = Array.from({ length: 50 }, (_, i) => `1,${(10 + i * 0.08).toFixed(6)},${(10 + i * 0.08).toFixed(6)},0.080000,${900_000 + i},K_,`);
+    const t = timeline([...packets(0, 100, 10, 25), ...audioKeys]);
+    assert.deepEqual(t.streams.get(0)!.keyTimes, [10, 11, 12, 13]);
+    assert.equal(t.streams.get(1)!.keyTimes, undefined);
+    const probed = applyTimeline(probe({ format_name: MP4, duration: '4', start_time: '10' }, [video({ start_time: '10' }), audio({ start_time: '10' })]), t, false);
+    assert.deepEqual(probed.video!.keyFrameSeconds, [0, 1, 2, 3]);
+  });
+});

@@ -23,6 +23,11 @@ export interface PosterInput {
    * frame is then decoded from the source.
    */
   analysis?: { source: string; probe: MediaProbe };
+  /**
+   * An encoded copy at the poster's size (upright, square pixels, no padding; video stream 0) to
+   * decode the chosen frame from instead of the source: seeking it decodes at most one short GOP.
+   */
+  frameSource?: string;
 }
 
 export interface PosterResult {
@@ -87,8 +92,8 @@ export async function createPoster(input: PosterInput, ctx: StageContext): Promi
   await Promise.all([full, small].map((path) => rm(path, { force: true })));
   await ctx.ffmpeg.run(
     buildPosterArgs({
-      input: input.source,
-      streamIndex: video.index,
+      input: input.frameSource ?? input.source,
+      streamIndex: input.frameSource ? 0 : video.index,
       timeSeconds,
       full: { path: full, size: fullSize },
       small: { path: small, size: smallSize },

@@ -1,0 +1,210 @@
+/**
+ * Where a vidpipe run's time and CPU went: its task rows in SQLite (when each task ran), the
+ * exec-log records (the exact CPU of every ffmpeg/ffprobe child and what it was for) and the CPU
+ * curve sampled from /proc (measure.ts) — per stage kind, per piece of work, per chunk, and over
+ * the three phases of a job: the head (start to the first encode), the encodes, and the tail
+ * (the last encode's end to the exit).
+ */
+import Database from 'better-sqlite3';
+import type { ChildRecord } from './exec-log.js';
+import { cpuAt, type RunCost } from './measure.js';
+
+export interface TaskRow {
+  id: string;
+  kind: string;
+  /** Seconds from the start of the process. */
+  start: number;
+  end: number;
+}
+
+export interface StageRow {
+  kind: string;
+  tasks: number;
+  /** First start and last end, seconds from the start of the process. */
+  spanStart: number;
+  spanEnd: number;
+  /** Sum of its tasks' durations. */
+  busySeconds: number;
+  /** CPU of the children that served it (see STAGE_OF_WORK); node's own time is in the phases. */
+  cpuSeconds: number;
+}
+
+export interface WorkRow {
+  work: string;
+  processes: number;
+  cpuSeconds: number;
+  /** Sum of the children's wall times. */
+  wallSeconds: number;
+  maxRssMiB: number;
+}
+
+export interface PhaseRow {
+  phase: 'head' | 'encode' | 'tail';
+  start: number;
+  end: number;
+  seconds: number;
+  /** CPU of the whole tree in the phase (interpolated from the samples). */
+  cpuSeconds: number;
+  /** Core-seconds nobody in the tree used: cores × seconds − CPU. */
+  idleCoreSeconds: number;
+  /** vidpipe's node process alone. */
+  nodeCpuSeconds: number;
+  /** Highest resident memory of the node process in the phase (sampled), MiB. */
+  nodePeakRssMiB: number;
+}
+
+export interface ChunkRow {
+  index: number;
+  frames: number;
+  /** Source frames decoded before the chunk's first frame (from the key frame before the seek). */
+  framesDecodedBefore?: number;
+  wallSeconds: number;
+  /** The chunk's ffmpeg alone (its frame counts are under their own work row). */
+  cpuSeconds: number;
+}
+
+export interface VidpipeProfile {
+  tasks: TaskRow[];
+  stages: StageRow[];
+  work: WorkRow[];
+  phases: PhaseRow[];
+  chunks: ChunkRow[];
+  nodeCpuSeconds: number;
+  childrenCpuSeconds: number;
+}
+
+/** Which stage each kind of child works for (children not listed belong to `probe`, the job's start). */
+const STAGE_OF_WORK: Record<string, string> = {
+  'encode-video': 'encode-video',
+  'frame count (chunks)': 'encode-video',
+  'probe (hdr metadata)': 'encode-video',
+  assemble: 'assemble',
+  'frame count (renditions)': 'assemble',
+  'package (video)': 'package',
+  'package (audio)': 'package',
+  'package (ts)': 'package',
+  'poster candidates': 'poster',
+  poster: 'poster',
+  'probe (smallest rendition)': 'poster+storyboard',
+  'probe (smallest rendition, field order)': 'poster+storyboard',
+  storyboard: 'storyboard',
+  'encode-audio': 'encode-audio',
+  loudness: 'loudness',
+};
+
+/** The task rows of the newest job in a vidpipe database, relative to `t0` (epoch ms). */
+export function readTasks(dbFile: string, t0: number): TaskRow[] {
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  try {
+    const job = db.prepare('SELECT id FROM jobs ORDER BY started_at DESC, rowid DESC LIMIT 1').pluck().get() as string | undefined;
+    if (!job) return [];
+    const rows = db.prepare('SELECT id, kind, started_at, finished_at FROM tasks WHERE job_id = ? AND started_at IS NOT NULL AND finished_at IS NOT NULL').all(job) as {
+      id: string;
+      kind: string;
+      started_at: string;
+      finished_at: string;
+    }[];
+    return rows
+      .map((r) => ({ id: r.id, kind: r.kind, start: (Date.parse(r.started_at) - t0) / 1000, end: (Date.parse(r.finished_at) - t0) / 1000 }))
+      .sort((a, b) => a.start - b.start);
+  } finally {
+    db.close();
+  }
+}
+
+function sum<T>(items: T[], value: (item: T) => number): number {
+  return items.reduce((total, item) => total + value(item), 0);
+}
+
+/** The chunk index an encode child wrote (its output files are chunk_NNNNN.mp4). */
+function chunkIndexOf(record: ChildRecord): number | undefined {
+  const match = /chunk_(\d+)\.mp4$/.exec(record.args.at(-1) ?? '');
+  return match ? Number(match[1]) : undefined;
+}
+
+export function profileRun(
+  cost: RunCost,
+  tasks: TaskRow[],
+  children: ChildRecord[],
+  cores: number,
+  decodedBefore: Map<number, number> = new Map(),
+): VidpipeProfile {
+  const wall = cost.wallSeconds;
+  const byStage = new Map<string, StageRow>();
+  for (const task of tasks) {
+    const row = byStage.get(task.kind) ?? { kind: task.kind, tasks: 0, spanStart: task.start, spanEnd: task.end, busySeconds: 0, cpuSeconds: 0 };
+    row.tasks++;
+    row.spanStart = Math.min(row.spanStart, task.start);
+    row.spanEnd = Math.max(row.spanEnd, task.end);
+    row.busySeconds += task.end - task.start;
+    byStage.set(task.kind, row);
+  }
+  const byWork = new Map<string, WorkRow>();
+  for (const child of children) {
+    const row = byWork.get(child.work) ?? { work: child.work, processes: 0, cpuSeconds: 0, wallSeconds: 0, maxRssMiB: 0 };
+    row.processes++;
+    row.cpuSeconds += child.cpuSeconds;
+    row.wallSeconds += (child.end - child.start) / 1000;
+    row.maxRssMiB = Math.max(row.maxRssMiB, child.maxRssMiB);
+    byWork.set(child.work, row);
+    const stage = STAGE_OF_WORK[child.work] ?? 'probe';
+    const stageRow = byStage.get(stage) ?? { kind: stage, tasks: 0, spanStart: 0, spanEnd: 0, busySeconds: 0, cpuSeconds: 0 };
+    stageRow.cpuSeconds += child.cpuSeconds;
+    byStage.set(stage, stageRow);
+  }
+
+  const encodes = tasks.filter((t) => t.kind === 'encode-video');
+  const firstEncode = encodes.length ? Math.min(...encodes.map((t) => t.start)) : wall;
+  const lastEncode = encodes.length ? Math.max(...encodes.map((t) => t.end)) : wall;
+  const phase = (name: PhaseRow['phase'], start: number, end: number): PhaseRow => {
+    const cpu = cpuAt(cost.samples, end * 1000) - cpuAt(cost.samples, start * 1000);
+    const node = cpuAt(cost.samples, end * 1000, 'rootCpu') - cpuAt(cost.samples, start * 1000, 'rootCpu');
+    const rss = cost.samples.filter((x) => x.t >= start * 1000 && x.t <= end * 1000).map((x) => x.rootRssMiB);
+    return { phase: name, start, end, seconds: end - start, cpuSeconds: cpu, idleCoreSeconds: Math.max(0, cores * (end - start) - cpu), nodeCpuSeconds: node, nodePeakRssMiB: Math.max(0, ...rss) };
+  };
+  const childrenCpu = sum(children, (c) => c.cpuSeconds);
+
+  const chunks: ChunkRow[] = [];
+  for (const child of children.filter((c) => c.work === 'encode-video')) {
+    const index = chunkIndexOf(child);
+    if (index === undefined) continue;
+    const trim = /trim=start_pts=(\d+):end_pts=(\d+)/.exec(child.args.join(' '));
+    chunks.push({
+      index,
+      frames: trim ? Number(trim[2]) - Number(trim[1]) : 0,
+      framesDecodedBefore: decodedBefore.get(index),
+      wallSeconds: (child.end - child.start) / 1000,
+      cpuSeconds: child.cpuSeconds,
+    });
+  }
+  chunks.sort((a, b) => a.index - b.index);
+
+  return {
+    tasks,
+    stages: [...byStage.values()].sort((a, b) => a.spanStart - b.spanStart || b.cpuSeconds - a.cpuSeconds),
+    work: [...byWork.values()].sort((a, b) => b.cpuSeconds - a.cpuSeconds),
+    phases: [phase('head', 0, firstEncode), phase('encode', firstEncode, lastEncode), phase('tail', lastEncode, wall)],
+    chunks,
+    // What the tree used that no child accounts for: node itself (its own time is exact at exit).
+    nodeCpuSeconds: Math.max(0, cost.cpuSeconds - childrenCpu),
+    childrenCpuSeconds: childrenCpu,
+  };
+}
+
+/**
+ * Frames each chunk decodes before its first frame: decoding starts at the source's key frame
+ * at or before the chunk's seek point (its preroll), so the frames from there to the chunk's
+ * start are decoded twice (the chunk before decodes them too). `keyFrames` are frame indexes on
+ * the output grid. Also what it would be without the preroll (seeking to the chunk's start).
+ */
+export function framesDecodedTwice(chunks: { index: number; startFrame: number; prerollFrame: number }[], keyFrames: number[]): { perChunk: Map<number, number>; total: number; withoutPreroll: number } {
+  const keyAtOrBefore = (frame: number) => keyFrames.filter((k) => k <= frame).at(-1) ?? 0;
+  const perChunk = new Map<number, number>();
+  let withoutPreroll = 0;
+  for (const chunk of chunks) {
+    if (chunk.startFrame === 0) continue;
+    perChunk.set(chunk.index, chunk.startFrame - keyAtOrBefore(chunk.prerollFrame));
+    withoutPreroll += chunk.startFrame - keyAtOrBefore(chunk.startFrame);
+  }
+  return { perChunk, total: sum([...perChunk.values()], (v) => v), withoutPreroll };
+}

@@ -1,0 +1,39 @@
+/**
+ * A section of `npm run bench` that lives in its own module (the per-title bench of issue 15,
+ * for one): bench.ts runs it after its own sections, prints its lines, adds its checks to the
+ * targets and its figures to the JSON. To add one: write a function of this shape and name it
+ * in PLUGGED_SECTIONS below; `--only <name>` picks it like any section.
+ */
+import type { TargetCheck } from './report.js';
+
+export interface SectionContext {
+  /** A folder of the bench's work folder for this section (removed afterwards unless --keep). */
+  work: string;
+  /** Where sources are kept between bench runs (~/.cache/vidpipe/bench). */
+  cacheDir: string;
+  /** `--quick`: the short variant (small sources, one round). */
+  quick: boolean;
+  rounds: number;
+  preset: string;
+  /** bin/vidpipe of this checkout. */
+  vidpipe: string;
+}
+
+export interface SectionResult {
+  /** Printed under the section's heading (already formatted). */
+  lines: string[];
+  /** Each figure of the issue beside its target (report.ts check()). */
+  checks: TargetCheck[];
+  /** Everything measured, kept in the JSON under sections.<name>. */
+  figures: unknown;
+}
+
+export interface PluggedSection {
+  name: string;
+  /** The heading, e.g. "per-title ladder on 1080p slides, moving and noisy sources". */
+  title: string;
+  run(context: SectionContext): Promise<SectionResult>;
+}
+
+/** Sections other modules provide, in the order they run. */
+export const PLUGGED_SECTIONS: PluggedSection[] = [];
