@@ -71,7 +71,9 @@ async function benchOne(kind: ContentKind, run: number) {
   const chosen = analysis.choice.rungs.map((r) => r.rendition);
   const auto = await encodeAndMeasure(source, plan, chosen, join(work, 'auto'), { concurrency });
   // The other rate control, for the choice of the final encode's mode: VBR at the predicted rate.
-  const vbr = await encodeAndMeasure(source, plan, chosen.map((r) => ({ ...r, crf: undefined, maxrateKbps: Math.round(r.bitrateKbps * 1.1), bufsizeKbps: r.bitrateKbps * 2 })), join(work, 'vbr'), { concurrency });
+  // (Only the capped-CRF rungs differ; rungs at the cap are VBR either way.)
+  const crfRungs = chosen.filter((r) => r.crf !== undefined);
+  const vbr = await encodeAndMeasure(source, plan, crfRungs.map((r) => ({ ...r, crf: undefined, maxrateKbps: Math.round(r.bitrateKbps * 1.1), bufsizeKbps: r.bitrateKbps * 2 })), join(work, 'vbr'), { concurrency });
   const fixedRise = await riseReencode(source, plan, video.renditions, fixed.renditions, join(work, 'fixed-rise'));
 
   const result = {
@@ -91,7 +93,8 @@ async function benchOne(kind: ContentKind, run: number) {
       dropped: analysis.choice.dropped.map((d) => `${d.id}: ${d.reason}`),
       rise: planRise(auto.renditions.map((e) => ({ id: e.id, codec: 'h264', size: chosen.find((r) => r.id === e.id)!.size, measuredKbps: e.kbps }))).filter((a) => a.action !== 'keep'),
     },
-    vbrAtPredicted: { ladder: rateOf(vbr.renditions), minPsnr: Math.min(...vbr.renditions.map((r) => r.quality!.psnr)) },
+    vbrAtPredicted: { ladder: rateOf(vbr.renditions), minPsnr: vbr.renditions.length ? Math.min(...vbr.renditions.map((r) => r.quality!.psnr)) : null },
+    processSeconds: analysis.processSeconds,
     ratios: {
       bytes: Math.round((sum(auto.renditions) / sum(fixed.renditions)) * 1000) / 1000,
       time: Math.round(((analysis.seconds + auto.encodeSeconds) / fixed.encodeSeconds) * 100) / 100,

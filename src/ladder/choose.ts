@@ -98,9 +98,13 @@ function curves(rendition: Rendition, probes: ProbeResult[]): Candidate | undefi
   return { rendition, psnr: fit((p) => p.psnr), ssim: fit((p) => p.ssim), display: fit((p) => p.displayPsnr), ...(vmaf ? { vmaf } : {}) };
 }
 
+/** The CRF range each encoder takes: x264/x265 0–51, SVT-AV1 and libaom 0–63. */
+export const CRF_MAX: Record<VideoCodec, number> = { h264: 51, hevc: 51, av1: 63 };
+
 /** CRF steps the encoders take: x264/x265 accept tenths, SVT-AV1 and libaom whole numbers. Rounded towards quality. */
 function roundCrf(codec: VideoCodec, crf: number): number {
-  return codec === 'av1' ? Math.floor(crf) : Math.floor(crf * 10) / 10;
+  const within = Math.min(CRF_MAX[codec], Math.max(0, crf));
+  return codec === 'av1' ? Math.floor(within) : Math.floor(within * 10) / 10;
 }
 
 function predict(c: Candidate, kbps: number): PredictedQuality {

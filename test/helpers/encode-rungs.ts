@@ -50,6 +50,7 @@ export async function encodeAndMeasure(
   workDir: string,
   options: { concurrency?: number; preset?: 'medium' | 'veryfast'; measure?: (id: string) => boolean } = {},
 ): Promise<EncodeAndMeasureResult> {
+  if (renditions.length === 0) return { renditions: [], encodeSeconds: 0 };
   const video = { ...plan.video!, renditions };
   const ctx = stageContext(workDir);
   await mkdir(workDir, { recursive: true });

@@ -125,6 +125,17 @@ describe('chooseLadder', () => {
     assert.ok(choice.gaps.length > 0 && choice.gaps.every((g) => g.ratio > 2));
   });
 
+  it('keeps the CRF within the encoder\'s range on content easier than every probe', () => {
+    const candidates = buildLadder(video(1920, 1080), { codecs: ['av1'], frameRate: fps25 });
+    // Probes at AV1 CRF 30/44 land far above the target: the curve is followed down to CRF ~70.
+    const probes = candidates.flatMap((r) => [30, 44].map((crf) => ({ codec: r.codec, size: r.size, width: r.width, height: r.height, crf, kbps: 100 * 2 ** ((44 - crf) / 7), psnr: 50 + (44 - crf) / 2, ssim: 0.99, displayPsnr: 45, vmaf: null })));
+    const choice = chooseLadder(candidates, probes, options);
+    const top = choice.rungs[0]!;
+    assert.equal(top.mode, 'crf');
+    assert.ok(top.rendition.crf! > 44 && top.rendition.crf! <= 63, String(top.rendition.crf));
+    assert.ok(choice.rungs.every((r) => r.rendition.crf === undefined || r.rendition.crf <= 63));
+  });
+
   it('chooses each codec from its own probes', () => {
     const candidates = ladder(['h264', 'hevc']);
     const need = (r: Rendition) => (r.codec === 'hevc' ? 0.6 : 1) * 1500 * (pixels(r) / (1920 * 1080));
