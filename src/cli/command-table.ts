@@ -3,7 +3,19 @@
  * and examples. src/cli/program.ts builds the parser and each command's --help from this table,
  * scripts/options-doc.ts writes docs/options.md from it, and the tests read it directly.
  */
-import { STATUS_OPTIONS, TRANSCODE_OPTIONS, WATCH_OPTIONS, WORKER_OPTIONS, type OptionSpec } from './options.js';
+import {
+  LIST_OPTIONS,
+  METRICS_OPTIONS,
+  REPORT_OPTIONS,
+  SAMPLE_OPTIONS,
+  SERVE_OPTIONS,
+  STATUS_OPTIONS,
+  VALIDATE_OPTIONS,
+  WATCH_OPTIONS,
+  WORKER_OPTIONS,
+} from '../settings/command-options.js';
+import { TRANSCODE_OPTIONS } from '../settings/job-settings.js';
+import type { OptionSpec } from '../settings/option.js';
 
 /** A global option by its long name (`--db` → 'db'). */
 export type GlobalName = 'ffmpeg' | 'ffprobe' | 'db' | 'json' | 'quiet' | 'progress';
@@ -34,23 +46,6 @@ export interface CommandSpec {
   globals: GlobalName[];
   examples: Example[];
 }
-
-const SAMPLE_OPTIONS: OptionSpec[] = [
-  { flags: '--duration <seconds>', description: 'length', defaultValue: '12' },
-  { flags: '--size <WxH>', description: 'picture size', defaultValue: '1280x720' },
-  { flags: '--rate <fps>', description: 'frame rate', defaultValue: '30' },
-];
-const LIST_OPTIONS: OptionSpec[] = [{ flags: '--limit <n>', description: 'at most this many, most recently updated first', defaultValue: '50' }];
-const VALIDATE_OPTIONS: OptionSpec[] = [{ flags: '--source <file>', description: 'the source file: playlist and MPD durations must match its duration (one package only)' }];
-const SERVE_OPTIONS: OptionSpec[] = [
-  { flags: '--port <n>', description: 'TCP port (0: any free port)', defaultValue: '8080' },
-  { flags: '--host <address>', description: 'address to listen on (0.0.0.0: reachable from the network)', defaultValue: '127.0.0.1' },
-];
-const METRICS_OPTIONS: OptionSpec[] = [
-  { flags: '--source <file>', description: 'the source file, when it moved since the transcode' },
-  { flags: '--package <dir>', description: 'a local copy of the package, when it was published elsewhere (S3)' },
-];
-const REPORT_OPTIONS: OptionSpec[] = [{ flags: '--html <file>', description: 'write it as one self-contained HTML file' }];
 
 const ALL_GLOBALS: GlobalName[] = ['ffmpeg', 'ffprobe', 'db', 'json', 'quiet', 'progress'];
 
@@ -148,13 +143,14 @@ export const COMMANDS = {
   },
   status: {
     name: 'status',
-    description: 'show a queued job (transcode --queue): its tasks, workers, attempts; exit 1 if it failed',
+    description: 'show a queued job (transcode --queue): its tasks, workers, attempts; exit 1 if it failed; with --db, record it there once it has ended',
     arguments: [{ syntax: '<job>', description: 'job id' }],
     options: STATUS_OPTIONS,
-    globals: ['json'],
+    globals: ['db', 'json'],
     examples: [
       { command: 'vidpipe status jmx1a2b3c4d5e6f7 --redis redis://queue:6379', does: 'a job submitted with --queue --detach' },
       { command: 'vidpipe status jmx1a2b3c4d5e6f7 --json', does: 'as JSON, Redis from VIDPIPE_REDIS' },
+      { command: 'vidpipe status jmx1a2b3c4d5e6f7 --db meta.db', does: 'once it has ended, record it in meta.db (vidpipe list shows it)' },
     ],
   },
   serve: {

@@ -1,5 +1,17 @@
 import { CommanderError } from 'commander';
-import { EXIT_FAILURE, EXIT_USAGE, isVidpipeError } from '../core/errors.js';
+import { EXIT_FAILURE, EXIT_USAGE, isVidpipeError } from '../errors.js';
+import {
+  parseListOptions,
+  parseMetricsOptions,
+  parseReportOptions,
+  parseSampleOptions,
+  parseServeOptions,
+  parseStatusOptions,
+  parseValidateOptions,
+  parseWatchOptions,
+  parseWorkerOptions,
+} from '../settings/command-options.js';
+import { parseTranscodeOptions } from '../settings/job-settings.js';
 import { createProgram } from './program.js';
 import { processIO, type CliIO } from './io.js';
 import { runTranscode } from './commands/transcode.js';
@@ -19,30 +31,31 @@ import { defaultDatabasePath } from '../db/database.js';
 /**
  * The CLI entry: parse arguments, run the command, and map whatever escaped to an exit
  * code in this one place (VidpipeError → its code, usage errors → 2, anything else → 1).
+ * Each command gets its options already converted and checked by its option table (src/settings).
  */
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const state: { exitCode?: number } = {};
   const dbOf = (db?: string) => db ?? defaultDatabasePath(io.env);
   const program = createProgram(
     {
-      transcode: (inputs, options, global) => runTranscode(inputs, options, global, io),
+      transcode: (inputs, options, global) => runTranscode(inputs, parseTranscodeOptions(options), global, io),
       doctor: (global) => runDoctor(global, io),
-      sample: (output, options, global) => runSample(output, options, global, io),
+      sample: (output, options, global) => runSample(output, parseSampleOptions(options), global, io),
       list: async (options, global) => {
-        runList({ db: dbOf(global.db), json: global.json === true, limit: options.limit ? Number(options.limit) : undefined }, io);
+        runList({ db: dbOf(global.db), json: global.json, limit: parseListOptions(options).limit }, io);
         return 0;
       },
       show: async (id, global) => {
-        runShow({ db: dbOf(global.db), json: global.json === true, id }, io);
+        runShow({ db: dbOf(global.db), json: global.json, id }, io);
         return 0;
       },
-      serve: (dir, options, global) => runServe(dir, options, global, io),
-      metrics: (id, options, global) => runMetrics(id, options, { ...global, dbPath: dbOf(global.db) }, io),
-      report: (target, options, global) => runReport(target, options, { ...global, dbPath: dbOf(global.db) }, io),
-      validate: (target, options, global) => runValidate(target, options, global, io),
-      watch: (target, options, global) => runWatch(target, options, global, io),
-      worker: (options, global) => runWorker(options, global, io),
-      status: (jobId, options, global) => runStatus(jobId, options, global, io),
+      serve: (dir, options, global) => runServe(dir, parseServeOptions(options), global, io),
+      metrics: (id, options, global) => runMetrics(id, parseMetricsOptions(options), { ...global, dbPath: dbOf(global.db) }, io),
+      report: (target, options, global) => runReport(target, parseReportOptions(options), { ...global, dbPath: dbOf(global.db) }, io),
+      validate: (target, options, global) => runValidate(target, parseValidateOptions(options), global, io),
+      watch: (target, options, global) => runWatch(target, { ...parseTranscodeOptions(options), watch: parseWatchOptions(options) }, global, io),
+      worker: (options, global) => runWorker(parseWorkerOptions(options), global, io),
+      status: (jobId, options, global) => runStatus(jobId, parseStatusOptions(options), global, io),
     },
     state,
   );

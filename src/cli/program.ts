@@ -1,39 +1,32 @@
 import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
-import { GLOBAL_OPTIONS, type OptionSpec, type RawTranscodeOptions, type RawWatchOptions } from './options.js';
+import { GLOBAL_OPTIONS, parseGlobalOptions, type GlobalOptions } from '../settings/command-options.js';
+import type { OptionSpec } from '../settings/option.js';
 import { COMMANDS, PROGRAM_EXAMPLES, type CommandName, type CommandSpec, type Example } from './command-table.js';
-import type { SampleOptions } from './commands/sample.js';
-import type { RawServeOptions } from './commands/serve.js';
-import type { RawMetricsOptions } from './commands/metrics.js';
-import type { RawReportOptions } from './commands/report.js';
-import type { RawWorkerOptions } from './commands/worker.js';
 
 /** The reference documentation, for the end of vidpipe --help. */
 export const DOCS_URL = 'https://github.com/vidpipe/vidpipe/tree/main/docs';
 
-export interface GlobalOptions {
-  ffmpeg?: string;
-  ffprobe?: string;
-  db?: string;
-  json?: boolean;
-  quiet?: boolean;
-  progress?: string;
-}
+/** What commander hands a command: its option values by attribute name, as typed (the command parses them with its table). */
+export type OptionValues = Record<string, unknown>;
 
-/** What each command does once its arguments are parsed; injected so parsing is testable alone. */
+/**
+ * What each command does once its arguments are parsed; injected so parsing is testable alone
+ * (src/cli/index.ts wires the command functions in).
+ */
 export interface CommandHandlers {
-  transcode: (inputs: string[], options: RawTranscodeOptions, global: GlobalOptions) => Promise<number>;
+  transcode: (inputs: string[], options: OptionValues, global: GlobalOptions) => Promise<number>;
   doctor: (global: GlobalOptions) => Promise<number>;
-  sample: (output: string, options: SampleOptions, global: GlobalOptions) => Promise<number>;
-  list: (options: { limit?: string }, global: GlobalOptions) => Promise<number>;
+  sample: (output: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
+  list: (options: OptionValues, global: GlobalOptions) => Promise<number>;
   show: (id: string, global: GlobalOptions) => Promise<number>;
-  serve: (dir: string, options: RawServeOptions, global: GlobalOptions) => Promise<number>;
-  metrics: (id: string, options: RawMetricsOptions, global: GlobalOptions) => Promise<number>;
-  report: (target: string, options: RawReportOptions, global: GlobalOptions) => Promise<number>;
-  validate: (target: string, options: { source?: string }, global: GlobalOptions) => Promise<number>;
-  watch: (target: string, options: RawWatchOptions, global: GlobalOptions) => Promise<number>;
-  worker: (options: RawWorkerOptions, global: GlobalOptions) => Promise<number>;
-  status: (jobId: string, options: { redis?: string }, global: GlobalOptions) => Promise<number>;
+  serve: (dir: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
+  metrics: (id: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
+  report: (target: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
+  validate: (target: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
+  watch: (target: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
+  worker: (options: OptionValues, global: GlobalOptions) => Promise<number>;
+  status: (jobId: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
 }
 
 const require = createRequire(import.meta.url);
@@ -84,23 +77,23 @@ export function createProgram(handlers: CommandHandlers, result: { exitCode?: nu
     .configureOutput({ writeErr: (text) => process.stderr.write(text) })
     .addHelpText('after', `${formatExamples(PROGRAM_EXAMPLES)}\nEvery command has its own help: vidpipe <command> --help. Reference: ${DOCS_URL}\n`);
   addOptions(program, GLOBAL_OPTIONS);
-  const global = () => program.opts<GlobalOptions>();
+  const global = () => parseGlobalOptions(program.opts());
   const done = (code: number) => {
     result.exitCode = code;
   };
 
-  defineCommand(program, 'transcode').action(async (inputs: string[], options: RawTranscodeOptions) => done(await handlers.transcode(inputs, options, global())));
+  defineCommand(program, 'transcode').action(async (inputs: string[], options: OptionValues) => done(await handlers.transcode(inputs, options, global())));
   defineCommand(program, 'doctor').action(async () => done(await handlers.doctor(global())));
-  defineCommand(program, 'sample').action(async (output: string, options: SampleOptions) => done(await handlers.sample(output, options, global())));
-  defineCommand(program, 'list').action(async (options: { limit?: string }) => done(await handlers.list(options, global())));
+  defineCommand(program, 'sample').action(async (output: string, options: OptionValues) => done(await handlers.sample(output, options, global())));
+  defineCommand(program, 'list').action(async (options: OptionValues) => done(await handlers.list(options, global())));
   defineCommand(program, 'show').action(async (id: string) => done(await handlers.show(id, global())));
-  defineCommand(program, 'validate').action(async (target: string, options: { source?: string }) => done(await handlers.validate(target, options, global())));
-  defineCommand(program, 'watch').action(async (target: string, options: RawWatchOptions) => done(await handlers.watch(target, options, global())));
-  defineCommand(program, 'worker').action(async (options: RawWorkerOptions) => done(await handlers.worker(options, global())));
-  defineCommand(program, 'status').action(async (jobId: string, options: { redis?: string }) => done(await handlers.status(jobId, options, global())));
-  defineCommand(program, 'serve').action(async (dir: string, options: RawServeOptions) => done(await handlers.serve(dir, options, global())));
-  defineCommand(program, 'metrics').action(async (id: string, options: RawMetricsOptions) => done(await handlers.metrics(id, options, global())));
-  defineCommand(program, 'report').action(async (target: string, options: RawReportOptions) => done(await handlers.report(target, options, global())));
+  defineCommand(program, 'validate').action(async (target: string, options: OptionValues) => done(await handlers.validate(target, options, global())));
+  defineCommand(program, 'watch').action(async (target: string, options: OptionValues) => done(await handlers.watch(target, options, global())));
+  defineCommand(program, 'worker').action(async (options: OptionValues) => done(await handlers.worker(options, global())));
+  defineCommand(program, 'status').action(async (jobId: string, options: OptionValues) => done(await handlers.status(jobId, options, global())));
+  defineCommand(program, 'serve').action(async (dir: string, options: OptionValues) => done(await handlers.serve(dir, options, global())));
+  defineCommand(program, 'metrics').action(async (id: string, options: OptionValues) => done(await handlers.metrics(id, options, global())));
+  defineCommand(program, 'report').action(async (target: string, options: OptionValues) => done(await handlers.report(target, options, global())));
 
   // Global options are accepted after the command too (vidpipe transcode x.mp4 --json).
   for (const command of program.commands) {

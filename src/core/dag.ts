@@ -1,33 +1,20 @@
-import { VidpipeError, toVidpipeError } from './errors.js';
+import { VidpipeError, toVidpipeError } from '../errors.js';
 
 /**
  * An explicit in-process task graph. A node runs only after every node it depends on
  * succeeded; ready nodes run with bounded concurrency, higher `priority` first (the chunk
  * encodes are the critical path). The first failure aborts the shared signal, so running
  * siblings stop and pending nodes are cancelled: the graph fails fast.
+ *
+ * The graph may grow while it runs: when a node succeeds, `grow` may add nodes that depend on
+ * it (the job's plan decides the encodes; see src/job/graph.ts). This module knows nothing of
+ * what the nodes are: their kinds and result types are declared in src/job/nodes.ts.
  */
-export type TaskKind =
-  | 'probe'
-  | 'plan'
-  | 'encode-video'
-  | 'encode-audio'
-  | 'assemble'
-  | 'package'
-  | 'poster'
-  | 'storyboard'
-  | 'cover'
-  | 'subtitles'
-  | 'loudness'
-  | 'manifests'
-  | 'metrics'
-  | 'publish'
-  | 'metadata';
-
 export type TaskStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
 
 export interface TaskSpec {
   id: string;
-  kind: TaskKind;
+  kind: string;
   label: string;
   dependsOn: string[];
   priority?: number;
@@ -52,7 +39,7 @@ export function isRetryable(error: VidpipeError): boolean {
 
 export interface DagNodeSummary {
   id: string;
-  kind: TaskKind;
+  kind: string;
   label: string;
   dependsOn: string[];
 }
@@ -64,7 +51,9 @@ export type DagEvent =
   | { type: 'task-succeeded'; id: string; at: number; result: unknown }
   | { type: 'task-failed'; id: string; at: number; error: VidpipeError }
   | { type: 'task-cancelled'; id: string; at: number }
-  | { type: 'task-skipped'; id: string; at: number };
+  | { type: 'task-skipped'; id: string; at: number }
+  /** The graph grew; `complete`: nothing more will be added. */
+  | { type: 'tasks-added'; tasks: DagNodeSummary[]; complete: boolean };
 
 export class Dag {
   private readonly tasks = new Map<string, TaskSpec>();
@@ -105,20 +94,54 @@ export class Dag {
   }
 
   describe(): DagNodeSummary[] {
-    return this.topologicalOrder().map(({ id, kind, label, dependsOn }) => ({ id, kind, label, dependsOn: [...dependsOn] }));
+    return this.topologicalOrder().map(summarise);
   }
+}
+
+export function summarise({ id, kind, label, dependsOn }: TaskSpec): DagNodeSummary {
+  return { id, kind, label, dependsOn: [...dependsOn] };
+}
+
+/** What a node that just succeeded adds to the graph. */
+export interface Growth {
+  /** New nodes (ones the graph already has are left as they are). */
+  tasks: TaskSpec[];
+  /** Nothing more will be added after these. */
+  complete: boolean;
+  /** Of the new nodes, those already done (reused on resume): succeeded with this result. */
+  completed?: Map<string, unknown>;
+}
+
+/** Adds a growth's new nodes to the graph (checking it stays acyclic and whole); returns them. */
+export function extendDag(dag: Dag, growth: Growth): TaskSpec[] {
+  const added = growth.tasks.filter((task) => !dag.get(task.id));
+  for (const task of added) dag.add(task);
+  dag.topologicalOrder();
+  return added;
+}
+
+export function tasksAdded(added: readonly TaskSpec[], growth: Growth): DagEvent {
+  return { type: 'tasks-added', tasks: added.map(summarise), complete: growth.complete };
 }
 
 export interface RunDagOptions {
   concurrency: number;
   signal?: AbortSignal;
   onEvent?: (event: DagEvent) => void;
-  /** Node ids already done (e.g. restored on resume): treated as succeeded with this result. */
+  /** Node ids already done (e.g. restored on resume): treated as succeeded with this result, reported as skipped. */
   completed?: Map<string, unknown>;
+  /** Results of nodes that ran before, elsewhere or in an earlier call: succeeded, reported by nobody. */
+  given?: ReadonlyMap<string, unknown>;
+  /** Only these nodes run here; the others are left pending for another runner (a queue). Default: all. */
+  runsHere?: (task: TaskSpec) => boolean;
+  /** Called when a node succeeded, before it counts as succeeded: the nodes its result adds to the graph. */
+  grow?: (task: TaskSpec, result: unknown, signal: AbortSignal) => Promise<Growth | undefined>;
 }
 
 export interface DagRunResult {
   results: Map<string, unknown>;
+  /** Nodes that did not run because they do not run here (runsHere), nor the nodes waiting for them. */
+  waiting: string[];
 }
 
 /**
@@ -126,9 +149,10 @@ export interface DagRunResult {
  * (as a VidpipeError) after every running node has stopped.
  */
 export async function runDag(dag: Dag, options: RunDagOptions): Promise<DagRunResult> {
-  const order = dag.topologicalOrder();
-  const results = new Map<string, unknown>(options.completed ?? []);
+  let order = dag.topologicalOrder();
+  const results = new Map<string, unknown>([...(options.given ?? []), ...(options.completed ?? [])]);
   const status = new Map<string, TaskStatus>(order.map((t) => [t.id, results.has(t.id) ? 'skipped' : 'pending']));
+  for (const id of options.given?.keys() ?? []) if (status.has(id)) status.set(id, 'succeeded');
   const controller = new AbortController();
   const abortFromOutside = () => controller.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', abortFromOutside, { once: true });
@@ -138,12 +162,25 @@ export async function runDag(dag: Dag, options: RunDagOptions): Promise<DagRunRe
   for (const task of order) if (status.get(task.id) === 'skipped') emit({ type: 'task-skipped', id: task.id, at: Date.now() });
 
   const concurrency = Math.max(1, Math.floor(options.concurrency));
+  const runsHere = options.runsHere ?? (() => true);
   let usedSlots = 0;
   let firstError: VidpipeError | undefined;
   const running = new Set<Promise<void>>();
 
   const isReady = (task: TaskSpec) =>
-    status.get(task.id) === 'pending' && task.dependsOn.every((d) => status.get(d) === 'succeeded' || status.get(d) === 'skipped');
+    status.get(task.id) === 'pending' && runsHere(task) && task.dependsOn.every((d) => status.get(d) === 'succeeded' || status.get(d) === 'skipped');
+
+  const addGrowth = (growth: Growth) => {
+    const added = extendDag(dag, growth);
+    order = dag.topologicalOrder();
+    for (const task of added) {
+      const done = growth.completed?.has(task.id) === true;
+      if (done) results.set(task.id, growth.completed!.get(task.id));
+      status.set(task.id, done ? 'skipped' : 'pending');
+    }
+    emit(tasksAdded(added, growth));
+    for (const task of added) if (status.get(task.id) === 'skipped') emit({ type: 'task-skipped', id: task.id, at: Date.now() });
+  };
 
   const start = (task: TaskSpec) => {
     const slots = Math.min(task.slots ?? 1, concurrency);
@@ -166,7 +203,9 @@ export async function runDag(dag: Dag, options: RunDagOptions): Promise<DagRunRe
       try {
         const result = await runWithRetry();
         if (controller.signal.aborted && firstError) throw new VidpipeError('INTERRUPTED', 'cancelled');
+        const growth = await options.grow?.(task, result, controller.signal);
         results.set(task.id, result);
+        if (growth) addGrowth(growth);
         status.set(task.id, 'succeeded');
         emit({ type: 'task-succeeded', id: task.id, at: Date.now(), result });
       } catch (error) {
@@ -206,13 +245,18 @@ export async function runDag(dag: Dag, options: RunDagOptions): Promise<DagRunRe
     options.signal?.removeEventListener('abort', abortFromOutside);
   }
 
+  const stopped = firstError !== undefined || controller.signal.aborted;
+  const waiting: string[] = [];
   for (const task of order) {
-    if (status.get(task.id) === 'pending') {
+    if (status.get(task.id) !== 'pending') continue;
+    if (stopped) {
       status.set(task.id, 'cancelled');
       emit({ type: 'task-cancelled', id: task.id, at: Date.now() });
+    } else {
+      waiting.push(task.id);
     }
   }
   if (firstError) throw firstError;
   if (controller.signal.aborted) throw new VidpipeError('INTERRUPTED', 'interrupted');
-  return { results };
+  return { results, waiting };
 }

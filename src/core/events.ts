@@ -1,5 +1,5 @@
 import type { DagEvent, DagNodeSummary } from './dag.js';
-import type { VidpipeError } from './errors.js';
+import type { VidpipeError } from '../errors.js';
 import type { TranscodeResult } from './result.js';
 
 /** What reporters (live task list, plain lines, JSON) observe. Stages never see these. */

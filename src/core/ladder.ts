@@ -1,27 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { VidpipeError } from './errors.js';
+import { VidpipeError } from '../errors.js';
 import type { Rational, VideoStreamInfo } from '../ffmpeg/probe.js';
-
-export type VideoCodec = 'h264' | 'hevc' | 'av1';
-export const VIDEO_CODECS: readonly VideoCodec[] = ['h264', 'hevc', 'av1'];
-
-/** One rung as a user or profile describes it: a size class and a target bit rate. */
-export interface RungSpec {
-  /** Short side of the picture in pixels (720 for 1280x720 or for a 720x1280 portrait video). */
-  size: number;
-  /** Target average video bit rate, kb/s, for a 16:9 picture at up to 30 fps. */
-  kbps: number;
-}
-
-/** Apple's HLS authoring table (H.264, 16:9), one rung per size class. */
-export const DEFAULT_H264_RUNGS: readonly RungSpec[] = [
-  { size: 1080, kbps: 6000 },
-  { size: 720, kbps: 3000 },
-  { size: 540, kbps: 2000 },
-  { size: 432, kbps: 1100 },
-  { size: 360, kbps: 730 },
-  { size: 234, kbps: 145 },
-];
+import { DEFAULT_H264_RUNGS, interpolateKbps, type RungSpec } from '../settings/rungs.js';
+import type { Preset, VideoCodec } from '../settings/job-settings.js';
+import { videoEncoderFor, type Av1Encoder, type VideoEncoder } from '../ffmpeg/args/encoders.js';
 
 /** HEVC and AV1 reach H.264's quality at roughly these fractions of its bit rate (Apple's HEVC table vs H.264 table). */
 const CODEC_EFFICIENCY: Record<VideoCodec, number> = { h264: 1, hevc: 0.65, av1: 0.55 };
@@ -54,6 +35,8 @@ export interface Rendition {
   /** H.264 profile and level (e.g. "high", "4.1"); empty for other codecs. */
   profile: string;
   level: string;
+  /** The ffmpeg encoder that makes it, with the preset in its terms and its threads policy. */
+  encoder: VideoEncoder;
 }
 
 export interface LadderOptions {
@@ -62,48 +45,9 @@ export interface LadderOptions {
   rungs?: RungSpec[];
   /** Output frame rate. */
   frameRate: Rational;
-}
-
-/** Parses `--ladder 1080p,720p,360p` (names from the default table, or `480p:1500` with an explicit kb/s) or a JSON profile path. */
-export function parseLadderOption(value: string | undefined): RungSpec[] | undefined {
-  if (!value) return undefined;
-  if (/\.json$/i.test(value)) return readLadderProfile(value);
-  return value.split(',').map((part) => {
-    const match = /^\s*(\d+)p?(?::(\d+)k?)?\s*$/i.exec(part);
-    if (!match) throw new VidpipeError('USAGE', `--ladder: "${part}" is not a rung (use e.g. 720p or 720p:3000)`);
-    const size = Number(match[1]);
-    const known = DEFAULT_H264_RUNGS.find((r) => r.size === size);
-    const kbps = match[2] ? Number(match[2]) : known?.kbps ?? interpolateKbps(size);
-    if (size < 64 || size > 4320) throw new VidpipeError('USAGE', `--ladder: ${size}p is outside 64p–4320p`);
-    return { size, kbps };
-  });
-}
-
-/** A JSON profile: `{ "rungs": [ { "size": 720, "kbps": 3000 }, … ] }` or a bare array. */
-export function readLadderProfile(path: string): RungSpec[] {
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new VidpipeError('USAGE', `--ladder: cannot read JSON profile ${path}: ${(error as Error).message}`);
-  }
-  const list = Array.isArray(data) ? data : (data as { rungs?: unknown }).rungs;
-  if (!Array.isArray(list) || list.length === 0) throw new VidpipeError('USAGE', `--ladder: ${path} has no "rungs" array`);
-  return list.map((item, i) => {
-    const rung = item as Partial<RungSpec> & { height?: number; bitrate?: number };
-    const size = Number(rung.size ?? rung.height);
-    const kbps = Number(rung.kbps ?? rung.bitrate ?? interpolateKbps(size));
-    if (!Number.isInteger(size) || size < 64 || !(kbps > 0)) {
-      throw new VidpipeError('USAGE', `--ladder: rung ${i + 1} in ${path} needs "size" (pixels) and "kbps"`);
-    }
-    return { size, kbps };
-  });
-}
-
-/** Bit rate for a size not in the table: scale the nearest rung by pixel count (bits grow ~ pixels^0.75). */
-function interpolateKbps(size: number): number {
-  const nearest = [...DEFAULT_H264_RUNGS].sort((a, b) => Math.abs(a.size - size) - Math.abs(b.size - size))[0]!;
-  return Math.round(nearest.kbps * Math.pow((size * size) / (nearest.size * nearest.size), 0.75));
+  /** The speed/quality preset, and which AV1 encoder this ffmpeg has. */
+  preset: Preset;
+  av1Encoder: Av1Encoder;
 }
 
 function even(value: number): number {
@@ -182,6 +126,7 @@ export function buildLadder(video: VideoStreamInfo, options: LadderOptions): Ren
         bufsizeKbps: kbps * 2,
         profile: codec === 'h264' ? 'high' : codec === 'hevc' ? 'main' : 'main',
         level: codec === 'h264' ? h264Level(width, height, fps, maxrate) : '',
+        encoder: videoEncoderFor(codec, options.preset, options.av1Encoder),
       });
     }
   }
@@ -266,36 +211,4 @@ export function chooseFrameRate(video: Pick<VideoStreamInfo, 'avgFrameRate' | 'r
   }
   if (rate.den > 1001) return { num: Math.round(fps * 1000), den: 1000 };
   return rate;
-}
-
-/** x264/x265 preset names, mapped to SVT-AV1's 0–13 and libaom's cpu-used 0–8. */
-export const PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'] as const;
-export type Preset = (typeof PRESETS)[number];
-const SVT_AV1_PRESET: Record<Preset, number> = { ultrafast: 12, superfast: 11, veryfast: 10, faster: 9, fast: 8, medium: 7, slow: 5, slower: 4, veryslow: 2 };
-const AOM_CPU_USED: Record<Preset, number> = { ultrafast: 8, superfast: 8, veryfast: 7, faster: 6, fast: 5, medium: 4, slow: 3, slower: 2, veryslow: 1 };
-
-export function svtAv1Preset(preset: Preset): number {
-  return SVT_AV1_PRESET[preset];
-}
-export function aomCpuUsed(preset: Preset): number {
-  return AOM_CPU_USED[preset];
-}
-
-export function parsePreset(value: string | undefined): Preset {
-  const preset = (value ?? 'medium').toLowerCase();
-  if (!(PRESETS as readonly string[]).includes(preset)) {
-    throw new VidpipeError('USAGE', `--preset: "${value}" is not one of ${PRESETS.join(', ')}`);
-  }
-  return preset as Preset;
-}
-
-export function parseCodecs(value: string | undefined): VideoCodec[] {
-  const list = (value ?? 'h264').split(',').map((c) => c.trim().toLowerCase()).filter(Boolean);
-  const aliases: Record<string, VideoCodec> = { h264: 'h264', avc: 'h264', x264: 'h264', hevc: 'hevc', h265: 'hevc', x265: 'hevc', av1: 'av1' };
-  const codecs = list.map((c) => {
-    const codec = aliases[c];
-    if (!codec) throw new VidpipeError('USAGE', `--codecs: "${c}" is not one of h264, hevc, av1`);
-    return codec;
-  });
-  return [...new Set(codecs)];
 }

@@ -1,47 +1,11 @@
 import type { AudioStreamInfo, MediaProbe, Rational, VideoStreamInfo } from '../ffmpeg/probe.js';
-import { VidpipeError } from './errors.js';
-import { buildLadder, chooseFrameRate, type Preset, type Rendition, type RungSpec, type VideoCodec } from './ladder.js';
-import { hdrTransferOf, type HdrTransfer } from '../ffmpeg/args/video.js';
-import { planSubtitles, type SidecarSubtitle, type SubtitlePlan } from './stages/subtitles.js';
+import { VidpipeError } from '../errors.js';
+import { buildLadder, chooseFrameRate, type Rendition } from './ladder.js';
+import { hdrTransferOf, type HdrTransfer } from '../ffmpeg/hdr.js';
+import type { Av1Encoder } from '../ffmpeg/args/encoders.js';
+import { planSubtitles, type SubtitlePlan } from './stages/subtitles.js';
+import type { HlsSegments, JobSettings } from '../settings/job-settings.js';
 import { languageName } from '../manifest/language.js';
-
-export type HlsSegments = 'fmp4' | 'ts' | 'both';
-
-/** Everything a user can choose about one transcode, after parsing and defaults. */
-export interface TranscodeSettings {
-  codecs: VideoCodec[];
-  rungs?: RungSpec[];
-  preset: Preset;
-  /** Nominal media segment duration, seconds. */
-  segmentDurationSeconds: number;
-  /** Nominal GOP duration, seconds (the key frame grid). */
-  gopSeconds: number;
-  /** Chunk length for parallel encoding, seconds; 0 = choose from duration and concurrency. */
-  chunkSeconds: number;
-  concurrency: number;
-  /** AAC bit rate of each source audio stream of a video job. */
-  audioBitrateKbps: number;
-  /** AAC-LC stereo ladder of audio-only jobs, kb/s; default DEFAULT_AUDIO_LADDER_KBPS. */
-  audioLadderKbps?: number[];
-  /** Output sample rate; undefined: the source's 44.1 or 48 kHz for audio-only jobs, 48 kHz for video. */
-  audioSampleRate?: number;
-  /** Keep a multichannel source as an extra 5.1 AAC rendition (audio-only jobs). */
-  surround?: boolean;
-  /** Opus renditions beside AAC, for DASH only. */
-  opus?: boolean;
-  /** Their bit rates, kb/s; undefined: 64,96,160 for audio-only jobs, 96 per source stream for video. */
-  opusKbps?: number[];
-  /** Integrated loudness target in LUFS, 'off', or undefined for the default (-14 audio-only, off for video). */
-  loudness?: number | 'off';
-  /** Drop the picture and run the audio pipeline. */
-  audioOnly: boolean;
-  /** HLS segment format: fMP4 (default), MPEG-TS for legacy players, or both. */
-  hlsSegments?: HlsSegments;
-  /** `--subtitles file:lang` sidecar files, added after the source's own text subtitles. */
-  subtitles?: SidecarSubtitle[];
-  /** Package a video whose decoder reports more corrupt frames than DECODE_ERROR_ALLOWANCE. */
-  allowDecodeErrors?: boolean;
-}
 
 export interface Chunk {
   index: number;
@@ -79,8 +43,26 @@ export interface VideoPlan {
   hdr?: HdrTransfer;
   /** Corrupt frames the decoder may report before the source is refused; absent: any (`--allow-decode-errors`). */
   maxDecodeErrors?: number;
+  /** CMAF fragment length of the video tracks: one GOP, so every fragment starts with a key frame. */
+  fragmentSeconds: number;
 }
 
+/**
+ * The package's pictures: a poster and a storyboard read from a small rendition (same timeline,
+ * upright, square pixels, 2 s GOPs, a fraction of the pixels), or an audio file's cover art.
+ */
+export type ThumbnailPlan = { kind: 'poster-storyboard'; fromRendition: string } | { kind: 'cover' };
+
+/** MPEG-TS variants for legacy players: each H.264 rendition muxed with one AAC rendition. */
+export interface TsPlan {
+  renditions: string[];
+  audio?: string;
+}
+
+/**
+ * Everything the job will make, decided before any of it runs: the graph (src/job/graph.ts) is
+ * built from this and the job's options alone, on this machine or on a queue worker.
+ */
 export interface JobPlan {
   kind: 'video' | 'audio';
   /** Exact segment duration in seconds (a whole number of frames for video). */
@@ -89,16 +71,34 @@ export interface JobPlan {
   durationSeconds: number;
   video?: VideoPlan;
   audio: AudioRendition[];
+  /** CMAF fragment length of the audio tracks. */
+  audioFragmentSeconds: number;
+  /**
+   * Whether the loudness pass runs: always for audio-only jobs (it decodes every frame, rejecting
+   * corrupt files before any encode, and records the loudness even with --loudness off), for video
+   * jobs only when normalising.
+   */
+  measureLoudness: boolean;
   /** Integrated loudness (LUFS) every audio rendition is normalised to; absent: levels left as they are. */
   loudnessTarget?: number;
   /** WebVTT subtitle renditions (source text streams and sidecars). */
   subtitles?: SubtitlePlan[];
   /** Which HLS flavours to write; TS renditions are the H.264 ones. */
   hlsSegments?: HlsSegments;
+  ts?: TsPlan;
+  /** Absent with --no-thumbnails. */
+  thumbnails?: ThumbnailPlan;
+  /** PSNR/SSIM of every video rendition against the source (`--metrics`, video jobs). */
+  metrics: boolean;
+}
+
+/** What the plan needs to know of the ffmpeg in use. */
+export interface PlanEncoders {
+  av1Encoder: Av1Encoder;
 }
 
 /** Chunk length chosen so each worker gets about two chunks, between one segment and a minute. */
-function chooseChunkSegments(totalSegments: number, settings: TranscodeSettings, segmentSeconds: number): number {
+function chooseChunkSegments(totalSegments: number, settings: JobSettings, segmentSeconds: number): number {
   if (settings.chunkSeconds > 0) return Math.max(1, Math.round(settings.chunkSeconds / segmentSeconds));
   const perWorker = Math.ceil(totalSegments / Math.max(1, settings.concurrency * 2));
   return Math.min(Math.max(1, perWorker), Math.max(1, Math.floor(60 / segmentSeconds)));
@@ -158,13 +158,12 @@ export function maxDecodeErrorsFor(totalFrames: number, allow: boolean | undefin
 
 /** Integrated loudness target of audio-only jobs when `--loudness` is not given: streaming-music level. */
 export const DEFAULT_AUDIO_ONLY_LOUDNESS = -14;
-export const DEFAULT_AUDIO_LADDER_KBPS = [64, 128, 256];
 /** The AAC-LC 5.1 rendition `--surround` adds (384 kb/s is Apple's authoring figure for 5.1 AAC). */
 export const SURROUND_KBPS = 384;
 /** Opus ladders when `--opus` is given without bit rates. */
 export const DEFAULT_OPUS_KBPS = { audio: [64, 96, 160], video: [96] } as const;
 
-export function loudnessTargetOf(settings: TranscodeSettings, kind: 'video' | 'audio'): number | undefined {
+export function loudnessTargetOf(settings: JobSettings, kind: 'video' | 'audio'): number | undefined {
   if (settings.loudness === 'off') return undefined;
   if (typeof settings.loudness === 'number') return settings.loudness;
   return kind === 'audio' ? DEFAULT_AUDIO_ONLY_LOUDNESS : undefined;
@@ -200,7 +199,7 @@ function opusRendition(stream: AudioStreamInfo, kbps: number, suffix: string, la
  * Video jobs: one AAC rendition per source audio stream (the source's default, or first, stream is
  * the default), plus Opus at each `--opus` bit rate for DASH.
  */
-export function planAudio(probe: MediaProbe, settings: TranscodeSettings): AudioRendition[] {
+export function planAudio(probe: MediaProbe, settings: JobSettings): AudioRendition[] {
   const streams = probe.audioStreams.filter((s) => s.channels > 0);
   streams.forEach((stream) => assertDecodable(probe, stream));
   const defaultIndex = Math.max(0, streams.findIndex((s) => s.isDefault));
@@ -233,14 +232,14 @@ export function planAudio(probe: MediaProbe, settings: TranscodeSettings): Audio
  * two channels), a 5.1 AAC rendition with `--surround` when the source has 6 or more channels,
  * and Opus beside it for DASH with `--opus`.
  */
-export function planAudioLadder(probe: MediaProbe, settings: TranscodeSettings): AudioRendition[] {
+export function planAudioLadder(probe: MediaProbe, settings: JobSettings): AudioRendition[] {
   const streams = probe.audioStreams.filter((s) => s.channels > 0);
   const stream = streams.find((s) => s.isDefault) ?? streams[0];
   if (!stream) return [];
   assertDecodable(probe, stream);
   const language = stream.language ?? 'und';
   const sampleRate = ladderSampleRate(stream.sampleRate, settings.audioSampleRate);
-  const ladder = [...new Set(settings.audioLadderKbps ?? DEFAULT_AUDIO_LADDER_KBPS)].sort((a, b) => a - b);
+  const ladder = [...new Set(settings.audioLadderKbps)].sort((a, b) => a - b);
   const aacDefault = nearestIndex(ladder, 128);
   const renditions: AudioRendition[] = ladder.map((kbps, i) => ({
     id: `aac-${kbps}k`,
@@ -274,17 +273,30 @@ export function planAudioLadder(probe: MediaProbe, settings: TranscodeSettings):
 
 /**
  * Turns a probe and the settings into the concrete work: the frame grid, the chunks, the
- * video ladder and the audio renditions. The grid is in frames, so a GOP is a whole number
- * of frames (2.002 s at 29.97 fps) and every chunk, segment and rendition lines up exactly.
+ * video ladder with each rendition's encoder, the audio renditions, and which other nodes the
+ * job has (thumbnails, loudness, TS variants, metrics). The grid is in frames, so a GOP is a
+ * whole number of frames (2.002 s at 29.97 fps) and every chunk, segment and rendition lines up.
  */
-export function planJob(probe: MediaProbe, settings: TranscodeSettings): JobPlan {
+export function planJob(probe: MediaProbe, settings: JobSettings, encoders: PlanEncoders): JobPlan {
   const video = settings.audioOnly ? undefined : probe.video;
   const audio = video ? planAudio(probe, settings) : planAudioLadder(probe, settings);
   const loudnessTarget = audio.length > 0 ? loudnessTargetOf(settings, video ? 'video' : 'audio') : undefined;
+  const subtitles = planSubtitles(probe, settings.subtitles);
   if (!video) {
     if (audio.length === 0) throw new VidpipeError('INPUT_INVALID', `${probe.path} has no audio stream to package`);
-    if ((settings.hlsSegments ?? 'fmp4') !== 'fmp4') throw new VidpipeError('USAGE', '--hls-segments ts|both needs video (MPEG-TS variants are H.264 + AAC)');
-    return { kind: 'audio', segmentDurationSeconds: settings.segmentDurationSeconds, durationSeconds: probe.durationSeconds, audio, loudnessTarget, subtitles: planSubtitles(probe, settings.subtitles) };
+    if (settings.hlsSegments !== 'fmp4') throw new VidpipeError('USAGE', '--hls-segments ts|both needs video (MPEG-TS variants are H.264 + AAC)');
+    return {
+      kind: 'audio',
+      segmentDurationSeconds: settings.segmentDurationSeconds,
+      durationSeconds: probe.durationSeconds,
+      audio,
+      audioFragmentSeconds: settings.segmentDurationSeconds,
+      measureLoudness: true,
+      loudnessTarget,
+      subtitles,
+      ...(settings.thumbnails ? { thumbnails: { kind: 'cover' as const } } : {}),
+      metrics: false,
+    };
   }
 
   const frameRate = chooseFrameRate(video);
@@ -294,12 +306,15 @@ export function planJob(probe: MediaProbe, settings: TranscodeSettings): JobPlan
   const totalFrames = Math.max(1, Math.round(videoEndSeconds(probe, video) * fps));
   const totalSegments = Math.ceil(totalFrames / segmentFrames);
   const chunkFrames = chooseChunkSegments(totalSegments, settings, segmentFrames / fps) * segmentFrames;
-  const renditions = buildLadder(video, { codecs: settings.codecs, rungs: settings.rungs, frameRate });
+  // --ladder auto: the table's rungs are the candidates the per-title analysis chooses from.
+  const renditions = buildLadder(video, { codecs: settings.codecs, rungs: settings.rungs === 'auto' ? undefined : settings.rungs, frameRate, preset: settings.preset, av1Encoder: encoders.av1Encoder });
   const interlaced = !!video.fieldOrder && !['progressive', 'unknown'].includes(video.fieldOrder);
+  const segmentDurationSeconds = (segmentFrames * frameRate.den) / frameRate.num;
+  const hlsSegments = checkHlsSegments(settings);
 
   return {
     kind: 'video',
-    segmentDurationSeconds: (segmentFrames * frameRate.den) / frameRate.num,
+    segmentDurationSeconds,
     durationSeconds: (totalFrames * frameRate.den) / frameRate.num,
     video: {
       streamIndex: video.index,
@@ -312,17 +327,53 @@ export function planJob(probe: MediaProbe, settings: TranscodeSettings): JobPlan
       deinterlace: interlaced,
       hdr: hdrTransferOf(video.colorTransfer),
       ...(settings.allowDecodeErrors ? {} : { maxDecodeErrors: maxDecodeErrorsFor(totalFrames, false) }),
+      fragmentSeconds: (gopFrames * frameRate.den) / frameRate.num,
     },
     audio,
+    audioFragmentSeconds: segmentDurationSeconds,
+    measureLoudness: audio.length > 0 && loudnessTarget !== undefined,
     loudnessTarget,
-    subtitles: planSubtitles(probe, settings.subtitles),
-    hlsSegments: checkHlsSegments(settings),
+    subtitles,
+    hlsSegments,
+    ...(hlsSegments === 'fmp4' ? {} : { ts: planTs(renditions, audio) }),
+    ...(settings.thumbnails ? { thumbnails: { kind: 'poster-storyboard' as const, fromRendition: thumbnailSource(renditions).id } } : {}),
+    metrics: settings.metrics,
   };
 }
 
+/**
+ * The plan with another set of video renditions (the per-title ladder's): what depends on the
+ * rendition ids (the MPEG-TS variants, the rendition thumbnails are read from) follows them.
+ */
+export function withRenditions(plan: JobPlan, renditions: Rendition[]): JobPlan {
+  if (!plan.video) return plan;
+  return {
+    ...plan,
+    video: { ...plan.video, renditions },
+    ...(plan.ts ? { ts: planTs(renditions, plan.audio) } : {}),
+    ...(plan.thumbnails?.kind === 'poster-storyboard' ? { thumbnails: { kind: 'poster-storyboard' as const, fromRendition: thumbnailSource(renditions).id } } : {}),
+  };
+}
+
+/**
+ * Thumbnails are read from the smallest rendition (H.264 first among equals): decoding a 1080p
+ * long-GOP source for 160-pixel thumbnails cost more CPU than a rendition's encode (measured
+ * in `npm run bench`).
+ */
+function thumbnailSource(renditions: Rendition[]): Rendition {
+  return [...renditions].sort((a, b) => a.width * a.height - b.width * b.height || Number(b.codec === 'h264') - Number(a.codec === 'h264'))[0]!;
+}
+
+/** Each H.264 rendition, muxed with the default AAC rendition (else the first AAC one). */
+function planTs(renditions: Rendition[], audio: AudioRendition[]): TsPlan {
+  const aac = audio.filter((r) => r.codec === 'aac');
+  const tsAudio = aac.find((r) => r.isDefault) ?? aac[0];
+  return { renditions: renditions.filter((r) => r.codec === 'h264').map((r) => r.id), ...(tsAudio ? { audio: tsAudio.id } : {}) };
+}
+
 /** MPEG-TS HLS is for legacy players, which decode H.264 only. */
-function checkHlsSegments(settings: TranscodeSettings): HlsSegments {
-  const hlsSegments = settings.hlsSegments ?? 'fmp4';
+function checkHlsSegments(settings: JobSettings): HlsSegments {
+  const { hlsSegments } = settings;
   if (hlsSegments !== 'fmp4' && !settings.codecs.includes('h264')) {
     throw new VidpipeError('USAGE', `--hls-segments ${hlsSegments} needs h264 in --codecs: MPEG-TS variants are H.264 + AAC`);
   }

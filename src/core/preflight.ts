@@ -4,7 +4,7 @@
  */
 import { stat, statfs } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { VidpipeError } from './errors.js';
+import { VidpipeError } from '../errors.js';
 import type { JobPlan } from './plan.js';
 
 /**

@@ -5,7 +5,7 @@
  * publishing that size, modification time and inode are still the ones that were hashed.
  */
 import { stat } from 'node:fs/promises';
-import { VidpipeError } from './errors.js';
+import { VidpipeError } from '../errors.js';
 
 export interface SourceIdentity {
   size: number;

@@ -1,4 +1,4 @@
-import { VidpipeError, isVidpipeError } from '../core/errors.js';
+import { VidpipeError, isVidpipeError } from '../errors.js';
 
 /**
  * Turns whatever better-sqlite3 threw into a VidpipeError('DB_FAILED') that says what

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { dbFailed } from './db-error.js';
 
 /**

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { dbFailed } from './db-error.js';
 import type {
   CompleteJobInput,

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { basename, delimiter, dirname, extname, join } from 'node:path';
-import { execa } from 'execa';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
+import { runCapture } from './run.js';
 
 /** The ffmpeg and ffprobe executables one run uses, and where each came from. */
 export interface FfmpegBinaries {
@@ -49,7 +49,7 @@ export function packagedBinaries(): PackagedBinaries {
 
 async function runs(binary: string, env: NodeJS.ProcessEnv): Promise<boolean> {
   try {
-    const result = await execa(binary, ['-version'], { reject: false, timeout: 10_000, stdin: 'ignore', env });
+    const result = await runCapture(binary, ['-version'], { label: `${binary} -version`, timeoutMs: 10_000, env });
     return result.exitCode === 0;
   } catch {
     return false;

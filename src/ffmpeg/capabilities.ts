@@ -1,8 +1,8 @@
 import { runCapture } from './run.js';
 import type { FfmpegBinaries } from './binaries.js';
-import { VidpipeError } from '../core/errors.js';
-import type { VideoCodec } from '../core/ladder.js';
-import type { Av1Encoder } from './args/video.js';
+import { VidpipeError } from '../errors.js';
+import type { VideoCodec } from '../settings/job-settings.js';
+import { VIDEO_ENCODERS } from './args/encoders.js';
 
 export interface FfmpegCapabilities {
   ffmpegVersion: string;
@@ -49,17 +49,6 @@ export function detectCapabilities(binaries: FfmpegBinaries): Promise<FfmpegCapa
     cache.set(key, pending);
   }
   return pending;
-}
-
-/** The encoder vidpipe uses for each codec, in order of preference. */
-export const VIDEO_ENCODERS: Record<VideoCodec, string[]> = {
-  h264: ['libx264'],
-  hevc: ['libx265'],
-  av1: ['libsvtav1', 'libaom-av1'],
-};
-
-export function pickAv1Encoder(capabilities: FfmpegCapabilities): Av1Encoder {
-  return capabilities.encoders.has('libsvtav1') ? 'libsvtav1' : 'libaom-av1';
 }
 
 /** Fails before any work starts when the ffmpeg in use lacks an encoder the job needs. */

@@ -1,5 +1,5 @@
 import { runCapture } from './run.js';
-import { VidpipeError, tailLines } from '../core/errors.js';
+import { VidpipeError, tailLines } from '../errors.js';
 
 /** Number of video packets (= frames) in a file, read from the container without decoding. */
 export async function countVideoFrames(ffprobe: string, path: string, signal?: AbortSignal): Promise<number> {

@@ -1,6 +1,16 @@
 import { runCapture } from './run.js';
 import { safeInputPath } from './probe.js';
 
+/** Transfer of an HDR source; SDR sources have none. */
+export type HdrTransfer = 'PQ' | 'HLG';
+
+/** ffprobe's color_transfer names of the HDR transfers vidpipe keeps on HEVC/AV1 and tone-maps for H.264. */
+export function hdrTransferOf(colorTransfer: string | undefined): HdrTransfer | undefined {
+  if (colorTransfer === 'smpte2084') return 'PQ';
+  if (colorTransfer === 'arib-std-b67') return 'HLG';
+  return undefined;
+}
+
 /** HDR10 static metadata of a source (SMPTE ST 2086 mastering display, CTA-861.3 light levels). */
 export interface HdrStaticMetadata {
   /** CIE 1931 xy chromaticities and luminance in cd/m². */

@@ -5,14 +5,14 @@
  * WebM, joined files), copy its streams into an indexed Matroska file the stages read instead.
  * Each problem that would otherwise publish a wrong package is refused here, with exit 2.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { VidpipeError, tailLines } from '../core/errors.js';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { VidpipeError, tailLines } from '../errors.js';
 import { assertFreeSpace } from '../core/preflight.js';
 import type { FfmpegBinaries } from './binaries.js';
 import { buildRemuxArgs } from './args/remux.js';
 import { assertProcessable, probeFile, programLabel, type MediaProbe } from './probe.js';
-import { runFfmpeg } from './run.js';
+import type { FfmpegRunner } from './runner.js';
 import { readTimeline, type InputTimeline, type StreamTimeline } from './timeline.js';
 
 /** Demuxer messages that mean the file's data stops before its index says it does. */
@@ -33,25 +33,26 @@ export const MAX_GAP_SECONDS = 60;
 /** Less data than the container promises by more than this (and 5 %) is a cut-off file. */
 const TRUNCATION_SLACK_SECONDS = 1;
 
-export interface SourceReading {
-  /** The file the stages read: the input itself, or its remuxed copy. */
+/** What the stages read: the input itself, or its Matroska copy; its probe carries the packets' own timing. */
+export interface SourceFile {
   path: string;
   /** Probe of `path`, with each stream's start and duration as its packets have them. */
   probe: MediaProbe;
-  /** Why the input was copied into Matroska first (absent: read in place). */
-  remuxReason?: string;
   /** What vidpipe decided about the input that the user should hear (program chosen, clock mended). */
   notes: string[];
-  /** Removes the copy, if one was made. */
-  cleanup(): Promise<void>;
+  /** Why the input was copied into Matroska first (absent: read in place). */
+  remuxReason?: string;
 }
 
-export interface ReadSourceOptions {
-  /** The picture is dropped (`--audio-only`), or there is none: no chunked seeking happens. */
-  audioOnly: boolean;
-  /** Where a remuxed copy goes (a folder of its own is made below it). */
-  workRoot: string;
-  signal?: AbortSignal;
+/** The input as probed and checked: readable in place, or needing the copy first (`copyReason`). */
+export interface InspectedSource {
+  /** The input (a local file). */
+  path: string;
+  /** Read in place: with the packets' timing applied. To be copied: the input's own probe. */
+  probe: MediaProbe;
+  notes: string[];
+  /** Why chunks cannot seek in it as it is: it must be copied into Matroska (copySource) first. */
+  copyReason?: string;
 }
 
 function streamName(probe: MediaProbe, index: number): string {
@@ -190,37 +191,12 @@ export function applyTimeline(probe: MediaProbe, timeline: InputTimeline, audioO
   return { ...probe, video, videoStreams, audioStreams, durationSeconds };
 }
 
-/** Copies the used streams into Matroska below `workRoot`, with room checked first. */
-async function remux(binaries: FfmpegBinaries, probe: MediaProbe, audioOnly: boolean, workRoot: string, signal?: AbortSignal): Promise<{ path: string; cleanup: () => Promise<void> }> {
-  const parent = join(workRoot, 'inputs');
-  await mkdir(parent, { recursive: true });
-  await assertFreeSpace([{ path: parent, bytes: Math.ceil(probe.sizeBytes * 1.05), what: 'a remuxed copy of the input (--work-dir)' }]);
-  const folder = await mkdtemp(join(parent, 'remux-'));
-  const cleanup = () => rm(folder, { recursive: true, force: true });
-  const output = join(folder, 'source.mkv');
-  const textSubtitles = probe.subtitleStreams.filter((s) => ['subrip', 'srt', 'ass', 'ssa', 'webvtt', 'text'].includes(s.codec)).map((s) => s.index);
-  try {
-    await runFfmpeg(binaries.ffmpeg, buildRemuxArgs(probe.path, [...selectedIndexes(probe, audioOnly), ...textSubtitles], output), {
-      label: 'remux input',
-      signal,
-      stallTimeoutMs: 120_000,
-    });
-  } catch (error) {
-    await cleanup();
-    if (error instanceof VidpipeError && error.code === 'FFMPEG_FAILED') {
-      throw new VidpipeError('INPUT_INVALID', `${probe.path} cannot be copied into an indexed container: ${tailLines(error.stderrTail, 1) || 'ffmpeg failed'}`, { stderrTail: error.stderrTail });
-    }
-    throw error;
-  }
-  return { path: output, cleanup };
-}
-
 /**
- * Probes `path`, reads its packets, refuses what would give a wrong package and returns what
- * the stages should read. Costs one demux pass; inputs that need the Matroska copy cost the
- * copy (a sequential write of the used streams) and a demux pass over it.
+ * Probes `path`, reads its packets and refuses what would give a wrong package. Costs one demux
+ * pass. An input chunks cannot seek in (MPEG-TS, no index, a clock that restarts) comes back with
+ * `copyReason`: copySource makes the file the stages read.
  */
-export async function readSource(binaries: FfmpegBinaries, path: string, options: ReadSourceOptions): Promise<SourceReading> {
+export async function inspectSource(binaries: FfmpegBinaries, path: string, options: { audioOnly: boolean; signal?: AbortSignal }): Promise<InspectedSource> {
   const { signal } = options;
   const original = await probeFile(binaries.ffprobe, path, signal, { durationOptional: true });
   const audioOnly = options.audioOnly || !original.video;
@@ -234,25 +210,45 @@ export async function readSource(binaries: FfmpegBinaries, path: string, options
   assertNotTruncated(original, timeline);
   const measured = { ...original, durationMeasured: !(Number((original.raw as { format?: { duration?: string } }).format?.duration) > 0) };
   const reason = remuxReason(measured, timeline, audioOnly);
-  if (!reason) {
-    assertContinuousClock(original, timeline, audioOnly);
-    const probe = applyTimeline(measured, timeline, audioOnly);
-    assertProcessable(probe);
-    return { path, probe, notes, cleanup: async () => undefined };
-  }
+  if (reason) return { path, probe: original, notes, copyReason: reason };
+  assertContinuousClock(original, timeline, audioOnly);
+  const probe = applyTimeline(measured, timeline, audioOnly);
+  assertProcessable(probe);
+  return { path, probe, notes };
+}
 
-  const copy = await remux(binaries, original, audioOnly, options.workRoot, signal);
+/** The file the stages read when the input needs no copy. */
+export function inPlace(inspected: InspectedSource): SourceFile {
+  return { path: inspected.path, probe: inspected.probe, notes: inspected.notes };
+}
+
+/**
+ * Copies the streams the job uses into Matroska at `output` (room checked first), then probes and
+ * checks the copy like an input. Costs the copy (a sequential write of the used streams) and a
+ * demux pass over it.
+ */
+export async function copySource(inspected: InspectedSource, options: { ffmpeg: FfmpegRunner; output: string; audioOnly: boolean }): Promise<SourceFile> {
+  const { ffmpeg, output } = options;
+  const original = inspected.probe;
+  const audioOnly = options.audioOnly || !original.video;
+  await mkdir(dirname(output), { recursive: true });
+  await assertFreeSpace([{ path: dirname(output), bytes: Math.ceil(original.sizeBytes * 1.05), what: 'a remuxed copy of the input (--work-dir)' }]);
+  const textSubtitles = original.subtitleStreams.filter((s) => ['subrip', 'srt', 'ass', 'ssa', 'webvtt', 'text'].includes(s.codec)).map((s) => s.index);
   try {
-    const copied = await probeFile(binaries.ffprobe, copy.path, signal, { durationOptional: true });
-    const copyTimeline = await readTimeline(binaries.ffprobe, copy.path, copied.sizeBytes, signal);
-    assertContinuousClock(copied, copyTimeline, audioOnly);
-    // Messages and the metadata record keep describing the user's file.
-    const probe = applyTimeline({ ...copied, raw: original.raw, ...(original.program ? { program: original.program } : {}) }, copyTimeline, audioOnly);
-    assertProcessable(probe);
-    notes.push(`read through a Matroska copy of its streams: ${reason}`);
-    return { path: copy.path, probe, remuxReason: reason, notes, cleanup: copy.cleanup };
+    await ffmpeg.run(buildRemuxArgs(original.path, [...selectedIndexes(original, audioOnly), ...textSubtitles], output), { label: 'remux input' });
   } catch (error) {
-    await copy.cleanup();
+    await rm(output, { force: true });
+    if (error instanceof VidpipeError && error.code === 'FFMPEG_FAILED') {
+      throw new VidpipeError('INPUT_INVALID', `${original.path} cannot be copied into an indexed container: ${tailLines(error.stderrTail, 1) || 'ffmpeg failed'}`, { stderrTail: error.stderrTail });
+    }
     throw error;
   }
+  const { signal } = ffmpeg;
+  const copied = await probeFile(ffmpeg.binaries.ffprobe, output, signal, { durationOptional: true });
+  const copyTimeline = await readTimeline(ffmpeg.binaries.ffprobe, output, copied.sizeBytes, signal);
+  assertContinuousClock(copied, copyTimeline, audioOnly);
+  // Messages and the metadata record keep describing the user's file.
+  const probe = applyTimeline({ ...copied, raw: original.raw, ...(original.program ? { program: original.program } : {}) }, copyTimeline, audioOnly);
+  assertProcessable(probe);
+  return { path: output, probe, remuxReason: inspected.copyReason, notes: [...inspected.notes, `read through a Matroska copy of its streams: ${inspected.copyReason}`] };
 }

@@ -1,6 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
-import { VidpipeError, tailLines } from '../core/errors.js';
+import { VidpipeError, tailLines } from '../errors.js';
 import { runCapture } from './run.js';
 
 /** A rational number as ffprobe reports it ("30000/1001"). */

@@ -1,6 +1,20 @@
-import { execa, type ResultPromise } from 'execa';
-import { VidpipeError, tailLines } from '../core/errors.js';
+import { execa, type Options } from 'execa';
+import { VidpipeError, tailLines } from '../errors.js';
+import { guardedCommand, trackChild } from './child-guard.js';
 import { ProgressParser, type FfmpegProgress } from './progress.js';
+
+/**
+ * The one place vidpipe starts ffmpeg or ffprobe: with an argument array (never a shell), under
+ * the child guard that makes the child die with vidpipe (child-guard.ts), and registered so an
+ * overdue stop can kill it.
+ */
+function spawnTool<O extends Options>(binary: string, args: string[], options: O) {
+  const command = guardedCommand(binary, args);
+  const child = execa(command.file, command.args, options);
+  const untrack = trackChild(child);
+  child.then(untrack, untrack);
+  return child;
+}
 
 export interface RunFfmpegOptions {
   signal?: AbortSignal;
@@ -38,7 +52,7 @@ export async function runFfmpeg(ffmpeg: string, args: string[], options: RunFfmp
     }, options.stallTimeoutMs);
   };
 
-  const child: ResultPromise = execa(ffmpeg, [...COMMON_FFMPEG_ARGS, ...args], {
+  const child = spawnTool(ffmpeg, [...COMMON_FFMPEG_ARGS, ...args], {
     cancelSignal: controller.signal,
     forceKillAfterDelay: 5000,
     stdin: 'ignore',
@@ -46,7 +60,7 @@ export async function runFfmpeg(ffmpeg: string, args: string[], options: RunFfmp
     lines: false,
     cwd: options.cwd,
     reject: false,
-  });
+  } satisfies Options);
 
   armStallTimer();
   const parser = new ProgressParser();
@@ -93,13 +107,14 @@ function interrupted(label: string): VidpipeError {
 export async function runCapture(
   binary: string,
   args: string[],
-  options: { signal?: AbortSignal; label: string; timeoutMs?: number } ,
+  options: { signal?: AbortSignal; label: string; timeoutMs?: number; env?: NodeJS.ProcessEnv },
 ): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  const result = await execa(binary, args, {
+  const result = await spawnTool(binary, args, {
     reject: false,
     stdin: 'ignore',
     cancelSignal: options.signal,
     timeout: options.timeoutMs ?? 120_000,
+    env: options.env,
     maxBuffer: 256 * 1024 * 1024,
     stripFinalNewline: false,
   });

@@ -5,7 +5,7 @@
  * estimated (MPEG-TS), measured from another origin (an MP4 whose edit list starts at 10 s) or
  * wrong (a cut-off upload); the packets are what the source holds.
  */
-import { VidpipeError, tailLines } from '../core/errors.js';
+import { VidpipeError, tailLines } from '../errors.js';
 import { safeInputPath } from './probe.js';
 import { runCapture } from './run.js';
 

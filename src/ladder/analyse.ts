@@ -1,18 +1,20 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Preset, Rendition, VideoCodec } from '../core/ladder.js';
+import type { Rendition } from '../core/ladder.js';
 import type { Chunk, VideoPlan } from '../core/plan.js';
 import type { StageContext } from '../core/stage.js';
-import { VidpipeError } from '../core/errors.js';
-import { detectCapabilities, pickAv1Encoder } from '../ffmpeg/capabilities.js';
-import { buildChunkEncodeArgs, type Av1Encoder } from '../ffmpeg/args/video.js';
+import { VidpipeError } from '../errors.js';
+import { detectCapabilities } from '../ffmpeg/capabilities.js';
+import type { FfmpegRunner } from '../ffmpeg/runner.js';
+import { buildChunkEncodeArgs } from '../ffmpeg/args/video.js';
+import { pickAv1Encoder, videoEncoderFor, type Av1Encoder } from '../ffmpeg/args/encoders.js';
 import { buildProbeQualityArgs, type ProbeToMeasure } from '../ffmpeg/args/probe-quality.js';
 import { buildVideoPacketSizesArgs, sumPacketSizes } from '../ffmpeg/args/inspect.js';
-import { runCapture, runFfmpeg } from '../ffmpeg/run.js';
 import { parsePsnrStats, parseSsimStats, parseVmafLog } from '../metrics/quality.js';
+import type { Preset, VideoCodec } from '../settings/job-settings.js';
+import { qualityTargetFor, type QualityMetric } from '../settings/quality-target.js';
 import { chooseLadder, DEFAULT_CHOICE, type ChoiceOptions, type LadderChoice, type ProbeResult } from './choose.js';
 import { planSamples, type SamplingOptions } from './sampling.js';
-import { qualityTargetFor, type PerTitleSettings, type QualityMetric } from './settings.js';
 
 /**
  * The constant-quality settings each codec is probed at: two points 10 CRF apart (about 3x in
@@ -34,31 +36,14 @@ export const PROBE_PRESET: Record<VideoCodec, Preset> = { h264: 'veryfast', hevc
 /** Relative cost of one probe encode per pixel, to balance the processes (measured on 2 cores). */
 const ENCODE_COST: Record<VideoCodec, number> = { h264: 1, hevc: 4, av1: 3 };
 
-/** The per-job ffmpeg runner the analysis needs (issue 13 will provide one; runnerFromContext adapts a StageContext). */
-export interface FfmpegRunner {
-  ffmpeg(args: string[], label: string, onProgress?: (outSeconds: number) => void): Promise<{ stderr: string }>;
-  ffprobe(args: string[], label: string): Promise<string>;
-}
-
-export function runnerFromContext(ctx: Pick<StageContext, 'binaries' | 'signal' | 'stallTimeoutMs'>): FfmpegRunner {
-  return {
-    ffmpeg: (args, label, onProgress) =>
-      runFfmpeg(ctx.binaries.ffmpeg, args, {
-        label,
-        signal: ctx.signal,
-        stallTimeoutMs: ctx.stallTimeoutMs,
-        onProgress: onProgress ? (p) => onProgress(p.outTimeSeconds) : undefined,
-      }),
-    ffprobe: async (args, label) => {
-      const result = await runCapture(ctx.binaries.ffprobe, args, { label, signal: ctx.signal });
-      if (result.exitCode !== 0) throw new VidpipeError('FFMPEG_FAILED', `${label}: ffprobe exited with code ${result.exitCode}`, { stderrTail: result.stderr });
-      return result.stdout;
-    },
-  };
-}
-
 /** What the analysis needs to know of the video: the plan's frame grid and stream. */
 export type AnalysedVideo = Pick<VideoPlan, 'streamIndex' | 'frameRate' | 'gopFrames' | 'totalFrames' | 'deinterlace' | 'hdr'>;
+
+/** What the user chose (JobSettings' qualityTarget and maxBitrateKbps). */
+export interface PerTitleSettings {
+  qualityTarget?: number;
+  maxBitrateKbps?: number;
+}
 
 export interface AnalysisOptions extends PerTitleSettings {
   /** VMAF when the ffmpeg has libvmaf, else PSNR. */
@@ -96,7 +81,7 @@ export interface ProbeOutput {
   rendition: Rendition;
 }
 
-function probeOutputs(candidates: Rendition[]): ProbeOutput[] {
+function probeOutputs(candidates: Rendition[], av1Encoder: Av1Encoder): ProbeOutput[] {
   const seen = new Set<string>();
   return candidates.flatMap((candidate) => {
     const key = `${candidate.codec}-${candidate.size}`;
@@ -107,7 +92,14 @@ function probeOutputs(candidates: Rendition[]): ProbeOutput[] {
       crf,
       // Capped at twice the table's rate: enough to see where the content stands, and grain at a low
       // CRF (100+ Mb/s at 1080p, slow to encode) costs no more than the analysis of easy content.
-      rendition: { ...candidate, id: `${candidate.id}-crf${crf}`, crf, maxrateKbps: candidate.bitrateKbps * 2, bufsizeKbps: candidate.bitrateKbps * 4 },
+      rendition: {
+        ...candidate,
+        id: `${candidate.id}-crf${crf}`,
+        crf,
+        maxrateKbps: candidate.bitrateKbps * 2,
+        bufsizeKbps: candidate.bitrateKbps * 4,
+        encoder: videoEncoderFor(candidate.codec, PROBE_PRESET[candidate.codec], av1Encoder),
+      },
     }));
   });
 }
@@ -203,17 +195,17 @@ export async function analyseTitle(
   video: AnalysedVideo,
   candidates: Rendition[],
   options: AnalysisOptions,
-  runner: FfmpegRunner,
+  ffmpeg: FfmpegRunner,
 ): Promise<TitleAnalysis> {
   const started = Date.now();
   if (candidates.length === 0) throw new VidpipeError('INTERNAL', 'per-title analysis: no candidate renditions');
-  const target = qualityTargetFor(options.metric, options);
+  const target = qualityTargetFor(options.metric, options.qualityTarget);
   const fps = video.frameRate.num / video.frameRate.den;
   const samples = planSamples(video.totalFrames, video.gopFrames, fps, options.sampling);
   const parallel = Math.max(1, options.parallel ?? 2);
   const top = [...candidates].sort((a, b) => b.width * b.height - a.width * a.height)[0]!;
   const display = { width: top.width, height: top.height };
-  const outputs = probeOutputs(candidates);
+  const outputs = probeOutputs(candidates, options.av1Encoder);
   // At least two tasks per process slot, so the last round does not leave a core idle.
   const groupsPerSample = Math.max(1, Math.ceil((2 * parallel) / samples.length));
   const dir = join(options.workDir, 'per-title');
@@ -233,7 +225,7 @@ export async function analyseTitle(
         const begun = Date.now();
         const files = group.map((o) => ({ ...o, path: `${base}-${o.rendition.id}.mp4` }));
         const seconds = ((sample.endFrame - sample.startFrame) * video.frameRate.den) / video.frameRate.num;
-        await runner.ffmpeg(
+        await ffmpeg.run(
           buildChunkEncodeArgs({
             source,
             streamIndex: video.streamIndex,
@@ -242,12 +234,10 @@ export async function analyseTitle(
             gopFrames: video.gopFrames,
             deinterlace: video.deinterlace,
             hdr: video.hdr,
-            preset: PROBE_PRESET[group[0]!.rendition.codec],
-            av1Encoder: options.av1Encoder,
-            encoderThreads: 1,
-            outputs: files.map((f) => ({ rendition: { ...f.rendition }, path: f.path })),
+            // One thread per encoder: the processes are the parallelism (and x264 is deterministic so).
+            outputs: files.map((f) => ({ rendition: f.rendition, path: f.path, threads: 1 })),
           }),
-          `per-title probe encode, sample ${sample.index + 1}`,
+          { label: `per-title probe encode, sample ${sample.index + 1}` },
         );
         const encoded = Date.now();
         const probes: ProbeToMeasure[] = files.map((f) => ({
@@ -262,9 +252,9 @@ export async function analyseTitle(
         // Each smaller size's loss from the resolution alone, once per size (see buildProbeQualityArgs).
         const below = [...new Map(files.filter((f) => f.candidate.width * f.candidate.height < display.width * display.height).map((f) => [f.candidate.size, f.candidate])).values()];
         const resolutionLoss = below.map((c) => ({ width: c.width, height: c.height, ...(c.picture ? { picture: c.picture } : {}), psnrLog: `${base}-${c.size}.resolution-psnr.log`, size: c.size }));
-        await runner.ffmpeg(
+        await ffmpeg.run(
           buildProbeQualityArgs({ source, streamIndex: video.streamIndex, frameRate: video.frameRate, deinterlace: video.deinterlace, sample, display, probes, resolutionLoss }),
-          `per-title probe quality, sample ${sample.index + 1}`,
+          { label: `per-title probe quality, sample ${sample.index + 1}` },
         );
         timing.encode += (encoded - begun) / 1000;
         timing.measure += (Date.now() - encoded) / 1000;
@@ -273,7 +263,7 @@ export async function analyseTitle(
         const result: SampleMeasure[] = [];
         for (const [i, f] of files.entries()) {
           const p = probes[i]!;
-          const { bytes } = sumPacketSizes(await runner.ffprobe(buildVideoPacketSizesArgs(f.path), `per-title probe size of ${f.rendition.id}`));
+          const { bytes } = sumPacketSizes(await ffmpeg.probe(buildVideoPacketSizesArgs(f.path), `per-title probe size of ${f.rendition.id}`));
           const psnr = parsePsnrStats(await readFile(p.psnrLog, 'utf8'));
           const ssim = parseSsimStats(await readFile(p.ssimLog, 'utf8'));
           const vmaf = p.vmafLog ? parseVmafLog(await readFile(p.vmafLog, 'utf8')) : null;
@@ -325,7 +315,7 @@ export async function analyseTitle(
   }
 }
 
-/** The graph node's input (phase B): the plan's video and its candidate (fixed-table) renditions. */
+/** The graph node's input: the plan's video and its candidate (fixed-table) renditions. */
 export interface TitleAnalysisInput {
   source: string;
   video: AnalysedVideo;
@@ -340,7 +330,7 @@ export interface TitleAnalysisInput {
  * the ffmpeg in use has (VMAF only with libvmaf, which Debian's ffmpeg lacks).
  */
 export async function analyseTitleStage(input: TitleAnalysisInput, ctx: StageContext): Promise<TitleAnalysis> {
-  const capabilities = await detectCapabilities(ctx.binaries);
+  const capabilities = await detectCapabilities(ctx.ffmpeg.binaries);
   return analyseTitle(
     input.source,
     input.video,
@@ -348,11 +338,11 @@ export async function analyseTitleStage(input: TitleAnalysisInput, ctx: StageCon
     {
       ...input.settings,
       metric: capabilities.filters.has('libvmaf') ? 'vmaf' : 'psnr',
-      av1Encoder: pickAv1Encoder(capabilities),
+      av1Encoder: pickAv1Encoder(capabilities.encoders),
       workDir: ctx.workDir,
       ...(input.parallel ? { parallel: input.parallel } : {}),
       onProgress: (fraction) => ctx.onProgress(fraction),
     },
-    runnerFromContext(ctx),
+    ctx.ffmpeg,
   );
 }

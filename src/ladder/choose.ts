@@ -1,6 +1,7 @@
-import type { Rendition, VideoCodec } from '../core/ladder.js';
+import type { Rendition } from '../core/ladder.js';
+import type { VideoCodec } from '../settings/job-settings.js';
 import { crfAt, fitCurve, qualityAt, rateFor, type RateQualityCurve } from './curve.js';
-import type { QualityMetric } from './settings.js';
+import type { QualityMetric } from '../settings/quality-target.js';
 
 /** One probe encode (codec, size, CRF) pooled over every sample of the title. */
 export interface ProbeResult {

@@ -1,4 +1,4 @@
-import type { VideoCodec } from '../core/ladder.js';
+import type { VideoCodec } from '../settings/job-settings.js';
 
 /**
  * After the encodes, for fixed and auto ladders alike: every ladder must rise with resolution.

@@ -2,7 +2,7 @@
  * The DASH MPD (static, live + CMAF profiles) written from a measured PackageModel.
  * Pure: returns the XML text. Rule numbers refer to /work/shared/reference/streaming-standards.md §A.
  */
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { groupBy } from './group-by.js';
 import type { AudioTrack, PackageModel, Segment, SubtitleTrack, ThumbnailTrack, TrackBase, VideoTrack } from './model.js';
 

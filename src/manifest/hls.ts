@@ -4,7 +4,7 @@
  * Rule numbers in comments refer to /work/shared/reference/streaming-standards.md §A.
  */
 import { posix } from 'node:path';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { groupBy } from './group-by.js';
 import type { AudioTrack, PackageModel, SubtitleTrack, TrackBase, VideoTrack } from './model.js';
 

@@ -4,7 +4,7 @@
  * they describe what was produced rather than what the encoder was asked for.
  */
 import { readFile } from 'node:fs/promises';
-import { VidpipeError, isVidpipeError } from '../core/errors.js';
+import { VidpipeError, isVidpipeError } from '../errors.js';
 import type { KeyFrameRange, Segment } from '../manifest/model.js';
 import { describeInit, reducedFraction, type InitDescription } from './codec-strings.js';
 import {

@@ -4,7 +4,7 @@
  * Every read is bounds-checked: a truncated or malformed file throws a VidpipeError instead of
  * yielding garbage numbers that would end up in a manifest.
  */
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 
 export interface Box {
   type: string;

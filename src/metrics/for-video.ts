@@ -5,9 +5,12 @@ import { openDatabase, withDatabase } from '../db/database.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
 import { detectCapabilities } from '../ffmpeg/capabilities.js';
 import { probeFile } from '../ffmpeg/probe.js';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { sha256File } from '../core/ids.js';
-import { planJob, type TranscodeSettings } from '../core/plan.js';
+import { planJob } from '../core/plan.js';
+import { storedSettings, type JobSettings } from '../settings/job-settings.js';
+import { pickAv1Encoder } from '../ffmpeg/args/encoders.js';
+import { FfmpegRunner } from '../ffmpeg/runner.js';
 import { isS3Uri } from '../storage/uri.js';
 import { readPackageSummary, writePackageSummary } from '../report/package-summary.js';
 import { measureQuality, type QualityMetrics } from './quality.js';
@@ -70,10 +73,12 @@ export async function measureVideo(request: VideoMetricsRequest): Promise<VideoM
   for (const r of videos) await requireFile(join(packageDir, r.playlist!), `playlist of ${r.name}:`, 'pass a local copy of the package with --package <dir>');
 
   const probe = await probeFile(request.binaries.ffprobe, source, request.signal);
-  const plan = planJob(probe, job.options as unknown as TranscodeSettings);
-  if (!plan.video) throw new VidpipeError('INPUT_INVALID', `${source} has no video stream`);
   const capabilities = await detectCapabilities(request.binaries);
+  // The job's own settings, as its record has them (a record of an earlier version lacks some).
+  const plan = planJob(probe, storedSettings(job.options as Partial<JobSettings>), { av1Encoder: pickAv1Encoder(capabilities.encoders) });
+  if (!plan.video) throw new VidpipeError('INPUT_INVALID', `${source} has no video stream`);
   const workDir = await mkdtemp(join(tmpdir(), 'vidpipe-metrics-'));
+  const signal = request.signal ?? new AbortController().signal;
   let metrics: Record<string, QualityMetrics>;
   try {
     metrics = await measureQuality(
@@ -92,10 +97,9 @@ export async function measureVideo(request: VideoMetricsRequest): Promise<VideoM
         })),
       },
       {
-        binaries: request.binaries,
-        signal: request.signal ?? new AbortController().signal,
+        ffmpeg: new FfmpegRunner({ binaries: request.binaries, stallTimeoutMs: 300_000, cores: 1, parallelEncodes: 1 }, signal, (fraction) => request.onProgress?.(fraction)),
+        signal,
         onProgress: (fraction) => request.onProgress?.(fraction),
-        stallTimeoutMs: 300_000,
         workDir,
       },
     );

@@ -1,9 +1,8 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runFfmpeg } from '../ffmpeg/run.js';
 import { buildQualityArgs } from '../ffmpeg/args/metrics.js';
 import type { Rational } from '../ffmpeg/probe.js';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import type { StageContext } from '../core/stage.js';
 
 /**
@@ -107,8 +106,7 @@ export async function measureQuality(input: QualityJobInput, ctx: StageContext):
         ssimLog: join(scratch, `${index}-ssim.log`),
         vmafLog: input.vmafAvailable ? join(scratch, `${index}-vmaf.json`) : undefined,
       };
-      await runFfmpeg(
-        ctx.binaries.ffmpeg,
+      await ctx.ffmpeg.run(
         buildQualityArgs({
           rendition: rendition.playlist,
           source: input.source,
@@ -121,13 +119,9 @@ export async function measureQuality(input: QualityJobInput, ctx: StageContext):
           ...logs,
         }),
         {
-          signal: ctx.signal,
-          stallTimeoutMs: ctx.stallTimeoutMs,
           label: `quality metrics of ${rendition.name}`,
-          onProgress: (p) => {
-            const part = input.durationSeconds > 0 ? Math.min(1, p.outTimeSeconds / input.durationSeconds) : 0;
-            ctx.onProgress((index + part) / input.renditions.length);
-          },
+          durationSeconds: input.durationSeconds,
+          span: [index / input.renditions.length, (index + 1) / input.renditions.length],
         },
       );
       const psnr = parsePsnrStats(await readFile(logs.psnrLog, 'utf8'));

@@ -17,7 +17,7 @@ export interface PackageQualityInput {
 export async function measurePackageQuality(input: PackageQualityInput, ctx: StageContext): Promise<Record<string, QualityMetrics>> {
   const video = input.plan.video;
   if (!video || input.model.videos.length === 0) return {};
-  const capabilities = await detectCapabilities(ctx.binaries);
+  const capabilities = await detectCapabilities(ctx.ffmpeg.binaries);
   return measureQuality(
     {
       source: input.source,

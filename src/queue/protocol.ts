@@ -3,12 +3,10 @@
  * value a finished task returns, and the progress messages in between. Everything is JSON.
  */
 import { isAbsolute, relative, sep } from 'node:path';
-import type { Av1Encoder } from '../ffmpeg/args/video.js';
-import type { MediaProbe } from '../ffmpeg/probe.js';
-import type { Preset } from '../core/ladder.js';
+import { VidpipeError } from '../errors.js';
 import type { JobPlan } from '../core/plan.js';
-import { VidpipeError } from '../core/errors.js';
-import type { PackageRequest } from '../storage/publish.js';
+import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
+import type { JobOptions } from '../job/job-options.js';
 
 /** One queue for every task of every job: any worker can run any task. */
 export const TASK_QUEUE = 'vidpipe-tasks';
@@ -17,25 +15,21 @@ export const TASK_QUEUE = 'vidpipe-tasks';
 export const TASK_ATTEMPTS = 3;
 export const RETRY_DELAY_MS = 2000;
 
-/** Everything a worker needs to rebuild the job's graph; the same in every task of a job. */
+/**
+ * Everything a worker needs to rebuild the job's graph with src/job/graph.ts: the job's options
+ * and what the builder knew when the flow was sent (the results of probe, prepare-source and
+ * plan). The same in every task of a flow. Paths in `state` are the submitter's or another
+ * worker's: a worker reads the files from `files` instead.
+ */
 export interface QueuedJobSpec {
-  jobId: string;
-  /** s3:// URI of the source. */
-  input: string;
-  /** s3:// prefix the package goes below, as given to --out. */
-  out: string;
+  options: JobOptions;
+  state: { inspected?: InspectedSource; source?: SourceFile; plan?: JobPlan };
+  /** s3:// URIs of the files tasks read: the input, and the Matroska copy a prepare-source task made of it. */
+  files: { input: string; source?: string };
   /** Package name the submitter's preflight chose (what `vidpipe status` shows). */
   name: string;
-  /** The package asked for: the publish task chooses the final name by the same rule (storage/publish.ts). */
-  package: PackageRequest;
   /** Endpoint and region the submitter used; a worker's own --s3-endpoint wins. */
   s3: { endpoint?: string; region?: string };
-  probe: MediaProbe;
-  plan: JobPlan;
-  preset: Preset;
-  av1Encoder: Av1Encoder;
-  thumbnails: boolean;
-  stallTimeoutMs: number;
   /** s3:// prefix for intermediate files: `<out>/.vidpipe-work/<jobId>/`. */
   workPrefix: string;
 }

@@ -1,8 +1,11 @@
 import { Job, Queue } from 'bullmq';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { formatS3Uri, joinKey, parseLocation } from '../storage/uri.js';
-import { TASK_QUEUE, taskJobId, type TaskJobData, type TaskOutput, type TaskProgress } from './protocol.js';
-import { jobRecordKey, redisConnection, redisOf, type QueuedJobRecord } from './submit.js';
+import { NodeResultsView, node } from '../job/nodes.js';
+import type { EndedElsewhere } from '../job/records.js';
+import { TASK_QUEUE, taskJobId, type QueuedJobSpec, type TaskJobData, type TaskOutput, type TaskProgress } from './protocol.js';
+import { assertRedisReachable, displayRedisUrl, redisConnection } from './connection.js';
+import { jobRecordKey, redisOf, type QueuedJobRecord } from './submit.js';
 
 export type QueuedTaskState = 'waiting' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'removed';
 
@@ -42,16 +45,28 @@ function taskState(state: string, job: Job): QueuedTaskState {
   return 'waiting';
 }
 
+/** A queued job as Redis holds it: its status, and once it ended, the spec its last flow was sent with and that flow's output. */
+export interface QueuedJobReading {
+  status: QueuedJobStatus;
+  spec?: QueuedJobSpec;
+  /** The last flow's root task's output: every node's results (what the metadata records). */
+  output?: TaskOutput;
+}
+
 /** Reads a queued job's state from Redis: what `vidpipe status <job>` shows. */
 export async function queuedJobStatus(redisUrl: string, jobId: string): Promise<QueuedJobStatus> {
-  const queue = new Queue<TaskJobData, TaskOutput>(TASK_QUEUE, { connection: redisConnection(redisUrl) });
+  return (await readQueuedJob(redisUrl, jobId)).status;
+}
+
+export async function readQueuedJob(redisUrl: string, jobId: string): Promise<QueuedJobReading> {
+  await assertRedisReachable(redisUrl);
+  const queue = new Queue<TaskJobData, TaskOutput>(TASK_QUEUE, { connection: redisConnection(redisUrl, 'commands') });
+  queue.on('error', () => undefined);
   try {
-    await queue.waitUntilReady().catch((error: unknown) => {
-      throw new VidpipeError('STORAGE_FAILED', `cannot reach Redis at ${redisUrl}: ${(error as Error).message}`);
-    });
+    await queue.waitUntilReady();
     const text = await (await redisOf(queue)).get(jobRecordKey(jobId));
     if (!text) {
-      throw new VidpipeError('NOT_FOUND', `no queued job ${jobId} in ${redisUrl}`, {
+      throw new VidpipeError('NOT_FOUND', `no queued job ${jobId} in ${displayRedisUrl(redisUrl)}`, {
         hint: 'job ids are printed by `vidpipe transcode --queue … --detach`; finished jobs are kept for 7 days',
       });
     }
@@ -78,9 +93,10 @@ export async function queuedJobStatus(redisUrl: string, jobId: string): Promise<
         error: state === 'succeeded' ? null : error,
       });
     }
+    // Until its last flow was sent, a job whose root task succeeded is still running (an input's copy before the encodes).
     const rootState = tasks.find((t) => t.id === record.root)?.state;
     const status =
-      rootState === 'succeeded' ? 'succeeded'
+      rootState === 'succeeded' && record.complete !== false ? 'succeeded'
       : rootState === 'failed' || firstError ? 'failed'
       : tasks.some((t) => t.state !== 'waiting') ? 'running'
       : 'queued';
@@ -88,14 +104,14 @@ export async function queuedJobStatus(redisUrl: string, jobId: string): Promise<
     if (status === 'succeeded' && rootJob) {
       const location = parseLocation(record.out);
       // The publish task chose the final package name (it differs from the submitter's if another video took that one meanwhile).
-      const name = (rootJob.returnvalue?.results?.publish as { name?: string } | undefined)?.name ?? rootJob.data.spec.name;
+      const name = new NodeResultsView(new Map(Object.entries(rootJob.returnvalue?.results ?? {}))).find(node.publish)?.name ?? rootJob.data.spec.name;
       if (location.kind === 's3') {
         const uri = (key: string) => formatS3Uri(location.bucket, joinKey(location.prefix, `${name}/${key}`));
         result.outputs = { root: `${formatS3Uri(location.bucket, joinKey(location.prefix, name))}/`, hls: uri('master.m3u8'), dash: uri('manifest.mpd') };
       }
     }
     if (status === 'failed') result.error = firstError ?? tasks.find((t) => t.id === record.root)?.error ?? 'failed';
-    return result;
+    return { status: result, ...(rootJob ? { spec: rootJob.data.spec } : {}), ...(status === 'succeeded' && rootJob?.returnvalue ? { output: rootJob.returnvalue } : {}) };
   } finally {
     await queue.close();
   }
@@ -113,4 +129,31 @@ export function formatQueuedJobStatus(status: QueuedJobStatus): string {
   if (status.outputs) lines.push(`  HLS:  ${status.outputs.hls}`, `  DASH: ${status.outputs.dash}`);
   if (status.error) lines.push(`  error: ${status.error}`);
   return lines.join('\n');
+}
+
+/** What the submitting machine's database records of a queued job that has ended (undefined while it runs). */
+export function endedJobOf(reading: QueuedJobReading): EndedElsewhere | undefined {
+  const { status, spec } = reading;
+  if ((status.status !== 'succeeded' && status.status !== 'failed') || !spec?.state.plan || !spec.state.source) return undefined;
+  const finishedAt = status.tasks.map((t) => t.finishedAt).filter((t): t is string => t !== null).sort().at(-1) ?? new Date().toISOString();
+  return {
+    options: spec.options,
+    plan: spec.state.plan,
+    source: spec.state.source,
+    ...(reading.output ? { results: reading.output.results } : {}),
+    ...(status.error ? { error: status.error } : {}),
+    nodes: status.tasks.flatMap((task) =>
+      task.nodes.map((id) => ({
+        id,
+        status: task.state === 'succeeded' ? ('succeeded' as const) : task.state === 'failed' ? ('failed' as const) : ('cancelled' as const),
+        worker: task.worker,
+        attempts: task.attempts,
+        startedAt: task.startedAt,
+        finishedAt: task.finishedAt,
+        error: task.error,
+      })),
+    ),
+    submittedAt: status.submittedAt,
+    finishedAt,
+  };
 }

@@ -1,14 +1,19 @@
 /**
- * `vidpipe transcode --queue redis://…`: the job is probed, planned and recorded here as usual
- * (src/core/transcode.ts), then its graph runs on `vidpipe worker` processes instead of in this
- * process. This module is that runner: it turns the graph into a BullMQ flow (see tree.ts), turns
- * the queue's events back into the same task events a local run emits (so the reporters and the
- * SQLite task rows work unchanged), and runs the local-only nodes (metadata) at the end.
+ * `vidpipe transcode --queue redis://…`: the job runs as usual (src/job/run-job.ts): its probe,
+ * plan and metadata nodes here, every other node on `vidpipe worker` processes. This module is
+ * that runner: it runs what must run here with runDag, sends the nodes that wait for workers as a
+ * BullMQ flow (see tree.ts), turns the queue's events back into the same task events a local run
+ * emits (so the reporters and the SQLite task rows work unchanged), and goes on with what the
+ * flow's results make possible. An input that must be copied into Matroska first takes two
+ * flows: the copy (a worker's intermediate file, like a chunk), then the rest once it is planned.
  */
 import { FlowProducer, Job, Queue, QueueEvents, type FlowJob } from 'bullmq';
-import type { Dag, DagEvent, RunDagOptions, DagRunResult } from '../core/dag.js';
-import { VidpipeError, toVidpipeError } from '../core/errors.js';
-import type { RunnerJob } from '../core/transcode.js';
+import { relative, sep } from 'node:path';
+import { extendDag, runDag, tasksAdded, type Dag, type DagEvent, type DagRunResult, type RunDagOptions, type TaskSpec } from '../core/dag.js';
+import { VidpipeError, toVidpipeError } from '../errors.js';
+import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
+import { NodeResultsView, kindSpec, node } from '../job/nodes.js';
+import type { GraphRunner, RemoteJob } from '../job/run-job.js';
 import { formatS3Uri, isS3Uri, parseLocation } from '../storage/uri.js';
 import {
   ERROR_LOG_PREFIX,
@@ -23,6 +28,7 @@ import {
   type TaskOutput,
   type TaskProgress,
 } from './protocol.js';
+import { assertRedisReachable, redisConnection } from './connection.js';
 import { buildFlowTree, flattenTree, type TreeNode } from './tree.js';
 import { deletePrefix } from './worker.js';
 
@@ -32,7 +38,10 @@ export interface QueuedJobRecord {
   input: string;
   out: string;
   submittedAt: string;
+  /** The root task of the last flow sent. */
   root: string;
+  /** The last flow has been sent (false while an input's copy runs before the job is planned). */
+  complete?: boolean;
   tasks: { id: string; nodes: string[]; dependsOn: string[] }[];
 }
 
@@ -50,10 +59,6 @@ export async function redisOf(queue: Queue): Promise<{
   get(key: string): Promise<string | null>;
 }> {
   return (await queue.client) as never;
-}
-
-export function redisConnection(url: string) {
-  return { url, maxRetriesPerRequest: null };
 }
 
 /** Workers on other machines must reach the source and the destination: both must be on S3. */
@@ -74,115 +79,117 @@ export function workPrefixOf(out: string, jobId: string): string {
 
 export interface QueueRunnerOptions {
   redisUrl: string;
-  /** Return once the flow is queued instead of following it. */
+  /** Return once the last flow is queued instead of following it. */
   detach: boolean;
 }
 
-/** The `runner` of a TranscodeRequest that sends the graph to the queue. */
-export function queueRunner(options: QueueRunnerOptions) {
-  return (job: RunnerJob) =>
-    (dag: Dag, runOptions: RunDagOptions): Promise<DagRunResult> =>
-      runOnQueue(dag, runOptions, job, options);
+/** The `runner` of a JobRequest that sends the graph's nodes to the queue. */
+export function queueRunner(options: QueueRunnerOptions): GraphRunner {
+  return (dag, runOptions, job) => runOnQueue(dag, runOptions, job, options);
 }
 
-async function runOnQueue(dag: Dag, runOptions: RunDagOptions, job: RunnerJob, options: QueueRunnerOptions): Promise<DagRunResult> {
-  const { jobId, request } = job;
+/** Nodes that must run in this process: they own the input, the SQLite file (NODE_KINDS' `runsOn`). */
+const runsHere = (task: TaskSpec) => kindSpec(task.kind).runsOn === 'submitter';
+
+/** A probe without ffprobe's raw JSON: it is only for the metadata record, which stays here. */
+function withoutRaw<T extends InspectedSource | SourceFile>(value: T | undefined): T | undefined {
+  return value && { ...value, probe: { ...value.probe, raw: null } };
+}
+
+async function runOnQueue(dag: Dag, runOptions: RunDagOptions, job: RemoteJob, options: QueueRunnerOptions): Promise<DagRunResult> {
+  const { jobId } = job.options;
   const emit = (event: DagEvent) => runOptions.onEvent?.(event);
-  const tasks = dag.describe();
-  const local = new Set(tasks.filter((t) => t.kind === 'metadata').map((t) => t.id));
-  const tree = buildFlowTree(tasks, local);
-  const byTask = new Map(flattenTree(tree).map((node) => [node.id, node]));
-  const spec: QueuedJobSpec = {
-    jobId,
-    input: request.input,
-    out: request.out,
-    name: job.name,
-    package: job.package,
-    s3: { endpoint: request.s3?.endpoint, region: request.s3?.region },
-    // ffprobe's raw JSON is only for the metadata record, which stays here.
-    probe: { ...job.probe, raw: null },
-    plan: job.plan,
-    preset: request.settings.preset,
-    av1Encoder: job.av1Encoder,
-    thumbnails: request.thumbnails,
-    stallTimeoutMs: request.stallTimeoutMs,
-    workPrefix: workPrefixOf(request.out, jobId),
-  };
-  const connection = redisConnection(options.redisUrl);
-  const queue = new Queue<TaskJobData, TaskOutput>(TASK_QUEUE, { connection });
-  const events = options.detach ? undefined : new QueueEvents(TASK_QUEUE, { connection });
-  const flows = new FlowProducer({ connection });
-  // Connection errors are retried by ioredis (commands wait for Redis to come back); unhandled they would crash the CLI.
+  const workPrefix = workPrefixOf(job.options.out, jobId);
+  const done = new Map<string, unknown>();
+  /** The copy of the input a prepare-source task uploaded, which the later tasks read. */
+  let sourceUri: string | undefined;
+  await assertRedisReachable(options.redisUrl);
+  const queue = new Queue<TaskJobData, TaskOutput>(TASK_QUEUE, { connection: redisConnection(options.redisUrl, 'commands') });
+  const events = new QueueEvents(TASK_QUEUE, { connection: redisConnection(options.redisUrl, 'blocking') });
+  const flows = new FlowProducer({ connection: redisConnection(options.redisUrl, 'commands') });
+  // Connection errors are retried by ioredis; unhandled they would crash the CLI.
   queue.on('error', () => undefined);
-  events?.on('error', () => undefined);
+  events.on('error', () => undefined);
   flows.on('error', () => undefined);
-  const cleanupWork = () => {
-    return deletePrefix(request.s3 ?? {}, spec.workPrefix).catch(() => undefined);
-  };
+  const record: QueuedJobRecord = { jobId, input: job.options.input, out: job.options.out, submittedAt: new Date().toISOString(), root: '', tasks: [] };
 
   try {
-    await Promise.all([queue.waitUntilReady(), events?.waitUntilReady(), flows.waitUntilReady()]).catch((error: unknown) => {
-      throw new VidpipeError('STORAGE_FAILED', `cannot reach Redis at ${options.redisUrl}: ${toVidpipeError(error).message}`, {
-        hint: 'start redis-server, or pass the URL of a running one: --queue redis://host:6379',
-      });
-    });
-    const record: QueuedJobRecord = {
-      jobId,
-      input: request.input,
-      out: request.out,
-      submittedAt: new Date().toISOString(),
-      root: tree.id,
-      tasks: flattenTree(tree).map((n) => ({ id: n.id, nodes: n.nodes, dependsOn: n.children.map((c) => c.id) })),
-    };
-    await (await redisOf(queue)).set(jobRecordKey(jobId), JSON.stringify(record), 'EX', KEEP_SECONDS);
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady(), flows.waitUntilReady()]);
+    for (;;) {
+      // What can run here runs here; it stops where the rest waits for workers.
+      const { results, waiting } = await runDag(dag, { ...runOptions, given: done, runsHere });
+      for (const [id, value] of results) done.set(id, value);
+      const remote = waiting.map((id) => dag.get(id)!).filter((task) => !runsHere(task));
+      if (remote.length === 0) return { results: done, waiting };
 
-    const finished = events ? follow(events, queue, jobId, byTask, job, emit, runOptions.signal) : undefined;
-    await flows.add(toFlowJob(tree, spec));
-    if (!finished) {
-      job.markQueued();
-      return { results: new Map() };
-    }
+      const tree = buildFlowTree(remote.map((task) => ({ id: task.id, kind: task.kind, label: task.label, dependsOn: task.dependsOn })), new Set());
+      const byTask = new Map(flattenTree(tree).map((n) => [n.id, n]));
+      const state = job.state();
+      const spec: QueuedJobSpec = {
+        options: job.options,
+        state: { inspected: withoutRaw(state.inspected), source: withoutRaw(state.source), plan: state.plan },
+        files: { input: job.options.input, ...(sourceUri ? { source: sourceUri } : {}) },
+        name: job.options.package.name,
+        s3: { endpoint: job.s3?.endpoint, region: job.s3?.region },
+        workPrefix,
+      };
+      record.root = tree.id;
+      record.complete = remote.some((task) => task.id === node.publish.id);
+      record.tasks.push(...flattenTree(tree).map((n) => ({ id: n.id, nodes: n.nodes, dependsOn: n.children.map((c) => c.id) })));
+      await (await redisOf(queue)).set(jobRecordKey(jobId), JSON.stringify(record), 'EX', KEEP_SECONDS);
 
-    let output: TaskOutput;
-    try {
-      output = await finished;
-    } catch (error) {
-      await removeUnstarted(queue, jobId, byTask);
-      await cleanupWork();
-      throw error;
-    }
-    const results = new Map<string, unknown>(Object.entries(output.results));
-    for (const node of dag.topologicalOrder().filter((t) => local.has(t.id))) {
-      emit({ type: 'task-start', id: node.id, at: Date.now() });
+      // Nothing but the metadata is left for this process after this flow: a detached job ends here.
+      if (options.detach && remote.some((task) => task.id === node.publish.id)) {
+        await flows.add(toFlowJob(tree, spec));
+        job.markQueued();
+        return { results: done, waiting };
+      }
+      const finished = follow(events, queue, jobId, byTask, job, emit, runOptions.signal);
+      await flows.add(toFlowJob(tree, spec));
+      let output: TaskOutput;
       try {
-        const value = await node.run(results, runOptions.signal ?? new AbortController().signal);
-        results.set(node.id, value);
-        emit({ type: 'task-succeeded', id: node.id, at: Date.now(), result: value });
+        output = await finished;
       } catch (error) {
-        emit({ type: 'task-failed', id: node.id, at: Date.now(), error: toVidpipeError(error) });
+        await removeUnstarted(queue, jobId, byTask);
+        await deletePrefix(job.s3 ?? {}, workPrefix).catch(() => undefined);
         throw error;
       }
+      // Every node of the flow is done; nodes no other task read have no result here.
+      for (const task of remote) done.set(task.id, output.results[task.id]);
+      const copy = new NodeResultsView(new Map(Object.entries(output.results))).find(node.prepareSource);
+      if (copy) sourceUri = uriOfTaskFile(output, copy.path);
+      for (const task of remote) {
+        const growth = await runOptions.grow?.(task, done.get(task.id), runOptions.signal ?? new AbortController().signal);
+        if (growth) emit(tasksAdded(extendDag(dag, growth), growth));
+      }
     }
-    return { results };
   } finally {
-    await Promise.allSettled([events?.close(), flows.close(), queue.close()]);
+    await Promise.allSettled([events.close(), flows.close(), queue.close()]);
   }
 }
 
-function toFlowJob(node: TreeNode, spec: QueuedJobSpec): FlowJob {
+/** The s3:// copy of a file a task wrote (one of its results' paths). */
+function uriOfTaskFile(output: TaskOutput, path: string): string {
+  const rel = relative(output.root, path).split(sep).join('/');
+  const file = output.workFiles.find((f) => f.rel === rel);
+  if (!file) throw new VidpipeError('INTERNAL', `task ${output.taskId} did not upload ${rel}`);
+  return file.uri;
+}
+
+function toFlowJob(treeNode: TreeNode, spec: QueuedJobSpec): FlowJob {
   return {
-    name: node.id,
+    name: treeNode.id,
     queueName: TASK_QUEUE,
-    data: { spec, taskId: node.id, nodes: node.nodes } satisfies TaskJobData,
+    data: { spec, taskId: treeNode.id, nodes: treeNode.nodes } satisfies TaskJobData,
     opts: {
-      jobId: taskJobId(spec.jobId, node.id),
+      jobId: taskJobId(spec.options.jobId, treeNode.id),
       attempts: TASK_ATTEMPTS,
       backoff: { type: 'exponential', delay: RETRY_DELAY_MS },
       failParentOnFailure: true,
       removeOnComplete: { age: KEEP_SECONDS },
       removeOnFail: { age: KEEP_SECONDS },
     },
-    children: node.children.map((child) => toFlowJob(child, spec)),
+    children: treeNode.children.map((child) => toFlowJob(child, spec)),
   };
 }
 
@@ -196,7 +203,7 @@ function follow(
   queue: Queue<TaskJobData, TaskOutput>,
   jobId: string,
   byTask: Map<string, TreeNode>,
-  job: RunnerJob,
+  job: RemoteJob,
   emit: (event: DagEvent) => void,
   signal: AbortSignal | undefined,
 ): Promise<TaskOutput> {

@@ -1,5 +1,5 @@
 import type { DagNodeSummary } from '../core/dag.js';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 
 /**
  * One BullMQ job of a flow: one or more DAG nodes run together by one worker. A flow is a tree

@@ -1,28 +1,31 @@
 /**
- * `vidpipe worker`: runs the tasks of queued jobs. A task is one or more DAG nodes of
- * buildTranscodeDag, run by the same runDag and stage functions as a local transcode, in a
- * folder of its own: the inputs (source, children's files) are downloaded from S3, the outputs
+ * `vidpipe worker`: runs the tasks of queued jobs. A task is one or more nodes of the job's
+ * graph, built by the same builder (src/job/graph.ts) from the plan and options the submitter
+ * sent, run by the same runDag and stage functions as a local transcode, in a folder of its own: the inputs (source, children's files) are downloaded from S3, the outputs
  * uploaded below `<out>/.vidpipe-work/<job>/<task>/<attempt>/`. The attempt's keys are unique,
  * so two runs of one task (a stalled job picked up while the first run still writes) never
  * touch each other's files; the task's return value, which BullMQ keeps only for the attempt
  * that completed it, is what commits an attempt's files to the job.
  */
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Dag, runDag } from '../core/dag.js';
-import { VidpipeError, toVidpipeError } from '../core/errors.js';
-import { buildTranscodeDag } from '../core/transcode-dag.js';
-import { publishPackage } from '../core/transcode.js';
+import { VidpipeError, toVidpipeError } from '../errors.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
+import { FfmpegRunner } from '../ffmpeg/runner.js';
+import { buildJobGraph, parallelEncodes, type JobEnvironment } from '../job/graph.js';
+import type { GraphState } from '../job/job-options.js';
+import { kindSpec, node } from '../job/nodes.js';
 import { objectHeadersFor } from '../storage/content-types.js';
 import { fetchInput, openStore, type FetchedInput } from '../storage/index.js';
 import { putFiles, type ObjectStore } from '../storage/object-store.js';
 import { forEachLimit } from '../storage/package-files.js';
 import { configuredEndpoint, createS3Client, downloadObject, type S3Options } from '../storage/s3.js';
 import { parseLocation, parseObjectUri } from '../storage/uri.js';
+import { assertRedisReachable, redisConnection } from './connection.js';
 import {
   ERROR_LOG_PREFIX,
   TASK_QUEUE,
@@ -52,22 +55,33 @@ export interface WorkerOptions {
 
 export interface RunningWorker {
   id: string;
-  /** Stops taking tasks; waits for running ones unless `force` (they are then retried elsewhere). */
-  close(force?: boolean): Promise<void>;
+  /**
+   * Stops within seconds: takes no more tasks, interrupts the running ones (their ffmpeg is
+   * stopped) and hands them back to the queue without spending an attempt, then disconnects.
+   * Resolves with the number of tasks handed back.
+   */
+  stop(): Promise<number>;
 }
 
 /** Failures a retry cannot fix: the input or the request is wrong, or this worker lacks an encoder. */
 const PERMANENT = new Set(['USAGE', 'INPUT_NOT_FOUND', 'INPUT_INVALID', 'ENCODER_MISSING']);
-/** DAG node kinds that work from their dependencies' files only; any other kind gets the source downloaded. */
-const WITHOUT_SOURCE = new Set(['assemble', 'package', 'manifests', 'publish', 'metadata']);
 const TRANSFER_CONCURRENCY = 8;
 const PROGRESS_INTERVAL_MS = 500;
 
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const id = `${hostname()}:${process.pid}`;
   const sources = new SourceCache(join(options.workRoot, 'sources'));
-  const worker = new Worker<TaskJobData, TaskOutput>(TASK_QUEUE, (job, _token, signal) => runTask(job, id, options, sources, signal), {
-    connection: { url: options.redisUrl, maxRetriesPerRequest: null },
+  await assertRedisReachable(options.redisUrl);
+  const stopping = { requested: false, handedBack: 0 };
+  const running = new Set<Promise<unknown>>();
+  const processTask = (job: Job<TaskJobData, TaskOutput>, token: string | undefined, signal?: AbortSignal) => {
+    const task = runTask(job, token, id, options, sources, stopping, signal);
+    running.add(task);
+    void task.catch(() => undefined).finally(() => running.delete(task));
+    return task;
+  };
+  const worker = new Worker<TaskJobData, TaskOutput>(TASK_QUEUE, processTask, {
+    connection: redisConnection(options.redisUrl, 'blocking'),
     concurrency: options.concurrency,
     name: id,
     lockDuration: options.lockDurationMs,
@@ -77,17 +91,23 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     autorun: false,
   });
   const log = (line: string) => options.log(`${new Date().toISOString().slice(11, 23)} ${line}`);
-  worker.on('active', (job) => log(`${job.data.spec.jobId} ${job.data.taskId}: started (attempt ${Math.max(job.attemptsStarted, job.attemptsMade + 1)})`));
-  worker.on('completed', (job) => log(`${job.data.spec.jobId} ${job.data.taskId}: done`));
-  worker.on('failed', (job, error) => job && log(`${job.data.spec.jobId} ${job.data.taskId}: failed: ${error.message}`));
+  worker.on('active', (job) => log(`${job.data.spec.options.jobId} ${job.data.taskId}: started (attempt ${Math.max(job.attemptsStarted, job.attemptsMade + 1)})`));
+  worker.on('completed', (job) => log(`${job.data.spec.options.jobId} ${job.data.taskId}: done`));
+  worker.on('failed', (job, error) => job && log(`${job.data.spec.options.jobId} ${job.data.taskId}: failed: ${error.message}`));
   worker.on('error', (error) => log(`worker error: ${error.message}`));
   await worker.waitUntilReady();
   void worker.run();
   return {
     id,
-    close: async (force = false) => {
-      await worker.close(force);
+    stop: async () => {
+      stopping.requested = true;
+      await worker.pause(true);
+      worker.cancelAllJobs('the worker is stopping');
+      // Each interrupted task hands itself back; then no need to wait for a blocking fetch to return.
+      while (running.size > 0) await Promise.allSettled([...running]);
+      await worker.close(true);
       await sources.clear();
+      return stopping.handedBack;
     },
   };
 }
@@ -97,20 +117,28 @@ function s3OptionsFor(spec: QueuedJobSpec, own: S3Options): S3Options {
   return { ...own, endpoint: configuredEndpoint(own) ?? spec.s3.endpoint, region: own.region || spec.s3.region };
 }
 
-async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, options: WorkerOptions, sources: SourceCache, cancel?: AbortSignal): Promise<TaskOutput> {
+async function runTask(
+  job: Job<TaskJobData, TaskOutput>,
+  bullToken: string | undefined,
+  workerId: string,
+  options: WorkerOptions,
+  sources: SourceCache,
+  stopping: { requested: boolean; handedBack: number },
+  cancel?: AbortSignal,
+): Promise<TaskOutput> {
   const { spec, taskId, nodes } = job.data;
   // attemptsStarted also counts runs lost with a killed worker, which attemptsMade (failures) does not.
   const attempt = Math.max(job.attemptsStarted, job.attemptsMade + 1);
   const startedAt = new Date().toISOString();
   const token = `a${attempt}-${randomBytes(4).toString('hex')}`;
-  const root = join(options.workRoot, spec.jobId, `${taskId}-${token}`);
+  const root = join(options.workRoot, spec.options.jobId, `${taskId}-${token}`);
   const s3 = s3OptionsFor(spec, options.s3);
   const client = createS3Client(s3);
   const workStore = openStore(parseLocation(spec.workPrefix), s3);
   const controller = new AbortController();
   const abort = () => controller.abort(new VidpipeError('INTERRUPTED', 'the worker is stopping'));
   cancel?.addEventListener('abort', abort, { once: true });
-  let source: { path: string; release: () => void } | undefined;
+  const held: { release: () => void }[] = [];
 
   const fractions = new Map(nodes.map((n) => [n, 0]));
   let lastSent = 0;
@@ -123,13 +151,15 @@ async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, opti
   };
 
   try {
+    // Fetched just as the worker began to stop.
+    if (stopping.requested) throw new VidpipeError('INTERRUPTED', 'the worker is stopping');
     sendProgress(true);
     const children = Object.values(await job.getChildrenValues<TaskOutput>());
     const completed = new Map<string, unknown>();
     const inheritedPackage: TaskFile[] = [];
     const downloads = new Map<string, TaskFile>();
     for (const child of children) {
-      for (const [node, value] of Object.entries(rebasePaths(child.results, child.root, root))) completed.set(node, value);
+      for (const [id, value] of Object.entries(rebasePaths(child.results, child.root, root))) completed.set(id, value);
       inheritedPackage.push(...child.packageFiles);
       for (const file of [...child.packageFiles, ...child.workFiles]) downloads.set(file.rel, file);
     }
@@ -141,59 +171,44 @@ async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, opti
     });
 
     const packageDir = join(root, 'package');
-    await Promise.all([mkdir(packageDir, { recursive: true }), mkdir(join(root, 'work'), { recursive: true })]);
-    const makeDag = (sourcePath: string) =>
-      buildTranscodeDag(
-        {
-          source: sourcePath,
-          probe: spec.probe,
-          plan: spec.plan,
-          preset: spec.preset,
-          av1Encoder: spec.av1Encoder,
-          packageDir,
-          thumbnails: spec.thumbnails,
-          publish: async (signal) => {
-            // The same protocol as a local run: the package name is chosen here, by the same rule.
-            const target = { location: parseLocation(spec.out), request: spec.package, release: spec.jobId, s3 };
-            const published = await publishPackage(target, packageDir, signal);
-            // The package is complete; a rerun of this task would find its inputs gone, but nothing is left to do.
-            await workStore.deleteBelow('', signal).catch(() => undefined);
-            return published;
-          },
-          recordMetadata: async () => {
-            throw new VidpipeError('INTERNAL', 'metadata is recorded by the submitting machine, not by a worker');
-          },
-        },
-        (nodeId, signal) => ({
-          binaries: options.binaries,
-          signal,
-          stallTimeoutMs: spec.stallTimeoutMs,
-          workDir: join(root, 'work'),
-          onProgress: (fraction, etaSeconds) => {
-            fractions.set(nodeId, fraction);
-            sendProgress(fraction >= 1, etaSeconds);
-          },
-        }),
-      );
-    // Building the graph runs nothing; the first build only says whether this task reads the source.
-    if (nodes.some((n) => !WITHOUT_SOURCE.has(makeDag('').get(n)?.kind ?? ''))) source = await sources.acquire(spec.input, s3);
-    const dag = makeDag(source?.path ?? '');
+    const workDir = join(root, 'work');
+    await Promise.all([mkdir(packageDir, { recursive: true }), mkdir(workDir, { recursive: true })]);
+    const graphOf = (files: { input: string; source: string }) =>
+      buildJobGraph(workerState(spec, files, { workDir, packageDir }), workerEnvironment(spec, options, s3, workDir, (nodeId, fraction, etaSeconds) => {
+        fractions.set(nodeId, fraction);
+        sendProgress(fraction >= 1, etaSeconds);
+      })).tasks;
+    // Building the graph runs nothing; the first build only says which files this task reads.
+    const reads = new Set(nodes.map((id) => graphOf({ input: '', source: '' }).find((task) => task.id === id)).map((task) => (task ? kindSpec(task.kind).reads : 'nothing')));
+    const acquire = async (uri: string) => {
+      const file = await sources.acquire(uri, s3);
+      held.push(file);
+      return file.path;
+    };
+    const files = {
+      input: reads.has('input') ? await acquire(spec.files.input) : '',
+      source: reads.has('source') ? await acquire(spec.files.source ?? spec.files.input) : '',
+    };
+    const dag = new Dag();
+    for (const task of graphOf(files)) dag.add(task);
 
+    // The results of probe, prepare-source and plan (the submitter's, or an earlier flow's) are the spec's state.
+    const known = new Map([...Object.entries(stateResults(spec.state)), ...completed]);
     const group = new Set(nodes);
     const sub = new Dag();
     const given = new Map<string, unknown>();
     for (const nodeId of nodes) {
-      const node = dag.get(nodeId);
-      if (!node) throw new VidpipeError('INTERNAL', `task ${taskId}: the job's graph has no node ${nodeId}`);
-      sub.add(node);
-      for (const dependency of node.dependsOn) {
+      const task = dag.get(nodeId);
+      if (!task) throw new VidpipeError('INTERNAL', `task ${taskId}: the job's graph has no node ${nodeId}`);
+      sub.add(task);
+      for (const dependency of task.dependsOn) {
         if (group.has(dependency) || sub.get(dependency)) continue;
-        if (!completed.has(dependency)) throw new VidpipeError('INTERNAL', `task ${taskId}: no result of ${dependency} among its children`);
+        if (!known.has(dependency)) throw new VidpipeError('INTERNAL', `task ${taskId}: no result of ${dependency} among its children`);
         sub.add({ ...dag.get(dependency)!, dependsOn: [] });
-        given.set(dependency, completed.get(dependency));
+        given.set(dependency, known.get(dependency));
       }
     }
-    const { results } = await runDag(sub, { concurrency: nodes.length, signal: controller.signal, completed: given });
+    const { results } = await runDag(sub, { concurrency: nodes.length, signal: controller.signal, given });
 
     // Results other tasks read: those of nodes with a dependent outside this task, or none at all.
     const all = dag.describe();
@@ -201,6 +216,11 @@ async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, opti
     for (const nodeId of nodes) {
       const users = all.filter((t) => t.dependsOn.includes(nodeId));
       if (users.length === 0 || users.some((t) => !group.has(t.id))) exported[nodeId] = results.get(nodeId);
+    }
+    if (group.has(node.publish.id)) {
+      // The package is published: its intermediate files go, and nothing of this task is kept (a rerun would find its inputs gone, but nothing is left to do).
+      await workStore.deleteBelow('', controller.signal).catch(() => undefined);
+      return { taskId, worker: workerId, attempt, root, results: { ...Object.fromEntries(completed), ...exported }, packageFiles: [], workFiles: [], startedAt, finishedAt: new Date().toISOString() };
     }
     const ownPackage = (await listFiles(packageDir)).map((rel) => `package/${rel}`).filter((rel) => !downloads.has(rel));
     const workRefs: string[] = [];
@@ -220,17 +240,61 @@ async function runTask(job: Job<TaskJobData, TaskOutput>, workerId: string, opti
       finishedAt: new Date().toISOString(),
     };
   } catch (caught) {
+    if (stopping.requested && bullToken) {
+      // Stopped with its worker: back to the queue for this or another worker, no attempt spent.
+      await job.moveToWait(bullToken);
+      stopping.handedBack += 1;
+      throw new WaitingError();
+    }
     const error = toVidpipeError(caught);
     await job.log(ERROR_LOG_PREFIX + JSON.stringify(toTaskError(error))).catch(() => undefined);
     if (PERMANENT.has(error.code)) throw new UnrecoverableError(error.message);
     throw new Error(error.message);
   } finally {
     cancel?.removeEventListener('abort', abort);
-    source?.release();
+    for (const file of held) file.release();
     client.destroy();
     workStore.close();
     await rm(root, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/** The graph builder's state on this worker: the spec's, with the files as this task downloaded them. */
+function workerState(spec: QueuedJobSpec, files: { input: string; source: string }, site: GraphState['site']): GraphState {
+  const { inspected, source, plan } = spec.state;
+  return {
+    ...(inspected ? { inspected: { ...inspected, path: files.input } } : {}),
+    ...(source ? { source: { ...source, path: files.source } } : inspected && !inspected.copyReason ? { source: { path: files.source, probe: inspected.probe, notes: inspected.notes } } : {}),
+    ...(plan ? { plan } : {}),
+    site,
+  };
+}
+
+/** The results of the nodes the submitter ran (or learnt from an earlier flow), as a worker's dependencies see them. */
+function stateResults(state: QueuedJobSpec['state']): Record<string, unknown> {
+  return {
+    ...(state.inspected ? { [node.probe.id]: state.inspected } : {}),
+    ...(state.source && state.inspected?.copyReason ? { [node.prepareSource.id]: state.source } : {}),
+    ...(state.plan ? { [node.plan.id]: state.plan } : {}),
+  };
+}
+
+/** How this worker runs a job's nodes: its ffmpeg and folders; publishing with its own S3 settings; no probe or metadata here. */
+function workerEnvironment(spec: QueuedJobSpec, options: WorkerOptions, s3: S3Options, workDir: string, onProgress: (id: string, fraction: number, etaSeconds?: number) => void): JobEnvironment {
+  const submitterOnly = async (): Promise<never> => {
+    throw new VidpipeError('INTERNAL', 'probe and metadata run on the submitting machine, not on a worker');
+  };
+  const job = { binaries: options.binaries, stallTimeoutMs: spec.options.settings.stallTimeoutSeconds * 1000, cores: availableParallelism(), parallelEncodes: parallelEncodes(spec.state.plan, options.concurrency) };
+  return {
+    options: spec.options,
+    contextFor: (id, signal) => {
+      const report = (fraction: number, etaSeconds?: number) => onProgress(id, fraction, etaSeconds);
+      return { ffmpeg: new FfmpegRunner(job, signal, report), signal, onProgress: report, workDir };
+    },
+    probe: submitterOnly,
+    publishing: { s3 },
+    recordMetadata: submitterOnly,
+  };
 }
 
 async function listFiles(dir: string): Promise<string[]> {

@@ -1,5 +1,5 @@
 import { withDatabase } from '../db/database.js';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { reportFromDatabase, type ReportData } from './model.js';
 
 /** The report of a video's published job (or, when none succeeded, of its latest job). */

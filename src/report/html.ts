@@ -1,5 +1,6 @@
 import type { ReportData, ReportRendition } from './model.js';
 import type { TimelineTask } from './package-summary.js';
+import { NODE_KINDS, isNodeKind } from '../job/nodes.js';
 
 /**
  * The job report as HTML: the ladder table, bit rate against quality, and the task
@@ -25,10 +26,6 @@ export const REPORT_CSS = `
 `;
 
 const CODEC_COLOURS: Record<string, string> = { h264: '#2f6fdb', hevc: '#d9822b', av1: '#1f9d6b' };
-const KIND_COLOURS: Record<string, string> = {
-  'encode-video': '#2f6fdb', 'encode-audio': '#7c4dcc', assemble: '#3aa0c8', package: '#1f9d6b', manifests: '#c0a020',
-  poster: '#d9822b', storyboard: '#e0a050', cover: '#d9822b', metrics: '#c2410c', publish: '#6b7280', metadata: '#374151',
-};
 
 function kbps(bits: number | null): string {
   return bits === null ? '–' : String(Math.round(bits / 1000));
@@ -156,7 +153,7 @@ function timeline(tasks: TimelineTask[]): string {
   }
   timed.forEach(({ task, start, end }, row) => {
     const y = 4 + row * rowHeight;
-    const colour = KIND_COLOURS[task.kind] ?? '#6b7280';
+    const colour = isNodeKind(task.kind) ? NODE_KINDS[task.kind].colour : '#6b7280';
     const seconds = ((end - start) / 1000).toFixed(2);
     const tip = `${task.id} (${task.status}) ${new Date(start).toISOString()} → ${new Date(end).toISOString()}, ${seconds} s, worker ${task.worker ?? '?'}, lane ${lanes[row]! + 1}`;
     parts.push(`<text x="4" y="${y + 12}">${escapeHtml(task.id)}</text>`);

@@ -53,6 +53,7 @@ export class TaskTimeline {
 
   observe(event: DagEvent): void {
     if (event.type === 'task-progress') return;
+    if (event.type === 'tasks-added') return this.declare(event.tasks);
     const task = this.tasks.get(event.id) ?? { id: event.id, kind: event.id, label: event.id, status: 'pending', startedAt: null, finishedAt: null, worker: null };
     this.tasks.set(event.id, task);
     const at = new Date(event.at).toISOString();

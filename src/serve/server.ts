@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { contentTypeFor } from '../storage/content-types.js';
 import { isReleaseName } from '../storage/release.js';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { parseRange, type ByteRange } from './ranges.js';
 import { renderPlayerPage, PLAYER_ASSETS } from './page.js';
 import { renderReportDocument } from '../report/html.js';

@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { pipeline } from 'node:stream/promises';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { assertFreeSpace } from '../core/preflight.js';
 
 export const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 60_000;

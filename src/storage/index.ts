@@ -5,7 +5,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { LocalStore } from './local.js';
 import type { ObjectStore } from './object-store.js';
 import { createS3Client, downloadObject, S3Store, type S3Options } from './s3.js';

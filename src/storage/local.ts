@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, copyFile, lstat, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import type { ObjectStore } from './object-store.js';
 import { assertSafeRelativeKey } from './uri.js';
 

@@ -4,7 +4,7 @@
  */
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { isManifestKey } from './storage.js';
 import { assertSafeRelativeKey } from './uri.js';
 

@@ -5,7 +5,7 @@
  * lists; every other file in the folder or prefix belongs to someone else and is left alone.
  * Everything here is pure; publish.ts does the reading and writing.
  */
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { compareReleases, isJobRelease } from './release.js';
 
 export const RECORD_KEY = 'vidpipe-record.json';

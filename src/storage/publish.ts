@@ -18,7 +18,7 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { contentTypeFor, objectHeadersFor } from './content-types.js';
 import { openDestination, type Destination } from './index.js';
 import { putFiles, type ObjectStore } from './object-store.js';

@@ -11,7 +11,7 @@
  * same package, the one started last wins, and an older job that finishes later stands down.
  */
 import path from 'node:path';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { isManifestKey } from './storage.js';
 
 /** Job ids, `j` + base-36 milliseconds + random hex (see newJobId). */

@@ -30,7 +30,7 @@ import {
   type S3ClientConfig,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import type { ObjectHeaders } from './content-types.js';
 import type { ObjectStore } from './object-store.js';
 import { describeFsError, forEachLimit } from './package-files.js';

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 
 export type Location = { kind: 'local'; path: string } | { kind: 's3'; bucket: string; prefix: string };
 

@@ -3,7 +3,7 @@
  * A directory means its master.m3u8 and manifest.mpd (whichever exist).
  */
 import { stat } from 'node:fs/promises';
-import { VidpipeError, isVidpipeError } from '../core/errors.js';
+import { VidpipeError, isVidpipeError } from '../errors.js';
 import { probeFile } from '../ffmpeg/probe.js';
 import { PackageReader } from './source.js';
 import { loadHls, type HlsPackage } from './hls-load.js';

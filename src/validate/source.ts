@@ -7,7 +7,7 @@ import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 
 const isUrl = (ref: string) => /^https?:\/\//i.test(ref);
 

@@ -10,7 +10,7 @@ import {
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
-import { VidpipeError } from '../core/errors.js';
+import { VidpipeError } from '../errors.js';
 import { quietSdkVersionWarning } from '../storage/s3.js';
 
 export interface ObjectCreatedEvent {

@@ -10,11 +10,11 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { toVidpipeError, VidpipeError, type ErrorCode } from '../core/errors.js';
+import { toVidpipeError, VidpipeError, type ErrorCode } from '../errors.js';
 import type { JobEventListener } from '../core/events.js';
 import type { TranscodeResult } from '../core/result.js';
-import { transcode, type TranscodeRequest } from '../core/transcode.js';
-import type { RawTranscodeOptions } from '../cli/options.js';
+import { runJob, type JobRequest } from '../job/run-job.js';
+import type { JobSettings } from '../settings/job-settings.js';
 import { headObject, listObjects, readTextObject, type ObjectSummary } from '../storage/s3.js';
 import { formatS3Uri, type Location, sanitiseName } from '../storage/uri.js';
 import { applyOverrides, isSidecarKey, overridesFromMetadata, overridesFromSidecar, sidecarKeyFor } from './overrides.js';
@@ -33,10 +33,10 @@ export interface WatchConfig {
   outText: string;
   intervalMs: number;
   maxAttempts: number;
-  /** The watcher's transcode flags (before per-upload overrides). */
-  raw: RawTranscodeOptions;
-  /** Everything of a TranscodeRequest that is the same for every upload. */
-  request: Omit<TranscodeRequest, 'input' | 'out' | 'name' | 'defaultName' | 'settings' | 'thumbnails' | 'signal' | 'onEvent'>;
+  /** The watcher's settings (before per-upload overrides). */
+  settings: JobSettings;
+  /** Everything of a JobRequest that is the same for every upload. */
+  request: Omit<JobRequest, 'input' | 'out' | 'name' | 'defaultName' | 'settings' | 'signal' | 'onEvent'>;
   /** Exit once nothing is left to do instead of watching forever. */
   once?: boolean;
 }
@@ -253,14 +253,14 @@ export class Watcher {
     stop: AbortSignal,
   ): Promise<WatchOutcome> {
     const uri = formatS3Uri(object.bucket, object.key);
-    let request: TranscodeRequest;
+    let request: JobRequest;
     try {
       request = await this.requestFor(object, metadata, signal);
     } catch (error) {
       // A bad sidecar fails for good (USAGE); an unreachable server is retried like any transient failure.
       return this.settle(object, attempt, stop, lostLease, toVidpipeError(error));
     }
-    const result = await transcode({ ...request, signal, onEvent: this.hooks.onEvent });
+    const result = await runJob({ ...request, signal, onEvent: this.hooks.onEvent });
     if (result.status === 'succeeded') {
       this.store.finish(object, 'done', { jobId: result.jobId, videoId: result.id, outputs: result.outputs as Record<string, string> });
       this.log(`${uri}: done → ${result.outputs.hls ?? result.outputs.root ?? ''}`);
@@ -303,15 +303,15 @@ export class Watcher {
   }
 
   /** The transcode request for one upload: the watcher's flags, then metadata, then the sidecar. */
-  private async requestFor(object: WatchObjectRef, metadata: Record<string, string>, signal: AbortSignal): Promise<TranscodeRequest> {
+  private async requestFor(object: WatchObjectRef, metadata: Record<string, string>, signal: AbortSignal): Promise<JobRequest> {
     const uri = formatS3Uri(object.bucket, object.key);
     const sidecarKey = sidecarKeyFor(object.key);
     const sidecarText = await readTextObject(this.client, object.bucket, sidecarKey, signal);
-    const overrides = {
-      ...overridesFromMetadata(metadata, `metadata of ${uri}`),
-      ...(sidecarText === undefined ? {} : overridesFromSidecar(sidecarText, formatS3Uri(object.bucket, sidecarKey))),
-    };
-    const applied = applyOverrides(this.config.raw, overrides, sidecarText === undefined ? `metadata of ${uri}` : formatS3Uri(object.bucket, sidecarKey));
+    const applied = applyOverrides(
+      this.config.settings,
+      overridesFromMetadata(metadata, `metadata of ${uri}`),
+      ...(sidecarText === undefined ? [] : [overridesFromSidecar(sidecarText, formatS3Uri(object.bucket, sidecarKey))]),
+    );
     return {
       ...this.config.request,
       input: uri,
@@ -321,7 +321,6 @@ export class Watcher {
       name: applied.name,
       defaultName: packageNameFor(object.key, this.config.prefix),
       settings: applied.settings,
-      thumbnails: applied.thumbnails,
       tags: { ...this.config.request.tags, ...applied.tags, 's3-key': object.key, 's3-etag': object.etag },
     };
   }

@@ -33,8 +33,9 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-export async function startRedisServer(): Promise<RedisTestServer> {
-  const port = await freePort();
+/** Starts redis-server on a free port, or on `port` (e.g. again after stop(), as a restart). */
+export async function startRedisServer(onPort?: number): Promise<RedisTestServer> {
+  const port = onPort ?? (await freePort());
   const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });

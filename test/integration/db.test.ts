@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { isVidpipeError } from '../../src/core/errors.js';
+import { isVidpipeError } from '../../src/errors.js';
 import { openConnection, openDatabase } from '../../src/db/database.js';
 import { MIGRATIONS, migrate, schemaVersion } from '../../src/db/migrations.js';
 import type { RenditionRecord } from '../../src/db/records.js';

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StageContext } from '../../src/core/stage.js';
+import { FfmpegRunner } from '../../src/ffmpeg/runner.js';
 import { probeFile } from '../../src/ffmpeg/probe.js';
 import { runCapture } from '../../src/ffmpeg/run.js';
 import { escapeFilterValue } from '../../src/ffmpeg/args/images.js';
@@ -14,13 +15,9 @@ import { extractCover } from '../../src/core/stages/cover.js';
 let dir: string;
 
 function context(): StageContext {
-  return {
-    binaries: { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe', ffmpegSource: 'path', ffprobeSource: 'path' },
-    signal: new AbortController().signal,
-    onProgress: () => {},
-    stallTimeoutMs: 0,
-    workDir: dir,
-  };
+  const signal = new AbortController().signal;
+  const binaries = { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe', ffmpegSource: 'path', ffprobeSource: 'path' } as const;
+  return { ffmpeg: new FfmpegRunner({ binaries, stallTimeoutMs: 0, cores: 1, parallelEncodes: 1 }, signal), signal, onProgress: () => {}, workDir: dir };
 }
 
 async function ffmpeg(...args: string[]): Promise<void> {

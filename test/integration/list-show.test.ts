@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { runList } from '../../src/cli/commands/list.js';
 import { runShow } from '../../src/cli/commands/show.js';
-import { isVidpipeError } from '../../src/core/errors.js';
+import { isVidpipeError } from '../../src/errors.js';
 import { openDatabase } from '../../src/db/database.js';
 import { sampleCompletion, sampleStart, steppingClock, tempDbFile } from '../helpers/db-fixtures.js';
 

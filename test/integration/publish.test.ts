@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { VidpipeError } from '../../src/core/errors.js';
+import { VidpipeError } from '../../src/errors.js';
 import { objectHeadersFor } from '../../src/storage/content-types.js';
 import { RECORD_KEY } from '../../src/storage/package-record.js';
 import { preflightPublish, type PublishTarget } from '../../src/storage/publish.js';

@@ -6,12 +6,18 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Dag, runDag } from '../../src/core/dag.js';
-import { claimWorkDir, planReuse, recordOutput, recordOutputsOf, releaseWorkDir, resumeKeyFor, sweepFinishedWorkDirs, type RecordedOutput } from '../../src/core/resume.js';
+import { planReuse as planReuseOf, recordOutput, recordOutputsOf as recordOutputsOfTasks, resumeKeyFor, sweepFinishedWorkDirs, type RecordedOutput } from '../../src/job/resume.js';
+import { claimWorkDir, releaseWorkDir, workDirOwner } from '../../src/core/work-lock.js';
 import { openDatabase } from '../../src/db/database.js';
 import type { TaskRecord } from '../../src/db/records.js';
-import type { JobPlan, TranscodeSettings } from '../../src/core/plan.js';
+import type { JobPlan } from '../../src/core/plan.js';
+import { DEFAULT_SETTINGS, type JobSettings } from '../../src/settings/job-settings.js';
 import { tempDir } from '../helpers/media.js';
 import { sampleCompletion, sampleStart } from '../helpers/db-fixtures.js';
+
+/** The resume functions over a graph's nodes, as a run hands them the nodes it gained. */
+const planReuse = (dag: Dag, ...rest: Parameters<typeof planReuseOf> extends [unknown, ...infer R] ? R : never) => planReuseOf(dag.topologicalOrder(), ...rest);
+const recordOutputsOf = (dag: Dag, workDir: string, save: (taskId: string, output: RecordedOutput) => void) => recordOutputsOfTasks(dag.topologicalOrder(), workDir, save);
 
 /** chunk-0, chunk-1 → join → pack: the shape of encode → assemble → package, with real files. */
 function buildGraph(workDir: string, ran: string[]): Dag {
@@ -126,16 +132,18 @@ describe('resume: recorded outputs, verification and reuse', () => {
   });
 
   it('derives the resume key from content, output-affecting settings and destination, not concurrency', () => {
-    const settings = { codecs: ['h264'], preset: 'fast', segmentDurationSeconds: 6, gopSeconds: 2, chunkSeconds: 0, concurrency: 2, audioBitrateKbps: 128, audioSampleRate: 48000, audioOnly: false } as TranscodeSettings;
+    const settings: JobSettings = { ...DEFAULT_SETTINGS, preset: 'fast', concurrency: 2, audioSampleRate: 48000 };
     const plan = { kind: 'audio', segmentDurationSeconds: 6, durationSeconds: 10, audio: [] } as unknown as JobPlan;
-    const base = { sha256: 'ab'.repeat(32), settings, plan, thumbnails: true, av1Encoder: 'libsvtav1', ffmpeg: 'ffmpeg', destination: '/out/talk' };
+    const base = { sha256: 'ab'.repeat(32), settings, plan, ffmpeg: 'ffmpeg', destination: '/out/talk' };
     const key = resumeKeyFor(base);
     assert.match(key, /^r[0-9a-f]{24}$/);
     assert.equal(resumeKeyFor({ ...base, settings: { ...settings, concurrency: 8 } }), key);
     assert.notEqual(resumeKeyFor({ ...base, settings: { ...settings, preset: 'slow' } }), key);
     assert.notEqual(resumeKeyFor({ ...base, destination: '/out/other' }), key);
     assert.notEqual(resumeKeyFor({ ...base, sha256: 'cd'.repeat(32) }), key);
-    assert.notEqual(resumeKeyFor({ ...base, thumbnails: false }), key);
+    assert.notEqual(resumeKeyFor({ ...base, settings: { ...settings, thumbnails: false } }), key);
+    // What changes no intermediate file leaves the key alone.
+    assert.equal(resumeKeyFor({ ...base, settings: { ...settings, stallTimeoutSeconds: 5, metrics: true } }), key);
   });
 });
 
@@ -154,7 +162,7 @@ describe('resume: work folder lock and clean-up', () => {
     await writeFile(join(work, 'kept.bin'), 'work');
     await claimWorkDir(work, false);
     assert.ok(existsSync(join(work, 'kept.bin')), 'kept for resume');
-    assert.equal(JSON.parse(await readFile(join(work, 'vidpipe.lock'), 'utf8')).pid, process.pid);
+    assert.equal((await workDirOwner(work))?.pid, process.pid);
     await releaseWorkDir(work);
     await claimWorkDir(work, true);
     assert.equal(existsSync(join(work, 'kept.bin')), false, 'fresh start empties it');

@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { VidpipeError } from '../../src/core/errors.js';
+import { VidpipeError } from '../../src/errors.js';
 import { RECORD_KEY } from '../../src/storage/package-record.js';
 import { packageUris, type PublishedRelease } from '../../src/storage/publish.js';
 import { createS3Client, readTextObject } from '../../src/storage/s3.js';

@@ -11,7 +11,7 @@ import {
   type ListObjectsV2CommandOutput,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { VidpipeError } from '../../src/core/errors.js';
+import { VidpipeError } from '../../src/errors.js';
 import { objectHeadersFor } from '../../src/storage/content-types.js';
 import { fetchInput, openDestination } from '../../src/storage/index.js';
 import { LocalStore } from '../../src/storage/local.js';

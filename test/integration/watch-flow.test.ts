@@ -8,9 +8,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { createProgram, type CommandHandlers, type GlobalOptions } from '../../src/cli/program.js';
-import type { RawWatchOptions } from '../../src/cli/options.js';
-import { runWatch } from '../../src/cli/commands/watch.js';
+import { createProgram, type CommandHandlers, type OptionValues } from '../../src/cli/program.js';
+import type { GlobalOptions } from '../../src/settings/command-options.js';
+import { parseWatchOptions } from '../../src/settings/command-options.js';
+import { parseTranscodeOptions } from '../../src/settings/job-settings.js';
+import { runWatch, type WatchCommandOptions } from '../../src/cli/commands/watch.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { createS3Client, readTextObject } from '../../src/storage/s3.js';
 import type { SqsLike } from '../../src/watch/sqs.js';
@@ -18,12 +20,12 @@ import { makeClip, tempDir } from '../helpers/media.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { hlsReferences, keysUnder, putFile, putText, S3_ENV } from '../helpers/s3-package.js';
 
-/** Parses a `vidpipe watch …` command line exactly as the CLI does. */
-async function parseWatch(args: string[]): Promise<{ target: string; raw: RawWatchOptions; global: GlobalOptions }> {
-  let parsed: { target: string; raw: RawWatchOptions; global: GlobalOptions } | undefined;
+/** Parses a `vidpipe watch …` command line exactly as the CLI does (src/cli/index.ts). */
+async function parseWatch(args: string[]): Promise<{ target: string; raw: WatchCommandOptions; global: GlobalOptions }> {
+  let parsed: { target: string; raw: WatchCommandOptions; global: GlobalOptions } | undefined;
   const handlers = {
-    watch: async (target: string, raw: RawWatchOptions, global: GlobalOptions) => {
-      parsed = { target, raw, global };
+    watch: async (target: string, values: OptionValues, global: GlobalOptions) => {
+      parsed = { target, raw: { ...parseTranscodeOptions(values), watch: parseWatchOptions(values) }, global };
       return 0;
     },
   } as unknown as CommandHandlers;

@@ -1,18 +1,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ladderSampleRate, planJob, type TranscodeSettings } from '../../src/core/plan.js';
+import { ladderSampleRate, planJob as planJobWith, type JobPlan } from '../../src/core/plan.js';
 import { parseProbe } from '../../src/ffmpeg/probe.js';
 import { buildAudioFilter, parseLoudnormReport, SILENCE_FLOOR } from '../../src/ffmpeg/args/audio.js';
 import { planGain } from '../../src/core/stages/loudness.js';
 import { correctGain } from '../../src/core/stages/encode-audio.js';
 import { toPresentationTimeline } from '../../src/media/edit-list.js';
-import { toTranscodeSettings, type RawTranscodeOptions } from '../../src/cli/options.js';
+import { DEFAULT_SETTINGS, parseTranscodeOptions, type JobSettings } from '../../src/settings/job-settings.js';
 import { audioTags } from '../../src/core/audio-report.js';
 
-const settings: TranscodeSettings = {
-  codecs: ['h264'], preset: 'medium', segmentDurationSeconds: 6, gopSeconds: 2, chunkSeconds: 0, concurrency: 2,
-  audioBitrateKbps: 128, audioOnly: false,
-};
+const settings: JobSettings = { ...DEFAULT_SETTINGS, concurrency: 2 };
+const planJob = (probe: Parameters<typeof planJobWith>[0], with_: JobSettings): JobPlan => planJobWith(probe, with_, { av1Encoder: 'libsvtav1' });
+/** The settings commander's values would give. */
+const toTranscodeSettings = (raw: Record<string, unknown>) => parseTranscodeOptions(raw).settings;
 
 function probeOf(streams: object[], formatTags: Record<string, string> = {}) {
   return parseProbe('/x.flac', 1000, { streams: streams as never, format: { format_name: 'flac', duration: '8.0', start_time: '0', tags: formatTags } });
@@ -63,7 +63,7 @@ describe('audio-only plan', () => {
 });
 
 describe('audio options', () => {
-  const raw: RawTranscodeOptions = { out: 'o', codecs: 'h264', preset: 'medium', concurrency: '2', segmentDuration: '6', audioBitrate: '128', thumbnails: true, stallTimeout: '300' };
+  const raw = { out: 'o', codecs: 'h264', preset: 'medium', concurrency: '2', segmentDuration: '6', audioBitrate: '128', thumbnails: true, stallTimeout: '300' };
   it('parses the ladder, Opus, sample rate and loudness', () => {
     const s = toTranscodeSettings({ ...raw, audioLadder: '96,48', opus: '64', sampleRate: '48000', loudness: '-16', surround: true });
     assert.deepEqual([s.audioLadderKbps, s.opus, s.opusKbps, s.audioSampleRate, s.loudness, s.surround], [[96, 48], true, [64], 48000, -16, true]);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Command } from 'commander';
 import { createProgram, type CommandHandlers } from '../../src/cli/program.js';
 import { COMMANDS, PROGRAM_EXAMPLES, type CommandSpec } from '../../src/cli/command-table.js';
-import { GLOBAL_OPTIONS } from '../../src/cli/options.js';
+import { GLOBAL_OPTIONS } from '../../src/settings/command-options.js';
 import { createRequire } from 'node:module';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };

@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createProgram, type CommandHandlers } from '../../src/cli/program.js';
-import { toTranscodeSettings, parseTags, TRANSCODE_OPTIONS, GLOBAL_OPTIONS, type RawTranscodeOptions } from '../../src/cli/options.js';
+import { parseTranscodeOptions, TRANSCODE_OPTIONS } from '../../src/settings/job-settings.js';
+import { GLOBAL_OPTIONS } from '../../src/settings/command-options.js';
+import { tagsOf } from '../../src/settings/option.js';
 import { chooseProgressMode } from '../../src/cli/reporters/reporter.js';
 import { batchExitCode } from '../../src/cli/commands/transcode.js';
 import type { TranscodeResult } from '../../src/core/result.js';
@@ -55,7 +57,9 @@ describe('transcode settings', () => {
   const defaults = Object.fromEntries(
     TRANSCODE_OPTIONS.filter((o) => o.defaultValue !== undefined).map((o) => [o.flags.match(/--([\w-]+)/)![1]!.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()), o.defaultValue]),
   );
-  const raw = { ...defaults, out: 'o', thumbnails: true } as unknown as RawTranscodeOptions;
+  const raw: Record<string, unknown> = { ...defaults, out: 'o', thumbnails: true };
+  const toTranscodeSettings = (record: Record<string, unknown>) => parseTranscodeOptions(record).settings;
+  const parseTags = (values: string[]) => tagsOf(values, { flag: '--tag', from: 'cli' });
   it('validates numbers with the flag named in the message', () => {
     assert.throws(() => toTranscodeSettings({ ...raw, concurrency: '0' }), /--concurrency/);
     assert.throws(() => toTranscodeSettings({ ...raw, segmentDuration: 'abc' }), /--segment-duration/);

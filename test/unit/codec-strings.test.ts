@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isVidpipeError } from '../../src/core/errors.js';
+import { isVidpipeError } from '../../src/errors.js';
 import { aacCodecString, av1CodecString, avcCodecString, codecStringFromInit, describeInit, hevcCodecString } from '../../src/media/codec-strings.js';
 import { audioSampleEntry, bits, box, fullBox, initSegment, u16, u32, u8, visualSampleEntry } from '../helpers/mp4-build.js';
 

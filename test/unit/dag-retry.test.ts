@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Dag, runDag, type DagEvent } from '../../src/core/dag.js';
-import { VidpipeError } from '../../src/core/errors.js';
+import { VidpipeError } from '../../src/errors.js';
 
 /** A one-node graph whose task fails with the given codes, in order, then succeeds. */
 function graph(failures: VidpipeError['code'][], maxAttempts?: number) {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildLadder, chooseFrameRate, h264Level, MIN_CODED_SIDE, parseLadderOption, parseCodecs, parsePreset, renditionSize } from '../../src/core/ladder.js';
+import { buildLadder as buildLadderWith, chooseFrameRate, h264Level, MIN_CODED_SIDE, renditionSize, type LadderOptions } from '../../src/core/ladder.js';
 import { displaySizeAtWidth } from '../../src/ffmpeg/args/images.js';
 import type { VideoStreamInfo } from '../../src/ffmpeg/probe.js';
 
@@ -11,6 +11,8 @@ function video(displayWidth: number, displayHeight: number): VideoStreamInfo {
   };
 }
 const fps30 = { num: 30, den: 1 };
+/** The ladder with the default preset and SVT-AV1 (what the encoder columns do not change). */
+const buildLadder = (source: VideoStreamInfo, options: Omit<LadderOptions, 'preset' | 'av1Encoder'>) => buildLadderWith(source, { preset: 'medium', av1Encoder: 'libsvtav1', ...options });
 
 describe('buildLadder', () => {
   it('follows the Apple table for a 1080p source, top rung first', () => {
@@ -124,17 +126,16 @@ describe('chooseFrameRate', () => {
   });
 });
 
-describe('option parsing', () => {
-  it('parses --ladder names and explicit rates', () => {
-    assert.deepEqual(parseLadderOption('1080p,720p,480p:1500'), [{ size: 1080, kbps: 6000 }, { size: 720, kbps: 3000 }, { size: 480, kbps: 1500 }]);
-    assert.throws(() => parseLadderOption('big'), /--ladder/);
-    assert.throws(() => parseLadderOption('32p'), /outside/);
-  });
-  it('parses codecs and presets', () => {
-    assert.deepEqual(parseCodecs('h264,H265,av1,avc'), ['h264', 'hevc', 'av1']);
-    assert.throws(() => parseCodecs('vp9'), /--codecs/);
-    assert.equal(parsePreset('SLOW'), 'slow');
-    assert.throws(() => parsePreset('turbo'), /--preset/);
+describe('encoders', () => {
+  it('gives each rendition its encoder, with the preset in its own terms', () => {
+    const ladder = buildLadderWith(video(1280, 720), { codecs: ['h264', 'hevc', 'av1'], frameRate: fps30, rungs: [{ size: 720, kbps: 3000 }], preset: 'slow', av1Encoder: 'libsvtav1' });
+    assert.deepEqual(ladder.map((r) => r.encoder), [
+      { name: 'libx264', preset: 'slow', threads: 'share-cores' },
+      { name: 'libx265', preset: 'slow', threads: 'encoder-default' },
+      { name: 'libsvtav1', preset: '5', threads: 'encoder-default' },
+    ]);
+    const aom = buildLadderWith(video(1280, 720), { codecs: ['av1'], frameRate: fps30, rungs: [{ size: 720, kbps: 3000 }], preset: 'veryslow', av1Encoder: 'libaom-av1' });
+    assert.deepEqual(aom[0]!.encoder, { name: 'libaom-av1', preset: '1', threads: 'encoder-default' });
   });
 });
 

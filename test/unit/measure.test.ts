@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isVidpipeError } from '../../src/core/errors.js';
+import { isVidpipeError } from '../../src/errors.js';
 import {
   averageSegmentBitrate,
   iFrameBitrates,

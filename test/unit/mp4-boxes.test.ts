@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isVidpipeError } from '../../src/core/errors.js';
+import { isVidpipeError } from '../../src/errors.js';
 import {
   childBoxes,
   findBox,

@@ -1,7 +1,7 @@
 /** The package record's rules (src/storage/package-record.ts): ownership, names, claims, sweeps, adoption. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { VidpipeError } from '../../src/core/errors.js';
+import { VidpipeError } from '../../src/errors.js';
 import {
   adoptedRecord,
   candidateNames,

@@ -5,17 +5,21 @@ import HLS from 'hls-parser';
 import { writeMpd } from '../../src/manifest/dash.js';
 import { writeIFramePlaylist, writeMultivariantPlaylist, writeMediaPlaylist } from '../../src/manifest/hls.js';
 import { manifestLanguage } from '../../src/manifest/language.js';
-import { buildChunkFilterGraph, buildVideoEncoderArgs, hdrTransferOf } from '../../src/ffmpeg/args/video.js';
+import { buildChunkFilterGraph, buildVideoEncoderArgs } from '../../src/ffmpeg/args/video.js';
+import { videoEncoderFor, type Av1Encoder } from '../../src/ffmpeg/args/encoders.js';
 import { buildTsPackageArgs } from '../../src/ffmpeg/args/package-ts.js';
-import { parseHdrSideData, svtAv1HdrParams, x265HdrParams } from '../../src/ffmpeg/hdr.js';
+import { hdrTransferOf, parseHdrSideData, svtAv1HdrParams, x265HdrParams } from '../../src/ffmpeg/hdr.js';
 import { parseScratchPlaylist, tsKeyFrameRanges, tsPackageModel } from '../../src/core/stages/package-ts.js';
 import type { Rendition } from '../../src/core/ladder.js';
 import { sampleModel } from '../helpers/manifest-model.js';
 
 const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => ['AdaptationSet', 'Representation'].includes(name) });
 
-function rendition(codec: Rendition['codec'], size = 144): Rendition {
-  return { id: `${codec}-${size}p`, codec, size, width: 256, height: 144, bitrateKbps: 200, maxrateKbps: 220, bufsizeKbps: 400, profile: codec === 'h264' ? 'high' : 'main', level: codec === 'h264' ? '2.1' : '' };
+function rendition(codec: Rendition['codec'], size = 144, av1Encoder: Av1Encoder = 'libsvtav1'): Rendition {
+  return {
+    id: `${codec}-${size}p`, codec, size, width: 256, height: 144, bitrateKbps: 200, maxrateKbps: 220, bufsizeKbps: 400, profile: codec === 'h264' ? 'high' : 'main', level: codec === 'h264' ? '2.1' : '',
+    encoder: videoEncoderFor(codec, 'ultrafast', av1Encoder),
+  };
 }
 
 describe('DASH thumbnail track (storyboard)', () => {
@@ -74,23 +78,23 @@ describe('HDR encoding arguments', () => {
   });
 
   it('keeps HEVC 10-bit Main10 with BT.2020/PQ in the VUI, and tags H.264 as BT.709', () => {
-    const hevc = buildVideoEncoderArgs(rendition('hevc'), 60, 'ultrafast', 'libsvtav1', 'PQ');
+    const hevc = buildVideoEncoderArgs(rendition('hevc'), 60, 'PQ');
     assert.equal(hevc[hevc.indexOf('-profile:v') + 1], 'main10');
     assert.match(hevc[hevc.indexOf('-x265-params') + 1]!, /colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc/);
     assert.equal(hevc[hevc.indexOf('-color_trc') + 1], 'smpte2084');
-    const sdrHevc = buildVideoEncoderArgs(rendition('hevc'), 60, 'ultrafast', 'libsvtav1');
+    const sdrHevc = buildVideoEncoderArgs(rendition('hevc'), 60);
     assert.equal(sdrHevc[sdrHevc.indexOf('-profile:v') + 1], 'main');
     assert.ok(!sdrHevc.includes('-color_trc'));
-    const h264 = buildVideoEncoderArgs(rendition('h264'), 60, 'ultrafast', 'libsvtav1', 'HLG');
+    const h264 = buildVideoEncoderArgs(rendition('h264'), 60, 'HLG');
     assert.equal(h264[h264.indexOf('-color_trc') + 1], 'bt709');
   });
 
   it('gives SVT-AV1 closed GOPs without scene-cut key frames and the HDR colour description', () => {
-    const av1 = buildVideoEncoderArgs(rendition('av1'), 48, 'ultrafast', 'libsvtav1', 'HLG');
+    const av1 = buildVideoEncoderArgs(rendition('av1'), 48, 'HLG');
     assert.equal(av1[av1.indexOf('-svtav1-params') + 1], 'irefresh-type=2:scd=0');
     assert.equal(av1[av1.indexOf('-g') + 1], '48');
     assert.equal(av1[av1.indexOf('-color_trc') + 1], 'arib-std-b67');
-    const aom = buildVideoEncoderArgs(rendition('av1'), 48, 'ultrafast', 'libaom-av1');
+    const aom = buildVideoEncoderArgs(rendition('av1', 144, 'libaom-av1'), 48);
     assert.equal(aom[aom.indexOf('-keyint_min') + 1], '48');
   });
 
@@ -109,16 +113,16 @@ describe('HDR encoding arguments', () => {
       'mastering-display=G(0.2650,0.6900)B(0.1500,0.0600)R(0.6800,0.3200)WP(0.3127,0.3290)L(1000.0000,0.0001)', 'content-light=1000,400',
     ]);
     assert.deepEqual(parseHdrSideData([]), {});
-    const hevc = buildVideoEncoderArgs(rendition('hevc'), 60, 'ultrafast', 'libsvtav1', 'PQ', metadata);
+    const hevc = buildVideoEncoderArgs(rendition('hevc'), 60, 'PQ', metadata);
     assert.match(hevc[hevc.indexOf('-x265-params') + 1]!, /:master-display=G\(13250,34500\).*:max-cll=1000,400$/);
-    const av1 = buildVideoEncoderArgs(rendition('av1'), 60, 'ultrafast', 'libsvtav1', 'PQ', metadata);
+    const av1 = buildVideoEncoderArgs(rendition('av1'), 60, 'PQ', metadata);
     assert.match(av1[av1.indexOf('-svtav1-params') + 1]!, /^irefresh-type=2:scd=0:mastering-display=.*:content-light=1000,400$/);
   });
 
   it('tone-maps only the H.264 branch of an HDR source', () => {
     const graph = buildChunkFilterGraph({
       source: 'in.mp4', streamIndex: 0, frameRate: { num: 30, den: 1 }, chunk: { index: 0, startFrame: 0, endFrame: 60, prerollFrame: 0 },
-      gopFrames: 60, deinterlace: false, preset: 'ultrafast', av1Encoder: 'libsvtav1', hdr: 'PQ',
+      gopFrames: 60, deinterlace: false, hdr: 'PQ',
       outputs: [{ rendition: rendition('h264'), path: 'a.mp4' }, { rendition: rendition('hevc'), path: 'b.mp4' }],
     });
     const [, h264Branch, hevcBranch] = graph.split(';');

@@ -1,12 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseGopFrames, planChunks, planJob, type TranscodeSettings } from '../../src/core/plan.js';
+import { chooseGopFrames, planChunks, planJob as planJobWith, type JobPlan } from '../../src/core/plan.js';
+import { DEFAULT_SETTINGS, type JobSettings } from '../../src/settings/job-settings.js';
 import { parseProbe } from '../../src/ffmpeg/probe.js';
 
-const settings: TranscodeSettings = {
-  codecs: ['h264'], preset: 'medium', segmentDurationSeconds: 6, gopSeconds: 2, chunkSeconds: 0, concurrency: 2,
-  audioBitrateKbps: 128, audioSampleRate: 48000, audioOnly: false,
-};
+const settings: JobSettings = { ...DEFAULT_SETTINGS, concurrency: 2, audioSampleRate: 48000 };
+const planJob = (probe: Parameters<typeof planJobWith>[0], with_: JobSettings): JobPlan => planJobWith(probe, with_, { av1Encoder: 'libsvtav1' });
 
 function probeOf(streams: object[], duration = '60.0') {
   return parseProbe('/x.mp4', 1000, { streams: streams as never, format: { format_name: 'mov,mp4', duration, start_time: '0' } });

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertFreeSpace, estimatePackageBytes, spaceNeeds, type FileSystemSpace } from '../../src/core/preflight.js';
 import type { JobPlan } from '../../src/core/plan.js';
-import { VidpipeError } from '../../src/core/errors.js';
+import { VidpipeError } from '../../src/errors.js';
 
 /** A 100 s job: 3000 + 1000 kb/s of video and 128 kb/s of audio. */
 const plan = {

@@ -18,9 +18,9 @@ describe('ProgressParser', () => {
 
 describe('chunk encode arguments', () => {
   const video = { index: 0, codec: 'h264', width: 640, height: 360, displayWidth: 640, displayHeight: 360, rotation: 0, sampleAspectRatio: { num: 1, den: 1 }, displayAspectRatio: { num: 16, den: 9 }, bitDepth: 8, startSeconds: 0, isAttachedPicture: false };
-  const renditions = buildLadder(video, { codecs: ['h264'], frameRate: { num: 30000, den: 1001 }, rungs: [{ size: 360, kbps: 730 }, { size: 234, kbps: 145 }] });
+  const renditions = buildLadder(video, { codecs: ['h264'], frameRate: { num: 30000, den: 1001 }, rungs: [{ size: 360, kbps: 730 }, { size: 234, kbps: 145 }], preset: 'fast', av1Encoder: 'libsvtav1' });
   const input = {
-    source: '-weird name.mp4', streamIndex: 0, frameRate: { num: 30000, den: 1001 }, gopFrames: 60, deinterlace: false, preset: 'fast' as const, av1Encoder: 'libsvtav1' as const,
+    source: '-weird name.mp4', streamIndex: 0, frameRate: { num: 30000, den: 1001 }, gopFrames: 60, deinterlace: false,
     chunk: { index: 2, startFrame: 360, endFrame: 540, prerollFrame: 330 },
     outputs: renditions.map((rendition, i) => ({ rendition, path: `/w/${i}.mp4` })),
   };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { VidpipeError } from '../../src/core/errors.js';
+import { VidpipeError } from '../../src/errors.js';
 import {
   cacheControlFor,
   contentTypeFor,

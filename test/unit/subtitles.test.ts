@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clipCues, parseSidecarSubtitle, parseWebVtt, planSubtitles, vttTime, writeSubtitleSegments } from '../../src/core/stages/subtitles.js';
+import { clipCues, parseWebVtt, planSubtitles, vttTime, writeSubtitleSegments } from '../../src/core/stages/subtitles.js';
+import { parseSidecarSubtitle } from '../../src/settings/job-settings.js';
 import type { MediaProbe } from '../../src/ffmpeg/probe.js';
 import { tempDir } from '../helpers/media.js';
 

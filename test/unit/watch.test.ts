@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { VidpipeError } from '../../src/core/errors.js';
+import { VidpipeError } from '../../src/errors.js';
 import { entryManifestFor, releaseReferencedBy } from '../../src/storage/release.js';
 import { applyOverrides, overridesFromMetadata, overridesFromSidecar } from '../../src/watch/overrides.js';
 import { parseS3Notification } from '../../src/watch/sqs.js';
 import { WatchStore } from '../../src/watch/store.js';
 import { packageNameFor } from '../../src/watch/watcher.js';
-import type { RawTranscodeOptions } from '../../src/cli/options.js';
+import { parseTranscodeOptions } from '../../src/settings/job-settings.js';
 import { tempDir } from '../helpers/media.js';
 
 const OBJECT = { bucket: 'inbox', key: 'uploads/a.mp4', etag: 'e1', size: 10 };
@@ -73,17 +73,19 @@ describe('WatchStore claims', () => {
 });
 
 describe('per-upload overrides', () => {
-  const base = { codecs: 'h264', preset: 'medium', concurrency: '2', segmentDuration: '6', audioBitrate: '128', thumbnails: true, stallTimeout: '300', out: 's3://b/vod/' } as RawTranscodeOptions;
+  const base = parseTranscodeOptions({ codecs: 'h264', preset: 'medium', concurrency: '2', segmentDuration: '6', audioBitrate: '128', thumbnails: true, stallTimeout: '300', out: 's3://b/vod/' }).settings;
 
   it('reads metadata and sidecars into validated settings, the sidecar winning', () => {
     const metadata = overridesFromMetadata({ 'vidpipe-preset': 'fast', 'vidpipe-segment-duration': '4', 'vidpipe-tag-team': 'news', other: 'x' }, 'meta');
     const sidecar = overridesFromSidecar('{"ladder": [{"size": 360, "kbps": 700}, "144p"], "preset": "ultrafast", "thumbnails": false, "name": "Intro"}', 'sidecar');
-    const applied = applyOverrides(base, { ...metadata, ...sidecar }, 'x');
+    const applied = applyOverrides(base, metadata, sidecar);
     assert.equal(applied.settings.preset, 'ultrafast');
     assert.equal(applied.settings.segmentDurationSeconds, 4);
-    assert.deepEqual(applied.settings.rungs?.map((r) => r.size), [360, 144]);
-    assert.equal(applied.settings.rungs?.[0]?.kbps, 700);
-    assert.equal(applied.thumbnails, false);
+    const rungs = applied.settings.rungs;
+    assert.ok(Array.isArray(rungs));
+    assert.deepEqual(rungs.map((r) => r.size), [360, 144]);
+    assert.equal(rungs[0]?.kbps, 700);
+    assert.equal(applied.settings.thumbnails, false);
     assert.equal(applied.name, 'Intro');
     assert.deepEqual(metadata.tags, { team: 'news' });
   });
@@ -94,8 +96,8 @@ describe('per-upload overrides', () => {
     usage(() => overridesFromSidecar('{"ladr": "720p"}', 's3://b/a.mp4.vidpipe.json'), /a\.mp4\.vidpipe\.json: unknown setting "ladr"/);
     usage(() => overridesFromSidecar('[1]', 'sc'), /expected a JSON object/);
     usage(() => overridesFromSidecar('{"ladder": "/etc/profile.json"}', 'sc'), /"ladder" must be rungs, not a file path/);
-    usage(() => applyOverrides(base, overridesFromSidecar('{"segmentDuration": 99}', 'sc'), 'sc'), /^sc: --segment-duration/);
-    usage(() => applyOverrides(base, overridesFromSidecar('{"preset": "warp"}', 'sc'), 'sc'), /^sc: /);
+    usage(() => applyOverrides(base, overridesFromSidecar('{"segmentDuration": 99}', 'sc')), /^sc: --segment-duration/);
+    usage(() => applyOverrides(base, overridesFromSidecar('{"preset": "warp"}', 'sc')), /^sc: /);
   });
 
   it('derives package names from the key below the watched prefix', () => {

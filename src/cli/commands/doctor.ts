@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { resolveBinaries, type BinarySource } from '../../ffmpeg/binaries.js';
 import { detectCapabilities } from '../../ffmpeg/capabilities.js';
 import { defaultDatabasePath, openConnection } from '../../db/database.js';
-import { defaultWorkRoot } from '../../core/transcode.js';
-import { EXIT_FAILURE, EXIT_OK } from '../../core/errors.js';
-import type { GlobalOptions } from '../program.js';
+import { defaultWorkRoot } from '../../settings/job-settings.js';
+import { EXIT_FAILURE, EXIT_OK } from '../../errors.js';
+import type { GlobalOptions } from '../../settings/command-options.js';
 import type { CliIO } from '../io.js';
 
 interface EncoderCheck {

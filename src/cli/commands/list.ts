@@ -1,4 +1,4 @@
-import { VidpipeError } from '../../core/errors.js';
+import { VidpipeError } from '../../errors.js';
 import type { VideoSummary } from '../../db/records.js';
 import { withDatabase } from '../../db/database.js';
 

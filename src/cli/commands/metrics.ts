@@ -1,24 +1,19 @@
 import { resolveBinaries } from '../../ffmpeg/binaries.js';
 import { measureVideo } from '../../metrics/for-video.js';
 import type { CliIO } from '../io.js';
-import type { GlobalOptions } from '../program.js';
+import type { GlobalOptions, MetricsOptions } from '../../settings/command-options.js';
 import { installInterruptHandler } from '../signals.js';
 import { formatJson, formatTable } from './list.js';
 
-export interface RawMetricsOptions {
-  source?: string;
-  package?: string;
-}
-
 /** `vidpipe metrics <id>`: PSNR/SSIM of a published package against its source, stored with its renditions. */
-export async function runMetrics(id: string, raw: RawMetricsOptions, global: GlobalOptions & { dbPath: string }, io: CliIO): Promise<number> {
+export async function runMetrics(id: string, options: MetricsOptions, global: GlobalOptions & { dbPath: string }, io: CliIO): Promise<number> {
   const binaries = await resolveBinaries({ ffmpeg: global.ffmpeg, ffprobe: global.ffprobe }, io.env);
   const controller = new AbortController();
   const uninstall = installInterruptHandler(() => controller.abort(), io.stderr);
   try {
     let shown = -1;
     const result = await measureVideo({
-      db: global.dbPath, id, binaries, source: raw.source, packageDir: raw.package, signal: controller.signal,
+      db: global.dbPath, id, binaries, source: options.source, packageDir: options.packageDir, signal: controller.signal,
       onProgress: (fraction) => {
         const percent = Math.floor(fraction * 10) * 10;
         if (global.quiet || global.json || percent === shown) return;

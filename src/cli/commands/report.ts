@@ -1,17 +1,13 @@
 import { stat, writeFile } from 'node:fs/promises';
-import { VidpipeError } from '../../core/errors.js';
+import { VidpipeError } from '../../errors.js';
 import { loadReport } from '../../report/from-database.js';
 import { renderReportDocument } from '../../report/html.js';
 import { reportFromPackage, type ReportData } from '../../report/model.js';
 import { readPackageSummary } from '../../report/package-summary.js';
 import { describePackage } from '../../serve/package-layout.js';
 import type { CliIO } from '../io.js';
-import type { GlobalOptions } from '../program.js';
+import type { GlobalOptions, ReportOptions } from '../../settings/command-options.js';
 import { formatJson, formatTable } from './list.js';
-
-export interface RawReportOptions {
-  html?: string;
-}
 
 /** A package folder (with vidpipe.json) or a video id from the database. */
 async function reportFor(target: string, db: string): Promise<ReportData> {
@@ -50,7 +46,7 @@ export function formatReportText(data: ReportData): string {
 }
 
 /** `vidpipe report <id|dir> [--html file]`: the job report as text, JSON, or one self-contained HTML file. */
-export async function runReport(target: string, raw: RawReportOptions, global: GlobalOptions & { dbPath: string }, io: CliIO): Promise<number> {
+export async function runReport(target: string, raw: ReportOptions, global: GlobalOptions & { dbPath: string }, io: CliIO): Promise<number> {
   const data = await reportFor(target, global.dbPath);
   if (raw.html) {
     await writeFile(raw.html, renderReportDocument(data));

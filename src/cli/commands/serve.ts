@@ -1,19 +1,11 @@
-import { VidpipeError } from '../../core/errors.js';
 import { startServer } from '../../serve/server.js';
+import type { GlobalOptions, ServeOptions } from '../../settings/command-options.js';
 import type { CliIO } from '../io.js';
-import type { GlobalOptions } from '../program.js';
 import { installInterruptHandler } from '../signals.js';
 
-export interface RawServeOptions {
-  port: string;
-  host: string;
-}
-
 /** `vidpipe serve <dir>`: serves a package and its player page until Ctrl-C. */
-export async function runServe(dir: string, raw: RawServeOptions, global: GlobalOptions, io: CliIO): Promise<number> {
-  const port = Number(raw.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new VidpipeError('USAGE', `--port: "${raw.port}" is not a port number (0–65535)`);
-  const running = await startServer({ dir, port, host: raw.host });
+export async function runServe(dir: string, options: ServeOptions, global: GlobalOptions, io: CliIO): Promise<number> {
+  const running = await startServer({ dir, port: options.port, host: options.host });
   if (global.json) io.stdout(JSON.stringify({ url: running.url, dir }));
   else io.stdout(`vidpipe: serving ${dir} at ${running.url}  (Ctrl-C to stop)`);
   await new Promise<void>((resolve) => {

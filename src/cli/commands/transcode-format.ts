@@ -1,5 +1,5 @@
 import type { TranscodeResult } from '../../core/result.js';
-import type { TranscodePlanView } from '../../core/transcode.js';
+import type { TranscodePlanView } from '../../job/run-job.js';
 
 const kbps = (bits: number) => `${Math.round(bits / 1000)}k`;
 

@@ -1,10 +1,10 @@
 import { resolveBinaries } from '../../ffmpeg/binaries.js';
 import { defaultDatabasePath } from '../../db/database.js';
-import { planTranscode, transcode, type TranscodeRequest } from '../../core/transcode.js';
-import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, VidpipeError } from '../../core/errors.js';
+import { previewJob, runJob, type JobRequest } from '../../job/run-job.js';
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, VidpipeError } from '../../errors.js';
 import type { TranscodeResult } from '../../core/result.js';
-import { positiveNumber, toTranscodeSettings, parseTags, type RawTranscodeOptions } from '../options.js';
-import type { GlobalOptions } from '../program.js';
+import type { JobSettings, TranscodeFlags } from '../../settings/job-settings.js';
+import type { GlobalOptions } from '../../settings/command-options.js';
 import type { CliIO } from '../io.js';
 import { chooseProgressMode, type Reporter } from '../reporters/reporter.js';
 import { ListrReporter } from '../reporters/listr-reporter.js';
@@ -12,6 +12,7 @@ import { PlainReporter } from '../reporters/plain-reporter.js';
 import { installInterruptHandler } from '../signals.js';
 import { formatPlan, formatResult } from './transcode-format.js';
 import { assertQueueable, queueRunner } from '../../queue/submit.js';
+import { assertRedisReachable } from '../../queue/connection.js';
 
 export function createReporter(global: GlobalOptions, io: CliIO): Reporter | undefined {
   const mode = chooseProgressMode(global, { isTTY: io.stderrIsTTY, columns: process.stderr.columns }, io.env);
@@ -29,15 +30,24 @@ export function batchExitCode(results: TranscodeResult[]): number {
   return failed.every(badInput) ? EXIT_USAGE : EXIT_FAILURE;
 }
 
-export async function runTranscode(inputs: string[], raw: RawTranscodeOptions, global: GlobalOptions, io: CliIO): Promise<number> {
-  if (inputs.length === 0) throw new VidpipeError('USAGE', 'no input given: vidpipe transcode <file|s3://bucket/key> [more…]');
-  if (raw.name && inputs.length > 1) throw new VidpipeError('USAGE', '--name applies to a single input');
-  if (raw.queue) assertQueueable(inputs, raw.out);
-  const base = await transcodeBase(raw, global, io);
+/** What `vidpipe transcode` (and `watch`) got from its option table. */
+export interface TranscodeOptions {
+  settings: JobSettings;
+  flags: TranscodeFlags;
+}
 
-  if (raw.plan) {
+export async function runTranscode(inputs: string[], options: TranscodeOptions, global: GlobalOptions, io: CliIO): Promise<number> {
+  const { flags } = options;
+  if (inputs.length === 0) throw new VidpipeError('USAGE', 'no input given: vidpipe transcode <file|s3://bucket/key> [more…]');
+  if (flags.name && inputs.length > 1) throw new VidpipeError('USAGE', '--name applies to a single input');
+  if (flags.queue) assertQueueable(inputs, flags.out);
+  const base = await transcodeBase(options, global, io);
+  // Before any input is downloaded and probed: the queue is useless without it.
+  if (flags.queue && !flags.plan) await assertRedisReachable(flags.queue);
+
+  if (flags.plan) {
     for (const input of inputs) {
-      const view = await planTranscode({ ...base, input });
+      const view = await previewJob({ ...base, input });
       io.stdout(global.json ? JSON.stringify({ input, kind: view.plan.kind, plan: view.plan, tasks: view.tasks }) : formatPlan(view));
     }
     return EXIT_OK;
@@ -45,12 +55,12 @@ export async function runTranscode(inputs: string[], raw: RawTranscodeOptions, g
 
   const controller = new AbortController();
   const uninstall = installInterruptHandler(() => controller.abort(), io.stderr);
-  const reporter = raw.detach ? undefined : createReporter(global, io);
+  const reporter = flags.detach ? undefined : createReporter(global, io);
   const results: TranscodeResult[] = [];
   try {
     for (const input of inputs) {
       if (controller.signal.aborted) break;
-      const result = await transcode({ ...base, input, signal: controller.signal, onEvent: (e) => reporter?.onEvent(e) });
+      const result = await runJob({ ...base, input, signal: controller.signal, onEvent: (e) => reporter?.onEvent(e) });
       results.push(result);
     }
   } finally {
@@ -67,30 +77,26 @@ export async function runTranscode(inputs: string[], raw: RawTranscodeOptions, g
 }
 
 /** Everything of a request that comes from the flags (shared by `transcode` and `watch`). */
-export async function transcodeBase(raw: RawTranscodeOptions, global: GlobalOptions, io: CliIO): Promise<Omit<TranscodeRequest, 'input'>> {
-  const settings = toTranscodeSettings(raw);
+export async function transcodeBase({ settings, flags }: TranscodeOptions, global: GlobalOptions, io: CliIO): Promise<Omit<JobRequest, 'input'>> {
   const binaries = await resolveBinaries({ ffmpeg: global.ffmpeg, ffprobe: global.ffprobe }, io.env);
   return {
-    out: raw.out,
-    name: raw.name,
+    out: flags.out,
+    name: flags.name,
     settings,
     binaries,
     dbPath: global.db ?? defaultDatabasePath(io.env),
-    s3: { endpoint: raw.s3Endpoint, region: raw.s3Region, timeoutSeconds: raw.s3Timeout === undefined ? undefined : positiveNumber('--s3-timeout', raw.s3Timeout) },
-    stallTimeoutMs: Number(raw.stallTimeout) * 1000,
-    thumbnails: raw.thumbnails !== false,
-    metrics: raw.metrics === true,
-    tags: parseTags(raw.tag),
-    workRoot: raw.workDir,
-    force: raw.force === true,
-    runner: queueRunnerFor(raw),
+    s3: { endpoint: flags.s3Endpoint, region: flags.s3Region, timeoutSeconds: flags.s3TimeoutSeconds },
+    tags: flags.tags,
+    workRoot: flags.workDir,
+    force: flags.force,
+    runner: queueRunnerFor(settings, flags),
   };
 }
 
-function queueRunnerFor(raw: RawTranscodeOptions): TranscodeRequest['runner'] {
-  if (raw.detach && !raw.queue) throw new VidpipeError('USAGE', '--detach applies to --queue only');
-  if (!raw.queue) return undefined;
+function queueRunnerFor(settings: JobSettings, flags: TranscodeFlags): JobRequest['runner'] {
+  if (flags.detach && !flags.queue) throw new VidpipeError('USAGE', '--detach applies to --queue only');
+  if (!flags.queue) return undefined;
   // Workers on other machines cannot read a file on this one.
-  if (raw.subtitles?.length) throw new VidpipeError('USAGE', '--subtitles reads local files, which queue workers cannot reach; drop it or run without --queue');
-  return queueRunner({ redisUrl: raw.queue, detach: raw.detach === true });
+  if (settings.subtitles.length > 0) throw new VidpipeError('USAGE', '--subtitles reads local files, which queue workers cannot reach; drop it or run without --queue');
+  return queueRunner({ redisUrl: flags.queue, detach: flags.detach });
 }

@@ -1,4 +1,4 @@
-import { EXIT_FAILURE, EXIT_OK, VidpipeError } from '../../core/errors.js';
+import { EXIT_FAILURE, EXIT_OK, VidpipeError } from '../../errors.js';
 import { resolveBinaries, type FfmpegBinaries } from '../../ffmpeg/binaries.js';
 import {
   packagesOfOutputFolder,
@@ -9,12 +9,8 @@ import {
   type ValidationReport,
 } from '../../validate/index.js';
 import { printable } from './list.js';
-import type { GlobalOptions } from '../program.js';
+import type { GlobalOptions, ValidateOptions } from '../../settings/command-options.js';
 import type { CliIO } from '../io.js';
-
-export interface ValidateCommandOptions {
-  source?: string;
-}
 
 const MARK: Record<CheckResult['status'], string> = { pass: '✔', fail: '✖', skip: '–' };
 
@@ -56,7 +52,7 @@ export function folderExitCode(folder: FolderValidationReport): number {
  * `vidpipe validate <dir | master.m3u8 | manifest.mpd | URL>`: exit 0 when every check passes,
  * 1 when any fails. An output folder (one package folder per input) has every package checked.
  */
-export async function runValidate(target: string, options: ValidateCommandOptions, global: GlobalOptions, io: CliIO): Promise<number> {
+export async function runValidate(target: string, options: ValidateOptions, global: GlobalOptions, io: CliIO): Promise<number> {
   let binaries: Promise<FfmpegBinaries> | undefined;
   // ffmpeg/ffprobe are needed only for MPEG-TS segments and --source; fMP4 packages are read directly.
   const tools = () => (binaries ??= resolveBinaries({ ffmpeg: global.ffmpeg, ffprobe: global.ffprobe }, io.env));

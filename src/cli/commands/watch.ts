@@ -1,14 +1,13 @@
-import { EXIT_OK, VidpipeError } from '../../core/errors.js';
+import { EXIT_OK, VidpipeError } from '../../errors.js';
 import { createS3Client } from '../../storage/s3.js';
 import { formatS3Uri, isS3Uri, normalisePrefix, parseLocation, assertValidBucketName } from '../../storage/uri.js';
 import { WatchStore } from '../../watch/store.js';
 import { createSqsClient, SqsQueue, type SqsLike } from '../../watch/sqs.js';
 import { newWatcherId, Watcher, type WatchOutcome } from '../../watch/watcher.js';
-import { positiveNumber, type RawWatchOptions } from '../options.js';
-import type { GlobalOptions } from '../program.js';
+import type { GlobalOptions, WatchOptions } from '../../settings/command-options.js';
 import type { CliIO } from '../io.js';
 import { installInterruptHandler } from '../signals.js';
-import { createReporter, transcodeBase } from './transcode.js';
+import { createReporter, transcodeBase, type TranscodeOptions } from './transcode.js';
 import { formatResult } from './transcode-format.js';
 
 /** `bucket` or `s3://bucket/prefix`; --prefix wins over the URI's prefix. */
@@ -30,12 +29,18 @@ export function parseWatchTarget(target: string, prefixFlag: string | undefined)
  * current job (its ffmpeg children are killed) and gives its upload back, so the next watcher
  * starts it again without counting an attempt; exit status 0 after such a clean stop.
  */
-export async function runWatch(target: string, raw: RawWatchOptions, global: GlobalOptions, io: CliIO, sqsClient?: SqsLike): Promise<number> {
+/** What `vidpipe watch` got from its option tables: the transcode settings and flags, and its own. */
+export interface WatchCommandOptions extends TranscodeOptions {
+  watch: WatchOptions;
+}
+
+export async function runWatch(target: string, options: WatchCommandOptions, global: GlobalOptions, io: CliIO, sqsClient?: SqsLike): Promise<number> {
+  const { watch: raw } = options;
   const { bucket, prefix } = parseWatchTarget(target, raw.prefix);
   const outText = raw.out ?? formatS3Uri(bucket, 'vod/');
-  const base = await transcodeBase({ ...raw, out: outText }, global, io);
-  const leaseMs = positiveNumber('--lease', raw.lease) * 1000;
-  const maxAttempts = positiveNumber('--max-attempts', raw.maxAttempts, { integer: true });
+  const base = await transcodeBase({ settings: options.settings, flags: { ...options.flags, out: outText } }, global, io);
+  const leaseMs = raw.leaseSeconds * 1000;
+  const { maxAttempts } = raw;
   const store = new WatchStore(base.dbPath, { owner: newWatcherId(), leaseMs, maxAttempts });
   const client = createS3Client(base.s3);
   const reporter = createReporter(global, io);
@@ -53,11 +58,11 @@ export async function runWatch(target: string, raw: RawWatchOptions, global: Glo
       prefix,
       out: parseLocation(outText),
       outText,
-      intervalMs: positiveNumber('--interval', raw.interval) * 1000,
+      intervalMs: raw.intervalSeconds * 1000,
       maxAttempts,
-      raw: { ...raw, out: outText },
+      settings: options.settings,
       request: base,
-      once: raw.once === true,
+      once: raw.once,
     },
     store,
     client,
@@ -68,7 +73,7 @@ export async function runWatch(target: string, raw: RawWatchOptions, global: Glo
   const uninstall = installInterruptHandler(() => controller.abort(), io.stderr);
   try {
     if (raw.sqsQueue !== undefined) {
-      const sqs = sqsClient ?? (createSqsClient(raw.sqsQueue, { region: raw.s3Region }) as unknown as SqsLike);
+      const sqs = sqsClient ?? (createSqsClient(raw.sqsQueue, { region: options.flags.s3Region }) as unknown as SqsLike);
       // Visibility outlives a lease renewal period several times over; it is extended on every renewal.
       const queue = new SqsQueue(sqs, { queueUrl: raw.sqsQueue, visibilitySeconds: Math.max(30, Math.ceil((leaseMs / 1000) * 2)), waitSeconds: raw.once ? 1 : 20 });
       await watcher.runSqs(queue, controller.signal);

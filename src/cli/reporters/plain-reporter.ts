@@ -1,5 +1,8 @@
 import type { JobEvent } from '../../core/events.js';
 import { JobProgress, STAGE_ROWS, formatDuration } from './progress-model.js';
+
+/** The rows whose progress the periodic line states (the encodes take most of a job). */
+const ENCODE_KINDS = STAGE_ROWS.filter((row) => row.title.startsWith('Encode')).flatMap((row) => row.kinds);
 import type { Reporter } from './reporter.js';
 
 /**
@@ -36,7 +39,7 @@ export class PlainReporter implements Reporter {
       if (state.total === 0) continue;
       if ((state.running > 0 || state.done > 0) && !job.rowsStarted.has(row.title)) {
         job.rowsStarted.add(row.title);
-        if (state.total > 1 || row.kinds[0] === 'encode-video') this.write(`vidpipe: ${job.label}: ${row.title}: started (${state.total} task${state.total > 1 ? 's' : ''})`);
+        if (state.total > 1 || row.title === 'Encode video') this.write(`vidpipe: ${job.label}: ${row.title}: started (${state.total} task${state.total > 1 ? 's' : ''})`);
       }
       if (state.done === state.total && !job.rowsDone.has(row.title)) {
         job.rowsDone.add(row.title);
@@ -45,7 +48,7 @@ export class PlainReporter implements Reporter {
     }
     if (event.type === 'task-progress' && Date.now() - job.lastLine >= this.intervalMs) {
       job.lastLine = Date.now();
-      const encode = job.progress.row(['encode-video', 'encode-audio']);
+      const encode = job.progress.row(ENCODE_KINDS);
       this.write(`vidpipe: ${job.label}: ${Math.round(job.progress.overall() * 100)}% (encode ${Math.round(encode.fraction * 100)}%, ETA ${formatDuration(encode.etaSeconds)})`);
     }
   }

@@ -1,26 +1,17 @@
-import type { DagNodeSummary, TaskKind } from '../../core/dag.js';
+import type { DagNodeSummary } from '../../core/dag.js';
 import type { JobEvent } from '../../core/events.js';
+import { NODE_KINDS, PROGRESS_ROWS, kindSpec, type NodeKind } from '../../job/nodes.js';
 
-/** Rows of the live view: one per stage kind, so the list stays short however many chunks there are. */
-export const STAGE_ROWS: { title: string; kinds: TaskKind[] }[] = [
-  { title: 'Probe', kinds: ['probe'] },
-  { title: 'Plan', kinds: ['plan'] },
-  { title: 'Encode video', kinds: ['encode-video'] },
-  { title: 'Encode audio', kinds: ['encode-audio', 'loudness'] },
-  { title: 'Assemble renditions', kinds: ['assemble'] },
-  { title: 'Package CMAF segments', kinds: ['package'] },
-  { title: 'Thumbnails', kinds: ['poster', 'storyboard', 'cover'] },
-  { title: 'Subtitles', kinds: ['subtitles'] },
-  { title: 'Manifests', kinds: ['manifests'] },
-  { title: 'Quality metrics', kinds: ['metrics'] },
-  { title: 'Publish', kinds: ['publish'] },
-  { title: 'Metadata', kinds: ['metadata'] },
-];
+/** Rows of the live view: one per stage (NODE_KINDS' `row`), so the list stays short however many chunks there are. */
+export const STAGE_ROWS: { title: string; kinds: NodeKind[] }[] = PROGRESS_ROWS.map((title) => ({
+  title,
+  kinds: (Object.keys(NODE_KINDS) as NodeKind[]).filter((kind) => NODE_KINDS[kind].row === title),
+}));
 
 export type NodeState = 'pending' | 'running' | 'done' | 'failed' | 'cancelled';
 
 interface NodeProgress {
-  kind: TaskKind;
+  kind: string;
   state: NodeState;
   fraction: number;
   etaSeconds?: number;
@@ -39,7 +30,10 @@ export class JobProgress {
     switch (event.type) {
       case 'job-start':
         this.addNodes(event.tasks);
-        if (event.tasks.length > 2) this.planned = true;
+        break;
+      case 'tasks-added':
+        this.addNodes(event.tasks);
+        if (event.complete) this.planned = true;
         break;
       case 'task-start':
         this.set(event.id, { state: 'running' });
@@ -73,7 +67,7 @@ export class JobProgress {
     if (node) Object.assign(node, patch);
   }
 
-  row(kinds: TaskKind[]): { total: number; done: number; running: number; failed: number; cancelled: number; fraction: number; etaSeconds?: number } {
+  row(kinds: readonly string[]): { total: number; done: number; running: number; failed: number; cancelled: number; fraction: number; etaSeconds?: number } {
     const nodes = [...this.nodes.values()].filter((n) => kinds.includes(n.kind));
     const done = nodes.filter((n) => n.state === 'done').length;
     const running = nodes.filter((n) => n.state === 'running');
@@ -91,13 +85,12 @@ export class JobProgress {
     };
   }
 
-  /** Whole-job completion, weighting encodes heaviest since they take most of the time. */
+  /** Whole-job completion, weighting encodes heaviest since they take most of the time (NODE_KINDS' `weight`). */
   overall(): number {
-    const weights: Partial<Record<TaskKind, number>> = { 'encode-video': 8, 'encode-audio': 1, package: 1, assemble: 0.5, poster: 0.3, storyboard: 0.5 };
     let total = 0;
     let done = 0;
     for (const node of this.nodes.values()) {
-      const weight = weights[node.kind] ?? 0.1;
+      const { weight } = kindSpec(node.kind);
       total += weight;
       done += weight * (node.state === 'done' ? 1 : node.fraction);
     }

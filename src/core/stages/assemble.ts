@@ -1,9 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { buildAssembleArgs, buildConcatList } from '../../ffmpeg/args/package.js';
-import { runFfmpeg } from '../../ffmpeg/run.js';
 import { countVideoFrames } from '../../ffmpeg/count.js';
-import { VidpipeError } from '../errors.js';
+import { VidpipeError } from '../../errors.js';
 import type { StageContext } from '../stage.js';
 import type { VideoPlan } from '../plan.js';
 import { assertDecodeErrorsWithin } from './encode-video.js';
@@ -35,14 +34,13 @@ export async function assembleRendition(input: AssembleInput, ctx: StageContext)
   const chunks = input.chunks.filter((c) => c.frames > 0);
   const listPath = join(dir, `${input.renditionId}.ffconcat`);
   const output = join(dir, `${input.renditionId}.mp4`);
-  await writeFile(listPath, buildConcatList(chunks.map((c) => c.path)));
-  await runFfmpeg(ctx.binaries.ffmpeg, buildAssembleArgs(listPath, output), {
-    label: `assemble ${input.renditionId}`,
-    signal: ctx.signal,
-    stallTimeoutMs: ctx.stallTimeoutMs,
-  });
+  // The concat demuxer resolves a relative entry against the list's folder: entries are written
+  // relative to it, so the list holds no part of the work folder's own path (any characters) and
+  // stays right wherever the process runs from.
+  await writeFile(listPath, buildConcatList(chunks.map((c) => relative(dir, c.path).split(sep).join('/'))));
+  await ctx.ffmpeg.run(buildAssembleArgs(listPath, output), { label: `assemble ${input.renditionId}` });
   const expected = chunks.reduce((sum, c) => sum + c.frames, 0);
-  const frames = await countVideoFrames(ctx.binaries.ffprobe, output, ctx.signal);
+  const frames = await countVideoFrames(ctx.ffmpeg.binaries.ffprobe, output, ctx.signal);
   if (frames !== expected) {
     throw new VidpipeError('FFMPEG_FAILED', `assembled ${input.renditionId} has ${frames} frames, its chunks hold ${expected}`);
   }

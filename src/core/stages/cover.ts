@@ -1,9 +1,8 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { VidpipeError } from '../errors.js';
+import { VidpipeError } from '../../errors.js';
 import type { StageContext } from '../stage.js';
 import type { MediaProbe } from '../../ffmpeg/probe.js';
-import { runFfmpeg } from '../../ffmpeg/run.js';
 import { buildCoverExtractArgs, buildWaveformArgs } from '../../ffmpeg/args/images.js';
 
 export interface CoverInput {
@@ -33,13 +32,12 @@ export async function extractCover(input: CoverInput, ctx: StageContext): Promis
   const path = join(input.outDir, 'cover.jpg');
   // A cover from an earlier run must not pass the check below for one this run failed to write.
   await rm(path, { force: true });
-  const options = { signal: ctx.signal, stallTimeoutMs: ctx.stallTimeoutMs, label: 'cover' };
 
   const picture = input.probe.videoStreams.find((stream) => stream.isAttachedPicture && stream.width > 0 && stream.height > 0);
   let result: CoverResult;
   if (picture) {
     const args = buildCoverExtractArgs({ input: input.source, streamIndex: picture.index, codec: picture.codec, output: path });
-    await runFfmpeg(ctx.binaries.ffmpeg, args, options);
+    await ctx.ffmpeg.run(args, { label: 'cover' });
     result = { path, kind: 'embedded', width: picture.width, height: picture.height };
   } else {
     const audio = input.probe.audioStreams.find((stream) => stream.isDefault) ?? input.probe.audioStreams[0];
@@ -47,7 +45,7 @@ export async function extractCover(input: CoverInput, ctx: StageContext): Promis
       throw new VidpipeError('INPUT_INVALID', `${input.source} has neither embedded artwork nor an audio stream to draw a cover from`);
     }
     const args = buildWaveformArgs({ input: input.source, streamIndex: audio.index, size: WAVEFORM_SIZE, output: path });
-    await runFfmpeg(ctx.binaries.ffmpeg, args, options);
+    await ctx.ffmpeg.run(args, { label: 'cover' });
     result = { path, kind: 'waveform', ...WAVEFORM_SIZE };
   }
   // ffmpeg can exit successfully having written nothing (an empty picture packet, silent zero-length audio).

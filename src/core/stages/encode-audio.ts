@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildAudioEncodeArgs, type GainPlan, type LoudnessMeasurement } from '../../ffmpeg/args/audio.js';
-import { runFfmpeg } from '../../ffmpeg/run.js';
 import type { AudioRendition } from '../plan.js';
 import type { StageContext } from '../stage.js';
 import { measureLoudness, TRUE_PEAK_LIMIT_DBTP } from './loudness.js';
@@ -82,12 +81,11 @@ export async function encodeAudio(input: EncodeAudioInput, ctx: StageContext): P
   await mkdir(dir, { recursive: true });
   const output = join(dir, `${input.rendition.id}.mp4`);
   const encode = (gain: GainPlan | undefined) =>
-    runFfmpeg(ctx.binaries.ffmpeg, buildAudioEncodeArgs({ source: input.source, rendition: input.rendition, fitToSeconds: input.fitToSeconds, gain, output }), {
+    ctx.ffmpeg.run(buildAudioEncodeArgs({ source: input.source, rendition: input.rendition, fitToSeconds: input.fitToSeconds, gain, output }), {
       label: `encode audio ${input.rendition.id}`,
-      signal: ctx.signal,
-      stallTimeoutMs: ctx.stallTimeoutMs,
-      onProgress: (p) =>
-        ctx.onProgress(Math.min(0.99, p.outTimeSeconds / input.durationSeconds), p.speed > 0 ? (input.durationSeconds - p.outTimeSeconds) / p.speed : undefined),
+      durationSeconds: input.durationSeconds,
+      // Done once the output is measured too.
+      span: [0, 0.99],
     });
 
   let gain = input.gain;

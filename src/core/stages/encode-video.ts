@@ -1,11 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildChunkEncodeArgs, type Av1Encoder } from '../../ffmpeg/args/video.js';
-import { runFfmpeg } from '../../ffmpeg/run.js';
+import { buildChunkEncodeArgs } from '../../ffmpeg/args/video.js';
 import { countVideoFrames } from '../../ffmpeg/count.js';
 import { probeHdrStaticMetadata } from '../../ffmpeg/hdr.js';
-import { VidpipeError } from '../errors.js';
-import type { Preset } from '../ladder.js';
+import { VidpipeError } from '../../errors.js';
 import type { Chunk, VideoPlan } from '../plan.js';
 import type { StageContext } from '../stage.js';
 
@@ -13,10 +11,6 @@ export interface EncodeChunkInput {
   source: string;
   video: VideoPlan;
   chunk: Chunk;
-  preset: Preset;
-  av1Encoder: Av1Encoder;
-  /** x264 threads per encoder (see ChunkEncodeInput.encoderThreads). */
-  encoderThreads?: number;
 }
 
 export interface EncodedChunk {
@@ -66,11 +60,16 @@ export function chunkPath(workDir: string, renditionId: string, chunkIndex: numb
 /**
  * Encodes one chunk of the timeline into every video rendition from a single decode, then
  * checks that each output holds exactly the chunk's frames (the last chunk may hold fewer
- * when the source ends early).
+ * when the source ends early). Each encoder's threads are resolved as the chunk starts, from
+ * its rendition's policy and what this machine runs at once.
  */
 export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): Promise<EncodedChunk> {
   const { chunk, video } = input;
-  const outputs = video.renditions.map((rendition) => ({ rendition, path: chunkPath(ctx.workDir, rendition.id, chunk.index) }));
+  const outputs = video.renditions.map((rendition) => ({
+    rendition,
+    path: chunkPath(ctx.workDir, rendition.id, chunk.index),
+    threads: ctx.ffmpeg.threadsFor(rendition.encoder.threads),
+  }));
   await Promise.all(outputs.map((o) => mkdir(join(o.path, '..'), { recursive: true })));
   const chunkSeconds = ((chunk.endFrame - chunk.startFrame) * video.frameRate.den) / video.frameRate.num;
   const args = buildChunkEncodeArgs({
@@ -81,18 +80,10 @@ export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): P
     gopFrames: video.gopFrames,
     deinterlace: video.deinterlace,
     hdr: video.hdr,
-    hdrMetadata: video.hdr ? await probeHdrStaticMetadata(ctx.binaries.ffprobe, input.source, video.streamIndex, ctx.signal) : undefined,
-    preset: input.preset,
-    av1Encoder: input.av1Encoder,
-    encoderThreads: input.encoderThreads,
+    hdrMetadata: video.hdr ? await probeHdrStaticMetadata(ctx.ffmpeg.binaries.ffprobe, input.source, video.streamIndex, ctx.signal) : undefined,
     outputs,
   });
-  const { stderr } = await runFfmpeg(ctx.binaries.ffmpeg, args, {
-    label: `encode chunk ${chunk.index}`,
-    signal: ctx.signal,
-    stallTimeoutMs: ctx.stallTimeoutMs,
-    onProgress: (p) => ctx.onProgress(Math.min(1, p.outTimeSeconds / chunkSeconds), p.speed > 0 ? (chunkSeconds - p.outTimeSeconds) / p.speed : undefined),
-  });
+  const { stderr } = await ctx.ffmpeg.run(args, { label: `encode chunk ${chunk.index}`, durationSeconds: chunkSeconds });
 
   const decodeErrors = countDecodeErrors(stderr);
   assertDecodeErrorsWithin(video, decodeErrors.count, decodeErrors.first, `in chunk ${chunk.index + 1} alone`);
@@ -100,7 +91,7 @@ export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): P
   const expected = chunk.endFrame - chunk.startFrame;
   const isLast = chunk.endFrame === video.totalFrames;
   const at = (frame: number) => `${((frame * video.frameRate.den) / video.frameRate.num).toFixed(2)} s`;
-  const counts = await Promise.all(outputs.map((o) => countVideoFrames(ctx.binaries.ffprobe, o.path, ctx.signal)));
+  const counts = await Promise.all(outputs.map((o) => countVideoFrames(ctx.ffmpeg.binaries.ffprobe, o.path, ctx.signal)));
   for (const [i, count] of counts.entries()) {
     if (count !== counts[0] || count > expected || (!isLast && count !== expected)) {
       throw new VidpipeError('FFMPEG_FAILED', `chunk ${chunk.index} of ${outputs[i]!.rendition.id} has ${count} frames, expected ${expected}: the source may be damaged around ${at(chunk.startFrame)}`);

@@ -1,6 +1,5 @@
 import { buildLoudnessMeasureArgs, parseLoudnormReport, type GainPlan, type LoudnessMeasurement } from '../../ffmpeg/args/audio.js';
-import { runFfmpeg } from '../../ffmpeg/run.js';
-import { VidpipeError, tailLines } from '../errors.js';
+import { VidpipeError, tailLines } from '../../errors.js';
 import type { AudioRendition } from '../plan.js';
 import type { StageContext } from '../stage.js';
 
@@ -75,11 +74,10 @@ export async function analyseLoudness(input: LoudnessInput, ctx: StageContext): 
   let done = 0;
   for (const { streamIndex, channels } of layouts.values()) {
     const args = buildLoudnessMeasureArgs({ input: input.source, streamIndex, channels });
-    const { stderr } = await runFfmpeg(ctx.binaries.ffmpeg, args, {
+    const { stderr } = await ctx.ffmpeg.run(args, {
       label: `loudness of stream ${streamIndex}`,
-      signal: ctx.signal,
-      stallTimeoutMs: ctx.stallTimeoutMs,
-      onProgress: (p) => ctx.onProgress(Math.min(1, (done + p.outTimeSeconds / input.durationSeconds) / layouts.size)),
+      durationSeconds: input.durationSeconds,
+      span: [done / layouts.size, (done + 1) / layouts.size],
     }).catch((error: unknown) => {
       // ffmpeg gives up on the source itself: no decoder, or nothing decodable.
       if (error instanceof VidpipeError && error.code === 'FFMPEG_FAILED') {
@@ -107,11 +105,7 @@ export async function analyseLoudness(input: LoudnessInput, ctx: StageContext): 
 
 /** Measures an encoded rendition (its priming hidden by the edit list, as players hide it). */
 export async function measureLoudness(path: string, ctx: StageContext, label: string): Promise<LoudnessMeasurement> {
-  const { stderr } = await runFfmpeg(ctx.binaries.ffmpeg, buildLoudnessMeasureArgs({ input: path }), {
-    label,
-    signal: ctx.signal,
-    stallTimeoutMs: ctx.stallTimeoutMs,
-  });
+  const { stderr } = await ctx.ffmpeg.run(buildLoudnessMeasureArgs({ input: path }), { label });
   const measured = parseLoudnormReport(stderr);
   if (!measured) throw new VidpipeError('FFMPEG_FAILED', `${label}: ffmpeg printed no loudnorm report`, { stderrTail: tailLines(stderr) });
   return measured;

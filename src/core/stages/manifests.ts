@@ -15,7 +15,7 @@ import { tsPackageModel, type PackagedTsTrack } from './package-ts.js';
 import type { StoryboardResult } from './storyboard.js';
 import { thumbnailTrack } from './thumbnail-track.js';
 import type { StageContext } from '../stage.js';
-import { VidpipeError } from '../errors.js';
+import { VidpipeError } from '../../errors.js';
 
 export interface ManifestsInput {
   packageDir: string;

@@ -2,11 +2,9 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { averageSegmentBitrate, iFrameBitrates, peakSegmentBitrate, targetDuration } from '../../media/measure.js';
 import type { KeyFrameRange, PackageModel, VideoTrack } from '../../manifest/model.js';
-import { runCapture } from '../../ffmpeg/run.js';
 import type { Rendition } from '../ladder.js';
 import { buildTsPackageArgs } from '../../ffmpeg/args/package-ts.js';
-import { runFfmpeg } from '../../ffmpeg/run.js';
-import { VidpipeError } from '../errors.js';
+import { VidpipeError } from '../../errors.js';
 import type { StageContext } from '../stage.js';
 
 export interface PackageTsInput {
@@ -56,8 +54,7 @@ export async function packageTs(input: PackageTsInput, ctx: StageContext): Promi
   await rm(input.outputDir, { recursive: true, force: true });
   await mkdir(input.outputDir, { recursive: true });
   const scratchPlaylist = join(input.outputDir, 'ffmpeg.m3u8');
-  await runFfmpeg(
-    ctx.binaries.ffmpeg,
+  await ctx.ffmpeg.run(
     buildTsPackageArgs({
       video: input.video,
       audio: input.audio,
@@ -65,12 +62,7 @@ export async function packageTs(input: PackageTsInput, ctx: StageContext): Promi
       segmentPattern: join(input.outputDir, 'seg_%05d.ts'),
       scratchPlaylist,
     }),
-    {
-      label: `package TS ${input.outputDir}`,
-      signal: ctx.signal,
-      stallTimeoutMs: ctx.stallTimeoutMs,
-      onProgress: (p) => ctx.onProgress(Math.min(1, p.outTimeSeconds / input.durationSeconds)),
-    },
+    { label: `package TS ${input.outputDir}`, durationSeconds: input.durationSeconds },
   );
   const entries = parseScratchPlaylist(await readFile(scratchPlaylist, 'utf8'));
   await rm(scratchPlaylist, { force: true });
@@ -79,7 +71,7 @@ export async function packageTs(input: PackageTsInput, ctx: StageContext): Promi
   for (const entry of entries) {
     const path = join(input.outputDir, entry.uri);
     const bytes = (await stat(path)).size;
-    const keyFrames = tsKeyFrameRanges(await readFile(path), await videoPacketPositions(ctx.binaries.ffprobe, path, ctx.signal));
+    const keyFrames = tsKeyFrameRanges(await readFile(path), await videoPacketPositions(ctx, path));
     if (keyFrames[0]?.offset !== 0) throw new VidpipeError('FFMPEG_FAILED', `${path} does not start with a key frame`);
     segments.push({ path, bytes, durationSeconds: entry.durationSeconds, keyFrames });
   }
@@ -98,10 +90,9 @@ interface VideoPacket {
 }
 
 /** Byte positions (the TS packet where each PES starts) of the video packets, from ffprobe. */
-async function videoPacketPositions(ffprobe: string, path: string, signal: AbortSignal): Promise<VideoPacket[]> {
-  const result = await runCapture(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pos,pts_time,flags', '-of', 'json', path], { signal, label: `probe ${path}` });
-  if (result.exitCode !== 0) throw new VidpipeError('FFMPEG_FAILED', `ffprobe cannot read ${path}`, { stderrTail: result.stderr });
-  const packets = (JSON.parse(result.stdout) as { packets?: { pos?: string; pts_time?: string; flags?: string }[] }).packets ?? [];
+async function videoPacketPositions(ctx: StageContext, path: string): Promise<VideoPacket[]> {
+  const stdout = await ctx.ffmpeg.probe(['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pos,pts_time,flags', '-of', 'json', path], `probe ${path}`);
+  const packets = (JSON.parse(stdout) as { packets?: { pos?: string; pts_time?: string; flags?: string }[] }).packets ?? [];
   return packets.map((p) => ({ pos: Number(p.pos), ptsSeconds: Number(p.pts_time), key: (p.flags ?? '').startsWith('K') })).sort((a, b) => a.pos - b.pos);
 }
 

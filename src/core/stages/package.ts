@@ -1,8 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildCmafPackageArgs } from '../../ffmpeg/args/package.js';
-import { runFfmpeg } from '../../ffmpeg/run.js';
-import { VidpipeError } from '../errors.js';
+import { VidpipeError } from '../../errors.js';
 import type { StageContext } from '../stage.js';
 
 export interface PackageInput {
@@ -26,8 +25,7 @@ export async function packageTrack(input: PackageInput, ctx: StageContext): Prom
   await rm(input.outputDir, { recursive: true, force: true });
   await mkdir(input.outputDir, { recursive: true });
   const scratchManifest = join(input.outputDir, 'ffmpeg-dash.mpd');
-  await runFfmpeg(
-    ctx.binaries.ffmpeg,
+  await ctx.ffmpeg.run(
     buildCmafPackageArgs({
       input: input.input,
       outputDir: input.outputDir,
@@ -35,12 +33,7 @@ export async function packageTrack(input: PackageInput, ctx: StageContext): Prom
       fragmentSeconds: input.fragmentSeconds,
       scratchManifest,
     }),
-    {
-      label: `package ${input.outputDir}`,
-      signal: ctx.signal,
-      stallTimeoutMs: ctx.stallTimeoutMs,
-      onProgress: (p) => ctx.onProgress(Math.min(1, p.outTimeSeconds / input.durationSeconds)),
-    },
+    { label: `package ${input.outputDir}`, durationSeconds: input.durationSeconds },
   );
   await rm(scratchManifest, { force: true });
   const names = (await readdir(input.outputDir)).sort();

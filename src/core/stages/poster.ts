@@ -1,9 +1,8 @@
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { VidpipeError } from '../errors.js';
+import { VidpipeError } from '../../errors.js';
 import type { StageContext } from '../stage.js';
 import type { MediaProbe, VideoStreamInfo } from '../../ffmpeg/probe.js';
-import { runFfmpeg } from '../../ffmpeg/run.js';
 import {
   CANDIDATE_INDEX_KEY,
   buildPosterArgs,
@@ -86,8 +85,7 @@ export async function createPoster(input: PosterInput, ctx: StageContext): Promi
   const small = join(input.outDir, 'poster-small.jpg');
   // Posters from an earlier run must not pass the check below for ones this run failed to write.
   await Promise.all([full, small].map((path) => rm(path, { force: true })));
-  await runFfmpeg(
-    ctx.binaries.ffmpeg,
+  await ctx.ffmpeg.run(
     buildPosterArgs({
       input: input.source,
       streamIndex: video.index,
@@ -95,7 +93,7 @@ export async function createPoster(input: PosterInput, ctx: StageContext): Promi
       full: { path: full, size: fullSize },
       small: { path: small, size: smallSize },
     }),
-    { signal: ctx.signal, stallTimeoutMs: ctx.stallTimeoutMs, label: 'poster' },
+    { label: 'poster' },
   );
   // ffmpeg exits successfully without writing anything when it decodes no frame at the seek point.
   for (const path of [full, small]) {
@@ -128,8 +126,7 @@ async function pickRepresentativeTime(source: string, video: VideoStreamInfo, ti
   const dir = await mkdtemp(join(ctx.workDir, 'poster-'));
   try {
     const metadataFile = join(dir, 'candidates.txt');
-    await runFfmpeg(
-      ctx.binaries.ffmpeg,
+    await ctx.ffmpeg.run(
       buildPosterCandidateArgs({
         input: source,
         streamIndex: video.index,
@@ -137,7 +134,7 @@ async function pickRepresentativeTime(source: string, video: VideoStreamInfo, ti
         size: displaySizeAtWidth(video, Math.min(ANALYSIS_WIDTH, video.displayWidth)),
         metadataFile,
       }),
-      { signal: ctx.signal, stallTimeoutMs: ctx.stallTimeoutMs, label: 'poster candidates' },
+      { label: 'poster candidates' },
     );
     // The metadata filter creates the file when the graph starts, so it exists even if no frame was decoded.
     const text = await readFile(metadataFile, 'utf8');

@@ -1,9 +1,8 @@
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { VidpipeError } from '../errors.js';
+import { VidpipeError } from '../../errors.js';
 import type { StageContext } from '../stage.js';
 import type { MediaProbe } from '../../ffmpeg/probe.js';
-import { runFfmpeg } from '../../ffmpeg/run.js';
 import { buildStoryboardArgs, displaySizeAtWidth, JPEG_MAX_SIDE, spriteFileName, type ImageSize } from '../../ffmpeg/args/images.js';
 
 export interface StoryboardInput {
@@ -101,8 +100,7 @@ export async function createStoryboard(input: StoryboardInput, ctx: StageContext
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
 
-  await runFfmpeg(
-    ctx.binaries.ffmpeg,
+  await ctx.ffmpeg.run(
     buildStoryboardArgs({
       input: input.source,
       streamIndex: video.index,
@@ -113,15 +111,7 @@ export async function createStoryboard(input: StoryboardInput, ctx: StageContext
       rows: layout.rows,
       outDir: dir,
     }),
-    {
-      signal: ctx.signal,
-      stallTimeoutMs: ctx.stallTimeoutMs,
-      label: 'storyboard',
-      onProgress: (progress) => {
-        const remaining = Math.max(0, duration - progress.outTimeSeconds);
-        ctx.onProgress(Math.min(1, progress.outTimeSeconds / duration), progress.speed > 0 ? remaining / progress.speed : undefined);
-      },
-    },
+    { label: 'storyboard', durationSeconds: duration },
   );
 
   const sprites = Array.from({ length: layout.sheets }, (_, i) => join(dir, spriteFileName(i + 1)));

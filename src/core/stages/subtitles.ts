@@ -3,16 +3,10 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildSubtitleExtractArgs } from '../../ffmpeg/args/subtitles.js';
 import type { MediaProbe } from '../../ffmpeg/probe.js';
-import { runFfmpeg } from '../../ffmpeg/run.js';
-import { VidpipeError } from '../errors.js';
+import { VidpipeError } from '../../errors.js';
 import { languageName } from '../../manifest/language.js';
 import type { StageContext } from '../stage.js';
-
-/** `--subtitles file.srt:lang`: a subtitle file beside the video. */
-export interface SidecarSubtitle {
-  path: string;
-  language: string;
-}
+import type { SidecarSubtitle } from '../../settings/job-settings.js';
 
 /** One subtitle rendition to produce: a text stream of the source, or a sidecar file. */
 export interface SubtitlePlan {
@@ -28,17 +22,6 @@ export interface SubtitlePlan {
 
 /** Text subtitle codecs ffmpeg converts to WebVTT; bitmap ones (PGS, DVB, VobSub) would need OCR. */
 const TEXT_SUBTITLE_CODECS = new Set(['mov_text', 'subrip', 'srt', 'ass', 'ssa', 'webvtt', 'text']);
-
-const LANGUAGE_TAG = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/;
-
-/** Parses one `--subtitles` value: `file.srt:lang`, or just `file.srt` (language "und"). */
-export function parseSidecarSubtitle(value: string): SidecarSubtitle {
-  const colon = value.lastIndexOf(':');
-  const tail = colon > 0 ? value.slice(colon + 1) : '';
-  if (colon > 0 && LANGUAGE_TAG.test(tail)) return { path: value.slice(0, colon), language: tail };
-  if (!value.trim()) throw new VidpipeError('USAGE', '--subtitles: give a file, e.g. --subtitles captions.srt:en');
-  return { path: value, language: 'und' };
-}
 
 /**
  * Every text subtitle stream of the source, then every sidecar, as WebVTT renditions. Names are
@@ -109,11 +92,7 @@ export async function extractSubtitles(input: SubtitlesInput, ctx: StageContext)
       });
     }
     const output = join(dir, `${plan.id}.vtt`);
-    await runFfmpeg(ctx.binaries.ffmpeg, buildSubtitleExtractArgs({ input: file, streamIndex: 'streamIndex' in plan.from ? plan.from.streamIndex : undefined, output }), {
-      label: `subtitles ${plan.id}`,
-      signal: ctx.signal,
-      stallTimeoutMs: ctx.stallTimeoutMs,
-    });
+    await ctx.ffmpeg.run(buildSubtitleExtractArgs({ input: file, streamIndex: 'streamIndex' in plan.from ? plan.from.streamIndex : undefined, output }), { label: `subtitles ${plan.id}` });
     tracks.push({ plan, cues: parseWebVtt(await readFile(output, 'utf8')) });
     ctx.onProgress((i + 1) / input.tracks.length);
   }

@@ -1,10 +1,20 @@
+import { VidpipeError } from '../../errors.js';
+
 /** Joins the chunks of one rendition with the concat demuxer and stream copy: no re-encode. */
 export function buildAssembleArgs(concatListPath: string, output: string): string[] {
   return ['-f', 'concat', '-safe', '0', '-i', concatListPath, '-map', '0', '-c', 'copy', '-f', 'mp4', output];
 }
 
-/** The concat demuxer's list; paths are quoted the way its parser expects. */
+/**
+ * The concat demuxer's list. Its parser reads one directive a line and unquotes the path like a
+ * shell word: each path goes in single quotes, a quote inside as '\''. A relative path is
+ * resolved against the list file's folder, not the current directory. A line break cannot be
+ * written at all.
+ */
 export function buildConcatList(paths: string[]): string {
+  for (const p of paths) {
+    if (/[\r\n]/.test(p)) throw new VidpipeError('INTERNAL', `a concat list cannot hold a path with a line break: ${JSON.stringify(p)}`);
+  }
   return ['ffconcat version 1.0', ...paths.map((p) => `file '${p.replace(/'/g, "'\\''")}'`)].join('\n') + '\n';
 }
 

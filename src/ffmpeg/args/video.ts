@@ -1,23 +1,10 @@
 import type { Rational } from '../probe.js';
 import { safeInputPath } from '../probe.js';
-import { aomCpuUsed, svtAv1Preset, type Preset, type Rendition } from '../../core/ladder.js';
+import type { Rendition } from '../../core/ladder.js';
 import type { Chunk } from '../../core/plan.js';
-import { svtAv1HdrParams, x265HdrParams, type HdrStaticMetadata } from '../hdr.js';
-
-/** Which AV1 encoder the ffmpeg in use has (SVT-AV1 preferred: it is many times faster). */
-export type Av1Encoder = 'libsvtav1' | 'libaom-av1';
-
-/** Transfer of an HDR source; SDR sources have none. */
-export type HdrTransfer = 'PQ' | 'HLG';
+import { svtAv1HdrParams, x265HdrParams, type HdrStaticMetadata, type HdrTransfer } from '../hdr.js';
 
 const HDR_TRC: Record<HdrTransfer, string> = { PQ: 'smpte2084', HLG: 'arib-std-b67' };
-
-/** ffprobe's color_transfer names of the HDR transfers vidpipe keeps on HEVC/AV1 and tone-maps for H.264. */
-export function hdrTransferOf(colorTransfer: string | undefined): HdrTransfer | undefined {
-  if (colorTransfer === 'smpte2084') return 'PQ';
-  if (colorTransfer === 'arib-std-b67') return 'HLG';
-  return undefined;
-}
 
 /** HEVC and AV1 carry HDR (10-bit BT.2020); H.264 renditions are the SDR fallback for every other device. */
 export function keepsHdr(codec: Rendition['codec'], hdr: HdrTransfer | undefined): hdr is HdrTransfer {
@@ -31,19 +18,12 @@ export interface ChunkEncodeInput {
   chunk: Chunk;
   gopFrames: number;
   deinterlace: boolean;
-  preset: Preset;
-  av1Encoder: Av1Encoder;
   /** Set when the source is HDR (PQ or HLG). */
   hdr?: HdrTransfer;
   /** The source's mastering display / light levels, repeated on the HDR renditions. */
   hdrMetadata?: HdrStaticMetadata;
-  /**
-   * x264 threads per encoder. vidpipe's parallelism comes from chunks: with as many chunk
-   * processes as cores, one thread per encoder avoids the cost of frame threading (measured
-   * with `npm run bench`); undefined leaves x264's default (1.5 × cores).
-   */
-  encoderThreads?: number;
-  outputs: { rendition: Rendition; path: string }[];
+  /** Each rendition's file, and its encoder's threads as resolved when the chunk starts (undefined: the encoder's default). */
+  outputs: { rendition: Rendition; path: string; threads?: number }[];
 }
 
 export function rationalText(rate: Rational): string {
@@ -135,24 +115,23 @@ function colourArgs(codec: Rendition['codec'], hdr: HdrTransfer | undefined): st
 export function buildVideoEncoderArgs(
   rendition: Rendition,
   gopFrames: number,
-  preset: Preset,
-  av1Encoder: Av1Encoder,
   hdr?: HdrTransfer,
   hdrMetadata?: HdrStaticMetadata,
 ): string[] {
+  const { preset } = rendition.encoder;
   const cap = ['-maxrate', `${rendition.maxrateKbps}k`, '-bufsize', `${rendition.bufsizeKbps}k`];
   // Capped CRF (per-title rungs): the same constant quality in every chunk, so chunks need no
   // shared rate-control state; VBR: each chunk aims at the average on its own.
   const rate = rendition.crf === undefined ? ['-b:v', `${rendition.bitrateKbps}k`, ...cap] : ['-crf', String(rendition.crf), ...cap];
   const gop = ['-g', String(gopFrames), '-keyint_min', String(gopFrames), '-force_key_frames', `expr:eq(mod(n,${gopFrames}),0)`];
   const colour = colourArgs(rendition.codec, hdr);
-  switch (rendition.codec) {
-    case 'h264':
+  switch (rendition.encoder.name) {
+    case 'libx264':
       return [
         '-c:v', 'libx264', '-preset', preset, '-profile:v', rendition.profile, '-level:v', rendition.level, ...rate, ...gop,
         '-sc_threshold', '0', '-x264-params', `keyint=${gopFrames}:min-keyint=${gopFrames}:scenecut=0:open-gop=0`, ...colour,
       ];
-    case 'hevc': {
+    case 'libx265': {
       const params = [`keyint=${gopFrames}`, `min-keyint=${gopFrames}`, 'scenecut=0', 'open-gop=0', 'log-level=error'];
       // x265 writes the VUI colour description only from its own parameters.
       if (keepsHdr('hevc', hdr)) params.push('colorprim=bt2020', `transfer=${HDR_TRC[hdr]}`, 'colormatrix=bt2020nc', 'range=limited', ...x265HdrParams(hdrMetadata));
@@ -161,20 +140,21 @@ export function buildVideoEncoderArgs(
         '-x265-params', params.join(':'), ...colour,
       ];
     }
-    case 'av1':
-      if (av1Encoder === 'libsvtav1') {
-        // SVT-AV1 takes a cap only in CRF mode (capped CRF); VBR is plain 1-pass at the target.
-        const svtRate = rendition.crf === undefined ? ['-b:v', `${rendition.bitrateKbps}k`] : ['-crf', String(rendition.crf), ...cap.slice(0, 2)];
-        return [
-          '-c:v', 'libsvtav1', '-preset', String(svtAv1Preset(preset)), ...svtRate, ...gop,
-          // irefresh-type=2: every key frame is a real KEY_FRAME (closed GOP); scd=0: none on scene cuts.
-          '-svtav1-params', ['irefresh-type=2', 'scd=0', ...(keepsHdr('av1', hdr) ? svtAv1HdrParams(hdrMetadata) : [])].join(':'), ...colour,
-        ];
-      }
+    case 'libsvtav1': {
+      // SVT-AV1 takes a cap only in CRF mode (capped CRF); VBR is plain 1-pass at the target.
+      const svtRate = rendition.crf === undefined ? ['-b:v', `${rendition.bitrateKbps}k`] : ['-crf', String(rendition.crf), ...cap.slice(0, 2)];
+      return [
+        '-c:v', 'libsvtav1', '-preset', preset, ...svtRate, ...gop,
+        // irefresh-type=2: every key frame is a real KEY_FRAME (closed GOP); scd=0: none on scene cuts.
+        '-svtav1-params', ['irefresh-type=2', 'scd=0', ...(keepsHdr('av1', hdr) ? svtAv1HdrParams(hdrMetadata) : [])].join(':'), ...colour,
+      ];
+    }
+    case 'libaom-av1': {
       // libaom's GOPs are closed unless enable-fwd-kf is set; keyint_min = g keeps scene cuts from adding key frames.
       // libaom: -crf with -b:v is its constrained-quality mode, the cap being -b:v.
       const aomRate = rendition.crf === undefined ? rate : ['-crf', String(rendition.crf), '-b:v', `${rendition.maxrateKbps}k`];
-      return ['-c:v', 'libaom-av1', '-cpu-used', String(aomCpuUsed(preset)), '-row-mt', '1', ...aomRate, ...gop, ...colour];
+      return ['-c:v', 'libaom-av1', '-cpu-used', preset, '-row-mt', '1', ...aomRate, ...gop, ...colour];
+    }
   }
 }
 
@@ -183,11 +163,11 @@ export function buildChunkEncodeArgs(input: ChunkEncodeInput): string[] {
   // Warnings too, each tagged with its level: the decode of every frame happens here, and ffmpeg
   // says "corrupt decoded frame" (a warning) for each one its decoder had to conceal.
   const args = ['-loglevel', 'level+warning', ...chunkInputArgs(input.source, input.chunk, input.frameRate), '-filter_complex', buildChunkFilterGraph(input)];
-  input.outputs.forEach(({ rendition, path }, i) => {
+  input.outputs.forEach(({ rendition, path, threads }, i) => {
     args.push(
       '-map', `[v${i}]`,
-      ...buildVideoEncoderArgs(rendition, input.gopFrames, input.preset, input.av1Encoder, input.hdr, input.hdrMetadata),
-      ...(input.encoderThreads && rendition.codec === 'h264' ? ['-threads:v', String(input.encoderThreads)] : []),
+      ...buildVideoEncoderArgs(rendition, input.gopFrames, input.hdr, input.hdrMetadata),
+      ...(threads ? ['-threads:v', String(threads)] : []),
       '-an', '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1',
       '-f', 'mp4', path,
     );

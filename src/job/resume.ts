@@ -7,31 +7,30 @@
  * reuses a task only when all its recorded files are still there with those checksums.
  */
 import { createHash } from 'node:crypto';
-import { hostname } from 'node:os';
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import type { Dag, TaskKind } from './dag.js';
-import { VidpipeError } from './errors.js';
-import { sha256File } from './ids.js';
-import type { JobPlan, TranscodeSettings } from './plan.js';
+import type { TaskSpec } from '../core/dag.js';
+import { sha256File } from '../core/ids.js';
+import { REMOVING_SUFFIX, claimWorkDir, removeWorkDir } from '../core/work-lock.js';
+import type { JobPlan } from '../core/plan.js';
+import type { JobSettings } from '../settings/job-settings.js';
+import { kindSpec } from './nodes.js';
 import type { VidpipeDb } from '../db/database.js';
 import type { TaskRecord } from '../db/records.js';
 
 /** Bumped when a stage's result shape or file layout changes: older work folders are then not reused. */
 const RESUME_FORMAT = 1;
 
-/** Tasks whose files are kept and reused; the others (manifests, publish, metadata) are cheap and always re-run. */
-export const RESUMABLE_KINDS: ReadonlySet<TaskKind> = new Set(['encode-video', 'encode-audio', 'assemble', 'package', 'poster', 'storyboard', 'cover']);
+/** Tasks whose files are kept and reused (NODE_KINDS' `resumable`); the others (manifests, publish, metadata) are cheap and always re-run. */
+const isResumable = (task: TaskSpec) => kindSpec(task.kind).resumable;
 
-const LOCK_FILE = 'vidpipe.lock';
 const KEY_PATTERN = /^r[0-9a-f]{24}$/;
+const REMOVING_PATTERN = new RegExp(`^r[0-9a-f]{24}${REMOVING_SUFFIX.replace('.', '\\.')}[0-9a-f]{8}$`);
 
 export interface ResumeKeyInput {
   sha256: string;
-  settings: TranscodeSettings;
+  settings: JobSettings;
   plan: JobPlan;
-  thumbnails: boolean;
-  av1Encoder: string;
   ffmpeg: string;
   /** Where the package goes (local path or s3:// URI of the package root). */
   destination: string;
@@ -39,17 +38,16 @@ export interface ResumeKeyInput {
 
 /**
  * Everything that changes a byte of the intermediate files. Concurrency is left out: it only
- * matters through the chunk layout, which is part of the plan.
+ * matters through the chunk layout, which is part of the plan; so are the stall timeout and
+ * --metrics, which change no file an earlier run could have left.
  */
 export function resumeKeyFor(input: ResumeKeyInput): string {
-  const { concurrency: _concurrency, ...settings } = input.settings;
+  const { concurrency: _concurrency, stallTimeoutSeconds: _stall, metrics: _metrics, ...settings } = input.settings;
   const identity = JSON.stringify({
     format: RESUME_FORMAT,
     sha256: input.sha256,
     settings,
     plan: input.plan,
-    thumbnails: input.thumbnails,
-    av1Encoder: input.av1Encoder,
     ffmpeg: input.ffmpeg,
     destination: input.destination,
   });
@@ -140,30 +138,32 @@ export interface ReusePlan {
 }
 
 /**
- * Verifies the outputs an earlier job recorded and decides what this run can skip. A resumable
- * node runs when it has no intact output and something that runs needs it; every other node
- * runs. So a missing chunk whose renditions were already assembled is not encoded again.
+ * Verifies the outputs an earlier job recorded and decides what this run can skip, among
+ * `tasks` (the nodes a graph just gained: their dependencies outside the list are done). A
+ * resumable node runs when it has no intact output and something that runs needs it; every
+ * other node runs. So a missing chunk whose renditions were already assembled is not encoded again.
  */
-export async function planReuse(dag: Dag, previousTasks: TaskRecord[], workDir: string, signal?: AbortSignal): Promise<ReusePlan> {
+export async function planReuse(tasks: readonly TaskSpec[], previousTasks: TaskRecord[], workDir: string, signal?: AbortSignal): Promise<ReusePlan> {
+  const byId = new Map(tasks.map((task) => [task.id, task]));
   const intact = new Map<string, RecordedOutput>();
   // Newest record first; an older one of the same task is only tried when the newer does not verify.
   for (const task of previousTasks) {
-    const spec = dag.get(task.id);
-    if (intact.has(task.id) || !spec || !RESUMABLE_KINDS.has(spec.kind) || !isRecordedOutput(task.output)) continue;
+    const spec = byId.get(task.id);
+    if (intact.has(task.id) || !spec || !isResumable(spec) || !isRecordedOutput(task.output)) continue;
     if (await filesIntact(task.output.files, workDir, signal)) {
       intact.set(task.id, { format: task.output.format, result: task.output.result, files: task.output.files, reusedFrom: task.output.reusedFrom ?? task.jobId });
     }
   }
 
-  const order = dag.topologicalOrder();
+  const order = inDependencyOrder(tasks);
   const dependents = new Map<string, string[]>(order.map((t) => [t.id, []]));
-  for (const task of order) for (const dependency of task.dependsOn) dependents.get(dependency)!.push(task.id);
+  for (const task of order) for (const dependency of task.dependsOn) dependents.get(dependency)?.push(task.id);
   const runs = new Set<string>();
   const plan: ReusePlan = { completed: new Map(), reused: new Map(), notNeeded: [] };
   for (const task of [...order].reverse()) {
     const users = dependents.get(task.id)!;
     // Other nodes' results may be read beyond their dependents (metadata reads loudness, metrics…): they always run.
-    const needed = !RESUMABLE_KINDS.has(task.kind) || users.length === 0 || users.some((user) => runs.has(user));
+    const needed = !isResumable(task) || users.length === 0 || users.some((user) => runs.has(user));
     const output = intact.get(task.id);
     if (output) {
       plan.reused.set(task.id, output);
@@ -178,14 +178,32 @@ export async function planReuse(dag: Dag, previousTasks: TaskRecord[], workDir: 
   return plan;
 }
 
+/** The tasks with each after the ones it depends on (dependencies outside the list are done already). */
+function inDependencyOrder(tasks: readonly TaskSpec[]): TaskSpec[] {
+  const byId = new Map(tasks.map((task) => [task.id, task]));
+  const done = new Set<string>();
+  const order: TaskSpec[] = [];
+  const visit = (task: TaskSpec) => {
+    if (done.has(task.id)) return;
+    done.add(task.id);
+    for (const dependency of task.dependsOn) {
+      const target = byId.get(dependency);
+      if (target) visit(target);
+    }
+    order.push(task);
+  };
+  tasks.forEach(visit);
+  return order;
+}
+
 /**
  * Makes every resumable node record its output before it counts as succeeded: files first,
  * then their checksums in the same row update that marks the task succeeded, so after a kill
  * at any moment a task marked with an output has complete files.
  */
-export function recordOutputsOf(dag: Dag, workDir: string, save: (taskId: string, output: RecordedOutput) => void): void {
-  for (const task of dag.topologicalOrder()) {
-    if (!RESUMABLE_KINDS.has(task.kind)) continue;
+export function recordOutputsOf(tasks: readonly TaskSpec[], workDir: string, save: (taskId: string, output: RecordedOutput) => void): void {
+  for (const task of tasks) {
+    if (!isResumable(task)) continue;
     const run = task.run;
     task.run = async (results, signal) => {
       const result = await run(results, signal);
@@ -193,88 +211,6 @@ export function recordOutputsOf(dag: Dag, workDir: string, save: (taskId: string
       return result;
     };
   }
-}
-
-interface LockOwner {
-  pid: number;
-  host: string;
-}
-
-function isAlive(owner: LockOwner): boolean {
-  if (owner.host !== hostname()) return true;
-  if (owner.pid === process.pid) return false;
-  try {
-    process.kill(owner.pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function lockOwner(workDir: string): Promise<LockOwner | undefined> {
-  try {
-    const owner = JSON.parse(await readFile(join(workDir, LOCK_FILE), 'utf8')) as LockOwner;
-    return typeof owner.pid === 'number' && typeof owner.host === 'string' ? owner : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Claims the work folder for this process: fails when a live vidpipe holds it (two runs of the
- * same job would overwrite each other's files); a lock left by a killed process is taken over.
- * `fresh` empties the folder first (--force, or nothing recorded that could be reused).
- */
-export async function claimWorkDir(workDir: string, fresh: boolean): Promise<void> {
-  const owner = await lockOwner(workDir);
-  if (owner && isAlive(owner)) {
-    throw new VidpipeError('USAGE', `another vidpipe (pid ${owner.pid} on ${owner.host}) is running this job in ${workDir}`, {
-      hint: 'wait for it to finish; if it is gone, delete that folder',
-    });
-  }
-  // kill -9 of vidpipe orphans its ffmpeg children, which go on writing into the folder.
-  if (owner) await stopOrphans(workDir);
-  if (fresh) await rm(workDir, { recursive: true, force: true });
-  await mkdir(workDir, { recursive: true });
-  await writeFile(join(workDir, LOCK_FILE), JSON.stringify({ pid: process.pid, host: hostname() } satisfies LockOwner));
-}
-
-/**
- * SIGKILLs the processes (ffmpeg, ffprobe) left running by a killed vidpipe that still work in
- * `workDir`, found by their arguments in /proc, and waits until they are gone: otherwise one
- * could finish writing a chunk while this run writes the same file. Without /proc (not Linux)
- * there is nothing to scan and this returns at once.
- */
-export async function stopOrphans(workDir: string, timeoutMs = 5000): Promise<number[]> {
-  const inside = `${workDir}${sep}`;
-  const orphans: number[] = [];
-  const pids = await readdir('/proc').catch(() => [] as string[]);
-  for (const entry of pids) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.split('\0').some((arg) => arg.includes(inside))) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-      orphans.push(pid);
-    } catch {
-      // Exited meanwhile, or not ours to signal.
-    }
-  }
-  const deadline = Date.now() + timeoutMs;
-  // A killed orphan stays a zombie until its new parent reaps it; a zombie writes nothing.
-  const alive = async (pid: number) => {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    return stat !== '' && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  };
-  const anyAlive = async () => (await Promise.all(orphans.map(alive))).some(Boolean);
-  while ((await anyAlive()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  return orphans;
-}
-
-/** Keeps the work folder for a later resume but lets another process claim it. */
-export async function releaseWorkDir(workDir: string): Promise<void> {
-  await rm(join(workDir, LOCK_FILE), { force: true });
 }
 
 /**
@@ -286,12 +222,19 @@ export async function sweepFinishedWorkDirs(workRoot: string, db: VidpipeDb): Pr
   const removed: string[] = [];
   const entries = await readdir(workRoot, { withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
-    if (!entry.isDirectory() || !KEY_PATTERN.test(entry.name)) continue;
+    if (!entry.isDirectory()) continue;
     const dir = join(workRoot, entry.name);
+    // Left by a process that died while deleting it.
+    if (REMOVING_PATTERN.test(entry.name)) {
+      await rm(dir, { recursive: true, force: true });
+      continue;
+    }
+    if (!KEY_PATTERN.test(entry.name)) continue;
     if (db.jobsByResumeKey(entry.name)?.jobs[0]?.status !== 'succeeded') continue;
-    const owner = await lockOwner(dir);
-    if (owner && isAlive(owner)) continue;
-    await rm(dir, { recursive: true, force: true });
+    // Held while it is deleted, so a run of the same job starting now cannot lose its folder.
+    const claimed = await claimWorkDir(dir, false).then(() => true, () => false);
+    if (!claimed) continue;
+    await removeWorkDir(dir);
     removed.push(dir);
   }
   return removed;

@@ -1,0 +1,36 @@
+/**
+ * What every machine running part of a job knows of it, and what the graph builder learns as the
+ * job runs. Plain JSON: both travel in a queue flow's spec (src/queue/protocol.ts).
+ */
+import type { JobPlan } from '../core/plan.js';
+import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
+import type { JobSettings } from '../settings/job-settings.js';
+import type { PackageRequest } from '../storage/publish.js';
+
+export interface JobOptions {
+  jobId: string;
+  /** The input as given (messages, the package's vidpipe.json). */
+  input: string;
+  /** Where packages go (--out). */
+  out: string;
+  settings: JobSettings;
+  /** The package asked for; the publish node chooses the final name by the rule of storage/publish.ts. */
+  package: PackageRequest;
+}
+
+/** Where a job's files are on this machine, once it holds its work folder. */
+export interface JobSite {
+  /** Intermediate files (chunks, assembled renditions). */
+  workDir: string;
+  /** The package being built, published as it is. */
+  packageDir: string;
+}
+
+/** What the job has learnt so far: each field is the result of a node that grows the graph. */
+export interface GraphState {
+  inspected?: InspectedSource;
+  /** What the stages read: the input in place, or the prepare-source copy. */
+  source?: SourceFile;
+  plan?: JobPlan;
+  site?: JobSite;
+}

@@ -1,0 +1,166 @@
+/**
+ * The node kinds of a job's graph, declared once: what each one's result is (NodeResults), how
+ * it runs (NODE_KINDS: where, whether it reads the source, whether its files are kept for a
+ * resume, its scheduling priority, its row in the progress view) and how its nodes are named
+ * (node). Nothing else spells a node id or kind: the graph builder (graph.ts), resume, the queue
+ * and the reporters read them from here, and results are read back typed through NodeResultsView.
+ *
+ * Adding a stage: its function in src/core/stages/ (or beside what it works on), its result type
+ * and its kind here, its node in graph.ts.
+ */
+import { VidpipeError } from '../errors.js';
+import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
+import type { JobPlan } from '../core/plan.js';
+import type { EncodedChunk } from '../core/stages/encode-video.js';
+import type { EncodedAudio } from '../core/stages/encode-audio.js';
+import type { LoudnessAnalysis } from '../core/stages/loudness.js';
+import type { AssembledRendition } from '../core/stages/assemble.js';
+import type { PackagedTrack } from '../core/stages/package.js';
+import type { PackagedTsTrack } from '../core/stages/package-ts.js';
+import type { PosterResult } from '../core/stages/poster.js';
+import type { StoryboardResult } from '../core/stages/storyboard.js';
+import type { CoverResult } from '../core/stages/cover.js';
+import type { SubtitlesOutput } from '../core/stages/subtitles.js';
+import type { ManifestsOutput } from '../core/stages/manifests.js';
+import type { QualityMetrics } from '../metrics/quality.js';
+import type { PublishedFile } from '../storage/storage.js';
+import type { ChosenPackage } from '../storage/publish.js';
+
+/** What the publish node returns (plain JSON: it may come from a queue worker): the package written, its files and their SHA-256 by key. */
+export interface PublishOutput extends ChosenPackage {
+  files: PublishedFile[];
+  hashes: Record<string, string>;
+}
+
+/** Each node kind's result. */
+export interface NodeResults {
+  /** The input fetched, identified and probed; whether it must be copied before chunks can seek in it. */
+  probe: InspectedSource;
+  /** The Matroska copy of an input chunks cannot seek in (MPEG-TS, no index, a restarting clock). */
+  'prepare-source': SourceFile;
+  plan: JobPlan;
+  'encode-video': EncodedChunk;
+  loudness: LoudnessAnalysis;
+  'encode-audio': EncodedAudio;
+  assemble: AssembledRendition;
+  package: PackagedTrack;
+  'package-ts': PackagedTsTrack;
+  poster: PosterResult;
+  storyboard: StoryboardResult;
+  cover: CoverResult;
+  subtitles: SubtitlesOutput;
+  manifests: ManifestsOutput;
+  metrics: Record<string, QualityMetrics>;
+  publish: PublishOutput;
+  /** The job's record was written (one transaction). */
+  metadata: true;
+}
+
+export type NodeKind = keyof NodeResults;
+
+/** The rows of the live progress view, in order (several kinds may share one). */
+export const PROGRESS_ROWS = [
+  'Probe', 'Plan', 'Encode video', 'Encode audio', 'Assemble renditions', 'Package CMAF segments',
+  'Thumbnails', 'Subtitles', 'Manifests', 'Quality metrics', 'Publish', 'Metadata',
+] as const;
+export type ProgressRow = (typeof PROGRESS_ROWS)[number];
+
+export interface KindSpec {
+  /** Its row in the progress view. */
+  row: ProgressRow;
+  /** Its share of the job's overall progress (encodes take most of the time). */
+  weight: number;
+  /** Finished outputs are recorded with their files' SHA-256 and reused by a resumed run. */
+  resumable: boolean;
+  /** The file it reads besides its dependencies' outputs: a queue worker downloads it first. */
+  reads: 'input' | 'source' | 'nothing';
+  /** 'submitter': only in the process that runs the job (it owns the SQLite file and the input). */
+  runsOn: 'submitter' | 'anywhere';
+  /** Among ready nodes, higher first. */
+  priority: number;
+  /** Its bars in the report's task timeline (src/report/html.ts). */
+  colour: string;
+}
+
+export const NODE_KINDS: { readonly [K in NodeKind]: KindSpec } = {
+  probe: { row: 'Probe', weight: 0.1, resumable: false, reads: 'input', runsOn: 'submitter', priority: 0, colour: '#6b7280' },
+  'prepare-source': { row: 'Probe', weight: 0.5, resumable: false, reads: 'input', runsOn: 'anywhere', priority: 0, colour: '#6b7280' },
+  plan: { row: 'Plan', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'submitter', priority: 0, colour: '#6b7280' },
+  'encode-video': { row: 'Encode video', weight: 8, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 100, colour: '#2f6fdb' },
+  loudness: { row: 'Encode audio', weight: 0.1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 95, colour: '#7c4dcc' },
+  'encode-audio': { row: 'Encode audio', weight: 1, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 90, colour: '#7c4dcc' },
+  assemble: { row: 'Assemble renditions', weight: 0.5, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 50, colour: '#3aa0c8' },
+  package: { row: 'Package CMAF segments', weight: 1, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 40, colour: '#1f9d6b' },
+  'package-ts': { row: 'Package CMAF segments', weight: 1, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 40, colour: '#1f9d6b' },
+  poster: { row: 'Thumbnails', weight: 0.3, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 45, colour: '#d9822b' },
+  storyboard: { row: 'Thumbnails', weight: 0.5, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 45, colour: '#e0a050' },
+  cover: { row: 'Thumbnails', weight: 0.1, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 10, colour: '#d9822b' },
+  subtitles: { row: 'Subtitles', weight: 0.1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 10, colour: '#6b7280' },
+  manifests: { row: 'Manifests', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'anywhere', priority: 30, colour: '#c0a020' },
+  metrics: { row: 'Quality metrics', weight: 0.1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 15, colour: '#c2410c' },
+  publish: { row: 'Publish', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'anywhere', priority: 20, colour: '#6b7280' },
+  metadata: { row: 'Metadata', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'submitter', priority: 20, colour: '#374151' },
+};
+
+/** One node of a job's graph: its id, and the kind that says what its result is. */
+export interface NodeRef<K extends NodeKind = NodeKind> {
+  readonly id: string;
+  readonly kind: K;
+}
+
+const ref = <K extends NodeKind>(kind: K, id: string = kind): NodeRef<K> => ({ id, kind });
+
+/** Every node id of a job, named after what it produces. */
+export const node = {
+  probe: ref('probe'),
+  prepareSource: ref('prepare-source'),
+  plan: ref('plan'),
+  encodeVideo: (chunkIndex: number) => ref('encode-video', `encode-video-${chunkIndex}`),
+  loudness: ref('loudness'),
+  encodeAudio: (renditionId: string) => ref('encode-audio', `encode-audio-${renditionId}`),
+  assemble: (renditionId: string) => ref('assemble', `assemble-${renditionId}`),
+  package: (trackId: string) => ref('package', `package-${trackId}`),
+  packageTs: (renditionId: string) => ref('package-ts', `package-ts-${renditionId}`),
+  poster: ref('poster'),
+  storyboard: ref('storyboard'),
+  cover: ref('cover'),
+  subtitles: ref('subtitles'),
+  manifests: ref('manifests'),
+  metrics: ref('metrics'),
+  publish: ref('publish'),
+  metadata: ref('metadata'),
+};
+
+export function isNodeKind(kind: string): kind is NodeKind {
+  return Object.hasOwn(NODE_KINDS, kind);
+}
+
+/** The table's entry of a task's kind (a graph only holds kinds of this table). */
+export function kindSpec(kind: string): KindSpec {
+  if (!isNodeKind(kind)) throw new VidpipeError('INTERNAL', `unknown node kind ${kind}`);
+  return NODE_KINDS[kind];
+}
+
+/**
+ * The results of a run (the runner's map of node id → result), read back with their types. A
+ * node's result has its kind's type: the graph builder gives every node a run returning
+ * NodeResults[kind], and results that travelled as JSON (resume, the queue) were written by
+ * such a run.
+ */
+export class NodeResultsView {
+  constructor(private readonly results: ReadonlyMap<string, unknown>) {}
+
+  has(ref: NodeRef): boolean {
+    return this.results.has(ref.id) && this.results.get(ref.id) !== undefined;
+  }
+
+  find<K extends NodeKind>(ref: NodeRef<K>): NodeResults[K] | undefined {
+    return this.results.get(ref.id) as NodeResults[K] | undefined;
+  }
+
+  get<K extends NodeKind>(ref: NodeRef<K>): NodeResults[K] {
+    const result = this.find(ref);
+    if (result === undefined) throw new VidpipeError('INTERNAL', `no result of ${ref.id} yet`);
+    return result;
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * A job's records in SQLite, written from its events: the job and video rows once the input is
+ * identified and planned, a task row for every node the graph gains, each task's status as the
+ * runner reports it, and the final metadata in one transaction. The graph's runners never touch
+ * the database; they emit events, and this turns them into rows.
+ */
+import type { DagEvent, DagNodeSummary } from '../core/dag.js';
+import type { JobEvent } from '../core/events.js';
+import type { TranscodeResult } from '../core/result.js';
+import type { ManifestsOutput } from '../core/stages/manifests.js';
+import type { VidpipeDb } from '../db/database.js';
+import type { StartJobInput, TaskPatch } from '../db/records.js';
+import { isVidpipeError } from '../errors.js';
+import type { JobPlan } from '../core/plan.js';
+import type { SourceFile } from '../ffmpeg/integrity.js';
+import type { JobOptions } from './job-options.js';
+import { NodeResultsView, node, type PublishOutput } from './nodes.js';
+import { resultBase } from './publish.js';
+import { round3, spanSeconds, succeededResult } from './summary.js';
+
+/** A task's row after an event, or nothing to write. */
+export function taskPatchOf(event: DagEvent, now = new Date()): TaskPatch | undefined {
+  const at = now.toISOString();
+  switch (event.type) {
+    case 'task-start':
+      return { status: 'running', startedAt: at, attempts: event.attempt ?? 1, progress: 0 };
+    case 'task-succeeded':
+      return { status: 'succeeded', finishedAt: at, progress: 1 };
+    case 'task-failed':
+      return { status: 'failed', finishedAt: at, error: event.error.message };
+    case 'task-cancelled':
+      return { status: 'cancelled', finishedAt: at };
+    default:
+      return undefined;
+  }
+}
+
+/** The final metadata transaction's input, from a succeeded job's result and what it published. */
+export function completedJob(result: TranscodeResult, manifests: ManifestsOutput, published: PublishOutput) {
+  const initOf = (name: string) => [...manifests.model.videos, ...manifests.model.audios].find((t) => t.id === name)?.initUri;
+  return {
+    video: {
+      id: result.id,
+      status: 'ready' as const,
+      durationSeconds: manifests.model.durationSeconds,
+      ...(result.loudness || result.source ? { properties: { ...(result.loudness ? { loudness: result.loudness } : {}), ...(result.source ? { source: result.source } : {}) } } : {}),
+    },
+    outputs: result.outputs as Record<string, string>,
+    timings: result.timings,
+    renditions: result.renditions.map((r) => ({
+      name: r.name, kind: r.kind, codec: r.codec, codecs: r.codecs, width: r.width, height: r.height,
+      frameRate: r.frameRate, channels: r.channels, sampleRate: r.sampleRate, language: r.language,
+      averageBitrate: r.averageBitrate, peakBitrate: r.peakBitrate, targetBitrate: r.targetBitrate,
+      sizeBytes: r.sizeBytes, segmentCount: r.segments, playlist: r.playlist, init: initOf(r.name),
+      properties: r.quality ? { quality: r.quality } : undefined,
+    })),
+    files: published.files.map((f) => ({ key: f.key, bytes: f.bytes, sha256: published.hashes[f.key] ?? '' })),
+  };
+}
+
+/**
+ * The rows of one job. Until the job row exists (the video's id comes from hashing the input,
+ * its kind and duration from the plan), task events are kept and written once it does.
+ */
+export class JobRecorder {
+  private started = false;
+  private readonly early: { tasks: DagNodeSummary[]; events: { event: DagEvent; at: Date }[] } = { tasks: [], events: [] };
+
+  constructor(
+    private readonly db: VidpipeDb,
+    readonly jobId: string,
+  ) {}
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  /** Writes the job and video rows with the tasks known so far, then what happened to them meanwhile. */
+  start(input: Omit<StartJobInput, 'jobId' | 'tasks'>): void {
+    if (this.started) return;
+    this.db.startJob({ ...input, jobId: this.jobId, tasks: this.early.tasks });
+    this.started = true;
+    for (const { event, at } of this.early.events) this.observe(event, at);
+    this.early.events.length = 0;
+  }
+
+  /** A job event: new tasks get rows, task events update theirs. */
+  observe(event: JobEvent | DagEvent, at = new Date()): void {
+    if (event.type === 'job-start' || event.type === 'tasks-added') {
+      if (this.started) this.db.addTasks(this.jobId, event.tasks);
+      else this.early.tasks.push(...event.tasks);
+      return;
+    }
+    if (!('id' in event)) return;
+    if (!this.started) {
+      this.early.events.push({ event, at });
+      return;
+    }
+    const patch = taskPatchOf(event, at);
+    if (patch) this.db.updateTask(this.jobId, event.id, patch);
+  }
+
+  /** Fields the events do not carry: a recorded output, a queue worker's attempts and name. */
+  updateTask(taskId: string, patch: TaskPatch): void {
+    if (this.started) this.db.updateTask(this.jobId, taskId, patch);
+  }
+
+  setResumeKey(resumeKey: string): void {
+    this.db.setResumeKey(this.jobId, resumeKey);
+  }
+
+  /** The final metadata: job, video, renditions and published files, one transaction. */
+  complete(result: TranscodeResult, manifests: ManifestsOutput, published: PublishOutput): void {
+    this.db.completeJob(this.jobId, completedJob(result, manifests, published));
+  }
+
+  /** A failed or interrupted job; a failure to record it must not hide the failure itself. */
+  fail(result: TranscodeResult): void {
+    if (!this.started || !result.error) return;
+    try {
+      this.db.failJob(this.jobId, { status: result.status === 'interrupted' ? 'interrupted' : 'failed', code: result.error.code, message: result.error.message });
+    } catch {
+      // The original failure matters more than a failure to record it.
+    }
+  }
+}
+
+/** A job whose nodes ran elsewhere (queue workers) and has ended: what the submitting machine records of it. */
+export interface EndedElsewhere {
+  options: JobOptions;
+  plan: JobPlan;
+  source: SourceFile;
+  /** Every node's result, when the job succeeded. */
+  results?: Record<string, unknown>;
+  /** Why it failed, when it did. */
+  error?: string;
+  /** What each node did, as the queue kept it. */
+  nodes: { id: string; status: 'succeeded' | 'failed' | 'cancelled'; worker: string | null; attempts: number; startedAt: string | null; finishedAt: string | null; error: string | null }[];
+  submittedAt: string;
+  finishedAt: string;
+}
+
+/**
+ * Records the end of a job that ran on workers while its submitter did not follow it
+ * (`--detach`): task rows, and the final metadata or the failure, as the metadata node would
+ * have. A job the database does not hold, or no longer holds as running, is left alone: returns
+ * whether anything was written.
+ */
+export function recordEndedJob(db: VidpipeDb, ended: EndedElsewhere): boolean {
+  const { jobId } = ended.options;
+  let details;
+  try {
+    details = db.getJob(jobId);
+  } catch (error) {
+    if (isVidpipeError(error) && error.code === 'NOT_FOUND') return false;
+    throw error;
+  }
+  if (details.job.status !== 'running') return false;
+  const known = new Map(details.tasks.map((task) => [task.id, task]));
+  const spans: { kind: string; start: number; end: number }[] = [];
+  for (const entry of ended.nodes) {
+    const task = known.get(entry.id);
+    if (!task) continue;
+    db.updateTask(jobId, entry.id, { status: entry.status, worker: entry.worker, attempts: entry.attempts, startedAt: entry.startedAt, finishedAt: entry.finishedAt, error: entry.error });
+    if (entry.startedAt && entry.finishedAt) spans.push({ kind: task.kind, start: Date.parse(entry.startedAt), end: Date.parse(entry.finishedAt) });
+  }
+  if (!ended.results) {
+    db.failJob(jobId, { status: 'failed', code: 'FFMPEG_FAILED', message: ended.error ?? 'failed on the queue' });
+    return true;
+  }
+  const results = new NodeResultsView(new Map(Object.entries(ended.results)));
+  const published = results.get(node.publish);
+  const timings = { ...spanSeconds(spans), total: round3((Date.parse(ended.finishedAt) - Date.parse(ended.submittedAt)) / 1000) };
+  const result = succeededResult({ base: resultBase(ended.options, ended.source, ended.plan), options: ended.options, plan: ended.plan, results, chosen: published, files: published.files, timings });
+  db.completeJob(jobId, completedJob(result, results.get(node.manifests), published));
+  return true;
+}

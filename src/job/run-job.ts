@@ -1,0 +1,413 @@
+/**
+ * Runs one job in this process: the graph of src/job/graph.ts, grown as its probe and plan
+ * finish, run by runDag here or by a queue runner (src/queue/submit.ts), with its records
+ * written from its events (records.ts) and its result summarised from its nodes' results
+ * (summary.ts). What only happens where a job starts is here: fetching and identifying the
+ * input, choosing the package before any encode, the work folder and the resume of an earlier
+ * run of the same job, and the final metadata.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Dag, runDag, type DagEvent, type DagNodeSummary, type DagRunResult, type Growth, type RunDagOptions, type TaskSpec } from '../core/dag.js';
+import type { JobEventListener } from '../core/events.js';
+import { newJobId, sha256File, videoIdFromSha256 } from '../core/ids.js';
+import type { JobPlan } from '../core/plan.js';
+import { assertFreeSpace, spaceNeeds } from '../core/preflight.js';
+import type { TranscodeResult } from '../core/result.js';
+import { assertSourceUnchanged, sourceIdentity, type SourceIdentity } from '../core/source-identity.js';
+import type { StageContext } from '../core/stage.js';
+import { claimWorkDir, releaseWorkDir, removeWorkDir } from '../core/work-lock.js';
+import { audioTags } from '../core/audio-report.js';
+import { openDatabase, type VidpipeDb } from '../db/database.js';
+import type { TaskPatch } from '../db/records.js';
+import { VidpipeError, toVidpipeError } from '../errors.js';
+import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
+import { inPlace, inspectSource } from '../ffmpeg/integrity.js';
+import type { MediaProbe } from '../ffmpeg/probe.js';
+import { FfmpegRunner } from '../ffmpeg/runner.js';
+import { TaskTimeline } from '../report/package-summary.js';
+import { defaultWorkRoot, type JobSettings } from '../settings/job-settings.js';
+import { fetchInput, inputBaseName } from '../storage/index.js';
+import { packageUris, preflightPublish, type PublishTarget } from '../storage/publish.js';
+import type { S3Options } from '../storage/s3.js';
+import { parseLocation, sanitiseName } from '../storage/uri.js';
+import { buildJobGraph, parallelEncodes, type JobEnvironment } from './graph.js';
+import type { GraphState, JobOptions } from './job-options.js';
+import { NodeResultsView, kindSpec, node } from './nodes.js';
+import { resultBase } from './publish.js';
+import { JobRecorder } from './records.js';
+import { planReuse, recordOutputsOf, resumeKeyFor, sweepFinishedWorkDirs, type RecordedOutput } from './resume.js';
+import { packageSummary, round3, sourceSummary, spanSeconds, succeededResult } from './summary.js';
+
+export interface JobRequest {
+  /** Local path, file://, http(s):// or s3:// URI of the source. */
+  input: string;
+  /** Parent destination (local folder or s3:// prefix); the package goes to <out>/<name>/. */
+  out: string;
+  /**
+   * Package name given on purpose (--name, a watch sidecar): the package is written there even
+   * if it holds another video (see docs/publishing.md).
+   */
+  name?: string;
+  /**
+   * Package name when none is given, used as it is (watch: from the object key); default: from
+   * the input file name. A package of another video is never replaced: see candidateNames.
+   */
+  defaultName?: string;
+  settings: JobSettings;
+  binaries: FfmpegBinaries;
+  dbPath: string;
+  s3?: S3Options;
+  /** User tags stored with the video (JSON column). */
+  tags?: Record<string, string>;
+  /** Where intermediate files go (default: the user's cache folder). */
+  workRoot?: string;
+  /** Start over: ignore (and delete) the work of an earlier unfinished run of the same job. */
+  force?: boolean;
+  signal?: AbortSignal;
+  onEvent?: JobEventListener;
+  /** Runs the graph's nodes somewhere else (queue workers, see src/queue) instead of runDag in this process. */
+  runner?: GraphRunner;
+}
+
+/** What a runner that sends nodes to other machines needs of the job, and how it reports back. */
+export interface RemoteJob {
+  options: JobOptions;
+  /** What the graph builder knows so far: the state a worker rebuilds the graph from. */
+  state(): GraphState;
+  /** The submitter's S3 settings (workers use their own endpoint first). */
+  s3?: S3Options;
+  /** Writes task fields the events do not carry (attempts, worker) to the job's task rows. */
+  updateTask(taskId: string, patch: TaskPatch): void;
+  /** The graph was handed over and this process does not wait for it: the result is 'queued'. */
+  markQueued(): void;
+}
+
+export type GraphRunner = (dag: Dag, options: RunDagOptions, job: RemoteJob) => Promise<DagRunResult>;
+
+/** What `--plan` shows: the graph that would run, without running it. */
+export interface TranscodePlanView {
+  input: string;
+  probe: MediaProbe;
+  plan: JobPlan;
+  tasks: DagNodeSummary[];
+}
+
+/** Downloaded inputs (s3://, http(s)://) and copies of inputs go where the job's other big files go. */
+function inputsFolder(workRoot: string): string {
+  return join(workRoot, 'inputs');
+}
+
+/** A download that makes no progress is given up like a stalled ffmpeg, and after two minutes at most. */
+function downloadIdleMs(settings: JobSettings): number {
+  return Math.min(settings.stallTimeoutSeconds > 0 ? settings.stallTimeoutSeconds * 1000 : Infinity, 120_000);
+}
+
+/** The manifests at a package's top level (see stages/manifests.ts); the preflight checks those names are free. */
+function entryManifestNames(plan: JobPlan): string[] {
+  return plan.hlsSegments === 'both' ? ['master.m3u8', 'master-ts.m3u8', 'manifest.mpd'] : ['master.m3u8', 'manifest.mpd'];
+}
+
+/** Identity of an input that could not be read: derived from its path so its failed job is still recorded. */
+function videoIdForUnreadable(input: string): string {
+  return `v${createHash('sha256').update(`unreadable:${resolve(input)}`).digest('hex').slice(0, 12)}`;
+}
+
+/** What identifying the input found: its content hash, and what the file was when it was hashed. */
+interface Identified {
+  videoId: string;
+  sha256: string;
+  sizeBytes: number;
+  /** A file that changes later (still being written, replaced) fails before publishing instead of giving a package of some of it. */
+  file?: SourceIdentity;
+  path: string;
+}
+
+/** Hashes the fetched input: the video's identity is its content; an unreadable input still gets an id. */
+async function identify(input: string, path: string, signal?: AbortSignal): Promise<Identified> {
+  const file = await sourceIdentity(path);
+  let sha256 = '';
+  try {
+    if (file) sha256 = await sha256File(path, signal);
+  } catch (error) {
+    // Hashing a large input takes a while: a signal meanwhile ends the job here.
+    if (signal?.aborted) throw new VidpipeError('INTERRUPTED', `${input}: interrupted while reading it`, { cause: error });
+    // The probe reports the precise reason.
+  }
+  return { videoId: sha256 ? videoIdFromSha256(sha256) : videoIdForUnreadable(input), sha256, sizeBytes: file?.size ?? 0, ...(file ? { file } : {}), path };
+}
+
+/** The machine-wide part of a job's contexts: its ffmpeg, progress (throttled to 4 a second), folders. */
+function contextsFor(binaries: FfmpegBinaries, settings: JobSettings, state: GraphState, scratchDir: string, onProgress: (id: string, fraction: number, eta?: number) => void) {
+  const lastProgress = new Map<string, number>();
+  return (id: string, signal: AbortSignal): StageContext => {
+    const report = (fraction: number, etaSeconds?: number) => {
+      const now = Date.now();
+      if (fraction < 1 && now - (lastProgress.get(id) ?? 0) < 250) return;
+      lastProgress.set(id, now);
+      onProgress(id, fraction, etaSeconds);
+    };
+    const ffmpeg = new FfmpegRunner(
+      { binaries, stallTimeoutMs: settings.stallTimeoutSeconds * 1000, cores: availableParallelism(), parallelEncodes: parallelEncodes(state.plan, settings.concurrency) },
+      signal,
+      report,
+    );
+    return { ffmpeg, signal, onProgress: report, workDir: state.site?.workDir ?? scratchDir };
+  };
+}
+
+/** Probes and plans one input and returns the graph, running nothing else. */
+export async function previewJob(request: JobRequest): Promise<TranscodePlanView> {
+  const workRoot = resolve(request.workRoot ?? defaultWorkRoot());
+  const scratchDir = join(inputsFolder(workRoot), `plan-${newJobId()}`);
+  const state: GraphState = {};
+  const cleanups: (() => Promise<void>)[] = [() => rm(scratchDir, { recursive: true, force: true })];
+  const options: JobOptions = { jobId: 'plan', input: request.input, out: request.out, settings: request.settings, package: { name: '', given: false, video: { id: '', sha256: '' } } };
+  const never = async (): Promise<never> => {
+    throw new VidpipeError('INTERNAL', 'plan only');
+  };
+  const env: JobEnvironment = {
+    options,
+    contextFor: contextsFor(request.binaries, request.settings, state, scratchDir, () => undefined),
+    probe: async (signal) => {
+      const fetched = await fetchInput(request.input, inputsFolder(workRoot), request.s3, { signal, idleTimeoutMs: downloadIdleMs(request.settings) });
+      cleanups.push(fetched.cleanup);
+      return inspectSource(request.binaries, fetched.localPath, { audioOnly: request.settings.audioOnly, signal });
+    },
+    publishing: { beforePublish: never },
+    recordMetadata: never,
+  };
+  const dag = new Dag();
+  for (const task of buildJobGraph(state, env).tasks) dag.add(task);
+  try {
+    await runDag(dag, {
+      concurrency: 1,
+      signal: request.signal,
+      runsHere: (task) => kindSpec(task.kind).runsOn === 'submitter' || task.kind === node.prepareSource.kind,
+      grow: async (task, result) => {
+        learn(state, task, result);
+        if (task.id === node.plan.id) state.site = { workDir: '/nonexistent', packageDir: '/nonexistent' };
+        return buildJobGraph(state, env);
+      },
+    });
+    if (!state.plan || !state.source) throw new VidpipeError('INTERNAL', 'the plan did not run');
+    return { input: request.input, probe: state.source.probe, plan: state.plan, tasks: dag.describe() };
+  } finally {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  }
+}
+
+/** What a node that grows the graph taught it. */
+function learn(state: GraphState, task: TaskSpec, result: unknown): void {
+  const results = new NodeResultsView(new Map([[task.id, result]]));
+  if (task.id === node.probe.id) {
+    state.inspected = results.get(node.probe);
+    if (!state.inspected.copyReason) state.source = inPlace(state.inspected);
+  } else if (task.id === node.prepareSource.id) {
+    state.source = results.get(node.prepareSource);
+  } else if (task.id === node.plan.id) {
+    state.plan = results.get(node.plan);
+  }
+}
+
+/**
+ * Transcodes one input into a published package and records it in SQLite. Never throws:
+ * a failure is returned as a result with status 'failed' or 'interrupted' (and an error),
+ * after the job and its tasks were marked in the database and temporary files removed.
+ */
+export async function runJob(request: JobRequest): Promise<TranscodeResult> {
+  const jobId = newJobId();
+  const startedAt = Date.now();
+  const { settings } = request;
+  const emit = request.onEvent ?? (() => undefined);
+  const result: TranscodeResult = { id: '', jobId, input: request.input, status: 'failed', outputs: {}, renditions: [], timings: {} };
+  // Absolute once: ffmpeg resolves some paths against other folders (a concat list against the
+  // list's own), and resume records paths inside the work folder relative to it.
+  const workRoot = resolve(request.workRoot ?? defaultWorkRoot());
+  const scratchDir = join(inputsFolder(workRoot), `copy-${jobId}`);
+  const givenName = request.name ? sanitiseName(request.name) : undefined;
+  const name = givenName ?? request.defaultName ?? sanitiseName(inputBaseName(request.input));
+  const options: JobOptions = { jobId, input: request.input, out: request.out, settings, package: { name, given: givenName !== undefined, video: { id: '', sha256: '' } } };
+  const state: GraphState = {};
+  const timeline = new TaskTimeline();
+  const spans: { kind: string; start: number; end: number }[] = [];
+  const taskStarts = new Map<string, { kind: string; start: number }>();
+  /** Outputs of the tasks a resume reuses (or does not need), written to their rows as they are skipped. */
+  const skippedOutputs = new Map<string, RecordedOutput | { notNeeded: true }>();
+  const cleanups: (() => Promise<void>)[] = [() => rm(scratchDir, { recursive: true, force: true })];
+  // Set once this process holds the job's work folder (see resume.ts); kept unless the job succeeds.
+  let workDir: string | undefined;
+  let db: VidpipeDb | undefined;
+  let recorder: JobRecorder | undefined;
+  let identified: Identified | undefined;
+
+  const taskEvent = (event: DagEvent) => {
+    emit({ jobId, ...event });
+    timeline.observe(event);
+    if (event.type === 'task-start') taskStarts.set(event.id, { kind: dag.get(event.id)?.kind ?? event.id, start: event.at });
+    if (event.type === 'task-succeeded' || event.type === 'task-failed' || event.type === 'task-cancelled') {
+      const started = taskStarts.get(event.id);
+      if (started) spans.push({ kind: started.kind, start: started.start, end: event.at });
+    }
+    recorder?.observe(event);
+    if (event.type !== 'task-skipped') return;
+    const skipped = skippedOutputs.get(event.id);
+    if (skipped) recorder?.updateTask(event.id, { status: 'skipped', output: skipped });
+  };
+  const dag = new Dag();
+
+  /** The job and video rows, with what is known of the input so far. */
+  const startRecord = (probe?: MediaProbe, plan?: JobPlan) =>
+    recorder?.start({
+      video: {
+        id: result.id,
+        source: request.input,
+        name,
+        sha256: identified?.sha256 ?? '',
+        sizeBytes: identified?.sizeBytes ?? 0,
+        durationSeconds: plan?.durationSeconds ?? probe?.durationSeconds ?? 0,
+        kind: plan?.kind ?? 'video',
+        probe: probe?.raw ?? null,
+        tags: { ...(probe ? (plan?.kind === 'audio' ? audioTags(probe) : probe.tags) : {}), ...(request.tags ?? {}) },
+      },
+      input: request.input,
+      output: request.out,
+      options: settings,
+    });
+
+  /**
+   * Before any encode, once the plan is known: the job is recorded, the package it goes to is
+   * chosen and checked, and the job takes its work folder (resuming an unfinished earlier run).
+   */
+  const settle = async (plan: JobPlan, signal: AbortSignal): Promise<Growth> => {
+    const source = state.source!;
+    startRecord(source.probe, plan);
+    // Probing and reading the packets took a while: a file still being written has grown since.
+    if (identified?.file) await assertSourceUnchanged(identified.path, identified.file);
+    result.kind = plan.kind;
+    result.durationSeconds = round3(plan.durationSeconds);
+    const summary = sourceSummary(source);
+    if (summary) result.source = summary;
+
+    const destination = parseLocation(request.out);
+    await assertFreeSpace(spaceNeeds(plan, workRoot, destination.kind === 'local' ? destination.path : undefined));
+    // Each job publishes into its own folder below the package; the entry manifests switch over last.
+    // Before any encode: which package this video goes to, and that it can be written there.
+    const target: PublishTarget = { location: destination, request: options.package, release: jobId, s3: request.s3 };
+    const chosen = await preflightPublish(target, entryManifestNames(plan), signal);
+    // The publish node chooses again by the same rule; the outputs follow what it wrote.
+    result.package = packageSummary(options, chosen);
+    const resumeKey = resumeKeyFor({ sha256: identified?.sha256 ?? '', settings, plan, ffmpeg: request.binaries.ffmpeg, destination: packageUris(destination, chosen.name, jobId).root });
+    const previous = request.force ? null : db!.jobsByResumeKey(resumeKey);
+    const resumable = previous !== null && previous.jobs[0]!.status !== 'succeeded';
+    recorder!.setResumeKey(resumeKey);
+    const jobWorkDir = join(workRoot, resumeKey);
+    await claimWorkDir(jobWorkDir, !resumable);
+    workDir = jobWorkDir;
+    // Still 'running' although no process holds its folder: they were killed.
+    for (const killed of previous?.jobs.filter((job) => job.status === 'running') ?? []) {
+      db!.failJob(killed.id, { status: 'interrupted', code: 'INTERRUPTED', message: `the process stopped without finishing (killed?); resumed by job ${jobId}` });
+    }
+    const packageDir = join(jobWorkDir, 'package');
+    await mkdir(packageDir, { recursive: true });
+    state.site = { workDir: jobWorkDir, packageDir };
+
+    const graph = buildJobGraph(state, env);
+    const main = graph.tasks.filter((task) => !dag.get(task.id));
+    recordOutputsOf(main, jobWorkDir, (id, output) => recorder!.updateTask(id, { status: 'succeeded', output }));
+    if (!resumable) return { tasks: main, complete: graph.complete };
+    const reuse = await planReuse(main, previous.tasks, jobWorkDir, signal);
+    for (const [id, output] of reuse.reused) skippedOutputs.set(id, output);
+    for (const id of reuse.notNeeded) skippedOutputs.set(id, { notNeeded: true });
+    result.resumed = { fromJob: previous.jobs[0]!.id, reusedTasks: [...reuse.reused.keys()] };
+    return { tasks: main, complete: graph.complete, completed: reuse.completed };
+  };
+
+  const env: JobEnvironment = {
+    options,
+    contextFor: contextsFor(request.binaries, settings, state, scratchDir, (id, fraction, etaSeconds) => emit({ jobId, type: 'task-progress', id, fraction, etaSeconds })),
+    probe: async (signal) => {
+      const fetched = await fetchInput(request.input, inputsFolder(workRoot), request.s3, {
+        signal,
+        idleTimeoutMs: downloadIdleMs(settings),
+        onProgress: (fraction, etaSeconds) => emit({ jobId, type: 'task-progress', id: node.probe.id, fraction: fraction ?? 0, etaSeconds }),
+      });
+      cleanups.push(fetched.cleanup);
+      identified = await identify(request.input, fetched.localPath, signal);
+      result.id = identified.videoId;
+      options.package.video = { id: identified.videoId, sha256: identified.sha256 };
+      return inspectSource(request.binaries, fetched.localPath, { audioOnly: settings.audioOnly, signal });
+    },
+    publishing: {
+      s3: request.s3,
+      beforePublish: async () => {
+        if (identified?.file) await assertSourceUnchanged(identified.path, identified.file);
+      },
+      report: () => ({ tasks: timeline.entries(), timings: spanSeconds(spans), resumed: result.resumed }),
+    },
+    recordMetadata: async (results) => {
+      const published = results.get(node.publish);
+      const timings = { ...spanSeconds(spans), total: round3((Date.now() - startedAt) / 1000) };
+      const done = succeededResult({ base: resultBase(options, state.source!, state.plan!, result.resumed), options, plan: state.plan!, results, chosen: published, files: published.files, timings });
+      recorder!.complete(done, results.get(node.manifests), published);
+      Object.assign(result, done);
+      return true;
+    },
+  };
+
+  const grow = async (task: TaskSpec, value: unknown, signal: AbortSignal): Promise<Growth> => {
+    learn(state, task, value);
+    return task.id === node.plan.id ? settle(state.plan!, signal) : buildJobGraph(state, env);
+  };
+
+  try {
+    db = openDatabase(request.dbPath);
+    recorder = new JobRecorder(db, jobId);
+    for (const task of buildJobGraph(state, env).tasks) dag.add(task);
+    const tasks = dag.describe();
+    timeline.declare(tasks);
+    emit({ type: 'job-start', jobId, input: request.input, tasks });
+    recorder.observe({ type: 'job-start', jobId, input: request.input, tasks });
+    const run = request.runner ?? runDag;
+    await run(dag, { concurrency: settings.concurrency, signal: request.signal, onEvent: taskEvent, grow }, {
+      options,
+      state: () => state,
+      s3: request.s3,
+      updateTask: (taskId, patch) => recorder!.updateTask(taskId, patch),
+      markQueued: () => void (result.status = 'queued'),
+    });
+    emit({ type: 'job-done', jobId, result });
+    return result;
+  } catch (caught) {
+    const error = toVidpipeError(caught);
+    const interrupted = error.code === 'INTERRUPTED' || request.signal?.aborted === true;
+    result.status = interrupted ? 'interrupted' : 'failed';
+    result.error = { code: interrupted ? 'INTERRUPTED' : error.code, message: error.message, hint: error.hint, stderrTail: error.stderrTail };
+    result.timings = { ...spanSeconds(spans), total: round3((Date.now() - startedAt) / 1000) };
+    // An input that was identified is on record even when it could not be probed or planned.
+    if (identified && !recorder?.isStarted) {
+      try {
+        startRecord();
+      } catch {
+        // The original failure matters more than a failure to record it.
+      }
+    }
+    recorder?.fail(result);
+    emit({ type: 'job-failed', jobId, input: request.input, error, result });
+    return result;
+  } finally {
+    // A failed or interrupted job keeps its work folder: a re-run resumes from it. A queued one
+    // runs on workers with folders of their own.
+    if (workDir && (result.status === 'succeeded' || result.status === 'queued')) {
+      await removeWorkDir(workDir).catch(() => undefined);
+      if (db) await sweepFinishedWorkDirs(workRoot, db).catch(() => undefined);
+    } else if (workDir) {
+      await releaseWorkDir(workDir).catch(() => undefined);
+    }
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    db?.close();
+  }
+}
+

@@ -1,0 +1,314 @@
+/**
+ * Everything that shapes a job's output, in one place: the JobSettings type, its defaults
+ * (written once, here) and the option table of `vidpipe transcode` (and `watch`), one entry per
+ * setting. The table is typed against JobSettings: a setting without an entry, or without an
+ * explicit "not on the command line" marker, does not compile.
+ *
+ * Adding an option: a field in JobSettings (or TranscodeFlags), its default in DEFAULT_SETTINGS,
+ * its entry in TRANSCODE_TABLE (where the help lists it), then `npm run docs`. The plan
+ * (src/core/plan.ts) or the graph (src/job/graph.ts) reads the value.
+ */
+import { availableParallelism, homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  flag,
+  invalid,
+  kbpsList,
+  listOf,
+  numberOf,
+  oneOf,
+  optionSpecs,
+  parseOptions,
+  onlyFields,
+  parseUploadOptions,
+  tagsOf,
+  text,
+  wrongType,
+  type Complete,
+  type FlagEntry,
+  type Field,
+  type OptionSpec,
+  type OptionTable,
+} from './option.js';
+import { parseRungs, type RungSpec } from './rungs.js';
+import { DEFAULT_QUALITY_TARGET } from './quality-target.js';
+
+export type VideoCodec = 'h264' | 'hevc' | 'av1';
+export const VIDEO_CODECS: readonly VideoCodec[] = ['h264', 'hevc', 'av1'];
+const CODEC_ALIASES: Record<string, VideoCodec> = { avc: 'h264', x264: 'h264', h265: 'hevc', x265: 'hevc' };
+
+/** x264/x265 preset names; the AV1 encoders get them mapped (src/ffmpeg/args/encoders.ts). */
+export const PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'] as const;
+export type Preset = (typeof PRESETS)[number];
+
+export type HlsSegments = 'fmp4' | 'ts' | 'both';
+
+/** `--subtitles file.srt:lang`: a subtitle file beside the video. */
+export interface SidecarSubtitle {
+  path: string;
+  language: string;
+}
+
+/** Everything a user can choose about one job's output, after parsing and defaults. */
+export interface JobSettings {
+  /**
+   * Video rungs (`--ladder`); undefined: Apple's table (DEFAULT_H264_RUNGS), never taller than the
+   * source; 'auto': a per-title ladder chosen from the content (src/ladder, docs/per-title.md).
+   */
+  rungs?: RungSpec[] | 'auto';
+  /**
+   * `--ladder auto`: the quality every rung must reach, VMAF (0–100) when the ffmpeg has libvmaf,
+   * else PSNR in dB; undefined: the metric's default (DEFAULT_QUALITY_TARGET in src/ladder/quality-target.ts).
+   */
+  qualityTarget?: number;
+  /** `--ladder auto`: no rung's rate above this (kb/s); undefined: the table's rate for each size is the only cap. */
+  maxBitrateKbps?: number;
+  codecs: VideoCodec[];
+  preset: Preset;
+  /** Tasks run at once; also sizes the chunks and each encoder's threads. */
+  concurrency: number;
+  /** Nominal media segment duration, seconds. */
+  segmentDurationSeconds: number;
+  /** Nominal GOP duration, seconds (the key frame grid). */
+  gopSeconds: number;
+  /** Chunk length for parallel encoding, seconds; 0 = choose from duration and concurrency. */
+  chunkSeconds: number;
+  /** AAC bit rate of each source audio stream of a video job. */
+  audioBitrateKbps: number;
+  /** Drop the picture and run the audio pipeline. */
+  audioOnly: boolean;
+  /** AAC-LC stereo ladder of audio-only jobs, kb/s. */
+  audioLadderKbps: number[];
+  /** Output sample rate; undefined: the source's 44.1 or 48 kHz for audio-only jobs, 48 kHz for video. */
+  audioSampleRate?: number;
+  /** Keep a multichannel source as an extra 5.1 AAC rendition (audio-only jobs). */
+  surround: boolean;
+  /** Opus renditions beside AAC, for DASH only. */
+  opus: boolean;
+  /** Their bit rates, kb/s; undefined: 64,96,160 for audio-only jobs, 96 per source stream for video. */
+  opusKbps?: number[];
+  /** Integrated loudness target in LUFS, 'off', or undefined for the default (-14 audio-only, off for video). */
+  loudness?: number | 'off';
+  /** Poster and storyboard (video) or cover art (audio). */
+  thumbnails: boolean;
+  /** Package a video whose decoder reports more corrupt frames than DECODE_ERROR_ALLOWANCE. */
+  allowDecodeErrors: boolean;
+  /** HLS segment format: fMP4, MPEG-TS for legacy players, or both. */
+  hlsSegments: HlsSegments;
+  /** `--subtitles file:lang` sidecar files, added after the source's own text subtitles. */
+  subtitles: SidecarSubtitle[];
+  /** Measure PSNR/SSIM of each video rendition against the source (a `metrics` node). */
+  metrics: boolean;
+  /** Kill an ffmpeg that reports no progress for this long; 0: never. */
+  stallTimeoutSeconds: number;
+}
+
+/** What `vidpipe transcode` is asked besides the settings: where things go and how it runs. */
+export interface TranscodeFlags {
+  /** Parent destination (local folder or s3:// prefix); each package goes to <out>/<name>/. */
+  out: string;
+  /** Package name given on purpose (see docs/publishing.md). */
+  name?: string;
+  /** User tags stored with the video. */
+  tags: Record<string, string>;
+  /** Print the task graph without running it. */
+  plan: boolean;
+  workDir?: string;
+  force: boolean;
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3TimeoutSeconds: number;
+  queue?: string;
+  detach: boolean;
+}
+
+/** Every default of a job, written once. */
+export const DEFAULT_SETTINGS: Complete<JobSettings> = {
+  rungs: undefined,
+  qualityTarget: undefined,
+  maxBitrateKbps: undefined,
+  codecs: ['h264'],
+  preset: 'medium',
+  concurrency: availableParallelism(),
+  segmentDurationSeconds: 6,
+  gopSeconds: 2,
+  chunkSeconds: 0,
+  audioBitrateKbps: 128,
+  audioOnly: false,
+  audioLadderKbps: [64, 128, 256],
+  audioSampleRate: undefined,
+  surround: false,
+  opus: false,
+  opusKbps: undefined,
+  loudness: undefined,
+  thumbnails: true,
+  allowDecodeErrors: false,
+  hlsSegments: 'fmp4',
+  subtitles: [],
+  metrics: false,
+  stallTimeoutSeconds: 300,
+};
+
+export const DEFAULT_TRANSCODE_FLAGS: Complete<TranscodeFlags> = {
+  out: 'vidpipe-out',
+  name: undefined,
+  tags: {},
+  plan: false,
+  workDir: undefined,
+  force: false,
+  s3Endpoint: undefined,
+  s3Region: undefined,
+  s3TimeoutSeconds: 60,
+  queue: undefined,
+  detach: false,
+};
+
+/** Where intermediate files go when --work-dir and VIDPIPE_WORK_DIR are not given: the user's cache folder. */
+export function defaultWorkRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.VIDPIPE_WORK_DIR) return env.VIDPIPE_WORK_DIR;
+  const cache = env.XDG_CACHE_HOME || (homedir() ? join(homedir(), '.cache') : tmpdir());
+  return join(cache, 'vidpipe', 'work');
+}
+
+const LANGUAGE_TAG = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/;
+
+/** One `--subtitles` value: `file.srt:lang`, or just `file.srt` (language "und"). */
+export function parseSidecarSubtitle(value: string): SidecarSubtitle {
+  const colon = value.lastIndexOf(':');
+  const tail = colon > 0 ? value.slice(colon + 1) : '';
+  if (colon > 0 && LANGUAGE_TAG.test(tail)) return { path: value.slice(0, colon), language: tail };
+  if (!value.trim()) throw invalid({ flag: '--subtitles', from: 'cli' }, 'give a file, e.g. --subtitles captions.srt:en');
+  return { path: value, language: 'und' };
+}
+
+function subtitles(value: unknown, field: Field): SidecarSubtitle[] {
+  // Local files: only the command line may name them.
+  if (!Array.isArray(value) || field.from !== 'cli') throw wrongType(field, 'files given on the command line');
+  return value.map((item) => parseSidecarSubtitle(String(item)));
+}
+
+function loudness(value: unknown, field: Field): number | 'off' {
+  if (typeof value === 'string' && value.trim().toLowerCase() === 'off') return 'off';
+  const lufs = typeof value === 'number' ? value : Number(value);
+  // loudnorm accepts -70…-5 LUFS; anything louder than -5 cannot keep a -1 dBTP ceiling anyway.
+  if (!Number.isFinite(lufs) || lufs < -70 || lufs > -5) throw invalid(field, `"${String(value)}" is not "off" or a target between -70 and -5 LUFS`);
+  return lufs;
+}
+
+function sampleRate(value: unknown, field: Field): number {
+  const rate = Number(value);
+  if (rate !== 44100 && rate !== 48000) throw invalid(field, `"${String(value)}" is not 44100 or 48000`);
+  return rate;
+}
+
+const codecList = (value: unknown, field: Field): VideoCodec[] => [...new Set(listOf(oneOf(VIDEO_CODECS, CODEC_ALIASES), { empty: 'give at least one of h264, hevc, av1' })(value, field))];
+const optionalText = (value: unknown, field: Field): string | undefined => text(value, field);
+
+/**
+ * The options of `vidpipe transcode`, in the order --help lists them. The settings part is
+ * complete by type; TranscodeFlags are the per-run flags beside it.
+ */
+export const TRANSCODE_TABLE: OptionTable<JobSettings> & OptionTable<TranscodeFlags> = {
+  out: { flags: '-o, --out <dir|s3://bucket/prefix>', description: 'where packages go; each input gets <out>/<name>/', showDefault: true, parse: text },
+  name: { flags: '--name <name>', description: 'package folder name (default: from the input file name; single input only)', parse: optionalText, sidecar: true },
+  rungs: {
+    flags: '--ladder <rungs|auto|profile.json>', description: 'rungs to encode, e.g. 1080p,720p,360p or 480p:1500, a JSON profile, or auto (per-title: rates chosen from the content)',
+    parse: parseRungs, sidecar: true,
+  },
+  qualityTarget: {
+    flags: '--quality-target <n>',
+    description: `--ladder auto: quality every rung must reach, VMAF when ffmpeg has libvmaf (default ${DEFAULT_QUALITY_TARGET.vmaf}), else PSNR in dB (default ${DEFAULT_QUALITY_TARGET.psnr})`,
+    parse: numberOf({ above: 0, max: 100 }), sidecar: true,
+  },
+  maxBitrateKbps: {
+    flags: '--max-bitrate <kbps>', description: '--ladder auto: no rung above this rate (default: the ladder table\'s rate for each size)',
+    parse: numberOf({ above: 63, max: 1_000_000, integer: true }), sidecar: true,
+  },
+  codecs: { flags: '--codecs <list>', description: 'video codecs: h264, hevc, av1 (comma-separated)', showDefault: true, parse: codecList, sidecar: true },
+  preset: { flags: '--preset <name>', description: 'encoder speed/quality preset (x264 names; mapped for AV1)', showDefault: true, parse: oneOf(PRESETS), sidecar: true },
+  concurrency: {
+    flags: '--concurrency <n>', description: 'tasks run in parallel', showDefault: true, defaultDescription: 'the number of cores',
+    parse: numberOf({ above: 0, integer: true }),
+  },
+  segmentDurationSeconds: {
+    flags: '--segment-duration <seconds>', description: 'CMAF segment duration', showDefault: true,
+    parse: numberOf({ above: 0.5, max: 30, unit: 'seconds' }), sidecar: true,
+  },
+  gopSeconds: { notOnCommandLine: 'key frames every 2 s: segments are a whole number of GOPs, players switch renditions at any of them' },
+  chunkSeconds: { flags: '--chunk-duration <seconds>', description: 'length of parallel encode chunks (default: from duration and concurrency)', parse: numberOf({ above: 0 }), sidecar: true },
+  audioBitrateKbps: { flags: '--audio-bitrate <kbps>', description: 'AAC bit rate per audio rendition', showDefault: true, parse: numberOf({ above: 7, integer: true }), sidecar: true },
+  audioOnly: { flags: '--audio-only', description: 'drop the picture and package the audio only', parse: flag, sidecar: true },
+  audioLadderKbps: { flags: '--audio-ladder <kbps,…>', description: 'AAC-LC stereo bit rates of audio-only jobs', showDefault: true, parse: kbpsList(8, 512) },
+  audioSampleRate: { flags: '--sample-rate <hz>', description: 'audio sample rate, 44100 or 48000 (default: the source\'s for audio-only jobs, else 48000)', parse: sampleRate },
+  surround: { flags: '--surround', description: 'audio-only jobs: keep a 5.1 source as an extra 6-channel AAC rendition (384k)', parse: flag },
+  opus: { flags: '--opus [kbps,…]', description: 'add Opus renditions for DASH (default 64,96,160; 96 per stream for video)', parse: (value) => value !== false },
+  opusKbps: { sameFlagAs: 'opus', parse: (value, field) => (typeof value === 'string' || Array.isArray(value) ? kbpsList(6, 510)(value, field) : undefined) },
+  loudness: { flags: '--loudness <LUFS|off>', description: 'EBU R128 loudness target, true peak ≤ -1 dBTP (default: -14 for audio-only, off for video)', parse: loudness },
+  thumbnails: { flags: '--no-thumbnails', description: 'skip poster and storyboard', parse: flag, sidecar: true },
+  allowDecodeErrors: { flags: '--allow-decode-errors', description: 'package a video whose decoder reports many corrupt frames (refused by default)', parse: flag },
+  hlsSegments: {
+    flags: '--hls-segments <fmp4|ts|both>', description: 'HLS segment format; ts/both add MPEG-TS variants (H.264 + AAC) for legacy players', showDefault: true,
+    parse: oneOf(['fmp4', 'ts', 'both'] as const),
+  },
+  subtitles: { flags: '--subtitles <file[:lang]>', description: 'add a sidecar subtitle file (.srt, .vtt, .ass) as a WebVTT rendition (repeatable)', repeatable: true, parse: subtitles },
+  metrics: { flags: '--metrics', description: 'measure PSNR and SSIM of every video rendition against the source', parse: flag },
+  tags: { flags: '--tag <key=value>', description: 'tag stored with the video (repeatable)', repeatable: true, parse: tagsOf, sidecar: true, aliases: ['tags'] },
+  plan: { flags: '--plan', description: 'print the task graph without running it', parse: flag },
+  stallTimeoutSeconds: {
+    flags: '--stall-timeout <seconds>', description: 'kill an ffmpeg that makes no progress for this long (0: never)', showDefault: true,
+    parse: numberOf({ above: 0, inclusive: true }),
+  },
+  workDir: { flags: '--work-dir <dir>', description: 'folder for intermediate files (default: user cache folder)', env: 'VIDPIPE_WORK_DIR', parse: optionalText },
+  force: { flags: '--force', description: 'start over: discard the work kept from an unfinished earlier run of the same job', parse: flag },
+  s3Endpoint: {
+    flags: '--s3-endpoint <url>', description: 'S3-compatible endpoint (MinIO, Ceph, R2…); path-style addressing (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS)',
+    env: 'VIDPIPE_S3_ENDPOINT', parse: optionalText,
+  },
+  s3Region: { flags: '--s3-region <region>', description: 'S3 region (default: AWS_REGION or the AWS profile\'s, else us-east-1)', parse: optionalText },
+  s3TimeoutSeconds: s3TimeoutEntry(),
+  queue: { flags: '--queue <redis-url>', description: 'run the tasks on `vidpipe worker` processes through this Redis (input and --out on S3)', parse: optionalText },
+  detach: { flags: '--detach', description: 'with --queue: print the job id and exit; follow it with `vidpipe status <job>`', parse: flag },
+};
+
+/** Every S3 wait is bounded: see docs/publishing.md for how the other timeouts derive from this one. */
+export function s3TimeoutEntry(): FlagEntry<number> {
+  return {
+    flags: '--s3-timeout <seconds>',
+    description: 'give up on an S3 request (retries included) that has not completed after this long',
+    showDefault: true,
+    env: 'VIDPIPE_S3_TIMEOUT',
+    parse: numberOf({ above: 0 }),
+  };
+}
+
+const TRANSCODE_DEFAULTS: Complete<JobSettings & TranscodeFlags> = { ...DEFAULT_SETTINGS, ...DEFAULT_TRANSCODE_FLAGS };
+
+/** `vidpipe transcode`'s options as commander and the docs see them. */
+export const TRANSCODE_OPTIONS: OptionSpec[] = optionSpecs(TRANSCODE_TABLE, TRANSCODE_DEFAULTS);
+
+/** The settings and flags of `vidpipe transcode` (and `watch`) from commander's values. */
+export function parseTranscodeOptions(record: Readonly<Record<string, unknown>>): { settings: JobSettings; flags: TranscodeFlags } {
+  return { settings: parseOptions(TRANSCODE_TABLE, DEFAULT_SETTINGS, record), flags: parseOptions(TRANSCODE_TABLE, DEFAULT_TRANSCODE_FLAGS, record) };
+}
+
+/** What one upload asks for (its sidecar, its object metadata): settings, and the package name and tags. */
+export interface UploadOverrides {
+  settings: Partial<JobSettings>;
+  name?: string;
+  tags?: Record<string, string>;
+}
+
+/** An upload's record (JSON values or metadata text) through the same entries; only `sidecar` ones are accepted. */
+export function parseUploadOverrides(record: Readonly<Record<string, unknown>>, where: string): UploadOverrides {
+  const parsed = parseUploadOptions(TRANSCODE_TABLE, record, where);
+  const { name, tags } = onlyFields(parsed, DEFAULT_TRANSCODE_FLAGS);
+  return { settings: onlyFields(parsed, DEFAULT_SETTINGS), ...(name === undefined ? {} : { name }), ...(tags === undefined ? {} : { tags }) };
+}
+
+/**
+ * Settings stored by this or an earlier version (a job's `options` column): fields it did not
+ * have yet take today's defaults.
+ */
+export function storedSettings(stored: Partial<JobSettings>): JobSettings {
+  return { ...DEFAULT_SETTINGS, ...stored };
+}
