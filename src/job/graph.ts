@@ -4,9 +4,13 @@
  * Matroska copy (when chunks cannot seek in the input) and the plan; once the plan is known and
  * the job has its work folder, everything the plan asks for:
  *
- *   probe → [prepare-source] → plan → encode-video-<i> ─┬─ assemble-<r> ─ package-<r> ─┐
- *                                     loudness → encode-audio-<a> ─ package-<a> ──────┼─ manifests ─ [metrics] ─ publish ─ metadata
- *                                     poster, storyboard (from a small rendition), cover, subtitles ─┘
+ *   probe → [prepare-source] → plan → [analyse-ladder] → encode-video-<i> ─┬─ assemble-<r> ─ check-rise ─ package-<r> ─┐
+ *                                     loudness → encode-audio-<a> ─ package-<a> ─────────────────────────────┼─ manifests ─ [metrics] ─ publish ─ metadata
+ *                                     poster, storyboard (from a small rendition), cover, subtitles ────────┘
+ *
+ * With `--ladder auto` the analysis (src/ladder/analyse.ts) chooses the renditions, so the encodes
+ * are added once it has run; check-rise says which assembled renditions rise with resolution, so
+ * the video packages and everything after them are added once it has run.
  *
  * buildJobGraph(state, environment) returns every node that state allows; runners add the ones
  * they do not have yet (runDag's `grow`). What differs between machines is in the environment:
@@ -35,7 +39,10 @@ import { createStoryboard } from '../core/stages/storyboard.js';
 import { extractCover } from '../core/stages/cover.js';
 import { extractSubtitles } from '../core/stages/subtitles.js';
 import { measurePackageQuality } from '../metrics/stage.js';
+import { analyseTitleStage } from '../ladder/analyse.js';
+import { checkRiseStage } from '../ladder/rise.js';
 import type { JobSettings } from '../settings/job-settings.js';
+import type { RiseCheck } from '../ladder/rise.js';
 import type { GraphState, JobOptions, JobSite } from './job-options.js';
 import { NODE_KINDS, NodeResultsView, node, type NodeKind, type NodeRef, type NodeResults } from './nodes.js';
 import { publishJob, type PublishEnvironment } from './publish.js';
@@ -97,8 +104,32 @@ export function buildJobGraph(state: GraphState, env: JobEnvironment): { tasks: 
   );
   const { source, plan, site } = state;
   if (!source || !plan || !site) return { tasks, complete: false };
-  tasks.push(...mainNodes(source, plan, site, env));
-  return { tasks, complete: true };
+  if (settings.rungs === 'auto' && plan.video) {
+    tasks.push(
+      define(node.analyseLadder, {
+        label: 'Analyse the title for its ladder (probe encodes)',
+        dependsOn: [node.plan],
+        run: (results, ctx) => {
+          // The plan node's own result: the table's renditions are the candidates.
+          const candidates = results.get(node.plan).video!;
+          return analyseTitleStage(
+            {
+              source: source.path,
+              video: candidates,
+              candidates: candidates.renditions,
+              settings: { qualityTarget: settings.qualityTarget, maxBitrateKbps: settings.maxBitrateKbps },
+              parallel: settings.concurrency,
+            },
+            ctx,
+          );
+        },
+      }, env),
+    );
+    if (!state.ladder) return { tasks, complete: false };
+  }
+  const main = mainNodes(source, plan, site, state.rise, env);
+  tasks.push(...main.tasks);
+  return { tasks, complete: main.complete };
 }
 
 /** The plan of a probed source, after checking that this ffmpeg has the encoders it needs. */
@@ -110,7 +141,7 @@ async function planFor(source: SourceFile, settings: JobSettings, ctx: StageCont
 }
 
 /** Everything the plan asks for, after the plan node. */
-function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnvironment): TaskSpec[] {
+function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, rise: RiseCheck | undefined, env: JobEnvironment): { tasks: TaskSpec[]; complete: boolean } {
   const tasks: TaskSpec[] = [];
   const add = <K extends NodeKind>(ref: NodeRef<K>, definition: NodeDefinition<K>) => {
     tasks.push(define(ref, definition, env));
@@ -119,11 +150,11 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
   const { video } = plan;
   const packageNodes: NodeRef<'package'>[] = [];
   /** Cuts one encoded track into CMAF segments under <package>/<folder>/<id>/. */
-  const addPackage = (trackId: string, encoded: (results: NodeResultsView) => string, dependsOn: NodeRef, folder: 'video' | 'audio', fragmentSeconds: number) =>
+  const addPackage = (trackId: string, encoded: (results: NodeResultsView) => string, dependsOn: NodeRef[], folder: 'video' | 'audio', fragmentSeconds: number) =>
     packageNodes.push(
       add(node.package(trackId), {
         label: `Package ${trackId}`,
-        dependsOn: [dependsOn],
+        dependsOn,
         run: (results, ctx) =>
           packageTrack(
             { input: encoded(results), outputDir: join(site.packageDir, folder, trackId), segmentSeconds: plan.segmentDurationSeconds, fragmentSeconds, durationSeconds: plan.durationSeconds },
@@ -132,16 +163,17 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
       }),
     );
 
+  const beforeEncodes = env.options.settings.rungs === 'auto' ? node.analyseLadder : node.plan;
   const chunks = (video?.chunks ?? []).map((chunk) =>
     add(node.encodeVideo(chunk.index), {
       label: `Encode chunk ${chunk.index + 1}/${video!.chunks.length} (${video!.renditions.length} renditions)`,
-      dependsOn: [node.plan],
+      dependsOn: [beforeEncodes],
       rank: chunk.index,
       run: (_r, ctx) => encodeChunk({ source: source.path, video: video!, chunk }, ctx),
     }),
   );
-  for (const rendition of video?.renditions ?? []) {
-    const assembled = add(node.assemble(rendition.id), {
+  const assembledNodes = (video?.renditions ?? []).map((rendition) =>
+    add(node.assemble(rendition.id), {
       label: `Assemble ${rendition.id}`,
       dependsOn: chunks,
       run: (results, ctx) =>
@@ -156,9 +188,23 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
           },
           ctx,
         ),
-    });
-    addPackage(rendition.id, (results) => results.get(assembled).path, assembled, 'video', video!.fragmentSeconds);
-  }
+    }),
+  );
+  const checkedRise = video
+    ? add(node.checkRise, {
+        label: 'Check the ladder rises with resolution',
+        dependsOn: assembledNodes,
+        run: (results, ctx) =>
+          checkRiseStage(
+            {
+              renditions: video.renditions.map((rendition) => ({ rendition, path: results.get(node.assemble(rendition.id)).path })),
+              video,
+              segmentDurationSeconds: plan.segmentDurationSeconds,
+            },
+            ctx,
+          ),
+      })
+    : undefined;
 
   const loudness = plan.measureLoudness
     ? add(node.loudness, {
@@ -185,7 +231,7 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
           ctx,
         ),
     });
-    addPackage(rendition.id, (results) => results.get(encoded).path, encoded, 'audio', plan.audioFragmentSeconds);
+    addPackage(rendition.id, (results) => results.get(encoded).path, [encoded], 'audio', plan.audioFragmentSeconds);
   }
 
   const pictures: NodeRef[] = [];
@@ -221,7 +267,15 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
     ? add(node.subtitles, { label: `Subtitles (${plan.subtitles.length} tracks)`, dependsOn: [node.plan], run: (_r, ctx) => extractSubtitles({ source: source.path, tracks: plan.subtitles! }, ctx) })
     : undefined;
 
-  const tsTracks = (plan.ts?.renditions ?? []).map((renditionId) => {
+  // The video packages and everything after them wait for check-rise: only rungs that rise are packaged.
+  if (video && !rise) return { tasks, complete: false };
+  const packaged = (video?.renditions ?? []).filter((rendition) => rise!.kept.includes(rendition.id));
+  for (const rendition of packaged) {
+    const assembled = node.assemble(rendition.id);
+    addPackage(rendition.id, (results) => results.get(assembled).path, [assembled, checkedRise!], 'video', video!.fragmentSeconds);
+  }
+
+  const tsTracks = (plan.ts?.renditions ?? []).filter((renditionId) => !video || rise!.kept.includes(renditionId)).map((renditionId) => {
     const audio = plan.ts?.audio === undefined ? undefined : node.encodeAudio(plan.ts.audio);
     return {
       rendition: video!.renditions.find((r) => r.id === renditionId)!,
@@ -253,7 +307,7 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
           segmentDurationSeconds: plan.segmentDurationSeconds,
           durationSeconds: plan.durationSeconds,
           frameRate: video?.frameRate,
-          videos: (video?.renditions ?? []).map((rendition) => ({ rendition, track: results.get(node.package(rendition.id)) })),
+          videos: packaged.map((rendition) => ({ rendition, track: results.get(node.package(rendition.id)) })),
           audios: plan.audio.map((rendition) => ({ rendition, track: results.get(node.package(rendition.id)) })),
           storyboardVttUri: storyboard ? 'storyboard/storyboard.vtt' : undefined,
           storyboard: storyboard ? results.get(storyboard) : undefined,
@@ -277,7 +331,7 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
     run: (results, ctx) => publishJob({ options: env.options, source, plan, packageDir: site.packageDir, results }, env.publishing, ctx.signal),
   });
   add(node.metadata, { label: 'Record metadata', dependsOn: [publish], run: (results) => env.recordMetadata(results) });
-  return tasks;
+  return { tasks, complete: true };
 }
 
 /**

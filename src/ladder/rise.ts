@@ -1,73 +1,103 @@
-import type { VideoCodec } from '../settings/job-settings.js';
-
 /**
  * After the encodes, for fixed and auto ladders alike: every ladder must rise with resolution.
  * VBR on easy content undershoots by a different amount at each size (an 18 s slide deck: the
  * 1080p rung measured 291 kb/s, the 720p rung 543), and a player that sees the lower rung at the
- * higher rate settles on it. This rule says, from the measured rates, what to do with each rung.
+ * higher rate settles on it. The rule: per codec, from the biggest rung down, a rung is packaged
+ * only if it measures below the last rung kept above it, on both the peak segment rate (HLS
+ * BANDWIDTH, what players switch on) and the average (AVERAGE-BANDWIDTH). Any other rung is
+ * dropped, for fixed ladders as for auto ones: re-encoding it lower would add a second encode pass
+ * to the job's wall time, and a rung that needs as many bits as the rung above adds nothing a
+ * player would choose for. The top rung of each codec is always kept.
  */
+import type { Rendition } from '../core/ladder.js';
+import type { VideoPlan } from '../core/plan.js';
+import type { StageContext } from '../core/stage.js';
+import { buildVideoPacketTimesArgs } from '../ffmpeg/args/inspect.js';
+import { averageSegmentBitrate, peakSegmentBitrate, targetDuration } from '../media/measure.js';
+import type { VideoCodec } from '../settings/job-settings.js';
+
 export interface EncodedRung {
   id: string;
   codec: VideoCodec;
   /** Short-side size class. */
   size: number;
-  /** Average rate measured on the encoded rung (segments' bytes over duration), kb/s. */
-  measuredKbps: number;
+  /** Measured from the encoded file over the package's segments, kb/s. */
+  peakKbps: number;
+  averageKbps: number;
 }
 
-export type RiseAction =
-  | { id: string; action: 'keep' }
-  /** Encode again as VBR with this average and a cap of 1.1× it. */
-  | { id: string; action: 'reencode'; targetKbps: number; reason: string }
-  | { id: string; action: 'drop'; reason: string };
-
-export interface RiseOptions {
-  /** A rung must measure at most 1 / minSpacing of the rung above it. */
-  minSpacing: number;
-  /** Below this target a re-encode is pointless (the picture would fall apart): drop instead. */
-  minKbps: number;
-  /** Rungs already re-encoded once (their second measure still too high): drop them now. */
-  reencoded?: ReadonlySet<string>;
+export interface RiseCheck {
+  /** Each video rendition's measured rates, in the plan's order. */
+  measured: EncodedRung[];
+  /** The renditions to package, in the plan's order. */
+  kept: string[];
+  dropped: { id: string; reason: string }[];
 }
 
-/**
- * 1.2: a lower rung must measure at least ~17 % under the rung above. Closer than that, a player's
- * switch down saves next to nothing, and Apple's ±10 % measuring tolerance can swap the two.
- * (The per-title choice spaces its rungs 1.5x; after the encodes this only guards the order.)
- */
-export const DEFAULT_RISE: RiseOptions = { minSpacing: 1.2, minKbps: 64 };
-
-/**
- * Per codec, from the biggest size down: a rung measuring more than (the kept rung above) /
- * minSpacing is re-encoded at that limit — it still serves viewers between the two rates, and on
- * content easy enough to undershoot, the lower rate costs it little quality — unless the limit
- * is under minKbps or the rung was already re-encoded once, in which case it is dropped. The top
- * rung of each codec is always kept: it is the quality ceiling the ladder was made for.
- */
-export function planRise(rungs: EncodedRung[], options: RiseOptions = DEFAULT_RISE): RiseAction[] {
-  const actions = new Map<string, RiseAction>();
+/** Which rungs rise with resolution (see the file's comment). */
+export function checkRise(rungs: readonly EncodedRung[]): RiseCheck {
+  const dropped = new Map<string, string>();
   for (const codec of [...new Set(rungs.map((r) => r.codec))]) {
-    const ordered = rungs.filter((r) => r.codec === codec).sort((a, b) => b.size - a.size || b.measuredKbps - a.measuredKbps);
-    let ceiling = Infinity;
+    const ordered = rungs.filter((r) => r.codec === codec).sort((a, b) => b.size - a.size || b.averageKbps - a.averageKbps);
     let above: EncodedRung | undefined;
     for (const rung of ordered) {
-      if (rung.measuredKbps <= ceiling) {
-        actions.set(rung.id, { id: rung.id, action: 'keep' });
-        ceiling = rung.measuredKbps / options.minSpacing;
+      if (!above || (rung.peakKbps < above.peakKbps && rung.averageKbps < above.averageKbps)) {
         above = rung;
         continue;
       }
-      const why = `measured ${Math.round(rung.measuredKbps)} kb/s, more than ${above!.id}'s ${Math.round(above!.measuredKbps)} / ${options.minSpacing}`;
-      if (ceiling < options.minKbps || options.reencoded?.has(rung.id)) {
-        actions.set(rung.id, { id: rung.id, action: 'drop', reason: `${why}${ceiling < options.minKbps ? `, and ${Math.round(ceiling)} kb/s is under ${options.minKbps}` : ', again after a re-encode'}` });
-        continue;
-      }
-      const target = Math.floor(ceiling);
-      actions.set(rung.id, { id: rung.id, action: 'reencode', targetKbps: target, reason: `${why}: re-encode at ${target} kb/s` });
-      // The re-encoded rung will measure at most about its target: the rungs below space from that.
-      ceiling = target / options.minSpacing;
-      above = { ...rung, measuredKbps: target };
+      const rate = rung.peakKbps >= above.peakKbps ? 'peak' : 'average';
+      const of = (r: EncodedRung) => Math.round(rate === 'peak' ? r.peakKbps : r.averageKbps);
+      dropped.set(rung.id, `measured ${of(rung)} kb/s (${rate}), not below ${above.id}'s ${of(above)} kb/s`);
     }
   }
-  return rungs.map((r) => actions.get(r.id)!);
+  return {
+    measured: [...rungs],
+    kept: rungs.filter((r) => !dropped.has(r.id)).map((r) => r.id),
+    dropped: [...dropped].map(([id, reason]) => ({ id, reason })),
+  };
+}
+
+/** Packet bytes per segment of the package's grid (a segment holds `segmentFrames` frames), from buildVideoPacketTimesArgs' output. */
+export function segmentBytes(packets: string, fps: number, segmentFrames: number): number[] {
+  const bytes: number[] = [];
+  for (const line of packets.split('\n')) {
+    const [time, size] = line.split(',');
+    const pts = Number(time);
+    const n = Number.parseInt(size ?? '', 10);
+    if (!Number.isFinite(pts) || !Number.isFinite(n)) continue;
+    // Half a frame of slack: timestamps printed in decimal land a hair either side of the frame.
+    const segment = Math.max(0, Math.floor((pts * fps + 0.5) / segmentFrames));
+    bytes[segment] = (bytes[segment] ?? 0) + n;
+  }
+  return Array.from(bytes, (b) => b ?? 0);
+}
+
+export interface RiseInput {
+  /** Each video rendition, with its assembled file. */
+  renditions: { rendition: Rendition; path: string }[];
+  video: Pick<VideoPlan, 'frameRate' | 'segmentFrames' | 'totalFrames'>;
+  segmentDurationSeconds: number;
+}
+
+/**
+ * The graph step: each assembled rendition measured over the package's segments (the same
+ * peak/average rules the playlists use, src/media/measure.ts), then checkRise.
+ */
+export async function checkRiseStage(input: RiseInput, ctx: StageContext): Promise<RiseCheck> {
+  const { frameRate, segmentFrames, totalFrames } = input.video;
+  const fps = frameRate.num / frameRate.den;
+  const rungs: EncodedRung[] = [];
+  for (const { rendition, path } of input.renditions) {
+    const bytes = segmentBytes(await ctx.ffmpeg.probe(buildVideoPacketTimesArgs(path), `packet times of ${rendition.id}`), fps, segmentFrames);
+    const spans = bytes.map((b, i) => ({ bytes: b, durationSeconds: Math.min(segmentFrames, totalFrames - i * segmentFrames) / fps }));
+    rungs.push({
+      id: rendition.id,
+      codec: rendition.codec,
+      size: rendition.size,
+      peakKbps: peakSegmentBitrate(spans, targetDuration([input.segmentDurationSeconds])) / 1000,
+      averageKbps: averageSegmentBitrate(spans) / 1000,
+    });
+  }
+  ctx.onProgress(1);
+  return checkRise(rungs);
 }

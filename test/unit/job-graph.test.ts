@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Dag, type TaskSpec } from '../../src/core/dag.js';
-import { planJob } from '../../src/core/plan.js';
+import { planJob, withRenditions } from '../../src/core/plan.js';
 import { parseProbe, type MediaProbe } from '../../src/ffmpeg/probe.js';
 import type { InspectedSource } from '../../src/ffmpeg/integrity.js';
 import { FfmpegRunner } from '../../src/ffmpeg/runner.js';
@@ -40,14 +40,20 @@ const env = (settings: JobSettings): JobEnvironment => {
   };
 };
 
-/** The whole graph of a job whose probe, copy (if any) and plan have run. */
-function graphOf(streams: object[], overrides: Partial<JobSettings> = {}, format?: string): { tasks: TaskSpec[]; complete: boolean } {
+/** The whole graph of a job whose probe, copy (if any) and plan have run, and whose rise check kept every rung (unless `grown` says otherwise). */
+function graphOf(streams: object[], overrides: Partial<JobSettings> = {}, format?: string, grown: (state: GraphState) => void = keepEveryRung): { tasks: TaskSpec[]; complete: boolean } {
   const settings = { ...DEFAULT_SETTINGS, concurrency: 2, chunkSeconds: 6, ...overrides };
   const probe = probeOf(streams, format);
   const inspected: InspectedSource = { path: '/in/source', probe, notes: [], ...(format === 'mpegts' ? { copyReason: 'MPEG-TS: chunks seek by key frame only in MP4 and Matroska' } : {}) };
   const source = { path: inspected.copyReason ? '/work/source/source.mkv' : inspected.path, probe, notes: [] };
   const state: GraphState = { inspected, source, plan: planJob(probe, settings, { av1Encoder: 'libsvtav1' }), site: { workDir: '/work', packageDir: '/work/package' } };
+  grown(state);
   return buildJobGraph(state, env(settings));
+}
+
+function keepEveryRung(state: GraphState): void {
+  const ids = state.plan!.video?.renditions.map((r) => r.id) ?? [];
+  state.rise = { measured: [], kept: ids, dropped: [] };
 }
 
 /** id → [kind, dependencies] of a graph, after checking it is one acyclic graph of known kinds. */
@@ -81,9 +87,10 @@ describe('the job graph', () => {
       'encode-video-0': ['encode-video', ['plan']],
       'encode-video-1': ['encode-video', ['plan']],
       'assemble-h264-360p': ['assemble', chunks],
-      'package-h264-360p': ['package', ['assemble-h264-360p']],
+      'package-h264-360p': ['package', ['assemble-h264-360p', 'check-rise']],
       'assemble-h264-234p': ['assemble', chunks],
-      'package-h264-234p': ['package', ['assemble-h264-234p']],
+      'check-rise': ['check-rise', ['assemble-h264-234p', 'assemble-h264-360p']],
+      'package-h264-234p': ['package', ['assemble-h264-234p', 'check-rise']],
       'encode-audio-aac-128k': ['encode-audio', ['plan']],
       'package-aac-128k': ['package', ['encode-audio-aac-128k']],
       poster: ['poster', ['assemble-h264-234p']],
@@ -129,6 +136,38 @@ describe('the job graph', () => {
     assert.deepEqual(graph.publish, ['publish', ['manifests', 'metrics']]);
     assert.ok(!('poster' in graph) && !('storyboard' in graph));
     assert.ok(!('metrics' in shape(graphOf([flac], { metrics: true }))), 'no pictures to measure in an audio job');
+  });
+
+  it('packages only the rungs the rise check kept, after it: manifests and TS variants leave the others out', () => {
+    const rungs = [{ size: 360, kbps: 730 }, { size: 234, kbps: 145 }];
+    const waiting = shape(graphOf([h264Video, aac(1)], { rungs, hlsSegments: 'both' }, undefined, () => undefined));
+    assert.ok(!('package-h264-360p' in waiting) && !('manifests' in waiting) && !('publish' in waiting), Object.keys(waiting).join(' '));
+    assert.deepEqual(waiting['check-rise'], ['check-rise', ['assemble-h264-234p', 'assemble-h264-360p']]);
+    assert.ok('package-aac-128k' in waiting && 'poster' in waiting, 'audio and pictures do not wait for it');
+    const graph = graphOf([h264Video, aac(1)], { rungs, hlsSegments: 'both' }, undefined, (state) => {
+      state.rise = { measured: [], kept: ['h264-360p'], dropped: [{ id: 'h264-234p', reason: 'measured above h264-360p' }] };
+    });
+    assert.equal(graph.complete, true);
+    const kept = shape(graph);
+    assert.ok(!('package-h264-234p' in kept) && !('package-ts-h264-234p' in kept));
+    assert.deepEqual(kept.manifests![1], ['package-aac-128k', 'package-h264-360p', 'package-ts-h264-360p', 'storyboard']);
+  });
+
+  it('--ladder auto: the analysis node before the encodes, which are added once it has chosen the renditions', () => {
+    const before = graphOf([h264Video, aac(1)], { rungs: 'auto' }, undefined, () => undefined);
+    assert.equal(before.complete, false);
+    assert.deepEqual(shape(before), { probe: ['probe', []], plan: ['plan', ['probe']], 'analyse-ladder': ['analyse-ladder', ['plan']] });
+    const after = shape(graphOf([h264Video, aac(1)], { rungs: 'auto' }, undefined, (state) => {
+      const top = state.plan!.video!.renditions[0]!;
+      state.ladder = { choice: { rungs: [{ rendition: { ...top, crf: 24 } }] } } as unknown as GraphState['ladder'];
+      state.plan = withRenditions(state.plan!, [{ ...top, crf: 24 }]);
+      keepEveryRung(state);
+    }));
+    assert.deepEqual(after['encode-video-0'], ['encode-video', ['analyse-ladder']]);
+    assert.deepEqual(Object.keys(after).filter((id) => after[id]![0] === 'assemble'), ['assemble-h264-360p']);
+    assert.deepEqual(after.poster![1], ['assemble-h264-360p'], 'thumbnails follow the chosen renditions');
+    assert.deepEqual(shape(graphOf([flac], { rungs: 'auto' })).plan, ['plan', ['probe']]);
+    assert.ok(!('analyse-ladder' in shape(graphOf([flac], { rungs: 'auto' }))), 'no ladder to choose for audio');
   });
 
   it('declares every kind it uses once, with where it runs and what it reads', () => {

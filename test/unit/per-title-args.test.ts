@@ -14,13 +14,13 @@ function video(displayWidth: number, displayHeight: number): VideoStreamInfo {
   };
 }
 const fps = { num: 25, den: 1 };
-const rung = (codec: Rendition['codec']) => ({ ...buildLadder(video(1920, 1080), { codecs: [codec], frameRate: fps })[1]!, crf: 27.5 });
+const rung = (codec: Rendition['codec']) => ({ ...buildLadder(video(1920, 1080), { codecs: [codec], frameRate: fps, preset: 'medium', av1Encoder: 'libsvtav1' })[1]!, crf: 27.5 });
 const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 
 describe('capped-CRF encoder arguments', () => {
   it('x264 and x265 take the CRF with the cap as maxrate/bufsize, and no -b:v', () => {
     for (const codec of ['h264', 'hevc'] as const) {
-      const args = buildVideoEncoderArgs(rung(codec), 50, 'medium', 'libsvtav1');
+      const args = buildVideoEncoderArgs(rung(codec), 50);
       assert.equal(after(args, '-crf'), '27.5');
       assert.equal(after(args, '-maxrate'), `${rung(codec).maxrateKbps}k`);
       assert.equal(after(args, '-bufsize'), `${rung(codec).bufsizeKbps}k`);
@@ -28,16 +28,16 @@ describe('capped-CRF encoder arguments', () => {
     }
   });
   it('SVT-AV1 runs capped CRF (its only capped mode); libaom constrained quality with -b:v as the cap', () => {
-    const svt = buildVideoEncoderArgs({ ...rung('av1'), crf: 38 }, 50, 'medium', 'libsvtav1');
+    const svt = buildVideoEncoderArgs({ ...rung('av1'), crf: 38 }, 50);
     assert.equal(after(svt, '-crf'), '38');
     assert.ok(svt.includes('-maxrate') && !svt.includes('-b:v'), svt.join(' '));
-    const aom = buildVideoEncoderArgs({ ...rung('av1'), crf: 38 }, 50, 'medium', 'libaom-av1');
+    const aom = buildVideoEncoderArgs({ ...rung('av1'), crf: 38, encoder: { name: 'libaom-av1', preset: '4', threads: 'encoder-default' } }, 50);
     assert.equal(after(aom, '-crf'), '38');
     assert.equal(after(aom, '-b:v'), `${rung('av1').maxrateKbps}k`);
   });
   it('a rung without crf is VBR as before', () => {
     const { crf: _crf, ...vbr } = rung('h264');
-    const args = buildVideoEncoderArgs(vbr, 50, 'medium', 'libsvtav1');
+    const args = buildVideoEncoderArgs(vbr, 50);
     assert.equal(after(args, '-b:v'), '3000k');
     assert.ok(!args.includes('-crf'));
   });
@@ -55,7 +55,7 @@ describe('probe quality arguments', () => {
 
   it('opens the source exactly as the chunk encode of the same sample does, then each probe', () => {
     const encode = buildChunkEncodeArgs({
-      source: '/src/in.mp4', streamIndex: 0, frameRate: fps, chunk: sample, gopFrames: 50, deinterlace: false, preset: 'veryfast', av1Encoder: 'libsvtav1',
+      source: '/src/in.mp4', streamIndex: 0, frameRate: fps, chunk: sample, gopFrames: 50, deinterlace: false,
       outputs: [{ rendition: rung('h264'), path: '/w/x.mp4' }],
     });
     const seek = (a: string[]) => a.slice(a.indexOf('-ss'), a.indexOf('-i') + 2);
@@ -85,7 +85,7 @@ describe('probe sizes and process groups', () => {
     assert.deepEqual(buildVideoPacketSizesArgs('/w/x.mp4').slice(-2), ['csv=p=0', '/w/x.mp4']);
   });
   it('balances the probe encodes of a sample over processes, keeping a size\'s CRFs together', () => {
-    const outputs: ProbeOutput[] = buildLadder(video(1920, 1080), { codecs: ['h264'], frameRate: fps }).flatMap((candidate) =>
+    const outputs: ProbeOutput[] = buildLadder(video(1920, 1080), { codecs: ['h264'], frameRate: fps, preset: 'medium', av1Encoder: 'libsvtav1' }).flatMap((candidate) =>
       PROBE_CRFS.h264.map((crf) => ({ candidate, crf, rendition: { ...candidate, id: `${candidate.id}-crf${crf}`, crf } })),
     );
     const groups = groupOutputs(outputs, 2);

@@ -1,12 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildLadder, type Rendition, type VideoCodec } from '../../src/core/ladder.js';
+import { buildLadder, type Rendition } from '../../src/core/ladder.js';
+import type { VideoCodec } from '../../src/settings/job-settings.js';
+import { parseTranscodeOptions, parseUploadOverrides } from '../../src/settings/job-settings.js';
 import type { VideoStreamInfo } from '../../src/ffmpeg/probe.js';
 import { crfAt, fitCurve, qualityAt, rateFor } from '../../src/ladder/curve.js';
 import { chooseLadder, DEFAULT_CHOICE, type ChoiceOptions, type ProbeResult } from '../../src/ladder/choose.js';
-import { planRise } from '../../src/ladder/rise.js';
+import { checkRise, segmentBytes } from '../../src/ladder/rise.js';
 import { planSamples, sampleCount } from '../../src/ladder/sampling.js';
-import { DEFAULT_QUALITY_TARGET, isAutoLadder, parsePerTitleSettings, qualityTargetFor } from '../../src/ladder/settings.js';
+import { DEFAULT_QUALITY_TARGET, qualityTargetFor } from '../../src/settings/quality-target.js';
 
 function video(displayWidth: number, displayHeight: number): VideoStreamInfo {
   return {
@@ -15,7 +17,7 @@ function video(displayWidth: number, displayHeight: number): VideoStreamInfo {
   };
 }
 const fps25 = { num: 25, den: 1 };
-const ladder = (codecs: VideoCodec[] = ['h264']) => buildLadder(video(1920, 1080), { codecs, frameRate: fps25 });
+const ladder = (codecs: VideoCodec[] = ['h264']) => buildLadder(video(1920, 1080), { codecs, frameRate: fps25, preset: 'medium', av1Encoder: 'libsvtav1' });
 
 /**
  * Probes of a modelled content: at each size PSNR = base + 6 dB per doubling of rate from the
@@ -126,7 +128,7 @@ describe('chooseLadder', () => {
   });
 
   it('keeps the CRF within the encoder\'s range on content easier than every probe', () => {
-    const candidates = buildLadder(video(1920, 1080), { codecs: ['av1'], frameRate: fps25 });
+    const candidates = buildLadder(video(1920, 1080), { codecs: ['av1'], frameRate: fps25, preset: 'medium', av1Encoder: 'libsvtav1' });
     // Probes at AV1 CRF 30/44 land far above the target: the curve is followed down to CRF ~70.
     const probes = candidates.flatMap((r) => [30, 44].map((crf) => ({ codec: r.codec, size: r.size, width: r.width, height: r.height, crf, kbps: 100 * 2 ** ((44 - crf) / 7), psnr: 50 + (44 - crf) / 2, ssim: 0.99, displayPsnr: 45, vmaf: null })));
     const choice = chooseLadder(candidates, probes, options);
@@ -156,37 +158,27 @@ describe('chooseLadder', () => {
   });
 });
 
-describe('planRise (after the encodes)', () => {
-  it('re-encodes a rung that measured above the rung over it (issue 15: 1080p 291 kb/s, 720p 543)', () => {
-    const actions = planRise([
-      { id: 'h264-1080p', codec: 'h264', size: 1080, measuredKbps: 291 },
-      { id: 'h264-720p', codec: 'h264', size: 720, measuredKbps: 543 },
-      { id: 'h264-540p', codec: 'h264', size: 540, measuredKbps: 120 },
-      { id: 'h264-360p', codec: 'h264', size: 360, measuredKbps: 110 },
-    ]);
-    assert.deepEqual(actions.map((a) => [a.id, a.action, a.action === 'reencode' ? a.targetKbps : undefined]), [
-      ['h264-1080p', 'keep', undefined],
-      ['h264-720p', 'reencode', 242],
-      ['h264-540p', 'keep', undefined],
-      ['h264-360p', 'reencode', 100],
-    ]);
+describe('checkRise (after the encodes)', () => {
+  const rung = (id: string, size: number, peakKbps: number, averageKbps = peakKbps, codec: VideoCodec = 'h264') => ({ id, codec, size, peakKbps, averageKbps });
+  it('drops a rung that measured at or above the rung kept over it (issue 15: 1080p 291 kb/s, 720p 543)', () => {
+    const check = checkRise([rung('h264-1080p', 1080, 291), rung('h264-720p', 720, 543), rung('h264-540p', 540, 291), rung('h264-360p', 360, 110)]);
+    assert.deepEqual(check.kept, ['h264-1080p', 'h264-360p']);
+    assert.deepEqual(check.dropped.map((d) => d.id), ['h264-720p', 'h264-540p']);
+    assert.match(check.dropped[0]!.reason, /543 kb\/s \(peak\), not below h264-1080p's 291/);
   });
-  it('drops instead when the limit is too low, or when a re-encode already failed to fit', () => {
-    const rungs = [
-      { id: 'a', codec: 'h264' as const, size: 720, measuredKbps: 70 },
-      { id: 'b', codec: 'h264' as const, size: 540, measuredKbps: 95 },
-    ];
-    assert.equal(planRise(rungs)[1]!.action, 'drop');
-    const again = planRise([{ ...rungs[0]!, measuredKbps: 300 }, { ...rungs[1]!, measuredKbps: 280 }], { minSpacing: 1.2, minKbps: 64, reencoded: new Set(['b']) });
-    assert.match((again[1] as { reason: string }).reason, /again after a re-encode/);
-    assert.deepEqual(again.map((a) => a.action), ['keep', 'drop']);
+  it('needs both the peak and the average below the rung over it', () => {
+    const check = checkRise([rung('a', 720, 1000, 500), rung('b', 540, 900, 600)]);
+    assert.deepEqual(check.kept, ['a']);
+    assert.match(check.dropped[0]!.reason, /average/);
   });
-  it('judges each codec on its own', () => {
-    const actions = planRise([
-      { id: 'h264-720p', codec: 'h264', size: 720, measuredKbps: 3000 },
-      { id: 'hevc-540p', codec: 'hevc', size: 540, measuredKbps: 2500 },
-    ]);
-    assert.deepEqual(actions.map((a) => a.action), ['keep', 'keep']);
+  it('judges each codec on its own and keeps every ordered ladder whole', () => {
+    const check = checkRise([rung('h264-720p', 720, 3000), rung('h264-360p', 360, 700), rung('hevc-540p', 540, 2500, 2500, 'hevc')]);
+    assert.deepEqual(check.kept, ['h264-720p', 'h264-360p', 'hevc-540p']);
+    assert.deepEqual(check.dropped, []);
+  });
+  it('adds packet bytes up per segment of the package grid', () => {
+    // 25 fps, 2-frame segments: frames 0,1 | 2,3 | 4.
+    assert.deepEqual(segmentBytes('0.000000,100\n0.040000,10\n0.080000,200\n0.119999,20\n0.160000,5\n\n', 25, 2), [110, 220, 5]);
   });
 });
 
@@ -205,17 +197,26 @@ describe('planSamples', () => {
   });
 });
 
-describe('per-title settings', () => {
-  it('parses the options from a plain record, with defaults per metric', () => {
-    assert.deepEqual(parsePerTitleSettings({ qualityTarget: '42', maxBitrateKbps: '4500k' }), { qualityTarget: 42, maxBitrateKbps: 4500 });
-    assert.deepEqual(parsePerTitleSettings({}), {});
-    assert.equal(qualityTargetFor('psnr', {}), DEFAULT_QUALITY_TARGET.psnr);
-    assert.equal(qualityTargetFor('vmaf', {}), 93);
-    assert.ok(isAutoLadder(' AUTO ') && !isAutoLadder('1080p'));
+describe('per-title settings (option table entries)', () => {
+  it('reads --ladder auto, --quality-target and --max-bitrate from the command line, with defaults per metric', () => {
+    const { settings } = parseTranscodeOptions({ ladder: 'AUTO', qualityTarget: '42', maxBitrate: '4500' });
+    assert.equal(settings.rungs, 'auto');
+    assert.equal(settings.qualityTarget, 42);
+    assert.equal(settings.maxBitrateKbps, 4500);
+    const defaults = parseTranscodeOptions({}).settings;
+    assert.equal(defaults.qualityTarget, undefined);
+    assert.equal(qualityTargetFor('psnr', defaults.qualityTarget), DEFAULT_QUALITY_TARGET.psnr);
+    assert.equal(qualityTargetFor('vmaf', undefined), 93);
+  });
+  it('takes the same settings from a watch sidecar or object metadata', () => {
+    const sidecar = parseUploadOverrides({ ladder: 'auto', qualityTarget: 41, 'max-bitrate': 3000 }, 'a.vidpipe.json');
+    assert.deepEqual(sidecar.settings, { rungs: 'auto', qualityTarget: 41, maxBitrateKbps: 3000 });
+    const metadata = parseUploadOverrides({ ladder: 'auto', 'quality-target': '38.5' }, 'metadata of s3://b/k');
+    assert.deepEqual(metadata.settings, { rungs: 'auto', qualityTarget: 38.5 });
   });
   it('refuses values a user must correct (exit 2)', () => {
-    assert.throws(() => parsePerTitleSettings({ qualityTarget: 'high' }), (e: Error & { code?: string }) => e.code === 'USAGE');
-    assert.throws(() => parsePerTitleSettings({ maxBitrateKbps: '-1' }), /--max-bitrate/);
-    assert.throws(() => qualityTargetFor('psnr', { qualityTarget: 93 }), /outside 25–60 for PSNR/);
+    assert.throws(() => parseTranscodeOptions({ qualityTarget: 'high' }), (e: Error & { code?: string }) => e.code === 'USAGE' && /--quality-target/.test(e.message));
+    assert.throws(() => parseTranscodeOptions({ maxBitrate: '-1' }), /--max-bitrate/);
+    assert.throws(() => qualityTargetFor('psnr', 93), /outside 25–60 for PSNR/);
   });
 });

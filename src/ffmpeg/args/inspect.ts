@@ -14,6 +14,11 @@ export function buildVideoPacketSizesArgs(input: string): string[] {
   return ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=size', '-of', 'csv=p=0', safeInputPath(input)];
 }
 
+/** ffprobe arguments listing each packet of the first video stream as `pts_time,size` (one per line). */
+export function buildVideoPacketTimesArgs(input: string): string[] {
+  return ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,size', '-of', 'csv=p=0', safeInputPath(input)];
+}
+
 /** Sum of the sizes ffprobe printed with buildVideoPacketSizesArgs: the stream's bytes, without container overhead. */
 export function sumPacketSizes(stdout: string): { bytes: number; packets: number } {
   let bytes = 0;
