@@ -325,9 +325,11 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, rise: RiseC
         run: (results, ctx) => measurePackageQuality({ source: source.path, plan, model: results.get(manifests).model, packageDir: site.packageDir }, ctx),
       })
     : undefined;
+  // The package's report (vidpipe.json) tells how the ladder was chosen: publish reads those results on any machine.
+  const ladderNodes = [...(checkedRise ? [checkedRise] : []), ...(video && env.options.settings.rungs === 'auto' ? [node.analyseLadder] : [])];
   const publish = add(node.publish, {
     label: 'Publish package',
-    dependsOn: [manifests, ...pictures, ...(metrics ? [metrics] : [])],
+    dependsOn: [manifests, ...pictures, ...(metrics ? [metrics] : []), ...ladderNodes],
     run: (results, ctx) => publishJob({ options: env.options, source, plan, packageDir: site.packageDir, results }, env.publishing, ctx.signal),
   });
   add(node.metadata, { label: 'Record metadata', dependsOn: [publish], run: (results) => env.recordMetadata(results) });

@@ -96,7 +96,7 @@ describe('the job graph', () => {
       poster: ['poster', ['assemble-h264-234p']],
       storyboard: ['storyboard', ['assemble-h264-234p']],
       manifests: ['manifests', ['package-aac-128k', 'package-h264-234p', 'package-h264-360p', 'storyboard']],
-      publish: ['publish', ['manifests', 'poster', 'storyboard']],
+      publish: ['publish', ['check-rise', 'manifests', 'poster', 'storyboard']],
       metadata: ['metadata', ['publish']],
     });
     // Chunks first, in timeline order: they are the critical path.
@@ -133,7 +133,7 @@ describe('the job graph', () => {
   it('--metrics: the metrics node reads the written package, and publishing waits for it', () => {
     const graph = shape(graphOf([h264Video, aac(1)], { metrics: true, thumbnails: false }));
     assert.deepEqual(graph.metrics, ['metrics', ['manifests']]);
-    assert.deepEqual(graph.publish, ['publish', ['manifests', 'metrics']]);
+    assert.deepEqual(graph.publish, ['publish', ['check-rise', 'manifests', 'metrics']]);
     assert.ok(!('poster' in graph) && !('storyboard' in graph));
     assert.ok(!('metrics' in shape(graphOf([flac], { metrics: true }))), 'no pictures to measure in an audio job');
   });
@@ -164,6 +164,7 @@ describe('the job graph', () => {
       keepEveryRung(state);
     }));
     assert.deepEqual(after['encode-video-0'], ['encode-video', ['analyse-ladder']]);
+    assert.ok(after.publish![1].includes('analyse-ladder'), 'the package report reads the analysis');
     assert.deepEqual(Object.keys(after).filter((id) => after[id]![0] === 'assemble'), ['assemble-h264-360p']);
     assert.deepEqual(after.poster![1], ['assemble-h264-360p'], 'thumbnails follow the chosen renditions');
     assert.deepEqual(shape(graphOf([flac], { rungs: 'auto' })).plan, ['plan', ['probe']]);
