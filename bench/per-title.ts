@@ -1,119 +1,127 @@
 /**
- * Per-title ladder bench (issue 15): on 1080p sources of three kinds, what `--ladder auto`
- * would give against the fixed ladder.
+ * Per-title ladder bench (issue 15): on 1080p sources of three kinds, a `--ladder auto` job
+ * against a fixed-ladder job, both run as vidpipe runs them (runJob: the whole graph, preset
+ * medium, --metrics for PSNR of every rendition against the source), one after the other.
  *
- *   node dist/bench/per-title.js [--seconds 20] [--repeat 2] [--kinds slides,moving,noisy] [--dir DIR]
+ *   npm run bench:per-title -- [--seconds 20] [--kinds slides,moving,noisy] [--dir DIR]
  *
- * For each source: the fixed ladder (buildLadder's table rates, VBR) and the chosen per-title
- * ladder (capped CRF, or VBR at the cap) are encoded the same way the transcode encodes
- * (encodeChunk over the plan's chunks, 2 at once, preset medium), and measured from the output:
- * total video bytes, rate and PSNR/SSIM of each rung. Time: analysis + auto encodes against the
- * fixed encodes (the rest of a job — audio, packaging — is the same in both and left out, so the
- * ratio here is the worst case of the job's). The post-encode rise rule is applied to both.
- * Prints one JSON line per run and a summary; sources and outputs stay in DIR (not committed).
+ * Figures (each with its issue target): video bytes of the auto ladder over the fixed one's,
+ * top-rung PSNR, the auto job's wall time over the fixed job's (without the --metrics node,
+ * which both run only to measure), and whether every auto package passes `vidpipe validate`
+ * with BANDWIDTH rising with resolution. perTitleFigures() is the section for bench/bench.ts.
+ * Sources and packages stay in DIR (not committed). The machine's load moves wall times.
  */
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { probeFile } from '../src/ffmpeg/probe.js';
-import { planJob, type JobPlan } from '../src/core/plan.js';
-import type { Rendition } from '../src/core/ladder.js';
-import { analyseTitle, runnerFromContext } from '../src/ladder/analyse.js';
-import { planRise } from '../src/ladder/rise.js';
+import HLS from 'hls-parser';
+import { runJob } from '../src/job/run-job.js';
+import type { TranscodeResult } from '../src/core/result.js';
+import { DEFAULT_SETTINGS, type JobSettings } from '../src/settings/job-settings.js';
 import { CONTENT_KINDS, makeContent, type ContentKind } from '../test/helpers/content.js';
-import { encodeAndMeasure, stageContext, type EncodedRungResult } from '../test/helpers/encode-rungs.js';
+import { runCli } from '../test/helpers/media.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+/** One measured figure against its target, as bench sections report them. */
+export interface BenchFigure {
+  name: string;
+  value: number | boolean;
+  unit?: string;
+  target: string;
+  pass: boolean;
 }
 
-const seconds = Number(arg('seconds', '20'));
-const repeat = Number(arg('repeat', '1'));
-const kinds = arg('kinds', CONTENT_KINDS.join(',')).split(',') as ContentKind[];
-const dir = arg('dir', '/tmp/vidpipe-bench-per-title');
-const concurrency = Math.min(2, availableParallelism());
-
-function settingsFor() {
-  return { codecs: ['h264' as const], preset: 'medium' as const, segmentDurationSeconds: 6, gopSeconds: 2, chunkSeconds: 0, concurrency, audioBitrateKbps: 128, audioOnly: false };
+export interface PerTitleBenchOptions {
+  seconds?: number;
+  kinds?: readonly ContentKind[];
+  dir?: string;
+  /** Each job's result as it finishes (the standalone run prints them). */
+  onJob?: (line: Record<string, unknown>) => void;
 }
 
-const sum = (list: EncodedRungResult[]) => list.reduce((a, r) => a + r.bytes, 0);
-const rateOf = (r: EncodedRungResult[]) => r.map((x) => `${x.id.replace('h264-', '')}:${Math.round(x.kbps)}${x.quality ? `@${x.quality.psnr.toFixed(1)}` : ''}`).join(' ');
+const binaries = { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe', ffmpegSource: 'path', ffprobeSource: 'path' } as const;
 
-async function riseReencode(source: string, plan: JobPlan, ladder: Rendition[], encoded: EncodedRungResult[], work: string) {
-  const actions = planRise(encoded.map((e) => ({ id: e.id, codec: 'h264', size: ladder.find((r) => r.id === e.id)!.size, measuredKbps: e.kbps })));
-  const redo = actions.flatMap((a) => (a.action === 'reencode' ? [a] : []));
-  const dropped = actions.filter((a) => a.action === 'drop').map((a) => a.id);
-  if (redo.length === 0) return { actions: actions.filter((a) => a.action !== 'keep'), reencoded: [], dropped };
-  const renditions = redo.map((a) => {
-    const r = ladder.find((x) => x.id === a.id)!;
-    return { ...r, crf: undefined, bitrateKbps: a.targetKbps, maxrateKbps: Math.round(a.targetKbps * 1.1), bufsizeKbps: a.targetKbps * 2 };
+async function job(source: string, dir: string, name: string, settings: Partial<JobSettings>): Promise<TranscodeResult> {
+  const result = await runJob({
+    input: source,
+    out: join(dir, 'out'),
+    name,
+    settings: { ...DEFAULT_SETTINGS, concurrency: availableParallelism(), metrics: true, ...settings },
+    binaries,
+    dbPath: join(dir, 'bench.db'),
+    workRoot: join(dir, 'work'),
+    force: true,
   });
-  const result = await encodeAndMeasure(source, plan, renditions, work, { concurrency });
-  return { actions: actions.filter((a) => a.action !== 'keep'), reencoded: result.renditions, dropped };
-}
-
-async function benchOne(kind: ContentKind, run: number) {
-  const source = join(dir, `${kind}-1080-${seconds}s.mp4`);
-  if (!(await stat(source).catch(() => undefined))) await makeContent(source, kind, { width: 1920, height: 1080, durationSeconds: seconds });
-  const probe = await probeFile('ffprobe', source);
-  const plan = planJob(probe, settingsFor());
-  const video = plan.video!;
-  const work = join(dir, `work-${kind}-${run}`);
-  await rm(work, { recursive: true, force: true });
-  const top = (list: EncodedRungResult[]) => list[0]!.id;
-
-  const fixed = await encodeAndMeasure(source, plan, video.renditions, join(work, 'fixed'), { concurrency, measure: (id) => id === top(video.renditions.map((r) => ({ id: r.id }) as EncodedRungResult)) });
-
-  const ctx = stageContext(work);
-  const analysis = await analyseTitle(source, video, video.renditions, { metric: 'psnr', av1Encoder: 'libsvtav1', workDir: join(work, 'analysis'), parallel: concurrency }, runnerFromContext(ctx));
-  const chosen = analysis.choice.rungs.map((r) => r.rendition);
-  const auto = await encodeAndMeasure(source, plan, chosen, join(work, 'auto'), { concurrency });
-  // The other rate control, for the choice of the final encode's mode: VBR at the predicted rate.
-  // (Only the capped-CRF rungs differ; rungs at the cap are VBR either way.)
-  const crfRungs = chosen.filter((r) => r.crf !== undefined);
-  const vbr = await encodeAndMeasure(source, plan, crfRungs.map((r) => ({ ...r, crf: undefined, maxrateKbps: Math.round(r.bitrateKbps * 1.1), bufsizeKbps: r.bitrateKbps * 2 })), join(work, 'vbr'), { concurrency });
-  const fixedRise = await riseReencode(source, plan, video.renditions, fixed.renditions, join(work, 'fixed-rise'));
-
-  const result = {
-    kind,
-    run,
-    seconds,
-    fixed: { ladder: rateOf(fixed.renditions), bytes: sum(fixed.renditions), topPsnr: fixed.renditions[0]!.quality!.psnr, encodeSeconds: fixed.encodeSeconds, rise: fixedRise },
-    auto: {
-      ladder: rateOf(auto.renditions),
-      bytes: sum(auto.renditions),
-      topPsnr: auto.renditions[0]!.quality!.psnr,
-      minPsnr: Math.min(...auto.renditions.map((r) => r.quality!.psnr)),
-      analysisSeconds: analysis.seconds,
-      encodeSeconds: auto.encodeSeconds,
-      sampledFraction: analysis.sampledFraction,
-      predicted: analysis.choice.rungs.map((r) => ({ id: r.rendition.id, mode: r.mode, crf: r.rendition.crf, kbps: r.predicted.kbps, psnr: r.predicted.psnr })),
-      dropped: analysis.choice.dropped.map((d) => `${d.id}: ${d.reason}`),
-      rise: planRise(auto.renditions.map((e) => ({ id: e.id, codec: 'h264', size: chosen.find((r) => r.id === e.id)!.size, measuredKbps: e.kbps }))).filter((a) => a.action !== 'keep'),
-    },
-    vbrAtPredicted: { ladder: rateOf(vbr.renditions), minPsnr: vbr.renditions.length ? Math.min(...vbr.renditions.map((r) => r.quality!.psnr)) : null },
-    processSeconds: analysis.processSeconds,
-    ratios: {
-      bytes: Math.round((sum(auto.renditions) / sum(fixed.renditions)) * 1000) / 1000,
-      time: Math.round(((analysis.seconds + auto.encodeSeconds) / fixed.encodeSeconds) * 100) / 100,
-      topPsnrDelta: Math.round((auto.renditions[0]!.quality!.psnr - fixed.renditions[0]!.quality!.psnr) * 100) / 100,
-    },
-  };
-  console.log(JSON.stringify(result));
-  await rm(work, { recursive: true, force: true });
+  if (result.status !== 'succeeded') throw new Error(`${name}: ${result.error?.message}`);
   return result;
 }
 
-await mkdir(dir, { recursive: true });
-const all = [];
-for (let run = 0; run < repeat; run++) for (const kind of kinds) all.push(await benchOne(kind, run));
-for (const kind of kinds) {
-  const runs = all.filter((r) => r.kind === kind);
-  const range = (f: (r: (typeof runs)[number]) => number) => {
-    const v = runs.map(f);
-    return `${Math.min(...v)}–${Math.max(...v)}`;
-  };
-  console.log(`${kind}: bytes ${range((r) => r.ratios.bytes)}x fixed, time ${range((r) => r.ratios.time)}x, top PSNR auto ${range((r) => r.auto.topPsnr)} vs fixed ${range((r) => r.fixed.topPsnr)} dB, min rung ${range((r) => r.auto.minPsnr)} dB`);
+const videoBytes = (r: TranscodeResult) => r.renditions.filter((x) => x.kind === 'video').reduce((sum, x) => sum + x.sizeBytes, 0);
+const topPsnr = (r: TranscodeResult) => r.renditions.filter((x) => x.kind === 'video').sort((a, b) => b.height! - a.height!)[0]!.quality!.psnr;
+/** The job's wall time without its metrics node (which runs after the manifests, alone). */
+const wall = (r: TranscodeResult) => r.timings.total! - (r.timings.metrics ?? 0);
+const ladderText = (r: TranscodeResult) =>
+  r.renditions.filter((x) => x.kind === 'video').map((x) => `${x.height}p:${Math.round(x.averageBitrate / 1000)}k@${x.quality?.psnr.toFixed(1)}`).join(' ');
+
+/** `vidpipe validate` passes, and every variant's BANDWIDTH is below the one of the next bigger picture. */
+async function validatesRising(packageDir: string): Promise<{ ok: boolean; note: string }> {
+  const check = await runCli(['validate', packageDir]);
+  const master = HLS.parse(await readFile(join(packageDir, 'master.m3u8'), 'utf8')) as unknown as { variants: { isIFrameOnly?: boolean; bandwidth: number; resolution?: { height: number } }[] };
+  const variants = master.variants.filter((v) => !v.isIFrameOnly).sort((a, b) => b.resolution!.height - a.resolution!.height);
+  const rising = variants.every((v, i) => i === 0 || variants[i - 1]!.bandwidth > v.bandwidth);
+  return { ok: check.code === 0 && rising, note: `validate exit ${check.code}; ${variants.map((v) => `${v.resolution!.height}p ${Math.round(v.bandwidth / 1000)}k`).join(' > ')}` };
+}
+
+/** The bench section: runs the jobs and returns the issue's figures. */
+export async function perTitleFigures(options: PerTitleBenchOptions = {}): Promise<BenchFigure[]> {
+  const seconds = options.seconds ?? 20;
+  const dir = options.dir ?? '/tmp/vidpipe-bench-per-title';
+  await mkdir(dir, { recursive: true });
+  const figures: BenchFigure[] = [];
+  const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
+  for (const kind of options.kinds ?? CONTENT_KINDS) {
+    const source = join(dir, `${kind}-1080-${seconds}s.mp4`);
+    if (!(await stat(source).catch(() => undefined))) await makeContent(source, kind, { width: 1920, height: 1080, durationSeconds: seconds });
+    await rm(join(dir, 'out'), { recursive: true, force: true });
+    const fixed = await job(source, dir, `${kind}-fixed`, {});
+    const auto = await job(source, dir, `${kind}-auto`, { rungs: 'auto' });
+    const valid = await validatesRising(join(dir, 'out', `${kind}-auto`));
+    const bytes = videoBytes(auto) / videoBytes(fixed);
+    const time = wall(auto) / wall(fixed);
+    options.onJob?.({
+      kind, seconds, fixed: { ladder: ladderText(fixed), bytes: videoBytes(fixed), wall: round(wall(fixed), 1), dropped: fixed.ladder?.rungs.filter((r) => r.status === 'dropped').map((r) => `${r.name}: ${r.reason}`) },
+      auto: { ladder: ladderText(auto), bytes: videoBytes(auto), wall: round(wall(auto), 1), analysis: auto.ladder?.analysisSeconds, rungs: auto.ladder?.rungs.map((r) => `${r.name} ${r.status} ${r.mode}${r.crf ?? ''} ${r.reason ?? ''}`.trim()) },
+      validate: valid.note,
+    });
+    if (kind === 'slides') {
+      figures.push({ name: 'slides: auto/fixed video bytes', value: round(bytes), target: '≤ 0.25', pass: bytes <= 0.25 });
+      figures.push({ name: 'slides: auto top-rung PSNR', value: round(topPsnr(auto), 2), unit: 'dB', target: '≥ 40', pass: topPsnr(auto) >= 40 });
+    } else if (kind === 'moving') {
+      figures.push({ name: 'testsrc2: auto/fixed video bytes', value: round(bytes), target: '≤ 0.6', pass: bytes <= 0.6 });
+      figures.push({ name: 'testsrc2: auto top-rung PSNR', value: round(topPsnr(auto), 2), unit: 'dB', target: '≥ 40', pass: topPsnr(auto) >= 40 });
+    } else {
+      const delta = topPsnr(auto) - topPsnr(fixed);
+      figures.push({ name: 'noisy: auto − fixed top-rung PSNR', value: round(delta, 2), unit: 'dB', target: '≥ −0.2', pass: delta >= -0.2 });
+    }
+    figures.push({ name: `${kind}: auto/fixed job wall time`, value: round(time, 2), target: '≤ 1.3', pass: time <= 1.3 });
+    figures.push({ name: `${kind}: auto package validates, BANDWIDTH rising`, value: valid.ok, target: 'true', pass: valid.ok });
+  }
+  return figures;
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const seconds = arg('seconds');
+  const kinds = arg('kinds');
+  const dir = arg('dir');
+  const figures = await perTitleFigures({
+    ...(seconds ? { seconds: Number(seconds) } : {}),
+    ...(kinds ? { kinds: kinds.split(',') as ContentKind[] } : {}),
+    ...(dir ? { dir } : {}),
+    onJob: (line) => console.log(JSON.stringify(line)),
+  });
+  for (const f of figures) console.log(`${f.pass ? 'PASS' : 'FAIL'}  ${f.name}: ${String(f.value)}${f.unit ? ` ${f.unit}` : ''} (target ${f.target})`);
 }

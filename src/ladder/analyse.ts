@@ -27,11 +27,14 @@ export const PROBE_CRFS: Record<VideoCodec, readonly number[]> = { h264: [22, 32
 
 /**
  * Probe presets: fast enough that the analysis stays a fraction of the job (x264 veryfast is
- * ~3x medium's speed; x265 and SVT-AV1 are so slow that only their fastest presets fit), and
- * close enough to the final encode that the CRF that met the target there meets it here too
- * (the margin covers the difference; measured in docs/per-title.md).
+ * ~3x medium's speed), and close enough to the final encode that the CRF that met the target
+ * there meets it here too (the margin covers the difference). x265 veryfast, not ultrafast: at
+ * the same CRF on testsrc2 360p, ultrafast measured 36.98 dB against medium's 41.17 (at the same
+ * bytes), veryfast 40.62, for 1.5x ultrafast's time; an ultrafast probe had every HEVC rung
+ * capped at the table's rate although medium met the target below it. SVT-AV1's fastest
+ * preset is not measured against its slower ones here (docs/per-title.md, limits).
  */
-export const PROBE_PRESET: Record<VideoCodec, Preset> = { h264: 'veryfast', hevc: 'ultrafast', av1: 'ultrafast' };
+export const PROBE_PRESET: Record<VideoCodec, Preset> = { h264: 'veryfast', hevc: 'veryfast', av1: 'ultrafast' };
 
 /** Relative cost of one probe encode per pixel, to balance the processes (measured on 2 cores). */
 const ENCODE_COST: Record<VideoCodec, number> = { h264: 1, hevc: 4, av1: 3 };
