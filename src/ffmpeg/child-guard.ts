@@ -13,7 +13,7 @@
  *   SIGKILLs the children still listed.
  *
  * Neither covers a kill in the instant between fork and the guard taking hold; the next run's
- * stopOrphans (src/core/resume.ts) stays as the second line of defence.
+ * stopOrphans (src/core/work-lock.ts) stays as the second line of defence.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';

@@ -61,11 +61,12 @@ export function completedJob(result: TranscodeResult, manifests: ManifestsOutput
 
 /**
  * The rows of one job. Until the job row exists (the video's id comes from hashing the input,
- * its kind and duration from the plan), task events are kept and written once it does.
+ * its kind and duration from the plan), task events and patches (a queue worker's name on the
+ * Matroska copy, which runs before the plan) are kept and written in order once it does.
  */
 export class JobRecorder {
   private started = false;
-  private readonly early: { tasks: DagNodeSummary[]; events: { event: DagEvent; at: Date }[] } = { tasks: [], events: [] };
+  private readonly early: { tasks: DagNodeSummary[]; writes: (() => void)[] } = { tasks: [], writes: [] };
 
   constructor(
     private readonly db: VidpipeDb,
@@ -81,8 +82,8 @@ export class JobRecorder {
     if (this.started) return;
     this.db.startJob({ ...input, jobId: this.jobId, tasks: this.early.tasks });
     this.started = true;
-    for (const { event, at } of this.early.events) this.observe(event, at);
-    this.early.events.length = 0;
+    for (const write of this.early.writes) write();
+    this.early.writes.length = 0;
   }
 
   /** A job event: new tasks get rows, task events update theirs. */
@@ -94,7 +95,7 @@ export class JobRecorder {
     }
     if (!('id' in event)) return;
     if (!this.started) {
-      this.early.events.push({ event, at });
+      this.early.writes.push(() => this.observe(event, at));
       return;
     }
     const patch = taskPatchOf(event, at);
@@ -104,6 +105,7 @@ export class JobRecorder {
   /** Fields the events do not carry: a recorded output, a queue worker's attempts and name. */
   updateTask(taskId: string, patch: TaskPatch): void {
     if (this.started) this.db.updateTask(this.jobId, taskId, patch);
+    else this.early.writes.push(() => this.updateTask(taskId, patch));
   }
 
   setResumeKey(resumeKey: string): void {
@@ -165,7 +167,11 @@ export function recordEndedJob(db: VidpipeDb, ended: EndedElsewhere): boolean {
     db.updateTask(jobId, entry.id, { status: entry.status, worker: entry.worker, attempts: entry.attempts, startedAt: entry.startedAt, finishedAt: entry.finishedAt, error: entry.error });
     if (entry.startedAt && entry.finishedAt) spans.push({ kind: task.kind, start: Date.parse(entry.startedAt), end: Date.parse(entry.finishedAt) });
   }
+  // This is the metadata node's work, done here instead of by the submitter that did not wait.
+  const metadata = known.has(node.metadata.id) ? node.metadata.id : undefined;
+  const now = new Date().toISOString();
   if (!ended.results) {
+    if (metadata) db.updateTask(jobId, metadata, { status: 'cancelled', finishedAt: now });
     db.failJob(jobId, { status: 'failed', code: 'FFMPEG_FAILED', message: ended.error ?? 'failed on the queue' });
     return true;
   }
@@ -173,6 +179,8 @@ export function recordEndedJob(db: VidpipeDb, ended: EndedElsewhere): boolean {
   const published = results.get(node.publish);
   const timings = { ...spanSeconds(spans), total: round3((Date.parse(ended.finishedAt) - Date.parse(ended.submittedAt)) / 1000) };
   const result = succeededResult({ base: resultBase(ended.options, ended.source, ended.plan), options: ended.options, plan: ended.plan, results, chosen: published, files: published.files, timings });
+  if (metadata) db.updateTask(jobId, metadata, { status: 'running', startedAt: now, attempts: 1 });
   db.completeJob(jobId, completedJob(result, results.get(node.manifests), published));
+  if (metadata) db.updateTask(jobId, metadata, { status: 'succeeded', finishedAt: new Date().toISOString(), progress: 1 });
   return true;
 }

@@ -221,6 +221,20 @@ function follow(
     started.add(task.id);
     for (const node of task.nodes) emit({ type: 'task-start', id: node, at: Date.now() });
   };
+  /**
+   * Who ran a task and how often, from the queue, for a task whose progress messages were missed
+   * (a short first task can end before the events stream is read: the stream starts at its end).
+   */
+  const recordRunner = async (task: TreeNode) => {
+    if (attempts.has(task.id)) return;
+    const taskJob = await Job.fromId<TaskJobData, TaskOutput>(queue, taskJobId(jobId, task.id)).catch(() => undefined);
+    const progress = taskJob?.progress as TaskProgress | number | undefined;
+    const worker = (typeof progress === 'object' && progress?.worker) || taskJob?.processedBy;
+    if (!taskJob || !worker || attempts.has(task.id)) return;
+    const attempt = Math.max(taskJob.attemptsStarted, taskJob.attemptsMade);
+    attempts.set(task.id, attempt);
+    for (const node of task.nodes) job.updateTask(node, { worker, attempts: attempt });
+  };
   const succeed = (task: TreeNode) => {
     if (done.has(task.id)) return;
     start(task);
@@ -249,6 +263,7 @@ function follow(
       const rootJob = await Job.fromId<TaskJobData, TaskOutput>(queue, rootJobId);
       const state = rootJob ? await rootJob.getState() : 'unknown';
       if (state === 'completed' && rootJob) {
+        await Promise.all([...byTask.values()].map((task) => recordRunner(task)));
         for (const task of byTask.values()) succeed(task);
         settle(undefined, rootJob.returnvalue);
       } else if (state === 'failed' && rootJob) {
@@ -286,8 +301,12 @@ function follow(
     events.on('completed', ({ jobId: id }) => {
       const task = taskOf(id);
       if (!task) return;
-      succeed(task);
-      if (id === rootJobId) void finishRoot().catch((error: unknown) => settle(error));
+      void recordRunner(task)
+        .then(() => {
+          succeed(task);
+          if (id === rootJobId) return finishRoot();
+        })
+        .catch((error: unknown) => settle(error));
     });
     events.on('failed', ({ jobId: id, failedReason }) => {
       const task = taskOf(id);

@@ -4,63 +4,18 @@
  * encode; the job must still publish a complete package that passes the strict checks.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import HLS from 'hls-parser';
-import { decodedFrameCount, makeClip, runCli, tempDir, VIDPIPE_BIN } from '../helpers/media.js';
+import { decodedFrameCount, makeClip, runCli, tempDir } from '../helpers/media.js';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/queue-worker.js';
 import { startRedisServer, type RedisTestServer } from '../helpers/redis-server.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { S3_ENV, decodeFrames, downloadPrefix, keysUnder, putFile } from '../helpers/s3-package.js';
 import { createS3Client } from '../../src/storage/s3.js';
 import { openDatabase } from '../../src/db/database.js';
-
-interface WorkerProcess {
-  child: ChildProcess;
-  id: string;
-  log: () => string;
-  waitFor: (pattern: RegExp, timeoutMs: number) => Promise<RegExpMatchArray>;
-  stop: () => Promise<void>;
-}
-
-function startWorkerProcess(redisUrl: string, env: NodeJS.ProcessEnv, extra: string[] = []): WorkerProcess {
-  const child = spawn(process.execPath, [VIDPIPE_BIN, 'worker', '--redis', redisUrl, '--concurrency', '1', '--lock-duration', '2', ...extra], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let text = '';
-  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
-  child.stderr!.on('data', (d) => {
-    text += d;
-    for (const w of [...waiters]) {
-      const match = text.match(w.pattern);
-      if (match) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(match);
-      }
-    }
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    child,
-    id: `${hostname()}:${child.pid}`,
-    log: () => text,
-    waitFor: (pattern, timeoutMs) =>
-      new Promise((resolve, reject) => {
-        const match = text.match(pattern);
-        if (match) return resolve(match);
-        const timer = setTimeout(() => reject(new Error(`worker never logged ${pattern}:\n${text}`)), timeoutMs);
-        waiters.push({ pattern, resolve: (m) => (clearTimeout(timer), resolve(m)) });
-      }),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
 
 describe('vidpipe worker and transcode --queue (Redis + S3)', { timeout: 900_000 }, () => {
   let redis: RedisTestServer;

@@ -36,6 +36,10 @@ describe('the option table and the settings', () => {
     // @ts-expect-error -- a table of JobSettings without `codecs` is not an OptionTable<JobSettings>
     const incomplete: OptionTable<JobSettings> = rest;
     assert.ok(incomplete);
+    // An entry must say how the setting is set, or why it is not on the command line.
+    // @ts-expect-error -- {} is neither a flag, a shared flag nor a notOnCommandLine marker
+    const unmarked: OptionTable<Pick<JobSettings, 'gopSeconds'>> = { gopSeconds: {} };
+    assert.ok(unmarked);
   });
 
   it('is what --help and the docs list: every flag entry once, with its default from DEFAULT_SETTINGS', () => {
