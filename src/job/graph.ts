@@ -9,8 +9,8 @@
  *                                     poster, storyboard (from a small rendition), cover, subtitles ────────┘
  *
  * With `--ladder auto` the analysis (src/ladder/analyse.ts) chooses the renditions, so the encodes
- * are added once it has run; check-rise says which assembled renditions rise with resolution, so
- * the video packages and everything after them are added once it has run.
+ * are added once it has run. check-rise says which assembled renditions rise with resolution:
+ * the package nodes of the others write nothing, and the manifests leave them out.
  *
  * buildJobGraph(state, environment) returns every node that state allows; runners add the ones
  * they do not have yet (runDag's `grow`). What differs between machines is in the environment:
@@ -31,7 +31,7 @@ import { encodeChunk } from '../core/stages/encode-video.js';
 import { encodeAudio } from '../core/stages/encode-audio.js';
 import { analyseLoudness, gainFor } from '../core/stages/loudness.js';
 import { assembleRendition } from '../core/stages/assemble.js';
-import { packageTrack } from '../core/stages/package.js';
+import { packageTrack, type PackagedTrack } from '../core/stages/package.js';
 import { packageTs } from '../core/stages/package-ts.js';
 import { writeManifests } from '../core/stages/manifests.js';
 import { createPoster } from '../core/stages/poster.js';
@@ -42,7 +42,6 @@ import { measurePackageQuality } from '../metrics/stage.js';
 import { analyseTitleStage } from '../ladder/analyse.js';
 import { checkRiseStage } from '../ladder/rise.js';
 import type { JobSettings } from '../settings/job-settings.js';
-import type { RiseCheck } from '../ladder/rise.js';
 import type { GraphState, JobOptions, JobSite } from './job-options.js';
 import { NODE_KINDS, NodeResultsView, node, type NodeKind, type NodeRef, type NodeResults } from './nodes.js';
 import { publishJob, type PublishEnvironment } from './publish.js';
@@ -127,9 +126,8 @@ export function buildJobGraph(state: GraphState, env: JobEnvironment): { tasks: 
     );
     if (!state.ladder) return { tasks, complete: false };
   }
-  const main = mainNodes(source, plan, site, state.rise, env);
-  tasks.push(...main.tasks);
-  return { tasks, complete: main.complete };
+  tasks.push(...mainNodes(source, plan, site, env));
+  return { tasks, complete: true };
 }
 
 /** The plan of a probed source, after checking that this ffmpeg has the encoders it needs. */
@@ -140,8 +138,11 @@ async function planFor(source: SourceFile, settings: JobSettings, ctx: StageCont
   return plan;
 }
 
+/** A video rendition's package when check-rise dropped it: no files (so no paths for resume to hash). */
+const DROPPED_PACKAGE: PackagedTrack = { outputDir: '', initPath: '', segmentPaths: [], dropped: true };
+
 /** Everything the plan asks for, after the plan node. */
-function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, rise: RiseCheck | undefined, env: JobEnvironment): { tasks: TaskSpec[]; complete: boolean } {
+function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnvironment): TaskSpec[] {
   const tasks: TaskSpec[] = [];
   const add = <K extends NodeKind>(ref: NodeRef<K>, definition: NodeDefinition<K>) => {
     tasks.push(define(ref, definition, env));
@@ -150,13 +151,20 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, rise: RiseC
   const { video } = plan;
   const packageNodes: NodeRef<'package'>[] = [];
   /** Cuts one encoded track into CMAF segments under <package>/<folder>/<id>/. */
-  const addPackage = (trackId: string, encoded: (results: NodeResultsView) => string, dependsOn: NodeRef[], folder: 'video' | 'audio', fragmentSeconds: number) =>
+  const addPackage = (
+    trackId: string,
+    encoded: (results: NodeResultsView) => string,
+    dependsOn: NodeRef[],
+    folder: 'video' | 'audio',
+    fragmentSeconds: number,
+    dropped: (results: NodeResultsView) => boolean = () => false,
+  ) =>
     packageNodes.push(
       add(node.package(trackId), {
         label: `Package ${trackId}`,
         dependsOn,
-        run: (results, ctx) =>
-          packageTrack(
+        run: async (results, ctx) =>
+          dropped(results) ? { ...DROPPED_PACKAGE } : packageTrack(
             { input: encoded(results), outputDir: join(site.packageDir, folder, trackId), segmentSeconds: plan.segmentDurationSeconds, fragmentSeconds, durationSeconds: plan.durationSeconds },
             ctx,
           ),
@@ -190,22 +198,6 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, rise: RiseC
         ),
     }),
   );
-  const checkedRise = video
-    ? add(node.checkRise, {
-        label: 'Check the ladder rises with resolution',
-        dependsOn: assembledNodes,
-        run: (results, ctx) =>
-          checkRiseStage(
-            {
-              renditions: video.renditions.map((rendition) => ({ rendition, path: results.get(node.assemble(rendition.id)).path })),
-              video,
-              segmentDurationSeconds: plan.segmentDurationSeconds,
-            },
-            ctx,
-          ),
-      })
-    : undefined;
-
   const loudness = plan.measureLoudness
     ? add(node.loudness, {
         label: plan.loudnessTarget === undefined ? 'Measure loudness' : `Measure loudness (target ${plan.loudnessTarget} LUFS)`,
@@ -267,23 +259,40 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, rise: RiseC
     ? add(node.subtitles, { label: `Subtitles (${plan.subtitles.length} tracks)`, dependsOn: [node.plan], run: (_r, ctx) => extractSubtitles({ source: source.path, tracks: plan.subtitles! }, ctx) })
     : undefined;
 
-  // The video packages and everything after them wait for check-rise: only rungs that rise are packaged.
-  if (video && !rise) return { tasks, complete: false };
-  const packaged = (video?.renditions ?? []).filter((rendition) => rise!.kept.includes(rendition.id));
-  for (const rendition of packaged) {
+  const checkedRise = video
+    ? add(node.checkRise, {
+        label: 'Check the ladder rises with resolution',
+        dependsOn: assembledNodes,
+        run: (results, ctx) =>
+          checkRiseStage(
+            {
+              renditions: video.renditions.map((rendition) => ({ rendition, path: results.get(node.assemble(rendition.id)).path })),
+              video,
+              segmentDurationSeconds: plan.segmentDurationSeconds,
+            },
+            ctx,
+          ),
+      })
+    : undefined;
+
+  // Every video rendition has its package node, after check-rise; one that did not rise is not
+  // packaged (no files) and the manifests leave it out. (The graph does not grow here: a queue
+  // flow reads only the results its own tasks make, and the packages read the assembles'.)
+  const kept = (results: NodeResultsView, id: string) => !checkedRise || results.get(checkedRise).kept.includes(id);
+  for (const rendition of video?.renditions ?? []) {
     const assembled = node.assemble(rendition.id);
-    addPackage(rendition.id, (results) => results.get(assembled).path, [assembled, checkedRise!], 'video', video!.fragmentSeconds);
+    addPackage(rendition.id, (results) => results.get(assembled).path, [assembled, checkedRise!], 'video', video!.fragmentSeconds, (results) => !kept(results, rendition.id));
   }
 
-  const tsTracks = (plan.ts?.renditions ?? []).filter((renditionId) => !video || rise!.kept.includes(renditionId)).map((renditionId) => {
+  const tsTracks = (plan.ts?.renditions ?? []).map((renditionId) => {
     const audio = plan.ts?.audio === undefined ? undefined : node.encodeAudio(plan.ts.audio);
     return {
       rendition: video!.renditions.find((r) => r.id === renditionId)!,
       ref: add(node.packageTs(renditionId), {
         label: `Package ${renditionId} (MPEG-TS)`,
-        dependsOn: [node.assemble(renditionId), ...(audio ? [audio] : [])],
-        run: (results, ctx) =>
-          packageTs(
+        dependsOn: [node.assemble(renditionId), ...(audio ? [audio] : []), ...(checkedRise ? [checkedRise] : [])],
+        run: async (results, ctx) =>
+          !kept(results, renditionId) ? { outputDir: '', segments: [], dropped: true } : packageTs(
             {
               video: results.get(node.assemble(renditionId)).path,
               audio: audio ? results.get(audio).path : undefined,
@@ -307,12 +316,13 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, rise: RiseC
           segmentDurationSeconds: plan.segmentDurationSeconds,
           durationSeconds: plan.durationSeconds,
           frameRate: video?.frameRate,
-          videos: packaged.map((rendition) => ({ rendition, track: results.get(node.package(rendition.id)) })),
+          // A dropped rung's package node wrote nothing (it did not rise above the rung below).
+          videos: (video?.renditions ?? []).map((rendition) => ({ rendition, track: results.get(node.package(rendition.id)) })).filter(({ track }) => !track.dropped),
           audios: plan.audio.map((rendition) => ({ rendition, track: results.get(node.package(rendition.id)) })),
           storyboardVttUri: storyboard ? 'storyboard/storyboard.vtt' : undefined,
           storyboard: storyboard ? results.get(storyboard) : undefined,
           subtitles: subtitles ? results.get(subtitles).tracks : undefined,
-          ts: tsTracks.map(({ rendition, ref }) => ({ rendition, track: results.get(ref) })),
+          ts: tsTracks.map(({ rendition, ref }) => ({ rendition, track: results.get(ref) })).filter(({ track }) => !track.dropped),
           hlsSegments: plan.hlsSegments,
         },
         ctx,
@@ -333,7 +343,7 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, rise: RiseC
     run: (results, ctx) => publishJob({ options: env.options, source, plan, packageDir: site.packageDir, results }, env.publishing, ctx.signal),
   });
   add(node.metadata, { label: 'Record metadata', dependsOn: [publish], run: (results) => env.recordMetadata(results) });
-  return { tasks, complete: true };
+  return tasks;
 }
 
 /**

@@ -7,7 +7,6 @@ import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
 import type { JobSettings } from '../settings/job-settings.js';
 import type { PackageRequest } from '../storage/publish.js';
 import type { TitleAnalysis } from '../ladder/analyse.js';
-import type { RiseCheck } from '../ladder/rise.js';
 
 export interface JobOptions {
   jobId: string;
@@ -38,6 +37,4 @@ export interface GraphState {
   site?: JobSite;
   /** `--ladder auto`: the analysis node's result. */
   ladder?: TitleAnalysis;
-  /** The check-rise node's result: which video renditions are packaged. */
-  rise?: RiseCheck;
 }

@@ -212,8 +212,6 @@ function learn(state: GraphState, task: TaskSpec, result: unknown): void {
   } else if (task.id === node.analyseLadder.id) {
     state.ladder = results.get(node.analyseLadder);
     state.plan = withRenditions(state.plan!, state.ladder.choice.rungs.map((rung) => rung.rendition));
-  } else if (task.id === node.checkRise.id) {
-    state.rise = results.get(node.checkRise);
   }
 }
 

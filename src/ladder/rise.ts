@@ -24,6 +24,11 @@ export interface EncodedRung {
   /** Measured from the encoded file over the package's segments, kb/s. */
   peakKbps: number;
   averageKbps: number;
+  /**
+   * The assembled file measured. In the result so that on a queue the package tasks after this
+   * one receive the file from it (a task hands on the work files its results name).
+   */
+  path?: string;
 }
 
 export interface RiseCheck {
@@ -92,6 +97,7 @@ export async function checkRiseStage(input: RiseInput, ctx: StageContext): Promi
     const spans = bytes.map((b, i) => ({ bytes: b, durationSeconds: Math.min(segmentFrames, totalFrames - i * segmentFrames) / fps }));
     rungs.push({
       id: rendition.id,
+      path,
       codec: rendition.codec,
       size: rendition.size,
       peakKbps: peakSegmentBitrate(spans, targetDuration([input.segmentDurationSeconds])) / 1000,

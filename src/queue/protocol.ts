@@ -18,8 +18,9 @@ export const RETRY_DELAY_MS = 2000;
 /**
  * Everything a worker needs to rebuild the job's graph with src/job/graph.ts: the job's options
  * and what the builder knew when the flow was sent (the results of probe, prepare-source,
- * plan, and the ladder analysis and rise check that grow the graph further). The same in every task of a flow. Paths in `state` are the submitter's or another
- * worker's: a worker reads the files from `files` instead.
+ * plan, and the ladder analysis that grows the graph further). The same in every task of a
+ * flow. Paths in `state` are the submitter's or another worker's: a worker reads the files from
+ * `files` instead.
  */
 export interface QueuedJobSpec {
   options: JobOptions;

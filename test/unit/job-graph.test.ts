@@ -40,8 +40,8 @@ const env = (settings: JobSettings): JobEnvironment => {
   };
 };
 
-/** The whole graph of a job whose probe, copy (if any) and plan have run, and whose rise check kept every rung (unless `grown` says otherwise). */
-function graphOf(streams: object[], overrides: Partial<JobSettings> = {}, format?: string, grown: (state: GraphState) => void = keepEveryRung): { tasks: TaskSpec[]; complete: boolean } {
+/** The whole graph of a job whose probe, copy (if any) and plan have run (and what `grown` adds to its state). */
+function graphOf(streams: object[], overrides: Partial<JobSettings> = {}, format?: string, grown: (state: GraphState) => void = () => undefined): { tasks: TaskSpec[]; complete: boolean } {
   const settings = { ...DEFAULT_SETTINGS, concurrency: 2, chunkSeconds: 6, ...overrides };
   const probe = probeOf(streams, format);
   const inspected: InspectedSource = { path: '/in/source', probe, notes: [], ...(format === 'mpegts' ? { copyReason: 'MPEG-TS: chunks seek by key frame only in MP4 and Matroska' } : {}) };
@@ -51,10 +51,6 @@ function graphOf(streams: object[], overrides: Partial<JobSettings> = {}, format
   return buildJobGraph(state, env(settings));
 }
 
-function keepEveryRung(state: GraphState): void {
-  const ids = state.plan!.video?.renditions.map((r) => r.id) ?? [];
-  state.rise = { measured: [], kept: ids, dropped: [] };
-}
 
 /** id → [kind, dependencies] of a graph, after checking it is one acyclic graph of known kinds. */
 function shape(graph: { tasks: TaskSpec[] }): Record<string, [string, string[]]> {
@@ -126,7 +122,7 @@ describe('the job graph', () => {
     const graph = shape(graphOf([h264Video, aac(1), aac(2)], { hlsSegments: 'both', rungs: [{ size: 360, kbps: 730 }] }, 'mpegts'));
     assert.deepEqual(graph['prepare-source'], ['prepare-source', ['probe']]);
     assert.deepEqual(graph.plan, ['plan', ['prepare-source']]);
-    assert.deepEqual(graph['package-ts-h264-360p'], ['package-ts', ['assemble-h264-360p', 'encode-audio-aac-128k-1']]);
+    assert.deepEqual(graph['package-ts-h264-360p'], ['package-ts', ['assemble-h264-360p', 'check-rise', 'encode-audio-aac-128k-1']]);
     assert.ok(graph.manifests![1].includes('package-ts-h264-360p'));
   });
 
@@ -138,19 +134,14 @@ describe('the job graph', () => {
     assert.ok(!('metrics' in shape(graphOf([flac], { metrics: true }))), 'no pictures to measure in an audio job');
   });
 
-  it('packages only the rungs the rise check kept, after it: manifests and TS variants leave the others out', () => {
-    const rungs = [{ size: 360, kbps: 730 }, { size: 234, kbps: 145 }];
-    const waiting = shape(graphOf([h264Video, aac(1)], { rungs, hlsSegments: 'both' }, undefined, () => undefined));
-    assert.ok(!('package-h264-360p' in waiting) && !('manifests' in waiting) && !('publish' in waiting), Object.keys(waiting).join(' '));
-    assert.deepEqual(waiting['check-rise'], ['check-rise', ['assemble-h264-234p', 'assemble-h264-360p']]);
-    assert.ok('package-aac-128k' in waiting && 'poster' in waiting, 'audio and pictures do not wait for it');
-    const graph = graphOf([h264Video, aac(1)], { rungs, hlsSegments: 'both' }, undefined, (state) => {
-      state.rise = { measured: [], kept: ['h264-360p'], dropped: [{ id: 'h264-234p', reason: 'measured above h264-360p' }] };
-    });
-    assert.equal(graph.complete, true);
-    const kept = shape(graph);
-    assert.ok(!('package-h264-234p' in kept) && !('package-ts-h264-234p' in kept));
-    assert.deepEqual(kept.manifests![1], ['package-aac-128k', 'package-h264-360p', 'package-ts-h264-360p', 'storyboard']);
+  it('packages a video rung only after the rise check: every rendition\'s package and TS variant waits for it', () => {
+    const graph = shape(graphOf([h264Video, aac(1)], { rungs: [{ size: 360, kbps: 730 }, { size: 234, kbps: 145 }], hlsSegments: 'both' }));
+    assert.deepEqual(graph['check-rise'], ['check-rise', ['assemble-h264-234p', 'assemble-h264-360p']]);
+    for (const id of ['h264-360p', 'h264-234p']) {
+      assert.deepEqual(graph[`package-${id}`]![1], [`assemble-${id}`, 'check-rise']);
+      assert.ok(graph[`package-ts-${id}`]![1].includes('check-rise'), id);
+    }
+    assert.deepEqual(graph['package-aac-128k']![1], ['encode-audio-aac-128k'], 'audio does not wait for it');
   });
 
   it('--ladder auto: the analysis node before the encodes, which are added once it has chosen the renditions', () => {
@@ -161,7 +152,6 @@ describe('the job graph', () => {
       const top = state.plan!.video!.renditions[0]!;
       state.ladder = { choice: { rungs: [{ rendition: { ...top, crf: 24 } }] } } as unknown as GraphState['ladder'];
       state.plan = withRenditions(state.plan!, [{ ...top, crf: 24 }]);
-      keepEveryRung(state);
     }));
     assert.deepEqual(after['encode-video-0'], ['encode-video', ['analyse-ladder']]);
     assert.ok(after.publish![1].includes('analyse-ladder'), 'the package report reads the analysis');
