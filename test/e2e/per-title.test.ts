@@ -49,6 +49,15 @@ describe('transcode --ladder auto (end to end)', { timeout: 300_000 }, () => {
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /Ladder \(auto: PSNR target 40/);
     assert.match(show.stdout, /h264-540p\s+packaged\s+crf \d/);
+
+    // The package's own report (what `serve` shows, from vidpipe.json): the curves and the chosen points.
+    const html = join(dir, 'report.html');
+    const report = await runCli(['report', join(dir, 'out', 'slides'), '--html', html]);
+    assert.equal(report.code, 0, report.stderr);
+    const page = await readFile(html, 'utf8');
+    assert.match(page, /<h2>Ladder choice<\/h2>/);
+    assert.match(page, /h264-540p chosen/);
+    assert.match(page, /h264-540p-crf|crf 22/);
   });
 
   it('refuses a quality target outside the metric\'s range with exit 2, naming the option', async () => {
