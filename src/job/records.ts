@@ -10,7 +10,7 @@ import type { TranscodeResult } from '../core/result.js';
 import type { ManifestsOutput } from '../core/stages/manifests.js';
 import type { VidpipeDb } from '../db/database.js';
 import type { StartJobInput, TaskPatch } from '../db/records.js';
-import { isVidpipeError } from '../errors.js';
+import { isVidpipeError, type ErrorCode } from '../errors.js';
 import type { JobPlan } from '../core/plan.js';
 import type { SourceFile } from '../ffmpeg/integrity.js';
 import type { JobOptions } from './job-options.js';
@@ -135,8 +135,8 @@ export interface EndedElsewhere {
   source: SourceFile;
   /** Every node's result, when the job succeeded. */
   results?: Record<string, unknown>;
-  /** Why it failed, when it did. */
-  error?: string;
+  /** Why it failed, when it did: the failing task's error code and message. */
+  error?: { code: ErrorCode; message: string };
   /** What each node did, as the queue kept it. */
   nodes: { id: string; status: 'succeeded' | 'failed' | 'cancelled'; worker: string | null; attempts: number; startedAt: string | null; finishedAt: string | null; error: string | null }[];
   submittedAt: string;
@@ -172,7 +172,7 @@ export function recordEndedJob(db: VidpipeDb, ended: EndedElsewhere): boolean {
   const now = new Date().toISOString();
   if (!ended.results) {
     if (metadata) db.updateTask(jobId, metadata, { status: 'cancelled', finishedAt: now });
-    db.failJob(jobId, { status: 'failed', code: 'FFMPEG_FAILED', message: ended.error ?? 'failed on the queue' });
+    db.failJob(jobId, { status: 'failed', code: ended.error?.code ?? 'FFMPEG_FAILED', message: ended.error?.message ?? 'failed on the queue' });
     return true;
   }
   const results = new NodeResultsView(new Map(Object.entries(ended.results)));

@@ -5,7 +5,7 @@ import { NodeResultsView, node } from '../job/nodes.js';
 import type { EndedElsewhere } from '../job/records.js';
 import { TASK_QUEUE, taskJobId, type QueuedJobSpec, type TaskJobData, type TaskOutput, type TaskProgress } from './protocol.js';
 import { assertRedisReachable, displayRedisUrl, redisConnection } from './connection.js';
-import { jobRecordKey, redisOf, type QueuedJobRecord } from './submit.js';
+import { jobRecordKey, redisOf, taskError, type QueuedJobRecord } from './submit.js';
 
 export type QueuedTaskState = 'waiting' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'removed';
 
@@ -51,6 +51,8 @@ export interface QueuedJobReading {
   spec?: QueuedJobSpec;
   /** The last flow's root task's output: every node's results (what the metadata records). */
   output?: TaskOutput;
+  /** Once failed: the failing task's error as its worker reported it (code, message). */
+  failure?: VidpipeError;
 }
 
 /** Reads a queued job's state from Redis: what `vidpipe status <job>` shows. */
@@ -74,13 +76,17 @@ export async function readQueuedJob(redisUrl: string, jobId: string): Promise<Qu
     const tasks: QueuedTaskStatus[] = [];
     let rootJob: Job<TaskJobData, TaskOutput> | undefined;
     let firstError: string | undefined;
+    let failed: { id: string; reason: string } | undefined;
     for (const task of record.tasks) {
       const job = await Job.fromId<TaskJobData, TaskOutput>(queue, taskJobId(jobId, task.id));
       const state = job ? taskState(await job.getState(), job) : 'removed';
       if (task.id === record.root) rootJob = job;
       const progress = job?.progress as TaskProgress | number | undefined;
       const error = job?.failedReason || null;
-      if (state === 'failed' && error && !error.startsWith('child ')) firstError ??= `task ${task.id}: ${error}`;
+      if (state === 'failed' && error && !error.startsWith('child ')) {
+        firstError ??= `task ${task.id}: ${error}`;
+        failed ??= { id: task.id, reason: error };
+      }
       tasks.push({
         id: task.id,
         nodes: task.nodes,
@@ -111,7 +117,13 @@ export async function readQueuedJob(redisUrl: string, jobId: string): Promise<Qu
       }
     }
     if (status === 'failed') result.error = firstError ?? tasks.find((t) => t.id === record.root)?.error ?? 'failed';
-    return { status: result, ...(rootJob ? { spec: rootJob.data.spec } : {}), ...(status === 'succeeded' && rootJob?.returnvalue ? { output: rootJob.returnvalue } : {}) };
+    const failure = status === 'failed' && failed ? await taskError(queue, taskJobId(jobId, failed.id), failed.id, failed.reason) : undefined;
+    return {
+      status: result,
+      ...(rootJob ? { spec: rootJob.data.spec } : {}),
+      ...(status === 'succeeded' && rootJob?.returnvalue ? { output: rootJob.returnvalue } : {}),
+      ...(failure ? { failure } : {}),
+    };
   } finally {
     await queue.close();
   }
@@ -141,7 +153,7 @@ export function endedJobOf(reading: QueuedJobReading): EndedElsewhere | undefine
     plan: spec.state.plan,
     source: spec.state.source,
     ...(reading.output ? { results: reading.output.results } : {}),
-    ...(status.error ? { error: status.error } : {}),
+    ...(status.error ? { error: { code: reading.failure?.code ?? 'FFMPEG_FAILED', message: reading.failure?.message ?? status.error } } : {}),
     nodes: status.tasks.flatMap((task) =>
       task.nodes.map((id) => ({
         id,

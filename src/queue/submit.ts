@@ -319,7 +319,7 @@ function follow(
 }
 
 /** The worker's structured error from the job log, else the reason BullMQ kept. */
-async function taskError(queue: Queue, bullJobId: string, taskId: string, reason: string): Promise<VidpipeError> {
+export async function taskError(queue: Queue, bullJobId: string, taskId: string, reason: string): Promise<VidpipeError> {
   const { logs } = await queue.getJobLogs(bullJobId).catch(() => ({ logs: [] as string[] }));
   const line = logs.filter((l) => l.startsWith(ERROR_LOG_PREFIX)).at(-1);
   const job = await Job.fromId(queue, bullJobId).catch(() => undefined);

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { makeClip, runCli, tempDir, type CliRun } from '../helpers/media.js';
 import { readMpd, readPlaylist, resolveUri } from '../helpers/package-files.js';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/queue-worker.js';
+import { brokenFfmpeg, startWorkerProcess, type WorkerProcess } from '../helpers/queue-worker.js';
 import { startRedisServer, type RedisTestServer } from '../helpers/redis-server.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { S3_ENV, decodeFrames, downloadPrefix, keysUnder, putFile } from '../helpers/s3-package.js';
@@ -219,5 +219,42 @@ describe('one job on the queue and here (Redis + S3)', { timeout: 1_500_000 }, (
     const again = await runCli(['status', jobId, '--redis', redis.url, '--db', db, '--json'], { env });
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(JSON.parse((await runCli(['show', video.id, '--db', db, '--json'])).stdout).readyJob, details.readyJob);
+  });
+
+  it('vidpipe status <job> --db records a detached job that failed, with its task\'s error code', async () => {
+    // A worker whose ffmpeg hangs without a word, on a queue of its own (Redis database 2): every attempt stalls.
+    const hanging = await brokenFfmpeg(join(dir, 'hanging-ffmpeg'), 'exec sleep 600');
+    const queueUrl = `${redis.url}/2`;
+    const stuck = startWorkerProcess(queueUrl, { ...env, VIDPIPE_WORK_DIR: join(dir, 'work-stuck') }, ['--ffmpeg', hanging]);
+    try {
+      await stuck.waitFor(/waiting for tasks/, 60_000);
+      const db = join(dir, 'failed.db');
+      const args = ['transcode', 's3://media/in/clip.mp4', '--out', 's3://media/stalled', '--queue', queueUrl, '--detach', '--no-thumbnails', '--stall-timeout', '2'];
+      const run = await runCli([...args, ...common.filter((a) => a !== '--json')], { env: { ...env, VIDPIPE_DB: db } });
+      assert.equal(run.code, 0, run.stderr);
+      const jobId = run.stdout.trim();
+      let status: any;
+      const deadline = Date.now() + 300_000;
+      do {
+        await new Promise((r) => setTimeout(r, 1000));
+        const poll = await runCli(['status', jobId, '--redis', queueUrl, '--db', db, '--json'], { env });
+        status = JSON.parse(poll.stdout);
+        assert.equal(poll.code, status.status === 'failed' ? 1 : 0, poll.stderr);
+      } while (status.status !== 'failed' && Date.now() < deadline);
+      assert.equal(status.status, 'failed', `${JSON.stringify(status)}\nworker:\n${stuck.log()}`);
+
+      const [video] = JSON.parse((await runCli(['list', '--db', db, '--json'])).stdout).videos;
+      assert.equal(video.status, 'failed');
+      const details = JSON.parse((await runCli(['show', video.id, '--db', db, '--json'])).stdout);
+      assert.equal(details.latestJob.id, jobId);
+      assert.equal(details.latestJob.status, 'failed');
+      assert.equal(details.latestJob.errorCode, 'FFMPEG_STALLED', details.latestJob.errorMessage);
+      assert.match(details.latestJob.errorMessage, /^task encode-\S+ failed \(attempt 3 of 3\): /);
+      assert.equal(details.readyJob, null);
+      assert.ok(details.tasks.some((t: any) => t.status === 'failed' && t.kind.startsWith('encode-')), JSON.stringify(details.tasks.map((t: any) => [t.id, t.status])));
+      assert.equal(details.tasks.find((t: any) => t.kind === 'metadata')?.status, 'cancelled');
+    } finally {
+      await stuck.stop();
+    }
   });
 });

@@ -4,13 +4,13 @@
  * encode; the job must still publish a complete package that passes the strict checks.
  */
 import assert from 'node:assert/strict';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import HLS from 'hls-parser';
 import { decodedFrameCount, makeClip, runCli, tempDir } from '../helpers/media.js';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/queue-worker.js';
+import { brokenFfmpeg, startWorkerProcess, type WorkerProcess } from '../helpers/queue-worker.js';
 import { startRedisServer, type RedisTestServer } from '../helpers/redis-server.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { S3_ENV, decodeFrames, downloadPrefix, keysUnder, putFile } from '../helpers/s3-package.js';
@@ -148,9 +148,7 @@ describe('vidpipe worker and transcode --queue (Redis + S3)', { timeout: 900_000
 
   it('a task that keeps failing fails the job with its reason after bounded retries', async () => {
     // A worker whose ffmpeg cannot encode, on a queue of its own (Redis database 1).
-    const broken = join(dir, 'broken-ffmpeg');
-    await writeFile(broken, '#!/bin/sh\ncase "$*" in *-version*|*-encoders*|*-hide_banner\\ -h*) exec ffmpeg "$@";; esac\necho "simulated encoder crash" >&2\nexit 1\n');
-    await chmod(broken, 0o755);
+    const broken = await brokenFfmpeg(join(dir, 'broken-ffmpeg'), 'echo "simulated encoder crash" >&2\nexit 1');
     const queueUrl = `${redis.url}/1`;
     const failing = startWorkerProcess(queueUrl, { ...env, VIDPIPE_WORK_DIR: join(dir, 'work-f') }, ['--ffmpeg', broken]);
     workers.push(failing);

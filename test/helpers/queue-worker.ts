@@ -1,5 +1,6 @@
 /** A `vidpipe worker` process for end-to-end queue tests, with its log and a way to wait for a line. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { VIDPIPE_BIN } from './media.js';
 
@@ -46,4 +47,14 @@ export function startWorkerProcess(redisUrl: string, env: NodeJS.ProcessEnv, ext
       await exited;
     },
   };
+}
+
+/**
+ * An ffmpeg for a worker that answers what vidpipe asks before any work (version, encoders, help)
+ * with the real one, and does `then` (shell lines) for every real run: crash, hang.
+ */
+export async function brokenFfmpeg(path: string, then: string): Promise<string> {
+  await writeFile(path, `#!/bin/sh\ncase "$*" in *-version*|*-encoders*|*-hide_banner\\ -h*) exec ffmpeg "$@";; esac\n${then}\n`);
+  await chmod(path, 0o755);
+  return path;
 }
