@@ -24,6 +24,12 @@ export interface Rendition {
   picture?: { width: number; height: number };
   /** Average target, maxrate (~1.1x) and VBV buffer (~2x), kb/s. */
   bitrateKbps: number;
+  /**
+   * Capped constant quality instead of VBR: the encoder's CRF (x264/x265 0–51, AV1 0–63), with
+   * maxrate/bufsize as the cap; bitrateKbps is then the predicted average. Set by the per-title
+   * ladder (src/ladder), which found the CRF that meets the quality target.
+   */
+  crf?: number;
   maxrateKbps: number;
   bufsizeKbps: number;
   /** H.264 profile and level (e.g. "high", "4.1"); empty for other codecs. */

@@ -306,7 +306,8 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
   const segmentFrames = Math.max(1, Math.round(settings.segmentDurationSeconds * fps));
   const gopFrames = chooseGopFrames(segmentFrames, fps, settings.gopSeconds);
   const totalFrames = Math.max(1, Math.round(videoEndSeconds(probe, video) * fps));
-  const renditions = buildLadder(video, { codecs: settings.codecs, rungs: settings.rungs, frameRate, preset: settings.preset, av1Encoder: encoders.av1Encoder });
+  // --ladder auto: the table's rungs are the candidates the per-title analysis chooses from.
+  const renditions = buildLadder(video, { codecs: settings.codecs, rungs: settings.rungs === 'auto' ? undefined : settings.rungs, frameRate, preset: settings.preset, av1Encoder: encoders.av1Encoder });
   const interlaced = !!video.fieldOrder && !['progressive', 'unknown'].includes(video.fieldOrder);
   const segmentDurationSeconds = (segmentFrames * frameRate.den) / frameRate.num;
   const hlsSegments = checkHlsSegments(settings);
@@ -337,6 +338,20 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
     ...(hlsSegments === 'fmp4' ? {} : { ts: planTs(renditions, audio) }),
     ...(settings.thumbnails ? { thumbnails: thumbnailPlan(video, renditions, hdrTransferOf(video.colorTransfer)) } : {}),
     metrics: settings.metrics,
+  };
+}
+
+/**
+ * The plan with another set of video renditions (the per-title ladder's): what depends on the
+ * rendition ids (the MPEG-TS variants, the rendition thumbnails are read from) follows them.
+ */
+export function withRenditions(plan: JobPlan, renditions: Rendition[]): JobPlan {
+  if (!plan.video) return plan;
+  return {
+    ...plan,
+    video: { ...plan.video, renditions },
+    ...(plan.ts ? { ts: planTs(renditions, plan.audio) } : {}),
+    ...(plan.thumbnails?.kind === 'poster-storyboard' ? { thumbnails: { kind: 'poster-storyboard' as const, fromRendition: thumbnailSource(renditions).id } } : {}),
   };
 }
 

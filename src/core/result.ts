@@ -28,6 +28,57 @@ export interface RenditionSummary {
   quality?: QualityMetrics;
 }
 
+/** Quality figures of one rung: PSNR (dB), SSIM (0..1) and VMAF (0..100, when measured). */
+export interface RungQuality {
+  psnr: number;
+  ssim: number;
+  vmaf?: number;
+}
+
+/** One rung of the ladder, packaged or not, with what was predicted and what was measured. */
+export interface LadderRung {
+  name: string;
+  codec: string;
+  /** Short-side size class (720 for 1280x720). */
+  size: number;
+  status: 'packaged' | 'dropped';
+  /** vbr: the fixed table's rate; crf: capped constant quality (auto); cap: VBR at the cap (auto, the content needs more). */
+  mode: 'vbr' | 'crf' | 'cap';
+  crf?: number;
+  /** The rate the encoder was given (vbr, cap) or the predicted average (crf), kb/s. */
+  targetKbps: number;
+  /** auto: the analysis's prediction at the chosen rate. */
+  predicted?: RungQuality & { kbps: number };
+  /** From the encoded rung: rates over the package's segments (absent for rungs the analysis left out); quality with --metrics. */
+  measured?: { peakKbps: number; averageKbps: number; quality?: RungQuality };
+  /** Why the rung was not packaged: the analysis left it out, or it did not rise above the rung below. */
+  reason?: string;
+}
+
+/** One probe encode of the analysis: a point of a (codec, size)'s bitrate–quality curve. */
+export interface LadderProbe {
+  codec: string;
+  size: number;
+  crf: number;
+  kbps: number;
+  psnr: number;
+  ssim: number;
+  vmaf?: number;
+}
+
+/** The ladder's story: fixed (the table) or auto (per-title, docs/per-title.md). */
+export interface LadderReport {
+  method: 'fixed' | 'auto';
+  /** auto: what the target is measured in, and the target. */
+  metric?: 'psnr' | 'vmaf';
+  target?: number;
+  /** auto: the analysis's wall time and the share of the title's frames it encoded. */
+  analysisSeconds?: number;
+  sampledFraction?: number;
+  rungs: LadderRung[];
+  probes?: LadderProbe[];
+}
+
 /** EBU R128 values: integrated loudness (LUFS), loudness range (LU), true peak (dBTP). */
 export interface LoudnessValues {
   integrated: number;
@@ -78,6 +129,8 @@ export interface TranscodeResult {
    */
   package?: { name: string; root: string; note?: string };
   renditions: RenditionSummary[];
+  /** How the video ladder was chosen and which rungs were packaged (video jobs). */
+  ladder?: LadderReport;
   durationSeconds?: number;
   /** Wall-clock seconds per stage kind, and `total`. */
   timings: Record<string, number>;

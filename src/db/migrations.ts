@@ -1,3 +1,4 @@
+import { LADDER_MIGRATION_SQL } from './ladder-records.js';
 import type Database from 'better-sqlite3';
 import { VidpipeError } from '../errors.js';
 import { dbFailed } from './db-error.js';
@@ -139,6 +140,11 @@ CREATE TABLE watch_objects (
 ) STRICT;
 CREATE INDEX watch_objects_status ON watch_objects (status, lease_expires_at);
 `,
+  },
+  {
+    description: 'ladders, ladder_rungs: how each job chose its video ladder, predicted and measured per rung',
+    // New tables only: older jobs simply have no ladder rows, and older vidpipe versions ignore them.
+    sql: LADDER_MIGRATION_SQL,
   },
 ];
 

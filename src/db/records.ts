@@ -3,6 +3,7 @@
  * Inputs use optional fields; records read back have every field, with null for "not
  * recorded". Timestamps are ISO-8601 UTC strings; JSON columns come back parsed.
  */
+import type { LadderReport } from '../core/result.js';
 
 export type MediaKind = 'video' | 'audio';
 export type VideoStatus = 'processing' | 'ready' | 'failed' | 'interrupted';
@@ -124,6 +125,8 @@ export interface CompleteJobInput {
   timings: Record<string, number>;
   renditions: RenditionRecord[];
   files?: OutputFileRecord[];
+  /** How the video ladder was chosen (video jobs). */
+  ladder?: LadderReport;
 }
 
 export interface FailJobInput {
@@ -209,6 +212,8 @@ export interface VideoDetails {
   readyJob: JobRecord | null;
   /** Renditions of readyJob. */
   renditions: StoredRendition[];
+  /** readyJob's ladder: how it was chosen, predicted and measured per rung (null: none recorded). */
+  ladder: LadderReport | null;
 }
 
 export interface JobDetails {
@@ -216,6 +221,7 @@ export interface JobDetails {
   tasks: TaskRecord[];
   renditions: StoredRendition[];
   files: OutputFileRecord[];
+  ladder: LadderReport | null;
 }
 
 export interface ListVideosOptions {

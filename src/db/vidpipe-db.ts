@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import { VidpipeError } from '../errors.js';
 import { dbFailed } from './db-error.js';
+import { readLadder, writeLadder } from './ladder-records.js';
 import type {
   CompleteJobInput,
   FailJobInput,
@@ -141,6 +142,7 @@ export class VidpipeDb {
       for (const rendition of input.renditions) {
         this.statements.insertRendition.run({ jobId, videoId: input.video.id, ...bindRendition(rendition) });
       }
+      if (input.ladder) writeLadder(this.sqlite, jobId, input.ladder);
       for (const file of input.files ?? []) {
         this.statements.upsertOutputFile.run({
           jobId,
@@ -222,6 +224,7 @@ export class VidpipeDb {
         tasks: latestJob ? this.statements.tasksOfJob.all(latestJob.id).map(toTaskRecord) : [],
         readyJob: readyJob ? toJobRecord(readyJob) : null,
         renditions: readyJob ? this.statements.renditionsOfJob.all(readyJob.id).map(toStoredRendition) : [],
+        ladder: readyJob ? readLadder(this.sqlite, readyJob.id) : null,
       };
     });
   }
@@ -236,6 +239,7 @@ export class VidpipeDb {
         tasks: this.statements.tasksOfJob.all(jobId).map(toTaskRecord),
         renditions: this.statements.renditionsOfJob.all(jobId).map(toStoredRendition),
         files: this.statements.filesOfJob.all(jobId).map(toOutputFileRecord),
+        ladder: readLadder(this.sqlite, jobId),
       };
     });
   }

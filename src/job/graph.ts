@@ -4,9 +4,13 @@
  * Matroska copy (when chunks cannot seek in the input) and the plan; once the plan is known and
  * the job has its work folder, everything the plan asks for:
  *
- *   probe → [prepare-source] → plan → encode-video-<i> ─┬─ assemble-<r> ─ package-<r> ─┐
- *                                     loudness → encode-audio-<a> ─ package-<a> ──────┼─ manifests ─ [metrics] ─ publish ─ metadata
- *                                     poster, storyboard (from a small rendition), cover, subtitles ─┘
+ *   probe → [prepare-source] → plan → [analyse-ladder] → encode-video-<i> ─┬─ assemble-<r> ─ check-rise ─ package-<r> ─┐
+ *                                     loudness → encode-audio-<a> ─ package-<a> ─────────────────────────────┼─ manifests ─ [metrics] ─ publish ─ metadata
+ *                                     poster, storyboard (from a small rendition), cover, subtitles ────────┘
+ *
+ * With `--ladder auto` the analysis (src/ladder/analyse.ts) chooses the renditions, so the encodes
+ * are added once it has run. check-rise says which assembled renditions rise with resolution:
+ * the package nodes of the others write nothing, and the manifests leave them out.
  *
  * buildJobGraph(state, environment) returns every node that state allows; runners add the ones
  * they do not have yet (runDag's `grow`). What differs between machines is in the environment:
@@ -27,7 +31,7 @@ import { encodeChunk } from '../core/stages/encode-video.js';
 import { encodeAudio } from '../core/stages/encode-audio.js';
 import { analyseLoudness, gainFor } from '../core/stages/loudness.js';
 import { assembleRendition } from '../core/stages/assemble.js';
-import { packageTrack } from '../core/stages/package.js';
+import { packageTrack, type PackagedTrack } from '../core/stages/package.js';
 import { packageTs } from '../core/stages/package-ts.js';
 import { writeManifests } from '../core/stages/manifests.js';
 import { createPoster } from '../core/stages/poster.js';
@@ -35,6 +39,8 @@ import { createStoryboard } from '../core/stages/storyboard.js';
 import { extractCover } from '../core/stages/cover.js';
 import { extractSubtitles } from '../core/stages/subtitles.js';
 import { measurePackageQuality } from '../metrics/stage.js';
+import { analyseTitleStage } from '../ladder/analyse.js';
+import { checkRiseStage } from '../ladder/rise.js';
 import type { JobSettings } from '../settings/job-settings.js';
 import type { GraphState, JobOptions, JobSite } from './job-options.js';
 import { NODE_KINDS, NodeResultsView, node, type NodeKind, type NodeRef, type NodeResults } from './nodes.js';
@@ -97,6 +103,29 @@ export function buildJobGraph(state: GraphState, env: JobEnvironment): { tasks: 
   );
   const { source, plan, site } = state;
   if (!source || !plan || !site) return { tasks, complete: false };
+  if (settings.rungs === 'auto' && plan.video) {
+    tasks.push(
+      define(node.analyseLadder, {
+        label: 'Analyse the title for its ladder (probe encodes)',
+        dependsOn: [node.plan],
+        run: (results, ctx) => {
+          // The plan node's own result: the table's renditions are the candidates.
+          const candidates = results.get(node.plan).video!;
+          return analyseTitleStage(
+            {
+              source: source.path,
+              video: candidates,
+              candidates: candidates.renditions,
+              settings: { qualityTarget: settings.qualityTarget, maxBitrateKbps: settings.maxBitrateKbps },
+              parallel: settings.concurrency,
+            },
+            ctx,
+          );
+        },
+      }, env),
+    );
+    if (!state.ladder) return { tasks, complete: false };
+  }
   tasks.push(...mainNodes(source, plan, site, env));
   return { tasks, complete: true };
 }
@@ -109,6 +138,9 @@ async function planFor(source: SourceFile, settings: JobSettings, ctx: StageCont
   return plan;
 }
 
+/** A video rendition's package when check-rise dropped it: no files (so no paths for resume to hash). */
+const DROPPED_PACKAGE: PackagedTrack = { outputDir: '', initPath: '', segmentPaths: [], dropped: true };
+
 /** Everything the plan asks for, after the plan node. */
 function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnvironment): TaskSpec[] {
   const tasks: TaskSpec[] = [];
@@ -119,29 +151,37 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
   const { video } = plan;
   const packageNodes: NodeRef<'package'>[] = [];
   /** Cuts one encoded track into CMAF segments under <package>/<folder>/<id>/. */
-  const addPackage = (trackId: string, encoded: (results: NodeResultsView) => string, dependsOn: NodeRef, folder: 'video' | 'audio', fragmentSeconds: number) =>
+  const addPackage = (
+    trackId: string,
+    encoded: (results: NodeResultsView) => string,
+    dependsOn: NodeRef[],
+    folder: 'video' | 'audio',
+    fragmentSeconds: number,
+    dropped: (results: NodeResultsView) => boolean = () => false,
+  ) =>
     packageNodes.push(
       add(node.package(trackId), {
         label: `Package ${trackId}`,
-        dependsOn: [dependsOn],
-        run: (results, ctx) =>
-          packageTrack(
+        dependsOn,
+        run: async (results, ctx) =>
+          dropped(results) ? { ...DROPPED_PACKAGE } : packageTrack(
             { input: encoded(results), outputDir: join(site.packageDir, folder, trackId), segmentSeconds: plan.segmentDurationSeconds, fragmentSeconds, durationSeconds: plan.durationSeconds },
             ctx,
           ),
       }),
     );
 
+  const beforeEncodes = env.options.settings.rungs === 'auto' ? node.analyseLadder : node.plan;
   const chunks = (video?.chunks ?? []).map((chunk) =>
     add(node.encodeVideo(chunk.index), {
       label: `Encode chunk ${chunk.index + 1}/${video!.chunks.length} (${video!.renditions.length} renditions)`,
-      dependsOn: [node.plan],
+      dependsOn: [beforeEncodes],
       rank: chunk.index,
       run: (_r, ctx) => encodeChunk({ source: source.path, video: video!, chunk }, ctx),
     }),
   );
-  for (const rendition of video?.renditions ?? []) {
-    const assembled = add(node.assemble(rendition.id), {
+  const assembledNodes = (video?.renditions ?? []).map((rendition) =>
+    add(node.assemble(rendition.id), {
       label: `Assemble ${rendition.id}`,
       dependsOn: chunks,
       run: (results, ctx) =>
@@ -156,10 +196,8 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
           },
           ctx,
         ),
-    });
-    addPackage(rendition.id, (results) => results.get(assembled).path, assembled, 'video', video!.fragmentSeconds);
-  }
-
+    }),
+  );
   const loudness = plan.measureLoudness
     ? add(node.loudness, {
         label: plan.loudnessTarget === undefined ? 'Measure loudness' : `Measure loudness (target ${plan.loudnessTarget} LUFS)`,
@@ -185,7 +223,7 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
           ctx,
         ),
     });
-    addPackage(rendition.id, (results) => results.get(encoded).path, encoded, 'audio', plan.audioFragmentSeconds);
+    addPackage(rendition.id, (results) => results.get(encoded).path, [encoded], 'audio', plan.audioFragmentSeconds);
   }
 
   const pictures: NodeRef[] = [];
@@ -226,15 +264,40 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
     ? add(node.subtitles, { label: `Subtitles (${plan.subtitles.length} tracks)`, dependsOn: [node.plan], run: (_r, ctx) => extractSubtitles({ source: source.path, tracks: plan.subtitles! }, ctx) })
     : undefined;
 
+  const checkedRise = video
+    ? add(node.checkRise, {
+        label: 'Check the ladder rises with resolution',
+        dependsOn: assembledNodes,
+        run: (results, ctx) =>
+          checkRiseStage(
+            {
+              renditions: video.renditions.map((rendition) => ({ rendition, path: results.get(node.assemble(rendition.id)).path })),
+              video,
+              segmentDurationSeconds: plan.segmentDurationSeconds,
+            },
+            ctx,
+          ),
+      })
+    : undefined;
+
+  // Every video rendition has its package node, after check-rise; one that did not rise is not
+  // packaged (no files) and the manifests leave it out. (The graph does not grow here: a queue
+  // flow reads only the results its own tasks make, and the packages read the assembles'.)
+  const kept = (results: NodeResultsView, id: string) => !checkedRise || results.get(checkedRise).kept.includes(id);
+  for (const rendition of video?.renditions ?? []) {
+    const assembled = node.assemble(rendition.id);
+    addPackage(rendition.id, (results) => results.get(assembled).path, [assembled, checkedRise!], 'video', video!.fragmentSeconds, (results) => !kept(results, rendition.id));
+  }
+
   const tsTracks = (plan.ts?.renditions ?? []).map((renditionId) => {
     const audio = plan.ts?.audio === undefined ? undefined : node.encodeAudio(plan.ts.audio);
     return {
       rendition: video!.renditions.find((r) => r.id === renditionId)!,
       ref: add(node.packageTs(renditionId), {
         label: `Package ${renditionId} (MPEG-TS)`,
-        dependsOn: [node.assemble(renditionId), ...(audio ? [audio] : [])],
-        run: (results, ctx) =>
-          packageTs(
+        dependsOn: [node.assemble(renditionId), ...(audio ? [audio] : []), ...(checkedRise ? [checkedRise] : [])],
+        run: async (results, ctx) =>
+          !kept(results, renditionId) ? { outputDir: '', segments: [], dropped: true } : packageTs(
             {
               video: results.get(node.assemble(renditionId)).path,
               audio: audio ? results.get(audio).path : undefined,
@@ -258,12 +321,13 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
           segmentDurationSeconds: plan.segmentDurationSeconds,
           durationSeconds: plan.durationSeconds,
           frameRate: video?.frameRate,
-          videos: (video?.renditions ?? []).map((rendition) => ({ rendition, track: results.get(node.package(rendition.id)) })),
+          // A dropped rung's package node wrote nothing (it did not rise above the rung below).
+          videos: (video?.renditions ?? []).map((rendition) => ({ rendition, track: results.get(node.package(rendition.id)) })).filter(({ track }) => !track.dropped),
           audios: plan.audio.map((rendition) => ({ rendition, track: results.get(node.package(rendition.id)) })),
           storyboardVttUri: storyboard ? 'storyboard/storyboard.vtt' : undefined,
           storyboard: storyboard ? results.get(storyboard) : undefined,
           subtitles: subtitles ? results.get(subtitles).tracks : undefined,
-          ts: tsTracks.map(({ rendition, ref }) => ({ rendition, track: results.get(ref) })),
+          ts: tsTracks.map(({ rendition, ref }) => ({ rendition, track: results.get(ref) })).filter(({ track }) => !track.dropped),
           hlsSegments: plan.hlsSegments,
         },
         ctx,
@@ -276,9 +340,11 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
         run: (results, ctx) => measurePackageQuality({ source: source.path, plan, model: results.get(manifests).model, packageDir: site.packageDir }, ctx),
       })
     : undefined;
+  // The package's report (vidpipe.json) tells how the ladder was chosen: publish reads those results on any machine.
+  const ladderNodes = [...(checkedRise ? [checkedRise] : []), ...(video && env.options.settings.rungs === 'auto' ? [node.analyseLadder] : [])];
   const publish = add(node.publish, {
     label: 'Publish package',
-    dependsOn: [manifests, ...pictures, ...(metrics ? [metrics] : [])],
+    dependsOn: [manifests, ...pictures, ...(metrics ? [metrics] : []), ...ladderNodes],
     run: (results, ctx) => publishJob({ options: env.options, source, plan, packageDir: site.packageDir, results }, env.publishing, ctx.signal),
   });
   add(node.metadata, { label: 'Record metadata', dependsOn: [publish], run: (results) => env.recordMetadata(results) });

@@ -6,6 +6,7 @@ import type { JobPlan } from '../core/plan.js';
 import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
 import type { JobSettings } from '../settings/job-settings.js';
 import type { PackageRequest } from '../storage/publish.js';
+import type { TitleAnalysis } from '../ladder/analyse.js';
 
 export interface JobOptions {
   jobId: string;
@@ -31,6 +32,9 @@ export interface GraphState {
   inspected?: InspectedSource;
   /** What the stages read: the input in place, or the prepare-source copy. */
   source?: SourceFile;
+  /** With `--ladder auto`, the renditions are the analysis's choice (withRenditions). */
   plan?: JobPlan;
   site?: JobSite;
+  /** `--ladder auto`: the analysis node's result. */
+  ladder?: TitleAnalysis;
 }

@@ -24,6 +24,8 @@ import type { SubtitlesOutput } from '../core/stages/subtitles.js';
 import type { ManifestsOutput } from '../core/stages/manifests.js';
 import type { QualityMetrics } from '../metrics/quality.js';
 import type { PublishedFile } from '../storage/storage.js';
+import type { TitleAnalysis } from '../ladder/analyse.js';
+import type { RiseCheck } from '../ladder/rise.js';
 import type { ChosenPackage } from '../storage/publish.js';
 
 /** What the publish node returns (plain JSON: it may come from a queue worker): the package written, its files and their SHA-256 by key. */
@@ -39,10 +41,14 @@ export interface NodeResults {
   /** The Matroska copy of an input chunks cannot seek in (MPEG-TS, no index, a restarting clock). */
   'prepare-source': SourceFile;
   plan: JobPlan;
+  /** `--ladder auto`: the probes of the title and the ladder chosen from them (the encodes' renditions). */
+  'analyse-ladder': TitleAnalysis;
   'encode-video': EncodedChunk;
   loudness: LoudnessAnalysis;
   'encode-audio': EncodedAudio;
   assemble: AssembledRendition;
+  /** Every ladder rises with resolution: each rung's measured rates, and the rungs packaged. */
+  'check-rise': RiseCheck;
   package: PackagedTrack;
   'package-ts': PackagedTsTrack;
   poster: PosterResult;
@@ -86,10 +92,13 @@ export const NODE_KINDS: { readonly [K in NodeKind]: KindSpec } = {
   probe: { row: 'Probe', weight: 0.1, resumable: false, reads: 'input', runsOn: 'submitter', priority: 0, colour: '#6b7280' },
   'prepare-source': { row: 'Probe', weight: 0.5, resumable: false, reads: 'input', runsOn: 'anywhere', priority: 0, colour: '#6b7280' },
   plan: { row: 'Plan', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'submitter', priority: 0, colour: '#6b7280' },
+  // Probe encodes of a few samples: a node of its own, parallel inside (several ffmpeg processes).
+  'analyse-ladder': { row: 'Plan', weight: 1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 100, colour: '#9333ea' },
   'encode-video': { row: 'Encode video', weight: 8, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 100, colour: '#2f6fdb' },
   loudness: { row: 'Encode audio', weight: 0.1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 95, colour: '#7c4dcc' },
   'encode-audio': { row: 'Encode audio', weight: 1, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 90, colour: '#7c4dcc' },
   assemble: { row: 'Assemble renditions', weight: 0.5, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 50, colour: '#3aa0c8' },
+  'check-rise': { row: 'Assemble renditions', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'anywhere', priority: 50, colour: '#3aa0c8' },
   package: { row: 'Package CMAF segments', weight: 1, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 40, colour: '#1f9d6b' },
   'package-ts': { row: 'Package CMAF segments', weight: 1, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 40, colour: '#1f9d6b' },
   poster: { row: 'Thumbnails', weight: 0.3, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 45, colour: '#d9822b' },
@@ -115,10 +124,12 @@ export const node = {
   probe: ref('probe'),
   prepareSource: ref('prepare-source'),
   plan: ref('plan'),
+  analyseLadder: ref('analyse-ladder'),
   encodeVideo: (chunkIndex: number) => ref('encode-video', `encode-video-${chunkIndex}`),
   loudness: ref('loudness'),
   encodeAudio: (renditionId: string) => ref('encode-audio', `encode-audio-${renditionId}`),
   assemble: (renditionId: string) => ref('assemble', `assemble-${renditionId}`),
+  checkRise: ref('check-rise'),
   package: (trackId: string) => ref('package', `package-${trackId}`),
   packageTs: (renditionId: string) => ref('package-ts', `package-ts-${renditionId}`),
   poster: ref('poster'),

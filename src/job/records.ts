@@ -55,6 +55,7 @@ export function completedJob(result: TranscodeResult, manifests: ManifestsOutput
       properties: r.quality ? { quality: r.quality } : undefined,
     })),
     files: published.files.map((f) => ({ key: f.key, bytes: f.bytes, sha256: published.hashes[f.key] ?? '' })),
+    ...(result.ladder ? { ladder: result.ladder } : {}),
   };
 }
 

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { Dag, runDag, type DagEvent, type DagNodeSummary, type DagRunResult, type Growth, type RunDagOptions, type TaskSpec } from '../core/dag.js';
 import type { JobEventListener } from '../core/events.js';
 import { newJobId, sha256File, videoIdFromSha256 } from '../core/ids.js';
-import type { JobPlan } from '../core/plan.js';
+import { withRenditions, type JobPlan } from '../core/plan.js';
 import { assertFreeSpace, spaceNeeds } from '../core/preflight.js';
 import type { TranscodeResult } from '../core/result.js';
 import { ChunkEncodeTracker } from '../core/schedule.js';
@@ -220,6 +220,9 @@ function learn(state: GraphState, task: TaskSpec, result: unknown): void {
     state.source = results.get(node.prepareSource);
   } else if (task.id === node.plan.id) {
     state.plan = results.get(node.plan);
+  } else if (task.id === node.analyseLadder.id) {
+    state.ladder = results.get(node.analyseLadder);
+    state.plan = withRenditions(state.plan!, state.ladder.choice.rungs.map((rung) => rung.rendition));
   }
 }
 
@@ -326,16 +329,24 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     const packageDir = join(jobWorkDir, 'package');
     await mkdir(packageDir, { recursive: true });
     state.site = { workDir: jobWorkDir, packageDir };
+    resumeFrom = resumable ? previous.tasks : undefined;
+    if (resumable) result.resumed = { fromJob: previous.jobs[0]!.id, reusedTasks: [] };
+    return extend(signal);
+  };
 
+  /** What the graph gained since the last growth, with the outputs an unfinished earlier run left for it. */
+  let resumeFrom: Parameters<typeof planReuse>[1] | undefined;
+  const extend = async (signal: AbortSignal): Promise<Growth> => {
     const graph = buildJobGraph(state, env);
-    const main = graph.tasks.filter((task) => !dag.get(task.id));
-    recordOutputsOf(main, jobWorkDir, (id, output) => recorder!.updateTask(id, { status: 'succeeded', output }));
-    if (!resumable) return { tasks: main, complete: graph.complete };
-    const reuse = await planReuse(main, previous.tasks, jobWorkDir, signal);
+    const added = graph.tasks.filter((task) => !dag.get(task.id));
+    if (!workDir) return { tasks: added, complete: graph.complete };
+    recordOutputsOf(added, workDir, (id, output) => recorder!.updateTask(id, { status: 'succeeded', output }));
+    if (!resumeFrom || !result.resumed) return { tasks: added, complete: graph.complete };
+    const reuse = await planReuse(added, resumeFrom, workDir, signal);
     for (const [id, output] of reuse.reused) skippedOutputs.set(id, output);
     for (const id of reuse.notNeeded) skippedOutputs.set(id, { notNeeded: true });
-    result.resumed = { fromJob: previous.jobs[0]!.id, reusedTasks: [...reuse.reused.keys()] };
-    return { tasks: main, complete: graph.complete, completed: reuse.completed };
+    result.resumed.reusedTasks.push(...reuse.reused.keys());
+    return { tasks: added, complete: graph.complete, completed: reuse.completed };
   };
 
   const env: JobEnvironment = {
@@ -383,7 +394,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
 
   const grow = async (task: TaskSpec, value: unknown, signal: AbortSignal): Promise<Growth> => {
     learn(state, task, value);
-    return task.id === node.plan.id ? settle(state.plan!, signal) : buildJobGraph(state, env);
+    return task.id === node.plan.id ? settle(state.plan!, signal) : extend(signal);
   };
 
   try {

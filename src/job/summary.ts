@@ -15,6 +15,7 @@ import type { ManifestsOutput } from '../core/stages/manifests.js';
 import type { QualityMetrics } from '../metrics/quality.js';
 import { packageUris, type ChosenPackage } from '../storage/publish.js';
 import { parseLocation } from '../storage/uri.js';
+import { ladderReport } from '../ladder/report.js';
 import { NodeResultsView, node } from './nodes.js';
 import type { JobOptions } from './job-options.js';
 
@@ -166,6 +167,9 @@ export function succeededResult(input: {
     package: packageSummary(input.options, input.chosen),
     outputs: packageOutputs(input.options, input.chosen, results),
     renditions: summariseRenditions(manifests, plan, input.files, results.find(node.metrics)),
+    ...(plan.video
+      ? { ladder: ladderReport({ renditions: plan.video.renditions, analysis: results.find(node.analyseLadder), rise: results.find(node.checkRise), metrics: results.find(node.metrics) }) }
+      : {}),
     timings: input.timings,
     ...(loudness ? { loudness } : {}),
     ...(source ? { source } : {}),

@@ -6,7 +6,7 @@ import { isAbsolute, relative, sep } from 'node:path';
 import { VidpipeError } from '../errors.js';
 import type { JobPlan } from '../core/plan.js';
 import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
-import type { JobOptions } from '../job/job-options.js';
+import type { GraphState, JobOptions } from '../job/job-options.js';
 
 /** One queue for every task of every job: any worker can run any task. */
 export const TASK_QUEUE = 'vidpipe-tasks';
@@ -17,13 +17,14 @@ export const RETRY_DELAY_MS = 2000;
 
 /**
  * Everything a worker needs to rebuild the job's graph with src/job/graph.ts: the job's options
- * and what the builder knew when the flow was sent (the results of probe, prepare-source and
- * plan). The same in every task of a flow. Paths in `state` are the submitter's or another
- * worker's: a worker reads the files from `files` instead.
+ * and what the builder knew when the flow was sent (the results of probe, prepare-source,
+ * plan, and the ladder analysis that grows the graph further). The same in every task of a
+ * flow. Paths in `state` are the submitter's or another worker's: a worker reads the files from
+ * `files` instead.
  */
 export interface QueuedJobSpec {
   options: JobOptions;
-  state: { inspected?: InspectedSource; source?: SourceFile; plan?: JobPlan };
+  state: Omit<GraphState, 'site'>;
   /** s3:// URIs of the files tasks read: the input, and the Matroska copy a prepare-source task made of it. */
   files: { input: string; source?: string };
   /** Package name the submitter's preflight chose (what `vidpipe status` shows). */

@@ -127,7 +127,7 @@ async function runOnQueue(dag: Dag, runOptions: RunDagOptions, job: RemoteJob, o
       const state = job.state();
       const spec: QueuedJobSpec = {
         options: job.options,
-        state: { inspected: withoutRaw(state.inspected), source: withoutRaw(state.source), plan: state.plan },
+        state: { inspected: withoutRaw(state.inspected), source: withoutRaw(state.source), plan: state.plan, ladder: state.ladder },
         files: { input: job.options.input, ...(sourceUri ? { source: sourceUri } : {}) },
         name: job.options.package.name,
         s3: { endpoint: job.s3?.endpoint, region: job.s3?.region },

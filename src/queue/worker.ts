@@ -261,11 +261,12 @@ async function runTask(
 
 /** The graph builder's state on this worker: the spec's, with the files as this task downloaded them. */
 function workerState(spec: QueuedJobSpec, files: { input: string; source: string }, site: GraphState['site']): GraphState {
-  const { inspected, source, plan } = spec.state;
+  const { inspected, source, plan, ladder } = spec.state;
   return {
     ...(inspected ? { inspected: { ...inspected, path: files.input } } : {}),
     ...(source ? { source: { ...source, path: files.source } } : inspected && !inspected.copyReason ? { source: { path: files.source, probe: inspected.probe, notes: inspected.notes } } : {}),
     ...(plan ? { plan } : {}),
+    ...(ladder ? { ladder } : {}),
     site,
   };
 }
@@ -276,6 +277,7 @@ function stateResults(state: QueuedJobSpec['state']): Record<string, unknown> {
     ...(state.inspected ? { [node.probe.id]: state.inspected } : {}),
     ...(state.source && state.inspected?.copyReason ? { [node.prepareSource.id]: state.source } : {}),
     ...(state.plan ? { [node.plan.id]: state.plan } : {}),
+    ...(state.ladder ? { [node.analyseLadder.id]: state.ladder } : {}),
   };
 }
 

@@ -8,7 +8,7 @@ export function loadReport(dbPath: string, id: string): ReportData {
     const details = db.getVideo(id);
     const job = details.readyJob ?? details.latestJob;
     if (!job) throw new VidpipeError('NOT_FOUND', `video ${details.video.id} has no job`);
-    const { tasks, renditions } = db.getJob(job.id);
-    return reportFromDatabase(details.video, job, renditions, tasks);
+    const { tasks, renditions, ladder } = db.getJob(job.id);
+    return reportFromDatabase(details.video, job, renditions, tasks, ladder);
   });
 }

@@ -25,7 +25,7 @@ export const REPORT_CSS = `
 .vp-report svg .grid { stroke: #e6e9ef; stroke-width: 1; }
 `;
 
-const CODEC_COLOURS: Record<string, string> = { h264: '#2f6fdb', hevc: '#d9822b', av1: '#1f9d6b' };
+const CODEC_COLOURS: Record<string, string> = { h264: '#2f6fdb', hevc: '#d9822b', av1: '#1f9d6b', 'chosen (predicted)': '#c2410c', measured: '#111827' };
 
 function kbps(bits: number | null): string {
   return bits === null ? '–' : String(Math.round(bits / 1000));
@@ -119,6 +119,40 @@ function qualityCharts(data: ReportData): string {
     `<p class="note">Each rendition compared frame by frame with the source scaled to the rendition's size (${escapeHtml(measured[0]!.quality.reference.replace(/ to \d+x\d+/, ''))}).</p>${vmafNote}`;
 }
 
+/**
+ * How the ladder was chosen. Auto: each candidate size's bitrate–quality curve from the probe
+ * encodes, the rate the analysis chose on it (predicted) and what the encoded rung measured
+ * (with --metrics); every rung's mode and why a rung was not packaged.
+ */
+function ladderChoice(data: ReportData): string {
+  const ladder = data.ladder;
+  if (!ladder) return '';
+  const metric = ladder.metric ?? 'psnr';
+  const value = (q: { psnr: number; vmaf?: number } | undefined) => (q ? (metric === 'vmaf' ? q.vmaf : q.psnr) : undefined);
+  const rows = ladder.rungs.map((r) =>
+    `<tr><td>${escapeHtml(r.name)}</td><td class="text">${r.status}</td><td class="text">${r.mode}${r.crf === undefined ? '' : ` ${r.crf}`}</td><td>${fixed(r.targetKbps, 0)}</td>` +
+    `<td>${fixed(r.measured?.averageKbps, 0)}</td><td>${fixed(r.measured?.peakKbps, 0)}</td><td>${fixed(value(r.predicted), 2)}</td><td>${fixed(value(r.measured?.quality), 2)}</td>` +
+    `<td class="text">${escapeHtml(r.reason ?? '')}</td></tr>`,
+  );
+  const head = ladder.method === 'auto'
+    ? `<p class="note">Per-title ladder (<code>--ladder auto</code>): every rung at the lowest rate that reaches ${metric.toUpperCase()} ${ladder.target}, capped at the table's rate; analysis ${fixed(ladder.analysisSeconds, 1)} s over ${Math.round((ladder.sampledFraction ?? 0) * 100)} % of the frames.</p>`
+    : '<p class="note">Fixed ladder (the table\'s rates); rungs that measured at or above the rung over them were dropped.</p>';
+  const table = `<table class="vp-ladder-choice"><thead><tr><th>rung</th><th>status</th><th>mode</th><th>target kb/s</th><th>avg kb/s</th><th>peak kb/s</th><th>predicted ${metric.toUpperCase()}</th><th>measured ${metric.toUpperCase()}</th><th>note</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  const points: ChartPoint[] = [];
+  for (const p of ladder.probes ?? []) {
+    const y = metric === 'vmaf' ? p.vmaf : p.psnr;
+    if (y !== undefined) points.push({ x: Math.round(p.kbps), y, label: `crf ${p.crf}`, group: `${p.codec}-${p.size}p` });
+  }
+  for (const r of ladder.rungs.filter((rung) => rung.status === 'packaged')) {
+    const predicted = value(r.predicted);
+    if (r.predicted && predicted !== undefined) points.push({ x: Math.round(r.predicted.kbps), y: predicted, label: `${r.name} chosen`, group: 'chosen (predicted)' });
+    const measured = value(r.measured?.quality);
+    if (r.measured && measured !== undefined) points.push({ x: Math.round(r.measured.averageKbps), y: measured, label: r.name, group: 'measured' });
+  }
+  const chart = points.length > 0 ? `<div class="vp-charts">${scatterChart(points, { x: 'bit rate (kb/s)', y: metric === 'vmaf' ? 'VMAF' : 'PSNR (dB)', yDigits: 1 })}</div>` : '';
+  return `<h2>Ladder choice</h2>${head}${table}${chart}`;
+}
+
 /** Lanes: the fewest rows such that no two tasks in a row overlap, i.e. what ran side by side. */
 export function assignLanes(tasks: { start: number; end: number }[]): number[] {
   const laneEnds: number[] = [];
@@ -172,7 +206,7 @@ export function renderReportSection(data: ReportData): string {
     `<p class="note">Video ${escapeHtml(data.videoId)}, job ${escapeHtml(data.jobId)}, source ${escapeHtml(data.source)}${duration}.</p>` +
     `<h2>Ladder</h2>${ladderTable(data)}` +
     `<p class="note">Average and peak bit rates are measured from the segment files (RFC 8216 §4.1).</p>` +
-    (data.kind === 'video' ? `<h2>Bit rate and quality</h2>${qualityCharts(data)}` : '') +
+    (data.kind === 'video' ? `<h2>Bit rate and quality</h2>${qualityCharts(data)}${ladderChoice(data)}` : '') +
     `<h2>Task timeline</h2>${timeline(data.tasks)}</section>`;
 }
 

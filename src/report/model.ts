@@ -1,5 +1,6 @@
 import type { StoredRendition, TaskRecord, JobRecord, VideoRecord } from '../db/records.js';
 import type { QualityMetrics } from '../metrics/quality.js';
+import type { LadderReport } from '../core/result.js';
 import type { PackageSummary, TimelineTask } from './package-summary.js';
 
 /** What a report shows, whether it was read from the database or from a package's vidpipe.json. */
@@ -11,6 +12,8 @@ export interface ReportData {
   kind: 'video' | 'audio';
   durationSeconds: number | null;
   renditions: ReportRendition[];
+  /** How the ladder was chosen (null: not recorded, e.g. a job from before it was). */
+  ladder: LadderReport | null;
   tasks: TimelineTask[];
   from: 'database' | 'package';
 }
@@ -38,7 +41,7 @@ export function qualityOf(properties: Record<string, unknown>): QualityMetrics |
   return quality && typeof quality.psnr === 'number' ? quality : null;
 }
 
-export function reportFromDatabase(video: VideoRecord, job: JobRecord, renditions: StoredRendition[], tasks: TaskRecord[]): ReportData {
+export function reportFromDatabase(video: VideoRecord, job: JobRecord, renditions: StoredRendition[], tasks: TaskRecord[], ladder: LadderReport | null = null): ReportData {
   return {
     title: video.name,
     videoId: video.id,
@@ -62,6 +65,7 @@ export function reportFromDatabase(video: VideoRecord, job: JobRecord, rendition
       segments: r.segmentCount,
       quality: qualityOf(r.properties),
     })),
+    ladder,
     tasks: tasks.map((t) => ({
       id: t.id,
       kind: t.kind,
@@ -100,6 +104,7 @@ export function reportFromPackage(summary: PackageSummary): ReportData {
       segments: r.segments,
       quality: r.quality ?? null,
     })),
+    ladder: result.ladder ?? null,
     tasks: summary.tasks,
     from: 'package',
   };

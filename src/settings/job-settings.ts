@@ -31,6 +31,7 @@ import {
   type OptionTable,
 } from './option.js';
 import { parseRungs, type RungSpec } from './rungs.js';
+import { DEFAULT_QUALITY_TARGET } from './quality-target.js';
 
 export type VideoCodec = 'h264' | 'hevc' | 'av1';
 export const VIDEO_CODECS: readonly VideoCodec[] = ['h264', 'hevc', 'av1'];
@@ -50,8 +51,18 @@ export interface SidecarSubtitle {
 
 /** Everything a user can choose about one job's output, after parsing and defaults. */
 export interface JobSettings {
-  /** Video rungs (`--ladder`); undefined: Apple's table (DEFAULT_H264_RUNGS), never taller than the source. */
-  rungs?: RungSpec[];
+  /**
+   * Video rungs (`--ladder`); undefined: Apple's table (DEFAULT_H264_RUNGS), never taller than the
+   * source; 'auto': a per-title ladder chosen from the content (src/ladder, docs/per-title.md).
+   */
+  rungs?: RungSpec[] | 'auto';
+  /**
+   * `--ladder auto`: the quality every rung must reach, VMAF (0–100) when the ffmpeg has libvmaf,
+   * else PSNR in dB; undefined: the metric's default (DEFAULT_QUALITY_TARGET in src/ladder/quality-target.ts).
+   */
+  qualityTarget?: number;
+  /** `--ladder auto`: no rung's rate above this (kb/s); undefined: the table's rate for each size is the only cap. */
+  maxBitrateKbps?: number;
   codecs: VideoCodec[];
   preset: Preset;
   /** Tasks run at once; also sizes the chunks and each encoder's threads. */
@@ -114,6 +125,8 @@ export interface TranscodeFlags {
 /** Every default of a job, written once. */
 export const DEFAULT_SETTINGS: Complete<JobSettings> = {
   rungs: undefined,
+  qualityTarget: undefined,
+  maxBitrateKbps: undefined,
   codecs: ['h264'],
   preset: 'medium',
   concurrency: availableParallelism(),
@@ -198,7 +211,19 @@ const optionalText = (value: unknown, field: Field): string | undefined => text(
 export const TRANSCODE_TABLE: OptionTable<JobSettings> & OptionTable<TranscodeFlags> = {
   out: { flags: '-o, --out <dir|s3://bucket/prefix>', description: 'where packages go; each input gets <out>/<name>/', showDefault: true, parse: text },
   name: { flags: '--name <name>', description: 'package folder name (default: from the input file name; single input only)', parse: optionalText, sidecar: true },
-  rungs: { flags: '--ladder <rungs|profile.json>', description: 'rungs to encode, e.g. 1080p,720p,360p or 480p:1500, or a JSON profile', parse: parseRungs, sidecar: true },
+  rungs: {
+    flags: '--ladder <rungs|auto|profile.json>', description: 'rungs to encode, e.g. 1080p,720p,360p or 480p:1500, a JSON profile, or auto (per-title: rates chosen from the content)',
+    parse: parseRungs, sidecar: true,
+  },
+  qualityTarget: {
+    flags: '--quality-target <n>',
+    description: `--ladder auto: quality every rung must reach, VMAF when ffmpeg has libvmaf (default ${DEFAULT_QUALITY_TARGET.vmaf}), else PSNR in dB (default ${DEFAULT_QUALITY_TARGET.psnr})`,
+    parse: numberOf({ above: 0, max: 100 }), sidecar: true,
+  },
+  maxBitrateKbps: {
+    flags: '--max-bitrate <kbps>', description: '--ladder auto: no rung above this rate (default: the ladder table\'s rate for each size)',
+    parse: numberOf({ above: 63, max: 1_000_000, integer: true }), sidecar: true,
+  },
   codecs: { flags: '--codecs <list>', description: 'video codecs: h264, hevc, av1 (comma-separated)', showDefault: true, parse: codecList, sidecar: true },
   preset: { flags: '--preset <name>', description: 'encoder speed/quality preset (x264 names; mapped for AV1)', showDefault: true, parse: oneOf(PRESETS), sidecar: true },
   concurrency: {

@@ -59,8 +59,14 @@ function rungFromJson(item: unknown, field: Field, where: string): RungSpec {
   return { size, kbps };
 }
 
-function rungsFromJson(data: unknown, field: Field, where: string): RungSpec[] {
+/** `auto` (any case): the per-title ladder. */
+function isAuto(value: unknown): value is string {
+  return typeof value === 'string' && value.trim().toLowerCase() === 'auto';
+}
+
+function rungsFromJson(data: unknown, field: Field, where: string): RungSpec[] | 'auto' {
   const list = Array.isArray(data) ? data : (data as { rungs?: unknown } | null)?.rungs;
+  if (isAuto(list)) return 'auto';
   if (!Array.isArray(list) || list.length === 0) {
     if (field.from === 'upload') throw wrongType(field, 'rungs like "720p" or {"size": 720, "kbps": 3000}');
     throw invalid(field, `${where} has no "rungs" array`);
@@ -68,8 +74,8 @@ function rungsFromJson(data: unknown, field: Field, where: string): RungSpec[] {
   return list.map((item, i) => rungFromJson(item, field, `rung ${i + 1} in ${where}`));
 }
 
-/** A JSON profile: `{ "rungs": [ { "size": 720, "kbps": 3000 }, … ] }` or a bare array. */
-export function readLadderProfile(path: string, field: Field): RungSpec[] {
+/** A JSON profile: `{ "rungs": [ { "size": 720, "kbps": 3000 }, … ] }`, a bare array, or `{ "rungs": "auto" }`. */
+export function readLadderProfile(path: string, field: Field): RungSpec[] | 'auto' {
   let data: unknown;
   try {
     data = JSON.parse(readFileSync(path, 'utf8'));
@@ -79,8 +85,9 @@ export function readLadderProfile(path: string, field: Field): RungSpec[] {
   return rungsFromJson(data, field, path);
 }
 
-/** The `--ladder` value, from text, a profile file (command line only) or an upload's JSON. */
-export function parseRungs(value: unknown, field: Field): RungSpec[] {
+/** The `--ladder` value, from text, a profile file (command line only) or an upload's JSON; `auto` for a per-title ladder. */
+export function parseRungs(value: unknown, field: Field): RungSpec[] | 'auto' {
+  if (isAuto(value)) return 'auto';
   if (typeof value !== 'string') {
     if (field.from !== 'upload') throw new VidpipeError('INTERNAL', `--ladder given as ${typeof value} on the command line`);
     return rungsFromJson(value, field, 'the ladder');

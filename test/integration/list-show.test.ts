@@ -125,7 +125,7 @@ describe('runShow', () => {
     } finally {
       db.close();
     }
-    assert.deepEqual(Object.keys(parsed), ['video', 'latestJob', 'tasks', 'readyJob', 'renditions']);
+    assert.deepEqual(Object.keys(parsed), ['video', 'latestJob', 'tasks', 'readyJob', 'renditions', 'ladder']);
     assert.equal(parsed.renditions[0].codecs, 'avc1.64001f');
   });
 

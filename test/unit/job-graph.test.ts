@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Dag, type TaskSpec } from '../../src/core/dag.js';
-import { planJob } from '../../src/core/plan.js';
+import { planJob, withRenditions } from '../../src/core/plan.js';
 import { parseProbe, type MediaProbe } from '../../src/ffmpeg/probe.js';
 import type { InspectedSource } from '../../src/ffmpeg/integrity.js';
 import { FfmpegRunner } from '../../src/ffmpeg/runner.js';
@@ -40,15 +40,17 @@ const env = (settings: JobSettings): JobEnvironment => {
   };
 };
 
-/** The whole graph of a job whose probe, copy (if any) and plan have run. */
-function graphOf(streams: object[], overrides: Partial<JobSettings> = {}, format?: string): { tasks: TaskSpec[]; complete: boolean } {
+/** The whole graph of a job whose probe, copy (if any) and plan have run (and what `grown` adds to its state). */
+function graphOf(streams: object[], overrides: Partial<JobSettings> = {}, format?: string, grown: (state: GraphState) => void = () => undefined): { tasks: TaskSpec[]; complete: boolean } {
   const settings = { ...DEFAULT_SETTINGS, concurrency: 2, chunkSeconds: 6, ...overrides };
   const probe = probeOf(streams, format);
   const inspected: InspectedSource = { path: '/in/source', probe, notes: [], ...(format === 'mpegts' ? { copyReason: 'MPEG-TS: chunks seek by key frame only in MP4 and Matroska' } : {}) };
   const source = { path: inspected.copyReason ? '/work/source/source.mkv' : inspected.path, probe, notes: [] };
   const state: GraphState = { inspected, source, plan: planJob(probe, settings, { av1Encoder: 'libsvtav1' }), site: { workDir: '/work', packageDir: '/work/package' } };
+  grown(state);
   return buildJobGraph(state, env(settings));
 }
+
 
 /** id → [kind, dependencies] of a graph, after checking it is one acyclic graph of known kinds. */
 function shape(graph: { tasks: TaskSpec[] }): Record<string, [string, string[]]> {
@@ -81,16 +83,17 @@ describe('the job graph', () => {
       'encode-video-0': ['encode-video', ['plan']],
       'encode-video-1': ['encode-video', ['plan']],
       'assemble-h264-360p': ['assemble', chunks],
-      'package-h264-360p': ['package', ['assemble-h264-360p']],
+      'package-h264-360p': ['package', ['assemble-h264-360p', 'check-rise']],
       'assemble-h264-234p': ['assemble', chunks],
-      'package-h264-234p': ['package', ['assemble-h264-234p']],
+      'check-rise': ['check-rise', ['assemble-h264-234p', 'assemble-h264-360p']],
+      'package-h264-234p': ['package', ['assemble-h264-234p', 'check-rise']],
       'encode-audio-aac-128k': ['encode-audio', ['plan']],
       'package-aac-128k': ['package', ['encode-audio-aac-128k']],
       // Chosen on the smallest rendition, decoded from the one at the poster's size (the source is 360p).
       poster: ['poster', ['assemble-h264-234p', 'assemble-h264-360p']],
       storyboard: ['storyboard', ['assemble-h264-234p']],
       manifests: ['manifests', ['package-aac-128k', 'package-h264-234p', 'package-h264-360p', 'storyboard']],
-      publish: ['publish', ['manifests', 'poster', 'storyboard']],
+      publish: ['publish', ['check-rise', 'manifests', 'poster', 'storyboard']],
       metadata: ['metadata', ['publish']],
     });
     // Chunks first, in timeline order: they are the critical path.
@@ -120,16 +123,43 @@ describe('the job graph', () => {
     const graph = shape(graphOf([h264Video, aac(1), aac(2)], { hlsSegments: 'both', rungs: [{ size: 360, kbps: 730 }] }, 'mpegts'));
     assert.deepEqual(graph['prepare-source'], ['prepare-source', ['probe']]);
     assert.deepEqual(graph.plan, ['plan', ['prepare-source']]);
-    assert.deepEqual(graph['package-ts-h264-360p'], ['package-ts', ['assemble-h264-360p', 'encode-audio-aac-128k-1']]);
+    assert.deepEqual(graph['package-ts-h264-360p'], ['package-ts', ['assemble-h264-360p', 'check-rise', 'encode-audio-aac-128k-1']]);
     assert.ok(graph.manifests![1].includes('package-ts-h264-360p'));
   });
 
   it('--metrics: the metrics node reads the written package, and publishing waits for it', () => {
     const graph = shape(graphOf([h264Video, aac(1)], { metrics: true, thumbnails: false }));
     assert.deepEqual(graph.metrics, ['metrics', ['manifests']]);
-    assert.deepEqual(graph.publish, ['publish', ['manifests', 'metrics']]);
+    assert.deepEqual(graph.publish, ['publish', ['check-rise', 'manifests', 'metrics']]);
     assert.ok(!('poster' in graph) && !('storyboard' in graph));
     assert.ok(!('metrics' in shape(graphOf([flac], { metrics: true }))), 'no pictures to measure in an audio job');
+  });
+
+  it('packages a video rung only after the rise check: every rendition\'s package and TS variant waits for it', () => {
+    const graph = shape(graphOf([h264Video, aac(1)], { rungs: [{ size: 360, kbps: 730 }, { size: 234, kbps: 145 }], hlsSegments: 'both' }));
+    assert.deepEqual(graph['check-rise'], ['check-rise', ['assemble-h264-234p', 'assemble-h264-360p']]);
+    for (const id of ['h264-360p', 'h264-234p']) {
+      assert.deepEqual(graph[`package-${id}`]![1], [`assemble-${id}`, 'check-rise']);
+      assert.ok(graph[`package-ts-${id}`]![1].includes('check-rise'), id);
+    }
+    assert.deepEqual(graph['package-aac-128k']![1], ['encode-audio-aac-128k'], 'audio does not wait for it');
+  });
+
+  it('--ladder auto: the analysis node before the encodes, which are added once it has chosen the renditions', () => {
+    const before = graphOf([h264Video, aac(1)], { rungs: 'auto' }, undefined, () => undefined);
+    assert.equal(before.complete, false);
+    assert.deepEqual(shape(before), { probe: ['probe', []], plan: ['plan', ['probe']], 'analyse-ladder': ['analyse-ladder', ['plan']] });
+    const after = shape(graphOf([h264Video, aac(1)], { rungs: 'auto' }, undefined, (state) => {
+      const top = state.plan!.video!.renditions[0]!;
+      state.ladder = { choice: { rungs: [{ rendition: { ...top, crf: 24 } }] } } as unknown as GraphState['ladder'];
+      state.plan = withRenditions(state.plan!, [{ ...top, crf: 24 }]);
+    }));
+    assert.deepEqual(after['encode-video-0'], ['encode-video', ['analyse-ladder']]);
+    assert.ok(after.publish![1].includes('analyse-ladder'), 'the package report reads the analysis');
+    assert.deepEqual(Object.keys(after).filter((id) => after[id]![0] === 'assemble'), ['assemble-h264-360p']);
+    assert.deepEqual(after.poster![1], ['assemble-h264-360p'], 'thumbnails follow the chosen renditions');
+    assert.deepEqual(shape(graphOf([flac], { rungs: 'auto' })).plan, ['plan', ['probe']]);
+    assert.ok(!('analyse-ladder' in shape(graphOf([flac], { rungs: 'auto' }))), 'no ladder to choose for audio');
   });
 
   it('declares every kind it uses once, with where it runs and what it reads', () => {

@@ -46,7 +46,7 @@ test('the HTML report is self-contained: every rendition, chart point and task, 
     averageBitrate: bits, peakBitrate: bits * 1.1, targetBitrate: bits, sizeBytes: bits, segments: 3, quality: q,
   });
   const data: ReportData = {
-    title: 'talk <1>', videoId: 'v1', jobId: 'j1', source: 'talk.mp4', kind: 'video', durationSeconds: 6, from: 'database',
+    title: 'talk <1>', videoId: 'v1', jobId: 'j1', source: 'talk.mp4', kind: 'video', durationSeconds: 6, from: 'database', ladder: null,
     renditions: [video('h264-180p', 180, 400_000, quality(38, 0.97)), video('h264-144p', 144, 100_000, quality(31, 0.9))],
     tasks: [
       { id: 'encode-video-0', kind: 'encode-video', label: 'x', status: 'succeeded', startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:02.000Z', worker: 'host:1' },

@@ -81,8 +81,10 @@ describe('per-upload overrides', () => {
     const applied = applyOverrides(base, metadata, sidecar);
     assert.equal(applied.settings.preset, 'ultrafast');
     assert.equal(applied.settings.segmentDurationSeconds, 4);
-    assert.deepEqual(applied.settings.rungs?.map((r) => r.size), [360, 144]);
-    assert.equal(applied.settings.rungs?.[0]?.kbps, 700);
+    const rungs = applied.settings.rungs;
+    assert.ok(Array.isArray(rungs));
+    assert.deepEqual(rungs.map((r) => r.size), [360, 144]);
+    assert.equal(rungs[0]?.kbps, 700);
     assert.equal(applied.settings.thumbnails, false);
     assert.equal(applied.name, 'Intro');
     assert.deepEqual(metadata.tags, { team: 'news' });

@@ -1,4 +1,5 @@
 import type { JobRecord, StoredRendition, TaskRecord, VideoDetails, VideoRecord } from '../../db/records.js';
+import type { LadderReport, RungQuality } from '../../core/result.js';
 import { withDatabase } from '../../db/database.js';
 import { qualityOf } from '../../report/model.js';
 import { loudnessSection } from './show-loudness.js';
@@ -36,6 +37,7 @@ function formatVideoDetails(details: VideoDetails): string {
       formatMap(`Outputs (job ${details.readyJob.id})`, details.readyJob.outputs),
       `Renditions\n${indent(formatRenditions(details.renditions))}`,
     );
+    if (details.ladder) sections.push(formatLadder(details.ladder));
   }
   if (details.latestJob) {
     sections.push(formatJob(details.latestJob), `Tasks\n${indent(formatTasks(details.tasks))}`);
@@ -105,6 +107,40 @@ function formatRenditions(renditions: StoredRendition[]): string {
       ...formatQuality(rendition),
     ]),
   );
+}
+
+const orDash = (value: number | undefined, digits = 1) => (value === undefined ? '-' : value.toFixed(digits));
+
+/** How the ladder was chosen: each rung's rate control, predicted and measured quality, and why a rung was dropped. */
+function formatLadder(ladder: LadderReport): string {
+  const title = ladder.method === 'auto'
+    ? `Ladder (auto: ${ladder.metric?.toUpperCase()} target ${ladder.target}, analysis ${orDash(ladder.analysisSeconds)} s over ${Math.round((ladder.sampledFraction ?? 0) * 100)} % of the frames)`
+    : 'Ladder (fixed table)';
+  const metric = ladder.metric ?? 'psnr';
+  const q = (quality: RungQuality | undefined) => (quality ? orDash(metric === 'vmaf' ? quality.vmaf : quality.psnr, 2) : '-');
+  const table = formatTable(
+    [
+      { header: 'RUNG' },
+      { header: 'STATUS' },
+      { header: 'MODE' },
+      { header: 'TARGET KB/S', align: 'right' },
+      { header: 'MEASURED KB/S', align: 'right' },
+      { header: `PREDICTED ${metric.toUpperCase()}`, align: 'right' },
+      { header: `MEASURED ${metric.toUpperCase()}`, align: 'right' },
+      { header: 'NOTE' },
+    ],
+    ladder.rungs.map((rung) => [
+      rung.name,
+      rung.status,
+      rung.crf === undefined ? rung.mode : `${rung.mode} ${rung.crf}`,
+      orDash(rung.targetKbps, 0),
+      orDash(rung.measured?.averageKbps, 0),
+      q(rung.predicted),
+      q(rung.measured?.quality),
+      rung.reason ?? '',
+    ]),
+  );
+  return `${title}\n${indent(table)}`;
 }
 
 function formatTasks(tasks: TaskRecord[]): string {

@@ -27,6 +27,8 @@ export interface TsSegment {
 export interface PackagedTsTrack {
   outputDir: string;
   segments: TsSegment[];
+  /** Not packaged: its rendition did not rise above the one below (src/ladder/rise.ts); no files. */
+  dropped?: true;
 }
 
 /** Segment names and EXTINF durations from ffmpeg's VOD playlist (its durations come from the packet timestamps). */

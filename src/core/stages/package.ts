@@ -18,6 +18,8 @@ export interface PackagedTrack {
   outputDir: string;
   initPath: string;
   segmentPaths: string[];
+  /** Not packaged: the rendition did not rise above the one below (src/ladder/rise.ts); no files. */
+  dropped?: true;
 }
 
 /** Cuts one track into CMAF segments (init.mp4 + seg_00001.m4s …) by stream copy. */

@@ -36,6 +36,27 @@ export function frameTime(frame: number, rate: Rational): string {
 }
 
 /**
+ * The filters that turn the decoded source (opened with chunkInputArgs) into exactly the chunk's
+ * frames on the output grid. Shared by the chunk encode and by anything that must see the same
+ * frames (the per-title probes and their quality reference).
+ */
+export function chunkFrameSteps(input: Pick<ChunkEncodeInput, 'chunk' | 'frameRate' | 'deinterlace'>): string[] {
+  const { chunk, frameRate } = input;
+  return [
+    ...(input.deinterlace ? ['bwdif=mode=send_frame:deint=interlaced'] : []),
+    `fps=fps=${rationalText(frameRate)}:start_time=${frameTime(chunk.prerollFrame, frameRate)}`,
+    `trim=start_pts=${chunk.startFrame}:end_pts=${chunk.endFrame}`,
+    'setpts=PTS-STARTPTS',
+  ];
+}
+
+/** Input options and the source of one chunk: seek to its preroll, absolute timestamps (see below). */
+export function chunkInputArgs(source: string, chunk: Chunk, frameRate: Rational): string[] {
+  const seek = chunk.prerollFrame > 0 ? ['-ss', frameTime(chunk.prerollFrame, frameRate)] : [];
+  return [...seek, '-copyts', '-start_at_zero', '-i', safeInputPath(source)];
+}
+
+/**
  * The filter graph of one chunk: decode once, put frames on the output grid, cut exactly
  * [startFrame, endFrame), then split and scale once per rendition.
  *
@@ -45,13 +66,7 @@ export function frameTime(frame: number, rate: Rational): string {
  * rounding at the joins.
  */
 export function buildChunkFilterGraph(input: ChunkEncodeInput): string {
-  const { chunk, frameRate } = input;
-  const steps = [
-    ...(input.deinterlace ? ['bwdif=mode=send_frame:deint=interlaced'] : []),
-    `fps=fps=${rationalText(frameRate)}:start_time=${frameTime(chunk.prerollFrame, frameRate)}`,
-    `trim=start_pts=${chunk.startFrame}:end_pts=${chunk.endFrame}`,
-    'setpts=PTS-STARTPTS',
-  ];
+  const steps = chunkFrameSteps(input);
   const count = input.outputs.length;
   const labels = input.outputs.map((_, i) => `s${i}`);
   const head = `[0:${input.streamIndex}]${steps.join(',')}${count > 1 ? `,split=${count}${labels.map((l) => `[${l}]`).join('')}` : '[s0]'}`;
@@ -104,7 +119,10 @@ export function buildVideoEncoderArgs(
   hdrMetadata?: HdrStaticMetadata,
 ): string[] {
   const { preset } = rendition.encoder;
-  const rate = ['-b:v', `${rendition.bitrateKbps}k`, '-maxrate', `${rendition.maxrateKbps}k`, '-bufsize', `${rendition.bufsizeKbps}k`];
+  const cap = ['-maxrate', `${rendition.maxrateKbps}k`, '-bufsize', `${rendition.bufsizeKbps}k`];
+  // Capped CRF (per-title rungs): the same constant quality in every chunk, so chunks need no
+  // shared rate-control state; VBR: each chunk aims at the average on its own.
+  const rate = rendition.crf === undefined ? ['-b:v', `${rendition.bitrateKbps}k`, ...cap] : ['-crf', String(rendition.crf), ...cap];
   const gop = ['-g', String(gopFrames), '-keyint_min', String(gopFrames), '-force_key_frames', `expr:eq(mod(n,${gopFrames}),0)`];
   const colour = colourArgs(rendition.codec, hdr);
   switch (rendition.encoder.name) {
@@ -122,24 +140,29 @@ export function buildVideoEncoderArgs(
         '-x265-params', params.join(':'), ...colour,
       ];
     }
-    case 'libsvtav1':
+    case 'libsvtav1': {
+      // SVT-AV1 takes a cap only in CRF mode (capped CRF); VBR is plain 1-pass at the target.
+      const svtRate = rendition.crf === undefined ? ['-b:v', `${rendition.bitrateKbps}k`] : ['-crf', String(rendition.crf), ...cap.slice(0, 2)];
       return [
-        '-c:v', 'libsvtav1', '-preset', preset, '-b:v', `${rendition.bitrateKbps}k`, ...gop,
+        '-c:v', 'libsvtav1', '-preset', preset, ...svtRate, ...gop,
         // irefresh-type=2: every key frame is a real KEY_FRAME (closed GOP); scd=0: none on scene cuts.
         '-svtav1-params', ['irefresh-type=2', 'scd=0', ...(keepsHdr('av1', hdr) ? svtAv1HdrParams(hdrMetadata) : [])].join(':'), ...colour,
       ];
-    case 'libaom-av1':
+    }
+    case 'libaom-av1': {
       // libaom's GOPs are closed unless enable-fwd-kf is set; keyint_min = g keeps scene cuts from adding key frames.
-      return ['-c:v', 'libaom-av1', '-cpu-used', preset, '-row-mt', '1', ...rate, ...gop, ...colour];
+      // libaom: -crf with -b:v is its constrained-quality mode, the cap being -b:v.
+      const aomRate = rendition.crf === undefined ? rate : ['-crf', String(rendition.crf), '-b:v', `${rendition.maxrateKbps}k`];
+      return ['-c:v', 'libaom-av1', '-cpu-used', preset, '-row-mt', '1', ...aomRate, ...gop, ...colour];
+    }
   }
 }
 
 /** One ffmpeg run per chunk: one decode feeding every rendition's encoder. */
 export function buildChunkEncodeArgs(input: ChunkEncodeInput): string[] {
-  const seek = input.chunk.prerollFrame > 0 ? ['-ss', frameTime(input.chunk.prerollFrame, input.frameRate)] : [];
   // Warnings too, each tagged with its level: the decode of every frame happens here, and ffmpeg
   // says "corrupt decoded frame" (a warning) for each one its decoder had to conceal.
-  const args = ['-loglevel', 'level+warning', ...seek, '-copyts', '-start_at_zero', '-i', safeInputPath(input.source), '-filter_complex', buildChunkFilterGraph(input)];
+  const args = ['-loglevel', 'level+warning', ...chunkInputArgs(input.source, input.chunk, input.frameRate), '-filter_complex', buildChunkFilterGraph(input)];
   input.outputs.forEach(({ rendition, path, threads }, i) => {
     args.push(
       '-map', `[v${i}]`,

@@ -1,0 +1,351 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Rendition } from '../core/ladder.js';
+import type { Chunk, VideoPlan } from '../core/plan.js';
+import type { StageContext } from '../core/stage.js';
+import { VidpipeError } from '../errors.js';
+import { detectCapabilities } from '../ffmpeg/capabilities.js';
+import type { FfmpegRunner } from '../ffmpeg/runner.js';
+import { buildChunkEncodeArgs } from '../ffmpeg/args/video.js';
+import { pickAv1Encoder, videoEncoderFor, type Av1Encoder } from '../ffmpeg/args/encoders.js';
+import { buildProbeQualityArgs, type ProbeToMeasure } from '../ffmpeg/args/probe-quality.js';
+import { buildVideoPacketSizesArgs, sumPacketSizes } from '../ffmpeg/args/inspect.js';
+import { parsePsnrStats, parseSsimStats, parseVmafLog } from '../metrics/quality.js';
+import type { Preset, VideoCodec } from '../settings/job-settings.js';
+import { qualityTargetFor, type QualityMetric } from '../settings/quality-target.js';
+import { chooseLadder, DEFAULT_CHOICE, type ChoiceOptions, type LadderChoice, type ProbeResult } from './choose.js';
+import { planSamples, type SamplingOptions } from './sampling.js';
+
+/**
+ * The constant-quality settings each codec is probed at: two points 10 CRF apart (about 3x in
+ * rate for x264), between which quality is interpolated in log rate and past which the curve is
+ * followed for one more doubling: from CRF ~16 to ~38 for x264, the range where ordinary content,
+ * from grain to slides, meets a 40 dB target. A third point would cost half as much again.
+ * x265's scale sits a few steps above x264's for the same quality, SVT-AV1's 0–63 scale higher.
+ */
+export const PROBE_CRFS: Record<VideoCodec, readonly number[]> = { h264: [22, 32], hevc: [24, 34], av1: [30, 44] };
+
+/**
+ * Probe presets: fast enough that the analysis stays a fraction of the job (x264 veryfast is
+ * ~3x medium's speed), and close enough to the final encode that the CRF that met the target
+ * there meets it here too (the margin covers the difference). x265 veryfast, not ultrafast: at
+ * the same CRF on testsrc2 360p, ultrafast measured 36.98 dB against medium's 41.17 (at the same
+ * bytes), veryfast 40.62, for 1.5x ultrafast's time; an ultrafast probe had every HEVC rung
+ * capped at the table's rate although medium met the target below it. SVT-AV1's fastest
+ * preset is not measured against its slower ones here (docs/per-title.md, limits).
+ */
+export const PROBE_PRESET: Record<VideoCodec, Preset> = { h264: 'veryfast', hevc: 'veryfast', av1: 'ultrafast' };
+
+/** Relative cost of one probe encode per pixel, to balance the processes (measured on 2 cores). */
+const ENCODE_COST: Record<VideoCodec, number> = { h264: 1, hevc: 4, av1: 3 };
+
+/** What the analysis needs to know of the video: the plan's frame grid and stream. */
+export type AnalysedVideo = Pick<VideoPlan, 'streamIndex' | 'frameRate' | 'gopFrames' | 'totalFrames' | 'deinterlace' | 'hdr'>;
+
+/** What the user chose (JobSettings' qualityTarget and maxBitrateKbps). */
+export interface PerTitleSettings {
+  qualityTarget?: number;
+  maxBitrateKbps?: number;
+}
+
+export interface AnalysisOptions extends PerTitleSettings {
+  /** VMAF when the ffmpeg has libvmaf, else PSNR. */
+  metric: QualityMetric;
+  av1Encoder: Av1Encoder;
+  /** Folder for the probe files (removed afterwards). */
+  workDir: string;
+  /** ffmpeg processes at once (default 2): the parallelism, since one process encodes from one thread. */
+  parallel?: number;
+  sampling?: SamplingOptions;
+  choice?: Partial<Omit<ChoiceOptions, 'metric' | 'target' | 'maxBitrateKbps'>>;
+  onProgress?: (fraction: number) => void;
+}
+
+export interface TitleAnalysis {
+  metric: QualityMetric;
+  target: number;
+  samples: Chunk[];
+  /** Share of the title's frames the probes encoded. */
+  sampledFraction: number;
+  /** Every probe point, pooled over the samples. */
+  probes: ProbeResult[];
+  /** The fitted curves are the probes of each (codec, size) in rate order; chooseLadder fits them. */
+  choice: LadderChoice;
+  /** Wall time of the analysis, seconds. */
+  seconds: number;
+  /** Summed wall time of the probe-encode and of the measuring processes (they overlap). */
+  processSeconds: { encode: number; measure: number };
+}
+
+/** One probe encode: a candidate at a CRF, uncapped, written to its own file. */
+export interface ProbeOutput {
+  candidate: Rendition;
+  crf: number;
+  rendition: Rendition;
+}
+
+function probeOutputs(candidates: Rendition[], av1Encoder: Av1Encoder): ProbeOutput[] {
+  const seen = new Set<string>();
+  return candidates.flatMap((candidate) => {
+    const key = `${candidate.codec}-${candidate.size}`;
+    if (seen.has(key)) return [];
+    seen.add(key);
+    return PROBE_CRFS[candidate.codec].map((crf) => ({
+      candidate,
+      crf,
+      // Capped at twice the table's rate: enough to see where the content stands, and grain at a low
+      // CRF (100+ Mb/s at 1080p, slow to encode) costs no more than the analysis of easy content.
+      rendition: {
+        ...candidate,
+        id: `${candidate.id}-crf${crf}`,
+        crf,
+        maxrateKbps: candidate.bitrateKbps * 2,
+        bufsizeKbps: candidate.bitrateKbps * 4,
+        encoder: videoEncoderFor(candidate.codec, PROBE_PRESET[candidate.codec], av1Encoder),
+      },
+    }));
+  });
+}
+
+/**
+ * Splits the probe outputs of one sample into `groups` processes of about equal cost (largest
+ * first onto the least loaded), keeping each (codec, size)'s CRFs together.
+ */
+export function groupOutputs(outputs: ProbeOutput[], groups: number): ProbeOutput[][] {
+  const units = new Map<string, ProbeOutput[]>();
+  for (const o of outputs) {
+    const key = `${o.rendition.codec}-${o.rendition.size}`;
+    units.set(key, [...(units.get(key) ?? []), o]);
+  }
+  const cost = (unit: ProbeOutput[]) => unit.length * unit[0]!.rendition.width * unit[0]!.rendition.height * ENCODE_COST[unit[0]!.rendition.codec];
+  const bins = Array.from({ length: Math.max(1, Math.min(groups, units.size)) }, () => ({ load: 0, outputs: [] as ProbeOutput[] }));
+  for (const unit of [...units.values()].sort((a, b) => cost(b) - cost(a))) {
+    const bin = bins.reduce((min, b) => (b.load < min.load ? b : min));
+    bin.load += cost(unit);
+    bin.outputs.push(...unit);
+  }
+  return bins.map((b) => b.outputs).filter((o) => o.length > 0);
+}
+
+/** Runs tasks with at most `limit` at once; the first failure aborts the rest through `signal`. */
+async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await tasks[i]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return results;
+}
+
+/** Per-sample measure of one probe, kept as sums so samples pool by frame. */
+interface SampleMeasure {
+  key: string;
+  codec: VideoCodec;
+  size: number;
+  width: number;
+  height: number;
+  crf: number;
+  bytes: number;
+  seconds: number;
+  frames: number;
+  mseSum: number;
+  ssimSum: number;
+  displayMseSum: number;
+  vmafSum: number | null;
+}
+
+const PEAK = 255 * 255;
+const mseOf = (psnr: number) => PEAK / 10 ** (psnr / 10);
+const psnrOf = (mse: number) => (mse <= 0 ? 100 : Math.min(100, 10 * Math.log10(PEAK / mse)));
+
+function pooled(measures: SampleMeasure[]): ProbeResult[] {
+  const byKey = new Map<string, SampleMeasure[]>();
+  for (const m of measures) byKey.set(m.key, [...(byKey.get(m.key) ?? []), m]);
+  return [...byKey.values()].map((list) => {
+    const sum = (f: (m: SampleMeasure) => number) => list.reduce((a, m) => a + f(m), 0);
+    const frames = sum((m) => m.frames);
+    const first = list[0]!;
+    return {
+      codec: first.codec,
+      size: first.size,
+      width: first.width,
+      height: first.height,
+      crf: first.crf,
+      kbps: Math.round((sum((m) => m.bytes) * 8) / sum((m) => m.seconds) / 100) / 10,
+      psnr: Math.round(psnrOf(sum((m) => m.mseSum) / frames) * 1000) / 1000,
+      ssim: Math.round((sum((m) => m.ssimSum) / frames) * 1e5) / 1e5,
+      displayPsnr: Math.round(psnrOf(sum((m) => m.displayMseSum) / frames) * 1000) / 1000,
+      vmaf: list.every((m) => m.vmafSum !== null) ? Math.round((sum((m) => m.vmafSum!) / frames) * 1000) / 1000 : null,
+    };
+  });
+}
+
+/**
+ * The per-title analysis of one title: probe encodes of a few samples at every candidate size
+ * and a few CRFs, each measured for rate and quality, then the ladder chosen from them.
+ *
+ * Work runs as `parallel` ffmpeg processes: each (sample, group of sizes) is one process that
+ * decodes the sample once and feeds all its probe encodes (single-threaded x264: the processes
+ * are the parallelism), then one process that decodes the sample once more and measures each
+ * probe at its own size and at the display size.
+ */
+export async function analyseTitle(
+  source: string,
+  video: AnalysedVideo,
+  candidates: Rendition[],
+  options: AnalysisOptions,
+  ffmpeg: FfmpegRunner,
+): Promise<TitleAnalysis> {
+  const started = Date.now();
+  if (candidates.length === 0) throw new VidpipeError('INTERNAL', 'per-title analysis: no candidate renditions');
+  const target = qualityTargetFor(options.metric, options.qualityTarget);
+  const fps = video.frameRate.num / video.frameRate.den;
+  const samples = planSamples(video.totalFrames, video.gopFrames, fps, options.sampling);
+  const parallel = Math.max(1, options.parallel ?? 2);
+  const top = [...candidates].sort((a, b) => b.width * b.height - a.width * a.height)[0]!;
+  const display = { width: top.width, height: top.height };
+  const outputs = probeOutputs(candidates, options.av1Encoder);
+  // At least two tasks per process slot, so the last round does not leave a core idle.
+  const groupsPerSample = Math.max(1, Math.ceil((2 * parallel) / samples.length));
+  const dir = join(options.workDir, 'per-title');
+  await mkdir(dir, { recursive: true });
+
+  // One codec per process: each gets its own probe preset.
+  const codecs = [...new Set(outputs.map((o) => o.rendition.codec))];
+  const groups = codecs.flatMap((codec) => groupOutputs(outputs.filter((o) => o.rendition.codec === codec), groupsPerSample));
+  const jobs = samples.flatMap((sample) => groups.map((group, g) => ({ sample, group, g })));
+  const timing = { encode: 0, measure: 0 };
+  let done = 0;
+  const report = () => options.onProgress?.(Math.min(1, done / jobs.length));
+  try {
+    const measures = await pool(
+      jobs.map(({ sample, group, g }) => async () => {
+        const base = join(dir, `s${sample.index}-g${g}`);
+        const begun = Date.now();
+        const files = group.map((o) => ({ ...o, path: `${base}-${o.rendition.id}.mp4` }));
+        const seconds = ((sample.endFrame - sample.startFrame) * video.frameRate.den) / video.frameRate.num;
+        await ffmpeg.run(
+          buildChunkEncodeArgs({
+            source,
+            streamIndex: video.streamIndex,
+            frameRate: video.frameRate,
+            chunk: sample,
+            gopFrames: video.gopFrames,
+            deinterlace: video.deinterlace,
+            hdr: video.hdr,
+            // One thread per encoder: the processes are the parallelism (and x264 is deterministic so).
+            outputs: files.map((f) => ({ rendition: f.rendition, path: f.path, threads: 1 })),
+          }),
+          { label: `per-title probe encode, sample ${sample.index + 1}` },
+        );
+        const encoded = Date.now();
+        const probes: ProbeToMeasure[] = files.map((f) => ({
+          path: f.path,
+          width: f.rendition.width,
+          height: f.rendition.height,
+          ...(f.rendition.picture ? { picture: f.rendition.picture } : {}),
+          psnrLog: `${f.path}.psnr.log`,
+          ssimLog: `${f.path}.ssim.log`,
+          ...(options.metric === 'vmaf' ? { vmafLog: `${f.path}.vmaf.json` } : {}),
+        }));
+        // Each smaller size's loss from the resolution alone, once per size (see buildProbeQualityArgs).
+        const below = [...new Map(files.filter((f) => f.candidate.width * f.candidate.height < display.width * display.height).map((f) => [f.candidate.size, f.candidate])).values()];
+        const resolutionLoss = below.map((c) => ({ width: c.width, height: c.height, ...(c.picture ? { picture: c.picture } : {}), psnrLog: `${base}-${c.size}.resolution-psnr.log`, size: c.size }));
+        await ffmpeg.run(
+          buildProbeQualityArgs({ source, streamIndex: video.streamIndex, frameRate: video.frameRate, deinterlace: video.deinterlace, sample, display, probes, resolutionLoss }),
+          { label: `per-title probe quality, sample ${sample.index + 1}` },
+        );
+        timing.encode += (encoded - begun) / 1000;
+        timing.measure += (Date.now() - encoded) / 1000;
+        const resolutionMse = new Map<number, number>();
+        for (const r of resolutionLoss) resolutionMse.set(r.size, mseOf(parsePsnrStats(await readFile(r.psnrLog, 'utf8')).psnr));
+        const result: SampleMeasure[] = [];
+        for (const [i, f] of files.entries()) {
+          const p = probes[i]!;
+          const { bytes } = sumPacketSizes(await ffmpeg.probe(buildVideoPacketSizesArgs(f.path), `per-title probe size of ${f.rendition.id}`));
+          const psnr = parsePsnrStats(await readFile(p.psnrLog, 'utf8'));
+          const ssim = parseSsimStats(await readFile(p.ssimLog, 'utf8'));
+          const vmaf = p.vmafLog ? parseVmafLog(await readFile(p.vmafLog, 'utf8')) : null;
+          const mse = mseOf(psnr.psnr);
+          result.push({
+            key: `${f.candidate.codec}-${f.candidate.size}-${f.crf}`,
+            codec: f.candidate.codec,
+            size: f.candidate.size,
+            width: f.candidate.width,
+            height: f.candidate.height,
+            crf: f.crf,
+            bytes,
+            seconds,
+            frames: psnr.frames,
+            mseSum: mse * psnr.frames,
+            ssimSum: ssim.ssim * ssim.frames,
+            // Coding error and resolution loss taken as independent: their energies add.
+            displayMseSum: (mse + (resolutionMse.get(f.candidate.size) ?? 0)) * psnr.frames,
+            vmafSum: vmaf === null ? null : vmaf * psnr.frames,
+          });
+        }
+        done++;
+        report();
+        return result;
+      }),
+      parallel,
+    );
+    const probes = pooled(measures.flat());
+    const choice = chooseLadder(candidates, probes, {
+      ...DEFAULT_CHOICE,
+      ...options.choice,
+      metric: options.metric,
+      target,
+      ...(options.maxBitrateKbps ? { maxBitrateKbps: options.maxBitrateKbps } : {}),
+    });
+    const sampled = samples.reduce((a, s) => a + s.endFrame - s.startFrame, 0);
+    return {
+      metric: options.metric,
+      target,
+      samples,
+      sampledFraction: Math.round((sampled / video.totalFrames) * 1000) / 1000,
+      probes,
+      choice,
+      seconds: (Date.now() - started) / 1000,
+      processSeconds: { encode: Math.round(timing.encode * 10) / 10, measure: Math.round(timing.measure * 10) / 10 },
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** The graph node's input: the plan's video and its candidate (fixed-table) renditions. */
+export interface TitleAnalysisInput {
+  source: string;
+  video: AnalysedVideo;
+  candidates: Rendition[];
+  settings: PerTitleSettings;
+  /** ffmpeg processes at once (the job's concurrency). */
+  parallel?: number;
+}
+
+/**
+ * The analysis as a stage `(input, context) → output`: the metric and AV1 encoder come from what
+ * the ffmpeg in use has (VMAF only with libvmaf, which Debian's ffmpeg lacks).
+ */
+export async function analyseTitleStage(input: TitleAnalysisInput, ctx: StageContext): Promise<TitleAnalysis> {
+  const capabilities = await detectCapabilities(ctx.ffmpeg.binaries);
+  return analyseTitle(
+    input.source,
+    input.video,
+    input.candidates,
+    {
+      ...input.settings,
+      metric: capabilities.filters.has('libvmaf') ? 'vmaf' : 'psnr',
+      av1Encoder: pickAv1Encoder(capabilities.encoders),
+      workDir: ctx.workDir,
+      ...(input.parallel ? { parallel: input.parallel } : {}),
+      onProgress: (fraction) => ctx.onProgress(fraction),
+    },
+    ctx.ffmpeg,
+  );
+}

@@ -1,0 +1,70 @@
+/**
+ * The ladder's story for the result, the database and the reports (LadderReport of
+ * src/core/result.ts): every rung with how its rate was chosen, what the analysis predicted, what
+ * the encoded rung measured, and why a rung was not packaged.
+ */
+import type { Rendition } from '../core/ladder.js';
+import type { LadderReport, LadderRung, RungQuality } from '../core/result.js';
+import type { QualityMetrics } from '../metrics/quality.js';
+import type { TitleAnalysis } from './analyse.js';
+import type { RiseCheck } from './rise.js';
+
+const round1 = (value: number) => Math.round(value * 10) / 10;
+const round3 = (value: number) => Math.round(value * 1000) / 1000;
+
+function quality(q: { psnr: number; ssim: number; vmaf: number | null }): RungQuality {
+  return { psnr: round3(q.psnr), ssim: round3(q.ssim * 100) / 100, ...(q.vmaf === null ? {} : { vmaf: round3(q.vmaf) }) };
+}
+
+export interface LadderReportInput {
+  /** The renditions encoded (the analysis's choice with --ladder auto). */
+  renditions: Rendition[];
+  analysis?: TitleAnalysis;
+  rise?: RiseCheck;
+  /** --metrics: each packaged rendition's quality against the source. */
+  metrics?: Record<string, QualityMetrics>;
+}
+
+export function ladderReport(input: LadderReportInput): LadderReport {
+  const { analysis, rise, metrics } = input;
+  const chosen = new Map((analysis?.choice.rungs ?? []).map((rung) => [rung.rendition.id, rung]));
+  const encoded: LadderRung[] = input.renditions.map((rendition) => {
+    const rung = chosen.get(rendition.id);
+    const measured = rise?.measured.find((m) => m.id === rendition.id);
+    const dropped = rise?.dropped.find((d) => d.id === rendition.id);
+    const measuredQuality = metrics?.[rendition.id];
+    return {
+      name: rendition.id,
+      codec: rendition.codec,
+      size: rendition.size,
+      status: dropped ? 'dropped' : 'packaged',
+      mode: rung ? rung.mode : 'vbr',
+      ...(rendition.crf === undefined ? {} : { crf: rendition.crf }),
+      targetKbps: rendition.bitrateKbps,
+      ...(rung ? { predicted: { kbps: round1(rung.predicted.kbps), ...quality(rung.predicted) } } : {}),
+      ...(measured
+        ? { measured: { peakKbps: round1(measured.peakKbps), averageKbps: round1(measured.averageKbps), ...(measuredQuality ? { quality: quality(measuredQuality) } : {}) } }
+        : {}),
+      ...(dropped ? { reason: dropped.reason } : {}),
+    };
+  });
+  if (!analysis) return { method: 'fixed', rungs: encoded };
+  const left: LadderRung[] = analysis.choice.dropped.map((d) => ({
+    name: d.id,
+    codec: d.codec,
+    size: d.size,
+    status: 'dropped',
+    mode: 'crf',
+    targetKbps: round1(d.kbps),
+    reason: d.reason,
+  }));
+  return {
+    method: 'auto',
+    metric: analysis.metric,
+    target: analysis.target,
+    analysisSeconds: round1(analysis.seconds),
+    sampledFraction: analysis.sampledFraction,
+    rungs: [...encoded, ...left].sort((a, b) => a.codec.localeCompare(b.codec) || b.size - a.size || b.targetKbps - a.targetKbps),
+    probes: analysis.probes.map((p) => ({ codec: p.codec, size: p.size, crf: p.crf, kbps: p.kbps, psnr: p.psnr, ssim: p.ssim, ...(p.vmaf === null ? {} : { vmaf: p.vmaf }) })),
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * `--ladder auto` on the queue: the worker builds the same graph (src/job/graph.ts), so the
+ * analysis and the rise check run there as nodes and the encodes it runs use the analysis's
+ * renditions. A real redis-server and s3rver on loopback, one `vidpipe worker`, the CLI.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { makeClip, runCli, tempDir } from '../helpers/media.js';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/queue-worker.js';
+import { startRedisServer, type RedisTestServer } from '../helpers/redis-server.js';
+import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { S3_ENV, putFile } from '../helpers/s3-package.js';
+import { createS3Client } from '../../src/storage/s3.js';
+import { openDatabase } from '../../src/db/database.js';
+
+describe('--ladder auto on the queue (Redis + S3)', { timeout: 900_000 }, () => {
+  let redis: RedisTestServer;
+  let s3: S3TestServer;
+  let client: S3Client;
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let env: NodeJS.ProcessEnv;
+  let worker: WorkerProcess;
+  const common = ['--ladder', 'auto', '--segment-duration', '2', '--chunk-duration', '2', '--no-thumbnails', '--progress', 'plain', '--json'];
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('vidpipe-per-title-queue-'));
+    [redis, s3] = await Promise.all([startRedisServer(), startS3Server({ buckets: ['media'] })]);
+    client = createS3Client(s3.clientOptions());
+    await putFile(client, 'media', 'in/clip.mp4', await makeClip(join(dir, 'clip.mp4'), { durationSeconds: 4, width: 640, height: 360 }));
+    env = { ...S3_ENV, VIDPIPE_S3_ENDPOINT: s3.endpoint, VIDPIPE_DB: join(dir, 'meta.db'), VIDPIPE_WORK_DIR: join(dir, 'work-cli') };
+    worker = startWorkerProcess(redis.url, { ...env, VIDPIPE_WORK_DIR: join(dir, 'work-worker') }, ['--concurrency', '2']);
+    await worker.waitFor(/waiting for tasks/, 60_000);
+  });
+
+  after(async () => {
+    await worker?.stop();
+    client?.destroy();
+    await Promise.all([redis?.stop(), s3?.stop()]);
+    await cleanup?.();
+  });
+
+  it('runs the analysis and the rise check on the worker and chooses the ladder a local run chooses', async () => {
+    const queued = await runCli(['transcode', 's3://media/in/clip.mp4', '--out', 's3://media/queued', '--queue', redis.url, ...common], { env });
+    assert.equal(queued.code, 0, `${queued.stderr}\nworker:\n${worker.log()}`);
+    const result = JSON.parse(queued.stdout);
+    assert.equal(result.ladder.method, 'auto');
+    const db = openDatabase(env.VIDPIPE_DB!);
+    try {
+      const { tasks, ladder } = db.getJob(result.jobId);
+      for (const kind of ['analyse-ladder', 'check-rise', 'encode-video']) {
+        const task = tasks.find((t) => t.kind === kind);
+        assert.equal(task?.status, 'succeeded', kind);
+        assert.equal(task?.worker, worker.id, `${kind} ran on the worker`);
+      }
+      assert.deepEqual(ladder, result.ladder, 'recorded as the result tells');
+    } finally {
+      db.close();
+    }
+    // Probes encode with one thread each: the same frames give the same choice wherever they run.
+    const local = await runCli(['transcode', 's3://media/in/clip.mp4', '--out', 's3://media/local', ...common], { env });
+    assert.equal(local.code, 0, local.stderr);
+    const choice = (r: any) => r.ladder.rungs.map((rung: any) => [rung.name, rung.status, rung.mode, rung.crf ?? rung.targetKbps]);
+    assert.deepEqual(choice(result), choice(JSON.parse(local.stdout)));
+    const packaged = result.ladder.rungs.filter((r: any) => r.status === 'packaged').map((r: any) => r.name);
+    assert.deepEqual(result.renditions.filter((r: any) => r.kind === 'video').map((r: any) => r.name), packaged);
+  });
+});

@@ -1,0 +1,97 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildLadder, type Rendition } from '../../src/core/ladder.js';
+import type { VideoStreamInfo } from '../../src/ffmpeg/probe.js';
+import { buildChunkEncodeArgs, buildVideoEncoderArgs } from '../../src/ffmpeg/args/video.js';
+import { buildProbeQualityArgs } from '../../src/ffmpeg/args/probe-quality.js';
+import { buildVideoPacketSizesArgs, sumPacketSizes } from '../../src/ffmpeg/args/inspect.js';
+import { groupOutputs, PROBE_CRFS, type ProbeOutput } from '../../src/ladder/analyse.js';
+
+function video(displayWidth: number, displayHeight: number): VideoStreamInfo {
+  return {
+    index: 0, codec: 'h264', width: displayWidth, height: displayHeight, displayWidth, displayHeight, rotation: 0,
+    sampleAspectRatio: { num: 1, den: 1 }, displayAspectRatio: { num: 16, den: 9 }, bitDepth: 8, startSeconds: 0, isAttachedPicture: false,
+  };
+}
+const fps = { num: 25, den: 1 };
+const rung = (codec: Rendition['codec']) => ({ ...buildLadder(video(1920, 1080), { codecs: [codec], frameRate: fps, preset: 'medium', av1Encoder: 'libsvtav1' })[1]!, crf: 27.5 });
+const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+
+describe('capped-CRF encoder arguments', () => {
+  it('x264 and x265 take the CRF with the cap as maxrate/bufsize, and no -b:v', () => {
+    for (const codec of ['h264', 'hevc'] as const) {
+      const args = buildVideoEncoderArgs(rung(codec), 50);
+      assert.equal(after(args, '-crf'), '27.5');
+      assert.equal(after(args, '-maxrate'), `${rung(codec).maxrateKbps}k`);
+      assert.equal(after(args, '-bufsize'), `${rung(codec).bufsizeKbps}k`);
+      assert.ok(!args.includes('-b:v'), args.join(' '));
+    }
+  });
+  it('SVT-AV1 runs capped CRF (its only capped mode); libaom constrained quality with -b:v as the cap', () => {
+    const svt = buildVideoEncoderArgs({ ...rung('av1'), crf: 38 }, 50);
+    assert.equal(after(svt, '-crf'), '38');
+    assert.ok(svt.includes('-maxrate') && !svt.includes('-b:v'), svt.join(' '));
+    const aom = buildVideoEncoderArgs({ ...rung('av1'), crf: 38, encoder: { name: 'libaom-av1', preset: '4', threads: 'encoder-default' } }, 50);
+    assert.equal(after(aom, '-crf'), '38');
+    assert.equal(after(aom, '-b:v'), `${rung('av1').maxrateKbps}k`);
+  });
+  it('a rung without crf is VBR as before', () => {
+    const { crf: _crf, ...vbr } = rung('h264');
+    const args = buildVideoEncoderArgs(vbr, 50);
+    assert.equal(after(args, '-b:v'), '3000k');
+    assert.ok(!args.includes('-crf'));
+  });
+});
+
+describe('probe quality arguments', () => {
+  const sample = { index: 1, startFrame: 250, endFrame: 300, prerollFrame: 225 };
+  const probes = [
+    { path: '/w/720-crf20.mp4', width: 1280, height: 720, psnrLog: '/w/a.psnr', ssimLog: '/w/a.ssim' },
+    { path: '/w/720-crf29.mp4', width: 1280, height: 720, psnrLog: '/w/b.psnr', ssimLog: '/w/b.ssim', vmafLog: '/w/b.vmaf.json' },
+  ];
+  const resolutionLoss = [{ width: 1280, height: 720, psnrLog: '/w/720.res' }];
+  const args = buildProbeQualityArgs({ source: '/src/in.mp4', streamIndex: 0, frameRate: fps, deinterlace: false, sample, display: { width: 1920, height: 1080 }, probes, resolutionLoss });
+  const graph = after(args, '-filter_complex')!;
+
+  it('opens the source exactly as the chunk encode of the same sample does, then each probe', () => {
+    const encode = buildChunkEncodeArgs({
+      source: '/src/in.mp4', streamIndex: 0, frameRate: fps, chunk: sample, gopFrames: 50, deinterlace: false,
+      outputs: [{ rendition: rung('h264'), path: '/w/x.mp4' }],
+    });
+    const seek = (a: string[]) => a.slice(a.indexOf('-ss'), a.indexOf('-i') + 2);
+    assert.deepEqual(seek(args), seek(encode));
+    assert.deepEqual(args.filter((_, i) => args[i - 1] === '-i'), ['/src/in.mp4', '/w/720-crf20.mp4', '/w/720-crf29.mp4']);
+    assert.ok(graph.startsWith('[0:0]fps=fps=25:start_time=9.000000,trim=start_pts=250:end_pts=300,setpts=PTS-STARTPTS,split=2[src0][src1]'), graph);
+  });
+  it('scales each reference size once and measures PSNR and SSIM of every probe at its own size', () => {
+    assert.equal(graph.match(/scale=1280:720/g)?.length, 1, graph);
+    assert.match(graph, /\[src0\]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p,split=5\[ref0_0\]/);
+    assert.match(graph, /\[p0a\]\[ref0_0\]psnr=stats_file=\\'\/w\/a\.psnr\\'\[p0b\]/);
+    assert.match(graph, /\[p0b\]\[ref0_1\]ssim=stats_file=\\'\/w\/a\.ssim\\'\[out0\]/);
+  });
+  it('measures the loss of the resolution alone: the reference upscaled to the display size', () => {
+    assert.match(graph, /\[ref0_4\]scale=1920:1080:flags=bicubic,setsar=1,format=yuv420p\[up0\];\[up0\]\[dref1\]psnr=stats_file=\\'\/w\/720\.res\\'\[rout0\]/);
+  });
+  it('adds libvmaf at the display size only where a VMAF log is asked for (ffmpeg with libvmaf)', () => {
+    assert.equal(graph.match(/libvmaf/g)?.length, 1);
+    assert.match(graph, /\[out1\]scale=1920:1080[^;]*\[p1up\];\[p1up\]\[dref0\]libvmaf=log_fmt=json:log_path=\\'\/w\/b\.vmaf\.json\\'\[vout1\]/);
+    assert.deepEqual(args.filter((_, i) => args[i - 1] === '-map'), ['[out0]', '[vout1]', '[rout0]']);
+  });
+});
+
+describe('probe sizes and process groups', () => {
+  it('sums packet sizes, ignoring blank lines', () => {
+    assert.deepEqual(sumPacketSizes('100\n2500\n\n7\n'), { bytes: 2607, packets: 3 });
+    assert.deepEqual(buildVideoPacketSizesArgs('/w/x.mp4').slice(-2), ['csv=p=0', '/w/x.mp4']);
+  });
+  it('balances the probe encodes of a sample over processes, keeping a size\'s CRFs together', () => {
+    const outputs: ProbeOutput[] = buildLadder(video(1920, 1080), { codecs: ['h264'], frameRate: fps, preset: 'medium', av1Encoder: 'libsvtav1' }).flatMap((candidate) =>
+      PROBE_CRFS.h264.map((crf) => ({ candidate, crf, rendition: { ...candidate, id: `${candidate.id}-crf${crf}`, crf } })),
+    );
+    const groups = groupOutputs(outputs, 2);
+    assert.equal(groups.length, 2);
+    assert.deepEqual(groups.map((g) => [...new Set(g.map((o) => o.rendition.size))]), [[1080], [720, 540, 432, 360, 234]]);
+    for (const g of groups) for (const size of new Set(g.map((o) => o.rendition.size))) assert.equal(g.filter((o) => o.rendition.size === size).length, PROBE_CRFS.h264.length);
+    assert.equal(groupOutputs(outputs, 1).length, 1);
+  });
+});
