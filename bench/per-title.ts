@@ -8,7 +8,8 @@
  * Figures (each with its issue target): video bytes of the auto ladder over the fixed one's,
  * top-rung PSNR, the auto job's wall time over the fixed job's (without the --metrics node,
  * which both run only to measure), and whether every auto package passes `vidpipe validate`
- * with BANDWIDTH rising with resolution. perTitleFigures() is the section for bench/bench.ts.
+ * with BANDWIDTH rising with resolution. perTitleChecks() is the `per-title` section of bench/bench.ts
+ * (bench/section.ts).
  * Sources and packages stay in DIR (not committed). The machine's load moves wall times.
  */
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
@@ -20,15 +21,7 @@ import type { TranscodeResult } from '../src/core/result.js';
 import { DEFAULT_SETTINGS, type JobSettings } from '../src/settings/job-settings.js';
 import { CONTENT_KINDS, makeContent, type ContentKind } from '../test/helpers/content.js';
 import { runCli } from '../test/helpers/media.js';
-
-/** One measured figure against its target, as bench sections report them. */
-export interface BenchFigure {
-  name: string;
-  value: number | boolean;
-  unit?: string;
-  target: string;
-  pass: boolean;
-}
+import { check, targetLines, type TargetCheck } from './report.js';
 
 export interface PerTitleBenchOptions {
   seconds?: number;
@@ -72,11 +65,11 @@ async function validatesRising(packageDir: string): Promise<{ ok: boolean; note:
 }
 
 /** The bench section: runs the jobs and returns the issue's figures. */
-export async function perTitleFigures(options: PerTitleBenchOptions = {}): Promise<BenchFigure[]> {
+export async function perTitleChecks(options: PerTitleBenchOptions = {}): Promise<TargetCheck[]> {
   const seconds = options.seconds ?? 20;
   const dir = options.dir ?? '/tmp/vidpipe-bench-per-title';
   await mkdir(dir, { recursive: true });
-  const figures: BenchFigure[] = [];
+  const figures: TargetCheck[] = [];
   const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
   for (const kind of options.kinds ?? CONTENT_KINDS) {
     const source = join(dir, `${kind}-1080-${seconds}s.mp4`);
@@ -93,17 +86,16 @@ export async function perTitleFigures(options: PerTitleBenchOptions = {}): Promi
       validate: valid.note,
     });
     if (kind === 'slides') {
-      figures.push({ name: 'slides: auto/fixed video bytes', value: round(bytes), target: '≤ 0.25', pass: bytes <= 0.25 });
-      figures.push({ name: 'slides: auto top-rung PSNR', value: round(topPsnr(auto), 2), unit: 'dB', target: '≥ 40', pass: topPsnr(auto) >= 40 });
+      figures.push(check('slides-bytes', 'slides: auto/fixed video bytes', round(bytes), '<=', 0.25, '×'));
+      figures.push(check('slides-psnr', 'slides: auto top-rung PSNR', round(topPsnr(auto), 2), '>=', 40, 'dB'));
     } else if (kind === 'moving') {
-      figures.push({ name: 'testsrc2: auto/fixed video bytes', value: round(bytes), target: '≤ 0.6', pass: bytes <= 0.6 });
-      figures.push({ name: 'testsrc2: auto top-rung PSNR', value: round(topPsnr(auto), 2), unit: 'dB', target: '≥ 40', pass: topPsnr(auto) >= 40 });
+      figures.push(check('moving-bytes', 'testsrc2: auto/fixed video bytes', round(bytes), '<=', 0.6, '×'));
+      figures.push(check('moving-psnr', 'testsrc2: auto top-rung PSNR', round(topPsnr(auto), 2), '>=', 40, 'dB'));
     } else {
-      const delta = topPsnr(auto) - topPsnr(fixed);
-      figures.push({ name: 'noisy: auto − fixed top-rung PSNR', value: round(delta, 2), unit: 'dB', target: '≥ −0.2', pass: delta >= -0.2 });
+      figures.push(check(`${kind}-psnr-delta`, `${kind}: auto − fixed top-rung PSNR`, round(topPsnr(auto) - topPsnr(fixed), 2), '>=', -0.2, 'dB'));
     }
-    figures.push({ name: `${kind}: auto/fixed job wall time`, value: round(time, 2), target: '≤ 1.3', pass: time <= 1.3 });
-    figures.push({ name: `${kind}: auto package validates, BANDWIDTH rising`, value: valid.ok, target: 'true', pass: valid.ok });
+    figures.push(check(`${kind}-wall`, `${kind}: auto/fixed job wall time`, round(time, 2), '<=', 1.3, '×'));
+    figures.push(check(`${kind}-validate`, `${kind}: auto packages failing validate/rising BANDWIDTH`, valid.ok ? 0 : 1, '<=', 0, 'n', valid.note));
   }
   return figures;
 }
@@ -117,11 +109,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const seconds = arg('seconds');
   const kinds = arg('kinds');
   const dir = arg('dir');
-  const figures = await perTitleFigures({
+  const figures = await perTitleChecks({
     ...(seconds ? { seconds: Number(seconds) } : {}),
     ...(kinds ? { kinds: kinds.split(',') as ContentKind[] } : {}),
     ...(dir ? { dir } : {}),
     onJob: (line) => console.log(JSON.stringify(line)),
   });
-  for (const f of figures) console.log(`${f.pass ? 'PASS' : 'FAIL'}  ${f.name}: ${String(f.value)}${f.unit ? ` ${f.unit}` : ''} (target ${f.target})`);
+  for (const line of targetLines(figures)) console.log(line);
 }

@@ -10,7 +10,7 @@ export interface TargetCheck {
   value: number | undefined;
   comparison: '<=' | '>=';
   target: number;
-  unit: '×' | '%' | 'MiB' | 'dB';
+  unit: '×' | '%' | 'MiB' | 'dB' | 'n';
   pass: boolean | undefined;
   note?: string;
 }
@@ -25,6 +25,7 @@ function formatValue(value: number | undefined, unit: TargetCheck['unit']): stri
   if (unit === '%') return `${(value * 100).toFixed(0)} %`;
   if (unit === 'MiB') return `${value.toFixed(0)} MiB`;
   if (unit === 'dB') return `${value.toFixed(3)} dB`;
+  if (unit === 'n') return String(value);
   return `${value.toFixed(2)}×`;
 }
 

@@ -5,6 +5,7 @@
  * in PLUGGED_SECTIONS below; `--only <name>` picks it like any section.
  */
 import type { TargetCheck } from './report.js';
+import { perTitleChecks } from './per-title.js';
 
 export interface SectionContext {
   /** A folder of the bench's work folder for this section (removed afterwards unless --keep). */
@@ -36,4 +37,14 @@ export interface PluggedSection {
 }
 
 /** Sections other modules provide, in the order they run. */
-export const PLUGGED_SECTIONS: PluggedSection[] = [];
+export const PLUGGED_SECTIONS: PluggedSection[] = [
+  {
+    name: 'per-title',
+    title: 'per-title ladder (--ladder auto) against the fixed ladder, 1080p slides, moving and noisy sources',
+    async run(context) {
+      const lines: string[] = [];
+      const checks = await perTitleChecks({ dir: context.work, seconds: context.quick ? 8 : 20, onJob: (job) => lines.push(`  ${JSON.stringify(job)}`) });
+      return { lines, checks, figures: checks };
+    },
+  },
+];
