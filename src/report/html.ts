@@ -149,7 +149,8 @@ function ladderChoice(data: ReportData): string {
     const measured = value(r.measured?.quality);
     if (r.measured && measured !== undefined) points.push({ x: Math.round(r.measured.averageKbps), y: measured, label: r.name, group: 'measured' });
   }
-  const chart = points.length > 0 ? `<div class="vp-charts">${scatterChart(points, { x: 'bit rate (kb/s)', y: metric === 'vmaf' ? 'VMAF' : 'PSNR (dB)', yDigits: 1 })}</div>` : '';
+  // A fixed ladder has no probe curves: its measured points are the quality charts' already.
+  const chart = ladder.method === 'auto' && points.length > 0 ? `<div class="vp-charts">${scatterChart(points, { x: 'bit rate (kb/s)', y: metric === 'vmaf' ? 'VMAF' : 'PSNR (dB)', yDigits: 1 })}</div>` : '';
   return `<h2>Ladder choice</h2>${head}${table}${chart}`;
 }
 

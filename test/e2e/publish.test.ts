@@ -113,6 +113,12 @@ describe('publishing, end to end', { timeout: 900_000 }, () => {
       t.skip('needs root to run vidpipe as another user (root writes anywhere)');
       return;
     }
+    // The unprivileged user must reach node and the checkout (a clone under a 0700 mktemp folder cannot).
+    const reachable = await exec('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(VIDPIPE_BIN)}, require('fs').constants.R_OK)`]).then(() => true, () => false);
+    if (!reachable) {
+      t.skip(`an unprivileged user cannot read ${VIDPIPE_BIN} or run ${process.execPath} (a parent folder is private)`);
+      return;
+    }
     const base = path.join(dir, 'readonly');
     await mkdir(path.join(base, 'out'), { recursive: true });
     await mkdir(path.join(base, 'state'), { recursive: true });
