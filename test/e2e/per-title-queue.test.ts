@@ -7,12 +7,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { makeClip, runCli, tempDir } from '../helpers/media.js';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/queue-worker.js';
-import { startRedisServer, type RedisTestServer } from '../helpers/redis-server.js';
-import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
-import { S3_ENV, putFile } from '../helpers/s3-package.js';
-import { createS3Client } from '../../src/storage/s3.js';
+import { makeClip, runCli } from '../helpers/media.js';
+import type { WorkerProcess } from '../helpers/queue-worker.js';
+import { startQueueTestbed, type QueueTestbed } from '../helpers/queue-testbed.js';
+import type { RedisTestServer } from '../helpers/redis-server.js';
+import type { S3TestServer } from '../helpers/s3-server.js';
 import { openDatabase } from '../../src/db/database.js';
 
 describe('--ladder auto on the queue (Redis + S3)', { timeout: 900_000 }, () => {
@@ -20,26 +19,19 @@ describe('--ladder auto on the queue (Redis + S3)', { timeout: 900_000 }, () => 
   let s3: S3TestServer;
   let client: S3Client;
   let dir: string;
-  let cleanup: () => Promise<void>;
   let env: NodeJS.ProcessEnv;
   let worker: WorkerProcess;
   const common = ['--ladder', 'auto', '--segment-duration', '2', '--chunk-duration', '2', '--no-thumbnails', '--progress', 'plain', '--json'];
 
+  let testbed: QueueTestbed | undefined;
+
   before(async () => {
-    ({ dir, cleanup } = await tempDir('vidpipe-per-title-queue-'));
-    [redis, s3] = await Promise.all([startRedisServer(), startS3Server({ buckets: ['media'] })]);
-    client = createS3Client(s3.clientOptions());
-    await putFile(client, 'media', 'in/clip.mp4', await makeClip(join(dir, 'clip.mp4'), { durationSeconds: 4, width: 640, height: 360 }));
-    env = { ...S3_ENV, VIDPIPE_S3_ENDPOINT: s3.endpoint, VIDPIPE_DB: join(dir, 'meta.db'), VIDPIPE_WORK_DIR: join(dir, 'work-cli') };
-    worker = startWorkerProcess(redis.url, { ...env, VIDPIPE_WORK_DIR: join(dir, 'work-worker') }, ['--concurrency', '2']);
-    await worker.waitFor(/waiting for tasks/, 60_000);
+    testbed = await startQueueTestbed('vidpipe-per-title-queue-', async (d) => ({ 'in/clip.mp4': await makeClip(join(d, 'clip.mp4'), { durationSeconds: 4, width: 640, height: 360 }) }));
+    ({ redis, s3, client, dir, env, worker } = testbed);
   });
 
   after(async () => {
-    await worker?.stop();
-    client?.destroy();
-    await Promise.all([redis?.stop(), s3?.stop()]);
-    await cleanup?.();
+    await testbed?.stop();
   });
 
   it('runs the analysis and the rise check on the worker and chooses the ladder a local run chooses', async () => {

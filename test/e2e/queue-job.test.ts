@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { makeClip, runCli, tempDir, type CliRun } from '../helpers/media.js';
+import { makeClip, runCli, type CliRun } from '../helpers/media.js';
 import { readMpd, readPlaylist, resolveUri } from '../helpers/package-files.js';
 import { brokenFfmpeg, startWorkerProcess, type WorkerProcess } from '../helpers/queue-worker.js';
-import { startRedisServer, type RedisTestServer } from '../helpers/redis-server.js';
-import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
-import { S3_ENV, decodeFrames, downloadPrefix, keysUnder, putFile } from '../helpers/s3-package.js';
-import { createS3Client } from '../../src/storage/s3.js';
+import { startQueueTestbed, type QueueTestbed } from '../helpers/queue-testbed.js';
+import type { RedisTestServer } from '../helpers/redis-server.js';
+import type { S3TestServer } from '../helpers/s3-server.js';
+import { decodeFrames, downloadPrefix, keysUnder } from '../helpers/s3-package.js';
 import { openDatabase } from '../../src/db/database.js';
 
 /** What a player sees of a package: its files, variants, codecs, resolutions and segment counts (not bit rates, which depend on encoder threads). */
@@ -76,29 +76,23 @@ describe('one job on the queue and here (Redis + S3)', { timeout: 1_500_000 }, (
   let s3: S3TestServer;
   let client: S3Client;
   let dir: string;
-  let cleanup: () => Promise<void>;
   let env: NodeJS.ProcessEnv;
   let worker: WorkerProcess;
   const common = ['--ladder', '180p,144p', '--preset', 'superfast', '--segment-duration', '2', '--chunk-duration', '2', '--progress', 'plain', '--json'];
   let queued: { run: CliRun; result: any } | undefined;
 
+  let testbed: QueueTestbed | undefined;
+
   before(async () => {
-    ({ dir, cleanup } = await tempDir('vidpipe-queue-job-'));
-    [redis, s3] = await Promise.all([startRedisServer(), startS3Server({ buckets: ['media'] })]);
-    client = createS3Client(s3.clientOptions());
-    const [clip, ts] = await Promise.all([makeClip(join(dir, 'clip.mp4'), { durationSeconds: 6 }), makeClip(join(dir, 'broadcast.ts'), { durationSeconds: 4 })]);
-    await putFile(client, 'media', 'in/clip.mp4', clip);
-    await putFile(client, 'media', 'in/broadcast.ts', ts);
-    env = { ...S3_ENV, VIDPIPE_S3_ENDPOINT: s3.endpoint, VIDPIPE_DB: join(dir, 'meta.db'), VIDPIPE_WORK_DIR: join(dir, 'work-cli') };
-    worker = startWorkerProcess(redis.url, { ...env, VIDPIPE_WORK_DIR: join(dir, 'work-worker') }, ['--concurrency', '2']);
-    await worker.waitFor(/waiting for tasks/, 60_000);
+    testbed = await startQueueTestbed('vidpipe-queue-job-', async (d) => {
+      const [clip, ts] = await Promise.all([makeClip(join(d, 'clip.mp4'), { durationSeconds: 6 }), makeClip(join(d, 'broadcast.ts'), { durationSeconds: 4 })]);
+      return { 'in/clip.mp4': clip, 'in/broadcast.ts': ts };
+    });
+    ({ redis, s3, client, dir, env, worker } = testbed);
   });
 
   after(async () => {
-    await worker?.stop();
-    client?.destroy();
-    await Promise.all([redis?.stop(), s3?.stop()]);
-    await cleanup?.();
+    await testbed?.stop();
   });
 
   it('transcode --queue --metrics measures every video rendition on a worker', async () => {
