@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import HLS from 'hls-parser';
 import { runJob } from '../src/job/run-job.js';
+import { resolveBinaries } from '../src/ffmpeg/binaries.js';
 import type { TranscodeResult } from '../src/core/result.js';
 import { DEFAULT_SETTINGS, type JobSettings } from '../src/settings/job-settings.js';
 import { CONTENT_KINDS, makeContent, type ContentKind } from '../test/helpers/content.js';
@@ -31,7 +32,6 @@ export interface PerTitleBenchOptions {
   onJob?: (line: Record<string, unknown>) => void;
 }
 
-const binaries = { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe', ffmpegSource: 'path', ffprobeSource: 'path' } as const;
 
 async function job(source: string, dir: string, name: string, settings: Partial<JobSettings>): Promise<TranscodeResult> {
   const result = await runJob({
@@ -39,7 +39,8 @@ async function job(source: string, dir: string, name: string, settings: Partial<
     out: join(dir, 'out'),
     name,
     settings: { ...DEFAULT_SETTINGS, concurrency: availableParallelism(), metrics: true, ...settings },
-    binaries,
+    // The pair the CLI would use (flags/env → packaged → PATH), not whatever is first on PATH.
+    binaries: await resolveBinaries({}, process.env),
     dbPath: join(dir, 'bench.db'),
     workRoot: join(dir, 'work'),
     force: true,
