@@ -39,7 +39,7 @@ import { createStoryboard } from '../core/stages/storyboard.js';
 import { extractCover } from '../core/stages/cover.js';
 import { extractSubtitles } from '../core/stages/subtitles.js';
 import { measurePackageQuality } from '../metrics/stage.js';
-import { analyseTitleStage } from '../ladder/analyse.js';
+import { analyseTitleStage, decodedFrameBytes } from '../ladder/analyse.js';
 import { checkRiseStage } from '../ladder/rise.js';
 import type { JobSettings } from '../settings/job-settings.js';
 import type { GraphState, JobOptions, JobSite } from './job-options.js';
@@ -115,6 +115,7 @@ export function buildJobGraph(state: GraphState, env: JobEnvironment): { tasks: 
             {
               source: source.path,
               video: candidates,
+              ...(source.probe.video ? { frameBytes: decodedFrameBytes(source.probe.video) } : {}),
               candidates: candidates.renditions,
               settings: { qualityTarget: settings.qualityTarget, maxBitrateKbps: settings.maxBitrateKbps },
               parallel: settings.concurrency,

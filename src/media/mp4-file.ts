@@ -11,8 +11,10 @@ import {
   parseHdlr,
   parseTfhd,
   parseTkhd,
+  parseTrun,
   readBoxes,
   readFullBox,
+  readTrackExtends,
   requireBox,
   type Box,
 } from './mp4-boxes.js';
@@ -77,19 +79,47 @@ export async function readIndexBoxes(path: string): Promise<LoadedBox[] | undefi
   }
 }
 
-/** The sample count an stsz or stz2 box states. */
-function sampleTableCount(buf: Buffer, box: Box): number {
+/** The sizes an stsz or stz2 box lists (stsz with one size for all: that size, count times). */
+function sampleTableSizes(buf: Buffer, box: Box): { count: number; bytes: number } {
   const { reader } = readFullBox(buf, box);
-  reader.skip(4); // stsz: sample_size; stz2: reserved and field_size
-  return reader.u32();
+  if (box.type === 'stsz') {
+    const constant = reader.u32();
+    const count = reader.u32();
+    if (constant !== 0) return { count, bytes: constant * count };
+    if (count * 4 > reader.remaining) throw malformed(`stsz at ${box.start} lists ${count} sizes that do not fit`);
+    let bytes = 0;
+    for (let i = 0; i < count; i++) bytes += reader.u32();
+    return { count, bytes };
+  }
+  reader.skip(3); // stz2: reserved
+  const fieldBits = reader.u8();
+  const count = reader.u32();
+  if (![4, 8, 16].includes(fieldBits)) throw malformed(`stz2 at ${box.start} has ${fieldBits}-bit sizes`);
+  if (Math.ceil((count * fieldBits) / 8) > reader.remaining) throw malformed(`stz2 at ${box.start} lists ${count} sizes that do not fit`);
+  let bytes = 0;
+  if (fieldBits === 4) {
+    for (let i = 0; i < count; i += 2) {
+      const pair = reader.u8();
+      bytes += (pair >> 4) + (i + 1 < count ? pair & 0x0f : 0);
+    }
+  } else for (let i = 0; i < count; i++) bytes += fieldBits === 8 ? reader.u8() : reader.u16();
+  return { count, bytes };
+}
+
+/** What the index says of a file's first video track: its samples (frames) and their bytes. */
+export interface VideoSamples {
+  count: number;
+  /** The coded frames' bytes, without container overhead (what ffprobe's packet sizes add up to). */
+  bytes: number;
 }
 
 /**
  * Samples of the file's first video track (handler 'vide', as ffprobe's `v:0` picks it): those
- * of its sample table plus those of every fragment (trun) of that track. Undefined when the
- * file is not an MP4 or has no video track.
+ * of its sample table plus those of every fragment (trun) of that track, with their sizes (a
+ * run without sizes takes the fragment's, then the track's default). Undefined when the file is
+ * not an MP4 or has no video track.
  */
-export async function countVideoSamples(path: string): Promise<number | undefined> {
+export async function readVideoSamples(path: string): Promise<VideoSamples | undefined> {
   const boxes = await readIndexBoxes(path);
   if (!boxes) return undefined;
   const moov = boxes.find((b) => b.box.type === 'moov');
@@ -100,12 +130,23 @@ export async function countVideoSamples(path: string): Promise<number | undefine
   const stbl = requireBox(moov.buf, 'mdia/minf/stbl', video);
   const table = findBox(moov.buf, 'stsz', stbl) ?? findBox(moov.buf, 'stz2', stbl);
   if (!table) throw malformed(`track ${trackId} has no sample size table`);
-  let count = sampleTableCount(moov.buf, table);
+  const total = sampleTableSizes(moov.buf, table);
+  const trackDefault = readTrackExtends(moov.buf).find((t) => t.trackId === trackId)?.defaultSampleSize ?? 0;
   for (const moof of boxes.filter((b) => b.box.type === 'moof')) {
     for (const traf of findBoxes(moof.buf, 'moof/traf')) {
-      if (parseTfhd(moof.buf, requireBox(moof.buf, 'tfhd', traf)).trackId !== trackId) continue;
-      for (const trun of findBoxes(moof.buf, 'trun', traf)) count += readFullBox(moof.buf, trun).reader.u32();
+      const header = parseTfhd(moof.buf, requireBox(moof.buf, 'tfhd', traf));
+      if (header.trackId !== trackId) continue;
+      for (const trun of findBoxes(moof.buf, 'trun', traf)) {
+        const run = parseTrun(moof.buf, trun);
+        total.count += run.samples.length;
+        for (const sample of run.samples) total.bytes += sample.size ?? header.defaultSampleSize ?? trackDefault;
+      }
     }
   }
-  return count;
+  return total;
+}
+
+/** The frame count of readVideoSamples. */
+export async function countVideoSamples(path: string): Promise<number | undefined> {
+  return (await readVideoSamples(path))?.count;
 }

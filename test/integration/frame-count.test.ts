@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isVidpipeError } from '../../src/errors.js';
 import { countVideoFrames } from '../../src/ffmpeg/count.js';
+import { readVideoSamples } from '../../src/media/mp4-file.js';
 import { ffmpeg } from '../helpers/media-tools.js';
 
 const exec = promisify(execFile);
@@ -20,6 +21,11 @@ const NO_FFPROBE = '/nonexistent/ffprobe';
 async function ffprobeCount(path: string): Promise<number> {
   const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', path]);
   return Number(stdout.trim());
+}
+
+async function ffprobeBytes(path: string): Promise<number> {
+  const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=size', '-of', 'csv=p=0', path]);
+  return stdout.split('\n').filter(Boolean).reduce((sum, line) => sum + Number(line), 0);
 }
 
 let dir: string;
@@ -46,6 +52,8 @@ describe('countVideoFrames', () => {
       const expected = await ffprobeCount(path);
       assert.ok(expected > 0);
       assert.equal(await countVideoFrames(NO_FFPROBE, path), expected);
+      // The per-title probes' rates come from these bytes: the same as ffprobe's packet sizes.
+      assert.equal((await readVideoSamples(path))?.bytes, await ffprobeBytes(path));
     });
   }
 

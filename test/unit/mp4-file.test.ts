@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isVidpipeError } from '../../src/errors.js';
-import { countVideoSamples, readIndexBoxes } from '../../src/media/mp4-file.js';
+import { countVideoSamples, readIndexBoxes, readVideoSamples } from '../../src/media/mp4-file.js';
 import { audioSampleEntry, box, cmafFragment, ftypBox, largeBox, movieBox, u32, visualSampleEntry, type TrackSpec } from '../helpers/mp4-build.js';
 
 const video = (sampleSizes: number[] | undefined, extra: Partial<TrackSpec> = {}): TrackSpec => ({
@@ -73,6 +73,14 @@ describe('countVideoSamples', () => {
     const whole = Buffer.concat([ftypBox(), movieBox([video([100, 100])]), mdat(200)]);
     await assert.rejects(countVideoSamples(await file(whole.subarray(0, whole.length - 50))), isMalformed);
     await assert.rejects(countVideoSamples(await file(ftypBox(), mdat(200))), isMalformed);
+  });
+
+  it('adds up the video samples\' bytes from stsz, stz2 and fragment runs, not the audio track\'s', async () => {
+    assert.deepEqual(await readVideoSamples(await file(ftypBox(), mdat(5000), movieBox([audio([9, 9], 1), video([900, 200, 300], { trackId: 2 })]))), { count: 3, bytes: 1400 });
+    assert.deepEqual(await readVideoSamples(await file(ftypBox(), movieBox([video([4, 5, 6, 7, 8], { compactSizes: true })]), mdat(30))), { count: 5, bytes: 30 });
+    // Fragment runs of 4 and 2 samples sized 10, 11, … each; the audio track's fragment is not counted.
+    const fragmented = await file(ftypBox(), movieBox([video([3, 3, 3]), audio([])]), mdat(9), fragment(1, 4), fragment(2, 6, 2), fragment(3, 2));
+    assert.deepEqual(await readVideoSamples(fragmented), { count: 3 + 4 + 2, bytes: 9 + (10 + 11 + 12 + 13) + (10 + 11) });
   });
 
   it('loads the index boxes only, whatever the size of the media data', async () => {

@@ -119,6 +119,16 @@ describe('HDR encoding arguments', () => {
     assert.match(av1[av1.indexOf('-svtav1-params') + 1]!, /^irefresh-type=2:scd=0:mastering-display=.*:content-light=1000,400$/);
   });
 
+  it('scales once for the H.264 and HEVC rungs of one size from an SDR source, split after the scale', () => {
+    const graph = buildChunkFilterGraph({
+      source: 'in.mp4', streamIndex: 0, frameRate: { num: 30, den: 1 }, chunk: { index: 0, startFrame: 0, endFrame: 60, prerollFrame: 0 },
+      gopFrames: 60, deinterlace: false,
+      outputs: [{ rendition: rendition('h264'), path: 'a.mp4' }, { rendition: rendition('hevc'), path: 'b.mp4' }],
+    });
+    assert.equal(graph.match(/scale=/g)?.length, 1, graph);
+    assert.match(graph, /\[s0\]scale=[^;]*format=yuv420p,split=2\[v0\]\[v1\]$/);
+  });
+
   it('tone-maps only the H.264 branch of an HDR source', () => {
     const graph = buildChunkFilterGraph({
       source: 'in.mp4', streamIndex: 0, frameRate: { num: 30, den: 1 }, chunk: { index: 0, startFrame: 0, endFrame: 60, prerollFrame: 0 },

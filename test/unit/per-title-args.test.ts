@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { buildLadder, type Rendition } from '../../src/core/ladder.js';
 import type { VideoStreamInfo } from '../../src/ffmpeg/probe.js';
 import { buildChunkEncodeArgs, buildVideoEncoderArgs } from '../../src/ffmpeg/args/video.js';
-import { buildProbeQualityArgs } from '../../src/ffmpeg/args/probe-quality.js';
-import { buildVideoPacketSizesArgs, sumPacketSizes } from '../../src/ffmpeg/args/inspect.js';
-import { groupOutputs, PROBE_CRFS, type ProbeOutput } from '../../src/ladder/analyse.js';
+import { buildProbeQualityArgs, buildSampleDecodeArgs, decodedSampleChunk } from '../../src/ffmpeg/args/probe-quality.js';
+import { decodedFrameBytes, groupOutputs, PROBE_CRFS, RAW_SAMPLE_LIMIT, type ProbeOutput } from '../../src/ladder/analyse.js';
 
 function video(displayWidth: number, displayHeight: number): VideoStreamInfo {
   return {
@@ -74,16 +73,70 @@ describe('probe quality arguments', () => {
   });
   it('adds libvmaf at the display size only where a VMAF log is asked for (ffmpeg with libvmaf)', () => {
     assert.equal(graph.match(/libvmaf/g)?.length, 1);
-    assert.match(graph, /\[out1\]scale=1920:1080[^;]*\[p1up\];\[p1up\]\[dref0\]libvmaf=log_fmt=json:log_path=\\'\/w\/b\.vmaf\.json\\'\[vout1\]/);
-    assert.deepEqual(args.filter((_, i) => args[i - 1] === '-map'), ['[out0]', '[vout1]', '[rout0]']);
+    assert.match(graph, /\[p1b\]split=2\[p1s\]\[p1v\];\[p1v\]scale=1920:1080[^;]*\[p1up\];\[p1up\]\[dref0\]libvmaf=log_fmt=json:log_path=\\'\/w\/b\.vmaf\.json\\'\[vout1\]/);
+    assert.deepEqual(args.filter((_, i) => args[i - 1] === '-map'), ['[out0]', '[vout1]', '[out1]', '[rout0]']);
+  });
+});
+
+describe('a sample decoded once for its probes', () => {
+  const sample = { index: 1, startFrame: 250, endFrame: 300, prerollFrame: 225 };
+  const decode = buildSampleDecodeArgs({ source: '/src/in.mp4', streamIndex: 2, frameRate: fps, deinterlace: true, sample, path: '/w/s1.nut' });
+  const encode = buildChunkEncodeArgs({
+    source: '/src/in.mp4', streamIndex: 2, frameRate: fps, chunk: sample, gopFrames: 50, deinterlace: true,
+    outputs: [{ rendition: rung('h264'), path: '/w/x.mp4' }],
+  });
+
+  it('seeks and steps exactly as the chunk encode of the same frames, into raw frames', () => {
+    const head = (a: string[]) => a.slice(a.indexOf('-ss'), a.indexOf('-i') + 2);
+    assert.deepEqual(head(decode), head(encode));
+    const steps = after(encode, '-filter_complex')!.split(',split=')[0]!.split('[s0]')[0];
+    assert.equal(after(decode, '-filter_complex'), `${steps}[v]`);
+    assert.match(after(decode, '-filter_complex')!, /^\[0:2\]bwdif=mode=send_frame:deint=interlaced,fps=fps=25:start_time=9\.000000,trim=start_pts=250:end_pts=300,setpts=PTS-STARTPTS\[v\]$/);
+    assert.deepEqual(decode.slice(-5), ['-map_metadata', '-1', '-f', 'nut', '/w/s1.nut']);
+    assert.equal(after(decode, '-c:v'), 'rawvideo');
+  });
+  it('is read back as a chunk from frame 0 with the same length and no preroll', () => {
+    assert.deepEqual(decodedSampleChunk(sample), { index: 1, startFrame: 0, endFrame: 50, prerollFrame: 0 });
+    const fromRaw = buildChunkEncodeArgs({
+      source: '/w/s1.nut', streamIndex: 0, frameRate: fps, chunk: decodedSampleChunk(sample), gopFrames: 50, deinterlace: false,
+      outputs: [{ rendition: rung('h264'), path: '/w/x.mp4' }],
+    });
+    assert.ok(!fromRaw.includes('-ss'));
+    assert.match(after(fromRaw, '-filter_complex')!, /^\[0:0\]fps=fps=25:start_time=0\.000000,trim=start_pts=0:end_pts=50,/);
+  });
+  it('counts a decoded frame\'s bytes from its pixel format: raw decodes up to 1080p fit, 4K 10-bit does not', () => {
+    const stream = (width: number, height: number, pixelFormat: string, bitDepth = 8) => ({ width, height, pixelFormat, bitDepth });
+    assert.equal(decodedFrameBytes(stream(1920, 1080, 'yuv420p')), 1920 * 1080 * 1.5);
+    assert.equal(decodedFrameBytes(stream(1920, 1080, 'yuv422p10le', 10)), 1920 * 1080 * 4);
+    assert.equal(decodedFrameBytes(stream(1920, 1080, 'yuva444p')), 1920 * 1080 * 4);
+    assert.ok(decodedFrameBytes(stream(1920, 1080, 'yuv420p')) * 120 <= RAW_SAMPLE_LIMIT, '2 s of 1080p60');
+    assert.ok(decodedFrameBytes(stream(3840, 2160, 'yuv420p10le', 10)) * 120 > RAW_SAMPLE_LIMIT, '2 s of 4K60 HDR');
+  });
+});
+
+describe('probe quality with SSIM and the resolution loss on every second frame', () => {
+  const sample = { index: 0, startFrame: 0, endFrame: 50, prerollFrame: 0 };
+  const probes = [{ path: '/w/a.mp4', width: 640, height: 360, psnrLog: '/w/a.psnr', ssimLog: '/w/a.ssim', vmafLog: '/w/a.vmaf.json' }];
+  const resolutionLoss = [{ width: 640, height: 360, psnrLog: '/w/360.res' }];
+  const graphOf = (frameStride?: number) =>
+    after(buildProbeQualityArgs({ source: '/w/s0.nut', streamIndex: 0, frameRate: fps, deinterlace: false, sample, display: { width: 1280, height: 720 }, probes, resolutionLoss, ...(frameStride ? { frameStride } : {}) }), '-filter_complex')!;
+  const every2 = 'select=not\\(mod\\(n\\\\,2\\)\\)';
+  it('compares PSNR and VMAF on every frame, SSIM on the same thinned frames of probe and reference', () => {
+    const graph = graphOf(2);
+    assert.match(graph, /\[p0a\]\[ref0_0\]psnr=/, graph);
+    assert.match(graph, /\[p0up\]\[dref0\]libvmaf=/, graph);
+    assert.match(graph, new RegExp(`\\[p0s\\]${every2}\\[p0t\\];\\[ref0_1\\]${every2}\\[r0t\\];\\[p0t\\]\\[r0t\\]ssim=`), graph);
+  });
+  it('thins the resolution loss before its upscale, and its display reference alike', () => {
+    const graph = graphOf(2);
+    assert.match(graph, new RegExp(`\\[ref0_2\\]${every2},scale=1280:720[^;]*\\[up0\\]`), graph);
+    assert.match(graph, new RegExp(`\\[dref1\\]${every2}\\[d0t\\]`), graph);
+    assert.match(graph, /\[up0\]\[d0t\]psnr=stats_file=\\'\/w\/360\.res\\'/, graph);
+    assert.ok(!graphOf().includes('select='));
   });
 });
 
 describe('probe sizes and process groups', () => {
-  it('sums packet sizes, ignoring blank lines', () => {
-    assert.deepEqual(sumPacketSizes('100\n2500\n\n7\n'), { bytes: 2607, packets: 3 });
-    assert.deepEqual(buildVideoPacketSizesArgs('/w/x.mp4').slice(-2), ['csv=p=0', '/w/x.mp4']);
-  });
   it('balances the probe encodes of a sample over processes, keeping a size\'s CRFs together', () => {
     const outputs: ProbeOutput[] = buildLadder(video(1920, 1080), { codecs: ['h264'], frameRate: fps, preset: 'medium', av1Encoder: 'libsvtav1' }).flatMap((candidate) =>
       PROBE_CRFS.h264.map((crf) => ({ candidate, crf, rendition: { ...candidate, id: `${candidate.id}-crf${crf}`, crf } })),

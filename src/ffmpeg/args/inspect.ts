@@ -9,26 +9,8 @@ export function buildStreamRemuxArgs(input: string, streamIndex: number, output:
   return ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-i', safeInputPath(input), '-map', `0:${streamIndex}`, '-c', 'copy', '-f', 'mp4', output];
 }
 
-/** ffprobe arguments listing the byte size of every packet of the first video stream (one per line). */
-export function buildVideoPacketSizesArgs(input: string): string[] {
-  return ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=size', '-of', 'csv=p=0', safeInputPath(input)];
-}
-
 /** ffprobe arguments listing each packet of the first video stream as `pts_time,size` (one per line). */
 export function buildVideoPacketTimesArgs(input: string): string[] {
   return ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,size', '-of', 'csv=p=0', safeInputPath(input)];
 }
 
-/** Sum of the sizes ffprobe printed with buildVideoPacketSizesArgs: the stream's bytes, without container overhead. */
-export function sumPacketSizes(stdout: string): { bytes: number; packets: number } {
-  let bytes = 0;
-  let packets = 0;
-  for (const line of stdout.split('\n')) {
-    const size = Number.parseInt(line, 10);
-    if (Number.isFinite(size)) {
-      bytes += size;
-      packets++;
-    }
-  }
-  return { bytes, packets };
-}

@@ -36,6 +36,42 @@ export interface ProbeQualityInput {
   display: CodedSize;
   probes: ProbeToMeasure[];
   resolutionLoss: ResolutionLossToMeasure[];
+  /**
+   * SSIM and the resolution loss on every n-th frame only (default 1: all); PSNR, which the
+   * choice is made on, and VMAF always compare every frame. Thinning a coded sequence picks
+   * frame types unevenly (a key frame opens each sample, B-frame runs repeat), so it is left to
+   * what only informs (SSIM) or has no coding in it at all (the source scaled down and up).
+   */
+  frameStride?: number;
+}
+
+/** The sample's frames on the output grid, decoded once into a raw file the probes and their measures read. */
+export interface SampleDecodeInput {
+  source: string;
+  streamIndex: number;
+  frameRate: Rational;
+  deinterlace: boolean;
+  sample: Chunk;
+  path: string;
+}
+
+/**
+ * One decode of a sample into raw frames (NUT, any pixel format), after exactly the frame steps
+ * a chunk encode applies. A heavy source (a 100 Mb/s camera file decodes at ~15 fps on one core)
+ * is then decoded once per sample, not once per probe process and again for the measures.
+ */
+export function buildSampleDecodeArgs(input: SampleDecodeInput): string[] {
+  return [
+    '-loglevel', 'error',
+    ...chunkInputArgs(input.source, input.sample, input.frameRate),
+    '-filter_complex', `[0:${input.streamIndex}]${chunkFrameSteps({ ...input, chunk: input.sample }).join(',')}[v]`,
+    '-map', '[v]', '-c:v', 'rawvideo', '-an', '-sn', '-dn', '-map_metadata', '-1', '-f', 'nut', input.path,
+  ];
+}
+
+/** The same frames as a chunk of a decoded sample: frame 0 to its end, no preroll, already on the grid. */
+export function decodedSampleChunk(sample: Chunk): Chunk {
+  return { index: sample.index, startFrame: 0, endFrame: sample.endFrame - sample.startFrame, prerollFrame: 0 };
 }
 
 /** The source scaled as the encode scaled it (bicubic, square pixels, padded when the rung is). */
@@ -73,7 +109,15 @@ export function buildProbeQualityArgs(input: ProbeQualityInput): string[] {
   for (const p of [...probes, ...input.resolutionLoss]) sizes.set(sizeKey(p), p);
   const uses = (key: string) => 2 * probes.filter((p) => sizeKey(p) === key).length + input.resolutionLoss.filter((r) => sizeKey(r) === key).length;
   const displayUses = input.resolutionLoss.length + probes.filter((p) => p.vmafLog).length;
+  const stride = Math.max(1, Math.floor(input.frameStride ?? 1));
   const graph: string[] = [];
+  // select keeps the frames' timestamps, so a thinned pair still meets frame by frame.
+  const every = stride > 1 ? [`select=not(mod(n\\,${stride}))`] : [];
+  const thin = (label: string, out: string) => {
+    if (every.length === 0) return label;
+    graph.push(`[${label}]${every.join(',')}[${out}]`);
+    return out;
+  };
   const branches = fanOut(graph, `0:${input.streamIndex}`, chunkFrameSteps({ ...input, chunk: input.sample }).join(','), 'src', sizes.size + (displayUses > 0 ? 1 : 0));
   const refs = new Map<string, string[]>();
   [...sizes.entries()].forEach(([key, size], i) => refs.set(key, fanOut(graph, branches[i]!, scaleLike(size), `ref${i}_`, uses(key))));
@@ -85,16 +129,25 @@ export function buildProbeQualityArgs(input: ProbeQualityInput): string[] {
     graph.push(
       `[${i + 1}:v:0]format=yuv420p,setsar=1,setpts=PTS-STARTPTS[p${i}a]`,
       `[p${i}a][${take(own)}]psnr=stats_file=${escapeFilterValue(p.psnrLog)}[p${i}b]`,
-      `[p${i}b][${take(own)}]ssim=stats_file=${escapeFilterValue(p.ssimLog)}[out${i}]`,
     );
-    outputs.push(`[out${i}]`);
+    let forSsim = `p${i}b`;
     if (p.vmafLog) {
-      graph.push(`[out${i}]${scaleLike(display)}[p${i}up]`, `[p${i}up][${take(displayRefs)}]libvmaf=log_fmt=json:log_path=${escapeFilterValue(p.vmafLog)}[vout${i}]`);
-      outputs[outputs.length - 1] = `[vout${i}]`;
+      forSsim = `p${i}s`;
+      graph.push(
+        `[p${i}b]split=2[p${i}s][p${i}v]`,
+        `[p${i}v]${scaleLike(display)}[p${i}up]`,
+        `[p${i}up][${take(displayRefs)}]libvmaf=log_fmt=json:log_path=${escapeFilterValue(p.vmafLog)}[vout${i}]`,
+      );
+      outputs.push(`[vout${i}]`);
     }
+    graph.push(`[${thin(forSsim, `p${i}t`)}][${thin(take(own), `r${i}t`)}]ssim=stats_file=${escapeFilterValue(p.ssimLog)}[out${i}]`);
+    outputs.push(`[out${i}]`);
   });
   input.resolutionLoss.forEach((r, i) => {
-    graph.push(`[${take(refs.get(sizeKey(r))!)}]${scaleLike(display)}[up${i}]`, `[up${i}][${take(displayRefs)}]psnr=stats_file=${escapeFilterValue(r.psnrLog)}[rout${i}]`);
+    graph.push(
+      `[${take(refs.get(sizeKey(r))!)}]${[...every, scaleLike(display)].join(',')}[up${i}]`,
+      `[up${i}][${thin(take(displayRefs), `d${i}t`)}]psnr=stats_file=${escapeFilterValue(r.psnrLog)}[rout${i}]`,
+    );
     outputs.push(`[rout${i}]`);
   });
   return [

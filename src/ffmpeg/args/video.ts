@@ -67,15 +67,19 @@ export function chunkInputArgs(source: string, chunk: Chunk, frameRate: Rational
  */
 export function buildChunkFilterGraph(input: ChunkEncodeInput): string {
   const steps = chunkFrameSteps(input);
-  const count = input.outputs.length;
-  const labels = input.outputs.map((_, i) => `s${i}`);
-  const head = `[0:${input.streamIndex}]${steps.join(',')}${count > 1 ? `,split=${count}${labels.map((l) => `[${l}]`).join('')}` : '[s0]'}`;
-  const scales = input.outputs.map(({ rendition }, i) => {
+  // Outputs that need the same picture (an H.264 and an HEVC rung of one size, or the per-title
+  // probes of one size at two CRFs) share one scale: scaling costs as much as a fast encode.
+  const pictures = new Map<string, number[]>();
+  input.outputs.forEach(({ rendition }, i) => {
     const picture = rendition.picture ?? rendition;
     const pad = rendition.picture ? `,pad=${rendition.width}:${rendition.height}:(ow-iw)/2:(oh-ih)/2` : '';
-    const scale = `scale=${picture.width}:${picture.height}:flags=bicubic,setsar=1${pad}`;
-    return `[${labels[i]}]${scale},${rangeConversion(rendition.codec, input.hdr)}[v${i}]`;
+    const filters = `scale=${picture.width}:${picture.height}:flags=bicubic,setsar=1${pad},${rangeConversion(rendition.codec, input.hdr)}`;
+    pictures.set(filters, [...(pictures.get(filters) ?? []), i]);
   });
+  const branches = [...pictures.entries()];
+  const fan = (labels: string[]) => (labels.length > 1 ? `,split=${labels.length}${labels.map((l) => `[${l}]`).join('')}` : `[${labels[0]}]`);
+  const head = `[0:${input.streamIndex}]${steps.join(',')}${fan(branches.map((_, b) => `s${b}`))}`;
+  const scales = branches.map(([filters, outputs], b) => `[s${b}]${filters}${fan(outputs.map((i) => `v${i}`))}`);
   return [head, ...scales].join(';');
 }
 
