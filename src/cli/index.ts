@@ -14,48 +14,56 @@ import {
 import { parseTranscodeOptions } from '../settings/job-settings.js';
 import { createProgram } from './program.js';
 import { processIO, type CliIO } from './io.js';
-import { runTranscode } from './commands/transcode.js';
-import { runDoctor } from './commands/doctor.js';
-import { runSample } from './commands/sample.js';
-import { runList } from './commands/list.js';
-import { runShow } from './commands/show.js';
-import { runServe } from './commands/serve.js';
-import { runMetrics } from './commands/metrics.js';
-import { runReport } from './commands/report.js';
-import { runValidate } from './commands/validate.js';
-import { runWatch } from './commands/watch.js';
-import { runWorker } from './commands/worker.js';
-import { runStatus } from './commands/status.js';
-import { defaultDatabasePath } from '../db/database.js';
+import { defaultDatabasePath } from '../db/location.js';
 
 /**
  * The CLI entry: parse arguments, run the command, and map whatever escaped to an exit
  * code in this one place (VidpipeError → its code, usage errors → 2, anything else → 1).
  * Each command gets its options already converted and checked by its option table (src/settings).
  */
+/**
+ * Each command's module is loaded when that command runs: `--version`, `--help` and a local
+ * transcode do not load the queue (BullMQ, ioredis) or the AWS SDK, which cost start-up time
+ * and tens of MB of memory for every job.
+ */
+const commands = {
+  transcode: () => import('./commands/transcode.js'),
+  doctor: () => import('./commands/doctor.js'),
+  sample: () => import('./commands/sample.js'),
+  list: () => import('./commands/list.js'),
+  show: () => import('./commands/show.js'),
+  serve: () => import('./commands/serve.js'),
+  metrics: () => import('./commands/metrics.js'),
+  report: () => import('./commands/report.js'),
+  validate: () => import('./commands/validate.js'),
+  watch: () => import('./commands/watch.js'),
+  worker: () => import('./commands/worker.js'),
+  status: () => import('./commands/status.js'),
+};
+
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const state: { exitCode?: number } = {};
   const dbOf = (db?: string) => db ?? defaultDatabasePath(io.env);
   const program = createProgram(
     {
-      transcode: (inputs, options, global) => runTranscode(inputs, parseTranscodeOptions(options), global, io),
-      doctor: (global) => runDoctor(global, io),
-      sample: (output, options, global) => runSample(output, parseSampleOptions(options), global, io),
+      transcode: async (inputs, options, global) => (await commands.transcode()).runTranscode(inputs, parseTranscodeOptions(options), global, io),
+      doctor: async (global) => (await commands.doctor()).runDoctor(global, io),
+      sample: async (output, options, global) => (await commands.sample()).runSample(output, parseSampleOptions(options), global, io),
       list: async (options, global) => {
-        runList({ db: dbOf(global.db), json: global.json, limit: parseListOptions(options).limit }, io);
+        (await commands.list()).runList({ db: dbOf(global.db), json: global.json, limit: parseListOptions(options).limit }, io);
         return 0;
       },
       show: async (id, global) => {
-        runShow({ db: dbOf(global.db), json: global.json, id }, io);
+        (await commands.show()).runShow({ db: dbOf(global.db), json: global.json, id }, io);
         return 0;
       },
-      serve: (dir, options, global) => runServe(dir, parseServeOptions(options), global, io),
-      metrics: (id, options, global) => runMetrics(id, parseMetricsOptions(options), { ...global, dbPath: dbOf(global.db) }, io),
-      report: (target, options, global) => runReport(target, parseReportOptions(options), { ...global, dbPath: dbOf(global.db) }, io),
-      validate: (target, options, global) => runValidate(target, parseValidateOptions(options), global, io),
-      watch: (target, options, global) => runWatch(target, { ...parseTranscodeOptions(options), watch: parseWatchOptions(options) }, global, io),
-      worker: (options, global) => runWorker(parseWorkerOptions(options), global, io),
-      status: (jobId, options, global) => runStatus(jobId, parseStatusOptions(options), global, io),
+      serve: async (dir, options, global) => (await commands.serve()).runServe(dir, parseServeOptions(options), global, io),
+      metrics: async (id, options, global) => (await commands.metrics()).runMetrics(id, parseMetricsOptions(options), { ...global, dbPath: dbOf(global.db) }, io),
+      report: async (target, options, global) => (await commands.report()).runReport(target, parseReportOptions(options), { ...global, dbPath: dbOf(global.db) }, io),
+      validate: async (target, options, global) => (await commands.validate()).runValidate(target, parseValidateOptions(options), global, io),
+      watch: async (target, options, global) => (await commands.watch()).runWatch(target, { ...parseTranscodeOptions(options), watch: parseWatchOptions(options) }, global, io),
+      worker: async (options, global) => (await commands.worker()).runWorker(parseWorkerOptions(options), global, io),
+      status: async (jobId, options, global) => (await commands.status()).runStatus(jobId, parseStatusOptions(options), global, io),
     },
     state,
   );

@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { dbFailed } from './db-error.js';
@@ -57,29 +56,4 @@ function ensureParentFolder(file: string): void {
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
 }
 
-/**
- * Where the database lives when --db is not given: $VIDPIPE_DB, else the platform's
- * per-user data folder (XDG on Linux and other Unixes, Application Support on macOS,
- * %LOCALAPPDATA% on Windows). Pure apart from the home-folder fallback, so it can be
- * tested for every platform on any platform.
- */
-export function defaultDatabasePath(
-  env: NodeJS.ProcessEnv = process.env,
-  platform: NodeJS.Platform = process.platform,
-): string {
-  if (env.VIDPIPE_DB) return env.VIDPIPE_DB;
-  if (platform === 'win32') {
-    const localAppData = env.LOCALAPPDATA || path.win32.join(env.USERPROFILE || homedir(), 'AppData', 'Local');
-    return path.win32.join(localAppData, 'vidpipe', 'vidpipe.db');
-  }
-  const home = env.HOME || homedir();
-  if (platform === 'darwin') {
-    return path.posix.join(home, 'Library', 'Application Support', 'vidpipe', 'vidpipe.db');
-  }
-  // The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
-  const dataHome =
-    env.XDG_DATA_HOME && path.posix.isAbsolute(env.XDG_DATA_HOME)
-      ? env.XDG_DATA_HOME
-      : path.posix.join(home, '.local', 'share');
-  return path.posix.join(dataHome, 'vidpipe', 'vidpipe.db');
-}
+export { defaultDatabasePath } from './location.js';

@@ -134,7 +134,7 @@ async function runTask(
   const root = join(options.workRoot, spec.options.jobId, `${taskId}-${token}`);
   const s3 = s3OptionsFor(spec, options.s3);
   const client = createS3Client(s3);
-  const workStore = openStore(parseLocation(spec.workPrefix), s3);
+  const workStore = await openStore(parseLocation(spec.workPrefix), s3);
   const controller = new AbortController();
   const abort = () => controller.abort(new VidpipeError('INTERRUPTED', 'the worker is stopping'));
   cancel?.addEventListener('abort', abort, { once: true });
@@ -318,7 +318,7 @@ async function uploadFiles(store: ObjectStore, root: string, rels: string[], pre
 export async function deletePrefix(s3: S3Options, prefixUri: string, signal?: AbortSignal): Promise<void> {
   const location = parseLocation(prefixUri);
   if (location.kind !== 's3' || location.prefix === '') throw new VidpipeError('INTERNAL', `refusing to delete below ${prefixUri}`);
-  const store = openStore(location, s3);
+  const store = await openStore(location, s3);
   try {
     await store.deleteBelow('', signal);
   } finally {

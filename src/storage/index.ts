@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { VidpipeError } from '../errors.js';
 import { LocalStore } from './local.js';
 import type { ObjectStore } from './object-store.js';
-import { createS3Client, downloadObject, S3Store, type S3Options } from './s3.js';
+// s3.js (and the AWS SDK under it) is loaded when an s3:// location is used: a local run never needs it.
+import type { S3Options } from './s3.js';
 import { downloadHttp, isHttpUrl } from './http.js';
 import { assertSafeRelativeKey, isS3Uri, joinKey, type Location, parseObjectUri, sanitiseName } from './uri.js';
 
@@ -25,10 +26,11 @@ export interface Destination {
   close(): void;
 }
 
-export function openDestination(location: Location, s3Options: S3Options = {}): Destination {
+export async function openDestination(location: Location, s3Options: S3Options = {}): Promise<Destination> {
   if (location.kind === 'local') {
     return { location, storeFor: (name) => (assertPackageName(name), new LocalStore(path.join(location.path, name))), close: () => undefined };
   }
+  const { createS3Client, S3Store } = await import('./s3.js');
   const client = createS3Client(s3Options);
   return {
     location,
@@ -38,8 +40,9 @@ export function openDestination(location: Location, s3Options: S3Options = {}): 
 }
 
 /** The store of a location itself (the queue's folder of intermediate files); close() releases its connections. */
-export function openStore(location: Location, s3Options: S3Options = {}): ObjectStore {
+export async function openStore(location: Location, s3Options: S3Options = {}): Promise<ObjectStore> {
   if (location.kind === 'local') return new LocalStore(location.path);
+  const { createS3Client, S3Store } = await import('./s3.js');
   return new S3Store(createS3Client(s3Options), location.bucket, location.prefix, { ownsClient: true });
 }
 
@@ -127,6 +130,7 @@ export async function fetchInput(
     }
   }
   const { bucket, key } = parseObjectUri(uri);
+  const { createS3Client, downloadObject } = await import('./s3.js');
   const client = createS3Client(s3Options);
   try {
     await downloadObject(client, bucket, key, localPath, signal);

@@ -41,7 +41,8 @@ import {
   withoutRelease,
 } from './package-record.js';
 import { assertReleaseName, compareReleases, entryManifestFor, isEntryKey, isJobRelease, releaseReferencedBy, supersededError } from './release.js';
-import { isTimeoutFailure, type S3Options } from './s3.js';
+import type { S3Options } from './s3.js';
+import { isTimeoutFailure } from './timeout-failure.js';
 import type { PublishedFile } from './storage.js';
 import { formatS3Uri, joinKey, type Location } from './uri.js';
 
@@ -128,7 +129,7 @@ export async function preflightPublish(target: PublishTarget, entries: readonly 
   assertReleaseName(target.release);
   let destination: Destination | undefined;
   try {
-    destination = openDestination(target.location, target.s3);
+    destination = await openDestination(target.location, target.s3);
     const chosen = await choosePackage(destination, target, entries, signal);
     await chosen.store.assertWritable();
     return { name: chosen.name, ...(chosen.note ? { note: chosen.note } : {}) };
@@ -151,7 +152,7 @@ export async function preflightPublish(target: PublishTarget, entries: readonly 
 export async function publishRelease(target: PublishTarget, localDir: string, options: PublishOptions = {}): Promise<PublishedRelease> {
   let destination: Destination | undefined;
   try {
-    destination = openDestination(target.location, target.s3);
+    destination = await openDestination(target.location, target.s3);
     return await publishWith(destination, target, localDir, options);
   } catch (error) {
     // publishWith's errors already name the package; this is for opening the destination.

@@ -35,6 +35,7 @@ import type { ObjectHeaders } from './content-types.js';
 import type { ObjectStore } from './object-store.js';
 import { describeFsError, forEachLimit } from './package-files.js';
 import { assertValidBucketName, formatS3Uri, joinKey, normalisePrefix } from './uri.js';
+import { isTimeoutFailure } from './timeout-failure.js';
 
 const MiB = 1024 * 1024;
 /** Above this a file goes through a multipart upload; below it one PutObject is cheaper. */
@@ -198,6 +199,7 @@ function assertEndpointUrl(endpoint: string): void {
 export class S3DeadlineError extends Error {
   constructor(readonly limitMs: number) {
     super(`no answer within ${formatSeconds(limitMs)} s`);
+    // The name isTimeoutFailure (timeout-failure.ts) knows a timeout by, the SDK's own included.
     this.name = 'TimeoutError';
   }
 }
@@ -247,14 +249,6 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 
 function formatSeconds(ms: number): string {
   return (ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1);
-}
-
-/** True when a failure was a timeout (ours or the SDK's): the server is unlikely to answer a clean-up either. */
-export function isTimeoutFailure(error: unknown): boolean {
-  for (let cause = error; cause instanceof Error; cause = cause.cause) {
-    if (cause instanceof S3DeadlineError || cause.name === 'TimeoutError') return true;
-  }
-  return false;
 }
 
 export interface S3StoreOptions {

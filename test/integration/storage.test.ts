@@ -175,7 +175,7 @@ describe('publishing to a local folder', () => {
 
   it('names one folder per package below the destination', async (t) => {
     const base = await makeTempDir(t);
-    const destination = openDestination(parseLocation(base));
+    const destination = await openDestination(parseLocation(base));
     const store = destination.storeFor('My-Talk');
     assert.ok(store instanceof LocalStore);
     assert.equal(store.root, path.join(base, 'My-Talk'));

@@ -11,8 +11,6 @@ import { ListrReporter } from '../reporters/listr-reporter.js';
 import { PlainReporter } from '../reporters/plain-reporter.js';
 import { installInterruptHandler } from '../signals.js';
 import { formatPlan, formatResult } from './transcode-format.js';
-import { assertQueueable, queueRunner } from '../../queue/submit.js';
-import { assertRedisReachable } from '../../queue/connection.js';
 
 export function createReporter(global: GlobalOptions, io: CliIO): Reporter | undefined {
   const mode = chooseProgressMode(global, { isTTY: io.stderrIsTTY, columns: process.stderr.columns }, io.env);
@@ -40,10 +38,11 @@ export async function runTranscode(inputs: string[], options: TranscodeOptions, 
   const { flags } = options;
   if (inputs.length === 0) throw new VidpipeError('USAGE', 'no input given: vidpipe transcode <file|s3://bucket/key> [more…]');
   if (flags.name && inputs.length > 1) throw new VidpipeError('USAGE', '--name applies to a single input');
-  if (flags.queue) assertQueueable(inputs, flags.out);
+  // The queue's modules (BullMQ, ioredis) are loaded only for --queue: a local run never needs them.
+  if (flags.queue) (await import('../../queue/submit.js')).assertQueueable(inputs, flags.out);
   const base = await transcodeBase(options, global, io);
   // Before any input is downloaded and probed: the queue is useless without it.
-  if (flags.queue && !flags.plan) await assertRedisReachable(flags.queue);
+  if (flags.queue && !flags.plan) await (await import('../../queue/connection.js')).assertRedisReachable(flags.queue);
 
   if (flags.plan) {
     for (const input of inputs) {
@@ -89,14 +88,15 @@ export async function transcodeBase({ settings, flags }: TranscodeOptions, globa
     tags: flags.tags,
     workRoot: flags.workDir,
     force: flags.force,
-    runner: queueRunnerFor(settings, flags),
+    runner: await queueRunnerFor(settings, flags),
   };
 }
 
-function queueRunnerFor(settings: JobSettings, flags: TranscodeFlags): JobRequest['runner'] {
+async function queueRunnerFor(settings: JobSettings, flags: TranscodeFlags): Promise<JobRequest['runner']> {
   if (flags.detach && !flags.queue) throw new VidpipeError('USAGE', '--detach applies to --queue only');
   if (!flags.queue) return undefined;
   // Workers on other machines cannot read a file on this one.
   if (settings.subtitles.length > 0) throw new VidpipeError('USAGE', '--subtitles reads local files, which queue workers cannot reach; drop it or run without --queue');
+  const { queueRunner } = await import('../../queue/submit.js');
   return queueRunner({ redisUrl: flags.queue, detach: flags.detach });
 }
