@@ -253,7 +253,9 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
       dependsOn: [small],
       run: async (results, ctx) => {
         const copy = await smallCopy(results, ctx);
-        return createStoryboard({ source: copy.source, probe: copy.probe, outDir: site.packageDir }, ctx);
+        // The rendition's key frames are on the GOP grid from 0: a storyboard on it decodes only those.
+        const keyFrameSeconds = (video!.gopFrames * video!.frameRate.den) / video!.frameRate.num;
+        return createStoryboard({ source: copy.source, probe: copy.probe, outDir: site.packageDir, keyFrameSeconds }, ctx);
       },
     });
     pictures.push(storyboard);

@@ -13,6 +13,7 @@ import type { Rendition } from '../core/ladder.js';
 import type { VideoPlan } from '../core/plan.js';
 import type { StageContext } from '../core/stage.js';
 import { buildVideoPacketTimesArgs } from '../ffmpeg/args/inspect.js';
+import { readVideoSampleSizes } from '../media/mp4-file.js';
 import { averageSegmentBitrate, peakSegmentBitrate, targetDuration } from '../media/measure.js';
 import type { VideoCodec } from '../settings/job-settings.js';
 
@@ -77,10 +78,24 @@ export function segmentBytes(packets: string, fps: number, segmentFrames: number
   return Array.from(bytes, (b) => b ?? 0);
 }
 
+/**
+ * Bytes per segment from the frame sizes in decode order. Exact for vidpipe's renditions: their
+ * GOPs are closed and a whole number of them makes a segment, so the frames of one segment are
+ * the same in decode and presentation order.
+ */
+export function segmentBytesInDecodeOrder(sizes: readonly number[], segmentFrames: number): number[] {
+  const bytes: number[] = [];
+  sizes.forEach((size, i) => {
+    const segment = Math.floor(i / segmentFrames);
+    bytes[segment] = (bytes[segment] ?? 0) + size;
+  });
+  return bytes;
+}
+
 export interface RiseInput {
   /** Each video rendition, with its assembled file. */
   renditions: { rendition: Rendition; path: string }[];
-  video: Pick<VideoPlan, 'frameRate' | 'segmentFrames' | 'totalFrames'>;
+  video: Pick<VideoPlan, 'frameRate' | 'segmentFrames' | 'totalFrames' | 'gopFrames'>;
   segmentDurationSeconds: number;
 }
 
@@ -93,7 +108,12 @@ export async function checkRiseStage(input: RiseInput, ctx: StageContext): Promi
   const fps = frameRate.num / frameRate.den;
   const rungs: EncodedRung[] = [];
   for (const { rendition, path } of input.renditions) {
-    const bytes = segmentBytes(await ctx.ffmpeg.probe(buildVideoPacketTimesArgs(path), `packet times of ${rendition.id}`), fps, segmentFrames);
+    // The MP4 index (a few small reads, no ffprobe: this node is on the tail's critical path);
+    // ffprobe's packet times when the file is not what the plan made.
+    const sizes = segmentFrames % input.video.gopFrames === 0 ? await readVideoSampleSizes(path) : undefined;
+    const bytes = sizes?.length === totalFrames
+      ? segmentBytesInDecodeOrder(sizes, segmentFrames)
+      : segmentBytes(await ctx.ffmpeg.probe(buildVideoPacketTimesArgs(path), `packet times of ${rendition.id}`), fps, segmentFrames);
     const spans = bytes.map((b, i) => ({ bytes: b, durationSeconds: Math.min(segmentFrames, totalFrames - i * segmentFrames) / fps }));
     rungs.push({
       id: rendition.id,

@@ -79,31 +79,30 @@ export async function readIndexBoxes(path: string): Promise<LoadedBox[] | undefi
   }
 }
 
-/** The sizes an stsz or stz2 box lists (stsz with one size for all: that size, count times). */
-function sampleTableSizes(buf: Buffer, box: Box): { count: number; bytes: number } {
+/** The sizes an stsz or stz2 box lists, in decode order (stsz with one size for all: that size, count times). */
+function sampleTableSizes(buf: Buffer, box: Box): number[] {
   const { reader } = readFullBox(buf, box);
   if (box.type === 'stsz') {
     const constant = reader.u32();
     const count = reader.u32();
-    if (constant !== 0) return { count, bytes: constant * count };
+    if (constant !== 0) return new Array<number>(count).fill(constant);
     if (count * 4 > reader.remaining) throw malformed(`stsz at ${box.start} lists ${count} sizes that do not fit`);
-    let bytes = 0;
-    for (let i = 0; i < count; i++) bytes += reader.u32();
-    return { count, bytes };
+    return Array.from({ length: count }, () => reader.u32());
   }
   reader.skip(3); // stz2: reserved
   const fieldBits = reader.u8();
   const count = reader.u32();
   if (![4, 8, 16].includes(fieldBits)) throw malformed(`stz2 at ${box.start} has ${fieldBits}-bit sizes`);
   if (Math.ceil((count * fieldBits) / 8) > reader.remaining) throw malformed(`stz2 at ${box.start} lists ${count} sizes that do not fit`);
-  let bytes = 0;
+  const sizes: number[] = [];
   if (fieldBits === 4) {
     for (let i = 0; i < count; i += 2) {
       const pair = reader.u8();
-      bytes += (pair >> 4) + (i + 1 < count ? pair & 0x0f : 0);
+      sizes.push(pair >> 4);
+      if (i + 1 < count) sizes.push(pair & 0x0f);
     }
-  } else for (let i = 0; i < count; i++) bytes += fieldBits === 8 ? reader.u8() : reader.u16();
-  return { count, bytes };
+  } else for (let i = 0; i < count; i++) sizes.push(fieldBits === 8 ? reader.u8() : reader.u16());
+  return sizes;
 }
 
 /** What the index says of a file's first video track: its samples (frames) and their bytes. */
@@ -114,12 +113,12 @@ export interface VideoSamples {
 }
 
 /**
- * Samples of the file's first video track (handler 'vide', as ffprobe's `v:0` picks it): those
- * of its sample table plus those of every fragment (trun) of that track, with their sizes (a
- * run without sizes takes the fragment's, then the track's default). Undefined when the file is
- * not an MP4 or has no video track.
+ * The sizes of the samples of the file's first video track (handler 'vide', as ffprobe's `v:0`
+ * picks it), in decode order: those of its sample table, then those of every fragment (trun) of
+ * that track (a run without sizes takes the fragment's default, then the track's). Undefined
+ * when the file is not an MP4 or has no video track.
  */
-export async function readVideoSamples(path: string): Promise<VideoSamples | undefined> {
+export async function readVideoSampleSizes(path: string): Promise<number[] | undefined> {
   const boxes = await readIndexBoxes(path);
   if (!boxes) return undefined;
   const moov = boxes.find((b) => b.box.type === 'moov');
@@ -130,23 +129,27 @@ export async function readVideoSamples(path: string): Promise<VideoSamples | und
   const stbl = requireBox(moov.buf, 'mdia/minf/stbl', video);
   const table = findBox(moov.buf, 'stsz', stbl) ?? findBox(moov.buf, 'stz2', stbl);
   if (!table) throw malformed(`track ${trackId} has no sample size table`);
-  const total = sampleTableSizes(moov.buf, table);
+  const sizes = sampleTableSizes(moov.buf, table);
   const trackDefault = readTrackExtends(moov.buf).find((t) => t.trackId === trackId)?.defaultSampleSize ?? 0;
   for (const moof of boxes.filter((b) => b.box.type === 'moof')) {
     for (const traf of findBoxes(moof.buf, 'moof/traf')) {
       const header = parseTfhd(moof.buf, requireBox(moof.buf, 'tfhd', traf));
       if (header.trackId !== trackId) continue;
       for (const trun of findBoxes(moof.buf, 'trun', traf)) {
-        const run = parseTrun(moof.buf, trun);
-        total.count += run.samples.length;
-        for (const sample of run.samples) total.bytes += sample.size ?? header.defaultSampleSize ?? trackDefault;
+        for (const sample of parseTrun(moof.buf, trun).samples) sizes.push(sample.size ?? header.defaultSampleSize ?? trackDefault);
       }
     }
   }
-  return total;
+  return sizes;
+}
+
+/** The count and total bytes of readVideoSampleSizes. */
+export async function readVideoSamples(path: string): Promise<VideoSamples | undefined> {
+  const sizes = await readVideoSampleSizes(path);
+  return sizes && { count: sizes.length, bytes: sizes.reduce((sum, size) => sum + size, 0) };
 }
 
 /** The frame count of readVideoSamples. */
 export async function countVideoSamples(path: string): Promise<number | undefined> {
-  return (await readVideoSamples(path))?.count;
+  return (await readVideoSampleSizes(path))?.length;
 }

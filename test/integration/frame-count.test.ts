@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isVidpipeError } from '../../src/errors.js';
 import { countVideoFrames } from '../../src/ffmpeg/count.js';
-import { readVideoSamples } from '../../src/media/mp4-file.js';
+import { readVideoSampleSizes, readVideoSamples } from '../../src/media/mp4-file.js';
+import { segmentBytes, segmentBytesInDecodeOrder } from '../../src/ladder/rise.js';
 import { ffmpeg } from '../helpers/media-tools.js';
 
 const exec = promisify(execFile);
@@ -56,6 +57,15 @@ describe('countVideoFrames', () => {
       assert.equal((await readVideoSamples(path))?.bytes, await ffprobeBytes(path));
     });
   }
+
+  it('segment bytes from the decode-order sizes equal those from ffprobe\'s packet times (closed GOPs, B-frames, 2 GOPs a segment)', async () => {
+    const path = join(dir, 'closed-gops.mp4');
+    await ffmpeg([...picture(5), '-c:v', 'libx264', '-bf', '3', '-x264-params', 'keyint=30:min-keyint=30:scenecut=0:open-gop=0', '-f', 'mp4', path]);
+    const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,size', '-of', 'csv=p=0', path]);
+    const fromTimes = segmentBytes(stdout, 30, 60);
+    assert.equal(fromTimes.length, 3);
+    assert.deepEqual(segmentBytesInDecodeOrder((await readVideoSampleSizes(path))!, 60), fromTimes);
+  });
 
   it('an assembled rendition (concat of chunks, stream copy) and its CMAF package joined back', async () => {
     const parts = [0, 1].map((i) => join(dir, `part${i}.mp4`));

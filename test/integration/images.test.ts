@@ -39,6 +39,15 @@ async function imageSize(path: string): Promise<{ codec: string; width: number; 
 }
 
 /** Mean luma (signalstats YAVG) of an image, or of a crop `w:h:x:y` of it. */
+/** PSNR (average over Y, U, V) of picture `a` against picture `b` of the same size. */
+async function psnr(a: string, b: string): Promise<number> {
+  const result = await runCapture('ffmpeg', ['-hide_banner', '-nostdin', '-i', a, '-i', b, '-lavfi', 'psnr', '-f', 'null', '-'], { label: 'psnr' });
+  assert.equal(result.exitCode, 0, result.stderr);
+  const average = /average:([\d.]+|inf)/.exec(result.stderr)?.[1];
+  assert.ok(average, result.stderr);
+  return average === 'inf' ? 100 : Number(average);
+}
+
 async function meanLuma(path: string, crop?: string): Promise<number> {
   const graph = `movie=${escapeFilterValue(path)}${crop ? `,crop=${crop}` : ''},signalstats`;
   const { stdout, exitCode, stderr } = await runCapture(
@@ -164,6 +173,26 @@ describe('storyboard', () => {
     // The partial sheet holds the third thumbnail in its first tile and black padding in the second.
     assert.ok((await meanLuma(board.sprites[1]!, '160:90:0:0')) > 60, 'third thumbnail missing');
     assert.ok((await meanLuma(board.sprites[1]!, '160:90:160:0')) < 25, 'unused tile is not padding');
+  });
+
+  it('on a source with a key frame every second, decodes key frames only and writes the same sheets: the frame at each cue\'s start', async () => {
+    // A vidpipe-like rendition: closed GOPs of 25 frames with B-frames; frame n is drawn with its number.
+    const source = join(dir, 'board-gops.mp4');
+    await ffmpeg('-f', 'lavfi', '-i', 'testsrc2=s=320x180:r=25:d=6', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '3', '-x264-params', 'keyint=25:min-keyint=25:scenecut=0:open-gop=0', '-pix_fmt', 'yuv420p', source);
+    const probe = await probeFile('ffprobe', source);
+    const full = await createStoryboard({ source, probe, outDir: join(dir, 'board-full'), intervalSeconds: 2 }, context());
+    const keys = await createStoryboard({ source, probe, outDir: join(dir, 'board-keys'), intervalSeconds: 2, keyFrameSeconds: 1 }, context());
+    assert.equal(keys.count, 3);
+    assert.deepEqual(await readFile(keys.sprites[0]!), await readFile(full.sprites[0]!));
+    // The tiles are frames 0, 50 and 100 (each cue's start), not the frames half an interval on.
+    const sheetOf = async (frames: number[], name: string) => {
+      const path = join(dir, name);
+      await ffmpeg('-i', source, '-vf', `select='${frames.map((n) => `eq(n,${n})`).join('+')}',scale=160:90,setsar=1,tile=3x1`, '-frames:v', '1', '-c:v', 'mjpeg', '-q:v', '5', path);
+      return path;
+    };
+    const atStarts = await psnr(keys.sprites[0]!, await sheetOf([0, 50, 100], 'sheet-starts.jpg'));
+    const later = await psnr(keys.sprites[0]!, await sheetOf([24, 74, 124], 'sheet-later.jpg'));
+    assert.ok(atStarts > 35 && atStarts > later + 5, `PSNR against the cue starts ${atStarts} dB, against frames 24/74/124 ${later} dB`);
   });
 
   it('defaults to a 2 s interval on one sheet shrunk to its thumbnails, in display geometry', async () => {

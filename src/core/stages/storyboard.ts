@@ -13,6 +13,11 @@ export interface StoryboardInput {
   intervalSeconds?: number;
   /** Default 160; the height follows the display aspect ratio. */
   thumbWidth?: number;
+  /**
+   * Seconds between the source's key frames when they fall on a fixed grid from 0 (a vidpipe
+   * rendition's GOP): with an interval that is a whole number of them, only key frames are decoded.
+   */
+  keyFrameSeconds?: number;
   /** Thumbnails per sprite sheet row and column. Default 10 × 10. */
   columns?: number;
   rows?: number;
@@ -110,6 +115,7 @@ export async function createStoryboard(input: StoryboardInput, ctx: StageContext
       columns: layout.columns,
       rows: layout.rows,
       outDir: dir,
+      keyFramesOnly: isWholeMultiple(intervalSeconds, input.keyFrameSeconds),
     }),
     { label: 'storyboard', durationSeconds: duration },
   );
@@ -123,6 +129,13 @@ export async function createStoryboard(input: StoryboardInput, ctx: StageContext
   await writeFile(vttPath, storyboardVtt(duration, intervalSeconds, count, thumb, layout));
   ctx.onProgress(1);
   return { vttPath, sprites, intervalSeconds, thumbWidth: thumb.width, thumbHeight: thumb.height, count, columns: layout.columns, rows: layout.rows };
+}
+
+/** Whether `interval` is a whole number (≥ 1) of `unit` seconds, to a microsecond. */
+export function isWholeMultiple(interval: number, unit: number | undefined): boolean {
+  if (!unit || !(unit > 0)) return false;
+  const ratio = interval / unit;
+  return ratio >= 1 - 1e-9 && Math.abs(ratio - Math.round(ratio)) * unit < 1e-6;
 }
 
 /** The WebVTT text: cue k covers [k·interval, (k+1)·interval), the last one ending at the duration. */

@@ -152,6 +152,11 @@ export interface StoryboardArgsInput {
   rows: number;
   /** Folder the sprites are written to, as `sprite_001.jpg`, `sprite_002.jpg` … */
   outDir: string;
+  /**
+   * The input has a key frame at every multiple of the interval (a vidpipe rendition whose GOPs
+   * divide it): decode only the key frames, which are exactly the frames picked.
+   */
+  keyFramesOnly?: boolean;
 }
 
 /** How the image2 muxer names the sheets; spriteFileName must agree with it. */
@@ -163,8 +168,9 @@ export function spriteFileName(n: number): string {
 }
 
 /**
- * One decoding pass producing all sprite sheets. `fps` with start_time=0 picks the frame
- * nearest each multiple of the interval, counted from the start of the file (so a video
+ * One decoding pass producing all sprite sheets. `fps` with start_time=0 and round=up picks the
+ * frame at each multiple of the interval (the start of its cue; with the default rounding it
+ * would be the last frame before half the interval), counted from the start of the file (so a video
  * stream that starts late is padded with its first frame rather than shifting every
  * thumbnail). The last frame is cloned without end so fps always reaches `count` thumbnails
  * even when the video stream ends before the container (audio running longer); trim then
@@ -179,12 +185,13 @@ export function buildStoryboardArgs(options: StoryboardArgsInput): string[] {
   const interval = options.intervalSeconds;
   const graph =
     `[0:${options.streamIndex}]tpad=stop_mode=clone:stop=-1,` +
-    `fps=fps=1/${interval}:start_time=0,trim=end_frame=${options.count},` +
+    `fps=fps=1/${interval}:start_time=0:round=up,trim=end_frame=${options.count},` +
     `${toDisplaySize(options.thumb)},split=2[thumbs][tick];` +
     `[thumbs]tile=${options.columns}x${options.rows}[sheets]`;
   // The image2 muxer expands %d in the whole path; a literal '%' in the folder must be doubled.
   const pattern = join(options.outDir.replace(/%/g, '%%'), SPRITE_FILE_PATTERN);
   return [
+    ...(options.keyFramesOnly ? ['-skip_frame', 'nokey'] : []),
     '-i', safeInputPath(options.input),
     '-filter_complex', graph,
     '-map', '[sheets]', '-c:v', 'mjpeg', '-q:v', String(STORYBOARD_QUALITY), '-f', 'image2', '-start_number', '1', safeInputPath(pattern),
