@@ -7,7 +7,7 @@
  * (--concurrency 1). Redis, s3rver and the submitting CLI are not pinned.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createS3Client } from '../src/storage/s3.js';
@@ -38,6 +38,12 @@ export interface QueueRun {
   jobs: number;
   seconds: number;
   jobsPerHour: number;
+  /**
+   * Cores used meanwhile by what is not a worker: redis-server, and this process (s3rver runs in
+   * it, and it polls the jobs). They are not pinned, so with two workers they take from the cores
+   * the workers are pinned to.
+   */
+  servicesCores: number;
 }
 
 export interface QueueResult {
@@ -58,6 +64,18 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{
     child.on('error', reject);
     child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
   });
+}
+
+/** CPU seconds so far of this process (s3rver, the polling) and of redis-server (from /proc). */
+async function servicesCpuSeconds(redisPid: number | undefined): Promise<number> {
+  const own = process.cpuUsage();
+  let redis = 0;
+  if (redisPid !== undefined) {
+    // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+    const fields = (await readFile(`/proc/${redisPid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.split(' ') ?? [];
+    redis = (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+  }
+  return (own.user + own.system) / 1e6 + redis;
 }
 
 export function median(values: number[]): number | undefined {
@@ -100,6 +118,7 @@ export async function benchQueue(options: QueueBenchOptions): Promise<QueueResul
           ids.push(submit.stdout.trim());
         }
         const started = Date.now();
+        const servicesBefore = await servicesCpuSeconds(redis.pid);
         for (let w = 0; w < count; w++) {
           const args = ['-c', String(options.cpus[w]), process.execPath, options.vidpipe, 'worker', '--redis', redis.url, '--concurrency', '1', '--quiet'];
           workers.push(spawn('taskset', args, { env: { ...process.env, ...env, VIDPIPE_WORK_DIR: join(root, `worker-${round}-${count}-${w}`) }, stdio: 'ignore' }));
@@ -112,7 +131,8 @@ export async function benchQueue(options: QueueBenchOptions): Promise<QueueResul
           await new Promise((r) => setTimeout(r, 250));
         }
         const seconds = (Date.now() - started) / 1000;
-        result.runs.push({ workers: count, round, jobs: options.jobs, seconds, jobsPerHour: (options.jobs / seconds) * 3600 });
+        const servicesCores = ((await servicesCpuSeconds(redis.pid)) - servicesBefore) / seconds;
+        result.runs.push({ workers: count, round, jobs: options.jobs, seconds, jobsPerHour: (options.jobs / seconds) * 3600, servicesCores });
         await Promise.all(workers.splice(0).map((w) => new Promise<void>((done) => (w.exitCode !== null ? done() : (w.once('exit', () => done()), w.kill('SIGTERM'))))));
       }
     }

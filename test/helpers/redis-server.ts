@@ -8,6 +8,8 @@ import { createServer, connect } from 'node:net';
 export interface RedisTestServer {
   url: string;
   port: number;
+  /** The redis-server process (the queue bench counts its CPU). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function startRedisServer(onPort?: number): Promise<RedisTestServer
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     stop: () =>
       new Promise<void>((resolve) => {
         if (exited) return resolve();
