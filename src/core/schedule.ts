@@ -21,9 +21,24 @@ export interface Chunk {
   /** First frame (inclusive) and last frame (exclusive) on the output frame grid. */
   startFrame: number;
   endFrame: number;
-  /** Where decoding starts: a little before startFrame so the decoder and fps filter settle; on the grid. */
+  /** Where decoding starts: a little before the first frame encoded so the decoder and fps filter settle; on the grid. */
   prerollFrame: number;
+  /**
+   * Frames before startFrame that a rate-controlled (VBR) encode encodes first and cuts away
+   * at the key frame on startFrame (see RATE_WARMUP_FRAMES). 0 or absent: none.
+   */
+  warmupFrames?: number;
 }
+
+/**
+ * x264's and x265's one-pass rate control start every encode cautious: the first ~30 frames of
+ * a chunk came out 1.7–2.2 dB below the same frames of one whole encode (360p, 730 kb/s), 0.34 dB
+ * over the 20 s bench source. Encoding 15 frames before the chunk and cutting them off at its key
+ * frame leaves 0.07 dB (10 frames: 0.14, 30: 0.03), for 15 more frames per chunk. The warm-up
+ * takes at most this many of the frames the chunk's preroll decodes (fewer when the seek lands
+ * just before the chunk, see prerollFrame).
+ */
+export const RATE_WARMUP_FRAMES = 15;
 
 /** The frames to cut and the grid chunk boundaries fall on. */
 export interface ChunkGrid {
@@ -65,7 +80,10 @@ function chunksOfSizes(grid: ChunkGrid, unitsPerChunk: readonly number[]): Chunk
   for (const [i, units] of unitsPerChunk.entries()) {
     if (start >= grid.totalFrames) break;
     const endFrame = i === unitsPerChunk.length - 1 ? grid.totalFrames : Math.min(grid.totalFrames, start + units * grid.gridFrames);
-    chunks.push({ index: chunks.length, startFrame: start, endFrame, prerollFrame: start === 0 ? 0 : prerollFrame(grid, start) });
+    const preroll = start === 0 ? 0 : prerollFrame(grid, start);
+    // The warm-up uses frames the preroll decodes anyway: it costs their encode, never a longer decode.
+    const warmupFrames = Math.max(0, Math.min(RATE_WARMUP_FRAMES, start - preroll - SETTLE_FRAMES));
+    chunks.push({ index: chunks.length, startFrame: start, endFrame, prerollFrame: preroll, ...(warmupFrames > 0 ? { warmupFrames } : {}) });
     start = endFrame;
   }
   return chunks;

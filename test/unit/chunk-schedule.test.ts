@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { balancedChunks, ChunkEncodeTracker, fixedChunks, type Chunk } from '../../src/core/schedule.js';
+import { balancedChunks, ChunkEncodeTracker, fixedChunks, RATE_WARMUP_FRAMES, type Chunk } from '../../src/core/schedule.js';
+import { buildLadder } from '../../src/core/ladder.js';
+import { buildChunkEncodeArgs, buildWarmupCutArgs, warmsUp } from '../../src/ffmpeg/args/video.js';
 import { planJob } from '../../src/core/plan.js';
 import { parseProbe } from '../../src/ffmpeg/probe.js';
 import { FfmpegRunner } from '../../src/ffmpeg/runner.js';
@@ -97,6 +99,31 @@ describe('preroll from the source key frames', () => {
     const late = balancedChunks({ totalFrames: 600, gridFrames: 60, prerollFrames: 30, keyFrames: [0, 179, 359] }, 2, LIMITS);
     assert.deepEqual(late.map((c) => c.prerollFrame), [0, 150, 330, 450], 'a key frame one frame before the chunk is too late to settle on');
     for (const chunk of [...chunks, ...late]) assert.ok(chunk.startFrame === 0 || chunk.prerollFrame <= chunk.startFrame - 2);
+  });
+});
+
+describe('rate-control warm-up before each chunk', () => {
+  const keyFrames = [0, 38, 81, 126, 168, 317, 466, 503, 550, 591];
+  const chunks = balancedChunks({ totalFrames: 600, gridFrames: 60, prerollFrames: 30, keyFrames }, 2, LIMITS);
+
+  it('takes up to RATE_WARMUP_FRAMES of the frames the preroll decodes anyway, two left for the fps filter to settle', () => {
+    assert.equal(RATE_WARMUP_FRAMES, 15);
+    assert.deepEqual(chunks.map((c) => c.warmupFrames ?? 0), [0, 10, 15, 12]);
+    for (const c of chunks) assert.ok(c.startFrame - (c.warmupFrames ?? 0) >= c.prerollFrame + (c.startFrame === 0 ? 0 : 2));
+  });
+
+  it('encodes from the warm-up on, with the GOPs counted from the chunk\'s own first frame', () => {
+    const video = { index: 0, codec: 'h264', width: 640, height: 360, displayWidth: 640, displayHeight: 360, rotation: 0, sampleAspectRatio: { num: 1, den: 1 }, displayAspectRatio: { num: 16, den: 9 }, bitDepth: 8, startSeconds: 0, isAttachedPicture: false };
+    const rendition = buildLadder(video, { codecs: ['h264'], frameRate: { num: 30, den: 1 }, preset: 'veryfast', av1Encoder: 'libsvtav1' })[0]!;
+    const args = buildChunkEncodeArgs({ source: 'in.mp4', streamIndex: 0, frameRate: { num: 30, den: 1 }, chunk: chunks[1]!, gopFrames: 60, deinterlace: false, outputs: [{ rendition, path: 'out.mp4' }] });
+    assert.match(args[args.indexOf('-filter_complex') + 1]!, /trim=start_pts=170:end_pts=360,/);
+    assert.equal(args[args.indexOf('-force_key_frames') + 1], 'expr:eq(n,0)+gte(n,10)*eq(mod(n-10,60),0)');
+    assert.deepEqual(buildWarmupCutArgs('/w/w.mp4', 'c.mp4', 10, { num: 30, den: 1 }).slice(0, 4), ['-ss', '0.333334', '-i', '/w/w.mp4']);
+    assert.deepEqual(buildWarmupCutArgs('w.mp4', 'c.mp4', 15, { num: 30000, den: 1001 }).slice(0, 2), ['-ss', '0.500500']);
+    // VBR x264/x265 rungs warm up; constant quality (per-title) and SVT-AV1 do not.
+    assert.equal(warmsUp([rendition]), true);
+    assert.equal(warmsUp([{ ...rendition, crf: 28 }]), false);
+    assert.equal(warmsUp([rendition, { ...rendition, encoder: { name: 'libsvtav1', preset: '8', threads: 'encoder-default' } }]), false);
   });
 });
 

@@ -1,6 +1,6 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildChunkEncodeArgs } from '../../ffmpeg/args/video.js';
+import { buildChunkEncodeArgs, buildWarmupCutArgs, warmsUp } from '../../ffmpeg/args/video.js';
 import { countVideoFrames } from '../../ffmpeg/count.js';
 import { probeHdrStaticMetadata } from '../../ffmpeg/hdr.js';
 import { VidpipeError } from '../../errors.js';
@@ -64,14 +64,16 @@ export function chunkPath(workDir: string, renditionId: string, chunkIndex: numb
  * its rendition's policy and what this machine runs at once.
  */
 export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): Promise<EncodedChunk> {
-  const { chunk, video } = input;
-  const outputs = video.renditions.map((rendition) => ({
-    rendition,
-    path: chunkPath(ctx.workDir, rendition.id, chunk.index),
-    threads: ctx.ffmpeg.threadsFor(rendition.encoder.threads),
-  }));
+  const { video } = input;
+  const warmupFrames = warmsUp(video.renditions) ? (input.chunk.warmupFrames ?? 0) : 0;
+  const chunk = { ...input.chunk, warmupFrames };
+  const outputs = video.renditions.map((rendition) => {
+    const path = chunkPath(ctx.workDir, rendition.id, chunk.index);
+    // With a warm-up the encode writes beside the chunk's file, which then gets the chunk's frames alone.
+    return { rendition, path, encoded: warmupFrames > 0 ? `${path}.warmup.mp4` : path, threads: ctx.ffmpeg.threadsFor(rendition.encoder.threads) };
+  });
   await Promise.all(outputs.map((o) => mkdir(join(o.path, '..'), { recursive: true })));
-  const chunkSeconds = ((chunk.endFrame - chunk.startFrame) * video.frameRate.den) / video.frameRate.num;
+  const encodedSeconds = ((chunk.endFrame - chunk.startFrame + warmupFrames) * video.frameRate.den) / video.frameRate.num;
   const args = buildChunkEncodeArgs({
     source: input.source,
     streamIndex: video.streamIndex,
@@ -81,9 +83,15 @@ export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): P
     deinterlace: video.deinterlace,
     hdr: video.hdr,
     hdrMetadata: video.hdr ? await probeHdrStaticMetadata(ctx.ffmpeg.binaries.ffprobe, input.source, video.streamIndex, ctx.signal) : undefined,
-    outputs,
+    outputs: outputs.map((o) => ({ rendition: o.rendition, path: o.encoded, threads: o.threads })),
   });
-  const { stderr } = await ctx.ffmpeg.run(args, { label: `encode chunk ${chunk.index}`, durationSeconds: chunkSeconds });
+  const { stderr } = await ctx.ffmpeg.run(args, { label: `encode chunk ${chunk.index}`, durationSeconds: encodedSeconds });
+  if (warmupFrames > 0) {
+    for (const o of outputs) {
+      await ctx.ffmpeg.run(buildWarmupCutArgs(o.encoded, o.path, warmupFrames, video.frameRate), { label: `cut the warm-up off chunk ${chunk.index} of ${o.rendition.id}` });
+      await rm(o.encoded, { force: true });
+    }
+  }
 
   const decodeErrors = countDecodeErrors(stderr);
   assertDecodeErrorsWithin(video, decodeErrors.count, decodeErrors.first, `in chunk ${chunk.index + 1} alone`);

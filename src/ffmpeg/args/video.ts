@@ -45,7 +45,7 @@ export function chunkFrameSteps(input: Pick<ChunkEncodeInput, 'chunk' | 'frameRa
   return [
     ...(input.deinterlace ? ['bwdif=mode=send_frame:deint=interlaced'] : []),
     `fps=fps=${rationalText(frameRate)}:start_time=${frameTime(chunk.prerollFrame, frameRate)}`,
-    `trim=start_pts=${chunk.startFrame}:end_pts=${chunk.endFrame}`,
+    `trim=start_pts=${chunk.startFrame - (chunk.warmupFrames ?? 0)}:end_pts=${chunk.endFrame}`,
     'setpts=PTS-STARTPTS',
   ];
 }
@@ -121,13 +121,16 @@ export function buildVideoEncoderArgs(
   gopFrames: number,
   hdr?: HdrTransfer,
   hdrMetadata?: HdrStaticMetadata,
+  warmupFrames = 0,
 ): string[] {
   const { preset } = rendition.encoder;
   const cap = ['-maxrate', `${rendition.maxrateKbps}k`, '-bufsize', `${rendition.bufsizeKbps}k`];
   // Capped CRF (per-title rungs): the same constant quality in every chunk, so chunks need no
   // shared rate-control state; VBR: each chunk aims at the average on its own.
   const rate = rendition.crf === undefined ? ['-b:v', `${rendition.bitrateKbps}k`, ...cap] : ['-crf', String(rendition.crf), ...cap];
-  const gop = ['-g', String(gopFrames), '-keyint_min', String(gopFrames), '-force_key_frames', `expr:eq(mod(n,${gopFrames}),0)`];
+  // After a warm-up, the GOPs count from the chunk's first frame (the warm-up opens with one of its own).
+  const keyFrames = warmupFrames > 0 ? `eq(n,0)+gte(n,${warmupFrames})*eq(mod(n-${warmupFrames},${gopFrames}),0)` : `eq(mod(n,${gopFrames}),0)`;
+  const gop = ['-g', String(gopFrames), '-keyint_min', String(gopFrames), '-force_key_frames', `expr:${keyFrames}`];
   const colour = colourArgs(rendition.codec, hdr);
   switch (rendition.encoder.name) {
     case 'libx264':
@@ -162,6 +165,25 @@ export function buildVideoEncoderArgs(
   }
 }
 
+/**
+ * Whether a chunk's encode warms its rate control up first (Chunk.warmupFrames): only for
+ * renditions with one (VBR; capped CRF has none to warm) and encoders known to put a forced key
+ * frame where asked mid-stream (x264, x265), since the warm-up is cut off at that key frame.
+ */
+export function warmsUp(renditions: readonly Rendition[]): boolean {
+  return renditions.some((r) => r.crf === undefined) && renditions.every((r) => r.encoder.name === 'libx264' || r.encoder.name === 'libx265');
+}
+
+/**
+ * Stream-copies an encoded chunk from its first key frame after the warm-up: the frames of the
+ * chunk itself, timestamps from 0. The seek is rounded up to the microsecond so it never lands
+ * on the warm-up's own key frame.
+ */
+export function buildWarmupCutArgs(input: string, output: string, warmupFrames: number, frameRate: Rational): string[] {
+  const seconds = Math.ceil(((warmupFrames * frameRate.den) / frameRate.num) * 1e6) / 1e6;
+  return ['-ss', seconds.toFixed(6), '-i', safeInputPath(input), '-map', '0', '-c', 'copy', '-map_metadata', '-1', '-f', 'mp4', output];
+}
+
 /** One ffmpeg run per chunk: one decode feeding every rendition's encoder. */
 export function buildChunkEncodeArgs(input: ChunkEncodeInput): string[] {
   // Warnings too, each tagged with its level: the decode of every frame happens here, and ffmpeg
@@ -170,7 +192,7 @@ export function buildChunkEncodeArgs(input: ChunkEncodeInput): string[] {
   input.outputs.forEach(({ rendition, path, threads }, i) => {
     args.push(
       '-map', `[v${i}]`,
-      ...buildVideoEncoderArgs(rendition, input.gopFrames, input.hdr, input.hdrMetadata),
+      ...buildVideoEncoderArgs(rendition, input.gopFrames, input.hdr, input.hdrMetadata, input.chunk.warmupFrames),
       ...(threads ? ['-threads:v', String(threads)] : []),
       '-an', '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1',
       '-f', 'mp4', path,
