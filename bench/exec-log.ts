@@ -69,6 +69,7 @@ export function classify(tool: 'ffmpeg' | 'ffprobe', args: string[]): string {
     return text.includes('interlaced_frame') ? `probe (${what}, field order)` : `probe (${what})`;
   }
   if (text.includes('trim=start_pts=')) return 'encode-video';
+  if (text.includes('.warmup.mp4')) return 'warm-up cut';
   if (args.includes('concat') && args.includes('-f')) return 'assemble';
   if (args.includes('dash')) return /[\\/]audio[\\/]/.test(text) ? 'package (audio)' : 'package (video)';
   if (text.includes('vidpipe.candidate')) return 'poster candidates';

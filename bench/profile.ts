@@ -77,6 +77,7 @@ export interface VidpipeProfile {
 const STAGE_OF_WORK: Record<string, string> = {
   'encode-video': 'encode-video',
   'frame count (chunks)': 'encode-video',
+  'warm-up cut': 'encode-video',
   'probe (hdr metadata)': 'encode-video',
   assemble: 'assemble',
   'frame count (renditions)': 'assemble',

@@ -118,8 +118,12 @@ describe('rate-control warm-up before each chunk', () => {
     const args = buildChunkEncodeArgs({ source: 'in.mp4', streamIndex: 0, frameRate: { num: 30, den: 1 }, chunk: chunks[1]!, gopFrames: 60, deinterlace: false, outputs: [{ rendition, path: 'out.mp4' }] });
     assert.match(args[args.indexOf('-filter_complex') + 1]!, /trim=start_pts=170:end_pts=360,/);
     assert.equal(args[args.indexOf('-force_key_frames') + 1], 'expr:eq(n,0)+gte(n,10)*eq(mod(n-10,60),0)');
-    assert.deepEqual(buildWarmupCutArgs('/w/w.mp4', 'c.mp4', 10, { num: 30, den: 1 }).slice(0, 4), ['-ss', '0.333334', '-i', '/w/w.mp4']);
-    assert.deepEqual(buildWarmupCutArgs('w.mp4', 'c.mp4', 15, { num: 30000, den: 1001 }).slice(0, 2), ['-ss', '0.500500']);
+    assert.deepEqual(buildWarmupCutArgs([{ input: '/w/a.mp4', output: '/c/a.mp4' }, { input: '/w/b.mp4', output: '/c/b.mp4' }], 10, { num: 30, den: 1 }), [
+      '-ss', '0.333334', '-i', '/w/a.mp4', '-ss', '0.333334', '-i', '/w/b.mp4',
+      '-map', '0', '-c', 'copy', '-map_metadata', '-1', '-f', 'mp4', '/c/a.mp4',
+      '-map', '1', '-c', 'copy', '-map_metadata', '-1', '-f', 'mp4', '/c/b.mp4',
+    ]);
+    assert.deepEqual(buildWarmupCutArgs([{ input: '/w/a.mp4', output: '/c/a.mp4' }], 15, { num: 30000, den: 1001 }).slice(0, 2), ['-ss', '0.500500']);
     // VBR x264/x265 rungs warm up; constant quality (per-title) and SVT-AV1 do not.
     assert.equal(warmsUp([rendition]), true);
     assert.equal(warmsUp([{ ...rendition, crf: 28 }]), false);

@@ -87,10 +87,8 @@ export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): P
   });
   const { stderr } = await ctx.ffmpeg.run(args, { label: `encode chunk ${chunk.index}`, durationSeconds: encodedSeconds });
   if (warmupFrames > 0) {
-    for (const o of outputs) {
-      await ctx.ffmpeg.run(buildWarmupCutArgs(o.encoded, o.path, warmupFrames, video.frameRate), { label: `cut the warm-up off chunk ${chunk.index} of ${o.rendition.id}` });
-      await rm(o.encoded, { force: true });
-    }
+    await ctx.ffmpeg.run(buildWarmupCutArgs(outputs.map((o) => ({ input: o.encoded, output: o.path })), warmupFrames, video.frameRate), { label: `cut the warm-up off chunk ${chunk.index}` });
+    await Promise.all(outputs.map((o) => rm(o.encoded, { force: true })));
   }
 
   const decodeErrors = countDecodeErrors(stderr);
