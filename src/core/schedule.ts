@@ -81,8 +81,11 @@ function chunksOfSizes(grid: ChunkGrid, unitsPerChunk: readonly number[]): Chunk
     if (start >= grid.totalFrames) break;
     const endFrame = i === unitsPerChunk.length - 1 ? grid.totalFrames : Math.min(grid.totalFrames, start + units * grid.gridFrames);
     const preroll = start === 0 ? 0 : prerollFrame(grid, start);
-    // The warm-up uses frames the preroll decodes anyway: it costs their encode, never a longer decode.
-    const warmupFrames = Math.max(0, Math.min(RATE_WARMUP_FRAMES, start - preroll - SETTLE_FRAMES));
+    // The warm-up uses frames the preroll decodes anyway: it costs their encode, never a longer
+    // decode. It may start at the preroll itself: fps emits a frame for every grid slot from its
+    // start_time (repeating the first decoded one if need be), so the count up to the chunk's key
+    // frame is exact, and the settling matters only for the chunk's own first frame.
+    const warmupFrames = Math.max(0, Math.min(RATE_WARMUP_FRAMES, start - preroll));
     chunks.push({ index: chunks.length, startFrame: start, endFrame, prerollFrame: preroll, ...(warmupFrames > 0 ? { warmupFrames } : {}) });
     start = endFrame;
   }

@@ -106,18 +106,18 @@ describe('rate-control warm-up before each chunk', () => {
   const keyFrames = [0, 38, 81, 126, 168, 317, 466, 503, 550, 591];
   const chunks = balancedChunks({ totalFrames: 600, gridFrames: 60, prerollFrames: 30, keyFrames }, 2, LIMITS);
 
-  it('takes up to RATE_WARMUP_FRAMES of the frames the preroll decodes anyway, two left for the fps filter to settle', () => {
+  it('takes up to RATE_WARMUP_FRAMES of the frames the preroll decodes anyway, never starting before the preroll', () => {
     assert.equal(RATE_WARMUP_FRAMES, 15);
-    assert.deepEqual(chunks.map((c) => c.warmupFrames ?? 0), [0, 10, 15, 12]);
-    for (const c of chunks) assert.ok(c.startFrame - (c.warmupFrames ?? 0) >= c.prerollFrame + (c.startFrame === 0 ? 0 : 2));
+    assert.deepEqual(chunks.map((c) => c.warmupFrames ?? 0), [0, 12, 15, 14]);
+    for (const c of chunks) assert.ok(c.startFrame - (c.warmupFrames ?? 0) >= c.prerollFrame);
   });
 
   it('encodes from the warm-up on, with the GOPs counted from the chunk\'s own first frame', () => {
     const video = { index: 0, codec: 'h264', width: 640, height: 360, displayWidth: 640, displayHeight: 360, rotation: 0, sampleAspectRatio: { num: 1, den: 1 }, displayAspectRatio: { num: 16, den: 9 }, bitDepth: 8, startSeconds: 0, isAttachedPicture: false };
     const rendition = buildLadder(video, { codecs: ['h264'], frameRate: { num: 30, den: 1 }, preset: 'veryfast', av1Encoder: 'libsvtav1' })[0]!;
     const args = buildChunkEncodeArgs({ source: 'in.mp4', streamIndex: 0, frameRate: { num: 30, den: 1 }, chunk: chunks[1]!, gopFrames: 60, deinterlace: false, outputs: [{ rendition, path: 'out.mp4' }] });
-    assert.match(args[args.indexOf('-filter_complex') + 1]!, /trim=start_pts=170:end_pts=360,/);
-    assert.equal(args[args.indexOf('-force_key_frames') + 1], 'expr:eq(n,0)+gte(n,10)*eq(mod(n-10,60),0)');
+    assert.match(args[args.indexOf('-filter_complex') + 1]!, /fps=fps=30:start_time=5\.600000,trim=start_pts=168:end_pts=360,/);
+    assert.equal(args[args.indexOf('-force_key_frames') + 1], 'expr:eq(n,0)+gte(n,12)*eq(mod(n-12,60),0)');
     assert.deepEqual(buildWarmupCutArgs([{ input: '/w/a.mp4', output: '/c/a.mp4' }, { input: '/w/b.mp4', output: '/c/b.mp4' }], 10, { num: 30, den: 1 }), [
       '-ss', '0.333334', '-i', '/w/a.mp4', '-ss', '0.333334', '-i', '/w/b.mp4',
       '-map', '0', '-c', 'copy', '-map_metadata', '-1', '-f', 'mp4', '/c/a.mp4',
