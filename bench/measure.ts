@@ -86,6 +86,11 @@ function machineBusyTicks(): number {
   return n.reduce((a, b) => a + b, 0) - (n[3] ?? 0) - (n[4] ?? 0);
 }
 
+/** CPU seconds (utime + stime) a process has used so far; 0 once it is gone. */
+export function processCpuSeconds(pid: number): number {
+  return (readStat(pid)?.self ?? 0) / CLOCK_TICKS;
+}
+
 /** Children's CPU this process has reaped so far, ticks. */
 export function reapedTicks(): number {
   return readStat('self')?.children ?? 0;

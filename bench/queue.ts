@@ -7,10 +7,11 @@
  * (--concurrency 1). Redis, s3rver and the submitting CLI are not pinned.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createS3Client } from '../src/storage/s3.js';
+import { processCpuSeconds } from './measure.js';
 import { queuedJobStatus } from '../src/queue/status.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 import { startS3Server, S3RVER_CREDENTIALS } from '../test/helpers/s3-server.js';
@@ -66,16 +67,10 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{
   });
 }
 
-/** CPU seconds so far of this process (s3rver, the polling) and of redis-server (from /proc). */
-async function servicesCpuSeconds(redisPid: number | undefined): Promise<number> {
+/** CPU seconds so far of this process (s3rver, the polling) and of redis-server. */
+function servicesCpuSeconds(redisPid: number | undefined): number {
   const own = process.cpuUsage();
-  let redis = 0;
-  if (redisPid !== undefined) {
-    // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
-    const fields = (await readFile(`/proc/${redisPid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.split(' ') ?? [];
-    redis = (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
-  }
-  return (own.user + own.system) / 1e6 + redis;
+  return (own.user + own.system) / 1e6 + (redisPid === undefined ? 0 : processCpuSeconds(redisPid));
 }
 
 export function median(values: number[]): number | undefined {
@@ -118,7 +113,7 @@ export async function benchQueue(options: QueueBenchOptions): Promise<QueueResul
           ids.push(submit.stdout.trim());
         }
         const started = Date.now();
-        const servicesBefore = await servicesCpuSeconds(redis.pid);
+        const servicesBefore = servicesCpuSeconds(redis.pid);
         for (let w = 0; w < count; w++) {
           const args = ['-c', String(options.cpus[w]), process.execPath, options.vidpipe, 'worker', '--redis', redis.url, '--concurrency', '1', '--quiet'];
           workers.push(spawn('taskset', args, { env: { ...process.env, ...env, VIDPIPE_WORK_DIR: join(root, `worker-${round}-${count}-${w}`) }, stdio: 'ignore' }));
@@ -131,7 +126,7 @@ export async function benchQueue(options: QueueBenchOptions): Promise<QueueResul
           await new Promise((r) => setTimeout(r, 250));
         }
         const seconds = (Date.now() - started) / 1000;
-        const servicesCores = ((await servicesCpuSeconds(redis.pid)) - servicesBefore) / seconds;
+        const servicesCores = ((servicesCpuSeconds(redis.pid)) - servicesBefore) / seconds;
         result.runs.push({ workers: count, round, jobs: options.jobs, seconds, jobsPerHour: (options.jobs / seconds) * 3600, servicesCores });
         await Promise.all(workers.splice(0).map((w) => new Promise<void>((done) => (w.exitCode !== null ? done() : (w.once('exit', () => done()), w.kill('SIGTERM'))))));
       }

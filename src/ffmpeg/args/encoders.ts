@@ -28,6 +28,13 @@ const AOM_CPU_USED: Record<Preset, number> = { ultrafast: 8, superfast: 8, veryf
  * threading's cost, measured with `npm run bench`); 'encoder-default' leaves the encoder's own
  * choice (x265, SVT-AV1 and libaom scale within a frame).
  */
+/**
+ * Encoders known to put a key frame exactly where ffmpeg forces one mid-stream, and to have a
+ * one-pass rate control that restarts cautious: a chunk's warm-up is cut off at that key frame
+ * (Chunk.warmupFrames). SVT-AV1 1.4 and libaom are left out: not checked here.
+ */
+export const WARMS_UP: ReadonlySet<VideoEncoderName> = new Set(['libx264', 'libx265']);
+
 export type ThreadsPolicy = 'share-cores' | 'encoder-default';
 
 /** One rendition's encoder, resolved by the plan. */

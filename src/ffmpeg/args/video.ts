@@ -3,6 +3,7 @@ import { safeInputPath } from '../probe.js';
 import type { Rendition } from '../../core/ladder.js';
 import type { Chunk } from '../../core/plan.js';
 import { svtAv1HdrParams, x265HdrParams, type HdrStaticMetadata, type HdrTransfer } from '../hdr.js';
+import { WARMS_UP } from './encoders.js';
 
 const HDR_TRC: Record<HdrTransfer, string> = { PQ: 'smpte2084', HLG: 'arib-std-b67' };
 
@@ -167,11 +168,11 @@ export function buildVideoEncoderArgs(
 
 /**
  * Whether a chunk's encode warms its rate control up first (Chunk.warmupFrames): only for
- * renditions with one (VBR; capped CRF has none to warm) and encoders known to put a forced key
- * frame where asked mid-stream (x264, x265), since the warm-up is cut off at that key frame.
+ * renditions with one (VBR; capped CRF has none to warm), and when every encoder of the chunk is
+ * one WARMS_UP lists, since the warm-up is cut off at a forced key frame.
  */
 export function warmsUp(renditions: readonly Rendition[]): boolean {
-  return renditions.some((r) => r.crf === undefined) && renditions.every((r) => r.encoder.name === 'libx264' || r.encoder.name === 'libx265');
+  return renditions.some((r) => r.crf === undefined) && renditions.every((r) => WARMS_UP.has(r.encoder.name));
 }
 
 /**
