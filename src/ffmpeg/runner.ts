@@ -6,7 +6,7 @@
  */
 import { VidpipeError } from '../errors.js';
 import type { FfmpegBinaries } from './binaries.js';
-import { encoderThreads, type ThreadsPolicy } from './args/encoders.js';
+import { coreShare, type ThreadsPolicy } from './args/encoders.js';
 import { runCapture, runFfmpeg } from './run.js';
 
 /** What every task of a job on this machine shares. */
@@ -73,11 +73,16 @@ export class FfmpegRunner {
     return result.stdout;
   }
 
-  /** An encoder's threads for a chunk encode starting now (undefined: the encoder's default). */
-  threadsFor(policy: ThreadsPolicy): number | undefined {
+  /** The cores a chunk encode starting now gets: when fewer chunks than slots are left, they share the idle ones. */
+  coreShare(): number {
     const { parallelEncodes, unfinishedChunkEncodes } = this.job;
     // The one starting is unfinished itself: at least 1.
     const parallel = unfinishedChunkEncodes ? Math.max(1, Math.min(parallelEncodes, unfinishedChunkEncodes())) : parallelEncodes;
-    return encoderThreads(policy, { cores: this.job.cores, parallel });
+    return coreShare({ cores: this.job.cores, parallel });
+  }
+
+  /** An encoder's threads for a chunk encode starting now (undefined: the encoder's default). */
+  threadsFor(policy: ThreadsPolicy): number | undefined {
+    return policy === 'share-cores' ? this.coreShare() : undefined;
   }
 }

@@ -192,6 +192,18 @@ describe('encoder threads per chunk', () => {
     tracker.observe(done('encode-video-1'));
     assert.equal(runner.threadsFor('share-cores'), 4, 'the last one runs alone: every core');
     assert.equal(runner.threadsFor('encoder-default'), undefined, 'encoders that scale by themselves keep their default');
+    assert.equal(runner.coreShare(), 4, 'the decoder of a chunk running alone gets every core too');
+  });
+
+  it('gives the source decoder its threads as an input option, before the source', () => {
+    const video = { index: 0, codec: 'h264', width: 640, height: 360, displayWidth: 640, displayHeight: 360, rotation: 0, sampleAspectRatio: { num: 1, den: 1 }, displayAspectRatio: { num: 16, den: 9 }, bitDepth: 8, startSeconds: 0, isAttachedPicture: false };
+    const rendition = buildLadder(video, { codecs: ['h264'], frameRate: { num: 30, den: 1 }, preset: 'veryfast', av1Encoder: 'libsvtav1' })[0]!;
+    const chunk = { index: 1, startFrame: 60, endFrame: 120, prerollFrame: 40 };
+    const input = { source: 'in.mp4', streamIndex: 0, frameRate: { num: 30, den: 1 }, chunk, gopFrames: 60, deinterlace: false, outputs: [{ rendition, path: 'out.mp4', threads: 1 }] };
+    const args = buildChunkEncodeArgs({ ...input, decoderThreads: 1 });
+    assert.deepEqual(args.slice(args.indexOf('-ss'), args.indexOf('-i') + 2), ['-ss', '1.333333', '-threads', '1', '-copyts', '-start_at_zero', '-i', './in.mp4']);
+    assert.equal(args.indexOf('-threads'), args.lastIndexOf('-threads'), 'the encoders get theirs as -threads:v');
+    assert.ok(!buildChunkEncodeArgs(input).includes('-threads'), 'unset: ffmpeg chooses');
   });
 
   it('counts chunks a resume reuses as done, and a failure as finished', () => {

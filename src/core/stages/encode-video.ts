@@ -60,8 +60,8 @@ export function chunkPath(workDir: string, renditionId: string, chunkIndex: numb
 /**
  * Encodes one chunk of the timeline into every video rendition from a single decode, then
  * checks that each output holds exactly the chunk's frames (the last chunk may hold fewer
- * when the source ends early). Each encoder's threads are resolved as the chunk starts, from
- * its rendition's policy and what this machine runs at once.
+ * when the source ends early). The decoder's and each encoder's threads are resolved as the
+ * chunk starts, from what this machine runs at once (and the rendition's policy).
  */
 export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): Promise<EncodedChunk> {
   const { video } = input;
@@ -83,6 +83,7 @@ export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): P
     deinterlace: video.deinterlace,
     hdr: video.hdr,
     hdrMetadata: video.hdr ? await probeHdrStaticMetadata(ctx.ffmpeg.binaries.ffprobe, input.source, video.streamIndex, ctx.signal) : undefined,
+    decoderThreads: ctx.ffmpeg.coreShare(),
     outputs: outputs.map((o) => ({ rendition: o.rendition, path: o.encoded, threads: o.threads })),
   });
   const { stderr } = await ctx.ffmpeg.run(args, { label: `encode chunk ${chunk.index}`, durationSeconds: encodedSeconds });

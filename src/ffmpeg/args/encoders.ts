@@ -63,11 +63,8 @@ export function pickAv1Encoder(available: ReadonlySet<string>): Av1Encoder {
   return available.has('libsvtav1') ? 'libsvtav1' : 'libaom-av1';
 }
 
-/**
- * Threads for one encoder of a chunk encode, when it starts: `cores` of this machine shared by
- * the `parallel` chunk encodes that run at once; undefined leaves the encoder's default.
- */
-export function encoderThreads(policy: ThreadsPolicy, machine: { cores: number; parallel: number }): number | undefined {
-  if (policy !== 'share-cores') return undefined;
+/** The cores one chunk encode gets: this machine's `cores` shared by the `parallel` chunk encodes that run at once. */
+export function coreShare(machine: { cores: number; parallel: number }): number {
   return Math.max(1, Math.floor(machine.cores / Math.max(1, machine.parallel)));
 }
+

@@ -23,6 +23,12 @@ export interface ChunkEncodeInput {
   hdr?: HdrTransfer;
   /** The source's mastering display / light levels, repeated on the HDR renditions. */
   hdrMetadata?: HdrStaticMetadata;
+  /**
+   * The source decoder's threads, as resolved when the chunk starts (undefined: ffmpeg's default).
+   * When as many chunks run as there are cores, each decodes on one thread: frame threading then
+   * only adds wake-ups (two 1080p chunks side by side: 1.1 s less CPU of 34, and 0.4 s sooner).
+   */
+  decoderThreads?: number;
   /** Each rendition's file, and its encoder's threads as resolved when the chunk starts (undefined: the encoder's default). */
   outputs: { rendition: Rendition; path: string; threads?: number }[];
 }
@@ -51,10 +57,11 @@ export function chunkFrameSteps(input: Pick<ChunkEncodeInput, 'chunk' | 'frameRa
   ];
 }
 
-/** Input options and the source of one chunk: seek to its preroll, absolute timestamps (see below). */
-export function chunkInputArgs(source: string, chunk: Chunk, frameRate: Rational): string[] {
+/** Input options and the source of one chunk: seek to its preroll, absolute timestamps (see below), and the decoder's threads when set. */
+export function chunkInputArgs(source: string, chunk: Chunk, frameRate: Rational, decoderThreads?: number): string[] {
   const seek = chunk.prerollFrame > 0 ? ['-ss', frameTime(chunk.prerollFrame, frameRate)] : [];
-  return [...seek, '-copyts', '-start_at_zero', '-i', safeInputPath(source)];
+  const threads = decoderThreads ? ['-threads', String(decoderThreads)] : [];
+  return [...seek, ...threads, '-copyts', '-start_at_zero', '-i', safeInputPath(source)];
 }
 
 /**
@@ -193,7 +200,7 @@ export function buildWarmupCutArgs(files: readonly { input: string; output: stri
 export function buildChunkEncodeArgs(input: ChunkEncodeInput): string[] {
   // Warnings too, each tagged with its level: the decode of every frame happens here, and ffmpeg
   // says "corrupt decoded frame" (a warning) for each one its decoder had to conceal.
-  const args = ['-loglevel', 'level+warning', ...chunkInputArgs(input.source, input.chunk, input.frameRate), '-filter_complex', buildChunkFilterGraph(input)];
+  const args = ['-loglevel', 'level+warning', ...chunkInputArgs(input.source, input.chunk, input.frameRate, input.decoderThreads), '-filter_complex', buildChunkFilterGraph(input)];
   input.outputs.forEach(({ rendition, path, threads }, i) => {
     args.push(
       '-map', `[v${i}]`,
