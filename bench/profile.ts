@@ -117,9 +117,9 @@ function sum<T>(items: T[], value: (item: T) => number): number {
   return items.reduce((total, item) => total + value(item), 0);
 }
 
-/** The chunk index an encode child wrote (its output files are chunk_NNNNN.mp4). */
+/** The chunk index an encode child wrote (its output files are chunk_NNNNN.mp4, or chunk_NNNNN.mp4.warmup.mp4 before the warm-up is cut). */
 function chunkIndexOf(record: ChildRecord): number | undefined {
-  const match = /chunk_(\d+)\.mp4$/.exec(record.args.at(-1) ?? '');
+  const match = /chunk_(\d+)\.mp4(?:\.warmup\.mp4)?$/.exec(record.args.at(-1) ?? '');
   return match ? Number(match[1]) : undefined;
 }
 
