@@ -87,6 +87,12 @@ export interface JobPlan {
   measureLoudness: boolean;
   /** Integrated loudness (LUFS) every audio rendition is normalised to; absent: levels left as they are. */
   loudnessTarget?: number;
+  /**
+   * Damaged frames the audio decoder may report per audio stream of a video job before the source
+   * is refused; absent: any (`--allow-decode-errors`), or an audio-only job, whose loudness pass
+   * refuses every damaged frame before anything is encoded.
+   */
+  maxAudioDecodeErrors?: number;
   /** WebVTT subtitle renditions (source text streams and sidecars). */
   subtitles?: SubtitlePlan[];
   /** Which HLS flavours to write; TS renditions are the H.264 ones. */
@@ -157,6 +163,12 @@ export function maxDecodeErrorsFor(totalFrames: number, allow: boolean | undefin
   if (allow) return undefined;
   return Math.max(DECODE_ERROR_ALLOWANCE.frames, Math.floor(totalFrames * DECODE_ERROR_ALLOWANCE.fraction));
 }
+
+/**
+ * Audio frames a second, for the audio's share of the allowance: counted as the shortest common
+ * frame (Opus, 20 ms), so AAC's 21.3 ms and MP3's 24 ms frames are never allowed fewer errors.
+ */
+const AUDIO_FRAMES_PER_SECOND = 50;
 
 /** Integrated loudness target of audio-only jobs when `--loudness` is not given: streaming-music level. */
 export const DEFAULT_AUDIO_ONLY_LOUDNESS = -14;
@@ -333,6 +345,7 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
     audioFragmentSeconds: segmentDurationSeconds,
     measureLoudness: audio.length > 0 && loudnessTarget !== undefined,
     loudnessTarget,
+    ...(settings.allowDecodeErrors || audio.length === 0 ? {} : { maxAudioDecodeErrors: maxDecodeErrorsFor(Math.ceil(((totalFrames * frameRate.den) / frameRate.num) * AUDIO_FRAMES_PER_SECOND), false) }),
     subtitles,
     hlsSegments,
     ...(hlsSegments === 'fmp4' ? {} : { ts: planTs(renditions, audio) }),

@@ -150,6 +150,8 @@ export interface SourceSummary {
   remuxed?: string;
   /** Corrupt video frames the decoder concealed (accepted with --allow-decode-errors, or below the limit). */
   decodeErrors?: number;
+  /** Damaged audio frames the decoder concealed, over the audio streams packaged (same rules). */
+  audioDecodeErrors?: number;
   /** Each decision, in words. */
   notes: string[];
 }

@@ -220,6 +220,7 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
             gain: gainFor(loudness ? results.get(loudness) : undefined, rendition),
             measureOutput: loudness !== undefined,
             target: plan.loudnessTarget,
+            maxDecodeErrors: plan.maxAudioDecodeErrors,
           },
           ctx,
         ),

@@ -28,12 +28,23 @@ export function sourceSummary(source: Pick<SourceFile, 'notes' | 'remuxReason' |
   return { ...(source.probe.program ? { program: programLabel(source.probe.program) } : {}), ...(source.remuxReason ? { remuxed: source.remuxReason } : {}), notes: source.notes };
 }
 
-/** Corrupt frames the chunk encodes reported (below the limit, or accepted with --allow-decode-errors). */
+/** Corrupt frames the chunk and audio encodes reported (below the limits, or accepted with --allow-decode-errors). */
 export function withDecodeErrors(summary: SourceSummary | undefined, plan: JobPlan, results: NodeResultsView): SourceSummary | undefined {
   const count = (plan.video?.chunks ?? []).reduce((sum, chunk) => sum + (results.find(node.encodeVideo(chunk.index))?.decodeErrors ?? 0), 0);
-  if (count === 0) return summary;
-  const note = `the decoder concealed ${count} damaged frame${count > 1 ? 's' : ''}${plan.video?.maxDecodeErrors === undefined ? ' (--allow-decode-errors)' : ''}`;
-  return { ...summary, decodeErrors: count, notes: [...(summary?.notes ?? []), note] };
+  // Renditions of one source stream each decode it, and see the same damage.
+  const perStream = new Map<number, number>();
+  for (const rendition of plan.audio) {
+    const errors = results.find(node.encodeAudio(rendition.id))?.decodeErrors ?? 0;
+    perStream.set(rendition.streamIndex, Math.max(errors, perStream.get(rendition.streamIndex) ?? 0));
+  }
+  const audioCount = [...perStream.values()].reduce((a, b) => a + b, 0);
+  if (count === 0 && audioCount === 0) return summary;
+  const plural = (n: number) => (n > 1 ? 's' : '');
+  const notes = [
+    ...(count > 0 ? [`the decoder concealed ${count} damaged frame${plural(count)}${plan.video?.maxDecodeErrors === undefined ? ' (--allow-decode-errors)' : ''}`] : []),
+    ...(audioCount > 0 ? [`the audio decoder skipped ${audioCount} damaged frame${plural(audioCount)}, silent in the package${plan.maxAudioDecodeErrors === undefined ? ' (--allow-decode-errors)' : ''}`] : []),
+  ];
+  return { ...summary, ...(count > 0 ? { decodeErrors: count } : {}), ...(audioCount > 0 ? { audioDecodeErrors: audioCount } : {}), notes: [...(summary?.notes ?? []), ...notes] };
 }
 
 /** Wall-clock seconds per node kind, from each node's start and end. */

@@ -245,7 +245,7 @@ export const TRANSCODE_TABLE: OptionTable<JobSettings> & OptionTable<TranscodeFl
   opusKbps: { sameFlagAs: 'opus', parse: (value, field) => (typeof value === 'string' || Array.isArray(value) ? kbpsList(6, 510)(value, field) : undefined) },
   loudness: { flags: '--loudness <LUFS|off>', description: 'EBU R128 loudness target, true peak ≤ -1 dBTP (default: -14 for audio-only, off for video)', parse: loudness },
   thumbnails: { flags: '--no-thumbnails', description: 'skip poster and storyboard', parse: flag, sidecar: true },
-  allowDecodeErrors: { flags: '--allow-decode-errors', description: 'package a video whose decoder reports many corrupt frames (refused by default)', parse: flag },
+  allowDecodeErrors: { flags: '--allow-decode-errors', description: 'package a video whose video or audio decoder reports many corrupt frames (refused by default)', parse: flag },
   hlsSegments: {
     flags: '--hls-segments <fmp4|ts|both>', description: 'HLS segment format; ts/both add MPEG-TS variants (H.264 + AAC) for legacy players', showDefault: true,
     parse: oneOf(['fmp4', 'ts', 'both'] as const),

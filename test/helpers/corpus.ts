@@ -188,6 +188,7 @@ describe(title, { timeout: 1_200_000, concurrency: 3 }, () => {
       if (basename(input).startsWith('-')) assert.equal(basename(dirname(masterPath)).startsWith('-'), false, 'the package folder does not start with -');
       if (expected.note) assert.match((result.source?.notes ?? []).join('\n'), expected.note, 'the decision is reported in --json');
       if (expected.decodeErrors) assert.ok(result.source?.decodeErrors > 0, `decode errors reported: ${JSON.stringify(result.source)}`);
+      if (expected.audioDecodeErrors) assert.ok(result.source?.audioDecodeErrors > 0, `audio decode errors reported: ${JSON.stringify(result.source)}`);
       if (testCase.thumbnails) {
         for (const image of [result.outputs.poster, join(dirname(result.outputs.storyboard), 'sprite_001.jpg')]) {
           const picture = (await ffprobeJson(['-show_streams', image])).streams[0];

@@ -41,6 +41,8 @@ export interface ExpectedPackage {
   note?: RegExp;
   /** The package was made with --allow-decode-errors: result.source.decodeErrors is reported. */
   decodeErrors?: boolean;
+  /** The source's audio has damaged frames: result.source.audioDecodeErrors is reported, and the audio still lasts as long as the video. */
+  audioDecodeErrors?: boolean;
 }
 
 export interface HostileCase {

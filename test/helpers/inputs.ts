@@ -7,6 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ffmpeg } from './media-tools.js';
+import { ffprobeJson } from './media.js';
 import type { HostileCase } from './hostile.js';
 
 const X264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
@@ -49,6 +50,24 @@ async function damaged(dir: string, name: string, source: string, runs: number):
   for (let i = 0; i < runs; i++) {
     const at = Math.floor(data.length * (0.1 + (0.7 * i) / runs));
     for (let j = 0; j < 64; j++) data[at + j] = ((at + j) * 7919) & 0xff;
+  }
+  const path = join(dir, name);
+  await writeFile(path, data);
+  return path;
+}
+
+/**
+ * Overwrites the payload of `count` audio packets spread over the file (their first bytes kept,
+ * so the demuxer still reads them): each one the AAC decoder then refuses and skips.
+ */
+async function damagedAudio(dir: string, name: string, source: string, count: number): Promise<string> {
+  const { packets } = (await ffprobeJson(['-select_streams', 'a:0', '-show_entries', 'packet=pos,size', source])) as { packets: { pos: string; size: string }[] };
+  const data = Buffer.from(await readFile(source));
+  const step = Math.floor(packets.length / count);
+  for (let i = 0; i < count; i++) {
+    const packet = packets[Math.floor(step / 2) + i * step]!;
+    const [pos, size] = [Number(packet.pos), Number(packet.size)];
+    for (let j = 2; j < size; j++) data[pos + j] = ((pos + j) * 7919) & 0xff;
   }
   const path = join(dir, name);
   await writeFile(path, data);
@@ -158,6 +177,22 @@ export const INPUT_CASES: HostileCase[] = [
     make: async (d) => damaged(d, 'damaged-ok.mp4', await clip(d, 'clean-ok.mp4', [...testsrc(6), ...X264, '-g', '50']), 40),
     args: ['--allow-decode-errors'],
     expect: { package: { width: 320, height: 180, fps: 25, seconds: 6, audioTracks: 0, decodeErrors: true, note: /concealed \d+ damaged frames \(--allow-decode-errors\)/ } },
+  },
+  {
+    name: 'video whose audio has many damaged frames',
+    make: async (d) => damagedAudio(d, 'damaged-audio.mp4', await clip(d, 'clean-audio.mp4', [...testsrc(6), ...sine(6), ...X264, ...AAC]), 30),
+    expect: { reject: /audio stream 1 has corrupt data: the decoder reported \d+ damaged frames \(more than the 10 allowed/ },
+  },
+  {
+    name: 'video whose audio has a few damaged frames',
+    make: async (d) => damagedAudio(d, 'few-damaged-audio.mp4', await clip(d, 'clean-audio-few.mp4', [...testsrc(6), ...sine(6), ...X264, ...AAC]), 3),
+    expect: { package: { width: 320, height: 180, fps: 25, seconds: 6, audioTracks: 1, audioDecodeErrors: true, note: /audio decoder skipped \d+ damaged frames?, silent in the package$/m } },
+  },
+  {
+    name: 'video whose audio has many damaged frames, --allow-decode-errors',
+    make: async (d) => damagedAudio(d, 'damaged-audio-ok.mp4', await clip(d, 'clean-audio-ok.mp4', [...testsrc(6), ...sine(6), ...X264, ...AAC]), 30),
+    args: ['--allow-decode-errors'],
+    expect: { package: { width: 320, height: 180, fps: 25, seconds: 6, audioTracks: 1, audioDecodeErrors: true, note: /audio decoder skipped \d+ damaged frames, silent in the package \(--allow-decode-errors\)/ } },
   },
   {
     name: '1x1000 strip (never enlarged: padded to 2x1000)',

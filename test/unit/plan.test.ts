@@ -43,6 +43,13 @@ describe('planJob', () => {
     assert.deepEqual(video.chunks.map((c) => [c.startFrame, c.prerollFrame]), [[0, 0], [180, 169], [360, 330], [480, 467]]);
   });
 
+  it('allows the audio of a video job as many damaged frames as 0.1 % of its 20 ms frames (10 at least), any with --allow-decode-errors', () => {
+    assert.equal(planJob(probeOf([h264('30', '3600'), aac(1)], '3600'), settings).maxAudioDecodeErrors, 180);
+    assert.equal(planJob(probeOf([h264('30', '6'), aac(1)], '6'), settings).maxAudioDecodeErrors, 10);
+    assert.equal(planJob(probeOf([h264('30', '3600'), aac(1)], '3600'), { ...settings, allowDecodeErrors: true }).maxAudioDecodeErrors, undefined);
+    assert.equal(planJob(probeOf([h264('30', '6')], '6'), settings).maxAudioDecodeErrors, undefined, 'no audio, no allowance');
+  });
+
   it('honours --chunk-duration', () => {
     const plan = planJob(probeOf([h264('30', '60'), aac(1)]), { ...settings, chunkSeconds: 12 });
     assert.equal(plan.video!.chunks.length, 5);

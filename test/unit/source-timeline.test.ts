@@ -142,6 +142,9 @@ describe('decode errors', () => {
     ].join('\n');
     assert.deepEqual(countDecodeErrors(stderr), { count: 3, first: 'error while decoding MB 13 8, bytestream -7' });
     assert.deepEqual(countDecodeErrors('[h264 @ 0x1] [error] no frame!\n'), { count: 0, first: 'no frame!' });
+    // The AAC decoder refusing a damaged frame, as the audio encode (-loglevel level+error) prints it.
+    const aac = ['[aac @ 0x56] [error] Number of bands (72) exceeds limit (48).', '[error] Error while decoding stream #0:1: Invalid data found when processing input'];
+    assert.deepEqual(countDecodeErrors([...aac, ...aac].join('\n')), { count: 2, first: 'Number of bands (72) exceeds limit (48).' });
   });
 
   it('allows a few (10, or 0.1 % of a long video), any with --allow-decode-errors', () => {

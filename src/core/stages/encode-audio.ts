@@ -1,8 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildAudioEncodeArgs, type GainPlan, type LoudnessMeasurement } from '../../ffmpeg/args/audio.js';
+import { VidpipeError, tailLines } from '../../errors.js';
 import type { AudioRendition } from '../plan.js';
 import type { StageContext } from '../stage.js';
+import { countDecodeErrors } from './encode-video.js';
 import { measureLoudness, TRUE_PEAK_LIMIT_DBTP } from './loudness.js';
 
 export interface EncodeAudioInput {
@@ -18,6 +20,8 @@ export interface EncodeAudioInput {
   measureOutput?: boolean;
   /** The loudness target, LUFS, that corrections aim for. */
   target?: number;
+  /** Damaged frames the decoder may report before the source is refused (JobPlan.maxAudioDecodeErrors); absent: any. */
+  maxDecodeErrors?: number;
 }
 
 export interface EncodedAudio {
@@ -27,6 +31,8 @@ export interface EncodedAudio {
   loudness?: LoudnessMeasurement;
   /** The gain actually applied, after any correction for codec overshoot. */
   gain?: GainPlan;
+  /** Source frames the decoder reported damaged (it skips them: the encoder hears silence there). */
+  decodeErrors?: number;
 }
 
 /** Margin below the limit a corrected re-encode aims for: the encoder's overshoot varies a little between runs. */
@@ -72,9 +78,10 @@ export function correctGain(attempts: GainAttempt[], target: number | undefined,
 }
 
 /**
- * Encodes one audio rendition for the whole timeline in one pass. With the loudness stage, the
- * output is measured, and re-encoded with a corrected gain when it missed the true-peak limit
- * or (behind the limiter) the loudness target, so the limits hold for every rendition.
+ * Encodes one audio rendition for the whole timeline in one pass, refusing a source whose decoder
+ * reports more damaged frames than the plan allows. With the loudness stage, the output is
+ * measured, and re-encoded with a corrected gain when it missed the true-peak limit or (behind
+ * the limiter) the loudness target, so the limits hold for every rendition.
  */
 export async function encodeAudio(input: EncodeAudioInput, ctx: StageContext): Promise<EncodedAudio> {
   const dir = join(ctx.workDir, 'audio');
@@ -89,8 +96,17 @@ export async function encodeAudio(input: EncodeAudioInput, ctx: StageContext): P
     });
 
   let gain = input.gain;
-  await encode(gain);
-  if (!input.measureOutput) return { renditionId: input.rendition.id, path: output };
+  const { stderr } = await encode(gain);
+  const damaged = countDecodeErrors(stderr);
+  if (input.maxDecodeErrors !== undefined && damaged.count > input.maxDecodeErrors) {
+    throw new VidpipeError(
+      'INPUT_INVALID',
+      `audio stream ${input.rendition.streamIndex} has corrupt data: the decoder reported ${damaged.count} damaged frames (more than the ${input.maxDecodeErrors} allowed for ${input.durationSeconds.toFixed(1)} s)${damaged.first ? `, first: ${damaged.first}` : ''}`,
+      { hint: 'pass --allow-decode-errors to package it anyway, with silence where the frames were damaged', stderrTail: tailLines(stderr, 3) },
+    );
+  }
+  const decodeErrors = damaged.count > 0 ? { decodeErrors: damaged.count } : {};
+  if (!input.measureOutput) return { renditionId: input.rendition.id, path: output, ...decodeErrors };
   let loudness = await measureLoudness(output, ctx, `loudness of ${input.rendition.id}`);
   const attempts: GainAttempt[] = [];
   for (let encodes = 1; gain && encodes < MAX_ENCODES; encodes++) {
@@ -102,5 +118,5 @@ export async function encodeAudio(input: EncodeAudioInput, ctx: StageContext): P
     loudness = await measureLoudness(output, ctx, `loudness of ${input.rendition.id}`);
   }
   ctx.onProgress(1);
-  return { renditionId: input.rendition.id, path: output, loudness, gain };
+  return { renditionId: input.rendition.id, path: output, loudness, gain, ...decodeErrors };
 }

@@ -74,6 +74,8 @@ function encoderArgs(rendition: AudioRendition): string[] {
 export function buildAudioEncodeArgs(input: AudioEncodeInput): string[] {
   const { rendition } = input;
   return [
+    // Each message tagged with its level: the decoder reports every damaged frame it skips as an error.
+    '-loglevel', 'level+error',
     '-i', safeInputPath(input.source),
     '-map', `0:${rendition.streamIndex}`,
     '-vn', '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1',
