@@ -203,7 +203,8 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
     ? add(node.loudness, {
         label: plan.loudnessTarget === undefined ? 'Measure loudness' : `Measure loudness (target ${plan.loudnessTarget} LUFS)`,
         dependsOn: [node.plan],
-        run: (_r, ctx) => analyseLoudness({ source: source.path, renditions: plan.audio, target: plan.loudnessTarget, durationSeconds: plan.durationSeconds }, ctx),
+        run: (_r, ctx) =>
+          analyseLoudness({ source: source.path, renditions: plan.audio, target: plan.loudnessTarget, durationSeconds: plan.durationSeconds, maxDecodeErrors: video ? plan.maxAudioDecodeErrors : 0 }, ctx),
       })
     : undefined;
   for (const rendition of plan.audio) {

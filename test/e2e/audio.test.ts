@@ -284,7 +284,7 @@ describe('audio-only packages (music and podcasts)', { timeout: 600_000 }, () =>
       assert.ok(lines.length >= 1, `${name}: the reason names the file: ${run.stderr}`);
       assert.ok(!existsSync(join(dir, 'bad', name.replace(/\.\w+$/, ''))), `${name}: nothing published`);
     }
-    assert.match(run.stderr, /corrupt\.mp3: audio stream 0 has corrupt data \(\d+ decode errors?, first: [^)]+\)/);
+    assert.match(run.stderr, /corrupt\.mp3: audio stream 0 has corrupt data \(\d+ damaged frames?, first: [^)]+\)/);
     assert.match(run.stderr, /empty\.wav[^\n]*(zero|no audio|empty)/);
     assert.match(run.stderr, /alien\.wav[^\n]*(codec|decod)/);
   });

@@ -189,6 +189,18 @@ export const INPUT_CASES: HostileCase[] = [
     expect: { package: { width: 320, height: 180, fps: 25, seconds: 6, audioTracks: 1, audioDecodeErrors: true, note: /audio decoder skipped \d+ damaged frames?, silent in the package$/m } },
   },
   {
+    name: 'video whose audio has many damaged frames, normalised (--loudness: the loudness pass refuses it)',
+    make: async (d) => damagedAudio(d, 'damaged-audio-loud.mp4', await clip(d, 'clean-audio-loud.mp4', [...testsrc(6), ...sine(6), ...X264, ...AAC]), 30),
+    args: ['--loudness', '-16'],
+    expect: { reject: /audio stream 1 has corrupt data \(\d+ damaged frames, more than the 10 allowed/ },
+  },
+  {
+    name: 'video whose audio has a few damaged frames, normalised (--loudness)',
+    make: async (d) => damagedAudio(d, 'few-damaged-audio-loud.mp4', await clip(d, 'clean-audio-few-loud.mp4', [...testsrc(6), ...sine(6), ...X264, ...AAC]), 3),
+    args: ['--loudness', '-16'],
+    expect: { package: { width: 320, height: 180, fps: 25, seconds: 6, audioTracks: 1, audioDecodeErrors: true, note: /audio decoder skipped \d+ damaged frames?, silent in the package$/m } },
+  },
+  {
     name: 'video whose audio has many damaged frames, --allow-decode-errors',
     make: async (d) => damagedAudio(d, 'damaged-audio-ok.mp4', await clip(d, 'clean-audio-ok.mp4', [...testsrc(6), ...sine(6), ...X264, ...AAC]), 30),
     args: ['--allow-decode-errors'],

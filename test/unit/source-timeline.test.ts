@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parsePacketLines, type InputTimeline } from '../../src/ffmpeg/timeline.js';
 import { applyTimeline, assertContinuousClock, assertNotTruncated, assertOneContinuousProgram, remuxReason } from '../../src/ffmpeg/integrity.js';
 import { parseProbe } from '../../src/ffmpeg/probe.js';
-import { countDecodeErrors } from '../../src/core/stages/encode-video.js';
+import { countDecodeErrors } from '../../src/ffmpeg/decode-errors.js';
 import { maxDecodeErrorsFor } from '../../src/core/plan.js';
 import { inputBaseName } from '../../src/storage/index.js';
 

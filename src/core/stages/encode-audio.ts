@@ -2,9 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildAudioEncodeArgs, type GainPlan, type LoudnessMeasurement } from '../../ffmpeg/args/audio.js';
 import { VidpipeError, tailLines } from '../../errors.js';
+import { countDecodeErrors } from '../../ffmpeg/decode-errors.js';
 import type { AudioRendition } from '../plan.js';
 import type { StageContext } from '../stage.js';
-import { countDecodeErrors } from './encode-video.js';
 import { measureLoudness, TRUE_PEAK_LIMIT_DBTP } from './loudness.js';
 
 export interface EncodeAudioInput {

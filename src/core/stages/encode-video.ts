@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { buildChunkEncodeArgs, buildWarmupCutArgs, warmsUp } from '../../ffmpeg/args/video.js';
 import { countVideoFrames } from '../../ffmpeg/count.js';
 import { probeHdrStaticMetadata } from '../../ffmpeg/hdr.js';
+import { countDecodeErrors } from '../../ffmpeg/decode-errors.js';
 import { VidpipeError } from '../../errors.js';
 import type { Chunk, VideoPlan } from '../plan.js';
 import type { StageContext } from '../stage.js';
@@ -23,21 +24,6 @@ export interface EncodedChunk {
   decodeErrors?: number;
   /** The decoder's first complaint, for the message. */
   firstDecodeError?: string;
-}
-
-/**
- * Frames ffmpeg's decoder concealed ("corrupt decoded frame", a warning) or could not decode at
- * all ("Error while decoding stream"), from the stderr of a run with `-loglevel level+warning`.
- * A capture that starts mid-GOP only has the decoder skip to the first key frame: not counted.
- */
-export function countDecodeErrors(stderr: string): { count: number; first?: string } {
-  let count = 0;
-  let first: string | undefined;
-  for (const line of stderr.split('\n')) {
-    if (first === undefined && /\[(error|fatal)\]/.test(line)) first = line.replace(/^.*\[(error|fatal)\]\s*/, '').trim();
-    if (/corrupt decoded frame in stream|Error while decoding stream #/.test(line)) count++;
-  }
-  return { count, first };
 }
 
 /** Refuses a source with more corrupt frames than the plan allows (exit 2, with the count). */

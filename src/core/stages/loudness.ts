@@ -1,5 +1,6 @@
 import { buildLoudnessMeasureArgs, parseLoudnormReport, type GainPlan, type LoudnessMeasurement } from '../../ffmpeg/args/audio.js';
 import { VidpipeError, tailLines } from '../../errors.js';
+import { countDecodeErrors } from '../../ffmpeg/decode-errors.js';
 import type { AudioRendition } from '../plan.js';
 import type { StageContext } from '../stage.js';
 
@@ -20,6 +21,11 @@ export interface LoudnessInput {
   /** LUFS; undefined: measure only (the decode check and the "before" values still matter). */
   target?: number;
   durationSeconds: number;
+  /**
+   * Decoder errors per stream before the source is refused: 0 for audio-only jobs, the plan's
+   * allowance for the audio of a video job (JobPlan.maxAudioDecodeErrors; undefined: any).
+   */
+  maxDecodeErrors: number | undefined;
 }
 
 /** What one source stream, converted to one channel layout, measured and what is done about it. */
@@ -87,11 +93,16 @@ export async function analyseLoudness(input: LoudnessInput, ctx: StageContext): 
       throw error;
     });
     const errors = decodeErrors(stderr);
-    if (errors.length > 0) {
+    // Damaged frames (each skipped frame's "Error while decoding"), and at least one for any complaint.
+    const damaged = Math.max(countDecodeErrors(stderr).count, errors.length > 0 ? 1 : 0);
+    if (input.maxDecodeErrors !== undefined && damaged > input.maxDecodeErrors) {
       throw new VidpipeError(
         'INPUT_INVALID',
-        `${input.source}: audio stream ${streamIndex} has corrupt data (${errors.length} decode error${errors.length > 1 ? 's' : ''}, first: ${errors[0]})`,
-        { stderrTail: [...new Set(errors)].slice(0, 3).join('\n') },
+        `${input.source}: audio stream ${streamIndex} has corrupt data (${damaged} damaged frame${damaged > 1 ? 's' : ''}${input.maxDecodeErrors > 0 ? `, more than the ${input.maxDecodeErrors} allowed` : ''}, first: ${errors[0]})`,
+        {
+          stderrTail: [...new Set(errors)].slice(0, 3).join('\n'),
+          ...(input.maxDecodeErrors > 0 ? { hint: 'pass --allow-decode-errors to package it anyway, with silence where the frames were damaged' } : {}),
+        },
       );
     }
     const measured = parseLoudnormReport(stderr);
