@@ -102,6 +102,36 @@ describe('--codecs h264,hevc,av1 (end to end)', { timeout: 600_000 }, () => {
   });
 });
 
+describe('--codecs h264,hevc in chunks: x264 and x265 warm their rate control up before each chunk', { timeout: 600_000 }, () => {
+  let fixture: TranscodeFixture;
+  let source: string;
+
+  before(async () => {
+    // Chunks of 2 s: every chunk after the first encodes a warm-up and has it cut off at its first key frame.
+    fixture = await transcodeFixture(
+      async (folder) => (source = await makeClip(join(folder, 'clip.mp4'), { durationSeconds: 6, width: 320, height: 180, rate: '30' })),
+      ['--no-thumbnails', '--codecs', 'h264,hevc', '--ladder', '144p', '--preset', 'ultrafast', '--segment-duration', '2', '--chunk-duration', '2'],
+    );
+  });
+  after(async () => fixture.cleanup());
+
+  it('joins the chunks of both codecs frame-exactly, with an IDR frame every 2 s', async () => {
+    const { run, result, dir } = fixture;
+    assert.equal(run.code, 0, run.stderr);
+    const masterPath = result.outputs.hls;
+    const variants = (await readPlaylist(masterPath)).variants.filter((v: any) => !v.isIFrameOnly);
+    assert.deepEqual(variants.map((v: any) => v.codecs.slice(0, 4)).sort(), ['avc1', 'hvc1']);
+    const sourceFrames = await decodedFrameCount(source);
+    for (const variant of variants) {
+      const joined = await joinCmafTrack(resolveUri(masterPath, variant.uri), join(dir, `${variant.uri.split('/').at(-2)}.mp4`));
+      const packets = await videoPackets(joined);
+      assert.equal(packets.length, sourceFrames, `${variant.uri} frame count`);
+      assert.deepEqual(packets.filter((p) => p.key).map((p) => Math.round(p.pts * 1000) / 1000), [0, 2, 4], `${variant.uri} key frames`);
+      assert.equal(await decodedFrameCount(joined), sourceFrames, `${variant.uri} decodes whole`);
+    }
+  });
+});
+
 describe('HDR source (10-bit PQ HEVC)', { timeout: 600_000 }, () => {
   let fixture: TranscodeFixture;
   let dir: string;

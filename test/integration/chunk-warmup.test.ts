@@ -1,5 +1,5 @@
 /**
- * A chunk encoded after a rate-control warm-up (Chunk.warmupFrames): real ffmpeg and x264 on a
+ * A chunk encoded after a rate-control warm-up (Chunk.warmupFrames): real ffmpeg, x264 and x265 on a
  * source whose frames are numbered in the picture, so that what the chunk file holds can be
  * compared frame by frame with the source.
  */
@@ -50,15 +50,16 @@ describe('a chunk with a rate-control warm-up', { timeout: 120_000 }, () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  for (const warmupFrames of [8, 10]) {
-  it(`holds exactly the chunk's frames, opening on a key frame, none of the warm-up (${warmupFrames} frames${warmupFrames === 10 ? ', from the preroll itself' : ''})`, async () => {
+  for (const [codec, warmupFrames] of [['h264', 8], ['h264', 10], ['hevc', 8]] as const) {
+  it(`holds exactly the chunk's frames, opening on a key frame, none of the warm-up (${codec}, ${warmupFrames} frames${warmupFrames === 10 ? ', from the preroll itself' : ''})`, async () => {
     const probe = await probeFile('ffprobe', source);
-    const renditions = buildLadder(probe.video!, { codecs: ['h264'], frameRate: fps, preset: 'veryfast', av1Encoder: 'libsvtav1' }).slice(-1);
+    const renditions = buildLadder(probe.video!, { codecs: [codec], frameRate: fps, preset: 'veryfast', av1Encoder: 'libsvtav1' }).slice(-1);
+    assert.equal(renditions[0]!.codec, codec);
     assert.equal(renditions[0]!.crf, undefined, 'a VBR rung');
     const video = { streamIndex: 0, frameRate: fps, gopFrames: 25, segmentFrames: 50, totalFrames: 150, chunks: [], renditions, deinterlace: false, fragmentSeconds: 1 } as VideoPlan;
     const chunk = { index: 1, startFrame: 50, endFrame: 100, prerollFrame: 40, warmupFrames };
-    const encoded = await encodeChunk({ source, video, chunk }, { ...context(), workDir: join(dir, `work-${warmupFrames}`) });
-    const file = chunkPath(join(dir, `work-${warmupFrames}`), renditions[0]!.id, 1);
+    const encoded = await encodeChunk({ source, video, chunk }, { ...context(), workDir: join(dir, `work-${codec}-${warmupFrames}`) });
+    const file = chunkPath(join(dir, `work-${codec}-${warmupFrames}`), renditions[0]!.id, 1);
     assert.equal(encoded.frames, 50);
     assert.equal(await countVideoFrames('ffprobe', file), 50);
     assert.deepEqual(await keyFrameTimes(file), [0, 1]);

@@ -152,7 +152,9 @@ export function buildVideoEncoderArgs(
       if (keepsHdr('hevc', hdr)) params.push('colorprim=bt2020', `transfer=${HDR_TRC[hdr]}`, 'colormatrix=bt2020nc', 'range=limited', ...x265HdrParams(hdrMetadata));
       return [
         '-c:v', 'libx265', '-preset', preset, '-tag:v', 'hvc1', '-profile:v', keepsHdr('hevc', hdr) ? 'main10' : 'main', ...rate, ...gop,
-        '-x265-params', params.join(':'), ...colour,
+        // A forced key frame is only an I frame to x265 unless forced-idr: after a warm-up the
+        // chunk's GOPs (and the cut at its first frame) would find no IDR where they start.
+        '-forced-idr', '1', '-x265-params', params.join(':'), ...colour,
       ];
     }
     case 'libsvtav1': {
