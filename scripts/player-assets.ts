@@ -1,5 +1,5 @@
 /**
- * `npm run build` step: copies the player page's two library builds (and their licences) from
+ * `npm run build` step: copies the player page's library builds (and their licences) from
  * the devDependencies into dist/player/, which the published package ships instead of the
  * npm packages themselves (see src/serve/player-assets.ts).
  */

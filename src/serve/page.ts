@@ -1,7 +1,7 @@
 import { escapeHtml, REPORT_CSS, renderReportSection } from '../report/html.js';
 import { reportFromPackage } from '../report/model.js';
 import type { PackageLayout } from './package-layout.js';
-import { PLAYER_LIBRARIES, playerLibraryFile } from './player-assets.js';
+import { PLAYER_ENGINES, PLAYER_LIBRARIES, playerLibraryFile, type PlayerEngine } from './player-assets.js';
 import { PLAYER_SCRIPT } from './player-script.js';
 
 /** A script the page loads: a player library's file (never a CDN), or inline text. */
@@ -28,14 +28,18 @@ main { padding: 16px 24px; max-width: 1000px; }
 #vp-info { font-family: ui-monospace, monospace; font-size: 12px; color: #394256; }
 `;
 
-/** The player page: hls.js or dash.js on the package's entry manifests, a rendition picker, storyboard thumbnails, and the report. */
-export function renderPlayerPage(layout: PackageLayout, requested?: 'hls' | 'dash', indexHref?: string): string {
+/** The player page: hls.js, dash.js or Shaka Player on the package's entry manifests, a rendition picker, storyboard thumbnails, and the report. */
+export function renderPlayerPage(layout: PackageLayout, requested?: PlayerEngine, indexHref?: string): string {
   const engine = requested ?? (layout.hls ? 'hls' : 'dash');
-  const config = { engine, hls: layout.hls ?? null, dash: layout.dash ?? null, storyboard: layout.storyboard ?? null };
+  const { name, manifest, library } = PLAYER_ENGINES[engine];
+  // `manifest` names which of the two the engine plays.
+  const config = { engine, manifest, hls: layout.hls ?? null, dash: layout.dash ?? null, storyboard: layout.storyboard ?? null };
+  const engineLinks = Object.entries(PLAYER_ENGINES)
+    .filter(([, e]) => (e.manifest === 'hls' ? layout.hls : layout.dash))
+    .map(([id, e]) => `<a href="?engine=${id}">${e.manifest === 'hls' ? 'HLS' : 'DASH'} (${e.name})</a>`);
   const links = [
     indexHref ? `<a href="${escapeHtml(indexHref)}">all packages</a>` : '',
-    layout.hls ? `<a href="?engine=hls">HLS (hls.js)</a>` : '',
-    layout.dash ? `<a href="?engine=dash">DASH (dash.js)</a>` : '',
+    ...engineLinks,
     layout.summary ? `<a href="${escapeHtml(layout.base)}_vidpipe/report.html">report as a page</a>` : '',
   ].filter(Boolean);
   const report = layout.summary
@@ -49,7 +53,7 @@ export function renderPlayerPage(layout: PackageLayout, requested?: 'hls' | 'das
 <title>${escapeHtml(layout.title)} · vidpipe serve</title>
 <style>${PAGE_CSS}${REPORT_CSS}</style></head>
 <body>
-<header><h1>${escapeHtml(layout.title)}</h1><span>playing with <b id="vp-engine">${engine === 'hls' ? 'hls.js' : 'dash.js'}</b></span>${links.join(' ')}</header>
+<header><h1>${escapeHtml(layout.title)}</h1><span>playing ${manifest === 'hls' ? 'HLS' : 'DASH'} with <b id="vp-engine">${name}</b></span>${links.join(' ')}</header>
 <main>
 <div id="vp-stage"><video id="vp-video" controls muted playsinline crossorigin="anonymous"${layout.poster ? ` poster="${escapeHtml(layout.poster)}"` : ''}>${
     layout.storyboard ? `<track id="vp-storyboard" kind="metadata" label="storyboard" src="${escapeHtml(layout.storyboard)}" default>` : ''
@@ -60,7 +64,7 @@ export function renderPlayerPage(layout: PackageLayout, requested?: 'hls' | 'das
 ${report}
 </main>
 <script type="application/json" id="vp-config">${configJson}</script>
-<script src="/_vidpipe/${engine === 'hls' ? 'hls.min.js' : 'dash.all.min.js'}"></script>
+<script src="/_vidpipe/${library}"></script>
 <script src="/_vidpipe/player.js"></script>
 </body></html>
 `;

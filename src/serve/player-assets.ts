@@ -1,5 +1,5 @@
 /**
- * The two player libraries of `vidpipe serve`'s page. Only their minified builds are served,
+ * The player libraries of `vidpipe serve`'s page (hls.js, dash.js, Shaka Player). Only their minified builds are served,
  * so they are devDependencies: `npm run build` copies those files and their licences into
  * dist/player/ (scripts/player-assets.ts), and the published package carries the copies
  * instead of the npm packages (158 MB of sources, maps and other builds). A checkout built
@@ -33,7 +33,23 @@ export const PLAYER_LIBRARIES: PlayerLibrary[] = [
       { from: 'dist/modern/umd/dash.all.min.js.LICENSE.txt', to: 'dash.all.min.js.LICENSE.txt' },
     ],
   },
+  // Its compiled build carries the licence headers of what it bundles (Closure Library, Apache-2.0).
+  { served: 'shaka-player.compiled.js', package: 'shaka-player', file: 'dist/shaka-player.compiled.js', licences: [{ from: 'LICENSE', to: 'shaka-player.LICENSE' }] },
 ];
+
+/** The players the page can use: which library, on which of the package's manifests. */
+export const PLAYER_ENGINES = {
+  hls: { name: 'hls.js', manifest: 'hls', library: 'hls.min.js' },
+  dash: { name: 'dash.js', manifest: 'dash', library: 'dash.all.min.js' },
+  shaka: { name: 'Shaka Player', manifest: 'dash', library: 'shaka-player.compiled.js' },
+  'shaka-hls': { name: 'Shaka Player', manifest: 'hls', library: 'shaka-player.compiled.js' },
+} as const satisfies Record<string, { name: string; manifest: 'hls' | 'dash'; library: string }>;
+
+export type PlayerEngine = keyof typeof PLAYER_ENGINES;
+
+export function isPlayerEngine(value: string | null): value is PlayerEngine {
+  return value !== null && Object.hasOwn(PLAYER_ENGINES, value);
+}
 
 /** dist/player/, seen from dist/src/serve/. */
 export const BUILT_PLAYER_DIR = fileURLToPath(new URL('../../player/', import.meta.url));

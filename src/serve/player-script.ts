@@ -1,6 +1,7 @@
 /**
  * The player page's script (served as /_vidpipe/player.js). Plain browser JavaScript, kept
- * as a string so the compiled CLI needs no asset files. It drives hls.js or dash.js, fills
+ * as a string so the compiled CLI needs no asset files. It drives hls.js, dash.js or Shaka
+ * Player (on the DASH or the HLS manifest: a third implementation of both), fills
  * the rendition picker, shows storyboard thumbnails over the seek bar, and exposes its state
  * as window.vidpipePlayer for the browser tests.
  */
@@ -36,8 +37,9 @@ export const PLAYER_SCRIPT = String.raw`(function () {
     return (height ? height + 'p ' : 'audio ') + kbps(bitrate) + (codecs ? ' (' + codecs + ')' : '');
   }
 
+  var manifest = config[config.manifest];
+  if (!manifest) return fail('config', 'the package has no ' + (config.manifest === 'hls' ? 'master.m3u8' : 'manifest.mpd'), true);
   if (config.engine === 'hls') {
-    if (!config.hls) return fail('config', 'the package has no master.m3u8', true);
     if (!window.Hls || !Hls.isSupported()) return fail('hls.js', 'this browser has no Media Source Extensions', true);
     var hls = new Hls({ capLevelToPlayerSize: false, startLevel: -1 });
     hls.on(Hls.Events.ERROR, function (_e, data) { fail('hls.js ' + data.type, data.details, data.fatal); });
@@ -53,10 +55,9 @@ export const PLAYER_SCRIPT = String.raw`(function () {
       hls.currentLevel = index; // -1: automatic switching
       picker.value = String(index);
     };
-    hls.loadSource(config.hls);
+    hls.loadSource(manifest);
     hls.attachMedia(video);
-  } else {
-    if (!config.dash) return fail('config', 'the package has no manifest.mpd', true);
+  } else if (config.engine === 'dash') {
     var player = dashjs.MediaPlayer().create();
     var events = dashjs.MediaPlayer.events;
     var reps = [];
@@ -79,7 +80,49 @@ export const PLAYER_SCRIPT = String.raw`(function () {
       if (index >= 0) player.setRepresentationForTypeByIndex('video', index, true);
       picker.value = String(index);
     };
-    player.initialize(video, config.dash, true);
+    player.initialize(video, manifest, true);
+  } else {
+    if (!window.shaka) return fail('shaka', 'Shaka Player did not load', true);
+    shaka.polyfill.installAll();
+    if (!shaka.Player.isBrowserSupported()) return fail('shaka', 'this browser has no Media Source Extensions', true);
+    var sp = new shaka.Player();
+    // A level per video stream (per audio stream for audio-only packages): Shaka's variants pair each with each audio.
+    var keys = [];
+    var keyOf = function (t) { return t.videoId !== null && t.videoId !== undefined ? 'v' + t.videoId : 'a' + t.audioId; };
+    var active = function () { return sp.getVariantTracks().filter(function (t) { return t.active; })[0]; };
+    var refresh = function () {
+      var track = active();
+      state.currentLevel = track ? keys.indexOf(keyOf(track)) : -1;
+      showInfo();
+    };
+    sp.addEventListener('error', function (event) {
+      var e = event.detail;
+      fail('shaka ' + e.category + '/' + e.code, JSON.stringify(e.data || []).slice(0, 300), e.severity === shaka.util.Error.Severity.CRITICAL);
+    });
+    sp.addEventListener('adaptation', refresh);
+    sp.addEventListener('variantchanged', refresh);
+    video.addEventListener('timeupdate', refresh);
+    state.select = function (index) {
+      state.autoLevel = index < 0;
+      sp.configure({ abr: { enabled: index < 0 } });
+      var track = sp.getVariantTracks().filter(function (t) { return keyOf(t) === keys[index]; })[0];
+      if (track) sp.selectVariantTrack(track, true);
+      picker.value = String(index);
+    };
+    sp.attach(video).then(function () { return sp.load(manifest); }).then(function () {
+      var levels = [];
+      sp.getVariantTracks().forEach(function (t) {
+        if (keys.indexOf(keyOf(t)) >= 0) return;
+        keys.push(keyOf(t));
+        var bitrate = t.videoId !== null && t.videoId !== undefined ? t.videoBandwidth || t.bandwidth : t.audioBandwidth || t.bandwidth;
+        levels.push({ label: levelLabel(t.height, bitrate, [t.videoCodec, t.audioCodec].filter(Boolean).join(',')), width: t.width || 0, height: t.height || 0, bitrate: bitrate });
+      });
+      setLevels(levels);
+      refresh();
+      video.play().catch(function (e) { fail('play', String(e), false); });
+    }).catch(function (e) {
+      fail('shaka load ' + (e && e.category) + '/' + (e && e.code), JSON.stringify((e && e.data) || String(e)).slice(0, 300), true);
+    });
   }
   picker.addEventListener('change', function () { state.select(Number(picker.value)); });
   video.addEventListener('error', function () { fail('video element', video.error ? video.error.message || String(video.error.code) : 'error', true); });

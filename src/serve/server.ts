@@ -9,6 +9,7 @@ import { isReleaseName } from '../storage/release.js';
 import { VidpipeError } from '../errors.js';
 import { parseRange, type ByteRange } from './ranges.js';
 import { renderPlayerPage, PLAYER_ASSETS } from './page.js';
+import { isPlayerEngine } from './player-assets.js';
 import { renderReportDocument } from '../report/html.js';
 import { describePackage } from './package-layout.js';
 import { renderIndexPage, type IndexEntry } from './index-page.js';
@@ -183,7 +184,8 @@ export function createServeHandler(root: string): (req: IncomingMessage, res: Se
     if (route && 'redirect' in route) return send(res, 301, `see ${route.redirect}\n`, undefined, { Location: route.redirect });
     if (route && (route.rest === '' || route.rest === 'index.html')) {
       const layout = await describePackage(route.dir, route.base);
-      const engine = url.searchParams.get('engine') === 'dash' ? 'dash' : url.searchParams.get('engine') === 'hls' ? 'hls' : undefined;
+      const requested = url.searchParams.get('engine');
+      const engine = isPlayerEngine(requested) ? requested : undefined;
       return send(res, 200, renderPlayerPage(layout, engine, route.base === '/' ? undefined : '/'), 'text/html; charset=utf-8');
     }
     if (route && route.rest === `${ASSET_PREFIX.slice(1)}report.html`) {

@@ -9,6 +9,7 @@ import { makeClip, runCli, tempDir } from '../helpers/media.js';
 import { ARTIFACTS_DIR, browserUnavailable, launchBrowser, playerState, videoState, waitUntil, type Browser, type PlayerState } from '../helpers/browser.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';
 import type { TranscodeResult } from '../../src/core/result.js';
+import type { PlayerEngine } from '../../src/serve/player-assets.js';
 
 const run = promisify(execFile);
 const unavailable = await browserUnavailable();
@@ -33,7 +34,7 @@ async function serve(result: TranscodeResult): Promise<string> {
 }
 
 /** Opens the player page and waits until it knows the renditions. */
-async function openPlayer(url: string, engine: 'hls' | 'dash') {
+async function openPlayer(url: string, engine: PlayerEngine) {
   const { page, consoleErrors } = await browser!.newPage();
   await page.goto(`${url}?engine=${engine}`);
   await waitUntil(() => playerState(page), (s) => s.levels.length > 0 || s.errors.length > 0, PLAY_TIMEOUT_MS, `${engine} renditions`);
@@ -51,7 +52,7 @@ async function playsPast(page: Page, seconds: number, what: string) {
 }
 
 /** Selects rendition `index` with the page's picker and checks the browser decodes that rendition's pictures and keeps playing. */
-async function playsRendition(t: TestContext, url: string, engine: 'hls' | 'dash', index: number, codecPrefix?: string): Promise<PlayerState> {
+async function playsRendition(t: TestContext, url: string, engine: PlayerEngine, index: number, codecPrefix?: string): Promise<PlayerState> {
   const { page, consoleErrors } = await openPlayer(url, engine);
   try {
     // Pick a rendition once playback has started, as a viewer does: hls.js 1.x can fail an append
@@ -176,6 +177,31 @@ describe('playback in a real browser (Debian chromium via playwright-core)', { s
     }
   });
 
+  // A third implementation of both formats, stricter than the other two in places (it reads the
+  // MPD's and the playlists' codecs, timing and byte ranges itself).
+  for (const engine of ['shaka', 'shaka-hls'] as const) {
+    const format = engine === 'shaka' ? 'DASH' : 'HLS';
+    test(`Shaka Player plays the ${format} package and each rendition can be selected`, async (t) => {
+      const { page, consoleErrors } = await openPlayer(url, engine);
+      try {
+        const state = await playsPast(page, 2.2, `Shaka Player (${format}) playback past 2 s`);
+        assert.deepEqual(state.player.errors, []);
+        assert.equal(state.video.error, null);
+        assert.ok(Math.abs(state.video.duration - 6) < 0.1, `duration ${state.video.duration}`);
+        assert.deepEqual(state.player.levels.map((l) => `${l.width}x${l.height}`).sort(), ['256x144', '320x180']);
+        const level = state.player.levels[state.player.currentLevel]!;
+        assert.equal(state.video.videoWidth, level.width, 'the picture has the current rendition\'s size');
+        if (state.player.warnings.length) t.diagnostic(`Shaka Player recoverable errors: ${state.player.warnings.join(', ')}`);
+        assert.deepEqual(state.player.warnings, [], 'no recoverable errors either');
+        assert.deepEqual(consoleErrors, []);
+        await page.screenshot({ path: join(ARTIFACTS_DIR, `player-${engine}.png`), fullPage: true });
+        for (let i = 0; i < state.player.levels.length; i++) await playsRendition(t, url, engine, i, 'avc1');
+      } finally {
+        await page.close();
+      }
+    });
+  }
+
   test('an output folder: the index shows the package with its poster, and its link opens a player page that plays', async () => {
     const server = await startServer({ dir: join(dir, 'out'), port: 0, host: '127.0.0.1' });
     servers.push(server);
@@ -199,22 +225,24 @@ describe('playback in a real browser (Debian chromium via playwright-core)', { s
     }
   });
 
-  test('an audio-only package plays in hls.js', async () => {
+  test('an audio-only package plays in hls.js and in Shaka Player (HLS and DASH)', async () => {
     const wav = join(dir, 'tone.wav');
     await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=6', '-ac', '2', wav]);
     const audio = await transcode(wav, join(dir, 'out-audio'), []);
     assert.equal(audio.kind, 'audio');
     const audioUrl = await serve(audio);
-    const { page, consoleErrors } = await openPlayer(audioUrl, 'hls');
-    try {
-      const state = await playsPast(page, 2.2, 'audio-only playback past 2 s');
-      assert.deepEqual(state.player.errors, []);
-      assert.equal(state.video.error, null);
-      assert.ok(state.player.levels.length >= 1 && state.player.levels.every((l) => l.height === 0), JSON.stringify(state.player.levels));
-      assert.equal(state.video.videoWidth, 0, 'no picture');
-      assert.deepEqual(consoleErrors, []);
-    } finally {
-      await page.close();
+    for (const engine of ['hls', 'shaka-hls', 'shaka'] as const) {
+      const { page, consoleErrors } = await openPlayer(audioUrl, engine);
+      try {
+        const state = await playsPast(page, 2.2, `audio-only playback past 2 s (${engine})`);
+        assert.deepEqual(state.player.errors, [], engine);
+        assert.equal(state.video.error, null);
+        assert.ok(state.player.levels.length >= 1 && state.player.levels.every((l) => l.height === 0), `${engine}: ${JSON.stringify(state.player.levels)}`);
+        assert.equal(state.video.videoWidth, 0, 'no picture');
+        assert.deepEqual(consoleErrors, []);
+      } finally {
+        await page.close();
+      }
     }
   });
 

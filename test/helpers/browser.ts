@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { PlayerEngine } from '../../src/serve/player-assets.js';
 import { REPO_ROOT } from './media.js';
 
 /** Debian's chromium (apt-get install chromium; scripts/setup --test installs it). */
@@ -60,7 +61,7 @@ export async function launchBrowser(): Promise<Browser> {
 
 /** What the served player page exposes as window.vidpipePlayer. */
 export interface PlayerState {
-  engine: 'hls' | 'dash';
+  engine: PlayerEngine;
   levels: { label: string; width: number; height: number; bitrate: number }[];
   currentLevel: number;
   autoLevel: boolean;

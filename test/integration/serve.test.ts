@@ -130,13 +130,21 @@ test('no path leaves the package folder', async () => {
 test('the player page points into the release folder and its scripts come from npm packages', async () => {
   const page = await (await fetch(server.url)).text();
   const config = JSON.parse(/<script type="application\/json" id="vp-config">(.*?)<\/script>/.exec(page)![1]!);
-  assert.deepEqual(config, { engine: 'hls', hls: '/master.m3u8', dash: '/manifest.mpd', storyboard: `/${RELEASE}/storyboard/storyboard.vtt` });
+  assert.deepEqual(config, { engine: 'hls', manifest: 'hls', hls: '/master.m3u8', dash: '/manifest.mpd', storyboard: `/${RELEASE}/storyboard/storyboard.vtt` });
   assert.match(page, new RegExp(`poster="/${RELEASE}/poster.jpg"`));
   assert.match(page, /<script src="\/_vidpipe\/hls\.min\.js">/);
   assert.doesNotMatch(page, /https?:\/\/(?!127\.)/, 'no CDN');
   const dashPage = await (await fetch(new URL('/?engine=dash', server.url))).text();
   assert.match(dashPage, /<script src="\/_vidpipe\/dash\.all\.min\.js">/);
-  for (const [asset, marker] of [['hls.min.js', 'Hls'], ['dash.all.min.js', 'dashjs'], ['player.js', 'vidpipePlayer']] as const) {
+  for (const [engine, manifest] of [['shaka', '/manifest.mpd'], ['shaka-hls', '/master.m3u8']] as const) {
+    const shakaPage = await (await fetch(new URL(`/?engine=${engine}`, server.url))).text();
+    assert.match(shakaPage, /<script src="\/_vidpipe\/shaka-player\.compiled\.js">/);
+    const shakaConfig = JSON.parse(/<script type="application\/json" id="vp-config">(.*?)<\/script>/.exec(shakaPage)![1]!);
+    assert.equal(shakaConfig[shakaConfig.manifest], manifest);
+  }
+  const unknown = await (await fetch(new URL('/?engine=nonsense', server.url))).text();
+  assert.match(unknown, /<script src="\/_vidpipe\/hls\.min\.js">/, 'an unknown engine falls back to the default');
+  for (const [asset, marker] of [['hls.min.js', 'Hls'], ['dash.all.min.js', 'dashjs'], ['shaka-player.compiled.js', 'shaka'], ['player.js', 'vidpipePlayer']] as const) {
     const res = await fetch(new URL(`/_vidpipe/${asset}`, server.url));
     assert.equal(res.status, 200, asset);
     assert.match(String(res.headers.get('content-type')), /javascript/);
@@ -195,7 +203,7 @@ describe('an output folder (one package folder per input): index at /, each pack
     assert.equal(redirect.headers.location, '/talk/');
     const page = await (await fetch(new URL('/talk/', folder.url))).text();
     const config = JSON.parse(/<script type="application\/json" id="vp-config">(.*?)<\/script>/.exec(page)![1]!);
-    assert.deepEqual(config, { engine: 'hls', hls: '/talk/master.m3u8', dash: '/talk/manifest.mpd', storyboard: `/talk/${release}/storyboard/storyboard.vtt` });
+    assert.deepEqual(config, { engine: 'hls', manifest: 'hls', hls: '/talk/master.m3u8', dash: '/talk/manifest.mpd', storyboard: `/talk/${release}/storyboard/storyboard.vtt` });
     assert.match(page, /<a href="\/">all packages<\/a>/);
     assert.match(page, /<script src="\/_vidpipe\/hls\.min\.js">/);
     assert.equal((await fetch(new URL('/talk/_vidpipe/report.html', folder.url))).status, 200);
