@@ -24,7 +24,7 @@ export const OPTION_NOTES: Record<string, Record<string, string>> = {
     '--out': 'The layout of a package: [output.md](output.md).',
     '--ladder':
       'Rungs by their short side: `1080p,720p,360p`; with explicit kb/s: `480p:1500`; or a JSON file `{"rungs":[{"size":720,"kbps":3000}]}`. ' +
-      "Default: Apple's authoring table (1080p 6000k, 720p 3000k, 540p 2000k, 432p 1100k, 360p 730k, 234p 145k), never taller than the source. " +
+      "Default: Apple's authoring table (1080p 6000k, 720p 3000k, 540p 2000k, 432p 1100k, 360p 730k, 234p 145k; HEVC and AV1 also 2160p and 1440p, at Apple's HEVC rates), never taller than the source. " +
       '`auto` (also `{"rungs":"auto"}`): per-title rates from probe encodes of the content, see [per-title.md](per-title.md). ' +
       'Every ladder is checked after the encodes: a rung that measures at or above the rung over it is dropped.',
     '--quality-target': 'What the target means and how it was chosen: [per-title.md](per-title.md).',

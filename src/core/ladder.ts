@@ -1,6 +1,6 @@
 import { VidpipeError } from '../errors.js';
 import type { Rational, VideoStreamInfo } from '../ffmpeg/probe.js';
-import { DEFAULT_H264_RUNGS, interpolateKbps, type RungSpec } from '../settings/rungs.js';
+import { DEFAULT_H264_MAX_SIZE, DEFAULT_H264_RUNGS, interpolateKbps, type RungSpec } from '../settings/rungs.js';
 import type { Preset, VideoCodec } from '../settings/job-settings.js';
 import { videoEncoderFor, type Av1Encoder, type VideoEncoder } from '../ffmpeg/args/encoders.js';
 
@@ -105,7 +105,9 @@ export function buildLadder(video: VideoStreamInfo, options: LadderOptions): Ren
   const fps = options.frameRate.num / options.frameRate.den;
   const renditions: Rendition[] = [];
   for (const codec of options.codecs) {
-    for (const rung of unique) {
+    // The default table's 1440p and 2160p are HEVC/AV1 rungs; asked for by name, any codec gets them.
+    const sizes = !options.rungs && codec === 'h264' ? unique.filter((r) => r.size <= DEFAULT_H264_MAX_SIZE) : unique;
+    for (const rung of sizes) {
       const { width, height, picture } = renditionSize(video, rung.size, MIN_CODED_SIDE[codec]);
       // The table assumes 16:9 at ≤30 fps: scale by picture area and, sub-linearly, by frame rate.
       const shown = picture ?? { width, height };

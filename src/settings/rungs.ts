@@ -16,8 +16,15 @@ export interface RungSpec {
   kbps: number;
 }
 
-/** Apple's HLS authoring table (H.264, 16:9), one rung per size class. */
+/**
+ * Apple's HLS authoring table (H.264, 16:9), one rung per size class. The rates are H.264's;
+ * HEVC and AV1 rungs scale them by their efficiency (src/core/ladder.ts). 2160p and 1440p are in
+ * Apple's HEVC table (11600 and 8100 kb/s SDR), not its H.264 one, so the default ladder gives
+ * them to HEVC and AV1 only (DEFAULT_H264_MAX_SIZE); here as the H.264 rates that scale to those.
+ */
 export const DEFAULT_H264_RUNGS: readonly RungSpec[] = [
+  { size: 2160, kbps: 17800 },
+  { size: 1440, kbps: 12500 },
   { size: 1080, kbps: 6000 },
   { size: 720, kbps: 3000 },
   { size: 540, kbps: 2000 },
@@ -25,6 +32,9 @@ export const DEFAULT_H264_RUNGS: readonly RungSpec[] = [
   { size: 360, kbps: 730 },
   { size: 234, kbps: 145 },
 ];
+
+/** The default ladder's tallest H.264 rung: Apple's H.264 table stops at 1080p. */
+export const DEFAULT_H264_MAX_SIZE = 1080;
 
 const MIN_SIZE = 64;
 const MAX_SIZE = 4320;

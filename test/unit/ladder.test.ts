@@ -29,6 +29,17 @@ describe('buildLadder', () => {
     assert.equal(ladder[0]!.level, '4.0');
   });
 
+  it('gives a 4K source 2160p and 1440p HEVC and AV1 rungs at Apple\'s HEVC rates, and H.264 up to 1080p unless asked', () => {
+    const ladder = buildLadder(video(3840, 2160), { codecs: ['h264', 'hevc', 'av1'], frameRate: fps30 });
+    const tops = (codec: string) => ladder.filter((r) => r.codec === codec).slice(0, 3).map((r) => [r.width, r.height, r.bitrateKbps]);
+    assert.deepEqual(tops('h264'), [[1920, 1080, 6000], [1280, 720, 3000], [960, 540, 2000]]);
+    assert.deepEqual(tops('hevc'), [[3840, 2160, 11570], [2560, 1440, 8125], [1920, 1080, 3900]]);
+    assert.deepEqual(tops('av1').map(([w]) => w), [3840, 2560, 1920]);
+    const asked = buildLadder(video(3840, 2160), { codecs: ['h264'], frameRate: fps30, rungs: [{ size: 2160, kbps: 17800 }, { size: 1080, kbps: 6000 }] });
+    assert.deepEqual(asked.map((r) => [r.id, r.level]), [['h264-2160p', '5.1'], ['h264-1080p', '4.0']]);
+    assert.deepEqual(buildLadder(video(2560, 1440), { codecs: ['hevc'], frameRate: fps30 })[0]!.id, 'hevc-1440p', 'never taller than the source');
+  });
+
   it('never goes taller than the source and keeps odd sources even', () => {
     const ladder = buildLadder(video(853, 479), { codecs: ['h264'], frameRate: fps30 });
     assert.deepEqual(ladder.map((r) => r.size), [432, 360, 234]);
