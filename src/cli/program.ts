@@ -59,7 +59,47 @@ function defineCommand(program: Command, name: CommandName): Command {
     showGlobalOptions: true,
     visibleGlobalOptions: () => spec.globals.map((global) => program.options.find((option) => option.long === `--${global}`)!),
   });
-  return command.addHelpText('after', formatExamples(spec.examples));
+  return command.addHelpText('after', `${formatExamples(spec.examples)}\n-- ends the options: what follows it is read as arguments, even a name that starts with a dash.\n`);
+}
+
+/** commander's own test for a negative number, which it takes as an operand rather than an option. */
+const NEGATIVE_NUMBER = /^-(\d+|\d*\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * Refuses an argument of one dash and more than one letter (`-version.mp4`, `-x.mp4`, `-vfoo`,
+ * `-out.mp4`) before any option acts. commander reads such an argument as a group of short
+ * options and acts on the first letter it knows at once, so `-version.mp4` printed the version
+ * and exited 0 without reading the rest, and `-out.mp4` became `-o ut.mp4`: a file whose name
+ * starts with a dash was taken for options. vidpipe's short options are one letter each, written
+ * apart (`-q -o dir`); a value that starts with a dash is read where an option expects one, and
+ * everything after `--` is an operand.
+ */
+function refuseGluedShortOptions(program: Command, args: readonly string[]): void {
+  const commandName = args.find((arg, i) => !arg.startsWith('-') && !takesValue(program.options, args[i - 1], arg));
+  const command = program.commands.find((c) => c.name() === commandName || c.aliases().includes(commandName ?? ''));
+  const options = [...program.options, ...(command?.options ?? [])];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return;
+    if (takesValue(options, arg, args[i + 1])) {
+      i++;
+      continue;
+    }
+    const knownShort = arg === '-h' || options.some((o) => o.short === arg);
+    if (/^-[^-]/.test(arg) && !knownShort && !NEGATIVE_NUMBER.test(arg)) {
+      program.error(
+        `error: '${arg}' is not an option (vidpipe's short options are one letter each, written apart: -q -o <dir>).\n` +
+          `If it is a file, write ./${arg}, or put it after --, which ends the options: vidpipe ${command?.name() ?? '<command>'} -- ${arg}`,
+        { exitCode: 2, code: 'vidpipe.notAnOption' },
+      );
+    }
+  }
+}
+
+/** Whether `arg` is exactly an option of `options` that reads `next` as its value (commander's rule: an optional value is never one that starts with a dash). */
+function takesValue(options: readonly Option[], arg: string | undefined, next: string | undefined): boolean {
+  const option = arg === undefined ? undefined : options.find((o) => o.short === arg || o.long === arg);
+  return option !== undefined && (option.required || (option.optional && next !== undefined && !next.startsWith('-')));
 }
 
 /**
@@ -75,8 +115,14 @@ export function createProgram(handlers: CommandHandlers, result: { exitCode?: nu
     .exitOverride()
     .showHelpAfterError('(run vidpipe --help for usage)')
     .configureOutput({ writeErr: (text) => process.stderr.write(text) })
-    .addHelpText('after', `${formatExamples(PROGRAM_EXAMPLES)}\nEvery command has its own help: vidpipe <command> --help. Reference: ${DOCS_URL}\n`);
+    .addHelpText('after', `${formatExamples(PROGRAM_EXAMPLES)}\n-- ends the options: vidpipe transcode -- -clip.mp4 reads a file whose name starts with a dash (so does ./-clip.mp4).\nEvery command has its own help: vidpipe <command> --help. Reference: ${DOCS_URL}\n`);
   addOptions(program, GLOBAL_OPTIONS);
+  // The program parses first and sees every argument, subcommands' included.
+  const parseOptions = program.parseOptions.bind(program);
+  program.parseOptions = (args: string[]) => {
+    refuseGluedShortOptions(program, args);
+    return parseOptions(args);
+  };
   const global = () => parseGlobalOptions(program.opts());
   const done = (code: number) => {
     result.exitCode = code;

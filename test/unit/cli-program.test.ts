@@ -7,6 +7,7 @@ import { tagsOf } from '../../src/settings/option.js';
 import { chooseProgressMode } from '../../src/cli/reporters/reporter.js';
 import { batchExitCode } from '../../src/cli/commands/transcode.js';
 import type { TranscodeResult } from '../../src/core/result.js';
+import { COMMANDS } from '../../src/cli/command-table.js';
 
 /** Parses argv with handlers that only record what they were given. */
 async function parse(argv: string[]) {
@@ -44,6 +45,46 @@ describe('command-line parsing', () => {
 
   it('turns unknown options into a CommanderError (exit 2 in the entry point)', async () => {
     await assert.rejects(parse(['transcode', 'a.mp4', '--nope']), (e: { code: string }) => e.code === 'commander.unknownOption');
+  });
+
+  it('refuses a name that starts with a dash before any option acts (exit 2, no version printed, no command run), for every command', async () => {
+    const names = ['-version.mp4', '-x.mp4', '-vfoo', '-hx', '-vq', '-qx', '-out.mp4', '-x'];
+    for (const command of [undefined, ...Object.keys(COMMANDS)]) {
+      for (const name of names) {
+        const calls: string[] = [];
+        let printed = '';
+        const handlers = new Proxy({}, { get: (_t, c: string) => async () => (calls.push(c), 0) }) as CommandHandlers;
+        const program = createProgram(handlers);
+        for (const c of [program, ...program.commands]) c.configureOutput({ writeOut: (text) => void (printed += text), writeErr: (text) => void (printed += text) });
+        const argv = command ? [command, 'a', name] : [name];
+        await assert.rejects(
+          program.parseAsync(argv, { from: 'user' }),
+          (e: { code: string; exitCode: number }) => e.code === 'vidpipe.notAnOption' && e.exitCode === 2,
+          argv.join(' '),
+        );
+        assert.deepEqual(calls, [], argv.join(' '));
+        assert.ok(!printed.includes('0.1.'), `${argv.join(' ')} printed the version`);
+        assert.ok(printed.includes(`./${name}`) && printed.includes(`-- ${name}`), `${argv.join(' ')}: suggests ./${name} and --: ${printed}`);
+      }
+    }
+  });
+
+  it('-- ends the options: what follows is an input, even a name that starts with a dash', async () => {
+    const [call] = await parse(['transcode', '--ladder', '360p', '--', '-version.mp4', '-vfoo', '--json']);
+    const [inputs, options, global] = call!.args as [string[], Record<string, unknown>, Record<string, unknown>];
+    assert.deepEqual(inputs, ['-version.mp4', '-vfoo', '--json']);
+    assert.equal(options.ladder, '360p');
+    assert.equal(global.json, false);
+  });
+
+  it('values that start with a dash are still read where an option expects a value', async () => {
+    const [call] = await parse(['transcode', './-version.mp4', '-o', '-out', '--db', '-v.db', '--loudness', '-16', '-q']);
+    const [inputs, options, global] = call!.args as [string[], Record<string, unknown>, Record<string, unknown>];
+    assert.deepEqual(inputs, ['./-version.mp4']);
+    assert.equal(options.out, '-out');
+    assert.equal(options.loudness, '-16');
+    assert.equal(global.db, '-v.db');
+    assert.equal(global.quiet, true);
   });
 
   it('declares every option once, as data', () => {
