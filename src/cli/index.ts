@@ -13,7 +13,7 @@ import {
 } from '../settings/command-options.js';
 import { parseTranscodeOptions } from '../settings/job-settings.js';
 import { createProgram } from './program.js';
-import { processIO, type CliIO } from './io.js';
+import { printable, processIO, type CliIO } from './io.js';
 import { defaultDatabasePath } from '../db/location.js';
 
 /**
@@ -78,12 +78,12 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     if (isVidpipeError(error)) {
       const global = program.opts<{ json?: boolean }>();
       if (global.json) io.stdout(JSON.stringify({ status: 'failed', error: { code: error.code, message: error.message, hint: error.hint } }));
-      io.stderr(`vidpipe: ${error.message}`);
-      if (error.hint) io.stderr(`  hint: ${error.hint}`);
-      if (error.stderrTail) io.stderr(error.stderrTail.split('\n').map((l) => `  ffmpeg: ${l}`).join('\n'));
+      io.stderr(`vidpipe: ${printable(error.message)}`);
+      if (error.hint) io.stderr(`  hint: ${printable(error.hint)}`);
+      if (error.stderrTail) io.stderr(error.stderrTail.split('\n').map((l) => `  ffmpeg: ${printable(l)}`).join('\n'));
       return error.exitCode;
     }
-    io.stderr(`vidpipe: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    io.stderr(`vidpipe: unexpected error: ${(error instanceof Error ? (error.stack ?? error.message) : String(error)).split('\n').map(printable).join('\n')}`);
     io.stderr('  this is a bug in vidpipe; please report it with the command you ran');
     return EXIT_FAILURE;
   }

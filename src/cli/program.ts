@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { GLOBAL_OPTIONS, parseGlobalOptions, type GlobalOptions } from '../settings/command-options.js';
 import type { OptionSpec } from '../settings/option.js';
 import { COMMANDS, PROGRAM_EXAMPLES, type CommandName, type CommandSpec, type Example } from './command-table.js';
+import { printable, terminalSafe } from './io.js';
 
 /** The reference documentation, for the end of vidpipe --help. */
 export const DOCS_URL = 'https://github.com/vidpipe/vidpipe/tree/main/docs';
@@ -88,8 +89,8 @@ function refuseGluedShortOptions(program: Command, args: readonly string[]): voi
     const knownShort = arg === '-h' || options.some((o) => o.short === arg);
     if (/^-[^-]/.test(arg) && !knownShort && !NEGATIVE_NUMBER.test(arg)) {
       program.error(
-        `error: '${arg}' is not an option (vidpipe's short options are one letter each, written apart: -q -o <dir>).\n` +
-          `If it is a file, write ./${arg}, or put it after --, which ends the options: vidpipe ${command?.name() ?? '<command>'} -- ${arg}`,
+        `error: '${printable(arg)}' is not an option (vidpipe's short options are one letter each, written apart: -q -o <dir>).\n` +
+          `If it is a file, write ./${printable(arg)}, or put it after --, which ends the options: vidpipe ${command?.name() ?? '<command>'} -- ${printable(arg)}`,
         { exitCode: 2, code: 'vidpipe.notAnOption' },
       );
     }
@@ -114,7 +115,7 @@ export function createProgram(handlers: CommandHandlers, result: { exitCode?: nu
     .helpOption('-h, --help', 'show this help')
     .exitOverride()
     .showHelpAfterError('(run vidpipe --help for usage)')
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .configureOutput({ writeOut: (text) => process.stdout.write(terminalSafe(text)), writeErr: (text) => process.stderr.write(terminalSafe(text)) })
     .addHelpText('after', `${formatExamples(PROGRAM_EXAMPLES)}\n-- ends the options: vidpipe transcode -- -clip.mp4 reads a file whose name starts with a dash (so does ./-clip.mp4).\nEvery command has its own help: vidpipe <command> --help. Reference: ${DOCS_URL}\n`);
   addOptions(program, GLOBAL_OPTIONS);
   // The program parses first and sees every argument, subcommands' included.

@@ -51,7 +51,7 @@ describe('runList', () => {
     runList({ db: file, json: false }, out.io);
     const lines = out.text().trimEnd().split('\n');
     assert.match(lines[0], /^ID\s+STATUS\s+DURATION\s+RENDITIONS\s+NAME\s+UPDATED$/);
-    assert.match(lines[1], /^vfeed\s+processing\s+0:10\s+0\s+bad\?\[31mname\.mov\s+2024-05-01 12:00:\d\dZ$/);
+    assert.match(lines[1], /^vfeed\s+processing\s+0:10\s+0\s+bad\\x1b\[31mname\.mov\s+2024-05-01 12:00:\d\dZ$/);
     assert.match(lines[2], /^v0123456789ab\s+ready\s+0:10\s+2\s+sample\.mp4\s+2024-05-01 12:00:\d\dZ$/);
     assert.equal(lines.length, 3);
     assert.ok(lines.every((line) => line === line.trimEnd()), 'no trailing spaces');
@@ -111,7 +111,7 @@ describe('runShow', () => {
     runShow({ db: file, json: false, id: 'vfeed' }, out.io);
     const text = out.text();
     assert.doesNotMatch(text, /Outputs|Renditions/);
-    assert.match(text, /^Name\s+bad\?\[31mname\.mov$/m);
+    assert.match(text, /^Name\s+bad\\x1b\[31mname\.mov$/m);
     assert.match(text, /^Latest job\s+j3 \(running, attempt 1\)$/m);
   });
 

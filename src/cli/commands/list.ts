@@ -1,6 +1,7 @@
 import { VidpipeError } from '../../errors.js';
 import type { VideoSummary } from '../../db/records.js';
 import { withDatabase } from '../../db/database.js';
+import { printable } from '../io.js';
 
 export interface ListOptions {
   /** Database file. */
@@ -74,15 +75,6 @@ export function formatTable(columns: Column[], rows: string[][]): string {
     )
     .join('\n')
     .concat('\n');
-}
-
-/**
- * File names and tags come from user files: a newline would break the table, and an
- * escape sequence would be interpreted by the terminal.
- */
-export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
 
 /** Media duration as H:MM:SS or M:SS; '-' when unknown. */

@@ -8,9 +8,9 @@ import {
   formatJson,
   formatTable,
   formatTimestamp,
-  printable,
   type CommandIo,
 } from './list.js';
+import { printable } from '../io.js';
 
 export interface ShowOptions {
   /** Database file. */

@@ -1,5 +1,6 @@
 import type { TranscodeResult } from '../../core/result.js';
 import type { TranscodePlanView } from '../../job/run-job.js';
+import { printable } from '../io.js';
 
 const kbps = (bits: number) => `${Math.round(bits / 1000)}k`;
 
@@ -9,7 +10,7 @@ export function formatResult(result: TranscodeResult): string {
     const lines = [`✖ ${result.input}: ${result.error?.message ?? result.status}`];
     if (result.error?.hint) lines.push(`  hint: ${result.error.hint}`);
     if (result.error?.stderrTail) lines.push(...result.error.stderrTail.split('\n').map((l) => `  ffmpeg: ${l}`));
-    return lines.join('\n');
+    return lines.map(printable).join('\n');
   }
   const lines = [
     `✔ ${result.input} → ${result.outputs.root} (${result.durationSeconds?.toFixed(2)} s, video ${result.id}, ${result.timings.total?.toFixed(1)} s)`,
@@ -24,7 +25,7 @@ export function formatResult(result: TranscodeResult): string {
     const shape = r.kind === 'video' ? `${r.width}x${r.height}@${r.frameRate}` : `${r.channels}ch ${r.sampleRate} Hz ${r.language}`;
     lines.push(`  ${r.name.padEnd(16)} ${shape.padEnd(18)} ${r.codecs.padEnd(14)} avg ${kbps(r.averageBitrate).padStart(6)} peak ${kbps(r.peakBitrate).padStart(6)}`);
   }
-  return lines.join('\n');
+  return lines.map(printable).join('\n');
 }
 
 /** The task graph as text: one line per node with what it waits for. */
@@ -40,7 +41,7 @@ export function formatPlan(view: TranscodePlanView): string {
   if (plan.loudnessTarget !== undefined) lines.push(`  loudness: normalised to ${plan.loudnessTarget} LUFS, true peak ≤ -1 dBTP`);
   lines.push('', `task graph (${view.tasks.length} tasks):`);
   for (const t of view.tasks) lines.push(`  ${t.id.padEnd(28)} ${t.label}${t.dependsOn.length ? `  ← ${summariseDeps(t.dependsOn)}` : ''}`);
-  return lines.join('\n');
+  return lines.map(printable).join('\n');
 }
 
 function summariseDeps(deps: string[]): string {

@@ -8,7 +8,7 @@ import {
   type FolderValidationReport,
   type ValidationReport,
 } from '../../validate/index.js';
-import { printable } from './list.js';
+import { printable } from '../io.js';
 import type { GlobalOptions, ValidateOptions } from '../../settings/command-options.js';
 import type { CliIO } from '../io.js';
 

@@ -9,6 +9,7 @@ import type { CliIO } from '../io.js';
 import { installInterruptHandler } from '../signals.js';
 import { createReporter, transcodeBase, type TranscodeOptions } from './transcode.js';
 import { formatResult } from './transcode-format.js';
+import { printable } from '../io.js';
 
 /** `bucket` or `s3://bucket/prefix`; --prefix wins over the URI's prefix. */
 export function parseWatchTarget(target: string, prefixFlag: string | undefined): { bucket: string; prefix: string } {
@@ -44,7 +45,7 @@ export async function runWatch(target: string, options: WatchCommandOptions, glo
   const store = new WatchStore(base.dbPath, { owner: newWatcherId(), leaseMs, maxAttempts });
   const client = createS3Client(base.s3);
   const reporter = createReporter(global, io);
-  const log = global.quiet ? undefined : (line: string) => io.stderr(`vidpipe watch: ${line}`);
+  const log = global.quiet ? undefined : (line: string) => io.stderr(`vidpipe watch: ${printable(line)}`);
   const onOutcome = (outcome: WatchOutcome): void => {
     if (global.json) {
       io.stdout(JSON.stringify({ ...(outcome.result ?? { input: formatS3Uri(outcome.bucket, outcome.key), status: 'failed' }), ...outcome, result: undefined }));

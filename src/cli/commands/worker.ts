@@ -7,6 +7,7 @@ import { startWorker } from '../../queue/worker.js';
 import { displayRedisUrl } from '../../queue/connection.js';
 import type { CliIO } from '../io.js';
 import { installInterruptHandler } from '../signals.js';
+import { printable } from '../io.js';
 
 /**
  * `vidpipe worker`: runs queued tasks until SIGINT/SIGTERM. The first signal stops within seconds:
@@ -18,7 +19,7 @@ export async function runWorker(options: WorkerOptions, global: GlobalOptions, i
   if (!options.redis) throw new VidpipeError('USAGE', 'vidpipe worker needs --redis redis://host:6379 (or VIDPIPE_REDIS)');
   const binaries = await resolveBinaries({ ffmpeg: global.ffmpeg, ffprobe: global.ffprobe }, io.env);
   const { concurrency } = options;
-  const log = global.quiet ? () => undefined : (line: string) => io.stderr(`vidpipe worker: ${line}`);
+  const log = global.quiet ? () => undefined : (line: string) => io.stderr(`vidpipe worker: ${printable(line)}`);
   const worker = await startWorker({
     redisUrl: options.redis,
     concurrency,

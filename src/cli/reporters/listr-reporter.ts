@@ -2,6 +2,7 @@ import { Listr, ListrLogger, ProcessOutput, type ListrTask } from 'listr2';
 import type { JobEvent } from '../../core/events.js';
 import { JobProgress, STAGE_ROWS, formatDuration } from './progress-model.js';
 import type { Reporter } from './reporter.js';
+import { printable } from '../io.js';
 
 interface LiveJob {
   progress: JobProgress;
@@ -77,7 +78,8 @@ export class ListrReporter implements Reporter {
         }
       },
     }));
-    const list = new Listr([{ title: input, task: (_ctx, task) => task.newListr(rows, { concurrent: true, exitOnError: false }) }], {
+    // listr2 draws straight onto the terminal: the input's name is the one title not vidpipe's own.
+    const list = new Listr([{ title: printable(input), task: (_ctx, task) => task.newListr(rows, { concurrent: true, exitOnError: false }) }], {
       renderer: 'default',
       registerSignalListeners: false,
       exitOnError: false,

@@ -4,6 +4,7 @@ import { JobProgress, STAGE_ROWS, formatDuration } from './progress-model.js';
 /** The rows whose progress the periodic line states (the encodes take most of a job). */
 const ENCODE_KINDS = STAGE_ROWS.filter((row) => row.title.startsWith('Encode')).flatMap((row) => row.kinds);
 import type { Reporter } from './reporter.js';
+import { printable } from '../io.js';
 
 /**
  * Progress as plain lines for logs and CI: a line when a stage starts and ends, and an
@@ -12,10 +13,15 @@ import type { Reporter } from './reporter.js';
 export class PlainReporter implements Reporter {
   private readonly jobs = new Map<string, { progress: JobProgress; label: string; rowsDone: Set<string>; rowsStarted: Set<string>; lastLine: number }>();
 
+  private readonly write: (line: string) => void;
+
   constructor(
-    private readonly write: (line: string) => void,
+    write: (line: string) => void,
     private readonly intervalMs = 5000,
-  ) {}
+  ) {
+    // Each line names the input and may carry an error message: escaped whole, as one line.
+    this.write = (line) => write(printable(line));
+  }
 
   onEvent(event: JobEvent): void {
     let job = this.jobs.get(event.jobId);
