@@ -482,17 +482,44 @@ export async function readTextObject(
   bucket: string,
   key: string,
   signal?: AbortSignal,
+  limit?: { maxBytes: number; what: string },
 ): Promise<string | undefined> {
   const what = `reading ${formatS3Uri(bucket, key)}`;
   try {
     return await withinDeadline(client, what, signal, async (abortSignal) => {
       const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal });
-      return (await response.Body?.transformToString()) ?? '';
+      if (!limit) return (await response.Body?.transformToString()) ?? '';
+      return await readBounded(response.Body as AsyncIterable<Uint8Array> | undefined, response.ContentLength, limit, formatS3Uri(bucket, key));
     });
   } catch (error) {
     if (isNotFound(error) && (error as { name?: string }).name !== 'NoSuchBucket') return undefined;
     throw s3ReadError(error, what, signal);
   }
+}
+
+/**
+ * A body read no further than `limit.maxBytes` (someone else's object: its Content-Length is
+ * checked first, and the bytes are counted too, since a server may not send one): a larger one is
+ * refused (USAGE) with the object and the limit named, and the rest of its body is not downloaded.
+ */
+async function readBounded(body: AsyncIterable<Uint8Array> | undefined, contentLength: number | undefined, limit: { maxBytes: number; what: string }, uri: string): Promise<string> {
+  const tooLarge = (size: string) => new VidpipeError('USAGE', `${uri}: ${limit.what} is at most ${limit.maxBytes} bytes; this one is ${size}; the upload is not processed`);
+  const destroy = () => (body as { destroy?: () => void } | undefined)?.destroy?.();
+  if (contentLength !== undefined && contentLength > limit.maxBytes) {
+    destroy();
+    throw tooLarge(`${contentLength} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let read = 0;
+  for await (const chunk of body ?? []) {
+    read += chunk.byteLength;
+    if (read > limit.maxBytes) {
+      destroy();
+      throw tooLarge(`larger (more than ${read} bytes)`);
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Metadata of one object, or undefined when it does not exist (a HEAD cannot say whether the bucket does). */

@@ -15,9 +15,9 @@ import type { JobEventListener } from '../core/events.js';
 import type { TranscodeResult } from '../core/result.js';
 import { runJob, type JobRequest } from '../job/run-job.js';
 import type { JobSettings } from '../settings/job-settings.js';
-import { headObject, listObjects, readTextObject, type ObjectSummary } from '../storage/s3.js';
+import { headObject, listObjects, type ObjectSummary } from '../storage/s3.js';
 import { formatS3Uri, type Location, sanitiseName } from '../storage/uri.js';
-import { applyOverrides, isSidecarKey, overridesFromMetadata, overridesFromSidecar, sidecarKeyFor } from './overrides.js';
+import { applyOverrides, isSidecarKey, overridesFromMetadata, overridesFromSidecar, readSidecar, sidecarKeyFor } from './overrides.js';
 import { parseS3Notification, type SqsQueue } from './sqs.js';
 import type { WatchObjectRef, WatchStore } from './store.js';
 
@@ -306,7 +306,7 @@ export class Watcher {
   private async requestFor(object: WatchObjectRef, metadata: Record<string, string>, signal: AbortSignal): Promise<JobRequest> {
     const uri = formatS3Uri(object.bucket, object.key);
     const sidecarKey = sidecarKeyFor(object.key);
-    const sidecarText = await readTextObject(this.client, object.bucket, sidecarKey, signal);
+    const sidecarText = await readSidecar(this.client, object.bucket, sidecarKey, signal);
     const applied = applyOverrides(
       this.config.settings,
       overridesFromMetadata(metadata, `metadata of ${uri}`),

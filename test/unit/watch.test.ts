@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { VidpipeError } from '../../src/errors.js';
 import { entryManifestFor, releaseReferencedBy } from '../../src/storage/release.js';
-import { applyOverrides, overridesFromMetadata, overridesFromSidecar } from '../../src/watch/overrides.js';
+import { applyOverrides, overridesFromMetadata, overridesFromSidecar, UPLOAD_LIMITS } from '../../src/watch/overrides.js';
 import { parseS3Notification } from '../../src/watch/sqs.js';
 import { WatchStore } from '../../src/watch/store.js';
 import { packageNameFor } from '../../src/watch/watcher.js';
@@ -98,6 +98,29 @@ describe('per-upload overrides', () => {
     usage(() => overridesFromSidecar('{"ladder": "/etc/profile.json"}', 'sc'), /"ladder" must be rungs, not a file path/);
     usage(() => applyOverrides(base, overridesFromSidecar('{"segmentDuration": 99}', 'sc')), /^sc: --segment-duration/);
     usage(() => applyOverrides(base, overridesFromSidecar('{"preset": "warp"}', 'sc')), /^sc: /);
+  });
+
+  it('bounds what a sidecar or metadata may store: whole size, each text, tags, nesting; refused with the place and the limit', () => {
+    const usage = (fn: () => unknown, pattern: RegExp) =>
+      assert.throws(fn, (e: unknown) => e instanceof VidpipeError && e.code === 'USAGE' && pattern.test(e.message) && /not processed/.test(e.message));
+    const where = 's3://b/a.mp4.vidpipe.json';
+    const tags = (count: number, value = 'v') => Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, value]));
+    // A huge sidecar is refused by its size, before it is parsed (this one is not even JSON).
+    usage(() => overridesFromSidecar(`{"tags": {"a": "${'x'.repeat(5_000_000)}`, where), /a\.mp4\.vidpipe\.json: a sidecar is at most 65536 bytes; this one is 5000016 bytes/);
+    // One huge value, under the sidecar's size: a tag, the package name, a key.
+    usage(() => overridesFromSidecar(JSON.stringify({ tags: { note: 'x'.repeat(5000) } }), where), /"tags\.note" is 5000 characters long, more than the 1024 allowed/);
+    usage(() => overridesFromSidecar(JSON.stringify({ name: 'n'.repeat(2000) }), where), /"name" is 2000 characters/);
+    usage(() => overridesFromSidecar(JSON.stringify({ tags: { ['k'.repeat(2000)]: 'v' } }), where), /a key of "tags" is 2000 characters/);
+    usage(() => overridesFromMetadata({ 'vidpipe-tag-note': 'x'.repeat(5000) }, 'metadata of s3://b/a.mp4'), /^metadata of s3:\/\/b\/a\.mp4: "tags\.note" is 5000 characters/);
+    // Too many tags, from a sidecar or from metadata.
+    usage(() => overridesFromSidecar(JSON.stringify({ tags: tags(65) }), where), /sets 65 tags, more than the 64 allowed/);
+    usage(() => overridesFromMetadata(Object.fromEntries(Object.entries(tags(100)).map(([k, v]) => [`vidpipe-tag-${k}`, v])), 'meta'), /^meta: sets 100 tags/);
+    // Deep nesting, shallow (a few levels) and deeper than any recursion could follow.
+    usage(() => overridesFromSidecar('{"tags": {"a": {"b": {"c": {"d": "e"}}}}}', where), /"tags\.a\.b\.c" is nested more than 4 levels deep/);
+    usage(() => overridesFromSidecar(`{"ladder": ${'['.repeat(30_000)}${']'.repeat(30_000)}}`, where), /nested more than 4 levels deep/);
+    // At the limits, still accepted.
+    const atLimits = overridesFromSidecar(JSON.stringify({ ladder: [{ size: 360, kbps: 700 }], name: 'n'.repeat(UPLOAD_LIMITS.textLength), tags: tags(UPLOAD_LIMITS.tags, 'x'.repeat(500)) }), where);
+    assert.equal(Object.keys(atLimits.tags!).length, 64);
   });
 
   it('derives package names from the key below the watched prefix', () => {
