@@ -103,7 +103,7 @@ const WATCH_DEFAULTS: Complete<WatchOptions> = { prefix: undefined, intervalSeco
 
 const WATCH_TABLE: OptionTable<WatchOptions> = {
   // An empty --prefix is the whole bucket: its own text, not optionalText.
-  prefix: { flags: '--prefix <prefix>', description: 'only keys below this prefix (default: the one in s3://bucket/prefix, else the whole bucket)', parse: (value) => String(value) },
+  prefix: { flags: '--prefix <prefix>', description: 'only keys below this prefix, taken as written: a leading or doubled / is part of it (default: the one in s3://bucket/prefix, else the whole bucket)', parse: (value) => String(value) },
   intervalSeconds: { flags: '--interval <seconds>', description: 'seconds between two ListObjectsV2 polls', showDefault: true, parse: numberOf({ above: 0 }) },
   maxAttempts: { flags: '--max-attempts <n>', description: 'attempts per upload (interrupted or transient failures) before it is marked failed', showDefault: true, parse: numberOf({ above: 0, integer: true }) },
   leaseSeconds: { flags: '--lease <seconds>', description: 'a claim not renewed for this long (watcher killed) may be taken over', showDefault: true, parse: numberOf({ above: 0 }) },

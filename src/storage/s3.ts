@@ -34,7 +34,7 @@ import { VidpipeError } from '../errors.js';
 import type { ObjectHeaders } from './content-types.js';
 import type { ObjectStore } from './object-store.js';
 import { describeFsError, forEachLimit } from './package-files.js';
-import { assertValidBucketName, formatS3Uri, joinKey, normalisePrefix } from './uri.js';
+import { assertValidBucketName, decodeFormEncodedKey, formatS3Uri, joinKey, normalisePrefix } from './uri.js';
 import { isTimeoutFailure } from './timeout-failure.js';
 
 const MiB = 1024 * 1024;
@@ -570,14 +570,18 @@ export async function listObjects(
     do {
       const page = await withinDeadline(client, what, options.signal, (abortSignal) =>
         client.send(
-          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: continuationToken, MaxKeys: options.pageSize }),
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: continuationToken, MaxKeys: options.pageSize, EncodingType: 'url' }),
           { abortSignal },
         ),
       );
+      // Keys as raw XML text lose characters (CR becomes LF, most control characters cannot be
+      // sent at all); encoded, they arrive exactly. A server that ignores the request says so by
+      // leaving EncodingType out, and its keys are taken as they are.
+      const keyOf = page.EncodingType === 'url' ? decodeFormEncodedKey : (key: string) => key;
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined || objects.length >= limit) continue;
         objects.push({
-          key: object.Key,
+          key: keyOf(object.Key),
           etag: unquoteEtag(object.ETag),
           size: object.Size ?? 0,
           lastModified: object.LastModified ?? new Date(0),

@@ -30,9 +30,13 @@ export function parseLocation(text: string): Location {
   return { kind: 'local', path: localPathOf(trimmed) };
 }
 
-/** Parses `s3://bucket/path/to/file.mp4` as one object; the key is kept exactly (no trailing '/'). */
+/**
+ * Parses `s3://bucket/path/to/file.mp4` as one object; the key is kept exactly (no trailing '/'):
+ * only whitespace before the scheme is dropped, since a key may end with a space, tab or line break.
+ */
 export function parseObjectUri(text: string): S3ObjectRef {
-  const trimmed = requireNonEmpty(text, 'S3 URI');
+  requireNonEmpty(text, 'S3 URI');
+  const trimmed = text.trimStart();
   if (!S3_SCHEME.test(trimmed)) {
     throw new VidpipeError('USAGE', `"${text}" is not an s3:// URI`);
   }
@@ -43,6 +47,39 @@ export function parseObjectUri(text: string): S3ObjectRef {
     });
   }
   return { bucket, key: rest };
+}
+
+/**
+ * Parses what `vidpipe watch` watches, `s3://bucket/prefix`, keeping the prefix literally (see
+ * `literalPrefix`); publishing locations go through `parseLocation`, which normalises instead.
+ */
+export function parseWatchedUri(text: string): { bucket: string; prefix: string } {
+  const { bucket, rest } = splitS3Uri(requireNonEmpty(text, 'S3 URI'));
+  return { bucket, prefix: literalPrefix(rest) };
+}
+
+/**
+ * A prefix that keys are matched against, taken as written: S3 keys are literal strings that may
+ * start with '/', hold '//' or any character, so `/lead/` must match `/lead/a.mp4` and not
+ * `lead/a.mp4`. Only a missing trailing '/' is added, so that `uploads` means the folder and does
+ * not also match `uploads-old/`.
+ */
+export function literalPrefix(raw: string): string {
+  return raw === '' || raw.endsWith('/') ? raw : `${raw}/`;
+}
+
+/**
+ * Decodes a key that S3 sent URL-encoded: listings asked for with `encoding-type=url` and event
+ * notifications encode keys as HTML forms do ('+' for a space, `%2B` for a '+'), which is the only
+ * way control characters (CR, which XML turns into LF, and other C0 characters XML cannot carry)
+ * arrive intact.
+ */
+export function decodeFormEncodedKey(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded.replace(/\+/g, ' '));
+  } catch {
+    throw new VidpipeError('STORAGE_FAILED', `the server sent a key that is not valid URL encoding: ${JSON.stringify(encoded)}`);
+  }
 }
 
 /** True when the text names an S3 object or prefix rather than a local path. */

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { VidpipeError } from '../errors.js';
 import { quietSdkVersionWarning } from '../storage/s3.js';
+import { decodeFormEncodedKey } from '../storage/uri.js';
 
 export interface ObjectCreatedEvent {
   bucket: string;
@@ -56,7 +57,7 @@ export function parseS3Notification(body: string): ParsedNotification {
 
 /** Keys in S3 events are URL-encoded with '+' for spaces (form encoding). */
 export function decodeEventKey(key: string): string {
-  return decodeURIComponent(key.replace(/\+/g, ' '));
+  return decodeFormEncodedKey(key);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -16,7 +16,7 @@ import type { TranscodeResult } from '../core/result.js';
 import { runJob, type JobRequest } from '../job/run-job.js';
 import type { JobSettings } from '../settings/job-settings.js';
 import { headObject, listObjects, type ObjectSummary } from '../storage/s3.js';
-import { formatS3Uri, type Location, sanitiseName } from '../storage/uri.js';
+import { formatS3Uri, type Location, normalisePrefix, sanitiseName } from '../storage/uri.js';
 import { applyOverrides, isSidecarKey, overridesFromMetadata, overridesFromSidecar, readSidecar, sidecarKeyFor } from './overrides.js';
 import { parseS3Notification, type SqsQueue } from './sqs.js';
 import type { WatchObjectRef, WatchStore } from './store.js';
@@ -41,14 +41,18 @@ export interface WatchConfig {
   once?: boolean;
 }
 
-export type WatchOutcomeStatus = 'done' | 'failed' | 'retry' | 'released';
+export type WatchOutcomeStatus = 'done' | 'failed' | 'retry' | 'released' | 'skipped';
 
 /** One processed object; with --json this is the line printed on stdout. */
 export interface WatchOutcome {
   bucket: string;
   key: string;
   etag: string;
-  /** done; failed (for good); retry (a transient failure, attempts left); released (stopped by a signal). */
+  /**
+   * done; failed (for good); retry (a transient failure, attempts left); released (stopped by a
+   * signal); skipped (listed, but it could not be read `maxAttempts` polls in a row: this watcher
+   * leaves it until the listing shows it changed; nothing is recorded).
+   */
   watchStatus: WatchOutcomeStatus;
   attempt: number;
   result?: TranscodeResult;
@@ -68,6 +72,12 @@ export function newWatcherId(): string {
 export class Watcher {
   /** ETag and size of every candidate at the previous poll: equal twice in a row means the upload is complete. */
   private lastSeen = new Map<string, string>();
+  /**
+   * Listed objects whose HEAD found nothing (deleted, or a listing that changed the key) or failed,
+   * by key: the listed version and how many polls in a row. After maxAttempts the object is
+   * skipped until its listing changes, so `--once` ends and nothing is retried forever.
+   */
+  private unreadable = new Map<string, { signature: string; tries: number }>();
 
   constructor(
     private readonly config: WatchConfig,
@@ -102,11 +112,15 @@ export class Watcher {
       if (this.isIgnored(this.config.bucket, object.key)) continue;
       if (this.store.isFinished({ bucket: this.config.bucket, key: object.key, etag: object.etag, size: object.size })) continue;
       const signature = `${object.etag}:${object.size}`;
+      const unreadable = this.unreadable.get(object.key);
+      if (unreadable?.signature === signature && unreadable.tries >= this.config.maxAttempts) continue;
       seen.set(object.key, signature);
       if (this.lastSeen.get(object.key) === signature) ready.push(object);
       else settling += 1;
     }
     this.lastSeen = seen;
+    const listedKeys = new Set(listed.map((object) => object.key));
+    for (const key of this.unreadable.keys()) if (!listedKeys.has(key)) this.unreadable.delete(key);
     return { ready, settling };
   }
 
@@ -126,6 +140,7 @@ export class Watcher {
         this.log(`listing failed, retrying in ${this.config.intervalMs / 1000}s: ${failure.message}`);
         settling = 1;
       }
+      if (firstPoll && ready.length === 0 && settling === 0) await this.explainEmptyPrefix(signal);
       firstPoll = false;
       for (const object of ready) {
         if (signal.aborted) break;
@@ -134,6 +149,27 @@ export class Watcher {
       if (this.config.once && ready.length === 0 && settling === 0) return;
       await sleep(this.config.intervalMs, undefined, { signal }).catch(() => undefined);
     }
+  }
+
+  /**
+   * The prefix is matched literally (`literalPrefix`); when nothing is there but keys sit under the
+   * prefix without its leading or doubled slashes, the user most likely meant those: say so.
+   */
+  private async explainEmptyPrefix(signal: AbortSignal): Promise<void> {
+    const { bucket, prefix } = this.config;
+    let plain: string;
+    try {
+      plain = normalisePrefix(prefix);
+    } catch {
+      return;
+    }
+    if (plain === prefix) return;
+    const found = await listObjects(this.client, bucket, plain, { signal, limit: 1 }).catch(() => []);
+    if (found.length === 0) return;
+    this.log(
+      `nothing to do below "${prefix}", but there are keys below "${plain}": prefixes are matched as written ` +
+        `(S3 keys may start with '/' or hold '//'); to watch those, give ${formatS3Uri(bucket, plain)}`,
+    );
   }
 
   /**
@@ -201,11 +237,16 @@ export class Watcher {
     const uri = formatS3Uri(seen.bucket, seen.key);
     // The listing or event may be stale; HEAD gives the current version and its metadata.
     const head = await headObject(this.client, seen.bucket, seen.key, stop).catch((error: unknown) => {
-      this.log(`${uri}: ${toVidpipeError(error).message}`);
+      const failure = toVidpipeError(error);
+      if (!stop.aborted) this.noteUnreadable(seen, failure.code, failure.message);
       return null;
     });
     if (head === null) return 'busy';
-    if (head === undefined) return undefined;
+    if (head === undefined) {
+      this.noteUnreadable(seen, 'INPUT_NOT_FOUND', 'listed, but there is no such object now: deleted, or the listing changed its key');
+      return undefined;
+    }
+    this.unreadable.delete(seen.key);
     const object: WatchObjectRef = { bucket: seen.bucket, key: seen.key, etag: head.etag, size: head.size };
     const claim = this.store.claim(object);
     if (!claim.claimed) {
@@ -242,6 +283,22 @@ export class Watcher {
       clearInterval(heartbeat);
       stop.removeEventListener('abort', onStop);
     }
+  }
+
+  /** Logs every fruitless try (never silent) and reports the object once its tries are spent. */
+  private noteUnreadable(seen: WatchObjectRef, code: ErrorCode, message: string): void {
+    const signature = `${seen.etag}:${seen.size}`;
+    const previous = this.unreadable.get(seen.key);
+    const tries = previous?.signature === signature ? previous.tries + 1 : 1;
+    this.unreadable.set(seen.key, { signature, tries });
+    const uri = formatS3Uri(seen.bucket, seen.key);
+    if (tries < this.config.maxAttempts) {
+      this.log(`${uri}: ${message} (try ${tries} of ${this.config.maxAttempts})`);
+      return;
+    }
+    const reason = `skipped after ${tries} tries: ${message}`;
+    this.log(`${uri}: ${reason}; it is taken again once the listing shows it changed`);
+    this.hooks.onOutcome?.({ ...seen, watchStatus: 'skipped', attempt: tries, error: { code, message: reason } });
   }
 
   private async runJob(

@@ -1,6 +1,6 @@
 import { EXIT_OK, VidpipeError } from '../../errors.js';
 import { createS3Client } from '../../storage/s3.js';
-import { formatS3Uri, isS3Uri, normalisePrefix, parseLocation, assertValidBucketName } from '../../storage/uri.js';
+import { formatS3Uri, isS3Uri, literalPrefix, parseLocation, parseWatchedUri, assertValidBucketName } from '../../storage/uri.js';
 import { WatchStore } from '../../watch/store.js';
 import { createSqsClient, SqsQueue, type SqsLike } from '../../watch/sqs.js';
 import { newWatcherId, Watcher, type WatchOutcome } from '../../watch/watcher.js';
@@ -11,18 +11,28 @@ import { createReporter, transcodeBase, type TranscodeOptions } from './transcod
 import { formatResult } from './transcode-format.js';
 import { printable } from '../io.js';
 
-/** `bucket` or `s3://bucket/prefix`; --prefix wins over the URI's prefix. */
+/**
+ * `bucket` or `s3://bucket/prefix`, and --prefix: both prefixes are literal (`literalPrefix`), so
+ * `s3://b//lead/` and `--prefix /lead/` both watch the keys that start with `/lead/`. Given both
+ * ways, they must agree: which one was meant cannot be guessed.
+ */
 export function parseWatchTarget(target: string, prefixFlag: string | undefined): { bucket: string; prefix: string } {
-  let bucket = target.trim();
+  const trimmed = target.trim();
+  let bucket = trimmed;
   let prefix = '';
-  if (isS3Uri(bucket)) {
-    const location = parseLocation(bucket);
-    if (location.kind !== 's3') throw new VidpipeError('USAGE', `"${target}" is not a bucket`);
-    ({ bucket, prefix } = location);
+  if (isS3Uri(trimmed)) {
+    ({ bucket, prefix } = parseWatchedUri(trimmed));
   } else {
     assertValidBucketName(bucket);
   }
-  return { bucket, prefix: prefixFlag === undefined ? prefix : normalisePrefix(prefixFlag) };
+  if (prefixFlag === undefined) return { bucket, prefix };
+  const flagPrefix = literalPrefix(prefixFlag);
+  if (prefix !== '' && prefix !== flagPrefix) {
+    throw new VidpipeError('USAGE', `two prefixes to watch: "${prefix}" in ${trimmed} and --prefix "${flagPrefix}"`, {
+      hint: `give the prefix once: ${formatS3Uri(bucket, flagPrefix)}, or ${bucket} --prefix ${JSON.stringify(flagPrefix)}`,
+    });
+  }
+  return { bucket, prefix: flagPrefix };
 }
 
 /**
