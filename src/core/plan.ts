@@ -6,7 +6,7 @@ import type { Av1Encoder } from '../ffmpeg/args/encoders.js';
 import { displaySizeAtWidth } from '../ffmpeg/args/images.js';
 import { planSubtitles, type SubtitlePlan } from './stages/subtitles.js';
 import type { HlsSegments, JobSettings } from '../settings/job-settings.js';
-import { languageName } from '../manifest/language.js';
+import { languageName, titleName } from '../manifest/language.js';
 import { balancedChunks, fixedChunks, type Chunk } from './schedule.js';
 
 export type { Chunk } from './schedule.js';
@@ -221,7 +221,7 @@ export function planAudio(probe: MediaProbe, settings: JobSettings): AudioRendit
   const opusKbps = settings.opus ? (settings.opusKbps ?? [...DEFAULT_OPUS_KBPS.video]) : [];
   return streams.flatMap((stream, i) => {
     const language = stream.language ?? 'und';
-    let name = stream.title?.trim() || (language === 'und' ? (streams.length > 1 ? `Audio ${i + 1}` : 'Main') : languageName(language));
+    let name = titleName(stream.title) || (language === 'und' ? (streams.length > 1 ? `Audio ${i + 1}` : 'Main') : languageName(language));
     while (usedNames.has(name)) name = `${name} ${i + 1}`;
     usedNames.add(name);
     const suffix = streams.length > 1 ? `-${i + 1}` : '';

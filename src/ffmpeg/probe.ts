@@ -1,6 +1,7 @@
 import { constants, type Stats } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { VidpipeError, isVidpipeError, tailLines } from '../errors.js';
+import { sourceLanguage } from '../manifest/language.js';
 import { runCapture } from './run.js';
 
 /** A rational number as ffprobe reports it ("30000/1001"). */
@@ -229,9 +230,9 @@ function videoInfo(stream: RawStream): VideoStreamInfo {
   };
 }
 
+/** A stream's language tag when it is one (see sourceLanguage); "und" and junk are no language. */
 export function normaliseLanguage(language: string | undefined): string | undefined {
-  if (!language || language === 'und') return undefined;
-  return language;
+  return sourceLanguage(language);
 }
 
 function gcd(a: number, b: number): number {

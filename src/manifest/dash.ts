@@ -392,7 +392,11 @@ const XML_ESCAPES: Record<string, string> = {
   '\r': '&#13;',
 };
 
-/** Escapes for both attribute values and text. */
-function escapeXml(value: string): string {
-  return value.replace(/[&<>"'\t\n\r]/g, (char) => XML_ESCAPES[char]);
+/**
+ * Escapes for both attribute values and text. Characters XML 1.0 forbids even as references
+ * (C0 controls other than tab and line breaks, lone surrogates, U+FFFE/U+FFFF, §2.2 Char)
+ * are dropped: a parser stops at the first one.
+ */
+export function escapeXml(value: string): string {
+  return value.replace(/[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '').replace(/[&<>"'\t\n\r]/g, (char) => XML_ESCAPES[char]!);
 }

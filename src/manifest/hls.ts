@@ -45,14 +45,15 @@ export function writeMultivariantPlaylist(model: PackageModel): string {
   const subtitleGroups = groupBy(model.subtitles, (track) => track.groupId);
   checkRenditionGroups(audioGroups);
   checkRenditionGroups(subtitleGroups);
+  const names = renditionNames([...audioGroups.values(), ...subtitleGroups.values()]);
 
   const audioOnly = model.videos.length === 0;
   const lines = ['#EXTM3U', `#EXT-X-VERSION:${multivariantVersion(model)}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
   // Audio-only variants point at the audio playlists directly, so a TYPE=AUDIO group would be unused.
   if (!audioOnly) {
-    for (const track of hlsAudioTracks(model)) lines.push(audioMediaTag(track));
+    for (const track of hlsAudioTracks(model)) lines.push(audioMediaTag(track, names.get(track)!));
   }
-  for (const track of model.subtitles) lines.push(subtitleMediaTag(track));
+  for (const track of model.subtitles) lines.push(subtitleMediaTag(track, names.get(track)!));
 
   const subtitleGroupIds = [...subtitleGroups.keys()];
   const variants = audioOnly
@@ -88,37 +89,54 @@ function hlsAudioTracks(model: PackageModel): AudioTrack[] {
   return model.audios.filter((track) => track.codec === 'aac');
 }
 
-/** Rule 13: NAME unique within a group, at most one DEFAULT=YES per group. */
-function checkRenditionGroups(groups: Map<string, { name: string; isDefault: boolean }[]>): void {
+/** Rule 13: at most one DEFAULT=YES per group. */
+function checkRenditionGroups(groups: Map<string, { isDefault: boolean }[]>): void {
   for (const [groupId, tracks] of groups) {
-    const names = new Set(tracks.map((track) => track.name));
-    if (names.size !== tracks.length) {
-      throw new VidpipeError('INTERNAL', `HLS group "${groupId}" has two renditions with the same NAME`);
-    }
     if (tracks.filter((track) => track.isDefault).length > 1) {
       throw new VidpipeError('INTERNAL', `HLS group "${groupId}" has more than one DEFAULT rendition`);
     }
   }
 }
 
-function audioMediaTag(track: AudioTrack): string {
-  return renditionTag('AUDIO', track, [['CHANNELS', quoted(String(track.channels))]]);
+/**
+ * Each rendition's NAME as the playlist can carry it (quotedText), unique within its group (rule 13):
+ * names the source made distinct may meet once their double quotes are replaced, so a repeat gets
+ * a number, as the plan numbers repeated titles.
+ */
+function renditionNames(groups: (AudioTrack | SubtitleTrack)[][]): Map<AudioTrack | SubtitleTrack, string> {
+  const names = new Map<AudioTrack | SubtitleTrack, string>();
+  for (const tracks of groups) {
+    const used = new Set<string>();
+    for (const track of tracks) {
+      const base = quotedText(track.name);
+      let name = base;
+      for (let n = 2; used.has(name); n++) name = `${base} ${n}`;
+      used.add(name);
+      names.set(track, name);
+    }
+  }
+  return names;
 }
 
-function subtitleMediaTag(track: SubtitleTrack): string {
-  return renditionTag('SUBTITLES', track, [['FORCED', 'NO']]);
+function audioMediaTag(track: AudioTrack, name: string): string {
+  return renditionTag('AUDIO', track, name, [['CHANNELS', quoted(String(track.channels))]]);
+}
+
+function subtitleMediaTag(track: SubtitleTrack, name: string): string {
+  return renditionTag('SUBTITLES', track, name, [['FORCED', 'NO']]);
 }
 
 /** EXT-X-MEDIA with the attributes every rendition carries (rule 13), plus the type's own. */
 function renditionTag(
   type: 'AUDIO' | 'SUBTITLES',
   track: AudioTrack | SubtitleTrack,
+  name: string,
   own: [string, string][],
 ): string {
   return `#EXT-X-MEDIA:${attributeList([
     ['TYPE', type],
     ['GROUP-ID', quoted(track.groupId)],
-    ['NAME', quoted(track.name)],
+    ['NAME', quoted(name)],
     ['LANGUAGE', quoted(track.language)],
     ['DEFAULT', yesNo(track.isDefault)],
     // DEFAULT=YES requires AUTOSELECT=YES; the others may be picked by the user's language too.
@@ -399,12 +417,30 @@ function relativeUri(playlistUri: string, target: string): string {
   return posix.relative(posix.dirname(`/${playlistUri}`), `/${target}`);
 }
 
-/** RFC 8216 §4.2 quoted-string: no double quote, CR or LF, so those cannot be escaped, only refused. */
+/**
+ * RFC 8216 §4.2 quoted-string: no double quote, CR or LF, and no way to escape them. For values
+ * vidpipe makes (URIs, codecs, group ids, language tags) one of those is a bug, refused here; text
+ * from the source goes through quotedText first.
+ */
 function quoted(value: string): string {
   if (/["\r\n]/.test(value)) {
     throw new VidpipeError('INTERNAL', `HLS attribute value ${JSON.stringify(value)} contains a quote or line break`);
   }
   return `"${value}"`;
+}
+
+/**
+ * Text from the source (a stream title) made fit for a quoted-string: double quotes become
+ * typographic ones (“ and ” in turn), line breaks and other control characters a space. An
+ * apostrophe is allowed but becomes ’ too: hls-parser (used by `vidpipe validate` and many
+ * tools) takes ' for a quote and loses the attributes after an odd number of them.
+ */
+function quotedText(text: string): string {
+  let quotes = 0;
+  return text
+    .replace(/"/g, () => (quotes++ % 2 === 0 ? '\u201C' : '\u201D'))
+    .replace(/'/g, '\u2019')
+    .replace(/[\p{Cc}\u2028\u2029]/gu, ' ');
 }
 
 /** Rule 3: BANDWIDTH is a positive integer; rounding up keeps it an upper bound. */

@@ -4,11 +4,22 @@
  * "en"/"fr"/"de" (CLDR's canonical aliases). Unknown or malformed tags become "und".
  */
 export function manifestLanguage(tag: string | undefined): string {
-  if (!tag) return 'und';
+  const wellFormed = sourceLanguage(tag);
+  return wellFormed === undefined ? 'und' : Intl.getCanonicalLocales(wellFormed)[0] ?? 'und';
+}
+
+/**
+ * A source's language tag as it stands, when it is one: a well-formed BCP 47 tag whose language
+ * is an ISO 639 code of two or three letters (what containers write: "eng", "en", "pt-BR").
+ * Anything else ("e\"n", "english", "English (US)", "und") says nothing vidpipe can use, and
+ * would reach file names (subtitle ids) and quoted manifest attributes: undefined.
+ */
+export function sourceLanguage(tag: string | undefined): string | undefined {
+  if (!tag || !/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(tag) || /^und(-|$)/i.test(tag)) return undefined;
   try {
-    return Intl.getCanonicalLocales(tag)[0] ?? 'und';
+    return Intl.getCanonicalLocales(tag).length === 1 ? tag : undefined;
   } catch {
-    return 'und';
+    return undefined;
   }
 }
 
@@ -19,4 +30,25 @@ export function languageName(language: string): string {
   } catch {
     return language;
   }
+}
+
+/** Rendition names are menu entries: a title longer than this is cut (at a character, with "…"). */
+export const MAX_TITLE_CHARS = 120;
+
+/**
+ * A source's stream title as a rendition name: one line of text, whatever the container held.
+ * Line breaks, tabs and other control characters become spaces (runs of them one space), and a
+ * title past MAX_TITLE_CHARS characters is cut. Characters a format cannot carry (a double
+ * quote in an HLS quoted-string) are the writers' business; undefined when nothing is left.
+ */
+export function titleName(title: string | undefined): string | undefined {
+  if (title === undefined) return undefined;
+  // Lone surrogates cannot be encoded in UTF-8; noncharacters are not text either.
+  const oneLine = title
+    .replace(/[\p{Cc}\p{Zl}\p{Zp}\u{FFFE}\u{FFFF}]|\p{Cs}/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const chars = [...oneLine];
+  if (chars.length === 0) return undefined;
+  return chars.length > MAX_TITLE_CHARS ? `${chars.slice(0, MAX_TITLE_CHARS - 1).join('').trimEnd()}…` : oneLine;
 }

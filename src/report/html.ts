@@ -7,8 +7,15 @@ import { NODE_KINDS, isNodeKind } from '../job/nodes.js';
  * timeline, drawn as inline SVG so the page needs no script, library or network.
  */
 
+/**
+ * Text and attribute values in HTML (and the SVG inside it). Control characters other than
+ * whitespace, and lone surrogates, are dropped: HTML forbids them (a NUL becomes U+FFFD, the
+ * others are parse errors), and nothing shown on a page needs them.
+ */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return text
+    .replace(/[\x00-\x08\x0B\x0E-\x1F\x7F-\x9F]|\p{Cs}/gu, '')
+    .replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 export const REPORT_CSS = `

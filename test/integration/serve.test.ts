@@ -107,6 +107,40 @@ test('range requests: single, open-ended, suffix, several, unsatisfiable, HEAD',
   assert.equal(head.body.length, 0);
 });
 
+test('hostile range sets: never more bytes than the file, no byte twice, every part right', async () => {
+  const path = `/${RELEASE}/video/h264-180p/seg_00001.m4s`;
+  const cases: { range: string; status: number; parts?: [number, number][] }[] = [
+    { range: `bytes=${Array(50).fill('0-').join(',')}`, status: 206, parts: [[0, 999]] },
+    { range: 'bytes=0-,-500,100-', status: 206, parts: [[0, 999]] },
+    { range: 'bytes=-100,900-949,0-9', status: 206, parts: [[900, 999], [0, 9]] },
+    { range: 'bytes=600-699,0-9,650-800', status: 206, parts: [[600, 800], [0, 9]] },
+    { range: `bytes=${Array.from({ length: 40 }, (_, i) => `${i * 20}-${i * 20}`).join(',')}`, status: 200 },
+    { range: 'bytes=0-0,-1', status: 206, parts: [[0, 0], [999, 999]] },
+    { range: `bytes=${Array(60).fill('0-0').join(',')}`, status: 200 },
+  ];
+  for (const { range, status, parts } of cases) {
+    const res = await rawGet(server.url, path, { Range: range });
+    assert.equal(res.status, status, range);
+    assert.equal(Number(res.headers['content-length']), res.body.length, range);
+    assert.ok(res.body.length <= segment.length + 200, `${range}: ${res.body.length} bytes for a ${segment.length}-byte file`);
+    if (status === 200) {
+      assert.deepEqual(res.body, segment, range);
+    } else if (parts!.length === 1) {
+      const [[start, end]] = parts as [[number, number]];
+      assert.equal(res.headers['content-range'], `bytes ${start}-${end}/1000`, range);
+      assert.deepEqual(res.body, segment.subarray(start, end + 1), range);
+    } else {
+      const text = res.body.toString('latin1');
+      const served = [...text.matchAll(/Content-Range: bytes (\d+)-(\d+)\/1000\r\n\r\n/g)].map((m) => [Number(m[1]), Number(m[2])]);
+      assert.deepEqual(served, parts, range);
+      for (const [start, end] of parts!) {
+        const body = text.split(`Content-Range: bytes ${start}-${end}/1000\r\n\r\n`)[1]!.slice(0, end - start + 1);
+        assert.equal(body, segment.subarray(start, end + 1).toString('latin1'), range);
+      }
+    }
+  }
+});
+
 test('CORS preflight allows Range from any origin', async () => {
   const res = await rawGet(server.url, '/master.m3u8', { Origin: 'http://example.test', 'Access-Control-Request-Headers': 'range' }, 'OPTIONS');
   assert.equal(res.status, 204);

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { XMLParser } from 'fast-xml-parser';
 import { parse as parseMpd, type ParsedManifest, type ParsedPlaylist } from 'mpd-parser';
-import { writeMpd } from '../../src/manifest/dash.js';
+import { escapeXml, writeMpd } from '../../src/manifest/dash.js';
 import type { PackageModel, TrackBase } from '../../src/manifest/model.js';
 import {
   AUDIO_TIMESCALE,
@@ -320,6 +320,18 @@ describe('writeMpd', () => {
     assert.ok(sets.some((set) => set.lang === 'fr"&<x>'));
     const textSet = sets.find((set) => set.contentType === 'text')!;
     assert.equal(children(textSet, 'Representation')[0].BaseURL, 'subtitles/a&b.vtt');
+  });
+
+  it('drops the characters XML 1.0 forbids, which a parser would stop at', () => {
+    const model = sampleModel();
+    model.audios[1].language = 'fr\x00\x01\x0b\x1b\uFFFE\uD800"<';
+    model.subtitles[0].vttUri = 'subtitles/a\x02b.vtt';
+    const text = writeMpd(model);
+    assert.match(text, /^[\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]*$/u);
+    const sets = adaptationSets(parseXml(text));
+    assert.ok(sets.some((set) => set.lang === 'fr"<'), JSON.stringify(sets.map((set) => set.lang)));
+    assert.equal(children(sets.find((set) => set.contentType === 'text')!, 'Representation')[0].BaseURL, 'subtitles/ab.vtt');
+    assert.equal(escapeXml('tab\tline\n日本 🎬 \'&\''), 'tab&#9;line&#10;日本 🎬 &apos;&amp;&apos;');
   });
 
   it('refuses a Representation without a measured peak bit rate', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { buildSubtitleExtractArgs } from '../../ffmpeg/args/subtitles.js';
 import type { MediaProbe } from '../../ffmpeg/probe.js';
 import { VidpipeError } from '../../errors.js';
-import { languageName } from '../../manifest/language.js';
+import { languageName, sourceLanguage, titleName } from '../../manifest/language.js';
 import type { StageContext } from '../stage.js';
 import type { SidecarSubtitle } from '../../settings/job-settings.js';
 
@@ -41,17 +41,19 @@ export function planSubtitles(probe: MediaProbe, sidecars: readonly SidecarSubti
   const usedNames = new Set<string>();
   let defaultTaken = false;
   return all.map((entry) => {
-    let id = `sub-${entry.language.toLowerCase()}`;
-    for (let n = 2; usedIds.has(id); n++) id = `sub-${entry.language.toLowerCase()}-${n}`;
+    // The id names the rendition's folder: only a well-formed tag (letters, digits, '-') may reach it.
+    const language = sourceLanguage(entry.language) ?? 'und';
+    let id = `sub-${language.toLowerCase()}`;
+    for (let n = 2; usedIds.has(id); n++) id = `sub-${language.toLowerCase()}-${n}`;
     usedIds.add(id);
-    const base = entry.title?.trim() || (entry.language === 'und' ? 'Subtitles' : languageName(entry.language));
+    const base = titleName(entry.title) || (language === 'und' ? 'Subtitles' : languageName(language));
     let name = base;
     for (let n = 2; usedNames.has(name); n++) name = `${base} ${n}`;
     usedNames.add(name);
     // HLS allows one DEFAULT=YES per group.
     const isDefault = entry.isDefault && !defaultTaken;
     defaultTaken ||= isDefault;
-    return { id, from: entry.from, language: entry.language, name, isDefault };
+    return { id, from: entry.from, language, name, isDefault };
   });
 }
 
