@@ -113,7 +113,8 @@ function textAdaptationSet(track: SubtitleTrack): XmlElement {
       ['segmentAlignment', 'true'],
       ['startWithSAP', '1'],
     ],
-    [role('subtitle')],
+    // The Label (before Role, as the schema orders them) tells apart two tracks of one language.
+    [{ name: 'Label', attributes: [], text: track.name }, role('subtitle')],
     [
       {
         name: 'Representation',
@@ -168,6 +169,7 @@ function thumbnailAdaptationSet(track: ThumbnailTrack): XmlElement {
 
 function adaptationSet(
   attributes: XmlElement['attributes'],
+  /** Label and Role elements, which come before the Representations. */
   roles: XmlElement[],
   representations: XmlElement[],
 ): XmlElement {

@@ -274,9 +274,11 @@ export const checkDashAdaptationSets = (pkg: DashPackage) =>
           if (kinds.length > 1) problems.push(`${where}: ${kinds.join(' and ')} at one level`);
         }
         const type = contentTypeOf(set, reps[0] ?? {});
-        const key = `${type}/${[...families].join('+')}/${set.lang ?? ''}/${asList(set.Role).map((r) => r.value).join('+')}`;
+        // Two sets of one language and role are told apart by their Label (two subtitle tracks of one language).
+        const labels = asList(set.Label).map((label) => String(typeof label === 'object' ? (label?.['#text'] ?? '') : label));
+        const key = `${type}/${[...families].join('+')}/${set.lang ?? ''}/${asList(set.Role).map((r) => r.value).join('+')}/${labels.join('+')}`;
         const other = keys.get(key);
-        if (other !== undefined) problems.push(`${where}: same content type, codec and language as AdaptationSet ${other}`);
+        if (other !== undefined) problems.push(`${where}: same content type, codec, language, role and label as AdaptationSet ${other}`);
         keys.set(key, String(set.id ?? setIndex));
       });
     });
