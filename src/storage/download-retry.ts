@@ -7,8 +7,9 @@
  * version it expects; the answer's range and version are checked here), so an object changed
  * between two attempts starts again from byte 0 and is never stitched from two versions.
  *
- * Bounds: `attempts` requests in all, and `noProgressMs` without a byte arriving, retries and
- * their backoff included; a body silent for `idleMs` ends its attempt. s3.ts and http.ts give the
+ * Bounds: `attempts` requests in all, and `noProgressMs` without progress (a byte past the
+ * furthest point any attempt reached), retries and their backoff included; a body or an answer
+ * silent for `idleMs` ends its attempt. s3.ts and http.ts give the
  * requests and say which of their failures may pass on a retry.
  */
 import { randomBytes } from 'node:crypto';
@@ -47,7 +48,7 @@ export interface RetryingReadOptions {
   attempts: number;
   /** A body that sends nothing this long ends its attempt (a stall). */
   idleMs: number;
-  /** Nothing received for this long, retries included: give up. */
+  /** No byte past the furthest point reached for this long, retries included: give up. */
   noProgressMs: number;
   signal?: AbortSignal;
   /** Sends one request (exactly one: the protocol's own retries off) from `resume`, or for the whole object. */
@@ -87,7 +88,7 @@ class BodyStalled extends Error {
 /** The no-progress deadline's reason for ending an attempt. */
 class NoProgress extends Error {
   constructor(readonly limitMs: number) {
-    super(`nothing received for ${seconds(limitMs)} s`);
+    super(`no progress for ${seconds(limitMs)} s`);
     // The name isTimeoutFailure (timeout-failure.ts) knows a timeout by.
     this.name = 'TimeoutError';
   }
@@ -144,6 +145,8 @@ async function readWithRetries(sink: Sink, options: RetryingReadOptions): Promis
   let version: string | undefined;
   let sized = false;
   let lastProgressAt = Date.now();
+  // Bytes received again after a restart from byte 0 are not progress: only these past the furthest point.
+  let furthest = 0;
   const interrupted = (cause: unknown) => new VidpipeError('INTERRUPTED', `${what} was interrupted`, { cause });
 
   for (let attempt = 1; ; attempt += 1) {
@@ -225,8 +228,12 @@ async function readWithRetries(sink: Sink, options: RetryingReadOptions): Promis
           clearTimeout(stall);
           await sink.write(chunk, received);
           received += chunk.length;
-          lastByteAt = lastProgressAt = Date.now();
-          armDeadline();
+          lastByteAt = Date.now();
+          if (received > furthest) {
+            furthest = received;
+            lastProgressAt = lastByteAt;
+            armDeadline();
+          }
           options.onProgress?.(received, total);
           armStall();
         }
@@ -237,7 +244,7 @@ async function readWithRetries(sink: Sink, options: RetryingReadOptions): Promis
         // The client's own idle timeout may drop the socket a moment before the watchdog fires.
         const silentMs = Date.now() - lastByteAt;
         const account = error === stalled || silentMs >= options.idleMs * 0.9
-          ? `the body stalled after ${received}${of} bytes (no data for ${seconds(silentMs)} s)`
+          ? `the body stalled after ${received}${of} bytes (no data for ${seconds(Math.round(silentMs / 100) * 100)} s)`
           : `the connection was dropped after ${received}${of} bytes (${describeNetworkError(error)})`;
         throw new AttemptFailed({ account, retryable: true }, error);
       } finally {
@@ -261,7 +268,7 @@ async function readWithRetries(sink: Sink, options: RetryingReadOptions): Promis
     if (attempt >= options.attempts) throw giveUp(what, attempt, failures, undefined, options.hint, cause);
     const delayMs = backoffMs(attempt);
     const leftMs = lastProgressAt + options.noProgressMs - Date.now();
-    if (delayMs >= leftMs) throw giveUp(what, attempt, failures, `${seconds(options.noProgressMs)} s without a byte would pass before the next`, options.hint, cause);
+    if (delayMs >= leftMs) throw giveUp(what, attempt, failures, `${seconds(options.noProgressMs)} s without progress would pass before the next`, options.hint, cause);
     const from = received > 0 && version !== undefined ? `from byte ${received}` : 'from the start';
     options.onRetry?.(`${what}: attempt ${attempt} of ${options.attempts} failed: ${failure.account}; retrying ${from} in ${seconds(delayMs)} s`);
     await sleep(delayMs, signal).catch((error: unknown) => {

@@ -488,7 +488,7 @@ export async function readTextObject(
 }
 
 const READ_HINT =
-  'the S3 server kept failing or dropping the download; try again later, or allow more with AWS_MAX_ATTEMPTS (attempts) and --s3-timeout (VIDPIPE_S3_TIMEOUT: how long without a byte)';
+  'the S3 server kept failing or dropping the download; try again later, or allow more with AWS_MAX_ATTEMPTS (attempts) and --s3-timeout (VIDPIPE_S3_TIMEOUT: how long without progress)';
 
 /** One GET of an object (from `resume` when given) for the retry loop, and what its failures mean. */
 async function objectReadOptions(client: S3Client, bucket: string, key: string, what: string, options: ReadObjectOptions): Promise<RetryingReadOptions> {
