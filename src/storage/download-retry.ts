@@ -164,6 +164,7 @@ async function readWithRetries(sink: Sink, options: RetryingReadOptions): Promis
     armDeadline();
     let failure: RequestFailure;
     let cause: unknown;
+    let body: Readable | undefined;
     try {
       let response: DownloadResponse;
       const unanswered = new BodyStalled(options.idleMs);
@@ -189,6 +190,7 @@ async function readWithRetries(sink: Sink, options: RetryingReadOptions): Promis
       } finally {
         clearTimeout(answerTimer);
       }
+      body = response.body;
       // What was asked and what came must agree, or the kept bytes are dropped (never stitched).
       if (resume && (response.start !== resume.offset || response.version !== resume.version)) {
         const changed = response.version !== resume.version;
@@ -262,6 +264,8 @@ async function readWithRetries(sink: Sink, options: RetryingReadOptions): Promis
     } finally {
       clearTimeout(deadline);
       signal?.removeEventListener('abort', forward);
+      // An unread body holds its socket until the pool runs dry (aws-sdk-js-v3 #6691).
+      if (body && !body.readableEnded) body.destroy();
     }
 
     failures.push(failure.account);
