@@ -356,6 +356,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
       const fetched = await fetchInput(request.input, inputsFolder(workRoot), request.s3, {
         signal,
         idleTimeoutMs: downloadIdleMs(settings),
+        onRetry: (message) => emit({ jobId, type: 'job-note', message }),
         onProgress: (fraction, etaSeconds) => emit({ jobId, type: 'task-progress', id: node.probe.id, fraction: fraction ?? 0, etaSeconds }),
       });
       cleanups.push(fetched.cleanup);

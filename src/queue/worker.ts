@@ -70,7 +70,7 @@ const PROGRESS_INTERVAL_MS = 500;
 
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const id = `${hostname()}:${process.pid}`;
-  const sources = new SourceCache(join(options.workRoot, 'sources'));
+  const sources = new SourceCache(join(options.workRoot, 'sources'), options.log);
   await assertRedisReachable(options.redisUrl);
   const stopping = { requested: false, handedBack: 0 };
   const running = new Set<Promise<unknown>>();
@@ -167,7 +167,7 @@ async function runTask(
       const target = join(root, ...file.rel.split('/'));
       await mkdir(dirname(target), { recursive: true });
       const { bucket, key } = parseObjectUri(file.uri);
-      await downloadObject(client, bucket, key, target, controller.signal);
+      await downloadObject(client, bucket, key, target, { signal: controller.signal, onRetry: options.log });
     });
 
     const packageDir = join(root, 'package');
@@ -333,12 +333,15 @@ export async function deletePrefix(s3: S3Options, prefixUri: string, signal?: Ab
 class SourceCache {
   private readonly entries = new Map<string, { fetched: Promise<FetchedInput>; users: number }>();
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly log: (line: string) => void,
+  ) {}
 
   async acquire(uri: string, s3: S3Options): Promise<{ path: string; release: () => void }> {
     let entry = this.entries.get(uri);
     if (!entry) {
-      entry = { fetched: fetchInput(uri, this.dir, s3), users: 0 };
+      entry = { fetched: fetchInput(uri, this.dir, s3, { onRetry: this.log }), users: 0 };
       this.entries.set(uri, entry);
     }
     entry.users += 1;

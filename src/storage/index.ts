@@ -58,8 +58,10 @@ export interface FetchInputOptions {
   signal?: AbortSignal;
   /** Download progress: a fraction when the size is known, and seconds left at the current rate. */
   onProgress?: (fraction: number | undefined, etaSeconds: number | undefined) => void;
-  /** An http(s) download that makes no progress this long fails (default DEFAULT_HTTP_IDLE_TIMEOUT_MS). */
+  /** An http(s) download attempt that makes no progress this long is dropped and retried (default DEFAULT_HTTP_IDLE_TIMEOUT_MS). */
   idleTimeoutMs?: number;
+  /** A line per download retry: what failed and what happens next. */
+  onRetry?: (line: string) => void;
 }
 
 /** Schemes vidpipe reads, for the message about the others. */
@@ -118,6 +120,7 @@ export async function fetchInput(
       await downloadHttp(uri, localPath, {
         signal,
         idleTimeoutMs: options.idleTimeoutMs,
+        onRetry: options.onRetry,
         onProgress: (received, total) => {
           const rate = received / Math.max(0.001, (Date.now() - started) / 1000);
           options.onProgress?.(total ? received / total : undefined, total ? (total - received) / rate : undefined);
@@ -133,7 +136,15 @@ export async function fetchInput(
   const { createS3Client, downloadObject } = await import('./s3.js');
   const client = createS3Client(s3Options);
   try {
-    await downloadObject(client, bucket, key, localPath, signal);
+    const started = Date.now();
+    await downloadObject(client, bucket, key, localPath, {
+      signal,
+      onRetry: options.onRetry,
+      onProgress: (received, total) => {
+        const rate = received / Math.max(0.001, (Date.now() - started) / 1000);
+        options.onProgress?.(total ? received / total : undefined, total ? (total - received) / rate : undefined);
+      },
+    });
     return { localPath, cleanup: removeFolder };
   } catch (error) {
     await removeFolder();

@@ -11,11 +11,8 @@
  * included) is abandoned after --s3-timeout with STORAGE_FAILED. Every call takes the caller's
  * abort signal, so Ctrl-C stops requests in flight at once.
  */
-import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -36,6 +33,7 @@ import type { ObjectStore } from './object-store.js';
 import { describeFsError, forEachLimit } from './package-files.js';
 import { assertValidBucketName, decodeFormEncodedKey, formatS3Uri, joinKey, normalisePrefix } from './uri.js';
 import { isTimeoutFailure } from './timeout-failure.js';
+import { downloadWithRetries, readBufferWithRetries, type RequestFailure, type RetryingReadOptions } from './download-retry.js';
 
 const MiB = 1024 * 1024;
 /** Above this a file goes through a multipart upload; below it one PutObject is cheaper. */
@@ -441,38 +439,36 @@ export interface ObjectDetails extends ObjectSummary {
   metadata: Record<string, string>;
 }
 
+export interface ReadObjectOptions {
+  signal?: AbortSignal;
+  /** A line per retry (what failed, what happens next), for the progress log. */
+  onRetry?: (line: string) => void;
+  /** Bytes received so far and the object's size. */
+  onProgress?: (receivedBytes: number, totalBytes: number | undefined) => void;
+  /** Read no more than this (someone else's object, such as a sidecar); `what` names it in the refusal. */
+  limit?: { maxBytes: number; what: string };
+}
+
 /**
  * Downloads one object to `destPath`. The body is streamed to a sibling temp file and renamed
- * into place, so `destPath` never holds a partial download. The deadline covers the answer's
- * headers; the body may take as long as it keeps flowing (a silent socket is dropped).
+ * into place, so `destPath` never holds a partial download. A 5xx, a dropped connection, a
+ * stalled or cut-off body is retried (download-retry.ts): with the client's attempts, resuming
+ * with a ranged GET of the same ETag, until nothing has arrived for --s3-timeout.
  */
 export async function downloadObject(
   client: S3Client,
   bucket: string,
   key: string,
   destPath: string,
-  signal?: AbortSignal,
+  signalOrOptions?: AbortSignal | ReadObjectOptions,
 ): Promise<{ bytes: number; etag: string }> {
-  const uri = formatS3Uri(bucket, key);
-  const what = `downloading ${uri}`;
-  const partial = `${destPath}.partial-${randomBytes(4).toString('hex')}`;
-  let body: Readable | undefined;
+  const options: ReadObjectOptions = signalOrOptions instanceof AbortSignal ? { signal: signalOrOptions } : (signalOrOptions ?? {});
+  const what = `downloading ${formatS3Uri(bucket, key)}`;
   try {
-    const response = await withinDeadline(client, what, signal, (abortSignal) => client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }));
-    if (!(response.Body instanceof Readable)) throw new Error('the response has no body stream');
-    body = response.Body;
-    await pipeline(body, createWriteStream(partial), ...(signal ? [{ signal }] : []));
-    const { size } = await stat(partial);
-    if (response.ContentLength !== undefined && size !== response.ContentLength) {
-      throw new Error(`received ${size} bytes, expected ${response.ContentLength}`);
-    }
-    await rename(partial, destPath);
-    return { bytes: size, etag: unquoteEtag(response.ETag) };
+    const { bytes, version } = await downloadWithRetries(destPath, await objectReadOptions(client, bucket, key, what, options));
+    return { bytes, etag: unquoteEtag(version) };
   } catch (error) {
-    // An unread body holds its socket until the pool runs dry (aws-sdk-js-v3 #6691).
-    body?.destroy();
-    await rm(partial, { force: true });
-    throw s3ReadError(error, what, signal);
+    throw s3ReadError(error, what, options.signal);
   }
 }
 
@@ -481,45 +477,97 @@ export async function readTextObject(
   client: S3Client,
   bucket: string,
   key: string,
-  signal?: AbortSignal,
-  limit?: { maxBytes: number; what: string },
+  signalOrOptions?: AbortSignal | ReadObjectOptions,
 ): Promise<string | undefined> {
+  const options: ReadObjectOptions = signalOrOptions instanceof AbortSignal ? { signal: signalOrOptions } : (signalOrOptions ?? {});
   const what = `reading ${formatS3Uri(bucket, key)}`;
   try {
-    return await withinDeadline(client, what, signal, async (abortSignal) => {
-      const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal });
-      if (!limit) return (await response.Body?.transformToString()) ?? '';
-      return await readBounded(response.Body as AsyncIterable<Uint8Array> | undefined, response.ContentLength, limit, formatS3Uri(bucket, key));
-    });
+    const { limit } = options;
+    const uri = formatS3Uri(bucket, key);
+    // Someone else's object (a sidecar): refused from its Content-Length, or once more bytes than the limit came.
+    const bound = limit && {
+      maxBytes: limit.maxBytes,
+      tooLarge: (size: string) => new VidpipeError('USAGE', `${uri}: ${limit.what} is at most ${limit.maxBytes} bytes; this one is ${size}; the upload is not processed`),
+    };
+    return (await readBufferWithRetries(await objectReadOptions(client, bucket, key, what, options), bound)).toString('utf8');
   } catch (error) {
     if (isNotFound(error) && (error as { name?: string }).name !== 'NoSuchBucket') return undefined;
-    throw s3ReadError(error, what, signal);
+    throw s3ReadError(error, what, options.signal);
   }
 }
 
-/**
- * A body read no further than `limit.maxBytes` (someone else's object: its Content-Length is
- * checked first, and the bytes are counted too, since a server may not send one): a larger one is
- * refused (USAGE) with the object and the limit named, and the rest of its body is not downloaded.
- */
-async function readBounded(body: AsyncIterable<Uint8Array> | undefined, contentLength: number | undefined, limit: { maxBytes: number; what: string }, uri: string): Promise<string> {
-  const tooLarge = (size: string) => new VidpipeError('USAGE', `${uri}: ${limit.what} is at most ${limit.maxBytes} bytes; this one is ${size}; the upload is not processed`);
-  const destroy = () => (body as { destroy?: () => void } | undefined)?.destroy?.();
-  if (contentLength !== undefined && contentLength > limit.maxBytes) {
-    destroy();
-    throw tooLarge(`${contentLength} bytes`);
+const READ_HINT =
+  'the S3 server kept failing or dropping the download; try again later, or allow more with AWS_MAX_ATTEMPTS (attempts) and --s3-timeout (VIDPIPE_S3_TIMEOUT: how long without progress)';
+
+/** One GET of an object (from `resume` when given) for the retry loop, and what its failures mean. */
+async function objectReadOptions(client: S3Client, bucket: string, key: string, what: string, options: ReadObjectOptions): Promise<RetryingReadOptions> {
+  const timeouts = timeoutsOf(client);
+  return {
+    what,
+    attempts: await client.config.maxAttempts(),
+    idleMs: timeouts.idleMs,
+    noProgressMs: timeouts.operationMs,
+    signal: options.signal,
+    hint: READ_HINT,
+    onRetry: options.onRetry,
+    onProgress: options.onProgress,
+    request: async (resume, abortSignal) => {
+      const command = new GetObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        ...(resume ? { Range: `bytes=${resume.offset}-`, IfMatch: resume.version } : {}),
+      });
+      // The retry loop counts, spaces and reports every attempt, the body's included: the SDK's own retries would multiply them.
+      command.middlewareStack.add(oneAttempt as never, { step: 'finalizeRequest', priority: 'low', name: 'vidpipeOneAttempt' });
+      let response;
+      try {
+        response = await client.send(command, { abortSignal });
+      } catch (error) {
+        throw error instanceof OneAttemptFailure ? error.failure : error;
+      }
+      if (!(response.Body instanceof Readable)) throw new Error('the response has no body stream');
+      const range = /^bytes (\d+)-\d+\/(\d+)$/.exec(response.ContentRange ?? '');
+      const start = range ? Number(range[1]) : 0;
+      const total = range ? Number(range[2]) : response.ContentLength;
+      return { body: response.Body, start, total, version: response.ETag };
+    },
+    describeFailure: describeReadFailure,
+  };
+}
+
+/** Keeps the SDK from retrying (it would retry a 5xx or a reset before the body only): a wrapper it classes as final. */
+class OneAttemptFailure extends Error {
+  constructor(readonly failure: unknown) {
+    super('one attempt');
+    this.name = 'OneAttemptFailure';
   }
-  const chunks: Buffer[] = [];
-  let read = 0;
-  for await (const chunk of body ?? []) {
-    read += chunk.byteLength;
-    if (read > limit.maxBytes) {
-      destroy();
-      throw tooLarge(`larger (more than ${read} bytes)`);
+}
+
+function oneAttempt<Input, Output>(next: (args: Input) => Promise<Output>): (args: Input) => Promise<Output> {
+  return async (args) => {
+    try {
+      return await next(args);
+    } catch (error) {
+      throw new OneAttemptFailure(error);
     }
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  };
+}
+
+const THROTTLING = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'RequestThrottled']);
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/** What the SDK would retry (5xx, throttling, timeouts, network errors) may pass on a retry; a 412 means the object changed. */
+function describeReadFailure(error: unknown): RequestFailure {
+  const candidate = (error ?? {}) as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  const status = candidate.$metadata?.httpStatusCode;
+  if (status === 412 || candidate.name === 'PreconditionFailed') return { account: 'the object changed since the download began (ETag differs)', retryable: true, changed: true };
+  const account = describeS3Error(error);
+  const retryable =
+    (status !== undefined && (status >= 500 || status === 429)) ||
+    THROTTLING.has(candidate.name ?? '') ||
+    candidate.name === 'TimeoutError' ||
+    NETWORK_CODES.has(candidate.code ?? '');
+  return { account, retryable };
 }
 
 /** Metadata of one object, or undefined when it does not exist (a HEAD cannot say whether the bucket does). */

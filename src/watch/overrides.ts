@@ -73,7 +73,7 @@ function checkTagCount(overrides: UploadOverrides, where: string): UploadOverrid
  * is none. A larger one fails the upload (USAGE, for good) with the sidecar and the limit named.
  */
 export async function readSidecar(client: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<string | undefined> {
-  return readTextObject(client, bucket, key, signal, { maxBytes: UPLOAD_LIMITS.sidecarBytes, what: 'a sidecar' });
+  return readTextObject(client, bucket, key, { signal, limit: { maxBytes: UPLOAD_LIMITS.sidecarBytes, what: 'a sidecar' } });
 }
 
 /** `x-amz-meta-vidpipe-*` values as the SDK returns them (names lower-cased, prefix stripped): kebab-case flag names, `tag-<key>`. */

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, headObject, readTextObject } from '../../src/storage/s3.js';
+import { startFaultProxy } from '../helpers/bad-servers.js';
 import { makeClip, runCli, tempDir } from '../helpers/media.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { decodeFrames, downloadPrefix, hlsReferences, keysUnder, putFile, S3_ENV } from '../helpers/s3-package.js';
@@ -131,5 +132,34 @@ describe('vidpipe transcode with S3 input and output (s3rver)', { timeout: 300_0
     assert.equal(noBucket.code, 2, noBucket.stderr);
     assert.match(JSON.parse(noBucket.stdout).error.message, /bucket does not exist/);
     assert.deepEqual(await keysUnder(client, 'vod', 'x/'), [], 'nothing published');
+  });
+
+  it('a source download dropped mid-body is resumed and said so; one that keeps failing exits 1 naming attempts and causes', async () => {
+    const proxy = await startFaultProxy(Number(new URL(s3.endpoint).port));
+    const viaProxy = (args: string[]) => runCli([...args, '--s3-endpoint', proxy.endpoint, '--s3-timeout', '5', '--db', db, '--json', '--progress', 'plain'], { env: S3_ENV });
+    const source = /^GET \/media\/uploads\/talk\.mp4/;
+    try {
+      proxy.script({ match: source, faults: [{ kind: 'reset', afterBytes: 20_000 }] });
+      const out = path.join(dir, 'out-retried');
+      const run = await viaProxy(['transcode', 's3://media/uploads/talk.mp4', '--out', out, ...FAST, '--no-thumbnails']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /downloading s3:\/\/media\/uploads\/talk\.mp4: attempt 1 of 5 failed: the connection was dropped after 20000 of \d+ bytes .*; retrying from byte 20000/);
+      const gets = proxy.requests.filter((r) => source.test(`${r.method} ${r.url}`));
+      assert.deepEqual(gets.map((r) => r.headers.range), [undefined, 'bytes=20000-']);
+      assert.equal(await decodeFrames(JSON.parse(run.stdout).outputs.hls), CLIP_FRAMES);
+
+      proxy.script({ match: source, faults: [], then: { kind: 'reset', afterBytes: 1000 } });
+      const started = Date.now();
+      const failing = await viaProxy(['transcode', 's3://media/uploads/talk.mp4', '--out', path.join(dir, 'out-failing'), ...FAST]);
+      const elapsed = Date.now() - started;
+      assert.equal(failing.code, 1, failing.stderr);
+      const error = JSON.parse(failing.stdout).error;
+      assert.equal(error.code, 'STORAGE_FAILED');
+      assert.match(error.message, /^downloading s3:\/\/media\/uploads\/talk\.mp4 failed after 5 attempts: 1\) the connection was dropped after 1000 of \d+ bytes .*; 5\) the connection was dropped after 5000 of/);
+      assert.doesNotMatch(failing.stderr, /credentials/);
+      assert.ok(elapsed < 20_000, `exited after ${elapsed} ms`);
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -134,3 +134,130 @@ export async function startRecordingProxy(targetPort: number, options: { status?
   const port = await listen(server);
   return { endpoint: `http://127.0.0.1:${port}`, port, requests, close: closer(server, sockets) };
 }
+
+/** What the fault proxy does to one answer. */
+export type Fault =
+  | { kind: 'pass' }
+  /** Sends the headers and `afterBytes` of the body, then resets the connection. */
+  | { kind: 'reset'; afterBytes: number }
+  /** Sends the headers and `afterBytes` of the body, then nothing, keeping the connection open. */
+  | { kind: 'stall'; afterBytes: number }
+  /** Sends the headers (the full Content-Length) and `afterBytes` of the body, then closes the connection cleanly. */
+  | { kind: 'truncate'; afterBytes: number }
+  /** Answers with this status and an S3 error document, without asking the server. */
+  | { kind: 'status'; status: number };
+
+export interface FaultScript {
+  /** Faults for the matching requests, in order; once used up, `then`. */
+  faults: Fault[];
+  /** Fault for every matching request after `faults` (default: pass). */
+  then?: Fault;
+  /** Which requests the script applies to (`METHOD path?query`); default: every GET. */
+  match?: RegExp;
+  /** Called when a fault has been applied to an answer (e.g. to overwrite the object in between). */
+  afterFault?: (fault: Fault, index: number) => void | Promise<void>;
+}
+
+export interface ProxiedRequest extends RecordedRequest {
+  fault: Fault['kind'];
+}
+
+export interface FaultProxy extends TestServer {
+  /** Every request seen, with the fault applied to it. */
+  requests: ProxiedRequest[];
+  script(script: FaultScript): void;
+  /** Answer 412 to a request whose If-Match differs from the server's ETag, as S3 does (s3rver ignores If-Match). */
+  enforceIfMatch: boolean;
+}
+
+/**
+ * An HTTP proxy in front of 127.0.0.1:`targetPort` (s3rver, or any HTTP server) that damages
+ * answers by script: a connection reset, a stall or a clean close mid-body, or a 5xx instead of
+ * the answer; everything else passes through unchanged (signatures stay valid: the Host header
+ * is forwarded as the client sent it).
+ */
+export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
+  const sockets = new Set<net.Socket>();
+  let current: FaultScript = { faults: [] };
+  let used = 0;
+  const requests: ProxiedRequest[] = [];
+  const proxy: FaultProxy = {
+    endpoint: '',
+    port: 0,
+    requests,
+    enforceIfMatch: false,
+    script: (script) => {
+      current = script;
+      used = 0;
+    },
+    close: async () => undefined,
+  };
+  const server = http.createServer((req, res) => {
+    const head = `${req.method} ${req.url}`;
+    const matches = (current.match ?? /^GET /).test(head);
+    const index = used;
+    const fault: Fault = matches ? (current.faults[used++] ?? current.then ?? { kind: 'pass' }) : { kind: 'pass' };
+    const script = current;
+    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, fault: fault.kind });
+    const faulted = (): void => void Promise.resolve(script.afterFault?.(fault, index)).catch(() => undefined);
+    if (fault.kind === 'status') {
+      req.resume();
+      res.writeHead(fault.status, { 'Content-Type': 'application/xml', Connection: 'close' });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.status === 503 ? 'ServiceUnavailable' : 'InternalError'}</Code><Message>injected by the test proxy</Message></Error>`);
+      faulted();
+      return;
+    }
+    const upstream = http.request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      const ifMatch = req.headers['if-match'];
+      if (proxy.enforceIfMatch && ifMatch !== undefined && answer.headers.etag !== undefined && ifMatch !== answer.headers.etag) {
+        answer.resume();
+        res.writeHead(412, { 'Content-Type': 'application/xml' });
+        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>');
+        return;
+      }
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      if (fault.kind === 'pass') {
+        answer.pipe(res);
+        return;
+      }
+      let sent = 0;
+      let done = false;
+      answer.on('data', (chunk: Buffer) => {
+        if (done) return;
+        const room = fault.afterBytes - sent;
+        const part = chunk.subarray(0, Math.max(0, room));
+        sent += part.length;
+        if (sent < fault.afterBytes) {
+          res.write(part);
+          return;
+        }
+        done = true;
+        answer.destroy();
+        const socket = res.socket;
+        // Once the client has the bytes (a reset would discard what it has not read yet).
+        res.write(part, () => setTimeout(() => {
+          if (fault.kind === 'reset') socket?.resetAndDestroy();
+          // A clean close (FIN): the body is shorter than its Content-Length.
+          if (fault.kind === 'truncate') socket?.end();
+          // 'stall': the connection stays open and silent until the client gives up.
+          faulted();
+        }, 50));
+      });
+      answer.on('end', () => {
+        if (!done) res.end();
+      });
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const port = await listen(server);
+  proxy.endpoint = `http://127.0.0.1:${port}`;
+  proxy.port = port;
+  proxy.close = closer(server, sockets);
+  return proxy;
+}

@@ -9,6 +9,8 @@ interface LiveJob {
   changed: () => void;
   waiters: Set<() => void>;
   finished: boolean;
+  /** The latest note (a download retried), shown on the row of the probe until it is done. */
+  note?: string;
   run: Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export class ListrReporter implements Reporter {
     if (!job) return;
     job.progress.apply(event);
     if (event.type === 'job-done' || event.type === 'job-failed') job.finished = true;
+    if (event.type === 'job-note') job.note = event.message;
     job.changed();
   }
 
@@ -73,7 +76,8 @@ export class ListrReporter implements Reporter {
           }
           const counts = state.total > 1 ? ` ${state.done}/${state.total}` : '';
           const detail = state.running > 0 || state.done > 0 ? ` ${Math.round(state.fraction * 100)}%${state.etaSeconds !== undefined ? `, ETA ${formatDuration(state.etaSeconds)}` : ''}` : ' — waiting';
-          task.title = `${row.title}${counts}${detail}`;
+          const note = job.note !== undefined && row.kinds.includes('probe') ? ` — ${job.note}` : '';
+          task.title = `${row.title}${counts}${detail}${note}`;
           await nextChange();
         }
       },

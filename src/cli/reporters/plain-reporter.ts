@@ -40,6 +40,10 @@ export class PlainReporter implements Reporter {
       this.write(`vidpipe: ${job.label}: ${event.result.status} — ${event.error.message}`);
       return;
     }
+    if (event.type === 'job-note') {
+      this.write(`vidpipe: ${job.label}: ${event.message}`);
+      return;
+    }
     for (const row of STAGE_ROWS) {
       const state = job.progress.row(row.kinds);
       if (state.total === 0) continue;
