@@ -17,7 +17,7 @@ import { withRenditions, type JobPlan } from '../core/plan.js';
 import { assertFreeSpace, spaceNeeds } from '../core/preflight.js';
 import type { TranscodeResult } from '../core/result.js';
 import { ChunkEncodeTracker } from '../core/schedule.js';
-import { assertSourceCurrent, SOURCE_QUIET_MS, sourceIdentity, type SourceVersion } from '../core/source-identity.js';
+import { assertSourceCurrent, assertSourceUnchanged, SOURCE_QUIET_MS, sourceIdentity, type SourceVersion } from '../core/source-identity.js';
 import type { StageContext } from '../core/stage.js';
 import { claimWorkDir, releaseWorkDir, removeWorkDir } from '../core/work-lock.js';
 import { audioTags } from '../core/audio-report.js';
@@ -422,7 +422,13 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     emit({ type: 'job-done', jobId, result });
     return result;
   } catch (caught) {
-    const error = toVidpipeError(caught);
+    let error = toVidpipeError(caught);
+    // A file replaced or cut while it was encoded fails in some stage (fewer frames than
+    // expected, a decode error…): the change is the cause to report, not the input. (A download
+    // does not change under the stages.)
+    if (identified?.file && error.code !== 'INTERRUPTED' && error.code !== 'SOURCE_CHANGED') {
+      error = await assertSourceUnchanged(identified.path, identified.file).then(() => error, (changed: unknown) => toVidpipeError(changed));
+    }
     const interrupted = error.code === 'INTERRUPTED' || request.signal?.aborted === true;
     result.status = interrupted ? 'interrupted' : 'failed';
     result.error = { code: interrupted ? 'INTERRUPTED' : error.code, message: error.message, hint: error.hint, stderrTail: error.stderrTail };
