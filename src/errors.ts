@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'USAGE' // bad flags or arguments
   | 'INPUT_NOT_FOUND'
   | 'INPUT_INVALID' // not media, no usable stream, zero duration, truncated …
+  | 'SOURCE_CHANGED' // the input changed while it was processed (still being written, overwritten): not bad input, try again later
   | 'FFMPEG_NOT_FOUND'
   | 'ENCODER_MISSING'
   | 'FFMPEG_FAILED'
@@ -27,6 +28,7 @@ const exitCodeFor: Record<ErrorCode, number> = {
   USAGE: EXIT_USAGE,
   INPUT_NOT_FOUND: EXIT_USAGE,
   INPUT_INVALID: EXIT_USAGE,
+  SOURCE_CHANGED: EXIT_FAILURE,
   FFMPEG_NOT_FOUND: EXIT_FAILURE,
   ENCODER_MISSING: EXIT_FAILURE,
   FFMPEG_FAILED: EXIT_FAILURE,

@@ -18,8 +18,11 @@ import { sourceSummary, succeededResult, type ResultBase } from './summary.js';
 /** What publishing needs from the machine that does it. */
 export interface PublishEnvironment {
   s3?: S3Options;
-  /** Runs first: a local run checks that its input is still the file it hashed. */
-  beforePublish?: () => Promise<void>;
+  /**
+   * Runs before anything is sent and again right before the package goes live: a local run
+   * checks that its input is still the version it hashed (core/source-identity.ts).
+   */
+  beforePublish?: (signal: AbortSignal) => Promise<void>;
   /** The task timeline for vidpipe.json, and the timings so far (what the submitting machine saw). */
   report?: () => { tasks: TimelineTask[]; timings: Record<string, number>; resumed?: ResultBase['resumed'] };
 }
@@ -41,10 +44,12 @@ export async function publishPackage(
   packageDir: string,
   signal: AbortSignal,
   prepare?: (chosen: ChosenPackage) => Promise<void>,
+  beforeGoLive?: () => Promise<void>,
 ): Promise<PublishOutput> {
   let hashes: Record<string, string> = {};
   const published = await publishRelease(target, packageDir, {
     signal,
+    beforeGoLive,
     beforeTransfer: async (chosen) => {
       await prepare?.(chosen);
       hashes = Object.fromEntries(await hashTree(packageDir, signal));
@@ -62,8 +67,10 @@ export function resultBase(options: JobOptions, source: SourceFile, plan: JobPla
 /** The publish node's work. */
 export async function publishJob(input: PublishInput, env: PublishEnvironment, signal: AbortSignal): Promise<PublishOutput> {
   const { options, plan, packageDir } = input;
-  // Nothing is published from a source that changed under the encoders.
-  await env.beforePublish?.();
+  // Nothing is published from a source that changed under the encoders, nor an older version
+  // after a newer one (whose job may publish first): checked before sending and before going live.
+  const checkSource = async (): Promise<void> => env.beforePublish?.(signal);
+  await checkSource();
   const target: PublishTarget = { location: parseLocation(options.out), request: options.package, release: options.jobId, s3: env.s3 };
   return publishPackage(target, packageDir, signal, async (chosen) => {
     const report = env.report?.();
@@ -82,5 +89,5 @@ export async function publishJob(input: PublishInput, env: PublishEnvironment, s
         timings: report?.timings ?? {},
       }),
     });
-  });
+  }, checkSource);
 }

@@ -17,7 +17,7 @@ import { withRenditions, type JobPlan } from '../core/plan.js';
 import { assertFreeSpace, spaceNeeds } from '../core/preflight.js';
 import type { TranscodeResult } from '../core/result.js';
 import { ChunkEncodeTracker } from '../core/schedule.js';
-import { assertSourceUnchanged, sourceIdentity, type SourceIdentity } from '../core/source-identity.js';
+import { assertSourceCurrent, assertSourceUnchanged, SOURCE_QUIET_MS, sourceIdentity, type SourceVersion } from '../core/source-identity.js';
 import type { StageContext } from '../core/stage.js';
 import { claimWorkDir, releaseWorkDir, removeWorkDir } from '../core/work-lock.js';
 import { audioTags } from '../core/audio-report.js';
@@ -31,7 +31,7 @@ import type { MediaProbe } from '../ffmpeg/probe.js';
 import { FfmpegRunner } from '../ffmpeg/runner.js';
 import { TaskTimeline } from '../report/package-summary.js';
 import { defaultWorkRoot, type JobSettings } from '../settings/job-settings.js';
-import { fetchInput, inputBaseName } from '../storage/index.js';
+import { fetchInput, inputBaseName, type FetchedInput } from '../storage/index.js';
 import { packageUris, preflightPublish, type PublishTarget } from '../storage/publish.js';
 import type { S3Options } from '../storage/s3.js';
 import { parseLocation, sanitiseName } from '../storage/uri.js';
@@ -72,6 +72,8 @@ export interface JobRequest {
   onEvent?: JobEventListener;
   /** Runs the graph's nodes somewhere else (queue workers, see src/queue) instead of runDag in this process. */
   runner?: GraphRunner;
+  /** How long a local source must have been unchanged before publishing (default SOURCE_QUIET_MS; see source-identity.ts). */
+  sourceQuietMs?: number;
 }
 
 /** What a runner that sends nodes to other machines needs of the job, and how it reports back. */
@@ -117,18 +119,20 @@ function videoIdForUnreadable(input: string): string {
   return `v${createHash('sha256').update(`unreadable:${resolve(input)}`).digest('hex').slice(0, 12)}`;
 }
 
-/** What identifying the input found: its content hash, and what the file was when it was hashed. */
-interface Identified {
+/**
+ * What identifying the input found: its content hash, and the version that was hashed. A source
+ * that changes later (still being written, replaced, an object overwritten) fails before
+ * publishing instead of giving a package of some of it, or of an older version.
+ */
+interface Identified extends SourceVersion {
   videoId: string;
   sha256: string;
   sizeBytes: number;
-  /** A file that changes later (still being written, replaced) fails before publishing instead of giving a package of some of it. */
-  file?: SourceIdentity;
-  path: string;
 }
 
 /** Hashes the fetched input: the video's identity is its content; an unreadable input still gets an id. */
-async function identify(input: string, path: string, signal?: AbortSignal): Promise<Identified> {
+async function identify(input: string, fetched: FetchedInput, signal?: AbortSignal): Promise<Identified> {
+  const path = fetched.localPath;
   const file = await sourceIdentity(path);
   let sha256 = '';
   try {
@@ -138,7 +142,9 @@ async function identify(input: string, path: string, signal?: AbortSignal): Prom
     if (signal?.aborted) throw new VidpipeError('INTERRUPTED', `${input}: interrupted while reading it`, { cause: error });
     // The probe reports the precise reason.
   }
-  return { videoId: sha256 ? videoIdFromSha256(sha256) : videoIdForUnreadable(input), sha256, sizeBytes: file?.size ?? 0, ...(file ? { file } : {}), path };
+  // A download does not change; the object it came from may.
+  const version = fetched.inPlace ? (file ? { file } : {}) : fetched.object ? { object: { uri: input, ...fetched.object } } : {};
+  return { videoId: sha256 ? videoIdFromSha256(sha256) : videoIdForUnreadable(input), sha256, sizeBytes: file?.size ?? 0, ...version, path };
 }
 
 /**
@@ -301,7 +307,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     const source = state.source!;
     startRecord(source.probe, plan);
     // Probing and reading the packets took a while: a file still being written has grown since.
-    if (identified?.file) await assertSourceUnchanged(identified.path, identified.file);
+    if (identified) await assertSourceCurrent(identified, { s3: request.s3, signal });
     result.kind = plan.kind;
     result.durationSeconds = round3(plan.durationSeconds);
     const summary = sourceSummary(source);
@@ -365,7 +371,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
       // Hashing (the video's identity) and inspecting (probe, packet scan) each read the whole
       // file: side by side, the job waits for the longer of the two instead of their sum.
       const [hashed, inspected] = await Promise.allSettled([
-        identify(request.input, fetched.localPath, signal),
+        identify(request.input, fetched, signal),
         inspectSource(request.binaries, fetched.localPath, { audioOnly: settings.audioOnly, signal }),
       ]);
       if (hashed.status === 'rejected') throw hashed.reason;
@@ -378,8 +384,8 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     },
     publishing: {
       s3: request.s3,
-      beforePublish: async () => {
-        if (identified?.file) await assertSourceUnchanged(identified.path, identified.file);
+      beforePublish: async (signal) => {
+        if (identified) await assertSourceCurrent(identified, { s3: request.s3, signal, quietMs: request.sourceQuietMs ?? SOURCE_QUIET_MS });
       },
       report: () => ({ tasks: timeline.entries(), timings: spanSeconds(spans), resumed: result.resumed }),
     },
@@ -417,7 +423,13 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     emit({ type: 'job-done', jobId, result });
     return result;
   } catch (caught) {
-    const error = toVidpipeError(caught);
+    let error = toVidpipeError(caught);
+    // A file replaced or cut while it was encoded fails in some stage (fewer frames than
+    // expected, a decode error…): the change is the cause to report, not the input. (A download
+    // does not change under the stages.)
+    if (identified?.file && error.code !== 'INTERRUPTED' && error.code !== 'SOURCE_CHANGED') {
+      error = await assertSourceUnchanged(identified.path, identified.file).then(() => error, (changed: unknown) => toVidpipeError(changed));
+    }
     const interrupted = error.code === 'INTERRUPTED' || request.signal?.aborted === true;
     result.status = interrupted ? 'interrupted' : 'failed';
     result.error = { code: interrupted ? 'INTERRUPTED' : error.code, message: error.message, hint: error.hint, stderrTail: error.stderrTail };

@@ -15,6 +15,10 @@ import { assertSafeRelativeKey, isS3Uri, joinKey, type Location, parseObjectUri,
 
 export interface FetchedInput {
   localPath: string;
+  /** The input itself (a local path or file:// URL), not a download: it may still change while it is read. */
+  inPlace: boolean;
+  /** For an s3:// input, the version downloaded (checked again before publishing). */
+  object?: { etag: string; size: number };
   /** Removes the downloaded copy; a no-op for inputs that were local already. */
   cleanup(): Promise<void>;
 }
@@ -97,7 +101,7 @@ export async function fetchInput(
 ): Promise<FetchedInput> {
   const options: FetchInputOptions = signalOrOptions instanceof AbortSignal ? { signal: signalOrOptions } : (signalOrOptions ?? {});
   const { signal } = options;
-  const local = (localPath: string): FetchedInput => ({ localPath, cleanup: async () => undefined });
+  const local = (localPath: string): FetchedInput => ({ localPath, inPlace: true, cleanup: async () => undefined });
   if (/^file:\/\//i.test(uri)) {
     try {
       return local(fileURLToPath(uri));
@@ -126,7 +130,7 @@ export async function fetchInput(
           options.onProgress?.(total ? received / total : undefined, total ? (total - received) / rate : undefined);
         },
       });
-      return { localPath, cleanup: removeFolder };
+      return { localPath, inPlace: false, cleanup: removeFolder };
     } catch (error) {
       await removeFolder();
       throw error;
@@ -137,7 +141,7 @@ export async function fetchInput(
   const client = createS3Client(s3Options);
   try {
     const started = Date.now();
-    await downloadObject(client, bucket, key, localPath, {
+    const { etag, bytes } = await downloadObject(client, bucket, key, localPath, {
       signal,
       onRetry: options.onRetry,
       onProgress: (received, total) => {
@@ -145,7 +149,7 @@ export async function fetchInput(
         options.onProgress?.(total ? received / total : undefined, total ? (total - received) / rate : undefined);
       },
     });
-    return { localPath, cleanup: removeFolder };
+    return { localPath, inPlace: false, object: { etag, size: bytes }, cleanup: removeFolder };
   } catch (error) {
     await removeFolder();
     throw error;

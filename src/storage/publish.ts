@@ -87,6 +87,8 @@ export interface PublishOptions {
   transfer?: 'move' | 'copy';
   /** Runs once the name is final, before anything is sent (to write files that name the package's URIs). */
   beforeTransfer?: (chosen: ChosenPackage) => Promise<void>;
+  /** Runs once everything is sent, right before going live; throwing gives the release up. */
+  beforeGoLive?: () => Promise<void>;
 }
 
 export interface PublishedRelease extends ChosenPackage {
@@ -313,6 +315,7 @@ async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: st
     }
     // The last moment a Ctrl-C is honoured: after this the new package goes live.
     signal?.throwIfAborted();
+    await options.beforeGoLive?.();
     const record = await readRecord(store, chosen.record, signal);
     if (!request.given && record?.video !== undefined && !sameVideo(record.video, request.video)) {
       throw new VidpipeError('STORAGE_FAILED', `${store.root} was taken by another video (${record.video.id}) while this job ran; nothing of this job was published there`, {

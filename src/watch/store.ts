@@ -122,8 +122,10 @@ export class WatchStore {
         .run({ ...object, owner: this.options.owner, expires, now, maxAttempts: this.options.maxAttempts });
       const row = this.get(object.bucket, object.key)!;
       if (changes === 1) return { claimed: true, attempt: row.attempts };
-      if (row.etag !== object.etag || row.status === 'done' || row.status === 'failed') return { claimed: false, reason: 'finished' };
+      // A new version while another watcher still works on the previous one waits for that job
+      // (which stands down when it sees the change), rather than counting as finished.
       if (row.status === 'claimed' && row.leaseExpiresAt !== null && row.leaseExpiresAt > now) return { claimed: false, reason: 'busy' };
+      if (row.etag !== object.etag || row.status === 'done' || row.status === 'failed') return { claimed: false, reason: 'finished' };
       // Expired lease (or a pending row) with no attempts left.
       const error = `gave up after ${row.attempts} attempt(s): ${row.error ?? 'the watcher processing it stopped (lease expired)'}`;
       this.finish(object, 'failed', { error });

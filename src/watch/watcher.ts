@@ -41,7 +41,7 @@ export interface WatchConfig {
   once?: boolean;
 }
 
-export type WatchOutcomeStatus = 'done' | 'failed' | 'retry' | 'released' | 'skipped';
+export type WatchOutcomeStatus = 'done' | 'failed' | 'retry' | 'released' | 'skipped' | 'superseded';
 
 /** One processed object; with --json this is the line printed on stdout. */
 export interface WatchOutcome {
@@ -51,7 +51,8 @@ export interface WatchOutcome {
   /**
    * done; failed (for good); retry (a transient failure, attempts left); released (stopped by a
    * signal); skipped (listed, but it could not be read `maxAttempts` polls in a row: this watcher
-   * leaves it until the listing shows it changed; nothing is recorded).
+   * leaves it until the listing shows it changed; nothing is recorded); superseded (the object
+   * changed while it was processed: nothing published, the new version is taken next).
    */
   watchStatus: WatchOutcomeStatus;
   attempt: number;
@@ -347,6 +348,14 @@ export class Watcher {
       this.store.release(object, { countAttempt: false, jobId: result?.jobId });
       this.log(`${uri}: released (stopping); it will be picked up again`);
       return { ...base, watchStatus: 'released' };
+    }
+    if (failure.code === 'SOURCE_CHANGED') {
+      // The version claimed is not the one to publish: its row goes back to pending, and the next
+      // claim of the new ETag starts the upload over. The attempt counts only if the same version
+      // is claimed again (a store whose ETags are not stable), so that cannot loop forever.
+      this.store.release(object, { countAttempt: true, error: failure.message, jobId: result?.jobId });
+      this.log(`${uri}: ${failure.message}; the new version is processed once it has settled`);
+      return { ...base, watchStatus: 'superseded' };
     }
     if (TRANSIENT.has(failure.code) && attempt < this.config.maxAttempts) {
       this.store.release(object, { countAttempt: true, error: failure.message, jobId: result?.jobId });

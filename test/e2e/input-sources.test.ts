@@ -127,7 +127,7 @@ describe('input sources', { timeout: 600_000, concurrency: 2 }, () => {
     assert.equal(device.result.error.message, '/dev/zero is a device, not a media file');
   });
 
-  it('fails cleanly when the source changes while it is encoded (still being written): exit 2, nothing published', async () => {
+  it('fails cleanly when the source changes while it is encoded (still being written): exit 1, nothing published', async () => {
     const source = join(dir, 'growing.mp4');
     await writeFile(source, clipBytes);
     // An ffmpeg that appends to the source when the first chunk encode starts, as a recorder
@@ -142,7 +142,8 @@ describe('input sources', { timeout: 600_000, concurrency: 2 }, () => {
     ].join('\n'));
     await chmod(wrapper, 0o755);
     const { run, out, result } = await transcode(source, 'growing', ['--ffmpeg', wrapper]);
-    assert.equal(run.code, 2, run.stderr);
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(result.error.code, 'SOURCE_CHANGED');
     assert.match(result.error.message, /growing\.mp4 changed while it was being processed \(its size went from [\d.]+ MB to [\d.]+ MB\); nothing was published/);
     assert.equal(existsSync(join(out, 'growing', 'master.m3u8')), false, 'no package published');
   });
