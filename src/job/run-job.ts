@@ -305,7 +305,9 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     result.kind = plan.kind;
     result.durationSeconds = round3(plan.durationSeconds);
     const summary = sourceSummary(source);
-    if (summary) result.source = summary;
+    // Sidecar subtitle cues left out are said where the source's own decisions are.
+    const subtitleNotes = (plan.subtitles ?? []).flatMap((track) => track.notes ?? []);
+    if (summary || subtitleNotes.length > 0) result.source = { ...summary, notes: [...(summary?.notes ?? []), ...subtitleNotes] };
 
     const destination = parseLocation(request.out);
     await assertFreeSpace(spaceNeeds(plan, workRoot, destination.kind === 'local' ? destination.path : undefined));
