@@ -137,6 +137,8 @@ export interface TranscodeResult {
   error?: { code: string; message: string; hint?: string; stderrTail?: string };
   /** Present when this job continued an unfinished earlier one: the tasks whose verified output it reused. */
   resumed?: { fromJob: string; reusedTasks: string[] };
+  /** Work folders another vidpipe version left (killed mid-job), removed because this one cannot resume them. */
+  discardedWorkDirs?: string[];
   /** Loudness before and after normalisation (audio-only jobs, and video jobs with --loudness). */
   loudness?: LoudnessReport;
   /** How the source was read, when it took a decision: the program chosen, a clock made continuous. */

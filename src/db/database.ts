@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { dbFailed } from './db-error.js';
+import { dbOpenFailed } from './db-error.js';
 import { migrate } from './migrations.js';
 import { VidpipeDb, type VidpipeDbOptions } from './vidpipe-db.js';
 
@@ -46,7 +46,7 @@ export function openConnection(file: string): Database.Database {
     return db;
   } catch (error) {
     db?.close();
-    throw dbFailed(`open ${file}`, error);
+    throw dbOpenFailed(file, error);
   }
 }
 

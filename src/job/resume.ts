@@ -7,7 +7,8 @@
  * reuses a task only when all its recorded files are still there with those checksums.
  */
 import { createHash } from 'node:crypto';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { TaskSpec } from '../core/dag.js';
 import { sha256File } from '../core/ids.js';
@@ -23,6 +24,14 @@ const RESUME_FORMAT = 1;
 
 /** Tasks whose files are kept and reused (NODE_KINDS' `resumable`); the others (manifests, publish, metadata) are cheap and always re-run. */
 const isResumable = (task: TaskSpec) => kindSpec(task.kind).resumable;
+
+/**
+ * Part of the key: another vidpipe version may plan the same command differently, so its folders
+ * are never reused; discardStaleWorkDirs removes them once their process is gone.
+ */
+const VIDPIPE_VERSION = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
+/** Written into each work folder when a job takes it: which vidpipe made the files in it. */
+const WORK_STAMP = 'vidpipe.work.json';
 
 const KEY_PATTERN = /^r[0-9a-f]{24}$/;
 const REMOVING_PATTERN = new RegExp(`^r[0-9a-f]{24}${REMOVING_SUFFIX.replace('.', '\\.')}[0-9a-f]{8}$`);
@@ -45,6 +54,7 @@ export function resumeKeyFor(input: ResumeKeyInput): string {
   const { concurrency: _concurrency, stallTimeoutSeconds: _stall, metrics: _metrics, ...settings } = input.settings;
   const identity = JSON.stringify({
     format: RESUME_FORMAT,
+    vidpipe: VIDPIPE_VERSION,
     sha256: input.sha256,
     settings,
     plan: input.plan,
@@ -238,4 +248,55 @@ export async function sweepFinishedWorkDirs(workRoot: string, db: VidpipeDb): Pr
     removed.push(dir);
   }
   return removed;
+}
+
+/** Marks a work folder this job holds as made by this vidpipe (see discardStaleWorkDirs). */
+export async function stampWorkDir(workDir: string): Promise<void> {
+  await writeFile(join(workDir, WORK_STAMP), JSON.stringify({ vidpipe: VIDPIPE_VERSION, format: RESUME_FORMAT }));
+}
+
+/** The version that stamped a work folder; undefined for a folder of a vidpipe before the stamp. */
+async function stampedVersion(workDir: string): Promise<string | undefined> {
+  try {
+    const stamp = JSON.parse(await readFile(join(workDir, WORK_STAMP), 'utf8')) as { vidpipe?: unknown };
+    return typeof stamp.vidpipe === 'string' ? stamp.vidpipe : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface DiscardedWorkDir {
+  path: string;
+  /** The vidpipe version that made it, when it said. */
+  madeBy?: string;
+}
+
+/**
+ * Removes the work folders below `workRoot` that another vidpipe version left (a run killed
+ * mid-job, then the same command run again after an upgrade): the resume key holds the version,
+ * so no run of this version can reuse them, and nothing else would ever remove them. Only
+ * folders vidpipe made (a key name and its lock inside), without this version's stamp, and that
+ * no live process holds (claiming one fails while its owner runs; a dead owner's lock is taken
+ * over) are removed; their unfinished jobs in `db` are marked interrupted.
+ */
+export async function discardStaleWorkDirs(workRoot: string, db: VidpipeDb, byJob: string): Promise<DiscardedWorkDir[]> {
+  const discarded: DiscardedWorkDir[] = [];
+  const entries = await readdir(workRoot, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (!entry.isDirectory() || !KEY_PATTERN.test(entry.name)) continue;
+    const dir = join(workRoot, entry.name);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    if (!names.some((name) => name.startsWith('vidpipe.lock'))) continue;
+    const madeBy = await stampedVersion(dir);
+    if (madeBy === VIDPIPE_VERSION) continue;
+    const claimed = await claimWorkDir(dir, false).then(() => true, () => false);
+    if (!claimed) continue;
+    await removeWorkDir(dir);
+    discarded.push({ path: dir, ...(madeBy ? { madeBy } : {}) });
+    for (const job of db.jobsByResumeKey(entry.name)?.jobs ?? []) {
+      if (job.status !== 'running') continue;
+      db.failJob(job.id, { status: 'interrupted', code: 'INTERRUPTED', message: `the process stopped without finishing (killed?); its work folder, made by ${madeBy ? `vidpipe ${madeBy}` : 'an earlier vidpipe'}, was discarded by job ${byJob}` });
+    }
+  }
+  return discarded;
 }

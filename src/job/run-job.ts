@@ -40,7 +40,7 @@ import type { GraphState, JobOptions } from './job-options.js';
 import { NodeResultsView, kindSpec, node } from './nodes.js';
 import { resultBase } from './publish.js';
 import { JobRecorder } from './records.js';
-import { planReuse, recordOutputsOf, resumeKeyFor, sweepFinishedWorkDirs, type RecordedOutput } from './resume.js';
+import { discardStaleWorkDirs, planReuse, recordOutputsOf, resumeKeyFor, stampWorkDir, sweepFinishedWorkDirs, type RecordedOutput } from './resume.js';
 import { packageSummary, round3, sourceSummary, spanSeconds, succeededResult } from './summary.js';
 
 export interface JobRequest {
@@ -311,7 +311,9 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     result.kind = plan.kind;
     result.durationSeconds = round3(plan.durationSeconds);
     const summary = sourceSummary(source);
-    if (summary) result.source = summary;
+    // Sidecar subtitle cues left out are said where the source's own decisions are.
+    const subtitleNotes = (plan.subtitles ?? []).flatMap((track) => track.notes ?? []);
+    if (summary || subtitleNotes.length > 0) result.source = { ...summary, notes: [...(summary?.notes ?? []), ...subtitleNotes] };
 
     const destination = parseLocation(request.out);
     await assertFreeSpace(spaceNeeds(plan, workRoot, destination.kind === 'local' ? destination.path : undefined));
@@ -328,6 +330,12 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     const jobWorkDir = join(workRoot, resumeKey);
     await claimWorkDir(jobWorkDir, !resumable);
     workDir = jobWorkDir;
+    await stampWorkDir(jobWorkDir);
+    // Before any encode, so the space they held is free for this job.
+    const discarded = await discardStaleWorkDirs(workRoot, db!, jobId);
+    if (discarded.length > 0) {
+      result.discardedWorkDirs = discarded.map(({ path, madeBy }) => `${path}: left by ${madeBy ? `vidpipe ${madeBy}` : 'an earlier vidpipe version'} whose process is gone; this version cannot resume it`);
+    }
     // Still 'running' although no process holds its folder: they were killed.
     for (const killed of previous?.jobs.filter((job) => job.status === 'running') ?? []) {
       db!.failJob(killed.id, { status: 'interrupted', code: 'INTERRUPTED', message: `the process stopped without finishing (killed?); resumed by job ${jobId}` });

@@ -1,10 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseWebVtt, type Cue } from '../../src/core/stages/subtitles.js';
+import { makeClip, runCli, tempDir } from '../helpers/media.js';
 import { readMpd, readPlaylist, resolveUri, transcodeFixture, type TranscodeFixture } from '../helpers/package-files.js';
 
 const exec = promisify(execFile);
@@ -101,5 +103,50 @@ describe('audio tracks and subtitles (end to end)', { timeout: 600_000 }, () => 
     assert.deepEqual(text.map((s: any) => [s.lang, s.mimeType]), [['en', 'text/vtt'], ['fr', 'text/vtt']]);
     const french = parseWebVtt(await readFile(join(base, text[1].Representation[0].BaseURL[0]), 'utf8'));
     assert.deepEqual(french.map((c) => [c.start, c.end, c.text]), [[1, 3.25, 'Bonjour'], [4, 4.5, 'À bientôt']]);
+  });
+});
+
+describe('sidecar subtitles that are not valid (end to end)', { timeout: 120_000 }, () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let clip: string;
+  before(async () => {
+    ({ dir, cleanup } = await tempDir());
+    clip = await makeClip(join(dir, 'clip.mp4'), { durationSeconds: 2, width: 160, height: 90 });
+  });
+  after(async () => cleanup());
+
+  const transcode = (name: string, sidecar: string) =>
+    runCli(['transcode', clip, '--out', join(dir, name), '--db', join(dir, 'meta.db'), '--json', '--progress', 'none', '--no-thumbnails', '--ladder', '144p', '--preset', 'ultrafast', '--subtitles', `${sidecar}:en`]);
+
+  it('refuses binary garbage and a file with no valid cue with exit 2 naming the file, before any encode', async () => {
+    const garbage = Buffer.alloc(4096);
+    for (let i = 0; i < garbage.length; i++) garbage[i] = (i * 7919 + 13) % 256;
+    const cases: [string, string | Buffer, RegExp][] = [
+      ['garbage.srt', garbage, /garbage\.srt: the file is not text \(binary data\)/],
+      ['impossible.srt', '1\n00:00:61,000 --> 00:00:62,000\nBroken\n', /impossible\.srt: no valid cue; line 2: "00:00:61,000" has seconds past 59/],
+    ];
+    for (const [name, content, pattern] of cases) {
+      await writeFile(join(dir, name), content);
+      const run = await transcode(`out-${name}`, join(dir, name));
+      assert.equal(run.code, 2, run.stderr);
+      const result = JSON.parse(run.stdout.trim());
+      assert.match(result.error.message, pattern);
+      assert.equal(existsSync(join(dir, `out-${name}`)), false, 'nothing published');
+    }
+  });
+
+  it('leaves out the bad cues among good ones, says so in the result, and publishes only the good ones', async () => {
+    const sidecar = join(dir, 'mixed.srt');
+    await writeFile(sidecar, '1\r\n00:00:00,500 --> 00:00:01,000\r\nGood one\r\n\r\n2\r\n00:00:61,000 --> 00:00:62,000\r\nBroken\r\n\r\n3\r\nxx --> 00:00:01,500\r\nBroken too\r\n\r\n4\r\n00:00:01,200 --> 00:00:01,800\r\nGood two\r\n');
+    const run = await transcode('out-mixed', sidecar);
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout.trim());
+    assert.deepEqual(result.source.notes.map((n: string) => /mixed\.srt: line (\d+): .*left out/.exec(n)?.[1]), ['6', '10']);
+    const { mpd, base } = await readMpd(result.outputs.dash);
+    const text = mpd.Period[0].AdaptationSet.find((s: any) => s.contentType === 'text');
+    const published = await readFile(join(base, text.Representation[0].BaseURL[0]), 'utf8');
+    assert.deepEqual(parseWebVtt(published).map((c) => [c.start, c.end, c.text]), [[0.5, 1, 'Good one'], [1.2, 1.8, 'Good two']]);
+    assert.doesNotMatch(published, /Broken|-->\s*00:00:62|xx/);
   });
 });

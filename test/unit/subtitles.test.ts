@@ -1,15 +1,19 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clipCues, parseWebVtt, planSubtitles, vttTime, writeSubtitleSegments } from '../../src/core/stages/subtitles.js';
+import { checkSubtitleFile } from '../../src/core/stages/subtitle-file.js';
+import { isVidpipeError } from '../../src/errors.js';
 import { parseSidecarSubtitle } from '../../src/settings/job-settings.js';
 import type { MediaProbe } from '../../src/ffmpeg/probe.js';
 import { tempDir } from '../helpers/media.js';
 
-/** Any file that exists stands in for a sidecar: planning only checks that it is there. */
-const SIDECAR = fileURLToPath(import.meta.url);
+/** A valid SRT beside this test's compiled file (test/fixtures is not copied to dist). */
+const SIDECAR = fileURLToPath(new URL('./subtitles-sidecar.srt', import.meta.url));
+writeFileSync(SIDECAR, '1\n00:00:01,000 --> 00:00:02,000\nHello\n');
 
 function probeWith(subtitleStreams: MediaProbe['subtitleStreams']): MediaProbe {
   return { path: 'in.mkv', sizeBytes: 1, container: 'matroska', durationSeconds: 10, startSeconds: 0, tags: {}, videoStreams: [], audioStreams: [], subtitleStreams, raw: {} };
@@ -86,5 +90,95 @@ describe('WebVTT', () => {
     } finally {
       await cleanup();
     }
+  });
+});
+
+describe('sidecar subtitle files are read strictly', () => {
+  const GOOD = '1\n00:00:00,500 --> 00:00:01,000\nGood one\n\n';
+  const GOOD_TWO = '9\n00:00:01,600 --> 00:00:01,900\nGood two\n';
+
+  async function withFile<T>(content: string | Buffer, body: (file: string) => T): Promise<T> {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const file = join(dir, 'captions.srt');
+      await writeFile(file, content);
+      return body(file);
+    } finally {
+      await cleanup();
+    }
+  }
+
+  /** Refused with exit 2, the message naming the file and matching `pattern`. */
+  function refused(pattern: RegExp) {
+    return (error: unknown) => {
+      assert.ok(isVidpipeError(error), String(error));
+      assert.equal(error.exitCode, 2);
+      assert.match(error.message, /^--subtitles \S+captions\.srt: /);
+      assert.match(error.message, pattern);
+      return true;
+    };
+  }
+
+  it('refuses what is not subtitles at all, naming the file (and the line where there is one)', async () => {
+    const garbage = Buffer.alloc(3000);
+    for (let i = 0; i < garbage.length; i++) garbage[i] = (i * 7919 + 13) % 256;
+    const cases: [string | Buffer, RegExp][] = [
+      [garbage, /not text \(binary data\)/],
+      ['', /the file is empty/],
+      ['\n \r\n\n', /the file is empty/],
+      ['just some words\nno cues here\n', /no valid cue; line 1: text without a timing line/],
+      ['1\n00:00:61,000 --> 00:00:62,000\nBad\n\n2\nxx --> yy\nBad\n', /no valid cue; line 2: "00:00:61,000" has seconds past 59/],
+      [Buffer.from('1\n00:00:01,000 --> 00:00:02,000\nCaf\xe9\n', 'latin1'), /not UTF-8 text \(line 3 has a byte UTF-8 does not allow there\)/],
+      [Buffer.from('1\n00:00:01,000 --> 00:00:02,000\nHi\n', 'utf16le'), /UTF-16 text without a byte-order mark/],
+    ];
+    for (const [content, pattern] of cases) await withFile(content, (file) => assert.throws(() => checkSubtitleFile(file), refused(pattern)));
+  });
+
+  it('leaves out each bad cue among good ones with a note naming its line, never as text', async () => {
+    const srt =
+      GOOD +
+      '2\n00:00:61,000 --> 00:00:62,000\nBad seconds\n\n' +
+      '3\n00:61:00,000 --> 00:62:00,000\nBad minutes\n\n' +
+      '4\nxx --> 00:00:01,500\nBad xx\n\n' +
+      '5\n00:00:01,500 --> 00:00:01,200\nBackwards\n\n' +
+      '6\n00:00:01,200 00:00:01,600\nNo arrow\n\n' +
+      GOOD_TWO;
+    const checked = await withFile(srt, checkSubtitleFile);
+    assert.equal(checked.cues, 2);
+    assert.equal(checked.text, '1\n00:00:00,500 --> 00:00:01,000\nGood one\n\n9\n00:00:01,600 --> 00:00:01,900\nGood two\n');
+    const lines = checked.notes.map((note) => /: line (\d+): /.exec(note)?.[1]);
+    assert.deepEqual(lines, ['6', '10', '14', '18', '22']);
+    assert.match(checked.notes[0]!, /seconds past 59/);
+    assert.match(checked.notes[1]!, /minutes past 59/);
+    assert.match(checked.notes[2]!, /"xx" is not a timestamp/);
+    assert.match(checked.notes[3]!, /ends \(00:00:01,200\) before it starts/);
+    assert.match(checked.notes[4]!, /no '-->'/);
+    for (const note of checked.notes) assert.match(note, /^--subtitles \S+captions\.srt: line \d+: .*; the cue is left out$/);
+  });
+
+  it('reads UTF-8 with a BOM, CRLF line ends, UTF-16 with a BOM and WebVTT as valid', async () => {
+    const clean = await withFile('\uFEFF' + (GOOD + GOOD_TWO).replace(/\n/g, '\r\n'), checkSubtitleFile);
+    assert.deepEqual([clean.cues, clean.notes], [2, []]);
+    assert.ok(!clean.text.includes('\r') && !clean.text.includes('\uFEFF'));
+    for (const [bom, encoding] of [[[0xff, 0xfe], 'utf16le'], [[0xfe, 0xff], 'utf16be']] as const) {
+      const body = Buffer.from(GOOD.trimEnd() + '\nCafé ✓\n', 'utf16le');
+      if (encoding === 'utf16be') body.swap16();
+      const utf16 = await withFile(Buffer.concat([Buffer.from(bom), body]), checkSubtitleFile);
+      assert.equal(utf16.cues, 1);
+      assert.match(utf16.text, /Good one\nCafé ✓/);
+      assert.match(utf16.notes[0]!, /read as UTF-16(LE|BE) \(byte-order mark\) and converted to UTF-8/);
+    }
+    const vtt = await withFile('WEBVTT - captions\n\nNOTE a comment\n\nintro\n00:00.500 --> 00:01.000 line:90%\nHello\n\n00:00:01.000 --> 00:00:00.900\nBackwards\n', checkSubtitleFile);
+    assert.equal(vtt.format, 'vtt');
+    assert.equal(vtt.text, 'WEBVTT\n\nintro\n00:00.500 --> 00:01.000 line:90%\nHello\n');
+    assert.deepEqual(vtt.notes.map((note) => /line (\d+)/.exec(note)?.[1]), ['9']);
+  });
+
+  it('planning refuses a bad sidecar before any encode and carries the notes of a partly bad one', async () => {
+    await withFile(Buffer.from([0, 1, 2, 3, 255, 254, 0, 0, 7, 8, 0]), (file) =>
+      assert.throws(() => planSubtitles(probeWith([]), [{ path: file, language: 'en' }]), refused(/binary data/)),
+    );
+    const plans = await withFile(GOOD + '2\n00:00:01,000 --> 00:00:0x,000\nBad\n', (file) => planSubtitles(probeWith([]), [{ path: file, language: 'en' }]));
+    assert.match(plans[0]!.notes?.[0] ?? '', /line 6: "00:00:0x,000" is not a timestamp/);
   });
 });

@@ -20,6 +20,7 @@ export function formatResult(result: TranscodeResult): string {
   if (result.package?.note) lines.push(`  package: ${result.package.name} (${result.package.note})`);
   if (result.outputs.poster) lines.push(`  poster: ${result.outputs.poster}`);
   if (result.resumed) lines.push(`  resumed job ${result.resumed.fromJob}: reused ${result.resumed.reusedTasks.length} finished tasks`);
+  for (const discarded of result.discardedWorkDirs ?? []) lines.push(`  discarded work folder ${discarded}`);
   for (const note of result.source?.notes ?? []) lines.push(`  source: ${note}`);
   for (const r of result.renditions) {
     const shape = r.kind === 'video' ? `${r.width}x${r.height}@${r.frameRate}` : `${r.channels}ch ${r.sampleRate} Hz ${r.language}`;

@@ -7,6 +7,7 @@ import { VidpipeError } from '../../errors.js';
 import { languageName, sourceLanguage, titleName } from '../../manifest/language.js';
 import type { StageContext } from '../stage.js';
 import type { SidecarSubtitle } from '../../settings/job-settings.js';
+import { checkSubtitleFile } from './subtitle-file.js';
 
 /** One subtitle rendition to produce: a text stream of the source, or a sidecar file. */
 export interface SubtitlePlan {
@@ -18,6 +19,8 @@ export interface SubtitlePlan {
   name: string;
   /** From the source's default disposition; sidecars are not default. */
   isDefault: boolean;
+  /** A sidecar's cues left out or encoding converted, one line each (checkSubtitleFile). */
+  notes?: string[];
 }
 
 /** Text subtitle codecs ffmpeg converts to WebVTT; bitmap ones (PGS, DVB, VobSub) would need OCR. */
@@ -32,10 +35,11 @@ export function planSubtitles(probe: MediaProbe, sidecars: readonly SidecarSubti
     .filter((stream) => TEXT_SUBTITLE_CODECS.has(stream.codec))
     .map((stream) => ({ from: { streamIndex: stream.index }, language: stream.language ?? 'und', title: stream.title, isDefault: stream.isDefault }));
   // Checked here so a typo fails before any encoding starts.
-  for (const sidecar of sidecars) {
+  const notes = sidecars.map((sidecar) => {
     if (!existsSync(sidecar.path)) throw new VidpipeError('USAGE', `--subtitles: ${sidecar.path} does not exist`);
-  }
-  const fromFiles = sidecars.map((sidecar) => ({ from: { file: sidecar.path }, language: sidecar.language, title: undefined, isDefault: false }));
+    return checkSubtitleFile(sidecar.path).notes;
+  });
+  const fromFiles = sidecars.map((sidecar, i) => ({ from: { file: sidecar.path }, language: sidecar.language, title: undefined, isDefault: false, notes: notes[i] }));
   const all = [...fromSource, ...fromFiles];
   const usedIds = new Set<string>();
   const usedNames = new Set<string>();
@@ -53,7 +57,7 @@ export function planSubtitles(probe: MediaProbe, sidecars: readonly SidecarSubti
     // HLS allows one DEFAULT=YES per group.
     const isDefault = entry.isDefault && !defaultTaken;
     defaultTaken ||= isDefault;
-    return { id, from: entry.from, language, name, isDefault };
+    return { id, from: entry.from, language, name, isDefault, ...('notes' in entry && entry.notes.length > 0 ? { notes: entry.notes } : {}) };
   });
 }
 
@@ -94,7 +98,14 @@ export async function extractSubtitles(input: SubtitlesInput, ctx: StageContext)
       });
     }
     const output = join(dir, `${plan.id}.vtt`);
-    await ctx.ffmpeg.run(buildSubtitleExtractArgs({ input: file, streamIndex: 'streamIndex' in plan.from ? plan.from.streamIndex : undefined, output }), { label: `subtitles ${plan.id}` });
+    let converted = file;
+    if (isFile) {
+      // What ffmpeg converts is the file as checked: UTF-8, the bad cues left out.
+      const checked = checkSubtitleFile(file);
+      converted = join(dir, `${plan.id}.checked.${checked.format}`);
+      await writeFile(converted, checked.text);
+    }
+    await ctx.ffmpeg.run(buildSubtitleExtractArgs({ input: converted, streamIndex: 'streamIndex' in plan.from ? plan.from.streamIndex : undefined, output }), { label: `subtitles ${plan.id}` });
     tracks.push({ plan, cues: parseWebVtt(await readFile(output, 'utf8')) });
     ctx.onProgress((i + 1) / input.tracks.length);
   }

@@ -1,0 +1,162 @@
+import { readFileSync, statSync } from 'node:fs';
+import { VidpipeError } from '../../errors.js';
+
+/**
+ * A sidecar subtitle file read strictly, before any encode: ffmpeg takes a timing line it cannot
+ * read (`00:00:61,000`, `xx`) for cue text and publishes it, and fails with only "exited with
+ * code 1" on bytes that are not text. So the file is decoded and its cues checked here: a file
+ * with no valid cue is refused (exit 2) naming the line; single bad cues are left out, each with
+ * a note naming its line, and ffmpeg converts what remains (`text`, UTF-8).
+ */
+export interface CheckedSubtitleFile {
+  format: 'srt' | 'vtt' | 'ass';
+  /** The file as ffmpeg should read it: UTF-8, without the cues that were left out. */
+  text: string;
+  cues: number;
+  /** One line per decision: a cue left out, an encoding converted. */
+  notes: string[];
+}
+
+/** Far larger than any subtitle file (a feature film's SRT is about 100 KB): a video given by mistake. */
+const MAX_BYTES = 32 * 1024 * 1024;
+
+export function checkSubtitleFile(file: string): CheckedSubtitleFile {
+  const refuse = (reason: string, hint?: string) => new VidpipeError('INPUT_INVALID', `--subtitles ${file}: ${reason}`, { hint: hint ?? 'give an SRT, WebVTT or ASS subtitle file (UTF-8 text)' });
+  const size = statSync(file).size;
+  if (size > MAX_BYTES) throw refuse(`${size} bytes is far too large for a subtitle file (at most ${MAX_BYTES})`);
+  const bytes = readFileSync(file);
+  const notes: string[] = [];
+  const decoded = decodeText(bytes, (note) => notes.push(`--subtitles ${file}: ${note}`), refuse);
+  const text = decoded.replace(/\r\n?/g, '\n');
+  if (text.trim() === '') throw refuse('the file is empty');
+  if (/^\[Script Info\]/im.test(text.slice(0, 4096))) return { format: 'ass', text, cues: -1, notes };
+  const format = /^WEBVTT(?:[ \t]|$)/.test(text) ? 'vtt' : 'srt';
+  const parsed = parseCues(text.split('\n'), format);
+  const described = parsed.problems.map((problem) => `--subtitles ${file}: line ${problem.line}: ${problem.reason}; the cue is left out`);
+  if (parsed.kept.length === 0) {
+    const first = parsed.problems[0];
+    throw refuse(first ? `no valid cue; line ${first.line}: ${first.reason}` : 'no subtitle cue in the file');
+  }
+  const header = format === 'vtt' ? 'WEBVTT\n\n' : '';
+  return { format, text: header + parsed.kept.join('\n\n') + '\n', cues: parsed.kept.length, notes: [...notes, ...described] };
+}
+
+function decodeText(bytes: Buffer, note: (text: string) => void, refuse: (reason: string, hint?: string) => VidpipeError): string {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return strictUtf8(bytes.subarray(3), refuse);
+  const utf16 = bytes[0] === 0xff && bytes[1] === 0xfe ? 'utf-16le' : bytes[0] === 0xfe && bytes[1] === 0xff ? 'utf-16be' : undefined;
+  if (utf16 !== undefined) {
+    let text: string;
+    try {
+      text = new TextDecoder(utf16, { fatal: true }).decode(bytes.subarray(2));
+    } catch {
+      throw refuse(`the file starts with a ${utf16.toUpperCase()} byte-order mark but is not ${utf16.toUpperCase()} text`);
+    }
+    note(`read as ${utf16.toUpperCase()} (byte-order mark) and converted to UTF-8`);
+    return assertText(text, refuse);
+  }
+  const sample = bytes.subarray(0, 4096);
+  const nulAt = (parity: number) => sample.filter((_, i) => i % 2 === parity).every((b) => b === 0);
+  if (sample.length >= 8 && (nulAt(0) || nulAt(1))) {
+    throw refuse('the file looks like UTF-16 text without a byte-order mark', 'save it as UTF-8 (or UTF-16 with a byte-order mark)');
+  }
+  return strictUtf8(bytes, refuse);
+}
+
+function strictUtf8(bytes: Buffer, refuse: (reason: string, hint?: string) => VidpipeError): string {
+  try {
+    return assertText(new TextDecoder('utf-8', { fatal: true }).decode(bytes), refuse);
+  } catch (error) {
+    if (error instanceof VidpipeError) throw error;
+  }
+  // Not UTF-8: binary, or text in a legacy single-byte encoding.
+  assertText(new TextDecoder('latin1').decode(bytes), refuse);
+  const lenient = new TextDecoder('utf-8').decode(bytes);
+  const line = lenient.slice(0, lenient.indexOf('\uFFFD')).split('\n').length;
+  throw refuse(`the file is not UTF-8 text (line ${line} has a byte UTF-8 does not allow there)`, 'save the subtitles as UTF-8 (for example: iconv -f WINDOWS-1252 -t UTF-8 in.srt > out.srt)');
+}
+
+/** Binary data has NULs and other control characters that text never has. */
+function assertText(text: string, refuse: (reason: string, hint?: string) => VidpipeError): string {
+  // eslint-disable-next-line no-control-regex
+  const controls = text.match(/[\u0000-\u0008\u000B\u000E-\u001F\u007F]/g)?.length ?? 0;
+  if (text.includes('\u0000') || controls > Math.max(2, text.length / 1000)) throw refuse('the file is not text (binary data)');
+  return text;
+}
+
+interface ParsedCues {
+  /** Each valid cue's lines as written (identifier, timing line, text). */
+  kept: string[];
+  problems: { line: number; reason: string }[];
+}
+
+/** HH:MM:SS,mmm (SRT) or [HH:]MM:SS.mmm (WebVTT), both separators accepted as ffmpeg does. */
+const STAMP = /^(?:(\d+):)?(\d{2}):(\d{2})[,.](\d{3})$/;
+const TIMING = /^\s*(\S+)\s*-->\s*(\S+)(.*)$/;
+/** Two timestamps with no arrow between them: a damaged timing line. */
+const ARROWLESS = /^\s*\d+:\d+:\d+[,.]\d+\s+\d+:\d+:\d+[,.]\d+\s*$/;
+
+/**
+ * Cues separated by blank lines: an optional identifier line (an SRT index), a timing line, the
+ * text. A timing line inside a cue's text starts a new cue (SRT files often lack the blank line).
+ */
+function parseCues(lines: string[], format: 'srt' | 'vtt'): ParsedCues {
+  const kept: string[] = [];
+  const problems: ParsedCues['problems'] = [];
+  let index = 0;
+  if (format === 'vtt') while (index < lines.length && lines[index]!.trim() !== '') index++; // the WEBVTT header block
+  while (index < lines.length) {
+    while (index < lines.length && lines[index]!.trim() === '') index++;
+    if (index >= lines.length) break;
+    const start = index;
+    let end = start;
+    while (end < lines.length && lines[end]!.trim() !== '') end++;
+    index = end;
+    const block = lines.slice(start, end);
+    if (format === 'vtt' && /^(NOTE|STYLE|REGION)(\s|$)/.test(block[0]!)) continue;
+    // Split the block at each timing line, taking an index line just above it along.
+    const timings = block.flatMap((line, i) => (line.includes('-->') ? [i] : []));
+    if (timings.length === 0) {
+      const arrowless = block.slice(0, 2).findIndex((line) => ARROWLESS.test(line));
+      problems.push(arrowless >= 0 ? { line: start + arrowless + 1, reason: "the timing line has no '-->'" } : { line: start + 1, reason: 'text without a timing line above it' });
+      continue;
+    }
+    const isIndex = (i: number) => /^\d+$/.test(block[i]!.trim());
+    const starts = timings.map((t, k) => {
+      if (k === 0) return t <= 1 ? 0 : isIndex(t - 1) ? t - 1 : t;
+      return t - 1 > timings[k - 1]! && isIndex(t - 1) ? t - 1 : t;
+    });
+    if (starts[0]! > 0) problems.push({ line: start + 1, reason: 'text without a timing line above it' });
+    for (const [k, cueStart] of starts.entries()) {
+      const timingAt = timings[k]!;
+      const cueEnd = k + 1 < starts.length ? starts[k + 1]! : block.length;
+      const reason = timingProblem(block[timingAt]!);
+      if (reason !== undefined) {
+        problems.push({ line: start + timingAt + 1, reason });
+        continue;
+      }
+      if (cueEnd - timingAt <= 1) continue; // a cue with no text shows nothing
+      kept.push(block.slice(cueStart, cueEnd).join('\n'));
+    }
+  }
+  return { kept, problems };
+}
+
+function timingProblem(line: string): string | undefined {
+  const match = TIMING.exec(line);
+  if (!match) return `unreadable timing line "${line.trim()}"`;
+  const start = stampSeconds(match[1]!);
+  const end = stampSeconds(match[2]!);
+  if (typeof start === 'string') return `${start} in "${line.trim()}"`;
+  if (typeof end === 'string') return `${end} in "${line.trim()}"`;
+  if (end < start) return `the cue ends (${match[2]}) before it starts (${match[1]})`;
+  return undefined;
+}
+
+/** Seconds, or what is wrong with the timestamp. */
+function stampSeconds(stamp: string): number | string {
+  const match = STAMP.exec(stamp);
+  if (!match) return `"${stamp}" is not a timestamp (HH:MM:SS,mmm)`;
+  const [hours, minutes, seconds, millis] = [Number(match[1] ?? 0), Number(match[2]), Number(match[3]), Number(match[4])];
+  if (minutes >= 60 || seconds >= 60) return `"${stamp}" has ${minutes >= 60 ? 'minutes' : 'seconds'} past 59`;
+  return hours * 3600 + minutes * 60 + seconds + millis / 1000;
+}
