@@ -51,7 +51,11 @@ export interface LadderRung {
   predicted?: RungQuality & { kbps: number };
   /** From the encoded rung: rates over the package's segments (absent for rungs the analysis left out); quality with --metrics. */
   measured?: { peakKbps: number; averageKbps: number; quality?: RungQuality };
-  /** Why the rung was not packaged: the analysis left it out, or it did not rise above the rung below. */
+  /**
+   * Why the rung was not packaged (the analysis left it out, or it did not rise above the rung
+   * below); for a packaged constant-quality rung, what the quality check found when it corrected
+   * the rung or the target was missed ("target 40 dB missed: PSNR 39.61 dB after 2 re-encodes …").
+   */
   reason?: string;
 }
 

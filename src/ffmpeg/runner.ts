@@ -73,6 +73,20 @@ export class FfmpegRunner {
     return result.stdout;
   }
 
+  /** How many chunk encodes this machine runs at once (the job's slots). */
+  get encodeSlots(): number {
+    return this.job.parallelEncodes;
+  }
+
+  /**
+   * This runner for a task that runs chunk encodes of its own (a quality correction after the
+   * encode nodes): its encodes share the cores by its own count of unfinished ones, as the
+   * encode nodes do by theirs.
+   */
+  forOwnChunkEncodes(unfinishedChunkEncodes: () => number): FfmpegRunner {
+    return new FfmpegRunner({ ...this.job, unfinishedChunkEncodes }, this.signal, this.onProgress);
+  }
+
   /** The cores a chunk encode starting now gets: when fewer chunks than slots are left, they share the idle ones. */
   coreShare(): number {
     const { parallelEncodes, unfinishedChunkEncodes } = this.job;

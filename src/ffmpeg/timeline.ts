@@ -32,6 +32,8 @@ export interface StreamTimeline {
   /** Byte offsets of the first and last packet with a known position (-1: none). */
   firstByte: number;
   lastByte: number;
+  /** Packets decoded only to reach the first shown picture (before an edit list's start), not presented. */
+  discardedPackets: number;
   /** Packets with neither a presentation nor a decode time. */
   untimedPackets: number;
   /** Places where the decode time goes back by more than RESTART_SECONDS (a few are kept). */
@@ -89,7 +91,7 @@ export function parsePacketLines(text: string): Map<number, StreamTimeline> {
     if (!packet.stream_index || !Number.isInteger(index)) continue;
     let s = streams.get(index);
     if (!s) {
-      s = { index, packets: 0, keyPackets: 0, startSeconds: Infinity, endSeconds: -Infinity, firstByte: -1, lastByte: -1, untimedPackets: 0, restarts: [], restartCount: 0 };
+      s = { index, packets: 0, keyPackets: 0, startSeconds: Infinity, endSeconds: -Infinity, firstByte: -1, lastByte: -1, discardedPackets: 0, untimedPackets: 0, restarts: [], restartCount: 0 };
       streams.set(index, s);
     }
     s.packets++;
@@ -106,10 +108,17 @@ export function parsePacketLines(text: string): Map<number, StreamTimeline> {
       s.untimedPackets++;
       continue;
     }
+    // An edit list that starts mid-GOP (a stream-copied cut) keeps the GOP's head so it can be
+    // decoded; the demuxer flags those packets discard (ffprobe's second flag, D) and players,
+    // like ffmpeg's decoders, never show them: the presentation starts after them.
     const presentation = pts ?? dts!;
-    if (key) (s.keyTimes ??= []).push(presentation);
-    s.startSeconds = Math.min(s.startSeconds, presentation);
-    s.endSeconds = Math.max(s.endSeconds, presentation + (seconds(packet.duration_time) ?? 0));
+    if (packet.flags?.[1] === 'D') {
+      s.discardedPackets++;
+    } else {
+      if (key) (s.keyTimes ??= []).push(presentation);
+      s.startSeconds = Math.min(s.startSeconds, presentation);
+      s.endSeconds = Math.max(s.endSeconds, presentation + (seconds(packet.duration_time) ?? 0));
+    }
     if (dts !== undefined) {
       if (s.lastDts !== undefined) {
         const step = dts - s.lastDts;

@@ -4,13 +4,15 @@
  * Matroska copy (when chunks cannot seek in the input) and the plan; once the plan is known and
  * the job has its work folder, everything the plan asks for:
  *
- *   probe → [prepare-source] → plan → [analyse-ladder] → encode-video-<i> ─┬─ assemble-<r> ─ check-rise ─ package-<r> ─┐
- *                                     loudness → encode-audio-<a> ─ package-<a> ─────────────────────────────┼─ manifests ─ [metrics] ─ publish ─ metadata
- *                                     poster, storyboard (from a small rendition), cover, subtitles ────────┘
+ *   probe → [prepare-source] → plan → [analyse-ladder] → encode-video-<i> ─┬─ assemble-<r> ─ [check-quality] ─ check-rise ─ package-<r> ─┐
+ *                                     loudness → encode-audio-<a> ─ package-<a> ─────────────────────────────────────────────────────────┼─ manifests ─ [metrics] ─ publish ─ metadata
+ *                                     poster, storyboard (from a small rendition), cover, subtitles ─────────────────────────────────────┘
  *
  * With `--ladder auto` the analysis (src/ladder/analyse.ts) chooses the renditions, so the encodes
- * are added once it has run. check-rise says which assembled renditions rise with resolution:
- * the package nodes of the others write nothing, and the manifests leave them out.
+ * are added once it has run, and check-quality measures its constant-quality rungs against the
+ * source (re-encoding a miss, src/ladder/quality-check.ts). check-rise says which assembled
+ * renditions rise with resolution: the package nodes of the others write nothing, and the
+ * manifests leave them out.
  *
  * buildJobGraph(state, environment) returns every node that state allows; runners add the ones
  * they do not have yet (runDag's `grow`). What differs between machines is in the environment:
@@ -41,6 +43,7 @@ import { extractSubtitles } from '../core/stages/subtitles.js';
 import { measurePackageQuality } from '../metrics/stage.js';
 import { analyseTitleStage, decodedFrameBytes } from '../ladder/analyse.js';
 import { checkRiseStage } from '../ladder/rise.js';
+import { checkQualityStage } from '../ladder/quality-check.js';
 import type { JobSettings } from '../settings/job-settings.js';
 import type { GraphState, JobOptions, JobSite } from './job-options.js';
 import { NODE_KINDS, NodeResultsView, node, type NodeKind, type NodeRef, type NodeResults } from './nodes.js';
@@ -269,21 +272,40 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
     ? add(node.subtitles, { label: `Subtitles (${plan.subtitles.length} tracks)`, dependsOn: [node.plan], run: (_r, ctx) => extractSubtitles({ source: source.path, tracks: plan.subtitles! }, ctx) })
     : undefined;
 
+  // --ladder auto: the constant-quality rungs keep the target (a miss is encoded again) before
+  // the rates are compared. A node of its own, so that only these jobs read the source here.
+  const analysis = video && env.options.settings.rungs === 'auto' ? node.analyseLadder : undefined;
+  const checkedQuality = analysis
+    ? add(node.checkQuality, {
+        label: 'Check the quality target of the constant-quality rungs',
+        dependsOn: [...assembledNodes, analysis],
+        run: (results, ctx) => {
+          const { metric, target, probes } = results.get(analysis);
+          const renditions = video!.renditions.map((rendition) => ({ rendition, path: results.get(node.assemble(rendition.id)).path }));
+          return checkQualityStage({ source: source.path, video: video!, renditions, metric, target, probes }, ctx);
+        },
+      })
+    : undefined;
   const checkedRise = video
     ? add(node.checkRise, {
         label: 'Check the ladder rises with resolution',
-        dependsOn: assembledNodes,
-        run: (results, ctx) =>
-          checkRiseStage(
+        dependsOn: [...assembledNodes, ...(checkedQuality ? [checkedQuality] : [])],
+        run: (results, ctx) => {
+          const checked = checkedQuality ? results.get(checkedQuality).files : {};
+          return checkRiseStage(
             {
-              renditions: video.renditions.map((rendition) => ({ rendition, path: results.get(node.assemble(rendition.id)).path })),
+              renditions: video.renditions.map((rendition) => ({ rendition, path: checked[rendition.id] ?? results.get(node.assemble(rendition.id)).path })),
               video,
               segmentDurationSeconds: plan.segmentDurationSeconds,
             },
             ctx,
-          ),
+          );
+        },
       })
     : undefined;
+  /** The file to package: the one check-rise measured (a quality correction's, or the assembled one). */
+  const encodedFile = (results: NodeResultsView, id: string) =>
+    (checkedRise && results.get(checkedRise).measured.find((m) => m.id === id)?.path) || results.get(node.assemble(id)).path;
 
   // Every video rendition has its package node, after check-rise; one that did not rise is not
   // packaged (no files) and the manifests leave it out. (The graph does not grow here: a queue
@@ -291,7 +313,7 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
   const kept = (results: NodeResultsView, id: string) => !checkedRise || results.get(checkedRise).kept.includes(id);
   for (const rendition of video?.renditions ?? []) {
     const assembled = node.assemble(rendition.id);
-    addPackage(rendition.id, (results) => results.get(assembled).path, [assembled, checkedRise!], 'video', video!.fragmentSeconds, (results) => !kept(results, rendition.id));
+    addPackage(rendition.id, (results) => encodedFile(results, rendition.id), [assembled, checkedRise!], 'video', video!.fragmentSeconds, (results) => !kept(results, rendition.id));
   }
 
   const tsTracks = (plan.ts?.renditions ?? []).map((renditionId) => {
@@ -304,7 +326,7 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
         run: async (results, ctx) =>
           !kept(results, renditionId) ? { outputDir: '', segments: [], dropped: true } : packageTs(
             {
-              video: results.get(node.assemble(renditionId)).path,
+              video: encodedFile(results, renditionId),
               audio: audio ? results.get(audio).path : undefined,
               outputDir: join(site.packageDir, 'ts', renditionId),
               segmentSeconds: plan.segmentDurationSeconds,
@@ -346,7 +368,7 @@ function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnv
       })
     : undefined;
   // The package's report (vidpipe.json) tells how the ladder was chosen: publish reads those results on any machine.
-  const ladderNodes = [...(checkedRise ? [checkedRise] : []), ...(video && env.options.settings.rungs === 'auto' ? [node.analyseLadder] : [])];
+  const ladderNodes = [...(checkedRise ? [checkedRise] : []), ...(checkedQuality ? [checkedQuality] : []), ...(analysis ? [analysis] : [])];
   const publish = add(node.publish, {
     label: 'Publish package',
     dependsOn: [manifests, ...pictures, ...(metrics ? [metrics] : []), ...ladderNodes],

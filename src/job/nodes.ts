@@ -25,6 +25,7 @@ import type { ManifestsOutput } from '../core/stages/manifests.js';
 import type { QualityMetrics } from '../metrics/quality.js';
 import type { PublishedFile } from '../storage/storage.js';
 import type { TitleAnalysis } from '../ladder/analyse.js';
+import type { QualityCheck } from '../ladder/quality-check.js';
 import type { RiseCheck } from '../ladder/rise.js';
 import type { ChosenPackage } from '../storage/publish.js';
 
@@ -47,6 +48,8 @@ export interface NodeResults {
   loudness: LoudnessAnalysis;
   'encode-audio': EncodedAudio;
   assemble: AssembledRendition;
+  /** `--ladder auto`: each constant-quality rung measured against the target, re-encoded when it missed, or reported as missed. */
+  'check-quality': QualityCheck;
   /** Every ladder rises with resolution: each rung's measured rates, and the rungs packaged. */
   'check-rise': RiseCheck;
   package: PackagedTrack;
@@ -98,6 +101,8 @@ export const NODE_KINDS: { readonly [K in NodeKind]: KindSpec } = {
   loudness: { row: 'Encode audio', weight: 0.1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 95, colour: '#7c4dcc' },
   'encode-audio': { row: 'Encode audio', weight: 1, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 90, colour: '#7c4dcc' },
   assemble: { row: 'Assemble renditions', weight: 0.5, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 50, colour: '#3aa0c8' },
+  // Measures the constant-quality rungs against the source and re-encodes a miss: on the tail's critical path.
+  'check-quality': { row: 'Assemble renditions', weight: 1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 55, colour: '#c2410c' },
   'check-rise': { row: 'Assemble renditions', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'anywhere', priority: 50, colour: '#3aa0c8' },
   package: { row: 'Package CMAF segments', weight: 1, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 40, colour: '#1f9d6b' },
   'package-ts': { row: 'Package CMAF segments', weight: 1, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 40, colour: '#1f9d6b' },
@@ -129,6 +134,7 @@ export const node = {
   loudness: ref('loudness'),
   encodeAudio: (renditionId: string) => ref('encode-audio', `encode-audio-${renditionId}`),
   assemble: (renditionId: string) => ref('assemble', `assemble-${renditionId}`),
+  checkQuality: ref('check-quality'),
   checkRise: ref('check-rise'),
   package: (trackId: string) => ref('package', `package-${trackId}`),
   packageTs: (renditionId: string) => ref('package-ts', `package-ts-${renditionId}`),

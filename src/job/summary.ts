@@ -179,7 +179,7 @@ export function succeededResult(input: {
     outputs: packageOutputs(input.options, input.chosen, results),
     renditions: summariseRenditions(manifests, plan, input.files, results.find(node.metrics)),
     ...(plan.video
-      ? { ladder: ladderReport({ renditions: plan.video.renditions, analysis: results.find(node.analyseLadder), rise: results.find(node.checkRise), metrics: results.find(node.metrics) }) }
+      ? { ladder: ladderReport({ renditions: plan.video.renditions, analysis: results.find(node.analyseLadder), rise: results.find(node.checkRise), quality: results.find(node.checkQuality), metrics: results.find(node.metrics) }) }
       : {}),
     timings: input.timings,
     ...(loudness ? { loudness } : {}),

@@ -434,6 +434,8 @@ export async function analyseTitleStage(input: TitleAnalysisInput, ctx: StageCon
       workDir: ctx.workDir,
       ...(input.parallel ? { parallel: input.parallel } : {}),
       ...(input.frameBytes ? { frameBytes: input.frameBytes } : {}),
+      // Tests only: a negative margin makes the choice aim under the target, so the quality check must correct it.
+      ...(process.env.VIDPIPE_TEST_LADDER_MARGIN ? { choice: { margin: Number(process.env.VIDPIPE_TEST_LADDER_MARGIN) } } : {}),
       onProgress: (fraction) => ctx.onProgress(fraction),
     },
     ctx.ffmpeg,

@@ -7,6 +7,7 @@ import type { Rendition } from '../core/ladder.js';
 import type { LadderReport, LadderRung, RungQuality } from '../core/result.js';
 import type { QualityMetrics } from '../metrics/quality.js';
 import type { TitleAnalysis } from './analyse.js';
+import type { QualityCheck, RungQualityCheck } from './quality-check.js';
 import type { RiseCheck } from './rise.js';
 
 const round1 = (value: number) => Math.round(value * 10) / 10;
@@ -21,31 +22,44 @@ export interface LadderReportInput {
   renditions: Rendition[];
   analysis?: TitleAnalysis;
   rise?: RiseCheck;
+  /** --ladder auto: the constant-quality rungs against the target, corrected or missed (check-quality). */
+  quality?: QualityCheck;
   /** --metrics: each packaged rendition's quality against the source. */
   metrics?: Record<string, QualityMetrics>;
 }
 
+/** What the quality check did to a constant-quality rung: corrected, or the target missed (never reported as met). */
+export function qualityNote(check: RungQualityCheck): string {
+  const unit = check.metric === 'psnr' ? ' dB' : '';
+  const measured = `${check.metric.toUpperCase()} ${check.measured.toFixed(2)}${unit}`;
+  const corrections = check.corrections === 0 ? '' : ` after ${check.corrections} re-encode${check.corrections > 1 ? 's' : ''} (CRF ${check.chosenCrf} → ${check.crf})`;
+  return check.met
+    ? `target ${check.target}${unit} met${corrections}: ${measured}`
+    : `target ${check.target}${unit} missed: ${measured}${corrections}`;
+}
+
 export function ladderReport(input: LadderReportInput): LadderReport {
-  const { analysis, rise, metrics } = input;
+  const { analysis, rise, quality: checks, metrics } = input;
   const chosen = new Map((analysis?.choice.rungs ?? []).map((rung) => [rung.rendition.id, rung]));
   const encoded: LadderRung[] = input.renditions.map((rendition) => {
     const rung = chosen.get(rendition.id);
     const measured = rise?.measured.find((m) => m.id === rendition.id);
     const dropped = rise?.dropped.find((d) => d.id === rendition.id);
     const measuredQuality = metrics?.[rendition.id];
+    const checked = checks?.rungs.find((q) => q.id === rendition.id);
     return {
       name: rendition.id,
       codec: rendition.codec,
       size: rendition.size,
       status: dropped ? 'dropped' : 'packaged',
       mode: rung ? rung.mode : 'vbr',
-      ...(rendition.crf === undefined ? {} : { crf: rendition.crf }),
+      ...(rendition.crf === undefined ? {} : { crf: checked?.crf ?? rendition.crf }),
       targetKbps: rendition.bitrateKbps,
       ...(rung ? { predicted: { kbps: round1(rung.predicted.kbps), ...quality(rung.predicted) } } : {}),
       ...(measured
         ? { measured: { peakKbps: round1(measured.peakKbps), averageKbps: round1(measured.averageKbps), ...(measuredQuality ? { quality: quality(measuredQuality) } : {}) } }
         : {}),
-      ...(dropped ? { reason: dropped.reason } : {}),
+      ...(dropped ? { reason: dropped.reason } : checked && (checked.corrections > 0 || !checked.met) ? { reason: qualityNote(checked) } : {}),
     };
   });
   if (!analysis) return { method: 'fixed', rungs: encoded };

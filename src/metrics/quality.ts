@@ -30,7 +30,7 @@ export interface QualityMetrics {
 
 export interface RenditionToMeasure {
   name: string;
-  /** The rendition's HLS media playlist (local path): ffmpeg reads init + every segment through it. */
+  /** The rendition's HLS media playlist (local path: ffmpeg reads init + every segment through it), or its MP4. */
   playlist: string;
   width: number;
   height: number;
@@ -92,53 +92,58 @@ function round(value: number, digits: number): number {
 }
 
 /**
- * Measures every rendition, one ffmpeg each (sequentially: each run already decodes two
- * streams and the DAG budgets this task as one slot). Returns metrics by rendition name.
+ * Measures every rendition against one decode of the source: one ffmpeg for all the renditions
+ * of a frame rate (a job's have one). Returns metrics by rendition name.
  */
 export async function measureQuality(input: QualityJobInput, ctx: StageContext): Promise<Record<string, QualityMetrics>> {
   const scratch = join(ctx.workDir, 'metrics');
   await mkdir(scratch, { recursive: true });
   const results: Record<string, QualityMetrics> = {};
+  const logsOf = (index: number) => ({
+    psnrLog: join(scratch, `${index}-psnr.log`),
+    ssimLog: join(scratch, `${index}-ssim.log`),
+    vmafLog: input.vmafAvailable ? join(scratch, `${index}-vmaf.json`) : undefined,
+  });
+  const byRate = new Map<string, { rendition: RenditionToMeasure; index: number }[]>();
+  for (const [index, rendition] of input.renditions.entries()) {
+    const key = `${rendition.frameRate.num}/${rendition.frameRate.den}`;
+    byRate.set(key, [...(byRate.get(key) ?? []), { rendition, index }]);
+  }
   try {
-    for (const [index, rendition] of input.renditions.entries()) {
-      const logs = {
-        psnrLog: join(scratch, `${index}-psnr.log`),
-        ssimLog: join(scratch, `${index}-ssim.log`),
-        vmafLog: input.vmafAvailable ? join(scratch, `${index}-vmaf.json`) : undefined,
-      };
+    for (const [run, group] of [...byRate.values()].entries()) {
       await ctx.ffmpeg.run(
         buildQualityArgs({
-          rendition: rendition.playlist,
+          renditions: group.map(({ rendition, index }) => ({ path: rendition.playlist, width: rendition.width, height: rendition.height, ...logsOf(index) })),
           source: input.source,
           sourceStreamIndex: input.sourceStreamIndex,
-          width: rendition.width,
-          height: rendition.height,
-          frameRate: rendition.frameRate,
+          frameRate: group[0]!.rendition.frameRate,
           durationSeconds: input.durationSeconds,
           deinterlace: input.deinterlace,
-          ...logs,
         }),
         {
-          label: `quality metrics of ${rendition.name}`,
+          label: `quality metrics of ${group.map(({ rendition }) => rendition.name).join(', ')}`,
           durationSeconds: input.durationSeconds,
-          span: [index / input.renditions.length, (index + 1) / input.renditions.length],
+          span: [run / byRate.size, (run + 1) / byRate.size],
         },
       );
-      const psnr = parsePsnrStats(await readFile(logs.psnrLog, 'utf8'));
-      const ssim = parseSsimStats(await readFile(logs.ssimLog, 'utf8'));
-      const vmaf = logs.vmafLog ? parseVmafLog(await readFile(logs.vmafLog, 'utf8')) : null;
-      const fps = rendition.frameRate.num / rendition.frameRate.den;
-      results[rendition.name] = {
-        psnr: round(psnr.psnr, 3),
-        psnrMin: round(psnr.psnrMin, 3),
-        ssim: round(ssim.ssim, 5),
-        ssimMin: round(ssim.ssimMin, 5),
-        vmaf: vmaf === null ? null : round(vmaf, 3),
-        ...(vmaf === null ? { vmafNote: VMAF_UNAVAILABLE } : {}),
-        frames: psnr.frames,
-        reference: `source scaled to ${rendition.width}x${rendition.height} at ${round(fps, 3)} fps`,
-        measuredAt: new Date().toISOString(),
-      };
+      for (const { rendition, index } of group) {
+        const logs = logsOf(index);
+        const psnr = parsePsnrStats(await readFile(logs.psnrLog, 'utf8'));
+        const ssim = parseSsimStats(await readFile(logs.ssimLog, 'utf8'));
+        const vmaf = logs.vmafLog ? parseVmafLog(await readFile(logs.vmafLog, 'utf8')) : null;
+        const fps = rendition.frameRate.num / rendition.frameRate.den;
+        results[rendition.name] = {
+          psnr: round(psnr.psnr, 3),
+          psnrMin: round(psnr.psnrMin, 3),
+          ssim: round(ssim.ssim, 5),
+          ssimMin: round(ssim.ssimMin, 5),
+          vmaf: vmaf === null ? null : round(vmaf, 3),
+          ...(vmaf === null ? { vmafNote: VMAF_UNAVAILABLE } : {}),
+          frames: psnr.frames,
+          reference: `source scaled to ${rendition.width}x${rendition.height} at ${round(fps, 3)} fps`,
+          measuredAt: new Date().toISOString(),
+        };
+      }
     }
   } finally {
     await rm(scratch, { recursive: true, force: true }).catch(() => undefined);

@@ -12,6 +12,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import HLS from 'hls-parser';
+import { assertFirstPicture, assertFlashAt } from './av-checks.js';
 import { decodedFrameCount, ffprobeJson, keyFrameTimes, runCli, tempDir } from './media.js';
 import type { ExpectedPackage, HostileCase } from './hostile.js';
 
@@ -154,6 +155,12 @@ describe(title, { timeout: 1_200_000, concurrency: 3 }, () => {
       const playback = await ffmpegStderr(['-v', 'error', '-i', masterPath, ...maps, '-f', 'null', '-']);
       assert.equal(playback.trim(), '', 'master.m3u8 decodes cleanly');
 
+      if (expected.firstPicture) await assertFirstPicture(joined, input, size);
+      if (expected.flashSeconds !== undefined) {
+        const audio = expected.audioTracks > 0 ? join(dir, 'audio.mp4') : undefined;
+        if (audio) await joinPlaylist(masterDir, [...audioUris][0]!, audio);
+        await assertFlashAt(joined, audio, expected.flashSeconds, expected.fps);
+      }
       if (expected.transpose) {
         // Compare with the source turned explicitly (autorotate off), not with ffmpeg's own autorotate.
         const psnr = async (transpose: string) => {

@@ -43,6 +43,10 @@ export interface ExpectedPackage {
   decodeErrors?: boolean;
   /** The source's audio has damaged frames: result.source.audioDecodeErrors is reported, and the audio still lasts as long as the video. */
   audioDecodeErrors?: boolean;
+  /** The package's first picture is the source's first shown picture (an edit list's start, not the GOP before it). */
+  firstPicture?: boolean;
+  /** The source flashes white with a beep: both are at this time of the package, within a frame. */
+  flashSeconds?: number;
 }
 
 export interface HostileCase {

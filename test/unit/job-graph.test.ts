@@ -143,6 +143,10 @@ describe('the job graph', () => {
       assert.ok(graph[`package-ts-${id}`]![1].includes('check-rise'), id);
     }
     assert.deepEqual(graph['package-aac-128k']![1], ['encode-audio-aac-128k'], 'audio does not wait for it');
+    // A fixed ladder makes no quality promise: no quality check, and the rise check reads no source (a queue worker fetches none for it).
+    assert.ok(!('check-quality' in graph));
+    assert.equal(NODE_KINDS['check-rise'].reads, 'nothing');
+    assert.equal(NODE_KINDS['check-quality'].reads, 'source');
   });
 
   it('--ladder auto: the analysis node before the encodes, which are added once it has chosen the renditions', () => {
@@ -156,6 +160,10 @@ describe('the job graph', () => {
     }));
     assert.deepEqual(after['encode-video-0'], ['encode-video', ['analyse-ladder']]);
     assert.ok(after.publish![1].includes('analyse-ladder'), 'the package report reads the analysis');
+    // The quality check between the assembles and the rise check; the package report reads it too.
+    assert.deepEqual(after['check-quality'], ['check-quality', ['analyse-ladder', 'assemble-h264-360p']]);
+    assert.deepEqual(after['check-rise'], ['check-rise', ['assemble-h264-360p', 'check-quality']]);
+    assert.ok(after.publish![1].includes('check-quality'));
     assert.deepEqual(Object.keys(after).filter((id) => after[id]![0] === 'assemble'), ['assemble-h264-360p']);
     assert.deepEqual(after.poster![1], ['assemble-h264-360p'], 'thumbnails follow the chosen renditions');
     assert.deepEqual(shape(graphOf([flac], { rungs: 'auto' })).plan, ['plan', ['probe']]);

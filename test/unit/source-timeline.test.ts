@@ -38,6 +38,16 @@ describe('packet timeline', () => {
     assert.equal(t.get(1)!.startSeconds, 9.98);
   });
 
+  it('leaves out the packets an edit list hides (a cut mid-GOP): the presentation starts at the edit', () => {
+    // `ffmpeg -ss 1.2 -i in.mp4 -c copy cut.mp4`: the GOP's first 30 pictures are decoded, flagged discard (D), never shown.
+    const hidden = packets(0, 30, -1.2, 25).map((line) => line.replace(/,(K|_)_,$/, ',$1D,'));
+    const v = parsePacketLines([...hidden, ...packets(0, 70, 0, 25, 30_000)].join('\n')).get(0)!;
+    assert.deepEqual([v.packets, v.discardedPackets, v.startSeconds], [100, 30, 0]);
+    assert.ok(Math.abs(v.endSeconds - 2.8) < 1e-6);
+    assert.deepEqual(v.keyTimes, [0, 1, 2], 'the hidden key frames are no seek points');
+    assert.equal(v.restartCount, 0);
+  });
+
   it('finds a clock that restarts (files joined end to end) and the largest jump forward', () => {
     const t = parsePacketLines([...packets(0, 50, 1.4, 25), ...packets(0, 50, 1.4, 25, 50_000), ...packets(0, 10, 200, 25, 100_000)].join('\n')).get(0)!;
     assert.equal(t.restartCount, 1);

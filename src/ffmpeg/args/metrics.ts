@@ -4,23 +4,28 @@ import { escapeFilterValue } from './images.js';
 import { rationalText } from './video.js';
 
 /**
- * ffmpeg arguments for full-reference quality metrics of one rendition. The rendition is the
- * "main" (distorted) input, the source the reference; both are brought onto the same frame
- * grid the encoder used (fps anchored at 0, then timestamps from 0) and the source is scaled
- * to the rendition's size, so frame n of one is compared with frame n of the other.
+ * ffmpeg arguments for full-reference quality metrics of several renditions from one decode of
+ * the source. Each rendition is a "main" (distorted) input, the source the reference; both are
+ * brought onto the same frame grid the encoder used (fps anchored at 0, then timestamps from 0)
+ * and the source is scaled to each rendition's size, so frame n of one is compared with frame n
+ * of the other.
  */
 export interface QualityArgsInput {
-  /** The rendition as ffmpeg reads it whole: its HLS media playlist (EXT-X-MAP + segments). */
-  rendition: string;
+  renditions: RenditionQualityArgs[];
   source: string;
   /** Absolute index of the source's video stream. */
   sourceStreamIndex: number;
-  width: number;
-  height: number;
   frameRate: Rational;
   /** Only the first `durationSeconds` of the source were packaged. */
   durationSeconds: number;
   deinterlace: boolean;
+}
+
+export interface RenditionQualityArgs {
+  /** The rendition as ffmpeg reads it whole: its HLS media playlist (EXT-X-MAP + segments), or its MP4. */
+  path: string;
+  width: number;
+  height: number;
   psnrLog: string;
   ssimLog: string;
   /** Set only when the ffmpeg in use has the libvmaf filter. */
@@ -28,27 +33,30 @@ export interface QualityArgsInput {
 }
 
 export function buildQualityArgs(input: QualityArgsInput): string[] {
-  const reference = [
+  const sourceInput = input.renditions.length;
+  const grid = [
     ...(input.deinterlace ? ['bwdif=mode=send_frame:deint=interlaced'] : []),
     `fps=fps=${rationalText(input.frameRate)}:start_time=0`,
-    `scale=${input.width}:${input.height}:flags=bicubic`,
-    'setsar=1',
-    'format=yuv420p',
-    'setpts=PTS-STARTPTS',
   ];
-  const branches = input.vmafLog ? 3 : 2;
-  const refs = Array.from({ length: branches }, (_, i) => `[r${i}]`).join('');
-  const graph = [
-    '[0:v:0]format=yuv420p,setsar=1,setpts=PTS-STARTPTS[d0]',
-    `[1:${input.sourceStreamIndex}]${reference.join(',')},split=${branches}${refs}`,
-    `[d0][r0]psnr=stats_file=${escapeFilterValue(input.psnrLog)}[d1]`,
-    `[d1][r1]ssim=stats_file=${escapeFilterValue(input.ssimLog)}${input.vmafLog ? '[d2]' : ''}`,
-    ...(input.vmafLog ? [`[d2][r2]libvmaf=log_fmt=json:log_path=${escapeFilterValue(input.vmafLog)}`] : []),
-  ];
+  const scaled = input.renditions.map((_r, i) => `[s${i}]`).join('');
+  const graph = [`[${sourceInput}:${input.sourceStreamIndex}]${grid.join(',')},split=${input.renditions.length}${scaled}`];
+  for (const [i, rendition] of input.renditions.entries()) {
+    const reference = [`scale=${rendition.width}:${rendition.height}:flags=bicubic`, 'setsar=1', 'format=yuv420p', 'setpts=PTS-STARTPTS'];
+    const branches = rendition.vmafLog ? 3 : 2;
+    const refs = Array.from({ length: branches }, (_, b) => `[r${i}_${b}]`).join('');
+    graph.push(
+      `[${i}:v:0]format=yuv420p,setsar=1,setpts=PTS-STARTPTS[d${i}_0]`,
+      `[s${i}]${reference.join(',')},split=${branches}${refs}`,
+      `[d${i}_0][r${i}_0]psnr=stats_file=${escapeFilterValue(rendition.psnrLog)}[d${i}_1]`,
+      `[d${i}_1][r${i}_1]ssim=stats_file=${escapeFilterValue(rendition.ssimLog)}${rendition.vmafLog ? `[d${i}_2]` : ''}`,
+      ...(rendition.vmafLog ? [`[d${i}_2][r${i}_2]libvmaf=log_fmt=json:log_path=${escapeFilterValue(rendition.vmafLog)}`] : []),
+    );
+  }
   return [
-    '-i', safeInputPath(input.rendition),
+    ...input.renditions.flatMap((rendition) => ['-i', safeInputPath(rendition.path)]),
     '-i', safeInputPath(input.source),
     '-filter_complex', graph.join(';'),
+    // Every comparison's output (unlabelled) goes to the one null output.
     '-t', input.durationSeconds.toFixed(6),
     '-f', 'null', '-',
   ];
