@@ -291,6 +291,13 @@ export class Watcher {
       this.log(`${uri}: released (stopping); it will be picked up again`);
       return { ...base, watchStatus: 'released' };
     }
+    if (failure.code === 'BUSY') {
+      // Another vidpipe (a watcher with its own database, a transcode run) is doing this very job:
+      // nothing failed, so no attempt is spent; the upload is taken up again once it has finished.
+      this.store.release(object, { countAttempt: false, error: failure.message, jobId: result?.jobId });
+      this.log(`${uri}: another vidpipe is running this job, will try again later: ${failure.message}`);
+      return { ...base, watchStatus: 'retry' };
+    }
     if (TRANSIENT.has(failure.code) && attempt < this.config.maxAttempts) {
       this.store.release(object, { countAttempt: true, error: failure.message, jobId: result?.jobId });
       this.log(`${uri}: attempt ${attempt} failed, will retry: ${failure.message}`);
