@@ -106,9 +106,10 @@ export interface PublishOptions {
  * The moments of a publish where another job racing for the same package may come between two
  * requests: 'chosen' (the record was read, the names at the root are not checked yet), 'claim'
  * (between reading the record and writing the claim), 'live' (checked that no newer job is live,
- * entry files not written yet), 'sweep' (live, old releases not deleted yet).
+ * entry files not written yet), 'switched' (entry files written, the record not yet naming them),
+ * 'sweep' (live, old releases not deleted yet).
  */
-export type PublishStep = 'chosen' | 'claim' | 'live' | 'sweep';
+export type PublishStep = 'chosen' | 'claim' | 'live' | 'switched' | 'sweep';
 
 /** Set only by tests: `<step>:<file>` holds a publish at that step while `<file>` exists (it writes `<file>.reached` first). */
 export const HOLD_VARIABLE = 'VIDPIPE_TEST_PUBLISH_HOLD';
@@ -117,7 +118,7 @@ const HOLD_LIMIT_MS = 60_000;
 
 /** The test-only hold of HOLD_VARIABLE, or undefined (always, outside tests). */
 export function holdFromEnv(env: NodeJS.ProcessEnv = process.env): PublishOptions['pause'] {
-  const match = /^(chosen|claim|live|sweep):(.+)$/.exec(env[HOLD_VARIABLE] ?? '');
+  const match = /^(chosen|claim|live|switched|sweep):(.+)$/.exec(env[HOLD_VARIABLE] ?? '');
   if (match === null) return undefined;
   const [, at, file] = match as unknown as [string, PublishStep, string];
   return async (step) => {
@@ -268,14 +269,34 @@ async function choosePackage(
     const owned = new Set([...(chosen.record?.entries ?? []), ...(chosen.recordWritten ? [RECORD_KEY] : [])]);
     const present = new Set<string>();
     for (const name of [...new Set([...entries, RECORD_KEY])]) {
-      if (!owned.has(name) && (await chosen.store.exists(name, signal))) present.add(name);
+      if (!owned.has(name) && (await chosen.store.exists(name, signal)) && !(await isSwitchingEntry(chosen, name, signal))) present.add(name);
     }
     const foreign = foreignNames([...entries, RECORD_KEY], present, chosen.record, chosen.recordWritten);
     if (foreign.length === 0) return { ...chosen, ...noteFor(request, chosen) };
     // A name that was not there a moment ago may be another job's publish of this package (its
     // record, then its entry files): if the package looks different now, choose again.
-    if (attempt >= CHOICE_ATTEMPTS || !changedSince(chosen, await readPackageState(chosen.store, signal))) throw takenError(chosen.store, foreign);
+    const changed = changedSince(chosen, await readPackageState(chosen.store, signal));
+    if (!changed) throw takenError(chosen.store, foreign);
+    if (attempt >= CHOICE_ATTEMPTS) throw changingError(chosen.store);
   }
+}
+
+/**
+ * An entry file the record does not list yet, pointing into a release the record does: another
+ * job going live this very moment (it writes the entry files, then the record), not a stranger's.
+ */
+async function isSwitchingEntry(chosen: Candidate, name: string, signal: AbortSignal | undefined): Promise<boolean> {
+  if (!chosen.recordWritten || !isEntryKey(name)) return false;
+  const text = await chosen.store.readText(name, signal);
+  const release = text === undefined ? undefined : releaseReferencedBy(name, text);
+  return release !== undefined && (chosen.record?.releases.includes(release) ?? false);
+}
+
+/** Other jobs kept publishing this package while this one looked: theirs to finish, nothing wrong with the request. */
+function changingError(store: ObjectStore): VidpipeError {
+  return new VidpipeError('STORAGE_FAILED', `cannot publish to ${store.root}: other jobs kept publishing there while this one read it (${CHOICE_ATTEMPTS} times); nothing of this job was published`, {
+    hint: 'run it again once they have finished',
+  });
 }
 
 function changedSince(seen: Candidate, now: { record: PackageRecord | undefined; recordWritten: boolean }): boolean {
@@ -404,6 +425,7 @@ async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: st
   let change: ReturnType<typeof wentLive> | undefined;
   try {
     for (const [key, text] of entryTexts) await store.putText(key, entryManifestFor(key, text, release), objectHeadersFor(key), switching);
+    await options.pause?.('switched');
     await updateRecord(store, chosen.record, (record) => (change = wentLive(record, request.video, release, [...entryTexts.keys()])).record, switching);
   } catch (error) {
     if (!switching?.aborted) throw error;

@@ -160,6 +160,24 @@ describe('two jobs racing for one package', { timeout: 120_000 }, () => {
       });
     }
 
+    it(`${label}: the other job wrote its entry files but not yet its record: they are its, not a stranger's (never USAGE)`, async () => {
+      const p = place();
+      const [older, newer] = [nextRelease(), nextRelease()];
+      const hold = holdAt('switched');
+      const slow = publishTo(p.out, 'talk', await work('slow'), { release: older, s3: p.s3, pause: hold.pause });
+      await hold.reached;
+      const finished = hold.releaseWhen(publishTo(p.out, 'talk', await work('fast'), { release: newer, s3: p.s3 }));
+      assert.equal((await finished).name, 'talk');
+      await slow;
+      const tree = await p.tree('talk');
+      // The newer job switched the entry files last; the older one's record write came after (it names its own release live).
+      for (const entry of ['master.m3u8', 'manifest.mpd']) assert.equal(releaseReferencedBy(entry, tree[entry]!), newer, entry);
+      for (const release of [older, newer]) {
+        for (const key of RELEASE_FILES) assert.ok(tree[`${release}/${key}`] !== undefined, `${release}/${key} is there`);
+      }
+      assert.deepEqual(parseRecord(tree[RECORD_KEY]!, RECORD_KEY).releases.sort(), [older, newer].sort());
+    });
+
     it(`${label}: two videos under one derived name at once: the second takes the next name, both packages whole`, async () => {
       const p = place();
       const hold = holdAt('chosen');
