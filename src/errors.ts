@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'FFMPEG_FAILED'
   | 'FFMPEG_STALLED'
   | 'STORAGE_FAILED'
+  | 'BUSY' // another vidpipe is doing the same job right now: nothing is wrong, try again later
   | 'DB_FAILED'
   | 'NOT_FOUND' // an id or object that does not exist
   | 'VALIDATION_FAILED'
@@ -34,6 +35,7 @@ const exitCodeFor: Record<ErrorCode, number> = {
   FFMPEG_FAILED: EXIT_FAILURE,
   FFMPEG_STALLED: EXIT_FAILURE,
   STORAGE_FAILED: EXIT_FAILURE,
+  BUSY: EXIT_FAILURE,
   DB_FAILED: EXIT_FAILURE,
   NOT_FOUND: EXIT_USAGE,
   VALIDATION_FAILED: EXIT_FAILURE,

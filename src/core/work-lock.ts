@@ -170,9 +170,10 @@ async function legacyOwner(workDir: string): Promise<LockOwner | undefined> {
   }
 }
 
+/** Another run doing the same job is a passing state, not a bad input: BUSY (exit 1), which watch and queue workers retry. */
 function busy(workDir: string, owner: LockOwner): VidpipeError {
-  return new VidpipeError('USAGE', `another vidpipe (pid ${owner.pid} on ${owner.host}) is running this job in ${workDir}`, {
-    hint: 'wait for it to finish; if it is gone, delete that folder',
+  return new VidpipeError('BUSY', `another vidpipe (pid ${owner.pid} on ${owner.host}) is running this job right now, in ${workDir}; this run did nothing`, {
+    hint: 'wait for it to finish (it publishes the same package), or give this run its own folder with --work-dir; if that process is gone for good, delete that folder',
   });
 }
 
@@ -194,7 +195,7 @@ async function emptyFolder(workDir: string): Promise<void> {
 }
 
 /**
- * Claims the work folder for this process (creating it): fails with USAGE when a live process
+ * Claims the work folder for this process (creating it): fails with BUSY when a live process
  * holds it; a lock left by a killed process is taken over, after stopping the processes it left
  * writing there. `fresh` then empties the folder (--force, or nothing recorded that could be reused).
  */

@@ -326,9 +326,10 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     const resumeKey = resumeKeyFor({ sha256: identified?.sha256 ?? '', settings, plan, ffmpeg: request.binaries.ffmpeg, destination: packageUris(destination, chosen.name, jobId).root });
     const previous = request.force ? null : db!.jobsByResumeKey(resumeKey);
     const resumable = previous !== null && previous.jobs[0]!.status !== 'succeeded';
-    recorder!.setResumeKey(resumeKey);
     const jobWorkDir = join(workRoot, resumeKey);
     await claimWorkDir(jobWorkDir, !resumable);
+    // Only now: a run turned away because another holds the folder (BUSY) is no run of that work to resume.
+    recorder!.setResumeKey(resumeKey);
     workDir = jobWorkDir;
     await stampWorkDir(jobWorkDir);
     // Before any encode, so the space they held is free for this job.

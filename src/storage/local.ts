@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, copyFile, lstat, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { access, copyFile, link, lstat, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { VidpipeError } from '../errors.js';
 import type { ObjectStore } from './object-store.js';
@@ -63,6 +63,24 @@ export class LocalStore implements ObjectStore {
     } catch (error) {
       await rm(temporary, { force: true }).catch(() => undefined);
       throw error;
+    }
+  }
+
+  async createText(key: string, text: string, _headers: unknown, signal?: AbortSignal): Promise<boolean> {
+    signal?.throwIfAborted();
+    const target = this.uriOf(key);
+    await this.makeFolder(path.dirname(target));
+    // link() is create-only and atomic: the name appears complete, or not at all when it exists.
+    const temporary = path.join(path.dirname(target), `.${path.basename(target)}.vidpipe-${randomBytes(4).toString('hex')}`);
+    try {
+      await writeFile(temporary, text);
+      await link(temporary, target);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    } finally {
+      await rm(temporary, { force: true }).catch(() => undefined);
     }
   }
 

@@ -30,6 +30,12 @@ export interface ObjectStore {
   putFile(key: string, file: string, bytes: number, headers: ObjectHeaders, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<void>;
   /** Writes a whole small object: a reader sees the old content or the new, never a part (local: write, then rename). */
   putText(key: string, text: string, headers: ObjectHeaders, signal?: AbortSignal): Promise<void>;
+  /**
+   * putText only if nothing is at `key` yet: false when something is (another job wrote it first).
+   * Local: a hard link, which fails on an existing name. S3: PutObject with If-None-Match: *;
+   * a server that ignores the condition (older S3-compatible ones) makes it a plain putText.
+   */
+  createText(key: string, text: string, headers: ObjectHeaders, signal?: AbortSignal): Promise<boolean>;
   /** Removes files or objects; keys that do not exist are fine. */
   deleteKeys(keys: readonly string[], signal?: AbortSignal): Promise<void>;
   /** Removes everything below `prefix` (which ends with '/'). */

@@ -28,8 +28,21 @@ export interface PackageRecord {
   entries: string[];
   /** Release folders vidpipe started here and has not removed yet (the live one, ones in flight, leftovers of a crash). */
   releases: string[];
+  /**
+   * When each release in `releases` was claimed (ISO time). A release claimed lately may belong to
+   * a job still sending or switching, so no other job deletes it (see wentLive); releases without
+   * a time (records of earlier versions) count as claimed long ago.
+   */
+  claims?: Record<string, string>;
   updatedAt: string;
 }
+
+/**
+ * How long a release that never went live is left to the job that claimed it. Only after this
+ * does another job take it for a leftover (of a killed publish) and delete it; a publish never
+ * takes this long.
+ */
+export const CLAIM_GRACE_MS = 24 * 3600 * 1000;
 
 export function sameVideo(a: VideoIdentity | undefined, b: VideoIdentity): boolean {
   if (a === undefined) return false;
@@ -52,7 +65,8 @@ export function parseRecord(text: string, where: string): PackageRecord {
     record === undefined || record === null || typeof record !== 'object' || record.format !== RECORD_FORMAT ||
     !strings(record.entries) || !strings(record.releases) ||
     (video !== undefined && (typeof video.id !== 'string' || typeof video.sha256 !== 'string')) ||
-    (record.live !== undefined && typeof record.live !== 'string')
+    (record.live !== undefined && typeof record.live !== 'string') ||
+    (record.claims !== undefined && (typeof record.claims !== 'object' || record.claims === null || !Object.values(record.claims).every((time) => typeof time === 'string')))
   ) {
     throw new VidpipeError('USAGE', `${where} is not a vidpipe package record (format ${RECORD_FORMAT}); vidpipe did not write it and will not publish there`, {
       hint: 'move that file away, or choose another package name with --name',
@@ -64,8 +78,19 @@ export function parseRecord(text: string, where: string): PackageRecord {
     ...(record.live ? { live: record.live } : {}),
     entries: [...record.entries],
     releases: [...record.releases],
+    ...(record.claims ? { claims: { ...record.claims } } : {}),
     updatedAt: typeof record.updatedAt === 'string' ? record.updatedAt : '',
   };
+}
+
+/** The claim times of `releases` only (a release that leaves the record takes its time along). */
+function claimsOf(record: PackageRecord | undefined, releases: readonly string[], added?: { release: string; at: Date }): { claims?: Record<string, string> } {
+  const claims: Record<string, string> = {};
+  for (const release of releases) {
+    const time = release === added?.release ? added.at.toISOString() : record?.claims?.[release];
+    if (time !== undefined) claims[release] = time;
+  }
+  return Object.keys(claims).length > 0 ? { claims } : {};
 }
 
 export function formatRecord(record: PackageRecord, now = new Date()): string {
@@ -129,37 +154,52 @@ export function foreignNames(needed: readonly string[], present: ReadonlySet<str
   return [...new Set(needed)].filter((name) => present.has(name) && !ours.has(name)).sort();
 }
 
-/** The record once release `release` of `video` has been started (it lists the release before any file of it is written). */
-export function withClaim(record: PackageRecord | undefined, video: VideoIdentity, release: string): PackageRecord {
+/** The record once release `release` of `video` has been started (it lists the release, and when, before any file of it is written). */
+export function withClaim(record: PackageRecord | undefined, video: VideoIdentity, release: string, now = new Date()): PackageRecord {
+  const claim = { release, at: now };
   if (record === undefined || standingOf(record, video) === 'free') {
-    return { format: RECORD_FORMAT, video, entries: [], releases: [release], updatedAt: '' };
+    return { format: RECORD_FORMAT, video, entries: [], releases: [release], ...claimsOf(undefined, [release], claim), updatedAt: '' };
   }
   // The owner changes only when the new release goes live (see wentLive).
-  return { ...record, releases: [...new Set([...record.releases, release])].sort(compareReleases) };
+  const releases = [...new Set([...record.releases, release])].sort(compareReleases);
+  const { claims: _claims, ...rest } = record;
+  return { ...rest, releases, ...claimsOf(record, releases, claim) };
 }
 
 /** The record after a release was given up (failed, interrupted, superseded); undefined when nothing is left to record. */
 export function withoutRelease(record: PackageRecord | undefined, release: string): PackageRecord | undefined {
   if (record === undefined) return undefined;
-  const next = { ...record, releases: record.releases.filter((name) => name !== release) };
+  const { claims: _claims, ...rest } = record;
+  const releases = record.releases.filter((name) => name !== release);
+  const next: PackageRecord = { ...rest, releases, ...claimsOf(record, releases) };
   return next.live === undefined && next.releases.length === 0 && next.entries.length === 0 ? undefined : next;
 }
 
 export interface LiveChange {
   /** Still lists the stale releases: they leave the record once they are deleted (withoutRelease). */
   record: PackageRecord;
-  /** Older releases nothing points at any more. Newer ones (a job still uploading) stay. */
+  /**
+   * Older releases whose jobs are done with them: the one live before, and ones claimed longer
+   * than CLAIM_GRACE_MS ago (leftovers of killed publishes). Newer ones, and older ones claimed
+   * lately (a job still sending, or switching the entry files at this very moment), stay: two
+   * jobs racing never delete each other's release. The sweep also keeps any an entry file points at.
+   */
   staleReleases: string[];
   /** Entry files of the previous release that this one does not have (e.g. master-ts.m3u8). */
   staleEntries: string[];
 }
 
 /** The entry files of `release` now point at it: it is live, and it is the package of `video`. */
-export function wentLive(record: PackageRecord | undefined, video: VideoIdentity, release: string, entries: readonly string[]): LiveChange {
+export function wentLive(record: PackageRecord | undefined, video: VideoIdentity, release: string, entries: readonly string[], now = new Date()): LiveChange {
   const releases = [...new Set([...(record?.releases ?? []), release])].sort(compareReleases);
+  const settled = (name: string): boolean => {
+    if (name === record?.live) return true;
+    const claimed = Date.parse(record?.claims?.[name] ?? '');
+    return Number.isNaN(claimed) || now.getTime() - claimed > CLAIM_GRACE_MS;
+  };
   return {
-    record: { format: RECORD_FORMAT, video, live: release, entries: [...entries].sort(), releases, updatedAt: '' },
-    staleReleases: releases.filter((name) => compareReleases(name, release) < 0),
+    record: { format: RECORD_FORMAT, video, live: release, entries: [...entries].sort(), releases, ...claimsOf(record, releases), updatedAt: '' },
+    staleReleases: releases.filter((name) => compareReleases(name, release) < 0 && settled(name)),
     staleEntries: (record?.entries ?? []).filter((name) => !entries.includes(name)),
   };
 }

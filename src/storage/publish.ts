@@ -15,8 +15,16 @@
  *
  * A failure or Ctrl-C before step 4 leaves the previous package live and complete, removes this
  * release and takes it off the record. Only what the record lists is ever replaced or deleted.
+ *
+ * Two jobs may publish one package at once (two watchers, two runs) and neither storage offers a
+ * lock, so every step assumes another job may be between any two of its requests: a record or
+ * entry file that appears meanwhile is read again, never taken for a stranger's; a job deletes
+ * only its own release and releases whose jobs are certainly done with them (wentLive), never
+ * one an entry file points at; the loser stands down with STORAGE_FAILED.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
 import { VidpipeError } from '../errors.js';
 import { contentTypeFor, objectHeadersFor } from './content-types.js';
@@ -89,6 +97,38 @@ export interface PublishOptions {
   beforeTransfer?: (chosen: ChosenPackage) => Promise<void>;
   /** Runs once everything is sent, right before going live; throwing gives the release up. */
   beforeGoLive?: () => Promise<void>;
+  /**
+   * Tests only: awaited at each step where another job may step in (see PublishStep), to make
+   * races deterministic. Unset, the VIDPIPE_TEST_PUBLISH_HOLD variable may set it (holdFromEnv).
+   */
+  pause?: (step: PublishStep) => Promise<void>;
+}
+
+/**
+ * The moments of a publish where another job racing for the same package may come between two
+ * requests: 'chosen' (the record was read, the names at the root are not checked yet), 'claim'
+ * (between reading the record and writing the claim), 'live' (checked that no newer job is live,
+ * entry files not written yet), 'switched' (entry files written, the record not yet naming them),
+ * 'sweep' (live, old releases not deleted yet).
+ */
+export type PublishStep = 'chosen' | 'claim' | 'live' | 'switched' | 'sweep';
+
+/** Set only by tests: `<step>:<file>` holds a publish at that step while `<file>` exists (it writes `<file>.reached` first). */
+export const HOLD_VARIABLE = 'VIDPIPE_TEST_PUBLISH_HOLD';
+/** A hold never lasts longer than this: a test that forgets its file still ends. */
+const HOLD_LIMIT_MS = 60_000;
+
+/** The test-only hold of HOLD_VARIABLE, or undefined (always, outside tests). */
+export function holdFromEnv(env: NodeJS.ProcessEnv = process.env): PublishOptions['pause'] {
+  const match = /^(chosen|claim|live|switched|sweep):(.+)$/.exec(env[HOLD_VARIABLE] ?? '');
+  if (match === null) return undefined;
+  const [, at, file] = match as unknown as [string, PublishStep, string];
+  return async (step) => {
+    if (step !== at || !existsSync(file)) return;
+    await writeFile(`${file}.reached`, `${process.pid}\n`);
+    const until = Date.now() + HOLD_LIMIT_MS;
+    while (existsSync(file) && Date.now() < until) await delay(20);
+  };
 }
 
 export interface PublishedRelease extends ChosenPackage {
@@ -168,11 +208,12 @@ export async function publishRelease(target: PublishTarget, localDir: string, op
 export async function publishWith(destination: Destination, target: PublishTarget, localDir: string, options: PublishOptions = {}): Promise<PublishedRelease> {
   const { signal } = options;
   assertReleaseName(target.release);
+  options = { ...options, pause: options.pause ?? holdFromEnv() };
   let store: ObjectStore | undefined;
   try {
     signal?.throwIfAborted();
     const entries = (await listPackageFiles(localDir)).filter((file) => isEntryKey(file.key)).map((file) => file.key);
-    const chosen = await choosePackage(destination, target, entries, signal);
+    const chosen = await choosePackage(destination, target, entries, signal, options.pause);
     store = chosen.store;
     // Again (the preflight ran before the encode): mkdir on a read-only filesystem would say "ENOENT".
     await store.assertWritable();
@@ -197,33 +238,71 @@ interface Chosen extends Candidate {
   note?: string;
 }
 
-async function choosePackage(destination: Destination, target: PublishTarget, entries: readonly string[], signal: AbortSignal | undefined): Promise<Chosen> {
+/** Choices made again when another job's publish changed a package while it was looked at. */
+const CHOICE_ATTEMPTS = 3;
+
+async function choosePackage(
+  destination: Destination,
+  target: PublishTarget,
+  entries: readonly string[],
+  signal: AbortSignal | undefined,
+  pause?: PublishOptions['pause'],
+): Promise<Chosen> {
   const { request } = target;
   const names = candidateNames(request.name, request.video, request.given);
-  const seen: Candidate[] = [];
-  let pick: number | undefined;
-  while (pick === undefined) {
-    const name = names[seen.length]!;
-    const store = destination.storeFor(name);
-    const state = await readPackageState(store, signal);
-    seen.push({ name, store, ...state, standing: standingOf(state.record, request.video) });
-    pick = request.given ? 0 : pickCandidate(seen.map((candidate) => candidate.standing), names.length);
+  for (let attempt = 1; ; attempt++) {
+    const seen: Candidate[] = [];
+    let pick: number | undefined;
+    while (pick === undefined) {
+      const name = names[seen.length]!;
+      const store = destination.storeFor(name);
+      const state = await readPackageState(store, signal);
+      seen.push({ name, store, ...state, standing: standingOf(state.record, request.video) });
+      pick = request.given ? 0 : pickCandidate(seen.map((candidate) => candidate.standing), names.length);
+    }
+    if (pick < 0) {
+      throw new VidpipeError('USAGE', `every package name tried for ${request.name} below ${describeLocation(target.location)} holds another video (${names.join(', ')})`, {
+        hint: 'choose a package name with --name',
+      });
+    }
+    const chosen = seen[pick]!;
+    await pause?.('chosen');
+    // Only names vidpipe does not already own need looking at.
+    const owned = new Set([...(chosen.record?.entries ?? []), ...(chosen.recordWritten ? [RECORD_KEY] : [])]);
+    const present = new Set<string>();
+    for (const name of [...new Set([...entries, RECORD_KEY])]) {
+      if (!owned.has(name) && (await chosen.store.exists(name, signal)) && !(await isSwitchingEntry(chosen, name, signal))) present.add(name);
+    }
+    const foreign = foreignNames([...entries, RECORD_KEY], present, chosen.record, chosen.recordWritten);
+    if (foreign.length === 0) return { ...chosen, ...noteFor(request, chosen) };
+    // A name that was not there a moment ago may be another job's publish of this package (its
+    // record, then its entry files): if the package looks different now, choose again.
+    const changed = changedSince(chosen, await readPackageState(chosen.store, signal));
+    if (!changed) throw takenError(chosen.store, foreign);
+    if (attempt >= CHOICE_ATTEMPTS) throw changingError(chosen.store);
   }
-  if (pick < 0) {
-    throw new VidpipeError('USAGE', `every package name tried for ${request.name} below ${describeLocation(target.location)} holds another video (${names.join(', ')})`, {
-      hint: 'choose a package name with --name',
-    });
-  }
-  const chosen = seen[pick]!;
-  // Only names vidpipe does not already own need looking at.
-  const owned = new Set([...(chosen.record?.entries ?? []), ...(chosen.recordWritten ? [RECORD_KEY] : [])]);
-  const present = new Set<string>();
-  for (const name of [...new Set([...entries, RECORD_KEY])]) {
-    if (!owned.has(name) && (await chosen.store.exists(name, signal))) present.add(name);
-  }
-  const foreign = foreignNames([...entries, RECORD_KEY], present, chosen.record, chosen.recordWritten);
-  if (foreign.length > 0) throw takenError(chosen.store, foreign);
-  return { ...chosen, ...noteFor(request, chosen) };
+}
+
+/**
+ * An entry file the record does not list yet, pointing into a release the record does: another
+ * job going live this very moment (it writes the entry files, then the record), not a stranger's.
+ */
+async function isSwitchingEntry(chosen: Candidate, name: string, signal: AbortSignal | undefined): Promise<boolean> {
+  if (!chosen.recordWritten || !isEntryKey(name)) return false;
+  const text = await chosen.store.readText(name, signal);
+  const release = text === undefined ? undefined : releaseReferencedBy(name, text);
+  return release !== undefined && (chosen.record?.releases.includes(release) ?? false);
+}
+
+/** Other jobs kept publishing this package while this one looked: theirs to finish, nothing wrong with the request. */
+function changingError(store: ObjectStore): VidpipeError {
+  return new VidpipeError('STORAGE_FAILED', `cannot publish to ${store.root}: other jobs kept publishing there while this one read it (${CHOICE_ATTEMPTS} times); nothing of this job was published`, {
+    hint: 'run it again once they have finished',
+  });
+}
+
+function changedSince(seen: Candidate, now: { record: PackageRecord | undefined; recordWritten: boolean }): boolean {
+  return seen.recordWritten !== now.recordWritten || JSON.stringify(seen.record) !== JSON.stringify(now.record);
 }
 
 function noteFor(request: PackageRequest, chosen: Candidate): { note?: string } {
@@ -272,16 +351,30 @@ async function readRecord(store: ObjectStore, fallback: PackageRecord | undefine
   return text === undefined ? fallback : parseRecord(text, store.uriOf(RECORD_KEY));
 }
 
-/** Read, change, write: the record is re-read right before every write, so concurrent jobs lose as little as possible. */
+/**
+ * Read, change, write: the record is re-read right before every write, so concurrent jobs lose as
+ * little as possible. What a lost update can cost is bounded: a release missing from the record
+ * (left behind, never deleted wrongly), or a stale `live` (the sweep also asks the entry files).
+ */
 async function updateRecord(
   store: ObjectStore,
   fallback: PackageRecord | undefined,
   change: (record: PackageRecord | undefined) => PackageRecord | undefined,
   signal?: AbortSignal,
+  beforeWrite?: () => Promise<void>,
 ): Promise<void> {
-  const next = change(await readRecord(store, fallback, signal));
-  if (next === undefined) await store.deleteKeys([RECORD_KEY], signal);
-  else await store.putText(RECORD_KEY, formatRecord(next), objectHeadersFor(RECORD_KEY), signal);
+  for (let attempt = 1; ; attempt++) {
+    const text = await store.readText(RECORD_KEY, signal);
+    const next = change(text === undefined ? fallback : parseRecord(text, store.uriOf(RECORD_KEY)));
+    await beforeWrite?.();
+    if (next === undefined) return store.deleteKeys([RECORD_KEY], signal);
+    // No record a moment ago: create it only if another job has not meanwhile, else change theirs.
+    if (text === undefined && attempt < CHOICE_ATTEMPTS) {
+      if (await store.createText(RECORD_KEY, formatRecord(next), objectHeadersFor(RECORD_KEY), signal)) return;
+      continue;
+    }
+    return store.putText(RECORD_KEY, formatRecord(next), objectHeadersFor(RECORD_KEY), signal);
+  }
 }
 
 async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: string, files: PackageFile[], options: PublishOptions): Promise<PublishedFile[]> {
@@ -302,7 +395,7 @@ async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: st
   const move = (options.transfer ?? 'move') === 'move';
   const state = { claimed: false, moved: false };
   try {
-    await updateRecord(store, chosen.record, (record) => withClaim(record, request.video, release), signal);
+    await updateRecord(store, chosen.record, (record) => withClaim(record, request.video, release), signal, () => options.pause?.('claim') ?? Promise.resolve());
     state.claimed = true;
     if (move && store.moveIn) state.moved = await store.moveIn(localDir, release);
     if (state.moved) {
@@ -323,7 +416,8 @@ async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: st
       });
     }
     const current = await currentRelease(store, record, signal);
-    if (current !== undefined && compareReleases(current, release) > 0) throw supersededError(store.root, release, current);
+    if (current !== undefined && compareReleases(current, release) > 0) throw supersededError(store.root, release, current, sameVideo(record?.video, request.video));
+    await options.pause?.('live');
   } catch (error) {
     await giveUp(store, chosen, release, localDir, state, error, signal);
     throw error;
@@ -334,6 +428,7 @@ async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: st
   let change: ReturnType<typeof wentLive> | undefined;
   try {
     for (const [key, text] of entryTexts) await store.putText(key, entryManifestFor(key, text, release), objectHeadersFor(key), switching);
+    await options.pause?.('switched');
     await updateRecord(store, chosen.record, (record) => (change = wentLive(record, request.video, release, [...entryTexts.keys()])).record, switching);
   } catch (error) {
     if (!switching?.aborted) throw error;
@@ -341,6 +436,7 @@ async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: st
   }
   // A local destination consumes the folder either way (moved, or copied across filesystems).
   if (move && store.moveIn && !state.moved) await rm(localDir, { recursive: true, force: true });
+  await options.pause?.('sweep');
   await sweep(store, change!, signal);
   return [...media, ...manifests].map((file) => ({ key: file.key, uri: store.uriOf(inRelease(file)), bytes: file.bytes, contentType: contentTypeFor(file.key) }));
 }
@@ -348,10 +444,12 @@ async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: st
 /** The newest release the package points at: the record's live one, or what its entry files reference. */
 async function currentRelease(store: ObjectStore, record: PackageRecord | undefined, signal: AbortSignal | undefined): Promise<string | undefined> {
   const found = record?.live === undefined ? [] : [record.live];
-  for (const key of record?.entries ?? []) {
+  // Every entry file, not only the record's: a record lost to a racing write must not hide a newer live release.
+  for (const key of new Set([...KNOWN_ENTRIES, ...(record?.entries ?? [])])) {
     const text = await store.readText(key, signal);
     const release = text === undefined ? undefined : releaseReferencedBy(key, text);
-    if (release !== undefined) found.push(release);
+    // A file the record does not list counts only if it points at a job's release (not a user's "jazzfestival/").
+    if (release !== undefined && (record?.entries.includes(key) || isJobRelease(release))) found.push(release);
   }
   return found.sort(compareReleases).at(-1);
 }
@@ -364,12 +462,19 @@ async function sweep(store: ObjectStore, change: ReturnType<typeof wentLive>, si
   const budget = withBudget(signal, store.operationTimeoutMs);
   try {
     if (change.staleEntries.length > 0) await store.deleteKeys(change.staleEntries, budget);
+    // Read now, after the switch: a job that went live at the same moment may point them elsewhere.
+    const referenced = new Set<string>();
+    for (const key of new Set([...KNOWN_ENTRIES, ...change.record.entries])) {
+      const text = await store.readText(key, budget);
+      const release = text === undefined ? undefined : releaseReferencedBy(key, text);
+      if (release !== undefined) referenced.add(release);
+    }
     const removed: string[] = [];
-    for (const release of change.staleReleases) {
+    for (const release of change.staleReleases.filter((name) => !referenced.has(name))) {
       await store.deleteBelow(`${release}/`, budget);
       removed.push(release);
     }
-    if (removed.length > 0) await updateRecord(store, undefined, (record) => record && { ...record, releases: record.releases.filter((name) => !removed.includes(name)) }, budget);
+    if (removed.length > 0) await updateRecord(store, undefined, (record) => removed.reduce(withoutRelease, record), budget);
   } catch {
     // See above: the next publish sweeps what is left.
   }

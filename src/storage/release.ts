@@ -101,7 +101,14 @@ export function releaseReferencedBy(key: string, text: string): string | undefin
 }
 
 /** A newer release already owns the entry points: publishing ours would roll the package back. */
-export function supersededError(root: string, ours: string, current: string): VidpipeError {
+export function supersededError(root: string, ours: string, current: string, sameVideo = false): VidpipeError {
+  if (sameVideo) {
+    return new VidpipeError(
+      'STORAGE_FAILED',
+      `${root} was republished by a newer job (${current}) of the same source while this job (${ours}) ran; that package is live and whole, and this job's copy was discarded`,
+      { hint: 'nothing to do: the package holds this video; rerun this input only if its settings differ and should win' },
+    );
+  }
   return new VidpipeError(
     'STORAGE_FAILED',
     `${root} was republished by a newer job (${current}) while this job (${ours}) ran; this job's package was discarded`,

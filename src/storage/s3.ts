@@ -319,8 +319,34 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  private async put(key: string, body: Buffer, headers: ObjectHeaders, what: string, signal: AbortSignal | undefined): Promise<void> {
-    const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: headers.contentType, CacheControl: headers.cacheControl });
+  async createText(key: string, text: string, headers: ObjectHeaders, signal?: AbortSignal): Promise<boolean> {
+    const full = joinKey(this.prefix, key);
+    const what = `creating ${formatS3Uri(this.bucket, full)}`;
+    try {
+      await this.put(full, Buffer.from(text), headers, what, signal, true);
+      return true;
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      // 412: the key exists; 409: another conditional write to it is in flight (AWS).
+      if (status === 412 || status === 409) return false;
+      if (status === 501) {
+        // A server without conditional writes: the caller's re-read is all the protection left.
+        await this.putText(key, text, headers, signal);
+        return true;
+      }
+      throw s3Failure(error, what);
+    }
+  }
+
+  private async put(key: string, body: Buffer, headers: ObjectHeaders, what: string, signal: AbortSignal | undefined, createOnly = false): Promise<void> {
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      Body: body,
+      ContentType: headers.contentType,
+      CacheControl: headers.cacheControl,
+      ...(createOnly ? { IfNoneMatch: '*' } : {}),
+    });
     await withinDeadline(this.client, what, signal, (abortSignal) => this.client.send(command, { abortSignal }), body.length);
   }
 

@@ -79,6 +79,12 @@ export class Watcher {
    * skipped until its listing changes, so `--once` ends and nothing is retried forever.
    */
   private unreadable = new Map<string, { signature: string; tries: number }>();
+  /**
+   * Uploads another vidpipe was running (BUSY), by key: the version and since when. With `--once`
+   * one busy for longer than a lease is left for a later run, so `--once` ends even when that
+   * other job's lock outlives it (a lock of another host counts as alive).
+   */
+  private busy = new Map<string, { signature: string; since: number; leftForLater: boolean }>();
 
   constructor(
     private readonly config: WatchConfig,
@@ -115,6 +121,8 @@ export class Watcher {
       const signature = `${object.etag}:${object.size}`;
       const unreadable = this.unreadable.get(object.key);
       if (unreadable?.signature === signature && unreadable.tries >= this.config.maxAttempts) continue;
+      const busy = this.busy.get(object.key);
+      if (busy?.signature === signature && busy.leftForLater) continue;
       seen.set(object.key, signature);
       if (this.lastSeen.get(object.key) === signature) ready.push(object);
       else settling += 1;
@@ -356,6 +364,22 @@ export class Watcher {
       this.store.release(object, { countAttempt: true, error: failure.message, jobId: result?.jobId });
       this.log(`${uri}: ${failure.message}; the new version is processed once it has settled`);
       return { ...base, watchStatus: 'superseded' };
+    }
+    if (failure.code === 'BUSY') {
+      // Another vidpipe (a watcher with its own database, a transcode run) is doing this very job:
+      // nothing failed, so no attempt is spent; the upload is taken up again once it has finished.
+      this.store.release(object, { countAttempt: false, error: failure.message, jobId: result?.jobId });
+      const signature = `${object.etag}:${object.size}`;
+      const previous = this.busy.get(object.key);
+      const since = previous?.signature === signature ? previous.since : Date.now();
+      const leftForLater = this.config.once === true && Date.now() - since >= this.leaseMs;
+      this.busy.set(object.key, { signature, since, leftForLater });
+      if (leftForLater) {
+        this.log(`${uri}: another vidpipe has been running this job for ${Math.round((Date.now() - since) / 1000)} s; left for a later run (--once): ${failure.message}`);
+      } else {
+        this.log(`${uri}: another vidpipe is running this job, will try again later: ${failure.message}`);
+      }
+      return { ...base, watchStatus: 'retry' };
     }
     if (TRANSIENT.has(failure.code) && attempt < this.config.maxAttempts) {
       this.store.release(object, { countAttempt: true, error: failure.message, jobId: result?.jobId });

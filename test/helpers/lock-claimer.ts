@@ -20,7 +20,7 @@ lines.on('line', (line) => {
           process.stdout.write('won\n');
         } catch (error) {
           const e = error as { code?: string; message: string };
-          process.stdout.write(e.code === 'USAGE' ? 'busy\n' : `error ${e.message}\n`);
+          process.stdout.write(e.code === 'BUSY' ? 'busy\n' : `error ${e.message}\n`);
         }
       } else if (command === 'release') {
         await releaseWorkDir(dir!);

@@ -154,7 +154,7 @@ describe('resume: work folder lock and clean-up', () => {
     try {
       await mkdir(work, { recursive: true });
       await writeFile(join(work, 'vidpipe.lock'), JSON.stringify({ pid: sleeper.pid, host: hostname() }));
-      await assert.rejects(claimWorkDir(work, false), (error: any) => error.code === 'USAGE' && error.message.includes(String(sleeper.pid)));
+      await assert.rejects(claimWorkDir(work, false), (error: any) => error.code === 'BUSY' && error.exitCode === 1 && error.message.includes(String(sleeper.pid)));
     } finally {
       sleeper.kill('SIGKILL');
       await new Promise((resolve) => sleeper.once('exit', resolve));

@@ -111,7 +111,7 @@ describe('work folder lock: atomic claims', { timeout: 180_000 }, () => {
   it('one process cannot claim a folder twice; a removed folder is claimed anew', async () => {
     const work = join(dir, 'own');
     await claimWorkDir(work, false);
-    await assert.rejects(claimWorkDir(work, false), (error: { code?: string }) => error.code === 'USAGE');
+    await assert.rejects(claimWorkDir(work, false), (error: { code?: string }) => error.code === 'BUSY' && (error as { exitCode?: number }).exitCode === 1);
     await writeFile(join(work, 'chunk.bin'), 'x');
     await removeWorkDir(work);
     assert.equal(existsSync(work), false);

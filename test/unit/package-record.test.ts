@@ -92,10 +92,11 @@ describe('package names', () => {
 
 describe('record changes', () => {
   it('a claim lists the release before anything is sent; the owner changes only when it goes live', () => {
-    assert.deepEqual(withClaim(undefined, A, R1), record({ video: A, releases: [R1] }));
+    const now = new Date('2026-12-01T10:00:00.000Z');
+    assert.deepEqual(withClaim(undefined, A, R1, now), record({ video: A, releases: [R1], claims: { [R1]: now.toISOString() } }));
     const live = record({ video: B, live: R1, entries: ['manifest.mpd', 'master.m3u8'], releases: [R1] });
-    assert.deepEqual(withClaim(live, A, R2), { ...live, releases: [R1, R2] }, 'still B\'s until A goes live');
-    assert.deepEqual(withClaim(record({ video: B }), A, R2), record({ video: A, releases: [R2] }), 'an empty record is taken over');
+    assert.deepEqual(withClaim(live, A, R2, now), { ...live, releases: [R1, R2], claims: { [R2]: now.toISOString() } }, 'still B\'s until A goes live');
+    assert.deepEqual(withClaim(record({ video: B }), A, R2, now), record({ video: A, releases: [R2], claims: { [R2]: now.toISOString() } }), 'an empty record is taken over');
   });
 
   it('giving a release up takes it off the record, and drops a record left with nothing', () => {
@@ -111,6 +112,19 @@ describe('record changes', () => {
     assert.deepEqual(change.record, record({ video: A, live: R2, entries: ['manifest.mpd', 'master.m3u8'], releases: [R1, R2, R3] }));
     assert.deepEqual(change.staleReleases, [R1]);
     assert.deepEqual(change.staleEntries, ['master-ts.m3u8']);
+  });
+
+  it('a release claimed lately by a job that may still be sending or switching is never stale; the one live before and old leftovers are', () => {
+    const now = new Date('2026-12-01T10:00:00.000Z');
+    const minutesAgo = (minutes: number) => new Date(now.getTime() - minutes * 60_000).toISOString();
+    const R0 = 'jmww3999900000000';
+    // R1 was live; R0 is a leftover of a day-old killed publish; R2 (older than ours, claimed a minute ago) is a racing job's.
+    const before = record({ video: A, live: R1, entries: ['master.m3u8'], releases: [R0, R1, R2, R3], claims: { [R0]: minutesAgo(25 * 60), [R1]: minutesAgo(30), [R2]: minutesAgo(1) } });
+    const change = wentLive(before, A, R3, ['master.m3u8'], now);
+    assert.deepEqual(change.staleReleases, [R0, R1].sort(), 'R2 stays for its job');
+    assert.deepEqual(change.record.claims, { [R0]: minutesAgo(25 * 60), [R1]: minutesAgo(30), [R2]: minutesAgo(1) });
+    assert.deepEqual(withoutRelease(change.record, R2)?.claims, { [R0]: minutesAgo(25 * 60), [R1]: minutesAgo(30) }, 'a release leaves with its claim');
+    assert.deepEqual(parseRecord(formatRecord(change.record), 'r').claims, change.record.claims, 'claims round-trip');
   });
 });
 

@@ -172,6 +172,11 @@ describe('sidecar subtitle files are read strictly', () => {
     assert.equal(vtt.format, 'vtt');
     assert.equal(vtt.text, 'WEBVTT\n\nintro\n00:00.500 --> 00:01.000 line:90%\nHello\n');
     assert.deepEqual(vtt.notes.map((note) => /line (\d+)/.exec(note)?.[1]), ['9']);
+    // The plain header, alone on its line (LF or CRLF), with and without a BOM: WebVTT, every cue kept.
+    for (const header of ['WEBVTT\n', 'WEBVTT\r\n', '\uFEFFWEBVTT\n']) {
+      const plain = await withFile(`${header}\n00:00.000 --> 00:03.000\nhello\n\n00:03.000 --> 00:05.500\nworld\n`, checkSubtitleFile);
+      assert.deepEqual([plain.format, plain.cues, plain.notes], ['vtt', 2, []], JSON.stringify(header));
+    }
   });
 
   it('planning refuses a bad sidecar before any encode and carries the notes of a partly bad one', async () => {

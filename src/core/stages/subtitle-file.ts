@@ -30,7 +30,7 @@ export function checkSubtitleFile(file: string): CheckedSubtitleFile {
   const text = decoded.replace(/\r\n?/g, '\n');
   if (text.trim() === '') throw refuse('the file is empty');
   if (/^\[Script Info\]/im.test(text.slice(0, 4096))) return { format: 'ass', text, cues: -1, notes };
-  const format = /^WEBVTT(?:[ \t]|$)/.test(text) ? 'vtt' : 'srt';
+  const format = /^WEBVTT(?:[ \t\n]|$)/.test(text) ? 'vtt' : 'srt';
   const parsed = parseCues(text.split('\n'), format);
   const described = parsed.problems.map((problem) => `--subtitles ${file}: line ${problem.line}: ${problem.reason}; the cue is left out`);
   if (parsed.kept.length === 0) {
