@@ -32,7 +32,7 @@ export class ListrReporter implements Reporter {
     if (!job) return;
     job.progress.apply(event);
     if (event.type === 'job-done' || event.type === 'job-failed') job.finished = true;
-    if (event.type === 'job-note') job.note = event.message;
+    if (event.type === 'job-note') job.note = printable(event.message);
     job.changed();
   }
 
