@@ -156,6 +156,24 @@ describe('sidecar subtitle files are read strictly', () => {
     for (const note of checked.notes) assert.match(note, /^--subtitles \S+captions\.srt: line \d+: .*; the cue is left out$/);
   });
 
+  it('keeps cue text that holds "-->": only the line in the timing place is a timing line', async () => {
+    const srt =
+      '1\n00:00:01,000 --> 00:00:02,000\nNext --> exit\n\n' +
+      '00:00:02,000 --> 00:00:03,000\n<-- back -->\nA --> B --> C\n\n' +
+      '3\nxx --> 00:00:04,000\nBroken --> still\n\n' +
+      '4\n00:00:04,000 --> 00:00:05,000\nLast line\n5\n00:00:05,000 --> 00:00:06,000\nNo blank line above\n';
+    const checked = await withFile(srt, checkSubtitleFile);
+    assert.equal(checked.cues, 4);
+    assert.match(checked.text, /^1\n00:00:01,000 --> 00:00:02,000\nNext --> exit\n\n/);
+    assert.match(checked.text, /\n<-- back -->\nA --> B --> C\n/);
+    assert.match(checked.text, /\nLast line\n\n5\n00:00:05,000 --> 00:00:06,000\nNo blank line above\n$/);
+    assert.ok(!checked.text.includes('Broken'), checked.text);
+    assert.deepEqual(checked.notes.map((note) => /line (\d+): (.*)/.exec(note)?.slice(1, 3).join(': ')), ['10: "xx" is not a timestamp (HH:MM:SS,mmm) in "xx --> 00:00:04,000"; the cue is left out']);
+    const vtt = await withFile('WEBVTT\n\nintro\n00:01.000 --> 00:02.000\nGo --> there\n\n00:02.000 --> 00:03.000\nx --> y\n', checkSubtitleFile);
+    assert.deepEqual([vtt.cues, vtt.notes], [2, []]);
+    assert.match(vtt.text, /Go --> there\n\n00:02.000 --> 00:03.000\nx --> y\n$/);
+  });
+
   it('reads UTF-8 with a BOM, CRLF line ends, UTF-16 with a BOM and WebVTT as valid', async () => {
     const clean = await withFile('\uFEFF' + (GOOD + GOOD_TWO).replace(/\n/g, '\r\n'), checkSubtitleFile);
     assert.deepEqual([clean.cues, clean.notes], [2, []]);

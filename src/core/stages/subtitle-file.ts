@@ -96,8 +96,16 @@ const TIMING = /^\s*(\S+)\s*-->\s*(\S+)(.*)$/;
 const ARROWLESS = /^\s*\d+:\d+:\d+[,.]\d+\s+\d+:\d+:\d+[,.]\d+\s*$/;
 
 /**
- * Cues separated by blank lines: an optional identifier line (an SRT index), a timing line, the
- * text. A timing line inside a cue's text starts a new cue (SRT files often lack the blank line).
+ * A line of cue text that is a timing line all the same: two timestamps of digits around the
+ * arrow. SRT files often lack the blank line between cues, and ffmpeg starts a new cue at such a
+ * line; any other text may hold "-->" ("Next --> exit").
+ */
+const TIMING_SHAPE = /^\s*(?:\d+:)?\d+:\d+[,.]\d+\s*-->\s*(?:\d+:)?\d+:\d+[,.]\d+/;
+
+/**
+ * Cues separated by blank lines: an optional identifier line (an SRT index: digits only), a
+ * timing line, the text. The timing line is the block's first line or the one after its
+ * identifier; whatever it holds, a line there with "-->" is read as one (and refused if broken).
  */
 function parseCues(lines: string[], format: 'srt' | 'vtt'): ParsedCues {
   const kept: string[] = [];
@@ -114,15 +122,17 @@ function parseCues(lines: string[], format: 'srt' | 'vtt'): ParsedCues {
     const block = lines.slice(start, end);
     if (format === 'vtt' && /^(NOTE|STYLE|REGION)(\s|$)/.test(block[0]!)) continue;
     // Split the block at each timing line, taking an index line just above it along.
-    const timings = block.flatMap((line, i) => (line.includes('-->') ? [i] : []));
+    const isIndex = (i: number) => /^\d+$/.test(block[i]!.trim());
+    const hasArrow = (i: number) => block[i]!.includes('-->');
+    const inTimingPlace = (i: number) => hasArrow(i) && (i === 0 || (i === 1 && !hasArrow(0) && (format === 'vtt' || isIndex(0))));
+    const timings = block.flatMap((line, i) => (inTimingPlace(i) || TIMING_SHAPE.test(line) ? [i] : []));
     if (timings.length === 0) {
       const arrowless = block.slice(0, 2).findIndex((line) => ARROWLESS.test(line));
       problems.push(arrowless >= 0 ? { line: start + arrowless + 1, reason: "the timing line has no '-->'" } : { line: start + 1, reason: 'text without a timing line above it' });
       continue;
     }
-    const isIndex = (i: number) => /^\d+$/.test(block[i]!.trim());
     const starts = timings.map((t, k) => {
-      if (k === 0) return t <= 1 ? 0 : isIndex(t - 1) ? t - 1 : t;
+      if (k === 0) return t === 0 ? 0 : (t === 1 && format === 'vtt') || isIndex(t - 1) ? t - 1 : t;
       return t - 1 > timings[k - 1]! && isIndex(t - 1) ? t - 1 : t;
     });
     if (starts[0]! > 0) problems.push({ line: start + 1, reason: 'text without a timing line above it' });
