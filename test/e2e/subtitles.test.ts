@@ -138,7 +138,7 @@ describe('sidecar subtitles that are not valid (end to end)', { timeout: 120_000
 
   it('leaves out the bad cues among good ones, says so in the result, and publishes only the good ones', async () => {
     const sidecar = join(dir, 'mixed.srt');
-    await writeFile(sidecar, '1\r\n00:00:00,500 --> 00:00:01,000\r\nGood one\r\n\r\n2\r\n00:00:61,000 --> 00:00:62,000\r\nBroken\r\n\r\n3\r\nxx --> 00:00:01,500\r\nBroken too\r\n\r\n4\r\n00:00:01,200 --> 00:00:01,800\r\nGood two\r\n');
+    await writeFile(sidecar, '1\r\n00:00:00,500 --> 00:00:01,000\r\nGood one\r\n\r\n2\r\n00:00:61,000 --> 00:00:62,000\r\nBroken\r\n\r\n3\r\nxx --> 00:00:01,500\r\nBroken too\r\n\r\n4\r\n00:00:01,200 --> 00:00:01,800\r\nGood two\r\n\r\n5\r\n0:0:1,85 --> 00:00:01.9\r\nNext --> exit\r\n');
     const run = await transcode('out-mixed', sidecar);
     assert.equal(run.code, 0, run.stderr);
     const result = JSON.parse(run.stdout.trim());
@@ -146,7 +146,7 @@ describe('sidecar subtitles that are not valid (end to end)', { timeout: 120_000
     const { mpd, base } = await readMpd(result.outputs.dash);
     const text = mpd.Period[0].AdaptationSet.find((s: any) => s.contentType === 'text');
     const published = await readFile(join(base, text.Representation[0].BaseURL[0]), 'utf8');
-    assert.deepEqual(parseWebVtt(published).map((c) => [c.start, c.end, c.text]), [[0.5, 1, 'Good one'], [1.2, 1.8, 'Good two']]);
+    assert.deepEqual(parseWebVtt(published).map((c) => [c.start, c.end, c.text]), [[0.5, 1, 'Good one'], [1.2, 1.8, 'Good two'], [1.85, 1.9, 'Next --&gt; exit']]);
     assert.doesNotMatch(published, /Broken|-->\s*00:00:62|xx/);
   });
 });

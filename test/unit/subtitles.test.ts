@@ -171,7 +171,28 @@ describe('sidecar subtitle files are read strictly', () => {
     assert.deepEqual(checked.notes.map((note) => /line (\d+): (.*)/.exec(note)?.slice(1, 3).join(': ')), ['10: "xx" is not a timestamp (HH:MM:SS,mmm) in "xx --> 00:00:04,000"; the cue is left out']);
     const vtt = await withFile('WEBVTT\n\nintro\n00:01.000 --> 00:02.000\nGo --> there\n\n00:02.000 --> 00:03.000\nx --> y\n', checkSubtitleFile);
     assert.deepEqual([vtt.cues, vtt.notes], [2, []]);
-    assert.match(vtt.text, /Go --> there\n\n00:02.000 --> 00:03.000\nx --> y\n$/);
+    assert.match(vtt.text, /Go --> there\n\n00:00:02.000 --> 00:00:03.000\nx --> y\n$/);
+  });
+
+  it('reads SRT timestamps as ffmpeg does (short fields, 1-3 fraction digits, , or .) and writes them canonically; WebVTT stays strict', async () => {
+    const srt =
+      '1\n00:00:01,50 --> 00:00:02,00\nTwo digits\n\n' +
+      '2\n0:00:01,5 --> 0:0:2,05\nShort fields\n\n' +
+      '3\n00:00:03.250 --> 00:00:04.2 X1:10 X2:20 Y1:5 Y2:9\nDots\n\n' +
+      '4\n123:4:5,678 --> 123:04:05,9\nLong hours\n\n' +
+      '5\n00:00:01,5000 --> 00:00:02,000\nFour digits\n\n' +
+      '6\n00:00:1,5 --> 00:00:61,5\nStill past 59\n\n' +
+      '7\n00:00:01, --> 00:00:02,000\nNo digits\n';
+    const checked = await withFile(srt, checkSubtitleFile);
+    assert.equal(checked.cues, 4);
+    assert.deepEqual(
+      checked.text.split('\n\n').map((cue) => cue.split('\n')[1]),
+      ['00:00:01,500 --> 00:00:02,000', '00:00:01,500 --> 00:00:02,050', '00:00:03,250 --> 00:00:04,200 X1:10 X2:20 Y1:5 Y2:9', '123:04:05,678 --> 123:04:05,900'],
+    );
+    assert.deepEqual(checked.notes.map((note) => /line (\d+): "([^"]+)"/.exec(note)?.slice(1, 3).join(' ')), ['18 00:00:01,5000', '22 00:00:61,5', '26 00:00:01,']);
+    const vtt = await withFile('WEBVTT\n\n00:01.5 --> 00:02.000\nShort\n\n00:00:01,000 --> 00:00:02.000\nComma\n\n0:01.000 --> 00:02.000\nOne-digit minutes\n\n1:00:01.000 --> 1:00:02.000\nOne-digit hours\n\n00:01.000 --> 01:02:03.004\nGood\n', checkSubtitleFile);
+    assert.equal(vtt.text, 'WEBVTT\n\n00:00:01.000 --> 01:02:03.004\nGood\n');
+    assert.deepEqual(vtt.notes.map((note) => /line (\d+): "([^"]+)" is not a timestamp \(HH:MM:SS.mmm or MM:SS.mmm\)/.exec(note)?.slice(1, 3).join(' ')), ['3 00:01.5', '6 00:00:01,000', '9 0:01.000', '12 1:00:01.000']);
   });
 
   it('reads UTF-8 with a BOM, CRLF line ends, UTF-16 with a BOM and WebVTT as valid', async () => {
@@ -188,7 +209,7 @@ describe('sidecar subtitle files are read strictly', () => {
     }
     const vtt = await withFile('WEBVTT - captions\n\nNOTE a comment\n\nintro\n00:00.500 --> 00:01.000 line:90%\nHello\n\n00:00:01.000 --> 00:00:00.900\nBackwards\n', checkSubtitleFile);
     assert.equal(vtt.format, 'vtt');
-    assert.equal(vtt.text, 'WEBVTT\n\nintro\n00:00.500 --> 00:01.000 line:90%\nHello\n');
+    assert.equal(vtt.text, 'WEBVTT\n\nintro\n00:00:00.500 --> 00:00:01.000 line:90%\nHello\n');
     assert.deepEqual(vtt.notes.map((note) => /line (\d+)/.exec(note)?.[1]), ['9']);
     // The plain header, alone on its line (LF or CRLF), with and without a BOM: WebVTT, every cue kept.
     for (const header of ['WEBVTT\n', 'WEBVTT\r\n', '\uFEFFWEBVTT\n']) {

@@ -10,7 +10,7 @@ import { VidpipeError } from '../../errors.js';
  */
 export interface CheckedSubtitleFile {
   format: 'srt' | 'vtt' | 'ass';
-  /** The file as ffmpeg should read it: UTF-8, without the cues that were left out. */
+  /** The file as ffmpeg should read it: UTF-8, timing lines written canonically, without the cues that were left out. */
   text: string;
   cues: number;
   /** One line per decision: a cue left out, an encoding converted. */
@@ -89,8 +89,14 @@ interface ParsedCues {
   problems: { line: number; reason: string }[];
 }
 
-/** HH:MM:SS,mmm (SRT) or [HH:]MM:SS.mmm (WebVTT), both separators accepted as ffmpeg does. */
-const STAMP = /^(?:(\d+):)?(\d{2}):(\d{2})[,.](\d{3})$/;
+/**
+ * SRT timestamps as written in the wild: HH:MM:SS,mmm with hours of any width (or none), minutes
+ * and seconds of one or two digits, a fraction of one to three (",5" is half a second) after ','
+ * or '.'. ffmpeg would read ",5" as 5 ms, so what it is given is written in full (readTiming).
+ */
+const SRT_STAMP = /^(?:(\d+):)?(\d{1,2}):(\d{1,2})[,.](\d{1,3})$/;
+/** WebVTT's, as its spec says: [HH:]MM:SS.mmm, exactly three fraction digits. */
+const VTT_STAMP = /^(?:(\d{2,}):)?(\d{2}):(\d{2})\.(\d{3})$/;
 const TIMING = /^\s*(\S+)\s*-->\s*(\S+)(.*)$/;
 /** Two timestamps with no arrow between them: a damaged timing line. */
 const ARROWLESS = /^\s*\d+:\d+:\d+[,.]\d+\s+\d+:\d+:\d+[,.]\d+\s*$/;
@@ -139,34 +145,41 @@ function parseCues(lines: string[], format: 'srt' | 'vtt'): ParsedCues {
     for (const [k, cueStart] of starts.entries()) {
       const timingAt = timings[k]!;
       const cueEnd = k + 1 < starts.length ? starts[k + 1]! : block.length;
-      const reason = timingProblem(block[timingAt]!);
-      if (reason !== undefined) {
-        problems.push({ line: start + timingAt + 1, reason });
+      const timing = readTiming(block[timingAt]!, format);
+      if ('problem' in timing) {
+        problems.push({ line: start + timingAt + 1, reason: timing.problem });
         continue;
       }
       if (cueEnd - timingAt <= 1) continue; // a cue with no text shows nothing
-      kept.push(block.slice(cueStart, cueEnd).join('\n'));
+      kept.push([...block.slice(cueStart, timingAt), timing.canonical, ...block.slice(timingAt + 1, cueEnd)].join('\n'));
     }
   }
   return { kept, problems };
 }
 
-function timingProblem(line: string): string | undefined {
+/** The timing line written canonically (HH:MM:SS,mmm or HH:MM:SS.mmm, settings kept), or what is wrong with it. */
+function readTiming(line: string, format: 'srt' | 'vtt'): { canonical: string } | { problem: string } {
   const match = TIMING.exec(line);
-  if (!match) return `unreadable timing line "${line.trim()}"`;
-  const start = stampSeconds(match[1]!);
-  const end = stampSeconds(match[2]!);
-  if (typeof start === 'string') return `${start} in "${line.trim()}"`;
-  if (typeof end === 'string') return `${end} in "${line.trim()}"`;
-  if (end < start) return `the cue ends (${match[2]}) before it starts (${match[1]})`;
-  return undefined;
+  if (!match) return { problem: `unreadable timing line "${line.trim()}"` };
+  const start = stampMillis(match[1]!, format);
+  const end = stampMillis(match[2]!, format);
+  if (typeof start === 'string') return { problem: `${start} in "${line.trim()}"` };
+  if (typeof end === 'string') return { problem: `${end} in "${line.trim()}"` };
+  if (end < start) return { problem: `the cue ends (${match[2]}) before it starts (${match[1]})` };
+  return { canonical: `${stampText(start, format)} --> ${stampText(end, format)}${match[3]!}` };
 }
 
-/** Seconds, or what is wrong with the timestamp. */
-function stampSeconds(stamp: string): number | string {
-  const match = STAMP.exec(stamp);
-  if (!match) return `"${stamp}" is not a timestamp (HH:MM:SS,mmm)`;
-  const [hours, minutes, seconds, millis] = [Number(match[1] ?? 0), Number(match[2]), Number(match[3]), Number(match[4])];
+/** Milliseconds, or what is wrong with the timestamp. */
+function stampMillis(stamp: string, format: 'srt' | 'vtt'): number | string {
+  const match = (format === 'srt' ? SRT_STAMP : VTT_STAMP).exec(stamp);
+  if (!match) return `"${stamp}" is not a timestamp (${format === 'srt' ? 'HH:MM:SS,mmm' : 'HH:MM:SS.mmm or MM:SS.mmm'})`;
+  const [hours, minutes, seconds] = [Number(match[1] ?? 0), Number(match[2]), Number(match[3])];
   if (minutes >= 60 || seconds >= 60) return `"${stamp}" has ${minutes >= 60 ? 'minutes' : 'seconds'} past 59`;
-  return hours * 3600 + minutes * 60 + seconds + millis / 1000;
+  return ((hours * 60 + minutes) * 60 + seconds) * 1000 + Number(match[4]!.padEnd(3, '0'));
+}
+
+function stampText(millis: number, format: 'srt' | 'vtt'): string {
+  const pad = (value: number, width = 2) => String(value).padStart(width, '0');
+  const seconds = Math.floor(millis / 1000);
+  return `${pad(Math.floor(seconds / 3600))}:${pad(Math.floor(seconds / 60) % 60)}:${pad(seconds % 60)}${format === 'srt' ? ',' : '.'}${pad(millis % 1000, 3)}`;
 }
