@@ -1,10 +1,12 @@
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import fs, { writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clipCues, parseWebVtt, planSubtitles, vttTime, writeSubtitleSegments } from '../../src/core/stages/subtitles.js';
+import { clipCues, extractSubtitles, parseWebVtt, planSubtitles, vttTime, writeSubtitleSegments } from '../../src/core/stages/subtitles.js';
+import { FfmpegRunner } from '../../src/ffmpeg/runner.js';
 import { checkSubtitleFile } from '../../src/core/stages/subtitle-file.js';
 import { isVidpipeError } from '../../src/errors.js';
 import { parseSidecarSubtitle } from '../../src/settings/job-settings.js';
@@ -215,6 +217,34 @@ describe('sidecar subtitle files are read strictly', () => {
     for (const header of ['WEBVTT\n', 'WEBVTT\r\n', '\uFEFFWEBVTT\n']) {
       const plain = await withFile(`${header}\n00:00.000 --> 00:03.000\nhello\n\n00:03.000 --> 00:05.500\nworld\n`, checkSubtitleFile);
       assert.deepEqual([plain.format, plain.cues, plain.notes], ['vtt', 2, []], JSON.stringify(header));
+    }
+  });
+
+  it('reads a sidecar once for planning and extraction, and again only once it has changed', async () => {
+    const { dir, cleanup } = await tempDir();
+    // readFileSync as the stage modules see it (their named import follows fs after syncBuiltinESMExports).
+    const reads: string[] = [];
+    const readFileSync = fs.readFileSync;
+    mock.method(fs, 'readFileSync', (...args: Parameters<typeof readFileSync>) => (reads.push(String(args[0])), readFileSync(...args)));
+    syncBuiltinESMExports();
+    try {
+      const file = join(dir, 'captions.srt');
+      await writeFile(file, GOOD);
+      const first = checkSubtitleFile(file);
+      assert.equal(checkSubtitleFile(file), first, 'the same check while the file is unchanged');
+      const plans = planSubtitles(probeWith([]), [{ path: file, language: 'en' }]);
+      const ffmpeg = new FfmpegRunner({ binaries: { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe', ffmpegSource: 'path', ffprobeSource: 'path' }, stallTimeoutMs: 0, cores: 1, parallelEncodes: 1 }, new AbortController().signal);
+      const extracted = await extractSubtitles({ source: join(dir, 'unused.mp4'), tracks: plans }, { ffmpeg, signal: new AbortController().signal, onProgress: () => {}, workDir: dir });
+      assert.deepEqual(extracted.tracks[0]!.cues.map((cue) => [cue.start, cue.end, cue.text]), [[0.5, 1, 'Good one']]);
+      assert.deepEqual(reads.filter((path) => path === file), [file], 'checked, planned and extracted: read once');
+      // Rewritten, even to the same size: read again.
+      await writeFile(file, GOOD.replace('Good one', 'Good two'));
+      assert.match(checkSubtitleFile(file).text, /Good two/);
+      assert.equal(reads.filter((path) => path === file).length, 2);
+    } finally {
+      mock.restoreAll();
+      syncBuiltinESMExports();
+      await cleanup();
     }
   });
 

@@ -20,9 +20,36 @@ export interface CheckedSubtitleFile {
 /** Far larger than any subtitle file (a feature film's SRT is about 100 KB): a video given by mistake. */
 const MAX_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Recent checks in this process, by path, each with the file's state when it was read: planning
+ * checks every sidecar (a bad one is refused before any encode) and the subtitles stage converts
+ * the same check's text, so each file is read and decoded once. A queue worker, another process,
+ * checks again. At most a few files' text is kept (a sidecar is usually about 100 KB).
+ */
+const recentChecks = new Map<string, { state: string; checked: CheckedSubtitleFile }>();
+const RECENT_CHECKS = 8;
+const RECENT_CHARS = MAX_BYTES;
+
+/** The check of `file`, reused while its size, times and inode are those it was read with. */
 export function checkSubtitleFile(file: string): CheckedSubtitleFile {
+  const info = statSync(file, { bigint: true });
+  const state = `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+  const recent = recentChecks.get(file);
+  if (recent?.state === state) return recent.checked;
+  const checked = readSubtitleFile(file, Number(info.size));
+  recentChecks.delete(file);
+  recentChecks.set(file, { state, checked });
+  let chars = [...recentChecks.values()].reduce((sum, entry) => sum + entry.checked.text.length, 0);
+  for (const [path, entry] of recentChecks) {
+    if (recentChecks.size <= 1 || (recentChecks.size <= RECENT_CHECKS && chars <= RECENT_CHARS)) break;
+    recentChecks.delete(path);
+    chars -= entry.checked.text.length;
+  }
+  return checked;
+}
+
+function readSubtitleFile(file: string, size: number): CheckedSubtitleFile {
   const refuse = (reason: string, hint?: string) => new VidpipeError('INPUT_INVALID', `--subtitles ${file}: ${reason}`, { hint: hint ?? 'give an SRT, WebVTT or ASS subtitle file (UTF-8 text)' });
-  const size = statSync(file).size;
   if (size > MAX_BYTES) throw refuse(`${size} bytes is far too large for a subtitle file (at most ${MAX_BYTES})`);
   const bytes = readFileSync(file);
   const notes: string[] = [];

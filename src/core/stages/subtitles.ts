@@ -100,7 +100,7 @@ export async function extractSubtitles(input: SubtitlesInput, ctx: StageContext)
     const output = join(dir, `${plan.id}.vtt`);
     let converted = file;
     if (isFile) {
-      // What ffmpeg converts is the file as checked: UTF-8, the bad cues left out.
+      // What ffmpeg converts is the file as checked (by planning, in this process): UTF-8, the bad cues left out.
       const checked = checkSubtitleFile(file);
       converted = join(dir, `${plan.id}.checked.${checked.format}`);
       await writeFile(converted, checked.text);
