@@ -24,6 +24,7 @@ export interface TimestampJump {
 export interface StreamTimeline {
   index: number;
   packets: number;
+  /** Key packets among the shown ones (those of keyTimes). */
   keyPackets: number;
   /** Earliest presentation time, seconds, on the file's own clock (before any shift to zero). */
   startSeconds: number;
@@ -42,8 +43,9 @@ export interface StreamTimeline {
   /** The largest step forward between consecutive decode times. */
   largestGap?: TimestampJump;
   /**
-   * Presentation times of its key packets (the points a seek lands on), in file order; absent
-   * when every packet is one (audio, intra-only video): a seek costs nothing there.
+   * Presentation times of its shown key packets (the points a seek lands on), in file order;
+   * empty when none is shown (a cut whose only key frame is in the discarded head); absent when
+   * every packet is one (audio, intra-only video): a seek costs nothing there.
    */
   keyTimes?: number[];
 }
@@ -58,6 +60,8 @@ const KEPT_RESTARTS = 4;
 
 interface Accumulator extends StreamTimeline {
   lastDts?: number;
+  /** Whether any packet, shown or not, is not a key packet. */
+  notAllKey: boolean;
 }
 
 /**
@@ -91,12 +95,12 @@ export function parsePacketLines(text: string): Map<number, StreamTimeline> {
     if (!packet.stream_index || !Number.isInteger(index)) continue;
     let s = streams.get(index);
     if (!s) {
-      s = { index, packets: 0, keyPackets: 0, startSeconds: Infinity, endSeconds: -Infinity, firstByte: -1, lastByte: -1, discardedPackets: 0, untimedPackets: 0, restarts: [], restartCount: 0 };
+      s = { index, packets: 0, keyPackets: 0, startSeconds: Infinity, endSeconds: -Infinity, firstByte: -1, lastByte: -1, discardedPackets: 0, untimedPackets: 0, restarts: [], restartCount: 0, keyTimes: [], notAllKey: false };
       streams.set(index, s);
     }
     s.packets++;
     const key = packet.flags?.startsWith('K') === true;
-    if (key) s.keyPackets++;
+    if (!key) s.notAllKey = true;
     const pos = Number(packet.pos);
     if (Number.isFinite(pos) && pos >= 0) {
       if (s.firstByte < 0) s.firstByte = pos;
@@ -115,7 +119,10 @@ export function parsePacketLines(text: string): Map<number, StreamTimeline> {
     if (packet.flags?.[1] === 'D') {
       s.discardedPackets++;
     } else {
-      if (key) (s.keyTimes ??= []).push(presentation);
+      if (key) {
+        s.keyPackets++;
+        s.keyTimes!.push(presentation);
+      }
       s.startSeconds = Math.min(s.startSeconds, presentation);
       s.endSeconds = Math.max(s.endSeconds, presentation + (seconds(packet.duration_time) ?? 0));
     }
@@ -134,9 +141,9 @@ export function parsePacketLines(text: string): Map<number, StreamTimeline> {
     }
   }
   const out = new Map<number, StreamTimeline>();
-  for (const [index, { lastDts: _unused, ...summary }] of streams) {
+  for (const [index, { lastDts: _unused, notAllKey, ...summary }] of streams) {
     if (summary.startSeconds === Infinity) summary.startSeconds = summary.endSeconds = 0;
-    if (summary.keyPackets === summary.packets) delete summary.keyTimes;
+    if (!notAllKey) delete summary.keyTimes;
     out.set(index, summary);
   }
   return out;

@@ -45,6 +45,11 @@ function cutCase(name: string, file: string, video: string[], at: number): Hosti
 export const CUT_CASES: HostileCase[] = [
   cutCase('MP4 cut at 1.32 s (H.264 with B-frames): its edit list starts mid-GOP', 'cut.mp4', H264, 1.32),
   cutCase('MP4 cut at 3.0 s, in the second GOP', 'late-cut.mp4', H264, 3),
+  {
+    // Every chunk (2 s each) seeks into a cut whose only key frame is in the hidden head.
+    ...cutCase('MP4 cut at 1.3 s of a source whose one GOP is longer than the cut: no key frame is shown', 'long-gop-cut.mp4', [...H264.slice(0, 4), '-g', '300', '-bf', '2'], 1.3),
+    args: ['--chunk-duration', '2'],
+  },
   cutCase('MOV cut at 0.6 s: its edit list starts mid-GOP', 'cut.mov', H264, 0.6),
   cutCase('HEVC MP4 cut at 2.72 s (B-frames): its edit list starts mid-GOP', 'cut-hevc.mp4', HEVC, 2.72),
   {

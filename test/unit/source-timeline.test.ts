@@ -48,6 +48,20 @@ describe('packet timeline', () => {
     assert.equal(v.restartCount, 0);
   });
 
+  it('counts only shown key frames: a cut whose only key frame is hidden has none to seek to, an intra-only cut needs none', () => {
+    // A long GOP (300 pictures) cut at 1.2 s: its one key frame is in the hidden head.
+    const longGop = (line: string, i: number) => (i === 0 ? line : line.replace(/,K_,$/, ',__,'));
+    const hidden = packets(0, 30, -1.2, 25).map(longGop).map((line) => line.replace(/,(K|_)_,$/, ',$1D,'));
+    const cut = parsePacketLines([...hidden, ...packets(0, 70, 0, 25, 30_000).map((line) => line.replace(/,K_,$/, ',__,'))].join('\n')).get(0)!;
+    assert.deepEqual([cut.packets, cut.discardedPackets, cut.keyPackets, cut.keyTimes], [100, 30, 0, []]);
+    const probed = applyTimeline(probe({ format_name: MP4, duration: '2.8', start_time: '0' }, [video({ start_time: '0' })]), { streams: new Map([[0, cut]]), stderr: '' }, false);
+    assert.deepEqual(probed.video!.keyFrameSeconds, [], 'no key frame to seek to, not "every frame is one"');
+    // Intra-only: every packet a key frame, hidden ones too.
+    const allKey = (line: string) => line.replace(/,(K|_)(.),$/, ',K$2,');
+    const intra = parsePacketLines([...hidden.map(allKey), ...packets(0, 70, 0, 25, 30_000).map(allKey)].join('\n')).get(0)!;
+    assert.deepEqual([intra.keyPackets, intra.keyTimes], [70, undefined]);
+  });
+
   it('finds a clock that restarts (files joined end to end) and the largest jump forward', () => {
     const t = parsePacketLines([...packets(0, 50, 1.4, 25), ...packets(0, 50, 1.4, 25, 50_000), ...packets(0, 10, 200, 25, 100_000)].join('\n')).get(0)!;
     assert.equal(t.restartCount, 1);
