@@ -88,9 +88,15 @@ function refuseGluedShortOptions(program: Command, args: readonly string[]): voi
     }
     const knownShort = arg === '-h' || options.some((o) => o.short === arg);
     if (/^-[^-]/.test(arg) && !knownShort && !NEGATIVE_NUMBER.test(arg)) {
+      // `-o/srv/out` is most likely an option glued to its value; it could also be a file's name.
+      const gluedTo = options.find((o) => o.short === arg.slice(0, 2) && (o.required || o.optional));
+      const asFile = `put it after --, which ends the options: vidpipe ${command?.name() ?? '<command>'} -- ${printable(arg)}`;
       program.error(
-        `error: '${printable(arg)}' is not an option (vidpipe's short options are one letter each, written apart: -q -o <dir>).\n` +
-          `If it is a file, write ./${printable(arg)}, or put it after --, which ends the options: vidpipe ${command?.name() ?? '<command>'} -- ${printable(arg)}`,
+        gluedTo
+          ? `error: '${printable(arg)}' is not an option: write ${gluedTo.short} ${printable(arg.slice(2))} (an option and its value are written apart).\n` +
+              `If it is a file, write ./${printable(arg)}, or ${asFile}`
+          : `error: '${printable(arg)}' is not an option (vidpipe's short options are one letter each, written apart: -q -o <dir>).\n` +
+              `If it is a file, write ./${printable(arg)}, or ${asFile}`,
         { exitCode: 2, code: 'vidpipe.notAnOption' },
       );
     }

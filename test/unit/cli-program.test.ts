@@ -69,6 +69,31 @@ describe('command-line parsing', () => {
     }
   });
 
+  it('reads a short option glued to its value as that option in the refusal (-o/srv/out: write -o /srv/out), and only a name that cannot be one as a file', async () => {
+    const refusal = async (argv: string[]) => {
+      let printed = '';
+      const program = createProgram(new Proxy({}, { get: () => async () => 0 }) as CommandHandlers);
+      for (const c of [program, ...program.commands]) c.configureOutput({ writeOut: (text) => void (printed += text), writeErr: (text) => void (printed += text) });
+      await assert.rejects(program.parseAsync(argv, { from: 'user' }), (e: { code: string; exitCode: number }) => e.code === 'vidpipe.notAnOption' && e.exitCode === 2, argv.join(' '));
+      return printed;
+    };
+    const withOut = createProgram({} as CommandHandlers).commands.filter((c) => c.options.some((o) => o.short === '-o')).map((c) => c.name());
+    assert.ok(withOut.includes('transcode') && withOut.includes('watch'), withOut.join(' '));
+    for (const command of withOut) {
+      for (const [glued, meant] of [['-o/srv/out', '-o /srv/out'], ['-oout', '-o out'], ['-os3://bucket/vod/', '-o s3://bucket/vod/']]) {
+        const printed = await refusal([command, 'a', glued!]);
+        assert.ok(printed.includes(`write ${meant} (an option and its value are written apart)`), `${command} ${glued}: ${printed}`);
+        assert.ok(printed.indexOf('written apart') < printed.indexOf(`./${glued}`), `the option reading comes first: ${printed}`);
+      }
+    }
+    // -q and -v take no value, -x is no option: those are names, never "write -q x".
+    for (const name of ['-qx', '-vfoo', '-x.mp4']) {
+      const printed = await refusal(['transcode', 'a', name]);
+      assert.doesNotMatch(printed, /written apart\)/, printed);
+      assert.ok(printed.includes(`If it is a file, write ./${name}`), printed);
+    }
+  });
+
   it('-- ends the options: what follows is an input, even a name that starts with a dash', async () => {
     const [call] = await parse(['transcode', '--ladder', '360p', '--', '-version.mp4', '-vfoo', '--json']);
     const [inputs, options, global] = call!.args as [string[], Record<string, unknown>, Record<string, unknown>];
