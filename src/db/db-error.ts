@@ -48,14 +48,15 @@ const DB_HINT = 'point --db (or VIDPIPE_DB) at a database file in a folder you c
  * Why a database file could not be opened, when the reason is the user's to fix: SQLite
  * answers "unable to open database file" alike for a directory, a read-only filesystem, a
  * missing permission and a file in the way of its folder, so the path is examined here.
- * A locked database or an unexplained failure stays DB_FAILED (exit 1): retrying may help.
+ * A locked, damaged or failing database and an unexplained failure stay DB_FAILED (exit 1) with
+ * SQLite's message: retrying or repairing may help, the path is not the cause.
  */
 export function dbOpenFailed(file: string, error: unknown, probe: PathProbe = realProbe): VidpipeError {
   // A failed migration arrives wrapped already; what SQLite said is its cause.
   const code = sqliteCode(isVidpipeError(error) ? error.cause : error);
   if (isVidpipeError(error) && code === undefined) return error;
   if (file === ':memory:' || file === '' || file.startsWith('file:')) return dbFailed(`open ${file}`, error);
-  const reason = code?.startsWith('SQLITE_BUSY') || code?.startsWith('SQLITE_LOCKED') ? undefined : pathProblem(file, probe);
+  const reason = mayBeThePath(code) ? pathProblem(file, probe) : undefined;
   if (reason !== undefined) {
     return new VidpipeError('USAGE', `database ${file}: ${reason}`, { cause: error, hint: DB_HINT });
   }
@@ -66,6 +67,16 @@ export function dbOpenFailed(file: string, error: unknown, probe: PathProbe = re
     });
   }
   return isVidpipeError(error) ? error : dbFailed(`open ${file}`, error);
+}
+
+/**
+ * Whether the path may explain the failure: SQLite could not open or write the file, or
+ * creating its folder failed (a filesystem error, not SQLite's). A damaged file, a failing disk
+ * or a lock says nothing of the path; those keep SQLite's own message.
+ */
+function mayBeThePath(code: string | undefined): boolean {
+  if (code === undefined || !code.startsWith('SQLITE_')) return true;
+  return ['SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_PERM', 'SQLITE_AUTH'].some((kind) => code === kind || code.startsWith(`${kind}_`));
 }
 
 /** What stops this process from using `file` as a database (a WAL database also needs its folder writable), or undefined. */

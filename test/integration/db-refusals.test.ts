@@ -99,6 +99,41 @@ describe('a database vidpipe cannot use says why (exit 2 when it is the user to 
     }, refusedWith('USAGE', 2, path.join(dir, 'new', 'x.db'), new RegExp(`cannot be created: the folder ${dir} may not be written`)));
   });
 
+  test('a damaged or failing database in a folder the user may not write is reported as SQLite says (exit 1), not as the folder', () => {
+    const file = path.join(dir, 'vidpipe.db');
+    openConnection(file).close();
+    const denyingAll: PathProbe = {
+      stat: (target) => statSync(target),
+      access: () => {
+        throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
+      },
+    };
+    const sqlite = (code: string, message: string) => Object.assign(new Error(message), { code });
+    for (const error of [
+      sqlite('SQLITE_CORRUPT', 'database disk image is malformed'),
+      sqlite('SQLITE_IOERR_READ', 'disk I/O error'),
+      sqlite('SQLITE_IOERR_SHORT_READ', 'disk I/O error'),
+      sqlite('SQLITE_FULL', 'database or disk is full'),
+      sqlite('SQLITE_ERROR', 'no such table: videos'),
+    ]) {
+      const refused = dbOpenFailed(file, error, denyingAll);
+      assert.equal(refused.code, 'DB_FAILED', `${error.code}: ${refused.message}`);
+      assert.equal(refused.exitCode, 1);
+      assert.ok(refused.message.includes(file) && refused.message.includes(error.message), refused.message);
+      assert.doesNotMatch(refused.message, /permissions|may not be written/);
+    }
+    // Not a database: said so, whatever the folder.
+    assert.throws(() => {
+      throw dbOpenFailed(file, sqlite('SQLITE_NOTADB', 'file is not a database'), denyingAll);
+    }, refusedWith('USAGE', 2, file, /the file is not a SQLite database/));
+    // What the path can cause still names it.
+    for (const code of ['SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_READONLY_DIRECTORY', 'SQLITE_PERM', 'SQLITE_AUTH', 'EACCES']) {
+      assert.throws(() => {
+        throw dbOpenFailed(file, sqlite(code, 'unable to open database file'), denyingAll);
+      }, refusedWith('USAGE', 2, file, /may not be read and written by this user \(permissions\)/), code);
+    }
+  });
+
   test('a locked database stays a failure to retry (exit 1), naming the path', () => {
     const file = path.join(dir, 'vidpipe.db');
     openConnection(file).close();
