@@ -552,9 +552,11 @@ async function objectReadOptions(client: S3Client, bucket: string, key: string, 
         throw error instanceof OneAttemptFailure ? error.failure : error;
       }
       if (!(response.Body instanceof Readable)) throw new Error('the response has no body stream');
-      const range = /^bytes (\d+)-\d+\/(\d+)$/.exec(response.ContentRange ?? '');
-      const start = range ? Number(range[1]) : 0;
-      const total = range ? Number(range[2]) : response.ContentLength;
+      const range = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(response.ContentRange ?? '');
+      // A part (206, or a Content-Range) that does not say which part it is: undefined, so its bytes are never placed at 0.
+      const unplaced = response.$metadata.httpStatusCode === 206 || response.ContentRange !== undefined;
+      const start = range ? Number(range[1]) : unplaced ? undefined : 0;
+      const total = range ? (range[2] === '*' ? undefined : Number(range[2])) : response.ContentLength;
       return { body: response.Body, start, total, version: response.ETag };
     },
     describeFailure: describeReadFailure,
