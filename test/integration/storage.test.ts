@@ -4,7 +4,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import fsPromises from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+import { after, before, describe, it, mock } from 'node:test';
 import {
   GetObjectCommand,
   type ListObjectsV2CommandInput,
@@ -174,6 +176,27 @@ describe('publishing to a local folder', () => {
     // The record is never deleted (another job's claim may be in it a moment later): it is left empty, which holds nothing.
     assert.deepEqual(await readdir(path.join(base, 'out', 'new')), [RECORD_KEY], 'its release is gone; only an empty record is left');
     assert.deepEqual({ ...JSON.parse(await readFile(path.join(base, 'out', 'new', RECORD_KEY), 'utf8')), updatedAt: '' }, emptyRecord());
+  });
+
+  it('creates the record create-only on filesystems without hard links (FAT, exFAT, SMB, FUSE), by an exclusive create', async (t) => {
+    for (const code of ['EPERM', 'ENOTSUP', 'ENOSYS']) {
+      const dir = await makeTempDir(t);
+      const noLinks = mock.method(fsPromises, 'link', async () => {
+        throw Object.assign(new Error(`${code}: operation not permitted, link`), { code });
+      });
+      syncBuiltinESMExports();
+      try {
+        const store = new LocalStore(dir);
+        assert.equal(await store.createText(RECORD_KEY, 'first', {}), true, code);
+        assert.equal(await store.createText(RECORD_KEY, 'second', {}), false, `${code}: the name exists`);
+        assert.equal(await readFile(path.join(dir, RECORD_KEY), 'utf8'), 'first');
+        assert.deepEqual(await readdir(dir), [RECORD_KEY], 'no temporary file left');
+        assert.ok(noLinks.mock.callCount() >= 1, 'link() was tried first');
+      } finally {
+        noLinks.mock.restore();
+        syncBuiltinESMExports();
+      }
+    }
   });
 
   it('names one folder per package below the destination', async (t) => {
