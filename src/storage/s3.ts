@@ -598,6 +598,21 @@ function describeReadFailure(error: unknown): RequestFailure {
   return { account, retryable };
 }
 
+/**
+ * Whether a failed S3 request is a refusal that asking again will not change: a missing bucket, or
+ * a 4xx other than a timeout or throttling (403 AccessDenied, 400). A 5xx, throttling, a timeout,
+ * a dropped connection or anything unknown may pass later. Looks through vidpipe's wrapping.
+ */
+export function isPermanentS3Refusal(error: unknown): boolean {
+  if (error instanceof VidpipeError && (error.code === 'INPUT_NOT_FOUND' || error.code === 'USAGE')) return true;
+  for (let cause = error, depth = 0; cause !== undefined && cause !== null && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
+    const { name, $metadata } = cause as { name?: string; $metadata?: { httpStatusCode?: number } };
+    const status = $metadata?.httpStatusCode;
+    if (status !== undefined) return status >= 400 && status < 500 && status !== 408 && status !== 429 && !THROTTLING.has(name ?? '');
+  }
+  return false;
+}
+
 /** Metadata of one object, or undefined when it does not exist (a HEAD cannot say whether the bucket does). */
 export async function headObject(
   client: S3Client,
