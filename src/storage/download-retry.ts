@@ -8,8 +8,10 @@
  * between two attempts starts again from byte 0 and is never stitched from two versions.
  *
  * Bounds: `attempts` requests in all, and `noProgressMs` without progress (a byte past the
- * furthest point any attempt reached), retries and their backoff included; a body or an answer
- * silent for `idleMs` ends its attempt. s3.ts and http.ts give the
+ * furthest point reached since the kept bytes were last dropped: a restart from byte 0 measures
+ * afresh), retries and their backoff included; a body or an answer silent for `idleMs` ends its
+ * attempt. A failure that is not retryable is thrown as it came at any attempt, for the caller to
+ * word (a 404 after a 503 is still "not found"). s3.ts and http.ts give the
  * requests and say which of their failures may pass on a retry.
  */
 import { randomBytes } from 'node:crypto';
@@ -20,8 +22,12 @@ import { VidpipeError } from '../errors.js';
 /** One answer, its body not yet read. */
 export interface DownloadResponse {
   body: Readable;
-  /** Offset in the object of the body's first byte: 0 for a whole object, N for a ranged answer. */
-  start: number;
+  /**
+   * Offset in the object of the body's first byte: 0 for a whole object, N for a ranged answer;
+   * undefined for a part whose offset cannot be read (a 206 without a readable Content-Range):
+   * its bytes are never kept.
+   */
+  start: number | undefined;
   /** The whole object's size when the server states it (Content-Range, else Content-Length). */
   total: number | undefined;
   /** The object's version (ETag, else Last-Modified); undefined when the server names none. */
@@ -163,8 +169,17 @@ async function readWithRetries(sink: Sink, options: RetryingReadOptions): Promis
   let version: string | undefined;
   let sized = false;
   let lastProgressAt = Date.now();
-  // Bytes received again after a restart from byte 0 are not progress: only these past the furthest point.
+  // Bytes received again after a retry that resumed are not progress: only these past the furthest point.
   let furthest = 0;
+  // The kept bytes are thrown away (another version, a server without one, the whole object sent
+  // again): the next bytes are the progress now, and the clock restarts (the attempts still bound the loop).
+  const dropKept = async (): Promise<void> => {
+    received = 0;
+    version = undefined;
+    furthest = 0;
+    lastProgressAt = Date.now();
+    await sink.truncate(0);
+  };
   const interrupted = (cause: unknown) => new VidpipeError('INTERRUPTED', `${what} was interrupted`, { cause });
 
   for (let attempt = 1; ; attempt += 1) {
@@ -195,37 +210,35 @@ async function readWithRetries(sink: Sink, options: RetryingReadOptions): Promis
         if (controller.signal.reason === unanswered) throw new AttemptFailed({ account: `no answer within ${seconds(options.idleMs)} s`, retryable: true }, error);
         failure = options.describeFailure(error);
         cause = error;
-        if (!failure.retryable) {
-          if (attempt === 1) throw error;
-          throw giveUp(what, attempt, [...failures, failure.account], undefined, options.hint, error);
-        }
-        if (failure.changed) {
-          received = 0;
-          version = undefined;
-          await sink.truncate(0);
-        }
+        // A final answer (not found, refused) is the caller's to word, whatever came before it.
+        if (!failure.retryable) throw error;
+        if (failure.changed) await dropKept();
         throw new AttemptFailed(failure, error);
       } finally {
         clearTimeout(answerTimer);
       }
       body = response.body;
       // What was asked and what came must agree, or the kept bytes are dropped (never stitched).
+      if (response.start === undefined) {
+        // A part of the object, but which part is not said: nothing of it can be placed.
+        response.body.destroy();
+        await dropKept();
+        throw new AttemptFailed({ account: 'the server answered with a part of the object without a readable Content-Range; starting again from byte 0', retryable: true }, undefined);
+      }
       if (resume && (response.start !== resume.offset || response.version !== resume.version)) {
         const changed = response.version !== resume.version;
         if (response.start !== 0) {
           response.body.destroy();
-          received = 0;
-          version = undefined;
-          await sink.truncate(0);
+          await dropKept();
           throw new AttemptFailed({ account: changed ? 'the object changed since the download began' : `the server answered from byte ${response.start}, not ${resume.offset}`, retryable: true }, undefined);
         }
         options.onRetry?.(`${what}: ${changed ? 'the object changed since the download began; starting again from byte 0' : 'the server sent the whole object again; starting again from byte 0'}`);
-        received = 0;
-        await sink.truncate(0);
+        await dropKept();
+        armDeadline();
       } else if (!resume && received > 0) {
         // The server names no version: the bytes kept cannot be known to match, so start again.
-        received = 0;
-        await sink.truncate(0);
+        await dropKept();
+        armDeadline();
       }
       version = response.version;
       const total = response.total;

@@ -62,7 +62,8 @@ function get(url: string, signal: AbortSignal, redirects = 0, extraHeaders: Reco
       const status = response.statusCode ?? 0;
       const location = response.headers.location;
       if (status >= 300 && status < 400 && location) {
-        response.resume();
+        // Not drained: a body that stalls would hold the socket with no timer on it.
+        response.destroy();
         if (redirects >= MAX_REDIRECTS) {
           reject(new VidpipeError('INPUT_INVALID', `${displayUrl(url)}: more than ${MAX_REDIRECTS} redirects`));
           return;
@@ -113,13 +114,15 @@ export async function downloadHttp(url: string, destPath: string, options: HttpD
         const response = await get(url, signal, 0, headers);
         const status = response.statusCode ?? 0;
         if (status < 200 || status >= 300) {
-          response.resume();
+          // Not drained: an error body that stalls would hold the socket with no timer on it.
+          response.destroy();
           throw new HttpStatusFailure(status, response.statusMessage ?? '');
         }
         const lengthHeader = response.headers['content-length'];
         const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) && !response.headers['content-encoding'] ? Number(lengthHeader) : undefined;
         const range = status === 206 ? /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(response.headers['content-range'] ?? '') : null;
-        const start = range ? Number(range[1]) : 0;
+        // A 206 that does not say which part it is: undefined, so its bytes are never placed at 0.
+        const start = range ? Number(range[1]) : status === 206 ? undefined : 0;
         const total = range ? (range[2] === '*' ? undefined : Number(range[2])) : length;
         // Only a strong ETag or a Last-Modified can make a range safe (RFC 9110 If-Range).
         const etag = response.headers.etag;

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, copyFile, link, lstat, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { access, copyFile, link, lstat, mkdir, open, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { VidpipeError } from '../errors.js';
 import type { ObjectStore } from './object-store.js';
@@ -14,6 +14,8 @@ import { assertSafeRelativeKey } from './uri.js';
 
 /** Parallel file copies; enough to keep a disk busy without exhausting file descriptors. */
 const COPY_CONCURRENCY = 4;
+/** link() on a filesystem without hard links: FAT/exFAT (EPERM), SMB and some FUSE mounts (ENOTSUP, ENOSYS). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
 export class LocalStore implements ObjectStore {
   readonly root: string;
@@ -77,7 +79,9 @@ export class LocalStore implements ObjectStore {
       await link(temporary, target);
       return true;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      if (code === 'EEXIST') return false;
+      if (NO_HARD_LINKS.has(code)) return createExclusive(target, text);
       throw error;
     } finally {
       await rm(temporary, { force: true }).catch(() => undefined);
@@ -151,6 +155,30 @@ export class LocalStore implements ObjectStore {
   }
 
   close(): void {}
+}
+
+/**
+ * Create-only without link(): O_CREAT|O_EXCL, then the text. Still create-only; a reader may see
+ * the file a moment before its text, which only filesystems without hard links come to.
+ */
+async function createExclusive(target: string, text: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(target, 'wx');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+  try {
+    await handle.writeFile(text);
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    // A part must not stay behind as the record.
+    await rm(target, { force: true }).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  return true;
 }
 
 /** lstat (or stat, following symlinks, for folders on the way to the root) that answers undefined for a missing path. */

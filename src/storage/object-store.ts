@@ -32,7 +32,7 @@ export interface ObjectStore {
   putText(key: string, text: string, headers: ObjectHeaders, signal?: AbortSignal): Promise<void>;
   /**
    * putText only if nothing is at `key` yet: false when something is (another job wrote it first).
-   * Local: a hard link, which fails on an existing name. S3: PutObject with If-None-Match: *;
+   * Local: a hard link, which fails on an existing name (an exclusive create where the filesystem has no hard links). S3: PutObject with If-None-Match: *;
    * a server that ignores the condition (older S3-compatible ones) makes it a plain putText.
    */
   createText(key: string, text: string, headers: ObjectHeaders, signal?: AbortSignal): Promise<boolean>;

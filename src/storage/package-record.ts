@@ -166,6 +166,15 @@ export function withClaim(record: PackageRecord | undefined, video: VideoIdentit
   return { ...rest, releases, ...claimsOf(record, releases, claim) };
 }
 
+/**
+ * A record with nothing in it: what is written where the last release left the record (a first
+ * publish that failed, a sweep of leftovers). It holds nothing (standingOf: free), and unlike a
+ * deleted record it cannot take another job's claim written a moment before away with it.
+ */
+export function emptyRecord(): PackageRecord {
+  return { format: RECORD_FORMAT, entries: [], releases: [], updatedAt: '' };
+}
+
 /** The record after a release was given up (failed, interrupted, superseded); undefined when nothing is left to record. */
 export function withoutRelease(record: PackageRecord | undefined, release: string): PackageRecord | undefined {
   if (record === undefined) return undefined;

@@ -20,7 +20,10 @@
  * lock, so every step assumes another job may be between any two of its requests: a record or
  * entry file that appears meanwhile is read again, never taken for a stranger's; a job deletes
  * only its own release and releases whose jobs are certainly done with them (wentLive), never
- * one an entry file points at; the loser stands down with STORAGE_FAILED.
+ * one an entry file points at; the loser stands down with STORAGE_FAILED. Two jobs that both
+ * passed the check before going live both switch; each then reads the package again, and the
+ * newest release wins: every entry file is made to point at it (never HLS at one release and
+ * DASH at another), and an older job that finds a newer one live stands down after all.
  */
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -34,6 +37,7 @@ import { describeFsError, inPublishOrder, listPackageFiles, sumBytes, type Packa
 import {
   adoptedRecord,
   candidateNames,
+  emptyRecord,
   foreignNames,
   formatRecord,
   parseRecord,
@@ -108,10 +112,11 @@ export interface PublishOptions {
  * The moments of a publish where another job racing for the same package may come between two
  * requests: 'chosen' (the record was read, the names at the root are not checked yet), 'claim'
  * (between reading the record and writing the claim), 'live' (checked that no newer job is live,
- * entry files not written yet), 'switched' (entry files written, the record not yet naming them),
- * 'sweep' (live, old releases not deleted yet).
+ * entry files not written yet), 'entry' (the first entry file written, not the others),
+ * 'switched' (entry files written, the record not yet naming them), 'sweep' (live, old releases
+ * not deleted yet).
  */
-export type PublishStep = 'chosen' | 'claim' | 'live' | 'switched' | 'sweep';
+export type PublishStep = 'chosen' | 'claim' | 'live' | 'entry' | 'switched' | 'sweep';
 
 /** Set only by tests: `<step>:<file>` holds a publish at that step while `<file>` exists (it writes `<file>.reached` first). */
 export const HOLD_VARIABLE = 'VIDPIPE_TEST_PUBLISH_HOLD';
@@ -120,7 +125,7 @@ const HOLD_LIMIT_MS = 60_000;
 
 /** The test-only hold of HOLD_VARIABLE, or undefined (always, outside tests). */
 export function holdFromEnv(env: NodeJS.ProcessEnv = process.env): PublishOptions['pause'] {
-  const match = /^(chosen|claim|live|switched|sweep):(.+)$/.exec(env[HOLD_VARIABLE] ?? '');
+  const match = /^(chosen|claim|live|entry|switched|sweep):(.+)$/.exec(env[HOLD_VARIABLE] ?? '');
   if (match === null) return undefined;
   const [, at, file] = match as unknown as [string, PublishStep, string];
   return async (step) => {
@@ -284,14 +289,17 @@ async function choosePackage(
 }
 
 /**
- * An entry file the record does not list yet, pointing into a release the record does: another
- * job going live this very moment (it writes the entry files, then the record), not a stranger's.
+ * An entry file the record does not list yet, pointing into a release the record does, or into a
+ * job's release folder that is there (a claim lost from the record to a racing write): another job
+ * going live this very moment (it writes the entry files, then the record), not a stranger's.
  */
 async function isSwitchingEntry(chosen: Candidate, name: string, signal: AbortSignal | undefined): Promise<boolean> {
   if (!chosen.recordWritten || !isEntryKey(name)) return false;
   const text = await chosen.store.readText(name, signal);
   const release = text === undefined ? undefined : releaseReferencedBy(name, text);
-  return release !== undefined && (chosen.record?.releases.includes(release) ?? false);
+  if (release === undefined) return false;
+  if (chosen.record?.releases.includes(release)) return true;
+  return isJobRelease(release) && (await chosen.store.exists(release, signal));
 }
 
 /** Other jobs kept publishing this package while this one looked: theirs to finish, nothing wrong with the request. */
@@ -355,6 +363,9 @@ async function readRecord(store: ObjectStore, fallback: PackageRecord | undefine
  * Read, change, write: the record is re-read right before every write, so concurrent jobs lose as
  * little as possible. What a lost update can cost is bounded: a release missing from the record
  * (left behind, never deleted wrongly), or a stale `live` (the sweep also asks the entry files).
+ * The record is never deleted (another job may have written its claim a moment ago): a record
+ * with nothing left in it is written empty, which holds nothing (standingOf: free). `change`
+ * answering the record it was given unchanged writes nothing.
  */
 async function updateRecord(
   store: ObjectStore,
@@ -365,9 +376,12 @@ async function updateRecord(
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const text = await store.readText(RECORD_KEY, signal);
-    const next = change(text === undefined ? fallback : parseRecord(text, store.uriOf(RECORD_KEY)));
+    const current = text === undefined ? fallback : parseRecord(text, store.uriOf(RECORD_KEY));
+    const changed = change(current);
+    if (changed === current && text !== undefined) return;
+    if (changed === undefined && text === undefined) return;
+    const next = changed ?? emptyRecord();
     await beforeWrite?.();
-    if (next === undefined) return store.deleteKeys([RECORD_KEY], signal);
     // No record a moment ago: create it only if another job has not meanwhile, else change theirs.
     if (text === undefined && attempt < CHOICE_ATTEMPTS) {
       if (await store.createText(RECORD_KEY, formatRecord(next), objectHeadersFor(RECORD_KEY), signal)) return;
@@ -426,19 +440,84 @@ async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: st
   // a few seconds, so the entry files and the record agree; a stalled server does not hold the exit.
   const switching = afterGrace(signal, INTERRUPTED_CLEANUP_MS);
   let change: ReturnType<typeof wentLive> | undefined;
+  let newer: string | undefined;
   try {
-    for (const [key, text] of entryTexts) await store.putText(key, entryManifestFor(key, text, release), objectHeadersFor(key), switching);
+    let first = true;
+    for (const [key, text] of entryTexts) {
+      await store.putText(key, entryManifestFor(key, text, release), objectHeadersFor(key), switching);
+      if (first) await options.pause?.('entry');
+      first = false;
+    }
     await options.pause?.('switched');
-    await updateRecord(store, chosen.record, (record) => (change = wentLive(record, request.video, release, [...entryTexts.keys()])).record, switching);
+    // A newer job that went live since the check keeps the record's `live` (and its video).
+    await updateRecord(store, chosen.record, (record) => (isNewer(record?.live, release) ? record : (change = wentLive(record, request.video, release, [...entryTexts.keys()])).record), switching);
+    newer = await agreeOnNewest(store, chosen.record, request.video, release, entryTexts, switching);
   } catch (error) {
     if (!switching?.aborted) throw error;
     throw new SwitchInterrupted('INTERRUPTED', `interrupted while ${store.root} was switching to release ${release}; its entry manifests point at the previous release or at this one, both complete`, { cause: error });
   }
+  if (newer !== undefined) {
+    // Superseded after all: the entry files point at the newer release now, so this one goes.
+    const record = await readRecord(store, chosen.record, signal).catch(() => undefined);
+    const error = supersededError(store.root, release, newer, sameVideo(record?.video, request.video));
+    await giveUp(store, chosen, release, localDir, state, error, signal);
+    throw error;
+  }
   // A local destination consumes the folder either way (moved, or copied across filesystems).
   if (move && store.moveIn && !state.moved) await rm(localDir, { recursive: true, force: true });
   await options.pause?.('sweep');
-  await sweep(store, change!, signal);
+  await sweep(store, change ?? wentLive(await readRecord(store, chosen.record, signal), request.video, release, [...entryTexts.keys()]), signal);
   return [...media, ...manifests].map((file) => ({ key: file.key, uri: store.uriOf(inRelease(file)), bytes: file.bytes, contentType: contentTypeFor(file.key) }));
+}
+
+function isNewer(candidate: string | undefined, than: string): boolean {
+  return candidate !== undefined && compareReleases(candidate, than) > 0;
+}
+
+/**
+ * After switching, the package is read again: another job that passed its check at the same time
+ * may have switched between two of this job's writes. The newest release wins, and every entry
+ * file is made to point at it, so HLS and DASH never show two releases (two videos, with a given
+ * name). Answers the newer release when it is another job's (this one stands down), else undefined.
+ */
+async function agreeOnNewest(
+  store: ObjectStore,
+  fallback: PackageRecord | undefined,
+  video: VideoIdentity,
+  release: string,
+  entryTexts: ReadonlyMap<string, string>,
+  signal: AbortSignal | undefined,
+): Promise<string | undefined> {
+  const record = await readRecord(store, fallback, signal);
+  const current = await currentRelease(store, record, signal);
+  const newest = current !== undefined && isNewer(current, release) ? current : release;
+  const keys = new Set([...KNOWN_ENTRIES, ...(record?.entries ?? []), ...entryTexts.keys()]);
+  const entries: string[] = [];
+  for (const key of keys) {
+    // The newest release's own copy of the entry manifest (every release holds its manifests).
+    const own = newest === release ? entryTexts.get(key) : await store.readText(`${newest}/${key}`, signal);
+    const now = await store.readText(key, signal);
+    const pointsAt = now === undefined ? undefined : releaseReferencedBy(key, now);
+    if (own !== undefined) {
+      entries.push(key);
+      if (pointsAt !== newest) await store.putText(key, entryManifestFor(key, own, newest), objectHeadersFor(key), signal);
+    } else if (pointsAt === release && newest !== release) {
+      // This job's entry file that the newer release does not have (e.g. master-ts.m3u8).
+      await store.deleteKeys([key], signal);
+    }
+  }
+  if (newest === release) {
+    // A record written over ours by an older job (a lost update) names it live again.
+    if (record?.live !== release) {
+      await updateRecord(store, fallback, (now) => (isNewer(now?.live, release) ? now : wentLive(now, video, release, [...entryTexts.keys()]).record), signal);
+    }
+    return undefined;
+  }
+  await updateRecord(store, fallback, (now) => {
+    if (now === undefined || now.live === newest || isNewer(now.live, newest)) return now;
+    return { ...now, live: newest, entries: entries.sort(), releases: [...new Set([...now.releases, newest])].sort(compareReleases) };
+  }, signal);
+  return newest;
 }
 
 /** The newest release the package points at: the record's live one, or what its entry files reference. */

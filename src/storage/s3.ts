@@ -552,9 +552,11 @@ async function objectReadOptions(client: S3Client, bucket: string, key: string, 
         throw error instanceof OneAttemptFailure ? error.failure : error;
       }
       if (!(response.Body instanceof Readable)) throw new Error('the response has no body stream');
-      const range = /^bytes (\d+)-\d+\/(\d+)$/.exec(response.ContentRange ?? '');
-      const start = range ? Number(range[1]) : 0;
-      const total = range ? Number(range[2]) : response.ContentLength;
+      const range = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(response.ContentRange ?? '');
+      // A part (206, or a Content-Range) that does not say which part it is: undefined, so its bytes are never placed at 0.
+      const unplaced = response.$metadata.httpStatusCode === 206 || response.ContentRange !== undefined;
+      const start = range ? Number(range[1]) : unplaced ? undefined : 0;
+      const total = range ? (range[2] === '*' ? undefined : Number(range[2])) : response.ContentLength;
       return { body: response.Body, start, total, version: response.ETag };
     },
     describeFailure: describeReadFailure,
@@ -594,6 +596,21 @@ function describeReadFailure(error: unknown): RequestFailure {
     candidate.name === 'TimeoutError' ||
     NETWORK_CODES.has(candidate.code ?? '');
   return { account, retryable };
+}
+
+/**
+ * Whether a failed S3 request is a refusal that asking again will not change: a missing bucket, or
+ * a 4xx other than a timeout or throttling (403 AccessDenied, 400). A 5xx, throttling, a timeout,
+ * a dropped connection or anything unknown may pass later. Looks through vidpipe's wrapping.
+ */
+export function isPermanentS3Refusal(error: unknown): boolean {
+  if (error instanceof VidpipeError && (error.code === 'INPUT_NOT_FOUND' || error.code === 'USAGE')) return true;
+  for (let cause = error, depth = 0; cause !== undefined && cause !== null && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
+    const { name, $metadata } = cause as { name?: string; $metadata?: { httpStatusCode?: number } };
+    const status = $metadata?.httpStatusCode;
+    if (status !== undefined) return status >= 400 && status < 500 && status !== 408 && status !== 429 && !THROTTLING.has(name ?? '');
+  }
+  return false;
 }
 
 /** Metadata of one object, or undefined when it does not exist (a HEAD cannot say whether the bucket does). */

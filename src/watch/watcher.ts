@@ -15,7 +15,7 @@ import type { JobEventListener } from '../core/events.js';
 import type { TranscodeResult } from '../core/result.js';
 import { runJob, type JobRequest } from '../job/run-job.js';
 import type { JobSettings } from '../settings/job-settings.js';
-import { headObject, listObjects, type ObjectSummary } from '../storage/s3.js';
+import { headObject, isPermanentS3Refusal, listObjects, type ObjectSummary } from '../storage/s3.js';
 import { formatS3Uri, type Location, normalisePrefix, sanitiseName } from '../storage/uri.js';
 import { applyOverrides, isSidecarKey, overridesFromMetadata, overridesFromSidecar, readSidecar, sidecarKeyFor } from './overrides.js';
 import { parseS3Notification, type SqsQueue } from './sqs.js';
@@ -74,17 +74,21 @@ export class Watcher {
   /** ETag and size of every candidate at the previous poll: equal twice in a row means the upload is complete. */
   private lastSeen = new Map<string, string>();
   /**
-   * Listed objects whose HEAD found nothing (deleted, or a listing that changed the key) or failed,
-   * by key: the listed version and how many polls in a row. After maxAttempts the object is
-   * skipped until its listing changes, so `--once` ends and nothing is retried forever.
+   * Listed objects whose HEAD found nothing (deleted, or a listing that changed the key) or was
+   * refused (403 …), by key: the listed version and how many polls in a row. After maxAttempts the
+   * object is skipped until its listing changes, so `--once` ends and nothing is retried forever.
+   * A HEAD that failed for a while (5xx, throttling, a timeout) counts only with `--once`; a
+   * watcher that keeps running tries it again at every poll.
    */
   private unreadable = new Map<string, { signature: string; tries: number }>();
   /**
-   * Uploads another vidpipe was running (BUSY), by key: the version and since when. With `--once`
-   * one busy for longer than a lease is left for a later run, so `--once` ends even when that
-   * other job's lock outlives it (a lock of another host counts as alive).
+   * Uploads another vidpipe was running (BUSY), by key: the version, since when, how often, and
+   * until when it is left alone: each try downloads and hashes the whole source, so tries back off
+   * (the poll interval, doubling up to a lease). With `--once` one busy for longer than a lease is
+   * left for a later run, so `--once` ends even when that other job's lock outlives it (a lock of
+   * another host counts as alive).
    */
-  private busy = new Map<string, { signature: string; since: number; leftForLater: boolean }>();
+  private busy = new Map<string, { signature: string; since: number; tries: number; retryAt: number; leftForLater: boolean }>();
 
   constructor(
     private readonly config: WatchConfig,
@@ -124,6 +128,11 @@ export class Watcher {
       const busy = this.busy.get(object.key);
       if (busy?.signature === signature && busy.leftForLater) continue;
       seen.set(object.key, signature);
+      if (busy?.signature === signature && Date.now() < busy.retryAt) {
+        // Still waiting for the other job: not ready, but not done either (`--once` waits for it).
+        settling += 1;
+        continue;
+      }
       if (this.lastSeen.get(object.key) === signature) ready.push(object);
       else settling += 1;
     }
@@ -247,7 +256,11 @@ export class Watcher {
     // The listing or event may be stale; HEAD gives the current version and its metadata.
     const head = await headObject(this.client, seen.bucket, seen.key, stop).catch((error: unknown) => {
       const failure = toVidpipeError(error);
-      if (!stop.aborted) this.noteUnreadable(seen, failure.code, failure.message);
+      if (stop.aborted) return null;
+      // A refusal counts toward skipping; a server failing for a while is asked again at later polls
+      // (with --once, counted too, so that it ends).
+      if (isPermanentS3Refusal(error) || this.config.once) this.noteUnreadable(seen, failure.code, failure.message);
+      else this.log(`${uri}: reading its metadata failed; tried again at the next poll: ${failure.message}`);
       return null;
     });
     if (head === null) return 'busy';
@@ -324,7 +337,7 @@ export class Watcher {
       request = await this.requestFor(object, metadata, signal);
     } catch (error) {
       // A bad sidecar fails for good (USAGE); an unreachable server is retried like any transient failure.
-      return this.settle(object, attempt, stop, lostLease, toVidpipeError(error));
+      return await this.settle(object, attempt, stop, lostLease, toVidpipeError(error));
     }
     const result = await runJob({ ...request, signal, onEvent: this.hooks.onEvent });
     if (result.status === 'succeeded') {
@@ -337,14 +350,14 @@ export class Watcher {
   }
 
   /** Records a failed or interrupted attempt: released for later, retried, or failed for good. */
-  private settle(
+  private async settle(
     object: WatchObjectRef,
     attempt: number,
     stop: AbortSignal,
     lostLease: () => boolean,
     failure: VidpipeError,
     result?: TranscodeResult,
-  ): WatchOutcome {
+  ): Promise<WatchOutcome> {
     const uri = formatS3Uri(object.bucket, object.key);
     const error = { code: failure.code, message: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) };
     const base = { ...object, attempt, ...(result ? { result } : {}), error };
@@ -356,6 +369,13 @@ export class Watcher {
       this.store.release(object, { countAttempt: false, jobId: result?.jobId });
       this.log(`${uri}: released (stopping); it will be picked up again`);
       return { ...base, watchStatus: 'released' };
+    }
+    if (failure.code === 'SOURCE_CHANGED' && (await headObject(this.client, object.bucket, object.key, stop).catch(() => null)) === undefined) {
+      // Deleted while it was processed: no newer version will come to take the row over.
+      const reason = 'deleted while it was processed; nothing was published, and nothing is left to process';
+      this.store.finish(object, 'failed', { jobId: result?.jobId, error: reason });
+      this.log(`${uri}: ${reason}`);
+      return { ...base, watchStatus: 'superseded', error: { ...error, message: reason } };
     }
     if (failure.code === 'SOURCE_CHANGED') {
       // The version claimed is not the one to publish: its row goes back to pending, and the next
@@ -370,14 +390,16 @@ export class Watcher {
       // nothing failed, so no attempt is spent; the upload is taken up again once it has finished.
       this.store.release(object, { countAttempt: false, error: failure.message, jobId: result?.jobId });
       const signature = `${object.etag}:${object.size}`;
-      const previous = this.busy.get(object.key);
-      const since = previous?.signature === signature ? previous.since : Date.now();
+      const previous = this.busy.get(object.key)?.signature === signature ? this.busy.get(object.key) : undefined;
+      const since = previous?.since ?? Date.now();
+      const tries = (previous?.tries ?? 0) + 1;
       const leftForLater = this.config.once === true && Date.now() - since >= this.leaseMs;
-      this.busy.set(object.key, { signature, since, leftForLater });
+      const retryAt = Date.now() + Math.min(this.leaseMs, this.config.intervalMs * 2 ** (tries - 1));
+      this.busy.set(object.key, { signature, since, tries, retryAt, leftForLater });
       if (leftForLater) {
         this.log(`${uri}: another vidpipe has been running this job for ${Math.round((Date.now() - since) / 1000)} s; left for a later run (--once): ${failure.message}`);
       } else {
-        this.log(`${uri}: another vidpipe is running this job, will try again later: ${failure.message}`);
+        this.log(`${uri}: another vidpipe is running this job, will try again in ${Math.round((retryAt - Date.now()) / 100) / 10} s: ${failure.message}`);
       }
       return { ...base, watchStatus: 'retry' };
     }

@@ -151,9 +151,10 @@ describe('two jobs of one video at once, end to end', { timeout: 600_000 }, () =
     const cases: ReadonlyArray<{ step: string; held: 0 | 1; detail?: RegExp }> = [
       { step: 'chosen', held: 1, detail: /republished by a newer job \(j[0-9a-z]+\) of the same source/ },
       { step: 'claim', held: 1, detail: /republished by a newer job \(j[0-9a-z]+\) of the same source/ },
-      { step: 'live', held: 0 },
+      // Past its check: it switches after the newer run went live, finds it, points the entry files back at it and stands down.
+      { step: 'live', held: 1, detail: /republished by a newer job \(j[0-9a-z]+\) of the same source/ },
       // The held run's entry files are written, its record not yet: the other must not take them for a stranger's.
-      { step: 'switched', held: 0 },
+      { step: 'switched', held: 1, detail: /republished by a newer job \(j[0-9a-z]+\) of the same source/ },
     ];
     for (const { step, held: heldExit, detail } of cases) {
       it(`held at "${step}": the held run exits ${heldExit}, the other 0; the package is whole and valid`, async () => {
@@ -179,8 +180,8 @@ describe('two jobs of one video at once, end to end', { timeout: 600_000 }, () =
         }
         const whole = await assertWhole(path.join(out, 'talk'));
         const freeRelease = jsonLines(free)[0].jobId;
-        // Switching last wins the entry files; the record may name the other (both complete, both kept).
-        assert.equal(whole.release, step === 'live' ? heldResult.jobId : freeRelease);
+        // The newer run wins, whichever switched last.
+        assert.equal(whole.release, freeRelease);
         if (heldExit === 1) assert.deepEqual(whole.releases, [freeRelease], 'the loser removed its own release, nothing else');
         else assert.deepEqual(whole.releases, [heldResult.jobId, freeRelease].sort(), 'neither deleted the other\'s release');
         assert.equal(await readFile(path.join(out, 'notes.txt'), 'utf8'), 'mine\n');

@@ -144,8 +144,14 @@ export type Fault =
   | { kind: 'stall'; afterBytes: number }
   /** Sends the headers (the full Content-Length) and `afterBytes` of the body, then closes the connection cleanly. */
   | { kind: 'truncate'; afterBytes: number }
-  /** Answers with this status and an S3 error document, without asking the server. */
-  | { kind: 'status'; status: number };
+  /**
+   * Answers with this status and an S3 error document (its Code `code`, default by status),
+   * without asking the server; `stallBody`: sends the headers and a few bytes of the document, then
+   * nothing, keeping the connection open.
+   */
+  | { kind: 'status'; status: number; code?: string; stallBody?: boolean }
+  /** Passes the server's answer with these headers replaced (null removes one). */
+  | { kind: 'headers'; set: Record<string, string | null> };
 
 export interface FaultScript {
   /** Faults for the matching requests, in order; once used up, `then`. */
@@ -160,6 +166,8 @@ export interface FaultScript {
 
 export interface ProxiedRequest extends RecordedRequest {
   fault: Fault['kind'];
+  /** Whether the client's connection that carried this request has closed since. */
+  socketClosed: boolean;
 }
 
 export interface FaultProxy extends TestServer {
@@ -181,6 +189,7 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
   let current: FaultScript = { faults: [] };
   let used = 0;
   const requests: ProxiedRequest[] = [];
+  const carried = new WeakMap<net.Socket, ProxiedRequest[]>();
   const proxy: FaultProxy = {
     endpoint: '',
     port: 0,
@@ -198,12 +207,21 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
     const index = used;
     const fault: Fault = matches ? (current.faults[used++] ?? current.then ?? { kind: 'pass' }) : { kind: 'pass' };
     const script = current;
-    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, fault: fault.kind });
+    const seen: ProxiedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, fault: fault.kind, socketClosed: false };
+    requests.push(seen);
+    carried.get(req.socket)?.push(seen);
     const faulted = (): void => void Promise.resolve(script.afterFault?.(fault, index)).catch(() => undefined);
     if (fault.kind === 'status') {
       req.resume();
-      res.writeHead(fault.status, { 'Content-Type': 'application/xml', Connection: 'close' });
-      res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.status === 503 ? 'ServiceUnavailable' : 'InternalError'}</Code><Message>injected by the test proxy</Message></Error>`);
+      const code = fault.code ?? (fault.status === 503 ? 'ServiceUnavailable' : fault.status === 404 ? 'NoSuchKey' : 'InternalError');
+      const document = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected by the test proxy</Message></Error>`;
+      if (fault.stallBody) {
+        res.writeHead(fault.status, { 'Content-Type': 'application/xml', 'Content-Length': document.length });
+        res.write(document.slice(0, 10));
+      } else {
+        res.writeHead(fault.status, { 'Content-Type': 'application/xml', Connection: 'close' });
+        res.end(document);
+      }
       faulted();
       return;
     }
@@ -215,8 +233,16 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
         res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>');
         return;
       }
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      if (fault.kind === 'pass') {
+      const headers = { ...answer.headers };
+      if (fault.kind === 'headers') {
+        for (const [name, value] of Object.entries(fault.set)) {
+          if (value === null) delete headers[name];
+          else headers[name] = value;
+        }
+      }
+      res.writeHead(answer.statusCode ?? 502, headers);
+      if (fault.kind === 'pass' || fault.kind === 'headers') {
+        if (fault.kind === 'headers') faulted();
         answer.pipe(res);
         return;
       }
@@ -252,8 +278,12 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
+    carried.set(socket, []);
     socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      for (const request of carried.get(socket) ?? []) request.socketClosed = true;
+    });
   });
   const port = await listen(server);
   proxy.endpoint = `http://127.0.0.1:${port}`;

@@ -1,16 +1,18 @@
 /**
  * Two jobs publishing one package at once (two watchers, two runs), made deterministic by holding
  * one publish at a step (PublishOptions.pause) until the other has finished: on a local folder and
- * on s3rver. Whoever wins, the package is whole afterwards (every entry manifest points at a
- * release whose files are all there), the loser stands down with STORAGE_FAILED and a true
- * reason (never USAGE), and nothing the winner published is deleted.
+ * on s3rver. The newest release wins, whichever job switches last; the package is whole
+ * afterwards (every entry manifest points at that one release, whose files are all there), the
+ * loser stands down with STORAGE_FAILED and a true reason (never USAGE), and nothing the winner
+ * published is deleted.
  */
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { VidpipeError } from '../../src/errors.js';
-import { parseRecord, RECORD_KEY } from '../../src/storage/package-record.js';
+import { emptyRecord, formatRecord, parseRecord, RECORD_KEY } from '../../src/storage/package-record.js';
 import type { PublishStep } from '../../src/storage/publish.js';
 import { releaseReferencedBy } from '../../src/storage/release.js';
 import { createS3Client, listObjects, readTextObject } from '../../src/storage/s3.js';
@@ -60,16 +62,25 @@ describe('two jobs racing for one package', { timeout: 120_000 }, () => {
     out: string;
     s3?: ReturnType<S3TestServer['clientOptions']>;
     tree(name: string): Promise<Record<string, string>>;
+    put(name: string, key: string, text: string): Promise<void>;
   }
   const local = (): Place => {
     const out = path.join(dir, `out-${n++}`);
-    return { out, tree: (name) => readTree(path.join(out, name)) };
+    return {
+      out,
+      tree: (name) => readTree(path.join(out, name)),
+      put: async (name, key, text) => {
+        await mkdir(path.dirname(path.join(out, name, key)), { recursive: true });
+        await writeFile(path.join(out, name, key), text);
+      },
+    };
   };
   const onS3 = (): Place => {
     const prefix = `p${n++}/`;
     return {
       out: `s3://vod/${prefix}`,
       s3: s3.clientOptions(),
+      put: async (name, key, text) => void (await client.send(new PutObjectCommand({ Bucket: 'vod', Key: `${prefix}${name}/${key}`, Body: text }))),
       tree: async (name) => {
         const tree: Record<string, string> = {};
         for (const object of await listObjects(client, 'vod', `${prefix}${name}/`)) tree[object.key.slice(`${prefix}${name}/`.length)] = (await readTextObject(client, 'vod', object.key))!;
@@ -120,19 +131,26 @@ describe('two jobs racing for one package', { timeout: 120_000 }, () => {
         assert.deepEqual(Object.keys(await p.tree('talk')).filter((key) => key.startsWith(older)), [], 'the older release is gone');
       });
 
-      it(`${label}: the ${held} job passes its check, then the other goes live and sweeps: neither release an entry points at is deleted`, async () => {
-        const p = place();
-        const [older, newer] = [nextRelease(), nextRelease()];
-        const [heldRelease, freeRelease] = held === 'older' ? [older, newer] : [newer, older];
-        const hold = holdAt('live');
-        const slow = publishTo(p.out, 'talk', await work('slow'), { release: heldRelease, s3: p.s3, pause: hold.pause });
-        await hold.reached;
-        const finished = hold.releaseWhen(publishTo(p.out, 'talk', await work('fast'), { release: freeRelease, s3: p.s3 }));
-        await finished;
-        await slow;
-        // The held job switched last: its release is live, and whole.
-        assert.equal(await assertWhole(p, 'talk'), heldRelease);
-      });
+      for (const step of ['live', 'entry'] as const) {
+        it(`${label}: the ${held} job ${step === 'live' ? 'passes its check' : 'has written one entry file'}, then the other goes live and sweeps: the newest release is live, every entry file points at it`, async () => {
+          const p = place();
+          const [older, newer] = [nextRelease(), nextRelease()];
+          const [heldRelease, freeRelease] = held === 'older' ? [older, newer] : [newer, older];
+          const hold = holdAt(step);
+          const slow = publishTo(p.out, 'talk', await work('slow'), { release: heldRelease, s3: p.s3, pause: hold.pause });
+          await hold.reached;
+          const finished = hold.releaseWhen(publishTo(p.out, 'talk', await work('fast'), { release: freeRelease, s3: p.s3 }));
+          const stoodDown = new RegExp(`republished by a newer job \\(${newer}\\) of the same source`);
+          // The older job stands down: at its check when the newer one's first entry file is there already, else after switching.
+          if (held === 'newer' && step === 'entry') await rejectsWith(finished, 'STORAGE_FAILED', stoodDown);
+          else await finished;
+          if (held === 'older') await rejectsWith(slow, 'STORAGE_FAILED', stoodDown);
+          else await slow;
+          // Whichever switched last, the newer release is live, and whole.
+          assert.equal(await assertWhole(p, 'talk'), newer);
+          if (held === 'older') assert.deepEqual(Object.keys(await p.tree('talk')).filter((key) => key.startsWith(older)), [], 'the older job took its release back');
+        });
+      }
     }
 
     for (const held of ['older', 'newer'] as const) {
@@ -160,7 +178,7 @@ describe('two jobs racing for one package', { timeout: 120_000 }, () => {
       });
     }
 
-    it(`${label}: the other job wrote its entry files but not yet its record: they are its, not a stranger's (never USAGE)`, async () => {
+    it(`${label}: the other job wrote its entry files but not yet its record: they are its, not a stranger's (never USAGE); the newer one stays live`, async () => {
       const p = place();
       const [older, newer] = [nextRelease(), nextRelease()];
       const hold = holdAt('switched');
@@ -168,14 +186,28 @@ describe('two jobs racing for one package', { timeout: 120_000 }, () => {
       await hold.reached;
       const finished = hold.releaseWhen(publishTo(p.out, 'talk', await work('fast'), { release: newer, s3: p.s3 }));
       assert.equal((await finished).name, 'talk');
+      // The older job writes its record after the newer one went live: it finds it, and stands down.
+      await rejectsWith(slow, 'STORAGE_FAILED', new RegExp(`republished by a newer job \\(${newer}\\)`));
+      assert.equal(await assertWhole(p, 'talk'), newer);
+      assert.deepEqual(Object.keys(await p.tree('talk')).filter((key) => key.startsWith(older)), [], 'the older release is gone');
+    });
+
+    it(`${label}: the newer job switched, then the older one wrote its entry files and record over it: the newer one points them back`, async () => {
+      const p = place();
+      const [older, newer] = [nextRelease(), nextRelease()];
+      // The older job has passed its check; the newer one writes its entry files and holds before its record.
+      const olderHold = holdAt('live');
+      const slow = publishTo(p.out, 'talk', await work('slow'), { release: older, s3: p.s3, pause: olderHold.pause });
+      await olderHold.reached;
+      const newerHold = holdAt('switched');
+      const fast = publishTo(p.out, 'talk', await work('fast'), { release: newer, s3: p.s3, pause: newerHold.pause });
+      await newerHold.reached;
+      // The older job switches all the way now (it sees no newer release live: the record does not name one yet).
+      await olderHold.releaseWhen(Promise.resolve());
       await slow;
-      const tree = await p.tree('talk');
-      // The newer job switched the entry files last; the older one's record write came after (it names its own release live).
-      for (const entry of ['master.m3u8', 'manifest.mpd']) assert.equal(releaseReferencedBy(entry, tree[entry]!), newer, entry);
-      for (const release of [older, newer]) {
-        for (const key of RELEASE_FILES) assert.ok(tree[`${release}/${key}`] !== undefined, `${release}/${key} is there`);
-      }
-      assert.deepEqual(parseRecord(tree[RECORD_KEY]!, RECORD_KEY).releases.sort(), [older, newer].sort());
+      await newerHold.releaseWhen(Promise.resolve());
+      await fast;
+      assert.equal(await assertWhole(p, 'talk'), newer);
     });
 
     it(`${label}: two videos under one derived name at once: the second takes the next name, both packages whole`, async () => {
@@ -191,19 +223,48 @@ describe('two jobs racing for one package', { timeout: 120_000 }, () => {
       await assertWhole(p, second.name);
     });
 
-    it(`${label}: two videos to one given name, the older switching last: the package is whole, the newer release kept`, async () => {
+    for (const step of ['live', 'entry'] as const) {
+      it(`${label}: two videos to one given name, the older switching last (held ${step === 'live' ? 'before' : 'between'} its entry files): one video, the newer, in every entry file`, async () => {
+        const p = place();
+        const [older, newer] = [nextRelease(), nextRelease()];
+        const hold = holdAt(step);
+        const slow = publishTo(p.out, 'talk', await work('b'), { video: VIDEO_B, given: true, release: older, s3: p.s3, pause: hold.pause });
+        await hold.reached;
+        const finished = hold.releaseWhen(publishTo(p.out, 'talk', await work('a'), { video: VIDEO_A, given: true, release: newer, s3: p.s3 }));
+        await finished;
+        await rejectsWith(slow, 'STORAGE_FAILED', new RegExp(`republished by a newer job \\(${newer}\\) while this job`));
+        assert.equal(await assertWhole(p, 'talk'), newer);
+        const tree = await p.tree('talk');
+        assert.deepEqual(parseRecord(tree[RECORD_KEY]!, RECORD_KEY).video, VIDEO_A, 'the record names the video that is live');
+        assert.deepEqual(Object.keys(tree).filter((key) => key.startsWith(older)), [], 'the older video\'s release is gone');
+      });
+    }
+
+    it(`${label}: a failed first publish leaves an empty record, never none (another job's claim may be in it); the name stays free`, async () => {
       const p = place();
-      const [older, newer] = [nextRelease(), nextRelease()];
-      const hold = holdAt('live');
-      const slow = publishTo(p.out, 'talk', await work('b'), { video: VIDEO_B, given: true, release: older, s3: p.s3, pause: hold.pause });
-      await hold.reached;
-      const finished = hold.releaseWhen(publishTo(p.out, 'talk', await work('a'), { video: VIDEO_A, given: true, release: newer, s3: p.s3 }));
-      await finished;
-      await slow;
-      assert.equal(await assertWhole(p, 'talk'), older);
-      const tree = await p.tree('talk');
-      for (const key of RELEASE_FILES) assert.ok(tree[`${newer}/${key}`] !== undefined, `${newer}/${key} kept (the record lists it for a later sweep)`);
-      assert.ok(parseRecord(tree[RECORD_KEY]!, RECORD_KEY).releases.includes(newer));
+      const controller = new AbortController();
+      const failed = publishTo(p.out, 'talk', await work('a'), { video: VIDEO_A, s3: p.s3, signal: controller.signal, transfer: 'copy', onProgress: () => controller.abort() });
+      await rejectsWith(failed, 'INTERRUPTED', /previous package is unchanged/);
+      const record = parseRecord((await p.tree('talk'))[RECORD_KEY] ?? 'no record', RECORD_KEY);
+      assert.deepEqual({ ...record, updatedAt: '' }, emptyRecord());
+      // Free for any video: another one takes the plain name.
+      assert.equal((await publishTo(p.out, 'talk', await work('b'), { video: VIDEO_B, s3: p.s3 })).name, 'talk');
+      await assertWhole(p, 'talk');
+    });
+
+    it(`${label}: a claim lost from the record: entry files pointing at a job's release folder that is there are vidpipe's (never exit 2), one whose folder is not there is a stranger's`, async () => {
+      const p = place();
+      const [lost, ours] = [nextRelease(), nextRelease()];
+      await publishTo(p.out, 'talk', await work('lost'), { release: lost, s3: p.s3 });
+      // The record was written over by a job that took its own claim back: it lists nothing.
+      await p.put('talk', RECORD_KEY, formatRecord(emptyRecord()));
+      assert.equal((await publishTo(p.out, 'talk', await work('ours'), { release: ours, s3: p.s3 })).name, 'talk');
+      assert.equal(await assertWhole(p, 'talk'), ours);
+      // A job-like name with no folder behind it is not vidpipe's.
+      const q = place();
+      await q.put('talk', RECORD_KEY, formatRecord(emptyRecord()));
+      await q.put('talk', 'master.m3u8', `#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n${lost}/video/h264-720p/index.m3u8\n`);
+      await rejectsWith(publishTo(q.out, 'talk', await work('ours'), { s3: q.s3 }), 'USAGE', /master\.m3u8 is already there and vidpipe did not write it/);
     });
 
     it(`${label}: a sweep racing a fresh release of an older job never deletes it`, async () => {
@@ -214,13 +275,14 @@ describe('two jobs racing for one package', { timeout: 120_000 }, () => {
       const hold = holdAt('live');
       const slow = publishTo(p.out, 'talk', await work('2'), { release: older, s3: p.s3, pause: hold.pause });
       await hold.reached;
-      const finished = hold.releaseWhen(publishTo(p.out, 'talk', await work('3'), { release: newer, s3: p.s3 }));
-      await finished;
+      await publishTo(p.out, 'talk', await work('3'), { release: newer, s3: p.s3 });
       const tree = await p.tree('talk');
       assert.deepEqual(Object.keys(tree).filter((key) => key.startsWith(first)), [], 'the release live before is swept');
       for (const key of RELEASE_FILES) assert.ok(tree[`${older}/${key}`] !== undefined, `${older}/${key} survives the sweep`);
-      await slow;
-      assert.equal(await assertWhole(p, 'talk'), older);
+      // Then the older job goes on: it finds the newer one live, and stands down.
+      await hold.releaseWhen(Promise.resolve());
+      await rejectsWith(slow, 'STORAGE_FAILED', new RegExp(`republished by a newer job \\(${newer}\\)`));
+      assert.equal(await assertWhole(p, 'talk'), newer);
     });
   }
 });

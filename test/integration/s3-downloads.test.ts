@@ -10,11 +10,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import http from 'node:http';
 import type net from 'node:net';
+import { Readable } from 'node:stream';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { VidpipeError } from '../../src/errors.js';
+import { readBufferWithRetries, type DownloadResponse, type ResumePoint } from '../../src/storage/download-retry.js';
 import { downloadHttp } from '../../src/storage/http.js';
 import { createS3Client, downloadObject, readTextObject, type S3Options } from '../../src/storage/s3.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/bad-servers.js';
@@ -154,6 +156,30 @@ describe('downloads that break mid-way are retried and resumed', { timeout: 120_
     });
   }
 
+  it('a throttled answer, then "no such key": a missing record reads as none, a missing source is not found (exit 2), never a storage failure', async () => {
+    for (const first of [{ status: 503 }, { status: 503, code: 'SlowDown' }, { status: 500 }]) {
+      proxy.script({ match: /^GET \/media\/vod\/none\//, faults: [{ kind: 'status', ...first }] });
+      const seen = proxy.requests.length;
+      assert.equal(await readTextObject(viaProxy, 'media', 'vod/none/vidpipe-record.json'), undefined, `after ${JSON.stringify(first)}`);
+      assert.deepEqual(proxy.requests.slice(seen).map((r) => r.fault), ['status', 'pass']);
+      proxy.script({ match: /^GET \/media\/vod\/none\//, faults: [{ kind: 'status', ...first }, { kind: 'status', ...first }] });
+      await rejectsWith(downloadObject(viaProxy, 'media', 'vod/none/talk.mp4', dest()), 'INPUT_NOT_FOUND', /no such object/);
+    }
+  });
+
+  for (const [label, contentRange] of [['without a Content-Range', null], ['with an unreadable Content-Range', 'bytes junk'], ['with a Content-Range of unknown total', 'bytes 100000-299999/*']] as const) {
+    it(`a resumed GET answered 206 ${label} never keeps only the tail`, async () => {
+      const { data, gets, result } = await download({ faults: [{ kind: 'reset', afterBytes: 100_000 }, { kind: 'headers', set: { 'content-range': contentRange } }] });
+      assert.equal(sha(data), sha(original), 'the whole object, byte-identical');
+      assert.equal(result.bytes, SIZE);
+      if (contentRange?.endsWith('/*')) {
+        assert.deepEqual(gets.map((g) => g.headers.range), [undefined, 'bytes=100000-'], 'the readable range is resumed');
+      } else {
+        assert.deepEqual(gets.map((g) => g.headers.range), [undefined, 'bytes=100000-', undefined], 'the kept bytes dropped, the whole object asked for');
+      }
+    });
+  }
+
   it('a record read back from S3 (readTextObject) survives a reset mid-body', async () => {
     const text = JSON.stringify({ releases: Array.from({ length: 2000 }, (_, i) => `j${i}`) });
     await put('vod/talk/vidpipe-record.json', text);
@@ -240,6 +266,27 @@ describe('http(s) source downloads that break mid-way are retried and resumed', 
     });
   }
 
+  it('a 503, then 404: not found (exit 2), not a storage failure', async () => {
+    proxy.script({ faults: [{ kind: 'status', status: 503 }, { kind: 'status', status: 404 }] });
+    await rejectsWith(downloadHttp(`${proxy.endpoint}/talk.mp4`, path.join(dir, 'gone.mp4'), { idleTimeoutMs: 1000, attempts: 3 }), 'INPUT_NOT_FOUND', /HTTP 404.*no such file/);
+  });
+
+  it('a resumed GET answered 206 without a readable Content-Range: the kept bytes are dropped, the whole file asked for', async () => {
+    for (const contentRange of [null, 'bytes junk']) {
+      const { data, gets } = await download({ faults: [{ kind: 'reset', afterBytes: 64_000 }, { kind: 'headers', set: { 'content-range': contentRange } }] });
+      assert.equal(sha(data), sha(original), 'never only the tail');
+      assert.deepEqual(gets.map((g) => g.headers.range), [undefined, 'bytes=64000-', undefined]);
+    }
+  });
+
+  it('a 5xx whose error body stalls does not hold its connection', async () => {
+    const { data, gets } = await download({ faults: [{ kind: 'status', status: 503, stallBody: true }] });
+    assert.equal(sha(data), sha(original));
+    const until = Date.now() + 1000;
+    while (!gets[0]!.socketClosed && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(gets[0]!.socketClosed, 'the connection of the stalled 503 was closed');
+  });
+
   it('503 twice, then the file', async () => {
     const { data, gets } = await download({ faults: [{ kind: 'status', status: 503 }, { kind: 'status', status: 503 }] });
     assert.equal(sha(data), sha(original));
@@ -264,4 +311,55 @@ describe('http(s) source downloads that break mid-way are retried and resumed', 
       files.set(original);
     }
   });
+});
+
+/** `data` from `from`, a chunk every `everyMs`; after `failAfter` bytes (if given) the body is reset. */
+function trickle(data: Buffer, from: number, everyMs: number, failAfter?: number): Readable {
+  const CHUNK = 100;
+  let at = from;
+  return new Readable({
+    read() {
+      setTimeout(() => {
+        if (failAfter !== undefined && at >= failAfter) return this.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+        if (at >= data.length) return void this.push(null);
+        this.push(data.subarray(at, at + CHUNK));
+        at += CHUNK;
+      }, everyMs);
+    },
+  });
+}
+
+describe('a download that starts again from byte 0 is measured afresh (the retry loop, driven directly)', { timeout: 60_000 }, () => {
+  // 60 chunks of 100 bytes, one every 10 ms: 600 ms to the break; 400 ms allowed without progress,
+  // so a restart must not have to pass byte 6000 again before its bytes count as progress.
+  const data = randomBytes(8000);
+  const EVERY_MS = 10;
+  const BREAK = 6000;
+  const restarts: Record<string, (attempt: number, resume: ResumePoint | undefined) => DownloadResponse> = {
+    'the object changed (another ETag, the whole object sent)': (attempt) =>
+      ({ body: trickle(data, 0, EVERY_MS, attempt === 1 ? BREAK : undefined), start: 0, total: data.length, version: attempt === 1 ? 'v1' : 'v2' }),
+    'the server refused the range (412: the object changed)': (attempt) => {
+      if (attempt === 2) throw Object.assign(new Error('precondition'), { changed: true });
+      return { body: trickle(data, 0, EVERY_MS, attempt === 1 ? BREAK : undefined), start: 0, total: data.length, version: attempt === 1 ? 'v1' : 'v2' };
+    },
+    'the server names no version': (attempt) => ({ body: trickle(data, 0, EVERY_MS, attempt === 1 ? BREAK : undefined), start: 0, total: data.length, version: undefined }),
+    'the server sent the whole object again (same version)': (attempt) => ({ body: trickle(data, 0, EVERY_MS, attempt === 1 ? BREAK : undefined), start: 0, total: data.length, version: 'v1' }),
+  };
+  for (const [label, answer] of Object.entries(restarts)) {
+    it(label, async () => {
+      let attempt = 0;
+      const lines: string[] = [];
+      const body = await readBufferWithRetries({
+        what: 'downloading test://talk.mp4',
+        attempts: 5,
+        idleMs: 1000,
+        noProgressMs: 400,
+        hint: 'test',
+        onRetry: (line) => lines.push(line),
+        request: async (resume) => answer(++attempt, resume),
+        describeFailure: (error) => ({ account: String((error as Error).message), retryable: true, ...((error as { changed?: boolean }).changed ? { changed: true } : {}) }),
+      });
+      assert.equal(sha(body), sha(data), lines.join('\n'));
+    });
+  }
 });

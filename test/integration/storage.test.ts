@@ -4,7 +4,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import fsPromises from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+import { after, before, describe, it, mock } from 'node:test';
 import {
   GetObjectCommand,
   type ListObjectsV2CommandInput,
@@ -15,7 +17,7 @@ import { VidpipeError } from '../../src/errors.js';
 import { objectHeadersFor } from '../../src/storage/content-types.js';
 import { fetchInput, openDestination } from '../../src/storage/index.js';
 import { LocalStore } from '../../src/storage/local.js';
-import { RECORD_KEY } from '../../src/storage/package-record.js';
+import { emptyRecord, RECORD_KEY } from '../../src/storage/package-record.js';
 import { packageUris, publishWith } from '../../src/storage/publish.js';
 import {
   createS3Client,
@@ -23,6 +25,7 @@ import {
   headObject,
   listObjects,
   MULTIPART_THRESHOLD,
+  readTextObject,
   S3Store,
 } from '../../src/storage/s3.js';
 import { isManifestKey } from '../../src/storage/storage.js';
@@ -162,7 +165,7 @@ describe('publishing to a local folder', () => {
     assert.deepEqual(await readdir(base), ['talk']);
   });
 
-  it('refuses an empty package, and a failed first publish leaves no folder behind', async (t) => {
+  it('refuses an empty package, and a failed first publish leaves nothing behind but an empty record', async (t) => {
     const base = await makeTempDir(t);
     const empty = path.join(base, 'empty');
     await mkdir(empty);
@@ -170,7 +173,30 @@ describe('publishing to a local folder', () => {
     const work = await writePackage(path.join(base, 'work'), SMALL_PACKAGE);
     const controller = new AbortController();
     await rejectsWithCode(publishTo(path.join(base, 'out'), 'new', work, { signal: controller.signal, transfer: 'copy', onProgress: () => controller.abort() }), 'INTERRUPTED');
-    assert.deepEqual(await readdir(path.join(base, 'out')), [], 'the package folder it created is gone again');
+    // The record is never deleted (another job's claim may be in it a moment later): it is left empty, which holds nothing.
+    assert.deepEqual(await readdir(path.join(base, 'out', 'new')), [RECORD_KEY], 'its release is gone; only an empty record is left');
+    assert.deepEqual({ ...JSON.parse(await readFile(path.join(base, 'out', 'new', RECORD_KEY), 'utf8')), updatedAt: '' }, emptyRecord());
+  });
+
+  it('creates the record create-only on filesystems without hard links (FAT, exFAT, SMB, FUSE), by an exclusive create', async (t) => {
+    for (const code of ['EPERM', 'ENOTSUP', 'ENOSYS']) {
+      const dir = await makeTempDir(t);
+      const noLinks = mock.method(fsPromises, 'link', async () => {
+        throw Object.assign(new Error(`${code}: operation not permitted, link`), { code });
+      });
+      syncBuiltinESMExports();
+      try {
+        const store = new LocalStore(dir);
+        assert.equal(await store.createText(RECORD_KEY, 'first', {}), true, code);
+        assert.equal(await store.createText(RECORD_KEY, 'second', {}), false, `${code}: the name exists`);
+        assert.equal(await readFile(path.join(dir, RECORD_KEY), 'utf8'), 'first');
+        assert.deepEqual(await readdir(dir), [RECORD_KEY], 'no temporary file left');
+        assert.ok(noLinks.mock.callCount() >= 1, 'link() was tried first');
+      } finally {
+        noLinks.mock.restore();
+        syncBuiltinESMExports();
+      }
+    }
   });
 
   it('names one folder per package below the destination', async (t) => {
@@ -360,7 +386,8 @@ describe('publishing to S3 (s3rver)', () => {
     let sent = 0;
     const publishing = publishTo('s3://vod/', 'aborted', work, { s3: s3.clientOptions(), signal: controller.signal, onProgress: () => ++sent === 2 && controller.abort() });
     await rejectsWithCode(publishing, 'INTERRUPTED', /no manifest/);
-    assert.deepEqual((await listObjects(client, 'vod', 'aborted/')).map((o) => o.key), [], 'its partial release and its record are gone');
+    assert.deepEqual((await listObjects(client, 'vod', 'aborted/')).map((o) => o.key), [`aborted/${RECORD_KEY}`], 'its partial release is gone; its record is left empty');
+    assert.deepEqual({ ...JSON.parse((await readTextObject(client, 'vod', `aborted/${RECORD_KEY}`))!), updatedAt: '' }, emptyRecord());
   });
 
   it('fetchInput downloads s3:// inputs and passes local paths through', async (t) => {

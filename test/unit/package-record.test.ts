@@ -5,6 +5,7 @@ import { VidpipeError } from '../../src/errors.js';
 import {
   adoptedRecord,
   candidateNames,
+  emptyRecord,
   foreignNames,
   formatRecord,
   parseRecord,
@@ -55,6 +56,18 @@ describe('package record', () => {
     assert.equal(standingOf(record({ live: R1, entries: ['master.m3u8'], releases: [R1] }), A), 'other', 'an adopted package of an unknown video');
     assert.equal(standingOf(record({ video: B }), A), 'free', 'a record with nothing in it holds nothing');
     assert.equal(standingOf(record({ video: B, releases: [R1] }), A), 'other', 'a first publish in flight reserves the name');
+  });
+});
+
+describe('the empty record (written where the last release left, never a deleted record)', () => {
+  it('reads back, holds nothing, and a claim on it makes the package the claiming video\'s', () => {
+    const empty = parseRecord(formatRecord(emptyRecord()), RECORD_KEY);
+    assert.deepEqual({ ...empty, updatedAt: '' }, emptyRecord());
+    const video = { id: 'va1a1a1a1a1a1', sha256: 'a1'.repeat(32) };
+    assert.equal(standingOf(empty, video), 'free');
+    const claimed = withClaim(empty, video, 'jmxd0000000000001');
+    assert.deepEqual(claimed.video, video);
+    assert.equal(withoutRelease(claimed, 'jmxd0000000000001'), undefined, 'nothing left: the caller writes the empty record');
   });
 });
 

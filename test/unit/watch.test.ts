@@ -6,7 +6,9 @@ import { entryManifestFor, releaseReferencedBy } from '../../src/storage/release
 import { applyOverrides, overridesFromMetadata, overridesFromSidecar, UPLOAD_LIMITS } from '../../src/watch/overrides.js';
 import { parseS3Notification } from '../../src/watch/sqs.js';
 import { WatchStore } from '../../src/watch/store.js';
-import { packageNameFor } from '../../src/watch/watcher.js';
+import { packageNameFor, Watcher, type WatchOutcome } from '../../src/watch/watcher.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { parseLocation } from '../../src/storage/uri.js';
 import { parseTranscodeOptions } from '../../src/settings/job-settings.js';
 import { tempDir } from '../helpers/media.js';
 
@@ -160,5 +162,137 @@ describe('release entry manifests', () => {
     assert.match(mpd, /<MPD type="static">\n {2}<BaseURL>jmww3tnc0cda7b07f\/<\/BaseURL>\n {2}<Period\/>/);
     assert.equal(releaseReferencedBy('manifest.mpd', mpd), 'jmww3tnc0cda7b07f');
     assert.equal(releaseReferencedBy('master.m3u8', master), undefined, 'a flat package has no release');
+  });
+});
+
+/** An S3 client that answers ListObjectsV2 with `listed` and HEAD with `head()` (an answer, or a thrown error). */
+function fakeS3(listed: Array<{ key: string; etag: string; size: number }>, head: () => unknown) {
+  const calls: string[] = [];
+  const client = {
+    send: async (command: { constructor: { name: string } }) => {
+      const kind = command.constructor.name;
+      calls.push(kind);
+      if (kind === 'ListObjectsV2Command') return { Contents: listed.map((o) => ({ Key: o.key, ETag: `"${o.etag}"`, Size: o.size, LastModified: new Date(0) })) };
+      if (kind === 'HeadObjectCommand') {
+        const answer = head();
+        if (answer instanceof Error) throw answer;
+        return answer;
+      }
+      throw new Error(`unexpected ${kind}`);
+    },
+  } as unknown as S3Client;
+  return { client, calls };
+}
+
+function s3Error(name: string, status: number): Error {
+  return Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+}
+
+/** A watcher over inbox/up/ with a fake client and its own database. */
+async function watcherWith(t: { after(fn: () => unknown): void }, client: S3Client, options: { once?: boolean; intervalMs?: number; leaseMs?: number } = {}) {
+  const { dir, cleanup } = await tempDir();
+  const store = new WatchStore(path.join(dir, 'w.db'), { owner: 'w', leaseMs: options.leaseMs ?? 10_000, maxAttempts: 2 });
+  t.after(async () => {
+    store.close();
+    await cleanup();
+  });
+  const settings = parseTranscodeOptions({ codecs: 'h264', preset: 'medium', concurrency: '1', segmentDuration: '6', audioBitrate: '128', thumbnails: true, stallTimeout: '300', out: 's3://vod/' }).settings;
+  const lines: string[] = [];
+  const outcomes: WatchOutcome[] = [];
+  const watcher = new Watcher(
+    { bucket: 'inbox', prefix: 'up/', out: parseLocation('s3://vod/'), outText: 's3://vod/', intervalMs: options.intervalMs ?? 10_000, maxAttempts: 2, settings, request: {} as never, once: options.once },
+    store,
+    client,
+    { log: (line) => lines.push(line), onOutcome: (outcome) => outcomes.push(outcome) },
+    options.leaseMs ?? 10_000,
+  );
+  return { watcher, store, lines, outcomes };
+}
+
+describe('the watcher and a HEAD that fails', () => {
+  const OBJ = { bucket: 'inbox', key: 'up/a.mp4', etag: 'e1', size: 10 };
+  const transient = { 'a 503 SlowDown': () => s3Error('SlowDown', 503), 'a 500': () => s3Error('InternalError', 500), 'a reset connection': () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) };
+
+  for (const [label, failure] of Object.entries(transient)) {
+    it(`${label}: a running watcher never skips the upload, it asks again at later polls; --once still ends`, async (t) => {
+      const { client } = fakeS3([OBJ], failure);
+      const { watcher, lines, outcomes } = await watcherWith(t, client);
+      const stop = new AbortController().signal;
+      for (let i = 0; i < 4; i++) assert.equal(await watcher.processObject(OBJ, stop), 'busy');
+      assert.deepEqual(outcomes, [], 'never skipped');
+      assert.ok(lines.every((line) => /tried again at the next poll/.test(line)), lines.join('\n'));
+      await watcher.poll(stop);
+      assert.deepEqual((await watcher.poll(stop)).ready.map((o) => o.key), ['up/a.mp4'], 'still taken up at the next poll');
+
+      const once = await watcherWith(t, fakeS3([OBJ], failure).client, { once: true });
+      for (let i = 0; i < 2; i++) await once.watcher.processObject(OBJ, stop);
+      assert.deepEqual(once.outcomes.map((o) => o.watchStatus), ['skipped'], '--once is bounded');
+    });
+  }
+
+  for (const [label, failure] of Object.entries({ 'a 403 AccessDenied': () => s3Error('AccessDenied', 403), 'a 400': () => s3Error('BadRequest', 400) })) {
+    it(`${label} counts toward skipping: after --max-attempts polls it is skipped`, async (t) => {
+      const { client } = fakeS3([OBJ], failure);
+      const { watcher, outcomes } = await watcherWith(t, client);
+      const stop = new AbortController().signal;
+      for (let i = 0; i < 2; i++) await watcher.processObject(OBJ, stop);
+      assert.deepEqual(outcomes.map((o) => o.watchStatus), ['skipped']);
+      await watcher.poll(stop);
+      assert.deepEqual((await watcher.poll(stop)).ready, [], 'left alone until its listing changes');
+    });
+  }
+});
+
+describe('the watcher and an upload another vidpipe is running (BUSY)', () => {
+  const OBJ = { bucket: 'inbox', key: 'up/a.mp4', etag: 'e1', size: 10 };
+  const busy = new VidpipeError('BUSY', 'another vidpipe (pid 1) is running this job right now');
+
+  for (const once of [false, true]) {
+    it(`is left alone for a while after each BUSY, backing off (${once ? '--once' : 'a running watcher'}), not downloaded again at every poll`, async (t) => {
+      const { client } = fakeS3([OBJ], () => ({ ETag: '"e1"', ContentLength: 10 }));
+      const { watcher, store } = await watcherWith(t, client, { once, intervalMs: 150, leaseMs: 5000 });
+      const stop = new AbortController().signal;
+      const settle = (watcher as unknown as { settle: (...args: unknown[]) => Promise<WatchOutcome> }).settle.bind(watcher);
+      await watcher.poll(stop);
+      assert.equal(store.claim(OBJ).claimed, true);
+      assert.equal((await settle(OBJ, 1, stop, () => false, busy)).watchStatus, 'retry');
+      const held = await watcher.poll(stop);
+      assert.deepEqual(held, { ready: [], settling: 1 }, 'held off, and still waited for');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual((await watcher.poll(stop)).ready.map((o) => o.key), ['up/a.mp4'], 'tried again after the interval');
+      assert.equal(store.claim(OBJ).claimed, true);
+      await settle(OBJ, 1, stop, () => false, busy);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual((await watcher.poll(stop)).ready, [], 'the second wait is longer (twice the interval)');
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.deepEqual((await watcher.poll(stop)).ready.map((o) => o.key), ['up/a.mp4']);
+    });
+  }
+});
+
+describe('the watcher and an upload deleted while it was processed', () => {
+  const OBJ = { bucket: 'inbox', key: 'up/a.mp4', etag: 'e1', size: 10 };
+  const changed = new VidpipeError('SOURCE_CHANGED', 's3://inbox/up/a.mp4 changed while it was being processed (it was deleted); nothing was published');
+
+  it('finishes its row with a true reason; a newer version leaves it pending for that version', async (t) => {
+    let head: unknown = s3Error('NotFound', 404);
+    const { client } = fakeS3([OBJ], () => head);
+    const { watcher, store, lines } = await watcherWith(t, client);
+    const stop = new AbortController().signal;
+    const settle = (watcher as unknown as { settle: (...args: unknown[]) => Promise<WatchOutcome> }).settle.bind(watcher);
+    assert.equal(store.claim(OBJ).claimed, true);
+    const outcome = await settle(OBJ, 1, stop, () => false, changed);
+    assert.equal(outcome.watchStatus, 'superseded');
+    assert.match(outcome.error!.message, /deleted while it was processed; nothing was published, and nothing is left to process/);
+    assert.equal(store.get('inbox', OBJ.key)?.status, 'failed', 'finished, not pending for good');
+    assert.equal(store.isFinished(OBJ), true);
+    assert.doesNotMatch(lines.join('\n'), /new version is processed/);
+
+    head = { ETag: '"e2"', ContentLength: 12 };
+    const other = { ...OBJ, key: 'up/b.mp4' };
+    assert.equal(store.claim(other).claimed, true);
+    await settle(other, 1, stop, () => false, changed);
+    assert.equal(store.get('inbox', other.key)?.status, 'pending');
+    assert.match(lines.at(-1)!, /the new version is processed once it has settled/);
   });
 });
