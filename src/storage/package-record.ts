@@ -29,20 +29,22 @@ export interface PackageRecord {
   /** Release folders vidpipe started here and has not removed yet (the live one, ones in flight, leftovers of a crash). */
   releases: string[];
   /**
-   * When each release in `releases` was claimed (ISO time). A release claimed lately may belong to
-   * a job still sending or switching, so no other job deletes it (see wentLive); releases without
-   * a time (records of earlier versions) count as claimed long ago.
+   * When each release in `releases` was last claimed (ISO time): its job renews the time while it
+   * sends, so no other job takes a release in flight for a leftover (see CLAIM_LEASE_MS, wentLive).
+   * Releases without a time (records of earlier versions) count as claimed long ago.
    */
   claims?: Record<string, string>;
   updatedAt: string;
 }
 
 /**
- * How long a release that never went live is left to the job that claimed it. Only after this
- * does another job take it for a leftover (of a killed publish) and delete it; a publish never
- * takes this long.
+ * The lease on a claim. A job renews its claim's time every third of this while it sends and
+ * until it goes live or gives up; a release that is not live and whose claim was not renewed for
+ * this long belongs to a publish that died (killed, storage gone, machine off), and the next
+ * publish deletes it. Long enough for a renewal to get through a slow server; clocks of machines
+ * publishing one package must agree to well within it (NTP does).
  */
-export const CLAIM_GRACE_MS = 24 * 3600 * 1000;
+export const CLAIM_LEASE_MS = 2 * 60_000;
 
 export function sameVideo(a: VideoIdentity | undefined, b: VideoIdentity): boolean {
   if (a === undefined) return false;
@@ -154,7 +156,11 @@ export function foreignNames(needed: readonly string[], present: ReadonlySet<str
   return [...new Set(needed)].filter((name) => present.has(name) && !ours.has(name)).sort();
 }
 
-/** The record once release `release` of `video` has been started (it lists the release, and when, before any file of it is written). */
+/**
+ * The record once release `release` of `video` has been started (it lists the release, and when,
+ * before any file of it is written), or its claim renewed (only its time changes; a claim lost to
+ * a racing write is listed again).
+ */
 export function withClaim(record: PackageRecord | undefined, video: VideoIdentity, release: string, now = new Date()): PackageRecord {
   const claim = { release, at: now };
   if (record === undefined || standingOf(record, video) === 'free') {
@@ -188,8 +194,8 @@ export interface LiveChange {
   /** Still lists the stale releases: they leave the record once they are deleted (withoutRelease). */
   record: PackageRecord;
   /**
-   * Older releases whose jobs are done with them: the one live before, and ones claimed longer
-   * than CLAIM_GRACE_MS ago (leftovers of killed publishes). Newer ones, and older ones claimed
+   * Older releases whose jobs are done with them: the one live before, and ones whose claim was
+   * not renewed for `leaseMs` (leftovers of publishes that died). Newer ones, and older ones claimed
    * lately (a job still sending, or switching the entry files at this very moment), stay: two
    * jobs racing never delete each other's release. The sweep also keeps any an entry file points at.
    */
@@ -199,12 +205,12 @@ export interface LiveChange {
 }
 
 /** The entry files of `release` now point at it: it is live, and it is the package of `video`. */
-export function wentLive(record: PackageRecord | undefined, video: VideoIdentity, release: string, entries: readonly string[], now = new Date()): LiveChange {
+export function wentLive(record: PackageRecord | undefined, video: VideoIdentity, release: string, entries: readonly string[], now = new Date(), leaseMs = CLAIM_LEASE_MS): LiveChange {
   const releases = [...new Set([...(record?.releases ?? []), release])].sort(compareReleases);
   const settled = (name: string): boolean => {
     if (name === record?.live) return true;
     const claimed = Date.parse(record?.claims?.[name] ?? '');
-    return Number.isNaN(claimed) || now.getTime() - claimed > CLAIM_GRACE_MS;
+    return Number.isNaN(claimed) || now.getTime() - claimed > leaseMs;
   };
   return {
     record: { format: RECORD_FORMAT, video, live: release, entries: [...entries].sort(), releases, ...claimsOf(record, releases), updatedAt: '' },

@@ -7,10 +7,13 @@
  *     `<name>-<sha256 prefix>` (a name given on purpose is used as it is). Any name vidpipe
  *     needs at the root that something else put there stops the publish (USAGE, exit 2).
  *  2. Claim: the package record lists the new release before any file of it is written, so
- *     even a killed publish leaves nothing vidpipe would not find and remove later.
+ *     even a killed publish leaves nothing vidpipe would not find and remove later. The claim is
+ *     a lease, renewed while the job sends (keepClaim); one not renewed for CLAIM_LEASE_MS is a
+ *     dead publish's, and its release goes with the next sweep.
  *  3. Send the release: media first, then manifests deepest first (or one rename, locally).
- *  4. Go live, unless a newer job already did: each entry manifest is rewritten whole to point
- *     into the release, then the record names it live.
+ *  4. Go live, unless a newer job already did, or this job's release was taken for a leftover
+ *     while its claim lapsed (checked, never assumed): each entry manifest is rewritten whole to
+ *     point into the release, then the record names it live.
  *  5. Sweep: older releases and entry files the record lists and nothing uses any more.
  *
  * A failure or Ctrl-C before step 4 leaves the previous package live and complete, removes this
@@ -37,6 +40,7 @@ import { describeFsError, inPublishOrder, listPackageFiles, sumBytes, type Packa
 import {
   adoptedRecord,
   candidateNames,
+  CLAIM_LEASE_MS,
   emptyRecord,
   foreignNames,
   formatRecord,
@@ -106,6 +110,8 @@ export interface PublishOptions {
    * races deterministic. Unset, the VIDPIPE_TEST_PUBLISH_HOLD variable may set it (holdFromEnv).
    */
   pause?: (step: PublishStep) => Promise<void>;
+  /** Tests only: the lease on claims (default CLAIM_LEASE_MS), both this job's own and the one its sweep applies to others'. */
+  claimLeaseMs?: number;
 }
 
 /**
@@ -408,9 +414,13 @@ async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: st
   const inRelease = (file: PackageFile): string => `${release}/${file.key}`;
   const move = (options.transfer ?? 'move') === 'move';
   const state = { claimed: false, moved: false };
+  const leaseMs = options.claimLeaseMs ?? CLAIM_LEASE_MS;
+  let lease: ClaimLease | undefined;
   try {
-    await updateRecord(store, chosen.record, (record) => withClaim(record, request.video, release), signal, () => options.pause?.('claim') ?? Promise.resolve());
+    const claimedAt = new Date();
+    await updateRecord(store, chosen.record, (record) => withClaim(record, request.video, release, claimedAt), signal, () => options.pause?.('claim') ?? Promise.resolve());
     state.claimed = true;
+    lease = keepClaim(store, chosen.record, request.video, release, claimedAt, leaseMs, signal);
     if (move && store.moveIn) state.moved = await store.moveIn(localDir, release);
     if (state.moved) {
       onBytes(total);
@@ -432,7 +442,9 @@ async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: st
     const current = await currentRelease(store, record, signal);
     if (current !== undefined && compareReleases(current, release) > 0) throw supersededError(store.root, release, current, sameVideo(record?.video, request.video));
     await options.pause?.('live');
+    if (await lease.end()) await assertReleaseWhole(store, release, files.map(inRelease), leaseMs, signal);
   } catch (error) {
+    await lease?.stop();
     await giveUp(store, chosen, release, localDir, state, error, signal);
     throw error;
   }
@@ -450,7 +462,7 @@ async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: st
     }
     await options.pause?.('switched');
     // A newer job that went live since the check keeps the record's `live` (and its video).
-    await updateRecord(store, chosen.record, (record) => (isNewer(record?.live, release) ? record : (change = wentLive(record, request.video, release, [...entryTexts.keys()])).record), switching);
+    await updateRecord(store, chosen.record, (record) => (isNewer(record?.live, release) ? record : (change = wentLive(record, request.video, release, [...entryTexts.keys()], new Date(), leaseMs)).record), switching);
     newer = await agreeOnNewest(store, chosen.record, request.video, release, entryTexts, switching);
   } catch (error) {
     if (!switching?.aborted) throw error;
@@ -466,8 +478,67 @@ async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: st
   // A local destination consumes the folder either way (moved, or copied across filesystems).
   if (move && store.moveIn && !state.moved) await rm(localDir, { recursive: true, force: true });
   await options.pause?.('sweep');
-  await sweep(store, change ?? wentLive(await readRecord(store, chosen.record, signal), request.video, release, [...entryTexts.keys()]), signal);
+  await sweep(store, change ?? wentLive(await readRecord(store, chosen.record, signal), request.video, release, [...entryTexts.keys()], new Date(), leaseMs), signal);
   return [...media, ...manifests].map((file) => ({ key: file.key, uri: store.uriOf(inRelease(file)), bytes: file.bytes, contentType: contentTypeFor(file.key) }));
+}
+
+interface ClaimLease {
+  /**
+   * Stops renewing and writes the claim once more (this failing fails the publish: it cannot go
+   * live without writing the record anyway). True when the claim may have looked expired to
+   * another job meanwhile, so its sweep may have deleted the release: renewals more than half the
+   * lease apart (the process was paused, the machine slept, storage did not answer), or the
+   * release gone from the record.
+   */
+  end(): Promise<boolean>;
+  /** Stops renewing (a renewal under way is waited for, so it cannot land after the give-up's write). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Renews this job's claim every third of the lease until it goes live or gives up. A renewal is
+ * a read-modify-write of the record that changes only this release's time; a failed one is
+ * ignored (the claim only looks older), and one still under way skips the next turn.
+ */
+function keepClaim(store: ObjectStore, fallback: PackageRecord | undefined, video: VideoIdentity, release: string, claimedAt: Date, leaseMs: number, signal: AbortSignal | undefined): ClaimLease {
+  let lastRenewed = claimedAt.getTime();
+  let lapsed = false;
+  let renewing: Promise<void> | undefined;
+  const renew = async (): Promise<void> => {
+    const at = new Date();
+    const change = (record: PackageRecord | undefined): PackageRecord => {
+      if (!record?.releases.includes(release)) lapsed = true;
+      return withClaim(record, video, release, at);
+    };
+    await updateRecord(store, fallback, change, withBudget(signal, store.operationTimeoutMs));
+    if (at.getTime() - lastRenewed > leaseMs / 2) lapsed = true;
+    lastRenewed = at.getTime();
+  };
+  const timer = setInterval(() => {
+    renewing ??= renew().catch(() => undefined).finally(() => (renewing = undefined));
+  }, leaseMs / 3);
+  const stop = async (): Promise<void> => {
+    clearInterval(timer);
+    await renewing;
+  };
+  return {
+    stop,
+    end: async () => {
+      await stop();
+      await renew();
+      return lapsed;
+    },
+  };
+}
+
+/** After a lapsed claim: every file of the release must still be there, or it must not go live. */
+async function assertReleaseWhole(store: ObjectStore, release: string, keys: readonly string[], leaseMs: number, signal: AbortSignal | undefined): Promise<void> {
+  for (const key of keys) {
+    if (await store.exists(key, signal)) continue;
+    throw new VidpipeError('STORAGE_FAILED', `release ${release} in ${store.root} lost files (${store.uriOf(key)} is gone) while this job's claim on it was not renewed for over ${Math.round(leaseMs / 2000)} s (the process was paused, or storage did not answer), so another job's publish took it for a leftover; nothing of this job went live and the package is unchanged`, {
+      hint: 'run it again; if the process is often paused this long while publishing (a sleeping machine), keep it awake',
+    });
+  }
 }
 
 function isNewer(candidate: string | undefined, than: string): boolean {

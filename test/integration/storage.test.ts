@@ -7,6 +7,7 @@ import path from 'node:path';
 import fsPromises from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { after, before, describe, it, mock } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   GetObjectCommand,
   type ListObjectsV2CommandInput,
@@ -524,9 +525,12 @@ describe('publishing to S3 when the server goes away mid-publish', () => {
     for (const manifest of ['video/h264-720p/index.m3u8', 'audio/aac-128k/index.m3u8']) {
       assert.equal(await getText(checkClient, 'vod', `talk/${r1}/${manifest}`), SMALL_PACKAGE[manifest]!.toString() + '#v1', manifest);
     }
-    // The next publish finds the broken release on the record and removes it.
+    // The next publish, once the broken release's claim has not been renewed for the lease (made
+    // short here; its job ended, so nothing renews it), finds it on the record and removes it.
+    const claimLeaseMs = 300;
+    await delay(claimLeaseMs + 50);
     const r3 = nextRelease();
-    await publishTo(location, 'talk', await writePackage(await makeTempDir(t), versioned(SMALL_PACKAGE, 'v3')), { release: r3, s3: restarted.clientOptions() });
+    await publishTo(location, 'talk', await writePackage(await makeTempDir(t), versioned(SMALL_PACKAGE, 'v3')), { release: r3, s3: restarted.clientOptions(), claimLeaseMs });
     const top = [...new Set((await listObjects(checkClient, 'vod', 'talk/')).map((o) => o.key.split('/')[1]))].sort();
     assert.deepEqual(top, [r3, 'manifest.mpd', 'master.m3u8', RECORD_KEY].sort());
   });
