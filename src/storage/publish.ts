@@ -442,7 +442,13 @@ async function sendAndGoLive(chosen: Chosen, target: PublishTarget, localDir: st
     const current = await currentRelease(store, record, signal);
     if (current !== undefined && compareReleases(current, release) > 0) throw supersededError(store.root, release, current, sameVideo(record?.video, request.video));
     await options.pause?.('live');
-    if (await lease.end()) await assertReleaseWhole(store, release, files.map(inRelease), leaseMs, signal);
+    if (await lease.end()) {
+      await assertReleaseWhole(store, release, files.map(inRelease), leaseMs, signal).catch((error: unknown) => {
+        // A moved folder that was swept cannot be moved back: what is left goes like sent files.
+        state.moved = false;
+        throw error;
+      });
+    }
   } catch (error) {
     await lease?.stop();
     await giveUp(store, chosen, release, localDir, state, error, signal);

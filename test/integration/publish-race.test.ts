@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { VidpipeError } from '../../src/errors.js';
 import { emptyRecord, formatRecord, parseRecord, RECORD_KEY } from '../../src/storage/package-record.js';
@@ -283,6 +284,109 @@ describe('two jobs racing for one package', { timeout: 120_000 }, () => {
       await hold.releaseWhen(Promise.resolve());
       await rejectsWith(slow, 'STORAGE_FAILED', new RegExp(`republished by a newer job \\(${newer}\\)`));
       assert.equal(await assertWhole(p, 'talk'), newer);
+    });
+
+    it(`${label}: a job held longer than the claim lease keeps renewing it: the newer job's sweep leaves its release, which is whole when it switches`, async () => {
+      const p = place();
+      const claimLeaseMs = 300;
+      const [first, older, newer] = [nextRelease(), nextRelease(), nextRelease()];
+      await publishTo(p.out, 'talk', await work('1'), { release: first, s3: p.s3 });
+      const hold = holdAt('live');
+      let atSwitch: Record<string, string> | undefined;
+      const pause = async (step: PublishStep): Promise<void> => {
+        await hold.pause(step);
+        if (step === 'switched') atSwitch = await p.tree('talk');
+      };
+      const slow = publishTo(p.out, 'talk', await work('2'), { release: older, s3: p.s3, pause, claimLeaseMs });
+      await hold.reached;
+      const heldSince = Date.now();
+      await delay(3 * claimLeaseMs);
+      await publishTo(p.out, 'talk', await work('3'), { release: newer, s3: p.s3, claimLeaseMs });
+      const tree = await p.tree('talk');
+      assert.deepEqual(Object.keys(tree).filter((key) => key.startsWith(first)), [], 'the release live before is swept');
+      for (const key of RELEASE_FILES) assert.ok(tree[`${older}/${key}`] !== undefined, `${older}/${key} survives the sweep`);
+      const claimed = Date.parse(parseRecord(tree[RECORD_KEY]!, RECORD_KEY).claims?.[older] ?? '');
+      assert.ok(claimed >= heldSince, 'the held job renewed its claim while held');
+      await hold.releaseWhen(Promise.resolve());
+      await rejectsWith(slow, 'STORAGE_FAILED', new RegExp(`republished by a newer job \\(${newer}\\)`));
+      // When it switched, its entry files pointed at its release, every file of which was there.
+      assert.equal(releaseReferencedBy('master.m3u8', atSwitch!['master.m3u8']!), older);
+      for (const key of RELEASE_FILES) assert.ok(atSwitch![`${older}/${key}`] !== undefined, `${older}/${key} was there when it switched`);
+      assert.equal(await assertWhole(p, 'talk'), newer);
+    });
+
+    it(`${label}: a job whose claim lapsed while it was held, and whose release was swept meanwhile, stands down before going live`, async () => {
+      const p = place();
+      const [older, newer] = [nextRelease(), nextRelease()];
+      const hold = holdAt('live');
+      const reached: PublishStep[] = [];
+      const pause = async (step: PublishStep): Promise<void> => {
+        reached.push(step);
+        await hold.pause(step);
+      };
+      // A lease far longer than the hold: this job does not renew, as if its process was paused.
+      const slow = publishTo(p.out, 'talk', await work('old'), { release: older, s3: p.s3, pause, claimLeaseMs: 3600_000 });
+      await hold.reached;
+      await delay(400);
+      await publishTo(p.out, 'talk', await work('new'), { release: newer, s3: p.s3, claimLeaseMs: 300 });
+      assert.deepEqual(Object.keys(await p.tree('talk')).filter((key) => key.startsWith(older)), [], 'the lapsed release was taken for a leftover');
+      await hold.releaseWhen(Promise.resolve());
+      await rejectsWith(slow, 'STORAGE_FAILED', new RegExp(`release ${older} in \\S+ lost files .*nothing of this job went live`));
+      assert.ok(!reached.includes('entry') && !reached.includes('switched'), `no entry file ever pointed at the missing release: ${reached.join(' ')}`);
+      assert.equal(await assertWhole(p, 'talk'), newer);
+      assert.deepEqual(parseRecord((await p.tree('talk'))[RECORD_KEY]!, RECORD_KEY).releases, [newer]);
+    });
+
+    it(`${label}: a job whose claim was lost from the record while it was held, its files all there, still goes live`, async () => {
+      const p = place();
+      const [first, ours] = [nextRelease(), nextRelease()];
+      await publishTo(p.out, 'talk', await work('1'), { release: first, s3: p.s3 });
+      const before = (await p.tree('talk'))[RECORD_KEY]!;
+      const hold = holdAt('live');
+      const slow = publishTo(p.out, 'talk', await work('2'), { release: ours, s3: p.s3, pause: hold.pause, claimLeaseMs: 3600_000 });
+      await hold.reached;
+      // Another job's write of the record, from a read made before this job's claim.
+      await p.put('talk', RECORD_KEY, before);
+      await hold.releaseWhen(Promise.resolve());
+      assert.equal((await slow).name, 'talk');
+      assert.equal(await assertWhole(p, 'talk'), ours);
+    });
+
+    it(`${label}: leftovers of dead publishes: one whose claim was not renewed for the lease goes with the next publish, a fresh one stays`, async () => {
+      const p = place();
+      const [expired, fresh, first, ours] = [nextRelease(), nextRelease(), nextRelease(), nextRelease()];
+      await publishTo(p.out, 'talk', await work('1'), { release: first, s3: p.s3 });
+      for (const release of [expired, fresh]) for (const key of RELEASE_FILES) await p.put('talk', `${release}/${key}`, 'leftover');
+      const record = parseRecord((await p.tree('talk'))[RECORD_KEY]!, RECORD_KEY);
+      const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+      // The default lease: three minutes without renewal is a dead job's, one minute may be a live one's.
+      const claims = { ...record.claims, [expired]: ago(3 * 60_000), [fresh]: ago(60_000) };
+      await p.put('talk', RECORD_KEY, formatRecord({ ...record, releases: [expired, fresh, first], claims }));
+      await publishTo(p.out, 'talk', await work('2'), { release: ours, s3: p.s3 });
+      const tree = await p.tree('talk');
+      const folders = new Set(Object.keys(tree).filter((key) => key.includes('/')).map((key) => key.split('/')[0]));
+      assert.deepEqual([...folders].sort(), [fresh, ours].sort());
+      assert.deepEqual(parseRecord(tree[RECORD_KEY]!, RECORD_KEY).releases, [fresh, ours]);
+      assert.equal(await assertWhole(p, 'talk'), ours);
+    });
+
+    it(`${label}: a record of an earlier version (no claims): its unclaimed leftovers go, except one an entry file points at`, async () => {
+      const p = place();
+      const [leftover, pointed, first, ours] = [nextRelease(), nextRelease(), nextRelease(), nextRelease()];
+      await publishTo(p.out, 'talk', await work('1'), { release: first, s3: p.s3 });
+      for (const release of [leftover, pointed]) for (const key of RELEASE_FILES) await p.put('talk', `${release}/${key}`, 'old');
+      await p.put('talk', 'master-ts.m3u8', `#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n${pointed}/video/h264-720p/index.m3u8\n`);
+      const { claims: _claims, ...record } = parseRecord((await p.tree('talk'))[RECORD_KEY]!, RECORD_KEY);
+      await p.put('talk', RECORD_KEY, formatRecord({ ...record, releases: [leftover, pointed, first] }));
+      await publishTo(p.out, 'talk', await work('2'), { release: ours, s3: p.s3 });
+      const tree = await p.tree('talk');
+      const folders = new Set(Object.keys(tree).filter((key) => key.includes('/')).map((key) => key.split('/')[0]));
+      assert.deepEqual([...folders].sort(), [pointed, ours].sort(), 'the unclaimed leftover and the release live before go; the one master-ts.m3u8 points at stays');
+      for (const key of RELEASE_FILES) assert.equal(tree[`${pointed}/${key}`], 'old');
+      const after = parseRecord(tree[RECORD_KEY]!, RECORD_KEY);
+      assert.deepEqual(after.releases, [pointed, ours]);
+      assert.deepEqual(Object.keys(after.claims ?? {}), [ours], 'no claim time is made up for a release of an earlier version');
+      assert.equal(await assertWhole(p, 'talk'), ours);
     });
   }
 });
