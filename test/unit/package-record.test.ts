@@ -5,6 +5,7 @@ import { VidpipeError } from '../../src/errors.js';
 import {
   adoptedRecord,
   candidateNames,
+  CLAIM_LEASE_MS,
   emptyRecord,
   foreignNames,
   formatRecord,
@@ -138,6 +139,11 @@ describe('record changes', () => {
     assert.deepEqual(change.record.claims, { [R0]: minutesAgo(25 * 60), [R1]: minutesAgo(30), [R2]: minutesAgo(1) });
     assert.deepEqual(withoutRelease(change.record, R2)?.claims, { [R0]: minutesAgo(25 * 60), [R1]: minutesAgo(30) }, 'a release leaves with its claim');
     assert.deepEqual(parseRecord(formatRecord(change.record), 'r').claims, change.record.claims, 'claims round-trip');
+    // A lease not renewed: R2's claim, a minute old, is a dead job's under a shorter lease, and after CLAIM_LEASE_MS under the default.
+    assert.deepEqual(wentLive(before, A, R3, ['master.m3u8'], now, 30_000).staleReleases, [R0, R1, R2].sort());
+    assert.deepEqual(wentLive(before, A, R3, ['master.m3u8'], new Date(now.getTime() + CLAIM_LEASE_MS)).staleReleases, [R0, R1, R2].sort());
+    assert.deepEqual(withClaim(before, A, R2, now).claims?.[R2], now.toISOString(), 'a renewal moves only its own time');
+    assert.deepEqual(withClaim(before, A, R2, now).releases, before.releases);
   });
 });
 
