@@ -330,11 +330,13 @@ function trickle(data: Buffer, from: number, everyMs: number, failAfter?: number
 }
 
 describe('a download that starts again from byte 0 is measured afresh (the retry loop, driven directly)', { timeout: 60_000 }, () => {
-  // 60 chunks of 100 bytes, one every 10 ms: 600 ms to the break; 400 ms allowed without progress,
-  // so a restart must not have to pass byte 6000 again before its bytes count as progress.
+  // 70 chunks of 100 bytes, one every 10 ms: 700 ms to the break; 560 ms allowed without progress,
+  // so a restart must not have to pass byte 7000 again before its bytes count as progress. The
+  // allowance stays above the longest backoff of a second retry (500 ms): the loop gives up when
+  // the next wait would outlast it, and the jitter must never decide this test.
   const data = randomBytes(8000);
   const EVERY_MS = 10;
-  const BREAK = 6000;
+  const BREAK = 7000;
   const restarts: Record<string, (attempt: number, resume: ResumePoint | undefined) => DownloadResponse> = {
     'the object changed (another ETag, the whole object sent)': (attempt) =>
       ({ body: trickle(data, 0, EVERY_MS, attempt === 1 ? BREAK : undefined), start: 0, total: data.length, version: attempt === 1 ? 'v1' : 'v2' }),
@@ -353,7 +355,7 @@ describe('a download that starts again from byte 0 is measured afresh (the retry
         what: 'downloading test://talk.mp4',
         attempts: 5,
         idleMs: 1000,
-        noProgressMs: 400,
+        noProgressMs: 560,
         hint: 'test',
         onRetry: (line) => lines.push(line),
         request: async (resume) => answer(++attempt, resume),
