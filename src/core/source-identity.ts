@@ -39,9 +39,6 @@ export interface SourceVersion {
   object?: ObjectVersion;
 }
 
-/** How long a local source must have been unchanged before its package is published. */
-export const SOURCE_QUIET_MS = 2000;
-
 /** The identity of a regular file; undefined for anything else (the probe says what it is). */
 export async function sourceIdentity(path: string): Promise<SourceIdentity | undefined> {
   const info = await stat(path).catch(() => undefined);

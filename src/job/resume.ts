@@ -47,11 +47,11 @@ export interface ResumeKeyInput {
 
 /**
  * Everything that changes a byte of the intermediate files. Concurrency is left out: it only
- * matters through the chunk layout, which is part of the plan; so are the stall timeout and
- * --metrics, which change no file an earlier run could have left.
+ * matters through the chunk layout, which is part of the plan; so are the stall timeout, the
+ * source's quiet time and --metrics, which change no file an earlier run could have left.
  */
 export function resumeKeyFor(input: ResumeKeyInput): string {
-  const { concurrency: _concurrency, stallTimeoutSeconds: _stall, metrics: _metrics, ...settings } = input.settings;
+  const { concurrency: _concurrency, stallTimeoutSeconds: _stall, sourceQuietSeconds: _quiet, metrics: _metrics, ...settings } = input.settings;
   const identity = JSON.stringify({
     format: RESUME_FORMAT,
     vidpipe: VIDPIPE_VERSION,

@@ -17,7 +17,7 @@ import { withRenditions, type JobPlan } from '../core/plan.js';
 import { assertFreeSpace, spaceNeeds } from '../core/preflight.js';
 import type { TranscodeResult } from '../core/result.js';
 import { ChunkEncodeTracker } from '../core/schedule.js';
-import { assertSourceCurrent, assertSourceUnchanged, SOURCE_QUIET_MS, sourceIdentity, type SourceVersion } from '../core/source-identity.js';
+import { assertSourceCurrent, assertSourceUnchanged, sourceIdentity, type SourceVersion } from '../core/source-identity.js';
 import type { StageContext } from '../core/stage.js';
 import { claimWorkDir, releaseWorkDir, removeWorkDir } from '../core/work-lock.js';
 import { audioTags } from '../core/audio-report.js';
@@ -72,7 +72,7 @@ export interface JobRequest {
   onEvent?: JobEventListener;
   /** Runs the graph's nodes somewhere else (queue workers, see src/queue) instead of runDag in this process. */
   runner?: GraphRunner;
-  /** How long a local source must have been unchanged before publishing (default SOURCE_QUIET_MS; see source-identity.ts). */
+  /** How long a local source must have been unchanged before publishing (default: the --source-quiet setting; see source-identity.ts). */
   sourceQuietMs?: number;
 }
 
@@ -394,7 +394,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     publishing: {
       s3: request.s3,
       beforePublish: async (signal) => {
-        if (identified) await assertSourceCurrent(identified, { s3: request.s3, signal, quietMs: request.sourceQuietMs ?? SOURCE_QUIET_MS });
+        if (identified) await assertSourceCurrent(identified, { s3: request.s3, signal, quietMs: request.sourceQuietMs ?? request.settings.sourceQuietSeconds * 1000 });
       },
       report: () => ({ tasks: timeline.entries(), timings: spanSeconds(spans), resumed: result.resumed }),
     },

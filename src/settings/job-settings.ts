@@ -101,6 +101,11 @@ export interface JobSettings {
   metrics: boolean;
   /** Kill an ffmpeg that reports no progress for this long; 0: never. */
   stallTimeoutSeconds: number;
+  /**
+   * A local source modified less than this before publishing is watched until it has been
+   * unchanged this long, so a writer that pauses (a recorder) shows itself; 0: no wait.
+   */
+  sourceQuietSeconds: number;
 }
 
 /** What `vidpipe transcode` is asked besides the settings: where things go and how it runs. */
@@ -147,6 +152,7 @@ export const DEFAULT_SETTINGS: Complete<JobSettings> = {
   subtitles: [],
   metrics: false,
   stallTimeoutSeconds: 300,
+  sourceQuietSeconds: 2,
 };
 
 export const DEFAULT_TRANSCODE_FLAGS: Complete<TranscodeFlags> = {
@@ -257,6 +263,10 @@ export const TRANSCODE_TABLE: OptionTable<JobSettings> & OptionTable<TranscodeFl
   stallTimeoutSeconds: {
     flags: '--stall-timeout <seconds>', description: 'kill an ffmpeg that makes no progress for this long (0: never)', showDefault: true,
     parse: numberOf({ above: 0, inclusive: true }),
+  },
+  sourceQuietSeconds: {
+    flags: '--source-quiet <seconds>', description: 'a local source changed less than this before publishing must stay unchanged this long (0: no wait)', showDefault: true,
+    env: 'VIDPIPE_SOURCE_QUIET', parse: numberOf({ above: 0, inclusive: true }),
   },
   workDir: { flags: '--work-dir <dir>', description: 'folder for intermediate files (default: user cache folder)', env: 'VIDPIPE_WORK_DIR', parse: optionalText },
   force: { flags: '--force', description: 'start over: discard the work kept from an unfinished earlier run of the same job', parse: flag },

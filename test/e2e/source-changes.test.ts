@@ -76,6 +76,20 @@ describe('a source that changes while it is processed', { timeout: 600_000 }, ()
     assert.ok(Math.abs(again.durationSeconds! - 6) < 0.2, `${again.durationSeconds} s`);
   });
 
+  it('--source-quiet through the CLI: a recorder that writes its next piece after the job is done encoding is caught while the job waits', async () => {
+    const source = join(dir, 'quiet.ts');
+    await writeFile(source, part(1 / 3));
+    // The next piece lands 4 s in, after this tiny job would have published without a quiet time.
+    const writer = setTimeout(() => appendFileSync(source, recording.subarray(part(1 / 3).length)), 4000);
+    const started = Date.now();
+    const run = await runCli(['transcode', source, '--out', join(dir, 'out'), '--name', 'quiet', '--db', join(dir, 'cli.db'), '--work-dir', join(dir, 'work'), '--json', '--quiet', '--source-quiet', '20', ...FAST]);
+    clearTimeout(writer);
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(JSON.parse(run.stdout).error.code, 'SOURCE_CHANGED');
+    assert.ok(Date.now() - started < 15_000, 'the change ends the wait: it does not run out the 20 s');
+    assert.equal(published('quiet'), false, 'no package of the first third');
+  });
+
   it('a recording appended to while it is encoded, and one truncated: nothing published', async () => {
     for (const [name, change] of [
       ['appended', (source: string) => appendFileSync(source, recording.subarray(part(1 / 2).length))],

@@ -74,7 +74,9 @@ export function runCli(
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [options.bin ?? VIDPIPE_BIN, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
-      env: { ...process.env, CI: '', ...options.env },
+      // No quiet time for the source (--source-quiet): test inputs are made a moment before the run
+      // and complete; the tests of a source still being written set it themselves.
+      env: { ...process.env, CI: '', VIDPIPE_SOURCE_QUIET: '0', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

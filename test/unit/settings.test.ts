@@ -93,6 +93,10 @@ describe('one parser for every source of settings', () => {
     assert.equal(settingsOf({ stallTimeout: '2.5' }).stallTimeoutSeconds, 2.5);
     usage(() => settingsOf({ stallTimeout: '-1' }), /^--stall-timeout: "-1"/);
     usage(() => settingsOf({ stallTimeout: 'soon' }), /^--stall-timeout: "soon"/);
+    assert.equal(settingsOf({}).sourceQuietSeconds, 2);
+    assert.equal(settingsOf({ sourceQuiet: '0' }).sourceQuietSeconds, 0);
+    assert.equal(settingsOf({ sourceQuiet: '30' }).sourceQuietSeconds, 30);
+    usage(() => settingsOf({ sourceQuiet: '-1' }), /^--source-quiet: "-1"/);
     usage(() => settingsOf({ chunkDuration: '0' }), /^--chunk-duration/);
     usage(() => parseTranscodeOptions({ s3Timeout: 'x' }), /^--s3-timeout/);
     usage(() => parseWorkerOptions({ concurrency: '0' }), /^--concurrency/);
