@@ -17,6 +17,11 @@ const COPY_CONCURRENCY = 4;
 /** link() on a filesystem without hard links: FAT/exFAT (EPERM), SMB and some FUSE mounts (ENOTSUP, ENOSYS). */
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
+/** A hidden name in the same folder: same filesystem (rename and link are atomic), and never a name vidpipe publishes. */
+function temporaryBeside(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.vidpipe-${randomBytes(4).toString('hex')}`);
+}
+
 export class LocalStore implements ObjectStore {
   readonly root: string;
   readonly concurrency = COPY_CONCURRENCY;
@@ -57,8 +62,7 @@ export class LocalStore implements ObjectStore {
     signal?.throwIfAborted();
     const target = this.uriOf(key);
     await this.makeFolder(path.dirname(target));
-    // A hidden name in the same folder: same filesystem (rename is atomic), and never a name vidpipe publishes.
-    const temporary = path.join(path.dirname(target), `.${path.basename(target)}.vidpipe-${randomBytes(4).toString('hex')}`);
+    const temporary = temporaryBeside(target);
     try {
       await writeFile(temporary, text);
       await rename(temporary, target);
@@ -73,7 +77,7 @@ export class LocalStore implements ObjectStore {
     const target = this.uriOf(key);
     await this.makeFolder(path.dirname(target));
     // link() is create-only and atomic: the name appears complete, or not at all when it exists.
-    const temporary = path.join(path.dirname(target), `.${path.basename(target)}.vidpipe-${randomBytes(4).toString('hex')}`);
+    const temporary = temporaryBeside(target);
     try {
       await writeFile(temporary, text);
       await link(temporary, target);
