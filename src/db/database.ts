@@ -33,21 +33,36 @@ export function withDatabase<T>(file: string, body: (db: VidpipeDb) => T): T {
  * commits, never corrupt the file), and foreign_keys because SQLite leaves it off.
  */
 export function openConnection(file: string): Database.Database {
-  let db: Database.Database | undefined;
-  try {
-    ensureParentFolder(file);
-    db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
-    // busy_timeout first: switching to WAL needs a lock another process may hold right now.
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    migrate(db);
-    return db;
-  } catch (error) {
-    db?.close();
-    throw dbOpenFailed(file, error);
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    let db: Database.Database | undefined;
+    try {
+      ensureParentFolder(file);
+      db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+      // busy_timeout first: switching to WAL needs a lock another process may hold right now.
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+      return db;
+    } catch (error) {
+      db?.close();
+      // Connections opening a brand-new file together can get SQLITE_BUSY at once, without the
+      // busy handler (one of them is still turning the file into WAL): open again, within the
+      // same bound a busy writer gets.
+      if (isBusy(error) && Date.now() < deadline) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25 + Math.random() * 50);
+        continue;
+      }
+      throw dbOpenFailed(file, error);
+    }
   }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = String((error as { code?: unknown })?.code ?? '');
+  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
 }
 
 /** ':memory:' and '' (a private temporary database) live nowhere on disk. */
