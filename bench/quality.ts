@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { resolveBinaries } from '../src/ffmpeg/binaries.js';
 import { FfmpegRunner } from '../src/ffmpeg/runner.js';
-import { measureQuality, type QualityMetrics } from '../src/metrics/quality.js';
+import type { QualityMetrics } from '../src/core/result.js';
+import { measureQuality } from '../src/metrics/quality.js';
 import type { BenchPlan } from './contenders.js';
 import { expertPlaylist } from './contenders.js';
 

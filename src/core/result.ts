@@ -1,5 +1,3 @@
-import type { QualityMetrics } from '../metrics/quality.js';
-
 /**
  * The documented `--json` contract: one object per input on stdout.
  * Fields are only ever added, never renamed or removed.
@@ -26,6 +24,29 @@ export interface RenditionSummary {
   playlist: string;
   /** PSNR/SSIM against the source (video renditions, with --metrics). */
   quality?: QualityMetrics;
+}
+
+/**
+ * Full-reference quality of one video rendition against the source scaled to the
+ * rendition's size. PSNR is ffmpeg's (luma+chroma weighted, 8-bit), SSIM the "All" value.
+ */
+export interface QualityMetrics {
+  /** dB, from the mean squared error over all frames (how ffmpeg's own average is defined). */
+  psnr: number;
+  /** dB, the worst frame. */
+  psnrMin: number;
+  /** Mean over frames, 0..1. */
+  ssim: number;
+  ssimMin: number;
+  /** VMAF mean (0..100), or null when it was not measured. */
+  vmaf: number | null;
+  /** Why vmaf is null. */
+  vmafNote?: string;
+  /** Frames compared (equals the rendition's frame count). */
+  frames: number;
+  /** What the rendition was compared with, e.g. "source scaled to 320x180 at 30 fps". */
+  reference: string;
+  measuredAt: string;
 }
 
 /** Quality figures of one rung: PSNR (dB), SSIM (0..1) and VMAF (0..100, when measured). */

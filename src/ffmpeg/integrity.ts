@@ -8,7 +8,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { VidpipeError, tailLines } from '../errors.js';
-import { assertFreeSpace } from '../core/preflight.js';
+import { assertFreeSpace } from '../files/free-space.js';
 import type { FfmpegBinaries } from './binaries.js';
 import { buildRemuxArgs } from './args/remux.js';
 import { assertProcessable, probeFile, programLabel, type MediaProbe, type VideoStreamInfo } from './probe.js';

@@ -22,7 +22,7 @@ import type { StoryboardResult } from '../core/stages/storyboard.js';
 import type { CoverResult } from '../core/stages/cover.js';
 import type { SubtitlesOutput } from '../core/stages/subtitles.js';
 import type { ManifestsOutput } from '../core/stages/manifests.js';
-import type { QualityMetrics } from '../metrics/quality.js';
+import type { QualityMetrics } from '../core/result.js';
 import type { PublishedFile } from '../storage/storage.js';
 import type { TitleAnalysis } from '../ladder/analyse.js';
 import type { QualityCheck } from '../ladder/quality-check.js';

@@ -6,7 +6,7 @@
 import type { JobPlan } from '../core/plan.js';
 import { hashTree } from '../core/ids.js';
 import type { SourceFile } from '../ffmpeg/integrity.js';
-import { writePackageSummary, type TimelineTask } from '../report/package-summary.js';
+import { writePackageSummary, type TimelineTask } from '../core/package-summary.js';
 import { listPackageFiles } from '../storage/package-files.js';
 import { publishRelease, type ChosenPackage, type PublishTarget } from '../storage/publish.js';
 import type { S3Options } from '../storage/s3.js';

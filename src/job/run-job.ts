@@ -14,7 +14,8 @@ import { Dag, runDag, type DagEvent, type DagNodeSummary, type DagRunResult, typ
 import type { JobEventListener } from '../core/events.js';
 import { newJobId, sha256File, videoIdFromSha256 } from '../core/ids.js';
 import { withRenditions, type JobPlan } from '../core/plan.js';
-import { assertFreeSpace, spaceNeeds } from '../core/preflight.js';
+import { spaceNeeds } from '../core/preflight.js';
+import { assertFreeSpace } from '../files/free-space.js';
 import type { TranscodeResult } from '../core/result.js';
 import { ChunkEncodeTracker } from '../core/schedule.js';
 import { assertSourceCurrent, assertSourceUnchanged, sourceIdentity, type SourceVersion } from '../core/source-identity.js';
@@ -29,7 +30,7 @@ import { detectCapabilities } from '../ffmpeg/capabilities.js';
 import { inPlace, inspectSource } from '../ffmpeg/integrity.js';
 import type { MediaProbe } from '../ffmpeg/probe.js';
 import { FfmpegRunner } from '../ffmpeg/runner.js';
-import { TaskTimeline } from '../report/package-summary.js';
+import { TaskTimeline } from '../core/package-summary.js';
 import { defaultWorkRoot, type JobSettings } from '../settings/job-settings.js';
 import { fetchInput, inputBaseName, type FetchedInput } from '../storage/index.js';
 import { packageUris, preflightPublish, type PublishTarget } from '../storage/publish.js';

@@ -4,8 +4,7 @@
  * the encoded rung measured, and why a rung was not packaged.
  */
 import type { Rendition } from '../core/ladder.js';
-import type { LadderReport, LadderRung, RungQuality } from '../core/result.js';
-import type { QualityMetrics } from '../metrics/quality.js';
+import type { LadderReport, LadderRung, QualityMetrics, RungQuality } from '../core/result.js';
 import type { TitleAnalysis } from './analyse.js';
 import type { QualityCheck, RungQualityCheck } from './quality-check.js';
 import type { RiseCheck } from './rise.js';

@@ -12,8 +12,9 @@ import { storedSettings, type JobSettings } from '../settings/job-settings.js';
 import { pickAv1Encoder } from '../ffmpeg/args/encoders.js';
 import { FfmpegRunner } from '../ffmpeg/runner.js';
 import { isS3Uri } from '../storage/uri.js';
-import { readPackageSummary, writePackageSummary } from '../report/package-summary.js';
-import { measureQuality, type QualityMetrics } from './quality.js';
+import { readPackageSummary, writePackageSummary } from '../core/package-summary.js';
+import type { QualityMetrics } from '../core/result.js';
+import { measureQuality } from './quality.js';
 import { saveQuality } from './store.js';
 
 export interface VideoMetricsRequest {

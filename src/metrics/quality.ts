@@ -3,30 +3,8 @@ import { join } from 'node:path';
 import { buildQualityArgs } from '../ffmpeg/args/metrics.js';
 import type { Rational } from '../ffmpeg/probe.js';
 import { VidpipeError } from '../errors.js';
+import type { QualityMetrics } from '../core/result.js';
 import type { StageContext } from '../core/stage.js';
-
-/**
- * Full-reference quality of one video rendition against the source scaled to the
- * rendition's size. PSNR is ffmpeg's (luma+chroma weighted, 8-bit), SSIM the "All" value.
- */
-export interface QualityMetrics {
-  /** dB, from the mean squared error over all frames (how ffmpeg's own average is defined). */
-  psnr: number;
-  /** dB, the worst frame. */
-  psnrMin: number;
-  /** Mean over frames, 0..1. */
-  ssim: number;
-  ssimMin: number;
-  /** VMAF mean (0..100), or null when it was not measured. */
-  vmaf: number | null;
-  /** Why vmaf is null. */
-  vmafNote?: string;
-  /** Frames compared (equals the rendition's frame count). */
-  frames: number;
-  /** What the rendition was compared with, e.g. "source scaled to 320x180 at 30 fps". */
-  reference: string;
-  measuredAt: string;
-}
 
 export interface RenditionToMeasure {
   name: string;

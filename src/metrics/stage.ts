@@ -3,7 +3,8 @@ import { detectCapabilities } from '../ffmpeg/capabilities.js';
 import type { JobPlan } from '../core/plan.js';
 import type { StageContext } from '../core/stage.js';
 import type { PackageModel } from '../manifest/model.js';
-import { measureQuality, type QualityMetrics } from './quality.js';
+import type { QualityMetrics } from '../core/result.js';
+import { measureQuality } from './quality.js';
 
 export interface PackageQualityInput {
   source: string;

@@ -1,6 +1,6 @@
 import type { VidpipeDb } from '../db/database.js';
 import { dbFailed } from '../db/db-error.js';
-import type { QualityMetrics } from './quality.js';
+import type { QualityMetrics } from '../core/result.js';
 
 /**
  * Metrics measured after the job (`vidpipe metrics`) are merged into the published job's

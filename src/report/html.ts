@@ -1,5 +1,5 @@
 import type { ReportData, ReportRendition } from './model.js';
-import type { TimelineTask } from './package-summary.js';
+import type { TimelineTask } from '../core/package-summary.js';
 import { NODE_KINDS, isNodeKind } from '../job/nodes.js';
 
 /**

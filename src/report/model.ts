@@ -1,7 +1,6 @@
 import type { StoredRendition, TaskRecord, JobRecord, VideoRecord } from '../db/records.js';
-import type { QualityMetrics } from '../metrics/quality.js';
-import type { LadderReport } from '../core/result.js';
-import type { PackageSummary, TimelineTask } from './package-summary.js';
+import type { LadderReport, QualityMetrics } from '../core/result.js';
+import type { PackageSummary, TimelineTask } from '../core/package-summary.js';
 
 /** What a report shows, whether it was read from the database or from a package's vidpipe.json. */
 export interface ReportData {

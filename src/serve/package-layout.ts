@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { releaseReferencedBy } from '../storage/release.js';
-import { readPackageSummary, type PackageSummary } from '../report/package-summary.js';
+import { readPackageSummary, type PackageSummary } from '../core/package-summary.js';
 
 /**
  * What the player page needs to know about a package folder, as URL paths from the server

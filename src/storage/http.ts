@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { VidpipeError } from '../errors.js';
-import { assertFreeSpace } from '../core/preflight.js';
+import { assertFreeSpace } from '../files/free-space.js';
 import { DEFAULT_READ_ATTEMPTS, describeNetworkError, downloadWithRetries } from './download-retry.js';
 
 export const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 60_000;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { makeClip, runCli, tempDir } from '../helpers/media.js';
 import type { TranscodeResult } from '../../src/core/result.js';
-import { readPackageSummary, type PackageSummary } from '../../src/report/package-summary.js';
+import { readPackageSummary, type PackageSummary } from '../../src/core/package-summary.js';
 import { withDatabase } from '../../src/db/database.js';
 import { measureVideo } from '../../src/metrics/for-video.js';
 import { loadReport } from '../../src/report/from-database.js';

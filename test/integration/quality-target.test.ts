@@ -18,7 +18,7 @@ import { runShow } from '../../src/cli/commands/show.js';
 import type { LadderRung, TranscodeResult } from '../../src/core/result.js';
 import { loadReport } from '../../src/report/from-database.js';
 import { renderReportDocument } from '../../src/report/html.js';
-import type { PackageSummary } from '../../src/report/package-summary.js';
+import type { PackageSummary } from '../../src/core/package-summary.js';
 import { DEFAULT_SETTINGS } from '../../src/settings/job-settings.js';
 
 const binaries = { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe', ffmpegSource: 'path', ffprobeSource: 'path' } as const;

@@ -1,7 +1,8 @@
 /**
  * The import graph of src/, read from the sources with TypeScript's own pre-processor (every
  * `import`, `import type`, `export … from` and `import()`): no module may reach itself again,
- * and the few layering rules the code relies on hold. A failure names the cycle or the import.
+ * every folder imports only folders of a lower rank (the table of docs/architecture.md), and the
+ * few rules inside the command line hold. A failure names the cycle or the import.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -99,6 +100,64 @@ export function findCycles(graph: Map<string, string[]>): string[][] {
   });
 }
 
+/**
+ * Each folder of src/ (and each file directly in it) has a rank, and may import only from ranks
+ * below its own: a folder never reaches up, and two folders of one rank never import each other.
+ * docs/architecture.md shows this table; a new folder gets a row in both.
+ */
+export const LAYER_RANKS: Record<string, number> = {
+  'src/errors.ts': 0,
+  'src/files/': 1,
+  'src/settings/': 1,
+  'src/manifest/': 1,
+  'src/media/': 2,
+  'src/storage/': 2,
+  'src/ffmpeg/': 3,
+  'src/core/': 4,
+  'src/db/': 5,
+  'src/metrics/': 6,
+  'src/ladder/': 7,
+  'src/job/': 8,
+  'src/watch/': 9,
+  'src/queue/': 9,
+  'src/report/': 9,
+  'src/validate/': 9,
+  'src/serve/': 10,
+  'src/cli/': 11,
+};
+
+/** The layer a module belongs to: its first folder below src/ ('src/core/'), or the file itself when it sits in src/. */
+export function layerOf(path: string): string {
+  const [first, ...rest] = shown(path).split('/').slice(1);
+  return rest.length > 0 ? `src/${first}/` : `src/${first}`;
+}
+
+/** Every import from one layer into another whose rank is not lower (unranked layers are reported separately). */
+export function importsAgainstRank(graph: Map<string, string[]>, ranks: Record<string, number>): string[] {
+  const offending: string[] = [];
+  for (const [file, targets] of graph) {
+    const from = layerOf(file);
+    for (const target of targets) {
+      const to = layerOf(target);
+      if (from === to || ranks[from] === undefined || ranks[to] === undefined) continue;
+      if (ranks[to]! >= ranks[from]!) offending.push(`${shown(file)} (${from}, rank ${ranks[from]}) imports ${shown(target)} (${to}, rank ${ranks[to]})`);
+    }
+  }
+  return offending.sort();
+}
+
+/** The rank table of docs/architecture.md: its rows `| rank | \`src/folder/\`, … | holds |`. */
+function documentedRanks(): Record<string, number> {
+  const page = readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8');
+  const ranks: Record<string, number> = {};
+  for (const line of page.split('\n')) {
+    const row = /^\|\s*(\d+)\s*\|([^|]*)\|/.exec(line);
+    if (!row) continue;
+    for (const [, layer] of row[2]!.matchAll(/`(src\/[^`]+)`/g)) ranks[layer!] = Number(row[1]);
+  }
+  return ranks;
+}
+
 const graph = importGraph(sourceFiles(SRC));
 const importsOf = (prefix: string) =>
   [...graph].filter(([file]) => shown(file).startsWith(prefix)).flatMap(([file, targets]) => targets.map((target) => ({ from: shown(file), to: shown(target) })));
@@ -112,6 +171,32 @@ describe('the import graph of src/', () => {
   it('has no import cycle, type-only imports included', () => {
     const cycles = findCycles(graph);
     assert.deepEqual(cycles.map((cycle) => cycle.map(shown).join(' → ')), []);
+  });
+
+  it('gives every folder of src/ a rank', () => {
+    const layers = [...new Set([...graph.keys()].map(layerOf))].sort();
+    assert.deepEqual(layers.filter((layer) => LAYER_RANKS[layer] === undefined), [], 'give the new folder a rank in LAYER_RANKS and in docs/architecture.md');
+    assert.deepEqual(Object.keys(LAYER_RANKS).filter((layer) => !layers.includes(layer)), [], 'a ranked folder that no longer exists');
+  });
+
+  it('has layers that only point down: a folder imports only folders of a lower rank', () => {
+    assert.deepEqual(importsAgainstRank(graph, LAYER_RANKS), []);
+  });
+
+  it('documents the same ranks in docs/architecture.md', () => {
+    assert.deepEqual(documentedRanks(), LAYER_RANKS);
+  });
+
+  it('finds an import that points up or sideways, and names it', () => {
+    const low = join(SRC, 'low/a.ts');
+    const high = join(SRC, 'high/b.ts');
+    const beside = join(SRC, 'beside/c.ts');
+    const ranks = { 'src/low/': 0, 'src/high/': 1, 'src/beside/': 1 };
+    assert.deepEqual(importsAgainstRank(new Map([[high, [low]], [low, []], [beside, []]]), ranks), []);
+    assert.deepEqual(importsAgainstRank(new Map([[low, [high]], [high, [beside]], [beside, []]]), ranks), [
+      'src/high/b.ts (src/high/, rank 1) imports src/beside/c.ts (src/beside/, rank 1)',
+      'src/low/a.ts (src/low/, rank 0) imports src/high/b.ts (src/high/, rank 1)',
+    ]);
   });
 
   it('keeps errors on the ground floor: src/errors.ts imports nothing of vidpipe', () => {

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertFreeSpace, estimatePackageBytes, spaceNeeds, type FileSystemSpace } from '../../src/core/preflight.js';
+import { estimatePackageBytes, spaceNeeds } from '../../src/core/preflight.js';
+import { assertFreeSpace, type FileSystemSpace } from '../../src/files/free-space.js';
 import type { JobPlan } from '../../src/core/plan.js';
 import { VidpipeError } from '../../src/errors.js';
 

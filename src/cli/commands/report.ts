@@ -3,7 +3,7 @@ import { VidpipeError } from '../../errors.js';
 import { loadReport } from '../../report/from-database.js';
 import { renderReportDocument } from '../../report/html.js';
 import { reportFromPackage, type ReportData } from '../../report/model.js';
-import { readPackageSummary } from '../../report/package-summary.js';
+import { readPackageSummary } from '../../core/package-summary.js';
 import { describePackage } from '../../serve/package-layout.js';
 import type { CliIO } from '../io.js';
 import type { GlobalOptions, ReportOptions } from '../../settings/command-options.js';

@@ -1,5 +1,5 @@
 import { safeInputPath } from '../probe.js';
-import type { AudioRendition } from '../../core/plan.js';
+import type { AudioOutputParams } from './params.js';
 
 /** EBU R128 values as loudnorm measures them: LUFS, LU and dBTP. */
 export interface LoudnessMeasurement {
@@ -20,7 +20,7 @@ export type GainPlan = { mode: 'linear'; gainDb: number } | { mode: 'limited'; g
 
 export interface AudioEncodeInput {
   source: string;
-  rendition: AudioRendition;
+  rendition: AudioOutputParams;
   /** Make the audio exactly this long (pad with silence or cut): the video's duration. Omit for audio-only jobs. */
   fitToSeconds?: number;
   /** Loudness normalisation, if any. */
@@ -63,7 +63,7 @@ export function buildAudioFilter(input: AudioEncodeInput): string {
   return steps.join(',');
 }
 
-function encoderArgs(rendition: AudioRendition): string[] {
+function encoderArgs(rendition: AudioOutputParams): string[] {
   if (rendition.codec === 'opus') {
     // Constrained VBR keeps segment sizes near the nominal rate, as a streaming bit rate ladder needs.
     return ['-c:a', 'libopus', '-b:a', `${rendition.bitrateKbps}k`, '-vbr', 'constrained', '-application', 'audio'];

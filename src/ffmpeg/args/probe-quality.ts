@@ -1,6 +1,6 @@
 import type { Rational } from '../probe.js';
 import { safeInputPath } from '../probe.js';
-import type { Chunk } from '../../core/plan.js';
+import type { ChunkFrames } from './params.js';
 import { escapeFilterValue } from './images.js';
 import { chunkFrameSteps, chunkInputArgs } from './video.js';
 
@@ -31,7 +31,7 @@ export interface ProbeQualityInput {
   frameRate: Rational;
   deinterlace: boolean;
   /** The sample, exactly as the probes were cut from the source (same seek and frame steps). */
-  sample: Chunk;
+  sample: ChunkFrames;
   /** The size a viewer's player shows the ladder at: the top candidate's. */
   display: CodedSize;
   probes: ProbeToMeasure[];
@@ -51,7 +51,7 @@ export interface SampleDecodeInput {
   streamIndex: number;
   frameRate: Rational;
   deinterlace: boolean;
-  sample: Chunk;
+  sample: ChunkFrames;
   path: string;
 }
 
@@ -70,7 +70,7 @@ export function buildSampleDecodeArgs(input: SampleDecodeInput): string[] {
 }
 
 /** The same frames as a chunk of a decoded sample: frame 0 to its end, no preroll, already on the grid. */
-export function decodedSampleChunk(sample: Chunk): Chunk {
+export function decodedSampleChunk(sample: ChunkFrames): ChunkFrames {
   return { index: sample.index, startFrame: 0, endFrame: sample.endFrame - sample.startFrame, prerollFrame: 0 };
 }
 

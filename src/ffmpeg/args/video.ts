@@ -1,14 +1,13 @@
 import type { Rational } from '../probe.js';
 import { safeInputPath } from '../probe.js';
-import type { Rendition } from '../../core/ladder.js';
-import type { Chunk } from '../../core/plan.js';
+import type { ChunkFrames, VideoOutputParams } from './params.js';
 import { svtAv1HdrParams, x265HdrParams, type HdrStaticMetadata, type HdrTransfer } from '../hdr.js';
 import { WARMS_UP } from './encoders.js';
 
 const HDR_TRC: Record<HdrTransfer, string> = { PQ: 'smpte2084', HLG: 'arib-std-b67' };
 
 /** HEVC and AV1 carry HDR (10-bit BT.2020); H.264 renditions are the SDR fallback for every other device. */
-export function keepsHdr(codec: Rendition['codec'], hdr: HdrTransfer | undefined): hdr is HdrTransfer {
+export function keepsHdr(codec: VideoOutputParams['codec'], hdr: HdrTransfer | undefined): hdr is HdrTransfer {
   return hdr !== undefined && codec !== 'h264';
 }
 
@@ -16,7 +15,7 @@ export interface ChunkEncodeInput {
   source: string;
   streamIndex: number;
   frameRate: Rational;
-  chunk: Chunk;
+  chunk: ChunkFrames;
   gopFrames: number;
   deinterlace: boolean;
   /** Set when the source is HDR (PQ or HLG). */
@@ -30,7 +29,7 @@ export interface ChunkEncodeInput {
    */
   decoderThreads?: number;
   /** Each rendition's file, and its encoder's threads as resolved when the chunk starts (undefined: the encoder's default). */
-  outputs: { rendition: Rendition; path: string; threads?: number }[];
+  outputs: { rendition: VideoOutputParams; path: string; threads?: number }[];
 }
 
 export function rationalText(rate: Rational): string {
@@ -58,7 +57,7 @@ export function chunkFrameSteps(input: Pick<ChunkEncodeInput, 'chunk' | 'frameRa
 }
 
 /** Input options and the source of one chunk: seek to its preroll, absolute timestamps (see below), and the decoder's threads when set. */
-export function chunkInputArgs(source: string, chunk: Chunk, frameRate: Rational, decoderThreads?: number): string[] {
+export function chunkInputArgs(source: string, chunk: ChunkFrames, frameRate: Rational, decoderThreads?: number): string[] {
   const seek = chunk.prerollFrame > 0 ? ['-ss', frameTime(chunk.prerollFrame, frameRate)] : [];
   const threads = decoderThreads ? ['-threads', String(decoderThreads)] : [];
   return [...seek, ...threads, '-copyts', '-start_at_zero', '-i', safeInputPath(source)];
@@ -96,7 +95,7 @@ export function buildChunkFilterGraph(input: ChunkEncodeInput): string {
  * properties travel on the frames), while H.264 is tone-mapped to BT.709 SDR: linearise with
  * zscale (nominal peak 100 nits), map with Hable in float RGB, then back to BT.709 limited range.
  */
-function rangeConversion(codec: Rendition['codec'], hdr: HdrTransfer | undefined): string {
+function rangeConversion(codec: VideoOutputParams['codec'], hdr: HdrTransfer | undefined): string {
   if (!hdr) return 'format=yuv420p';
   if (keepsHdr(codec, hdr)) return 'format=yuv420p10le';
   return [
@@ -110,7 +109,7 @@ function rangeConversion(codec: Rendition['codec'], hdr: HdrTransfer | undefined
 }
 
 /** Colour description written into the bitstream (VUI / sequence header) and the MP4 colr box. */
-function colourArgs(codec: Rendition['codec'], hdr: HdrTransfer | undefined): string[] {
+function colourArgs(codec: VideoOutputParams['codec'], hdr: HdrTransfer | undefined): string[] {
   if (!hdr) return [];
   if (!keepsHdr(codec, hdr)) return ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709', '-color_range', 'tv'];
   return ['-color_primaries', 'bt2020', '-color_trc', HDR_TRC[hdr], '-colorspace', 'bt2020nc', '-color_range', 'tv'];
@@ -125,7 +124,7 @@ function colourArgs(codec: Rendition['codec'], hdr: HdrTransfer | undefined): st
  * measured peak either way.
  */
 export function buildVideoEncoderArgs(
-  rendition: Rendition,
+  rendition: VideoOutputParams,
   gopFrames: number,
   hdr?: HdrTransfer,
   hdrMetadata?: HdrStaticMetadata,
@@ -180,7 +179,7 @@ export function buildVideoEncoderArgs(
  * renditions with one (VBR; capped CRF has none to warm), and when every encoder of the chunk is
  * one WARMS_UP lists, since the warm-up is cut off at a forced key frame.
  */
-export function warmsUp(renditions: readonly Rendition[]): boolean {
+export function warmsUp(renditions: readonly VideoOutputParams[]): boolean {
   return renditions.some((r) => r.crf === undefined) && renditions.every((r) => WARMS_UP.has(r.encoder.name));
 }
 

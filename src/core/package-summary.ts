@@ -1,8 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { DagEvent } from '../core/dag.js';
-import type { TranscodeResult } from '../core/result.js';
+import type { DagEvent } from './dag.js';
+import type { TranscodeResult } from './result.js';
 
 /**
  * `vidpipe.json` in a package root: the job's JSON result plus its task timeline, so a
