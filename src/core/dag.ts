@@ -10,9 +10,11 @@ import { VidpipeError, toVidpipeError } from '../errors.js';
  * it (the job's plan decides the encodes; see src/job/graph.ts). This module knows nothing of
  * what the nodes are: their kinds and result types are declared in src/job/nodes.ts.
  */
+/** Where a task of the graph stands (the job's task rows in the database hold the same). */
 export type TaskStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
 
-export interface TaskSpec {
+/** A node of the graph as the scheduler runs it: its place among the others and the function that runs it. */
+export interface DagTask {
   id: string;
   kind: string;
   label: string;
@@ -56,9 +58,9 @@ export type DagEvent =
   | { type: 'tasks-added'; tasks: DagNodeSummary[]; complete: boolean };
 
 export class Dag {
-  private readonly tasks = new Map<string, TaskSpec>();
+  private readonly tasks = new Map<string, DagTask>();
 
-  add(task: TaskSpec): this {
+  add(task: DagTask): this {
     if (this.tasks.has(task.id)) throw new VidpipeError('INTERNAL', `duplicate task id ${task.id}`);
     this.tasks.set(task.id, task);
     return this;
@@ -68,15 +70,15 @@ export class Dag {
     return this.tasks.size;
   }
 
-  get(id: string): TaskSpec | undefined {
+  get(id: string): DagTask | undefined {
     return this.tasks.get(id);
   }
 
   /** Nodes in a topological order; throws on a missing dependency or a cycle. */
-  topologicalOrder(): TaskSpec[] {
-    const order: TaskSpec[] = [];
+  topologicalOrder(): DagTask[] {
+    const order: DagTask[] = [];
     const state = new Map<string, 'visiting' | 'done'>();
-    const visit = (task: TaskSpec, path: string[]) => {
+    const visit = (task: DagTask, path: string[]) => {
       const seen = state.get(task.id);
       if (seen === 'done') return;
       if (seen === 'visiting') throw new VidpipeError('INTERNAL', `cycle in task graph: ${[...path, task.id].join(' → ')}`);
@@ -98,14 +100,14 @@ export class Dag {
   }
 }
 
-export function summarise({ id, kind, label, dependsOn }: TaskSpec): DagNodeSummary {
+export function summarise({ id, kind, label, dependsOn }: DagTask): DagNodeSummary {
   return { id, kind, label, dependsOn: [...dependsOn] };
 }
 
 /** What a node that just succeeded adds to the graph. */
 export interface Growth {
   /** New nodes (ones the graph already has are left as they are). */
-  tasks: TaskSpec[];
+  tasks: DagTask[];
   /** Nothing more will be added after these. */
   complete: boolean;
   /** Of the new nodes, those already done (reused on resume): succeeded with this result. */
@@ -113,14 +115,14 @@ export interface Growth {
 }
 
 /** Adds a growth's new nodes to the graph (checking it stays acyclic and whole); returns them. */
-export function extendDag(dag: Dag, growth: Growth): TaskSpec[] {
+export function extendDag(dag: Dag, growth: Growth): DagTask[] {
   const added = growth.tasks.filter((task) => !dag.get(task.id));
   for (const task of added) dag.add(task);
   dag.topologicalOrder();
   return added;
 }
 
-export function tasksAdded(added: readonly TaskSpec[], growth: Growth): DagEvent {
+export function tasksAdded(added: readonly DagTask[], growth: Growth): DagEvent {
   return { type: 'tasks-added', tasks: added.map(summarise), complete: growth.complete };
 }
 
@@ -133,9 +135,9 @@ export interface RunDagOptions {
   /** Results of nodes that ran before, elsewhere or in an earlier call: succeeded, reported by nobody. */
   given?: ReadonlyMap<string, unknown>;
   /** Only these nodes run here; the others are left pending for another runner (a queue). Default: all. */
-  runsHere?: (task: TaskSpec) => boolean;
+  runsHere?: (task: DagTask) => boolean;
   /** Called when a node succeeded, before it counts as succeeded: the nodes its result adds to the graph. */
-  grow?: (task: TaskSpec, result: unknown, signal: AbortSignal) => Promise<Growth | undefined>;
+  grow?: (task: DagTask, result: unknown, signal: AbortSignal) => Promise<Growth | undefined>;
 }
 
 export interface DagRunResult {
@@ -167,7 +169,7 @@ export async function runDag(dag: Dag, options: RunDagOptions): Promise<DagRunRe
   let firstError: VidpipeError | undefined;
   const running = new Set<Promise<void>>();
 
-  const isReady = (task: TaskSpec) =>
+  const isReady = (task: DagTask) =>
     status.get(task.id) === 'pending' && runsHere(task) && task.dependsOn.every((d) => status.get(d) === 'succeeded' || status.get(d) === 'skipped');
 
   const addGrowth = (growth: Growth) => {
@@ -182,7 +184,7 @@ export async function runDag(dag: Dag, options: RunDagOptions): Promise<DagRunRe
     for (const task of added) if (status.get(task.id) === 'skipped') emit({ type: 'task-skipped', id: task.id, at: Date.now() });
   };
 
-  const start = (task: TaskSpec) => {
+  const start = (task: DagTask) => {
     const slots = Math.min(task.slots ?? 1, concurrency);
     usedSlots += slots;
     status.set(task.id, 'running');

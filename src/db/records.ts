@@ -3,12 +3,14 @@
  * Inputs use optional fields; records read back have every field, with null for "not
  * recorded". Timestamps are ISO-8601 UTC strings; JSON columns come back parsed.
  */
+import type { TaskStatus } from '../core/dag.js';
 import type { LadderReport } from '../core/result.js';
 
 export type MediaKind = 'video' | 'audio';
 export type VideoStatus = 'processing' | 'ready' | 'failed' | 'interrupted';
 export type JobStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
-export type TaskStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
+/** A task row's status: the graph's own (src/core/dag.ts). */
+export type { TaskStatus };
 /** Accepted wherever a time is written; always stored as ISO-8601 UTC text. */
 export type Timestamp = Date | string;
 

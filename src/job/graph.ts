@@ -21,7 +21,7 @@
  */
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import type { TaskSpec } from '../core/dag.js';
+import type { DagTask } from '../core/dag.js';
 import type { JobPlan } from '../core/plan.js';
 import type { StageContext } from '../core/stage.js';
 import { probeFile } from '../ffmpeg/probe.js';
@@ -69,7 +69,7 @@ interface NodeDefinition<K extends NodeKind> {
   run: (results: NodeResultsView, ctx: StageContext) => Promise<NodeResults[K]>;
 }
 
-function define<K extends NodeKind>(ref: NodeRef<K>, definition: NodeDefinition<K>, env: JobEnvironment): TaskSpec {
+function define<K extends NodeKind>(ref: NodeRef<K>, definition: NodeDefinition<K>, env: JobEnvironment): DagTask {
   return {
     id: ref.id,
     kind: ref.kind,
@@ -81,7 +81,7 @@ function define<K extends NodeKind>(ref: NodeRef<K>, definition: NodeDefinition<
 }
 
 /** The graph of everything `state` allows, and whether it is complete. */
-export function buildJobGraph(state: GraphState, env: JobEnvironment): { tasks: TaskSpec[]; complete: boolean } {
+export function buildJobGraph(state: GraphState, env: JobEnvironment): { tasks: DagTask[]; complete: boolean } {
   const { settings } = env.options;
   const tasks = [define(node.probe, { label: 'Probe input', dependsOn: [], run: (_r, ctx) => env.probe(ctx.signal) }, env)];
   const { inspected } = state;
@@ -146,8 +146,8 @@ async function planFor(source: SourceFile, settings: JobSettings, ctx: StageCont
 const DROPPED_PACKAGE: PackagedTrack = { outputDir: '', initPath: '', segmentPaths: [], dropped: true };
 
 /** Everything the plan asks for, after the plan node. */
-function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnvironment): TaskSpec[] {
-  const tasks: TaskSpec[] = [];
+function mainNodes(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnvironment): DagTask[] {
+  const tasks: DagTask[] = [];
   const add = <K extends NodeKind>(ref: NodeRef<K>, definition: NodeDefinition<K>) => {
     tasks.push(define(ref, definition, env));
     return ref;

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import type { TaskSpec } from '../core/dag.js';
+import type { DagTask } from '../core/dag.js';
 import { sha256File } from '../core/ids.js';
 import { REMOVING_SUFFIX, claimWorkDir, removeWorkDir } from '../core/work-lock.js';
 import type { JobPlan } from '../core/plan.js';
@@ -23,7 +23,7 @@ import type { TaskRecord } from '../db/records.js';
 const RESUME_FORMAT = 1;
 
 /** Tasks whose files are kept and reused (NODE_KINDS' `resumable`); the others (manifests, publish, metadata) are cheap and always re-run. */
-const isResumable = (task: TaskSpec) => kindSpec(task.kind).resumable;
+const isResumable = (task: DagTask) => kindSpec(task.kind).resumable;
 
 /**
  * Part of the key: another vidpipe version may plan the same command differently, so its folders
@@ -153,7 +153,7 @@ export interface ReusePlan {
  * resumable node runs when it has no intact output and something that runs needs it; every
  * other node runs. So a missing chunk whose renditions were already assembled is not encoded again.
  */
-export async function planReuse(tasks: readonly TaskSpec[], previousTasks: TaskRecord[], workDir: string, signal?: AbortSignal): Promise<ReusePlan> {
+export async function planReuse(tasks: readonly DagTask[], previousTasks: TaskRecord[], workDir: string, signal?: AbortSignal): Promise<ReusePlan> {
   const byId = new Map(tasks.map((task) => [task.id, task]));
   const intact = new Map<string, RecordedOutput>();
   // Newest record first; an older one of the same task is only tried when the newer does not verify.
@@ -189,11 +189,11 @@ export async function planReuse(tasks: readonly TaskSpec[], previousTasks: TaskR
 }
 
 /** The tasks with each after the ones it depends on (dependencies outside the list are done already). */
-function inDependencyOrder(tasks: readonly TaskSpec[]): TaskSpec[] {
+function inDependencyOrder(tasks: readonly DagTask[]): DagTask[] {
   const byId = new Map(tasks.map((task) => [task.id, task]));
   const done = new Set<string>();
-  const order: TaskSpec[] = [];
-  const visit = (task: TaskSpec) => {
+  const order: DagTask[] = [];
+  const visit = (task: DagTask) => {
     if (done.has(task.id)) return;
     done.add(task.id);
     for (const dependency of task.dependsOn) {
@@ -211,7 +211,7 @@ function inDependencyOrder(tasks: readonly TaskSpec[]): TaskSpec[] {
  * then their checksums in the same row update that marks the task succeeded, so after a kill
  * at any moment a task marked with an output has complete files.
  */
-export function recordOutputsOf(tasks: readonly TaskSpec[], workDir: string, save: (taskId: string, output: RecordedOutput) => void): void {
+export function recordOutputsOf(tasks: readonly DagTask[], workDir: string, save: (taskId: string, output: RecordedOutput) => void): void {
   for (const task of tasks) {
     if (!isResumable(task)) continue;
     const run = task.run;

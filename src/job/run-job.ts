@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Dag, runDag, type DagEvent, type DagNodeSummary, type DagRunResult, type Growth, type RunDagOptions, type TaskSpec } from '../core/dag.js';
+import { Dag, runDag, type DagEvent, type DagNodeSummary, type DagRunResult, type Growth, type RunDagOptions, type DagTask } from '../core/dag.js';
 import type { JobEventListener } from '../core/events.js';
 import { newJobId, sha256File, videoIdFromSha256 } from '../core/ids.js';
 import { withRenditions, type JobPlan } from '../core/plan.js';
@@ -218,7 +218,7 @@ export async function previewJob(request: JobRequest): Promise<TranscodePlanView
 }
 
 /** What a node that grows the graph taught it. */
-function learn(state: GraphState, task: TaskSpec, result: unknown): void {
+function learn(state: GraphState, task: DagTask, result: unknown): void {
   const results = new NodeResultsView(new Map([[task.id, result]]));
   if (task.id === node.probe.id) {
     state.inspected = results.get(node.probe);
@@ -409,7 +409,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     },
   };
 
-  const grow = async (task: TaskSpec, value: unknown, signal: AbortSignal): Promise<Growth> => {
+  const grow = async (task: DagTask, value: unknown, signal: AbortSignal): Promise<Growth> => {
     learn(state, task, value);
     return task.id === node.plan.id ? settle(state.plan!, signal) : extend(signal);
   };

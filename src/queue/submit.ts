@@ -9,7 +9,7 @@
  */
 import { FlowProducer, Job, Queue, QueueEvents, type FlowJob } from 'bullmq';
 import { relative, sep } from 'node:path';
-import { extendDag, runDag, tasksAdded, type Dag, type DagEvent, type DagRunResult, type RunDagOptions, type TaskSpec } from '../core/dag.js';
+import { extendDag, runDag, tasksAdded, type Dag, type DagEvent, type DagRunResult, type RunDagOptions, type DagTask } from '../core/dag.js';
 import { VidpipeError, toVidpipeError } from '../errors.js';
 import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
 import { NodeResultsView, kindSpec, node } from '../job/nodes.js';
@@ -89,7 +89,7 @@ export function queueRunner(options: QueueRunnerOptions): GraphRunner {
 }
 
 /** Nodes that must run in this process: they own the input, the SQLite file (NODE_KINDS' `runsOn`). */
-const runsHere = (task: TaskSpec) => kindSpec(task.kind).runsOn === 'submitter';
+const runsHere = (task: DagTask) => kindSpec(task.kind).runsOn === 'submitter';
 
 /** A probe without ffprobe's raw JSON: it is only for the metadata record, which stays here. */
 function withoutRaw<T extends InspectedSource | SourceFile>(value: T | undefined): T | undefined {

@@ -39,7 +39,8 @@ import {
   type TaskProgress,
 } from './protocol.js';
 
-export interface WorkerOptions {
+/** What a worker process runs with, resolved from `vidpipe worker`'s options (`WorkerOptions`) and the environment. */
+export interface WorkerConfig {
   redisUrl: string;
   /** Tasks run at once by this process. */
   concurrency: number;
@@ -68,7 +69,7 @@ const PERMANENT = new Set(['USAGE', 'INPUT_NOT_FOUND', 'INPUT_INVALID', 'ENCODER
 const TRANSFER_CONCURRENCY = 8;
 const PROGRESS_INTERVAL_MS = 500;
 
-export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+export async function startWorker(options: WorkerConfig): Promise<RunningWorker> {
   const id = `${hostname()}:${process.pid}`;
   const sources = new SourceCache(join(options.workRoot, 'sources'), options.log);
   await assertRedisReachable(options.redisUrl);
@@ -121,7 +122,7 @@ async function runTask(
   job: Job<TaskJobData, TaskOutput>,
   bullToken: string | undefined,
   workerId: string,
-  options: WorkerOptions,
+  options: WorkerConfig,
   sources: SourceCache,
   stopping: { requested: boolean; handedBack: number },
   cancel?: AbortSignal,
@@ -282,7 +283,7 @@ function stateResults(state: QueuedJobSpec['state']): Record<string, unknown> {
 }
 
 /** How this worker runs a job's nodes: its ffmpeg and folders; publishing with its own S3 settings; no probe or metadata here. */
-function workerEnvironment(spec: QueuedJobSpec, options: WorkerOptions, s3: S3Options, workDir: string, onProgress: (id: string, fraction: number, etaSeconds?: number) => void): JobEnvironment {
+function workerEnvironment(spec: QueuedJobSpec, options: WorkerConfig, s3: S3Options, workDir: string, onProgress: (id: string, fraction: number, etaSeconds?: number) => void): JobEnvironment {
   const submitterOnly = async (): Promise<never> => {
     throw new VidpipeError('INTERNAL', 'probe and metadata run on the submitting machine, not on a worker');
   };

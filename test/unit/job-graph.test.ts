@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Dag, type TaskSpec } from '../../src/core/dag.js';
+import { Dag, type DagTask } from '../../src/core/dag.js';
 import { planJob, withRenditions } from '../../src/core/plan.js';
 import { parseProbe, type MediaProbe } from '../../src/ffmpeg/probe.js';
 import type { InspectedSource } from '../../src/ffmpeg/integrity.js';
@@ -41,7 +41,7 @@ const env = (settings: JobSettings): JobEnvironment => {
 };
 
 /** The whole graph of a job whose probe, copy (if any) and plan have run (and what `grown` adds to its state). */
-function graphOf(streams: object[], overrides: Partial<JobSettings> = {}, format?: string, grown: (state: GraphState) => void = () => undefined): { tasks: TaskSpec[]; complete: boolean } {
+function graphOf(streams: object[], overrides: Partial<JobSettings> = {}, format?: string, grown: (state: GraphState) => void = () => undefined): { tasks: DagTask[]; complete: boolean } {
   const settings = { ...DEFAULT_SETTINGS, concurrency: 2, chunkSeconds: 6, ...overrides };
   const probe = probeOf(streams, format);
   const inspected: InspectedSource = { path: '/in/source', probe, notes: [], ...(format === 'mpegts' ? { copyReason: 'MPEG-TS: chunks seek by key frame only in MP4 and Matroska' } : {}) };
@@ -53,7 +53,7 @@ function graphOf(streams: object[], overrides: Partial<JobSettings> = {}, format
 
 
 /** id → [kind, dependencies] of a graph, after checking it is one acyclic graph of known kinds. */
-function shape(graph: { tasks: TaskSpec[] }): Record<string, [string, string[]]> {
+function shape(graph: { tasks: DagTask[] }): Record<string, [string, string[]]> {
   const dag = new Dag();
   for (const task of graph.tasks) dag.add(task);
   dag.topologicalOrder();

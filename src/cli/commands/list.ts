@@ -42,7 +42,7 @@ function formatVideoList(videos: VideoSummary[], dbFile: string): string {
     videos.map((video) => [
       video.id,
       video.status,
-      formatDuration(video.durationSeconds),
+      formatClock(video.durationSeconds),
       String(video.renditionCount),
       video.name,
       formatTimestamp(video.updatedAt),
@@ -78,7 +78,7 @@ export function formatTable(columns: Column[], rows: string[][]): string {
 }
 
 /** Media duration as H:MM:SS or M:SS; '-' when unknown. */
-export function formatDuration(seconds: number | null): string {
+export function formatClock(seconds: number | null): string {
   if (seconds === null) return '-';
   const total = Math.round(seconds);
   const hours = Math.floor(total / 3600);

@@ -4,7 +4,7 @@ import { withDatabase } from '../../db/database.js';
 import { qualityOf } from '../../report/model.js';
 import { loudnessSection } from './show-loudness.js';
 import {
-  formatDuration,
+  formatClock,
   formatJson,
   formatTable,
   formatTimestamp,
@@ -61,7 +61,7 @@ function formatVideo(video: VideoRecord): string {
     ['Source', video.source],
     ['Kind', video.kind],
     ['Status', video.status],
-    ['Duration', video.durationSeconds === null ? '-' : `${formatDuration(video.durationSeconds)} (${video.durationSeconds.toFixed(3)} s)`],
+    ['Duration', video.durationSeconds === null ? '-' : `${formatClock(video.durationSeconds)} (${video.durationSeconds.toFixed(3)} s)`],
     ['Size', formatBytes(video.sizeBytes)],
     ['SHA-256', video.sha256 ?? '-'],
     ['Created', formatTimestamp(video.createdAt)],
@@ -227,5 +227,5 @@ function formatTaskDuration(task: TaskRecord): string {
 
 /** Seconds with one decimal under a minute (stages are often that short), else M:SS. */
 function formatElapsed(seconds: number): string {
-  return seconds < 60 ? `${seconds.toFixed(1)}s` : formatDuration(seconds);
+  return seconds < 60 ? `${seconds.toFixed(1)}s` : formatClock(seconds);
 }

@@ -1,6 +1,6 @@
 import { Listr, ListrLogger, ProcessOutput, type ListrTask } from 'listr2';
 import type { JobEvent } from '../../core/events.js';
-import { JobProgress, STAGE_ROWS, formatDuration } from './progress-model.js';
+import { JobProgress, STAGE_ROWS, formatMinutesSeconds } from './progress-model.js';
 import type { Reporter } from './reporter.js';
 import { printable } from '../io.js';
 
@@ -75,7 +75,7 @@ export class ListrReporter implements Reporter {
             return;
           }
           const counts = state.total > 1 ? ` ${state.done}/${state.total}` : '';
-          const detail = state.running > 0 || state.done > 0 ? ` ${Math.round(state.fraction * 100)}%${state.etaSeconds !== undefined ? `, ETA ${formatDuration(state.etaSeconds)}` : ''}` : ' — waiting';
+          const detail = state.running > 0 || state.done > 0 ? ` ${Math.round(state.fraction * 100)}%${state.etaSeconds !== undefined ? `, ETA ${formatMinutesSeconds(state.etaSeconds)}` : ''}` : ' — waiting';
           const note = job.note !== undefined && row.kinds.includes('probe') ? ` — ${job.note}` : '';
           task.title = `${row.title}${counts}${detail}${note}`;
           await nextChange();

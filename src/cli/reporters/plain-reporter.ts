@@ -1,5 +1,5 @@
 import type { JobEvent } from '../../core/events.js';
-import { JobProgress, STAGE_ROWS, formatDuration } from './progress-model.js';
+import { JobProgress, STAGE_ROWS, formatMinutesSeconds } from './progress-model.js';
 
 /** The rows whose progress the periodic line states (the encodes take most of a job). */
 const ENCODE_KINDS = STAGE_ROWS.filter((row) => row.title.startsWith('Encode')).flatMap((row) => row.kinds);
@@ -33,7 +33,7 @@ export class PlainReporter implements Reporter {
     if (!job) return;
     job.progress.apply(event);
     if (event.type === 'job-done') {
-      this.write(`vidpipe: ${job.label}: done in ${formatDuration(event.result.timings.total)} → ${event.result.outputs.hls ?? event.result.outputs.root ?? ''}`);
+      this.write(`vidpipe: ${job.label}: done in ${formatMinutesSeconds(event.result.timings.total)} → ${event.result.outputs.hls ?? event.result.outputs.root ?? ''}`);
       return;
     }
     if (event.type === 'job-failed') {
@@ -59,7 +59,7 @@ export class PlainReporter implements Reporter {
     if (event.type === 'task-progress' && Date.now() - job.lastLine >= this.intervalMs) {
       job.lastLine = Date.now();
       const encode = job.progress.row(ENCODE_KINDS);
-      this.write(`vidpipe: ${job.label}: ${Math.round(job.progress.overall() * 100)}% (encode ${Math.round(encode.fraction * 100)}%, ETA ${formatDuration(encode.etaSeconds)})`);
+      this.write(`vidpipe: ${job.label}: ${Math.round(job.progress.overall() * 100)}% (encode ${Math.round(encode.fraction * 100)}%, ETA ${formatMinutesSeconds(encode.etaSeconds)})`);
     }
   }
 

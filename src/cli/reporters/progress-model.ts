@@ -98,7 +98,8 @@ export class JobProgress {
   }
 }
 
-export function formatDuration(seconds: number | undefined): string {
+/** A wall-clock time or an ETA as "1m05s" ("42s" under a minute); '?' when unknown. */
+export function formatMinutesSeconds(seconds: number | undefined): string {
   if (seconds === undefined || !Number.isFinite(seconds)) return '?';
   const s = Math.max(0, Math.round(seconds));
   const m = Math.floor(s / 60);
