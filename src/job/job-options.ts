@@ -4,7 +4,7 @@
  */
 import type { JobPlan } from '../core/plan.js';
 import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
-import type { JobSettings } from '../settings/job-settings.js';
+import { shareableSettings, type JobSettings } from '../settings/job-settings.js';
 import type { PackageRequest } from '../storage/publish.js';
 import type { TitleAnalysis } from '../ladder/analyse.js';
 
@@ -17,6 +17,14 @@ export interface JobOptions {
   settings: JobSettings;
   /** The package asked for; the publish node chooses the final name by the rule of storage/publish.ts. */
   package: PackageRequest;
+}
+
+/**
+ * The copy of a job's options that may leave this process (a queue spec): its settings without
+ * their secrets. A worker that needs a secret reads it from its own environment (withOwnSecrets).
+ */
+export function shareableJobOptions(options: JobOptions): JobOptions {
+  return { ...options, settings: shareableSettings(options.settings) };
 }
 
 /** Where a job's files are on this machine, once it holds its work folder. */

@@ -13,6 +13,7 @@ import type { StartJobInput, TaskPatch } from '../db/records.js';
 import { isVidpipeError, type ErrorCode } from '../errors.js';
 import type { JobPlan } from '../core/plan.js';
 import type { SourceFile } from '../ffmpeg/integrity.js';
+import { shareableSettings, type JobSettings } from '../settings/job-settings.js';
 import type { JobOptions } from './job-options.js';
 import { NodeResultsView, node, type PublishOutput } from './nodes.js';
 import { resultBase } from './publish.js';
@@ -77,10 +78,13 @@ export class JobRecorder {
     return this.started;
   }
 
-  /** Writes the job and video rows with the tasks known so far, then what happened to them meanwhile. */
-  start(input: Omit<StartJobInput, 'jobId' | 'tasks'>): void {
+  /**
+   * Writes the job and video rows with the tasks known so far, then what happened to them
+   * meanwhile. The job's settings are stored without their secrets.
+   */
+  start(input: Omit<StartJobInput, 'jobId' | 'tasks' | 'options'> & { options: JobSettings }): void {
     if (this.started) return;
-    this.db.startJob({ ...input, jobId: this.jobId, tasks: this.early.tasks });
+    this.db.startJob({ ...input, options: shareableSettings(input.options), jobId: this.jobId, tasks: this.early.tasks });
     this.started = true;
     for (const write of this.early.writes) write();
     this.early.writes.length = 0;

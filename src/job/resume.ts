@@ -14,7 +14,7 @@ import type { DagTask } from '../core/dag.js';
 import { sha256File } from '../core/ids.js';
 import { REMOVING_SUFFIX, claimWorkDir, removeWorkDir } from '../core/work-lock.js';
 import type { JobPlan } from '../core/plan.js';
-import type { JobSettings } from '../settings/job-settings.js';
+import { secretSettings, shareableSettings, type JobSettings } from '../settings/job-settings.js';
 import { kindSpec } from './nodes.js';
 import type { VidpipeDb } from '../db/database.js';
 import type { TaskRecord } from '../db/records.js';
@@ -49,10 +49,14 @@ export interface ResumeKeyInput {
  * Everything that changes a byte of the intermediate files. Concurrency is left out: it only
  * matters through the chunk layout, which is part of the plan; so are the stall timeout, the
  * source's quiet time and --metrics, which change no file an earlier run could have left.
+ * Secret settings (a content key) count only through a salted hash: files encrypted under
+ * another key are never reused, and the key itself is in no folder name or record.
  */
 export function resumeKeyFor(input: ResumeKeyInput): string {
-  const { concurrency: _concurrency, stallTimeoutSeconds: _stall, sourceQuietSeconds: _quiet, metrics: _metrics, ...settings } = input.settings;
+  const { concurrency: _concurrency, stallTimeoutSeconds: _stall, sourceQuietSeconds: _quiet, metrics: _metrics, ...settings } = shareableSettings(input.settings);
+  const secrets = secretSettings(input.settings);
   const identity = JSON.stringify({
+    ...(Object.keys(secrets).length > 0 ? { secrets: createHash('sha256').update(`vidpipe resume secrets\0${JSON.stringify(secrets)}`).digest('hex') } : {}),
     format: RESUME_FORMAT,
     vidpipe: VIDPIPE_VERSION,
     sha256: input.sha256,

@@ -12,6 +12,7 @@ import { relative, sep } from 'node:path';
 import { extendDag, runDag, tasksAdded, type Dag, type DagEvent, type DagRunResult, type RunDagOptions, type DagTask } from '../core/dag.js';
 import { VidpipeError, toVidpipeError } from '../errors.js';
 import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
+import { shareableJobOptions } from '../job/job-options.js';
 import { NodeResultsView, kindSpec, node } from '../job/nodes.js';
 import type { GraphRunner, RemoteJob } from '../job/run-job.js';
 import { formatS3Uri, isS3Uri, parseLocation } from '../storage/uri.js';
@@ -126,7 +127,8 @@ async function runOnQueue(dag: Dag, runOptions: RunDagOptions, job: RemoteJob, o
       const byTask = new Map(flattenTree(tree).map((n) => [n.id, n]));
       const state = job.state();
       const spec: QueuedJobSpec = {
-        options: job.options,
+        // Secret settings never travel: a worker reads its own (withOwnSecrets in worker.ts).
+        options: shareableJobOptions(job.options),
         state: { inspected: withoutRaw(state.inspected), source: withoutRaw(state.source), plan: state.plan, ladder: state.ladder },
         files: { input: job.options.input, ...(sourceUri ? { source: sourceUri } : {}) },
         name: job.options.package.name,

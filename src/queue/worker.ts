@@ -19,6 +19,7 @@ import { FfmpegRunner } from '../ffmpeg/runner.js';
 import { buildJobGraph, parallelEncodes, type JobEnvironment } from '../job/graph.js';
 import type { GraphState } from '../job/job-options.js';
 import { kindSpec, node } from '../job/nodes.js';
+import { withOwnSecrets } from '../settings/job-settings.js';
 import { objectHeadersFor } from '../storage/content-types.js';
 import { fetchInput, openStore, type FetchedInput } from '../storage/index.js';
 import { putFiles, type ObjectStore } from '../storage/object-store.js';
@@ -289,7 +290,8 @@ function workerEnvironment(spec: QueuedJobSpec, options: WorkerConfig, s3: S3Opt
   };
   const job = { binaries: options.binaries, stallTimeoutMs: spec.options.settings.stallTimeoutSeconds * 1000, cores: availableParallelism(), parallelEncodes: parallelEncodes(spec.state.plan, options.concurrency) };
   return {
-    options: spec.options,
+    // The spec carries no secret settings: this machine's own (its environment) fill them in.
+    options: { ...spec.options, settings: withOwnSecrets(spec.options.settings) },
     contextFor: (id, signal) => {
       const report = (fraction: number, etaSeconds?: number) => onProgress(id, fraction, etaSeconds);
       return { ffmpeg: new FfmpegRunner(job, signal, report), signal, onProgress: report, workDir };

@@ -21,6 +21,9 @@ import {
   parseOptions,
   onlyFields,
   parseUploadOptions,
+  secretsFromEnvironment,
+  secretsOf,
+  shareableCopy,
   tagsOf,
   text,
   wrongType,
@@ -313,6 +316,29 @@ export function parseUploadOverrides(record: Readonly<Record<string, unknown>>, 
   const parsed = parseUploadOptions(TRANSCODE_TABLE, record, where);
   const { name, tags } = onlyFields(parsed, DEFAULT_TRANSCODE_FLAGS);
   return { settings: onlyFields(parsed, DEFAULT_SETTINGS), ...(name === undefined ? {} : { name }), ...(tags === undefined ? {} : { tags }) };
+}
+
+/**
+ * The copy of a job's settings that may be stored or sent: every `secret: true` setting left out.
+ * Every path that writes or sends settings goes through it: the job's `options` in SQLite
+ * (JobRecorder), queue specs (src/queue/submit.ts), the resume key (src/job/resume.ts), and so
+ * on; test/integration/secret-settings.test.ts fails for a path that does not.
+ */
+export function shareableSettings(settings: JobSettings): JobSettings {
+  return shareableCopy(TRANSCODE_TABLE as OptionTable<JobSettings>, settings);
+}
+
+/** The secret settings that are set (for a fingerprint: never stored or sent as they are). */
+export function secretSettings(settings: JobSettings): Partial<JobSettings> {
+  return secretsOf(TRANSCODE_TABLE as OptionTable<JobSettings>, settings);
+}
+
+/**
+ * Shared settings (a queue spec's) with this machine's own secrets: a worker never gets a secret
+ * from the queue; it reads each from its own environment (the entry's `env` variable).
+ */
+export function withOwnSecrets(shared: JobSettings, env: NodeJS.ProcessEnv = process.env): JobSettings {
+  return { ...shareableSettings(shared), ...secretsFromEnvironment(TRANSCODE_TABLE as OptionTable<JobSettings>, env) };
 }
 
 /**

@@ -46,6 +46,14 @@ export interface FlagEntry<T> extends Omit<OptionSpec, 'defaultValue'> {
   sidecar?: boolean;
   /** Other names an upload may use for it (`tags` for `--tag`). */
   aliases?: string[];
+  /**
+   * Key material or a credential: left out of every copy of the settings that is stored or sent
+   * (shareableCopy: SQLite, queue specs, resume state, --plan, --json), never echoed by a message
+   * about its value, never taken from an upload, never shown as a default. The field must be
+   * optional: shared copies lack it. A worker that needs it reads it from its own environment
+   * (`env`), never from the queue (secretsFromEnvironment).
+   */
+  secret?: boolean;
 }
 
 /** A field read from another entry's flag (`--opus 64,96` sets both `opus` and `opusKbps`). */
@@ -103,6 +111,65 @@ function flagEntryOf<T>(table: OptionTable<T>, key: keyof T): Pick<FlagEntry<unk
   return undefined;
 }
 
+/** Whether a field holds a secret: its own entry, or the flag entry it shares, says `secret`. */
+export function isSecretField<T>(table: OptionTable<T>, key: keyof T): boolean {
+  const entry = flagEntryOf(table, key);
+  return entry !== undefined && (entry as FlagEntry<unknown>).secret === true;
+}
+
+/** The fields of a table that hold secrets. */
+export function secretFields<T>(table: OptionTable<T>): (keyof T)[] {
+  return tableKeys(table).filter((key) => isSecretField(table, key));
+}
+
+/**
+ * The shareable copy of a value typed by `table`: every secret field left out. The one function
+ * every stored or sent copy of settings goes through (docs/architecture.md, "Adding an option").
+ */
+export function shareableCopy<T extends object>(table: OptionTable<T>, value: T): T {
+  const copy = { ...value };
+  for (const key of secretFields(table)) delete copy[key];
+  return copy;
+}
+
+/** The secret fields of `value` that are set, and nothing else (what a fingerprint covers). */
+export function secretsOf<T extends object>(table: OptionTable<T>, value: T): Partial<T> {
+  const secrets: Partial<T> = {};
+  for (const key of secretFields(table)) if (value[key] !== undefined) assign(secrets, key, value[key]);
+  return secrets;
+}
+
+/**
+ * A worker's own secrets: each secret entry with an `env` variable, read from this machine's
+ * environment and parsed like the flag. A queue spec never carries them (shareableCopy).
+ */
+export function secretsFromEnvironment<T>(table: OptionTable<T>, env: NodeJS.ProcessEnv = process.env): Partial<T> {
+  const found: Partial<T> = {};
+  for (const key of secretFields(table)) {
+    const entry = entryOf(table, key);
+    if (!isFlagEntry(entry) || !entry.env || env[entry.env] === undefined || env[entry.env] === '') continue;
+    assign(found, key, parseSecret(entry, env[entry.env], { flag: longFlag(entry.flags), where: `$${entry.env}`, from: 'cli' }));
+  }
+  return found;
+}
+
+/** A secret's parse, its value kept out of the message should it fail. */
+function parseSecret<T>(entry: FlagEntry<T> | SharedFlagEntry<T>, value: unknown, field: Field): T {
+  try {
+    return entry.parse(value, field);
+  } catch (error) {
+    throw redacted(error, value);
+  }
+}
+
+/** An error with every spelling of a secret value replaced by `<secret>` in its message and hint. */
+export function redacted(error: unknown, value: unknown): unknown {
+  if (!(error instanceof VidpipeError)) return error;
+  const spellings = (Array.isArray(value) ? value : [value]).map((v) => String(v)).flatMap((v) => [v, v.trim()]).filter((v) => v.length > 0);
+  const hide = (text: string | undefined) => (text === undefined ? undefined : spellings.reduce((out, spelling) => out.split(spelling).join('<secret>'), text));
+  return new VidpipeError(error.code, hide(error.message)!, { ...(error.hint === undefined ? {} : { hint: hide(error.hint) }), ...(error.stderrTail === undefined ? {} : { stderrTail: error.stderrTail }) });
+}
+
 /** Keys in table order (object literals keep it: help and docs list options in this order). */
 export function tableKeys<T>(table: OptionTable<T>): (keyof T)[] {
   return Object.keys(table) as (keyof T)[];
@@ -121,8 +188,9 @@ export function optionSpecs<T>(table: OptionTable<T>, defaults: T): OptionSpec[]
   return tableKeys(table).flatMap((key) => {
     const entry = entryOf(table, key);
     if (!isFlagEntry(entry)) return [];
-    const { parse: _parse, showDefault, sidecar: _sidecar, aliases: _aliases, ...spec } = entry;
-    const defaultValue = typeof showDefault === 'function' ? showDefault(defaults[key]) : showDefault ? shownDefault(defaults[key]) : undefined;
+    const { parse: _parse, showDefault, sidecar: _sidecar, aliases: _aliases, secret, ...spec } = entry;
+    // A secret's value is never printed, not even a default.
+    const defaultValue = secret ? undefined : typeof showDefault === 'function' ? showDefault(defaults[key]) : showDefault ? shownDefault(defaults[key]) : undefined;
     return [{ ...spec, ...(defaultValue === undefined ? {} : { defaultValue }) }];
   });
 }
@@ -156,7 +224,8 @@ export function parseOptions<T>(table: OptionTable<T>, defaults: Complete<T>, re
     if (!flagEntry || !('parse' in entry)) continue;
     const value = record[attributeName(flagEntry.flags)];
     if (value === undefined) continue;
-    parsed[key] = entry.parse(value, { flag: longFlag(flagEntry.flags), from: source.from, ...(source.where ? { where: source.where } : {}) });
+    const field: Field = { flag: longFlag(flagEntry.flags), from: source.from, ...(source.where ? { where: source.where } : {}) };
+    parsed[key] = isSecretField(table, key) ? parseSecret(entry, value, field) : entry.parse(value, field);
   }
   return parsed;
 }
@@ -170,7 +239,8 @@ export function parseUploadOptions<T>(table: OptionTable<T>, record: Readonly<Re
   const known: string[] = [];
   for (const key of tableKeys(table)) {
     const entry = entryOf(table, key);
-    if (!isFlagEntry(entry) || !entry.sidecar) continue;
+    // A secret in an upload's sidecar or metadata is already out in the open: never taken from there.
+    if (!isFlagEntry(entry) || !entry.sidecar || entry.secret) continue;
     const attribute = attributeName(entry.flags);
     known.push(entry.aliases?.[0] ?? attribute);
     for (const name of [attribute, longFlag(entry.flags).slice(2).replace(/^no-/, ''), ...(entry.aliases ?? [])]) byName.set(name, key);
