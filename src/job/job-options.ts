@@ -1,6 +1,7 @@
 /**
  * What every machine running part of a job knows of it, and what the graph builder learns as the
- * job runs. Plain JSON: both travel in a queue flow's spec (src/queue/protocol.ts).
+ * job runs. Plain JSON: both travel in a queue flow's spec (src/queue/protocol.ts); what each node
+ * that grows the graph teaches the state is in its row of NODE_KINDS (nodes.ts).
  */
 import type { JobPlan } from '../core/plan.js';
 import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
@@ -45,4 +46,25 @@ export interface GraphState {
   site?: JobSite;
   /** `--ladder auto`: the analysis node's result. */
   ladder?: TitleAnalysis;
+}
+
+/** What the builder knew when a queue flow was sent: the state without this machine's folders. */
+export type SentGraphState = Omit<GraphState, 'site'>;
+
+/** The state a queue flow carries: ffprobe's raw JSON stays here (it is only for the metadata record). */
+export function sentState(state: GraphState): SentGraphState {
+  const withoutRaw = <T extends InspectedSource | SourceFile>(value: T | undefined): T | undefined => value && { ...value, probe: { ...value.probe, raw: null } };
+  return { inspected: withoutRaw(state.inspected), source: withoutRaw(state.source), plan: state.plan, ladder: state.ladder };
+}
+
+/** The state on a queue worker: the one sent, reading the files as this worker downloaded them, in its own folders. */
+export function receivedState(sent: SentGraphState, files: { input: string; source: string }, site: JobSite): GraphState {
+  const { inspected, source, plan, ladder } = sent;
+  return {
+    ...(inspected ? { inspected: { ...inspected, path: files.input } } : {}),
+    ...(source ? { source: { ...source, path: files.source } } : inspected && !inspected.copyReason ? { source: { path: files.source, probe: inspected.probe, notes: inspected.notes } } : {}),
+    ...(plan ? { plan } : {}),
+    ...(ladder ? { ladder } : {}),
+    site,
+  };
 }

@@ -1,16 +1,17 @@
 /**
  * The node kinds of a job's graph, declared once: what each one's result is (NodeResults), how
  * it runs (NODE_KINDS: where, whether it reads the source, whether its files are kept for a
- * resume, its scheduling priority, its row in the progress view) and how its nodes are named
- * (node). Nothing else spells a node id or kind: the graph builder (graph.ts), resume, the queue
- * and the reporters read them from here, and results are read back typed through NodeResultsView.
+ * resume, its scheduling priority, its row in the progress view, and what a node that grows the
+ * graph teaches its state) and how its nodes are named (node). Nothing else spells a node id or
+ * kind: the graph builder (graph.ts), resume, the queue and the reporters read them from here,
+ * and results are read back typed through NodeResultsView.
  *
  * Adding a stage: its function in src/core/stages/ (or beside what it works on), its result type
- * and its kind here, its node in graph.ts.
+ * and its kind here, its node in the builder of its area (graph/*.ts): docs/architecture.md.
  */
 import { VidpipeError } from '../errors.js';
-import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
-import type { JobPlan } from '../core/plan.js';
+import { inPlace, type InspectedSource, type SourceFile } from '../ffmpeg/integrity.js';
+import { withRenditions, type JobPlan } from '../core/plan.js';
 import type { EncodedChunk } from '../core/stages/encode-video.js';
 import type { EncodedAudio } from '../core/stages/encode-audio.js';
 import type { LoudnessAnalysis } from '../core/stages/loudness.js';
@@ -28,6 +29,7 @@ import type { TitleAnalysis } from '../ladder/analyse.js';
 import type { QualityCheck } from '../ladder/quality-check.js';
 import type { RiseCheck } from '../ladder/rise.js';
 import type { ChosenPackage } from '../storage/publish.js';
+import type { GraphState } from './job-options.js';
 
 /** What the publish node returns (plain JSON: it may come from a queue worker): the package written, its files and their SHA-256 by key. */
 export interface PublishOutput extends ChosenPackage {
@@ -91,12 +93,48 @@ export interface KindSpec {
   colour: string;
 }
 
-export const NODE_KINDS: { readonly [K in NodeKind]: KindSpec } = {
-  probe: { row: 'Probe', weight: 0.1, resumable: false, reads: 'input', runsOn: 'submitter', priority: 0, colour: '#6b7280' },
-  'prepare-source': { row: 'Probe', weight: 0.5, resumable: false, reads: 'input', runsOn: 'anywhere', priority: 0, colour: '#6b7280' },
-  plan: { row: 'Plan', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'submitter', priority: 0, colour: '#6b7280' },
+/**
+ * What a node that grows the graph (its `grows` in NODE_KINDS) teaches the graph builder: its
+ * result goes into the builder's state (GraphState), and a machine that has only that state (a
+ * queue worker, given the spec's state) sees the result again for the nodes that depend on it.
+ * Such nodes are single (their id is their kind). The one mapping between the state and results:
+ * a local run and the queue's submitter learn, a worker recalls (learnFrom, recalledResults).
+ */
+export interface GraphLesson<K extends NodeKind> {
+  learn(state: GraphState, result: NodeResults[K]): void;
+  recall(state: Omit<GraphState, 'site'>): NodeResults[K] | undefined;
+}
+
+const probeLesson: GraphLesson<'probe'> = {
+  learn: (state, inspected) => {
+    state.inspected = inspected;
+    if (!inspected.copyReason) state.source = inPlace(inspected);
+  },
+  recall: (state) => state.inspected,
+};
+const sourceCopyLesson: GraphLesson<'prepare-source'> = {
+  learn: (state, copy) => void (state.source = copy),
+  recall: (state) => (state.inspected?.copyReason ? state.source : undefined),
+};
+const planLesson: GraphLesson<'plan'> = {
+  learn: (state, plan) => void (state.plan = plan),
+  recall: (state) => state.plan,
+};
+/** The analysis chose the renditions: the plan's are replaced by them. */
+const ladderLesson: GraphLesson<'analyse-ladder'> = {
+  learn: (state, ladder) => {
+    state.ladder = ladder;
+    state.plan = withRenditions(state.plan!, ladder.choice.rungs.map((rung) => rung.rendition));
+  },
+  recall: (state) => state.ladder,
+};
+
+export const NODE_KINDS: { readonly [K in NodeKind]: KindSpec & { grows?: GraphLesson<K> } } = {
+  probe: { row: 'Probe', weight: 0.1, resumable: false, reads: 'input', runsOn: 'submitter', priority: 0, colour: '#6b7280', grows: probeLesson },
+  'prepare-source': { row: 'Probe', weight: 0.5, resumable: false, reads: 'input', runsOn: 'anywhere', priority: 0, colour: '#6b7280', grows: sourceCopyLesson },
+  plan: { row: 'Plan', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'submitter', priority: 0, colour: '#6b7280', grows: planLesson },
   // Probe encodes of a few samples: a node of its own, parallel inside (several ffmpeg processes).
-  'analyse-ladder': { row: 'Plan', weight: 1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 100, colour: '#9333ea' },
+  'analyse-ladder': { row: 'Plan', weight: 1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 100, colour: '#9333ea', grows: ladderLesson },
   'encode-video': { row: 'Encode video', weight: 8, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 100, colour: '#2f6fdb' },
   loudness: { row: 'Encode audio', weight: 0.1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 95, colour: '#7c4dcc' },
   'encode-audio': { row: 'Encode audio', weight: 1, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 90, colour: '#7c4dcc' },
@@ -147,6 +185,23 @@ export const node = {
   publish: ref('publish'),
   metadata: ref('metadata'),
 };
+
+/** What a node that just succeeded taught the graph builder (nothing, unless its kind grows the graph). */
+export function learnFrom(state: GraphState, kind: string, result: unknown): void {
+  if (!isNodeKind(kind)) return;
+  const lesson = NODE_KINDS[kind].grows as GraphLesson<NodeKind> | undefined;
+  lesson?.learn(state, result as NodeResults[NodeKind]);
+}
+
+/** The results of the nodes that grew the graph, by node id, as a state remembers them (what a queue worker is given). */
+export function recalledResults(state: Omit<GraphState, 'site'>): Map<string, unknown> {
+  const recalled = new Map<string, unknown>();
+  for (const [kind, spec] of Object.entries(NODE_KINDS) as [NodeKind, { grows?: GraphLesson<NodeKind> }][]) {
+    const result = spec.grows?.recall(state);
+    if (result !== undefined) recalled.set(kind, result);
+  }
+  return recalled;
+}
 
 export function isNodeKind(kind: string): kind is NodeKind {
   return Object.hasOwn(NODE_KINDS, kind);

@@ -8,18 +8,16 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Dag, runDag, type DagEvent, type DagNodeSummary, type DagRunResult, type Growth, type RunDagOptions, type DagTask } from '../core/dag.js';
 import type { JobEventListener } from '../core/events.js';
 import { newJobId, sha256File, videoIdFromSha256 } from '../core/ids.js';
-import { withRenditions, type JobPlan } from '../core/plan.js';
+import type { JobPlan } from '../core/plan.js';
 import { spaceNeeds } from '../core/preflight.js';
 import { assertFreeSpace } from '../files/free-space.js';
 import type { TranscodeResult } from '../core/result.js';
 import { ChunkEncodeTracker } from '../core/schedule.js';
 import { assertSourceCurrent, assertSourceUnchanged, sourceIdentity, type SourceVersion } from '../core/source-identity.js';
-import type { StageContext } from '../core/stage.js';
 import { claimWorkDir, releaseWorkDir, removeWorkDir } from '../core/work-lock.js';
 import { audioTags } from '../core/audio-report.js';
 import { openDatabase, type VidpipeDb } from '../db/database.js';
@@ -27,18 +25,17 @@ import type { TaskPatch } from '../db/records.js';
 import { VidpipeError, toVidpipeError } from '../errors.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
 import { detectCapabilities } from '../ffmpeg/capabilities.js';
-import { inPlace, inspectSource } from '../ffmpeg/integrity.js';
+import { inspectSource } from '../ffmpeg/integrity.js';
 import type { MediaProbe } from '../ffmpeg/probe.js';
-import { FfmpegRunner } from '../ffmpeg/runner.js';
 import { TaskTimeline } from '../core/package-summary.js';
 import { defaultWorkRoot, type JobSettings } from '../settings/job-settings.js';
 import { fetchInput, inputBaseName, type FetchedInput } from '../storage/index.js';
 import { packageUris, preflightPublish, type PublishTarget } from '../storage/publish.js';
 import type { S3Options } from '../storage/s3.js';
 import { parseLocation, sanitiseName } from '../storage/uri.js';
-import { buildJobGraph, parallelEncodes, type JobEnvironment } from './graph.js';
+import { buildJobGraph, stageContexts, type JobEnvironment } from './graph.js';
 import type { GraphState, JobOptions } from './job-options.js';
-import { NodeResultsView, kindSpec, node } from './nodes.js';
+import { kindSpec, learnFrom, node } from './nodes.js';
 import { resultBase } from './publish.js';
 import { JobRecorder } from './records.js';
 import { discardStaleWorkDirs, planReuse, recordOutputsOf, resumeKeyFor, stampWorkDir, sweepFinishedWorkDirs, type RecordedOutput } from './resume.js';
@@ -149,31 +146,25 @@ async function identify(input: string, fetched: FetchedInput, signal?: AbortSign
 }
 
 /**
- * The machine-wide part of a job's contexts: its ffmpeg, progress (throttled to 4 a second),
- * folders. A chunk encode's threads follow the chunk encodes `encodes` counts as unfinished.
+ * The contexts of a job's nodes in this process: progress throttled to 4 a second, a chunk
+ * encode's threads following the chunk encodes `encodes` counts as unfinished.
  */
 function contextsFor(binaries: FfmpegBinaries, settings: JobSettings, state: GraphState, scratchDir: string, encodes: ChunkEncodeTracker, onProgress: (id: string, fraction: number, eta?: number) => void) {
   const lastProgress = new Map<string, number>();
-  return (id: string, signal: AbortSignal): StageContext => {
-    const report = (fraction: number, etaSeconds?: number) => {
+  return stageContexts({
+    binaries,
+    settings,
+    concurrency: settings.concurrency,
+    plan: () => state.plan,
+    workDir: () => state.site?.workDir ?? scratchDir,
+    unfinishedChunkEncodes: () => encodes.count,
+    onProgress: (id, fraction, etaSeconds) => {
       const now = Date.now();
       if (fraction < 1 && now - (lastProgress.get(id) ?? 0) < 250) return;
       lastProgress.set(id, now);
       onProgress(id, fraction, etaSeconds);
-    };
-    const ffmpeg = new FfmpegRunner(
-      {
-        binaries,
-        stallTimeoutMs: settings.stallTimeoutSeconds * 1000,
-        cores: availableParallelism(),
-        parallelEncodes: parallelEncodes(state.plan, settings.concurrency),
-        unfinishedChunkEncodes: () => encodes.count,
-      },
-      signal,
-      report,
-    );
-    return { ffmpeg, signal, onProgress: report, workDir: state.site?.workDir ?? scratchDir };
-  };
+    },
+  });
 }
 
 /** Probes and plans one input and returns the graph, running nothing else. */
@@ -205,7 +196,7 @@ export async function previewJob(request: JobRequest): Promise<TranscodePlanView
       signal: request.signal,
       runsHere: (task) => kindSpec(task.kind).runsOn === 'submitter' || task.kind === node.prepareSource.kind,
       grow: async (task, result) => {
-        learn(state, task, result);
+        learnFrom(state, task.kind, result);
         if (task.id === node.plan.id) state.site = { workDir: '/nonexistent', packageDir: '/nonexistent' };
         return buildJobGraph(state, env);
       },
@@ -214,22 +205,6 @@ export async function previewJob(request: JobRequest): Promise<TranscodePlanView
     return { input: request.input, probe: state.source.probe, plan: state.plan, tasks: dag.describe() };
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
-  }
-}
-
-/** What a node that grows the graph taught it. */
-function learn(state: GraphState, task: DagTask, result: unknown): void {
-  const results = new NodeResultsView(new Map([[task.id, result]]));
-  if (task.id === node.probe.id) {
-    state.inspected = results.get(node.probe);
-    if (!state.inspected.copyReason) state.source = inPlace(state.inspected);
-  } else if (task.id === node.prepareSource.id) {
-    state.source = results.get(node.prepareSource);
-  } else if (task.id === node.plan.id) {
-    state.plan = results.get(node.plan);
-  } else if (task.id === node.analyseLadder.id) {
-    state.ladder = results.get(node.analyseLadder);
-    state.plan = withRenditions(state.plan!, state.ladder.choice.rungs.map((rung) => rung.rendition));
   }
 }
 
@@ -410,7 +385,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
   };
 
   const grow = async (task: DagTask, value: unknown, signal: AbortSignal): Promise<Growth> => {
-    learn(state, task, value);
+    learnFrom(state, task.kind, value);
     return task.id === node.plan.id ? settle(state.plan!, signal) : extend(signal);
   };
 

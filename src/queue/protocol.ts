@@ -6,7 +6,7 @@ import { isAbsolute, relative, sep } from 'node:path';
 import { VidpipeError } from '../errors.js';
 import type { JobPlan } from '../core/plan.js';
 import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
-import type { GraphState, JobOptions } from '../job/job-options.js';
+import type { JobOptions, SentGraphState } from '../job/job-options.js';
 
 /** One queue for every task of every job: any worker can run any task. */
 export const TASK_QUEUE = 'vidpipe-tasks';
@@ -24,7 +24,7 @@ export const RETRY_DELAY_MS = 2000;
  */
 export interface QueuedJobSpec {
   options: JobOptions;
-  state: Omit<GraphState, 'site'>;
+  state: SentGraphState;
   /** s3:// URIs of the files tasks read: the input, and the Matroska copy a prepare-source task made of it. */
   files: { input: string; source?: string };
   /** Package name the submitter's preflight chose (what `vidpipe status` shows). */

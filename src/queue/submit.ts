@@ -11,8 +11,7 @@ import { FlowProducer, Job, Queue, QueueEvents, type FlowJob } from 'bullmq';
 import { relative, sep } from 'node:path';
 import { extendDag, runDag, tasksAdded, type Dag, type DagEvent, type DagRunResult, type RunDagOptions, type DagTask } from '../core/dag.js';
 import { VidpipeError, toVidpipeError } from '../errors.js';
-import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
-import { shareableJobOptions } from '../job/job-options.js';
+import { sentState, shareableJobOptions } from '../job/job-options.js';
 import { NodeResultsView, kindSpec, node } from '../job/nodes.js';
 import type { GraphRunner, RemoteJob } from '../job/run-job.js';
 import { formatS3Uri, isS3Uri, parseLocation } from '../storage/uri.js';
@@ -92,11 +91,6 @@ export function queueRunner(options: QueueRunnerOptions): GraphRunner {
 /** Nodes that must run in this process: they own the input, the SQLite file (NODE_KINDS' `runsOn`). */
 const runsHere = (task: DagTask) => kindSpec(task.kind).runsOn === 'submitter';
 
-/** A probe without ffprobe's raw JSON: it is only for the metadata record, which stays here. */
-function withoutRaw<T extends InspectedSource | SourceFile>(value: T | undefined): T | undefined {
-  return value && { ...value, probe: { ...value.probe, raw: null } };
-}
-
 async function runOnQueue(dag: Dag, runOptions: RunDagOptions, job: RemoteJob, options: QueueRunnerOptions): Promise<DagRunResult> {
   const { jobId } = job.options;
   const emit = (event: DagEvent) => runOptions.onEvent?.(event);
@@ -125,11 +119,10 @@ async function runOnQueue(dag: Dag, runOptions: RunDagOptions, job: RemoteJob, o
 
       const tree = buildFlowTree(remote.map((task) => ({ id: task.id, kind: task.kind, label: task.label, dependsOn: task.dependsOn })), new Set());
       const byTask = new Map(flattenTree(tree).map((n) => [n.id, n]));
-      const state = job.state();
       const spec: QueuedJobSpec = {
         // Secret settings never travel: a worker reads its own (withOwnSecrets in worker.ts).
         options: shareableJobOptions(job.options),
-        state: { inspected: withoutRaw(state.inspected), source: withoutRaw(state.source), plan: state.plan, ladder: state.ladder },
+        state: sentState(job.state()),
         files: { input: job.options.input, ...(sourceUri ? { source: sourceUri } : {}) },
         name: job.options.package.name,
         s3: { endpoint: job.s3?.endpoint, region: job.s3?.region },

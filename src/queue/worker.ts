@@ -8,17 +8,16 @@
  * that completed it, is what commits an attempt's files to the job.
  */
 import { randomBytes } from 'node:crypto';
-import { availableParallelism, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Dag, runDag } from '../core/dag.js';
 import { VidpipeError, toVidpipeError } from '../errors.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
-import { FfmpegRunner } from '../ffmpeg/runner.js';
-import { buildJobGraph, parallelEncodes, type JobEnvironment } from '../job/graph.js';
-import type { GraphState } from '../job/job-options.js';
-import { kindSpec, node } from '../job/nodes.js';
+import { buildJobGraph, stageContexts, type JobEnvironment } from '../job/graph.js';
+import { receivedState } from '../job/job-options.js';
+import { kindSpec, node, recalledResults } from '../job/nodes.js';
 import { withOwnSecrets } from '../settings/job-settings.js';
 import { objectHeadersFor } from '../storage/content-types.js';
 import { fetchInput, openStore, type FetchedInput } from '../storage/index.js';
@@ -176,7 +175,7 @@ async function runTask(
     const workDir = join(root, 'work');
     await Promise.all([mkdir(packageDir, { recursive: true }), mkdir(workDir, { recursive: true })]);
     const graphOf = (files: { input: string; source: string }) =>
-      buildJobGraph(workerState(spec, files, { workDir, packageDir }), workerEnvironment(spec, options, s3, workDir, (nodeId, fraction, etaSeconds) => {
+      buildJobGraph(receivedState(spec.state, files, { workDir, packageDir }), workerEnvironment(spec, options, s3, workDir, (nodeId, fraction, etaSeconds) => {
         fractions.set(nodeId, fraction);
         sendProgress(fraction >= 1, etaSeconds);
       })).tasks;
@@ -195,7 +194,7 @@ async function runTask(
     for (const task of graphOf(files)) dag.add(task);
 
     // The results of probe, prepare-source and plan (the submitter's, or an earlier flow's) are the spec's state.
-    const known = new Map([...Object.entries(stateResults(spec.state)), ...completed]);
+    const known = new Map([...recalledResults(spec.state), ...completed]);
     const group = new Set(nodes);
     const sub = new Dag();
     const given = new Map<string, unknown>();
@@ -261,41 +260,15 @@ async function runTask(
   }
 }
 
-/** The graph builder's state on this worker: the spec's, with the files as this task downloaded them. */
-function workerState(spec: QueuedJobSpec, files: { input: string; source: string }, site: GraphState['site']): GraphState {
-  const { inspected, source, plan, ladder } = spec.state;
-  return {
-    ...(inspected ? { inspected: { ...inspected, path: files.input } } : {}),
-    ...(source ? { source: { ...source, path: files.source } } : inspected && !inspected.copyReason ? { source: { path: files.source, probe: inspected.probe, notes: inspected.notes } } : {}),
-    ...(plan ? { plan } : {}),
-    ...(ladder ? { ladder } : {}),
-    site,
-  };
-}
-
-/** The results of the nodes the submitter ran (or learnt from an earlier flow), as a worker's dependencies see them. */
-function stateResults(state: QueuedJobSpec['state']): Record<string, unknown> {
-  return {
-    ...(state.inspected ? { [node.probe.id]: state.inspected } : {}),
-    ...(state.source && state.inspected?.copyReason ? { [node.prepareSource.id]: state.source } : {}),
-    ...(state.plan ? { [node.plan.id]: state.plan } : {}),
-    ...(state.ladder ? { [node.analyseLadder.id]: state.ladder } : {}),
-  };
-}
-
 /** How this worker runs a job's nodes: its ffmpeg and folders; publishing with its own S3 settings; no probe or metadata here. */
 function workerEnvironment(spec: QueuedJobSpec, options: WorkerConfig, s3: S3Options, workDir: string, onProgress: (id: string, fraction: number, etaSeconds?: number) => void): JobEnvironment {
   const submitterOnly = async (): Promise<never> => {
     throw new VidpipeError('INTERNAL', 'probe and metadata run on the submitting machine, not on a worker');
   };
-  const job = { binaries: options.binaries, stallTimeoutMs: spec.options.settings.stallTimeoutSeconds * 1000, cores: availableParallelism(), parallelEncodes: parallelEncodes(spec.state.plan, options.concurrency) };
   return {
     // The spec carries no secret settings: this machine's own (its environment) fill them in.
     options: { ...spec.options, settings: withOwnSecrets(spec.options.settings) },
-    contextFor: (id, signal) => {
-      const report = (fraction: number, etaSeconds?: number) => onProgress(id, fraction, etaSeconds);
-      return { ffmpeg: new FfmpegRunner(job, signal, report), signal, onProgress: report, workDir };
-    },
+    contextFor: stageContexts({ binaries: options.binaries, settings: spec.options.settings, concurrency: options.concurrency, plan: () => spec.state.plan, workDir: () => workDir, onProgress }),
     probe: submitterOnly,
     publishing: { s3 },
     recordMetadata: submitterOnly,
