@@ -113,6 +113,7 @@ export const LAYER_RANKS: Record<string, number> = {
   'src/media/': 2,
   'src/storage/': 2,
   'src/ffmpeg/': 3,
+  'src/protection/': 3,
   'src/core/': 4,
   'src/db/': 5,
   'src/metrics/': 6,
