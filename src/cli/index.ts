@@ -50,11 +50,11 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       doctor: async (global) => (await commands.doctor()).runDoctor(global, io),
       sample: async (output, options, global) => (await commands.sample()).runSample(output, parseSampleOptions(options), global, io),
       list: async (options, global) => {
-        (await commands.list()).runList({ db: dbOf(global.db), json: global.json, limit: parseListOptions(options).limit }, io);
+        await (await commands.list()).runList({ db: dbOf(global.db), json: global.json, limit: parseListOptions(options).limit }, io);
         return 0;
       },
       show: async (id, global) => {
-        (await commands.show()).runShow({ db: dbOf(global.db), json: global.json, id }, io);
+        await (await commands.show()).runShow({ db: dbOf(global.db), json: global.json, id }, io);
         return 0;
       },
       serve: async (dir, options, global) => (await commands.serve()).runServe(dir, parseServeOptions(options), global, io),

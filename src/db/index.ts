@@ -1,5 +1,6 @@
-/** The database layer's public surface: import from here rather than from its modules. */
-export { defaultDatabasePath, openConnection, openDatabase, withDatabase } from './database.js';
-export { MIGRATIONS, migrate, schemaVersion, type Migration } from './migrations.js';
+/** The metadata layer's public surface: import from here rather than from its modules. */
+export { openMetadata, resolveMetadataTarget, withMetadata } from './engines.js';
+export { defaultDatabasePath } from './location.js';
+export type { MetadataEngine, MetadataEngineInfo, MetadataStore, MetadataStoreOptions, MetadataTarget } from './metadata-store.js';
+export { MIGRATIONS, assertKnownVersion, type Migration, type MigrationDialect } from './migrations.js';
 export type * from './records.js';
-export { VidpipeDb, type VidpipeDbOptions } from './vidpipe-db.js';

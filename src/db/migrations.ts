@@ -1,26 +1,31 @@
-import { LADDER_MIGRATION_SQL } from './ladder-records.js';
-import type Database from 'better-sqlite3';
 import { VidpipeError } from '../errors.js';
-import { dbFailed } from './db-error.js';
 
 /**
- * Schema migrations, embedded as SQL text so a bundled or globally installed vidpipe needs
- * no files next to it. Step N (1-based) brings the database to `PRAGMA user_version = N`.
- * Never edit a released step: append a new one.
+ * The one migration history of the metadata schema, for every engine: step N (1-based) brings a
+ * database to schema version N. Each engine keeps the version where its database can (SQLite:
+ * `PRAGMA user_version`) and applies the missing steps in order, each in one transaction, with
+ * its own dialect's SQL from `sql[<engine>]` (./sqlite/migrate.ts for SQLite). Embedded as text
+ * so a bundled or globally installed vidpipe needs no files next to it. Never edit a released
+ * step: append a new one, with the SQL of every engine (a new engine adds its key to
+ * MigrationDialect, and the compiler then asks for its SQL in every step).
  *
- * Conventions: STRICT tables (SQLite rejects a value of the wrong type instead of storing
- * it), JSON in TEXT columns guarded by json_valid(), timestamps as ISO-8601 UTC text
- * (they sort chronologically as text).
+ * SQLite conventions: STRICT tables (SQLite rejects a value of the wrong type instead of storing
+ * it), JSON in TEXT columns guarded by json_valid(), timestamps as ISO-8601 UTC text (they sort
+ * chronologically as text).
  */
+export type MigrationDialect = 'sqlite';
+
 export interface Migration {
   description: string;
-  sql: string;
+  /** The step's statements in each engine's dialect. */
+  sql: Record<MigrationDialect, string>;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
   {
     description: 'videos, jobs, tasks, renditions, outputs',
-    sql: `
+    sql: {
+      sqlite: `
 CREATE TABLE videos (
   id               TEXT PRIMARY KEY,
   source           TEXT NOT NULL,
@@ -108,19 +113,23 @@ CREATE TABLE outputs (
   PRIMARY KEY (job_id, key)
 ) STRICT;
 `,
+    },
   },
   {
     description: 'jobs.resume_key: find the unfinished job a re-run can resume',
     // Nullable: jobs that failed before planning have no key, and step-1 jobs predate it.
-    sql: `
+    sql: {
+      sqlite: `
 ALTER TABLE jobs ADD COLUMN resume_key TEXT;
 CREATE INDEX jobs_resume_key ON jobs (resume_key, started_at);
 `,
+    },
   },
   {
     description: 'watch_objects: uploads seen by `vidpipe watch`, claimed with a lease',
     // One row per object key; a new ETag under the same key resets it (a re-upload is new work).
-    sql: `
+    sql: {
+      sqlite: `
 CREATE TABLE watch_objects (
   bucket           TEXT NOT NULL,
   key              TEXT NOT NULL,
@@ -140,49 +149,55 @@ CREATE TABLE watch_objects (
 ) STRICT;
 CREATE INDEX watch_objects_status ON watch_objects (status, lease_expires_at);
 `,
+    },
   },
   {
     description: 'ladders, ladder_rungs: how each job chose its video ladder, predicted and measured per rung',
     // New tables only: older jobs simply have no ladder rows, and older vidpipe versions ignore them.
-    sql: LADDER_MIGRATION_SQL,
+    sql: {
+      sqlite: `
+CREATE TABLE ladders (
+  job_id           TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+  method           TEXT NOT NULL CHECK (method IN ('fixed', 'auto')),
+  metric           TEXT CHECK (metric IS NULL OR metric IN ('psnr', 'vmaf')),
+  target           REAL,
+  analysis_seconds REAL,
+  sampled_fraction REAL,
+  probes           TEXT CHECK (probes IS NULL OR json_valid(probes))
+) STRICT;
+
+CREATE TABLE ladder_rungs (
+  job_id                TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  name                  TEXT NOT NULL,
+  codec                 TEXT NOT NULL,
+  size                  INTEGER NOT NULL,
+  status                TEXT NOT NULL CHECK (status IN ('packaged', 'dropped')),
+  mode                  TEXT NOT NULL CHECK (mode IN ('vbr', 'crf', 'cap')),
+  crf                   REAL,
+  target_kbps           REAL NOT NULL,
+  predicted_kbps        REAL,
+  predicted_psnr        REAL,
+  predicted_ssim        REAL,
+  predicted_vmaf        REAL,
+  measured_peak_kbps    REAL,
+  measured_average_kbps REAL,
+  measured_psnr         REAL,
+  measured_ssim         REAL,
+  measured_vmaf         REAL,
+  reason                TEXT,
+  PRIMARY KEY (job_id, name)
+) STRICT;
+`,
+    },
   },
 ];
 
-export function schemaVersion(db: Database.Database): number {
-  return db.pragma('user_version', { simple: true }) as number;
-}
-
-/**
- * Brings the database up to the last step of `steps`, one IMMEDIATE transaction per step,
- * so a crash or a failing step leaves the database at the previous version, and a second
- * vidpipe process migrating the same file at the same moment waits instead of applying a
- * step twice. Returns the resulting version.
- */
-export function migrate(db: Database.Database, steps: readonly Migration[] = MIGRATIONS): number {
-  assertKnownVersion(schemaVersion(db), steps.length);
-  const applyStep = db.transaction((index: number) => {
-    // Re-read under the write lock: another process may have applied this step meanwhile.
-    if (schemaVersion(db) > index) return;
-    db.exec(steps[index].sql);
-    // PRAGMA takes no bound parameters; the value is our own loop index, never input.
-    db.pragma(`user_version = ${index + 1}`);
-  });
-  for (let index = schemaVersion(db); index < steps.length; index++) {
-    try {
-      applyStep.immediate(index);
-    } catch (error) {
-      throw dbFailed(`apply migration ${index + 1} (${steps[index].description})`, error);
-    }
-  }
-  return schemaVersion(db);
-}
-
-/** A database written by a newer vidpipe must not be used by an older one: it would misread it. */
-function assertKnownVersion(version: number, latest: number): void {
+/** A database written by a newer vidpipe must not be used by an older one: it would misread it. Every engine checks on open. */
+export function assertKnownVersion(version: number, latest: number = MIGRATIONS.length): void {
   if (version <= latest) return;
   throw new VidpipeError(
     'DB_FAILED',
     `the database has schema version ${version}, newer than this vidpipe supports (${latest})`,
-    { hint: 'upgrade vidpipe, or point --db / VIDPIPE_DB at another database file' },
+    { hint: 'upgrade vidpipe, or point --db / VIDPIPE_DB at another database' },
   );
 }

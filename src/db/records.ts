@@ -231,3 +231,84 @@ export interface ListVideosOptions {
   limit?: number;
   status?: VideoStatus;
 }
+
+// ---- uploads seen by `vidpipe watch` ----------------------------------------------------------
+
+export type UploadStatus = 'pending' | 'claimed' | 'done' | 'failed';
+
+/** One version of an uploaded object: a new ETag under the same key is new work. */
+export interface UploadRef {
+  bucket: string;
+  key: string;
+  etag: string;
+  size: number;
+}
+
+/** Who claims an upload and for how long. */
+export interface UploadLease {
+  /** The watcher's id (host, pid, random). */
+  owner: string;
+  leaseMs: number;
+  /** Claims of one ETag allowed before it is given up. */
+  maxAttempts: number;
+  /** The claiming watcher's clock. */
+  now: Date;
+}
+
+export type UploadClaim =
+  | { claimed: true; attempt: number }
+  /** Already done/failed for this ETag, or another watcher holds a live lease. */
+  | { claimed: false; reason: 'finished' | 'busy' }
+  /** The lease of the last attempt expired and no attempts are left: now marked failed. */
+  | { claimed: false; reason: 'gave-up'; error: string };
+
+export interface UploadFinish {
+  status: 'done' | 'failed';
+  jobId?: string;
+  videoId?: string;
+  outputs?: Record<string, string>;
+  error?: string;
+  now: Date;
+}
+
+export interface UploadRelease {
+  owner: string;
+  /** false for a clean stop (SIGTERM), so it costs nothing; true after a transient failure. */
+  countAttempt: boolean;
+  error?: string;
+  jobId?: string;
+  now: Date;
+}
+
+export interface UploadRecord {
+  bucket: string;
+  key: string;
+  etag: string;
+  sizeBytes: number;
+  status: UploadStatus;
+  attempts: number;
+  leaseOwner: string | null;
+  leaseExpiresAt: string | null;
+  jobId: string | null;
+  videoId: string | null;
+  outputs: Record<string, string> | null;
+  error: string | null;
+}
+
+/**
+ * Why a claim was not granted, from the upload's row read after the conditional claim (in the
+ * same transaction), as every engine decides it. Undefined: the row is pending or its lease has
+ * expired, with no attempts left: the engine marks it failed with `giveUpMessage(row)`.
+ */
+export function claimRefusal(row: UploadRecord, upload: UploadRef, now: string): UploadClaim | undefined {
+  // A new version while another watcher still works on the previous one waits for that job
+  // (which stands down when it sees the change), rather than counting as finished.
+  if (row.status === 'claimed' && row.leaseExpiresAt !== null && row.leaseExpiresAt > now) return { claimed: false, reason: 'busy' };
+  if (row.etag !== upload.etag || row.status === 'done' || row.status === 'failed') return { claimed: false, reason: 'finished' };
+  return undefined;
+}
+
+/** The error recorded on an upload whose attempts ran out with its last lease expired. */
+export function giveUpMessage(row: UploadRecord): string {
+  return `gave up after ${row.attempts} attempt(s): ${row.error ?? 'the watcher processing it stopped (lease expired)'}`;
+}

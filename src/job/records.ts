@@ -1,14 +1,14 @@
 /**
- * A job's records in SQLite, written from its events: the job and video rows once the input is
- * identified and planned, a task row for every node the graph gains, each task's status as the
- * runner reports it, and the final metadata in one transaction. The graph's runners never touch
- * the database; they emit events, and this turns them into rows.
+ * A job's records in the metadata store, written from its events: the job and video rows once the
+ * input is identified and planned, a task row for every node the graph gains, each task's status
+ * as the runner reports it, and the final metadata in one unit of work. The graph's runners never
+ * touch the store; they emit events, and this turns them into records.
  */
 import type { DagEvent, DagNodeSummary } from '../core/dag.js';
 import type { JobEvent } from '../core/events.js';
 import type { TranscodeResult } from '../core/result.js';
 import type { ManifestsOutput } from '../core/stages/manifests.js';
-import type { VidpipeDb } from '../db/database.js';
+import type { MetadataStore } from '../db/metadata-store.js';
 import type { StartJobInput, TaskPatch } from '../db/records.js';
 import { isVidpipeError, type ErrorCode } from '../errors.js';
 import type { JobPlan } from '../core/plan.js';
@@ -61,16 +61,25 @@ export function completedJob(result: TranscodeResult, manifests: ManifestsOutput
 }
 
 /**
- * The rows of one job. Until the job row exists (the video's id comes from hashing the input,
+ * The records of one job. Until the job row exists (the video's id comes from hashing the input,
  * its kind and duration from the plan), task events and patches (a queue worker's name on the
  * Matroska copy, which runs before the plan) are kept and written in order once it does.
+ *
+ * Events arrive synchronously from the runner while the store answers asynchronously: every
+ * write joins one queue, so the store sees them in the order they happened (a task's 'running'
+ * before its 'succeeded'). Event writes never reject: a write that fails is kept and thrown by the
+ * next write the job waits for (a task's recorded output, its resume key, its final metadata), so
+ * a job whose records cannot be written fails with the store's error.
  */
 export class JobRecorder {
   private started = false;
-  private readonly early: { tasks: DagNodeSummary[]; writes: (() => void)[] } = { tasks: [], writes: [] };
+  private readonly early: { tasks: DagNodeSummary[]; writes: (() => Promise<void>)[] } = { tasks: [], writes: [] };
+  /** The last queued write; each next one starts when it has settled. */
+  private queue: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | undefined;
 
   constructor(
-    private readonly db: VidpipeDb,
+    private readonly store: MetadataStore,
     readonly jobId: string,
   ) {}
 
@@ -82,53 +91,79 @@ export class JobRecorder {
    * Writes the job and video rows with the tasks known so far, then what happened to them
    * meanwhile. The job's settings are stored without their secrets.
    */
-  start(input: Omit<StartJobInput, 'jobId' | 'tasks' | 'options'> & { options: JobSettings }): void {
-    if (this.started) return;
-    this.db.startJob({ ...input, options: shareableSettings(input.options), jobId: this.jobId, tasks: this.early.tasks });
+  async start(input: Omit<StartJobInput, 'jobId' | 'tasks' | 'options'> & { options: JobSettings }): Promise<void> {
+    if (this.started) return this.settled();
     this.started = true;
-    for (const write of this.early.writes) write();
-    this.early.writes.length = 0;
+    const tasks = [...this.early.tasks];
+    const writes = this.early.writes.splice(0);
+    await this.enqueue(async () => {
+      await this.store.startJob({ ...input, options: shareableSettings(input.options), jobId: this.jobId, tasks });
+      for (const write of writes) await write();
+    });
   }
 
-  /** A job event: new tasks get rows, task events update theirs. */
+  /** A job event: new tasks get rows, task events update theirs (queued: see the class comment). */
   observe(event: JobEvent | DagEvent, at = new Date()): void {
     if (event.type === 'job-start' || event.type === 'tasks-added') {
-      if (this.started) this.db.addTasks(this.jobId, event.tasks);
+      if (this.started) this.enqueue(() => this.store.addTasks(this.jobId, event.tasks)).catch(() => undefined);
       else this.early.tasks.push(...event.tasks);
       return;
     }
     if (!('id' in event)) return;
-    if (!this.started) {
-      this.early.writes.push(() => this.observe(event, at));
-      return;
-    }
     const patch = taskPatchOf(event, at);
-    if (patch) this.db.updateTask(this.jobId, event.id, patch);
+    if (patch) void this.updateTask(event.id, patch);
   }
 
-  /** Fields the events do not carry: a recorded output, a queue worker's attempts and name. */
-  updateTask(taskId: string, patch: TaskPatch): void {
-    if (this.started) this.db.updateTask(this.jobId, taskId, patch);
-    else this.early.writes.push(() => this.updateTask(taskId, patch));
+  /** Fields the events do not carry: a skipped task's output, a queue worker's attempts and name. Settles once written (never rejects). */
+  updateTask(taskId: string, patch: TaskPatch): Promise<void> {
+    const write = () => this.store.updateTask(this.jobId, taskId, patch);
+    if (this.started) return this.enqueue(write).catch(() => undefined);
+    this.early.writes.push(write);
+    return Promise.resolve();
   }
 
-  setResumeKey(resumeKey: string): void {
-    this.db.setResumeKey(this.jobId, resumeKey);
+  /**
+   * A resumable task's output with its 'succeeded' status (see resume.ts): settles once written,
+   * and rejects when this write or an earlier one failed, so the task fails instead of counting as
+   * reusable without a record.
+   */
+  async saveOutput(taskId: string, output: unknown): Promise<void> {
+    await this.updateTask(taskId, { status: 'succeeded', output });
+    await this.settled();
   }
 
-  /** The final metadata: job, video, renditions and published files, one transaction. */
-  complete(result: TranscodeResult, manifests: ManifestsOutput, published: PublishOutput): void {
-    this.db.completeJob(this.jobId, completedJob(result, manifests, published));
+  async setResumeKey(resumeKey: string): Promise<void> {
+    await this.settled();
+    await this.enqueue(() => this.store.setResumeKey(this.jobId, resumeKey));
+  }
+
+  /** The final metadata: job, video, renditions and published files, one unit of work. */
+  async complete(result: TranscodeResult, manifests: ManifestsOutput, published: PublishOutput): Promise<void> {
+    await this.settled();
+    await this.enqueue(() => this.store.completeJob(this.jobId, completedJob(result, manifests, published)));
   }
 
   /** A failed or interrupted job; a failure to record it must not hide the failure itself. */
-  fail(result: TranscodeResult): void {
+  async fail(result: TranscodeResult): Promise<void> {
     if (!this.started || !result.error) return;
-    try {
-      this.db.failJob(this.jobId, { status: result.status === 'interrupted' ? 'interrupted' : 'failed', code: result.error.code, message: result.error.message });
-    } catch {
+    const { error } = result;
+    await this.enqueue(() => this.store.failJob(this.jobId, { status: result.status === 'interrupted' ? 'interrupted' : 'failed', code: error.code, message: error.message })).catch(() => {
       // The original failure matters more than a failure to record it.
-    }
+    });
+  }
+
+  /** Every write queued so far has been made; throws the first one that failed. */
+  async settled(): Promise<void> {
+    await this.queue;
+    if (this.failure) throw this.failure.error;
+  }
+
+  private enqueue(write: () => Promise<void>): Promise<void> {
+    const done = this.queue.then(write);
+    this.queue = done.catch((error: unknown) => {
+      this.failure ??= { error };
+    });
+    return done;
   }
 }
 
@@ -153,11 +188,11 @@ export interface EndedElsewhere {
  * have. A job the database does not hold, or no longer holds as running, is left alone: returns
  * whether anything was written.
  */
-export function recordEndedJob(db: VidpipeDb, ended: EndedElsewhere): boolean {
+export async function recordEndedJob(db: MetadataStore, ended: EndedElsewhere): Promise<boolean> {
   const { jobId } = ended.options;
   let details;
   try {
-    details = db.getJob(jobId);
+    details = await db.getJob(jobId);
   } catch (error) {
     if (isVidpipeError(error) && error.code === 'NOT_FOUND') return false;
     throw error;
@@ -168,23 +203,23 @@ export function recordEndedJob(db: VidpipeDb, ended: EndedElsewhere): boolean {
   for (const entry of ended.nodes) {
     const task = known.get(entry.id);
     if (!task) continue;
-    db.updateTask(jobId, entry.id, { status: entry.status, worker: entry.worker, attempts: entry.attempts, startedAt: entry.startedAt, finishedAt: entry.finishedAt, error: entry.error });
+    await db.updateTask(jobId, entry.id, { status: entry.status, worker: entry.worker, attempts: entry.attempts, startedAt: entry.startedAt, finishedAt: entry.finishedAt, error: entry.error });
     if (entry.startedAt && entry.finishedAt) spans.push({ kind: task.kind, start: Date.parse(entry.startedAt), end: Date.parse(entry.finishedAt) });
   }
   // This is the metadata node's work, done here instead of by the submitter that did not wait.
   const metadata = known.has(node.metadata.id) ? node.metadata.id : undefined;
   const now = new Date().toISOString();
   if (!ended.results) {
-    if (metadata) db.updateTask(jobId, metadata, { status: 'cancelled', finishedAt: now });
-    db.failJob(jobId, { status: 'failed', code: ended.error?.code ?? 'FFMPEG_FAILED', message: ended.error?.message ?? 'failed on the queue' });
+    if (metadata) await db.updateTask(jobId, metadata, { status: 'cancelled', finishedAt: now });
+    await db.failJob(jobId, { status: 'failed', code: ended.error?.code ?? 'FFMPEG_FAILED', message: ended.error?.message ?? 'failed on the queue' });
     return true;
   }
   const results = new NodeResultsView(new Map(Object.entries(ended.results)));
   const published = results.get(node.publish);
   const timings = { ...spanSeconds(spans), total: round3((Date.parse(ended.finishedAt) - Date.parse(ended.submittedAt)) / 1000) };
   const result = succeededResult({ base: resultBase(ended.options, ended.source, ended.plan), options: ended.options, plan: ended.plan, results, chosen: published, files: published.files, timings });
-  if (metadata) db.updateTask(jobId, metadata, { status: 'running', startedAt: now, attempts: 1 });
-  db.completeJob(jobId, completedJob(result, results.get(node.manifests), published));
-  if (metadata) db.updateTask(jobId, metadata, { status: 'succeeded', finishedAt: new Date().toISOString(), progress: 1 });
+  if (metadata) await db.updateTask(jobId, metadata, { status: 'running', startedAt: now, attempts: 1 });
+  await db.completeJob(jobId, completedJob(result, results.get(node.manifests), published));
+  if (metadata) await db.updateTask(jobId, metadata, { status: 'succeeded', finishedAt: new Date().toISOString(), progress: 1 });
   return true;
 }

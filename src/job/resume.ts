@@ -16,7 +16,7 @@ import { REMOVING_SUFFIX, claimWorkDir, removeWorkDir } from '../core/work-lock.
 import type { JobPlan } from '../core/plan.js';
 import { secretSettings, shareableSettings, type JobSettings } from '../settings/job-settings.js';
 import { kindSpec } from './nodes.js';
-import type { VidpipeDb } from '../db/database.js';
+import type { MetadataStore } from '../db/metadata-store.js';
 import type { TaskRecord } from '../db/records.js';
 
 /** Bumped when a stage's result shape or file layout changes: older work folders are then not reused. */
@@ -215,13 +215,13 @@ function inDependencyOrder(tasks: readonly DagTask[]): DagTask[] {
  * then their checksums in the same row update that marks the task succeeded, so after a kill
  * at any moment a task marked with an output has complete files.
  */
-export function recordOutputsOf(tasks: readonly DagTask[], workDir: string, save: (taskId: string, output: RecordedOutput) => void): void {
+export function recordOutputsOf(tasks: readonly DagTask[], workDir: string, save: (taskId: string, output: RecordedOutput) => Promise<void>): void {
   for (const task of tasks) {
     if (!isResumable(task)) continue;
     const run = task.run;
     task.run = async (results, signal) => {
       const result = await run(results, signal);
-      save(task.id, await recordOutput(result, workDir, signal));
+      await save(task.id, await recordOutput(result, workDir, signal));
       return result;
     };
   }
@@ -232,7 +232,7 @@ export function recordOutputsOf(tasks: readonly DagTask[], workDir: string, save
  * publishing, then re-run with --force or other options) and that no live process holds.
  * Folders this database knows nothing about may belong to another database: they stay.
  */
-export async function sweepFinishedWorkDirs(workRoot: string, db: VidpipeDb): Promise<string[]> {
+export async function sweepFinishedWorkDirs(workRoot: string, db: MetadataStore): Promise<string[]> {
   const removed: string[] = [];
   const entries = await readdir(workRoot, { withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
@@ -244,7 +244,7 @@ export async function sweepFinishedWorkDirs(workRoot: string, db: VidpipeDb): Pr
       continue;
     }
     if (!KEY_PATTERN.test(entry.name)) continue;
-    if (db.jobsByResumeKey(entry.name)?.jobs[0]?.status !== 'succeeded') continue;
+    if ((await db.jobsByResumeKey(entry.name))?.jobs[0]?.status !== 'succeeded') continue;
     // Held while it is deleted, so a run of the same job starting now cannot lose its folder.
     const claimed = await claimWorkDir(dir, false).then(() => true, () => false);
     if (!claimed) continue;
@@ -283,7 +283,7 @@ export interface DiscardedWorkDir {
  * no live process holds (claiming one fails while its owner runs; a dead owner's lock is taken
  * over) are removed; their unfinished jobs in `db` are marked interrupted.
  */
-export async function discardStaleWorkDirs(workRoot: string, db: VidpipeDb, byJob: string): Promise<DiscardedWorkDir[]> {
+export async function discardStaleWorkDirs(workRoot: string, db: MetadataStore, byJob: string): Promise<DiscardedWorkDir[]> {
   const discarded: DiscardedWorkDir[] = [];
   const entries = await readdir(workRoot, { withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
@@ -297,9 +297,9 @@ export async function discardStaleWorkDirs(workRoot: string, db: VidpipeDb, byJo
     if (!claimed) continue;
     await removeWorkDir(dir);
     discarded.push({ path: dir, ...(madeBy ? { madeBy } : {}) });
-    for (const job of db.jobsByResumeKey(entry.name)?.jobs ?? []) {
+    for (const job of (await db.jobsByResumeKey(entry.name))?.jobs ?? []) {
       if (job.status !== 'running') continue;
-      db.failJob(job.id, { status: 'interrupted', code: 'INTERRUPTED', message: `the process stopped without finishing (killed?); its work folder, made by ${madeBy ? `vidpipe ${madeBy}` : 'an earlier vidpipe'}, was discarded by job ${byJob}` });
+      await db.failJob(job.id, { status: 'interrupted', code: 'INTERRUPTED', message: `the process stopped without finishing (killed?); its work folder, made by ${madeBy ? `vidpipe ${madeBy}` : 'an earlier vidpipe'}, was discarded by job ${byJob}` });
     }
   }
   return discarded;

@@ -20,7 +20,8 @@ import { ChunkEncodeTracker } from '../core/schedule.js';
 import { assertSourceCurrent, assertSourceUnchanged, sourceIdentity, type SourceVersion } from '../core/source-identity.js';
 import { claimWorkDir, releaseWorkDir, removeWorkDir } from '../core/work-lock.js';
 import { audioTags } from '../core/audio-report.js';
-import { openDatabase, type VidpipeDb } from '../db/database.js';
+import { openMetadata } from '../db/engines.js';
+import type { MetadataStore } from '../db/metadata-store.js';
 import type { TaskPatch } from '../db/records.js';
 import { VidpipeError, toVidpipeError } from '../errors.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
@@ -209,7 +210,7 @@ export async function previewJob(request: JobRequest): Promise<TranscodePlanView
 }
 
 /**
- * Transcodes one input into a published package and records it in SQLite. Never throws:
+ * Transcodes one input into a published package and records it in the metadata store. Never throws:
  * a failure is returned as a result with status 'failed' or 'interrupted' (and an error),
  * after the job and its tasks were marked in the database and temporary files removed.
  */
@@ -235,7 +236,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
   const cleanups: (() => Promise<void>)[] = [() => rm(scratchDir, { recursive: true, force: true })];
   // Set once this process holds the job's work folder (see resume.ts); kept unless the job succeeds.
   let workDir: string | undefined;
-  let db: VidpipeDb | undefined;
+  let db: MetadataStore | undefined;
   let recorder: JobRecorder | undefined;
   let identified: Identified | undefined;
 
@@ -252,7 +253,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     recorder?.observe(event);
     if (event.type !== 'task-skipped') return;
     const skipped = skippedOutputs.get(event.id);
-    if (skipped) recorder?.updateTask(event.id, { status: 'skipped', output: skipped });
+    if (skipped) void recorder?.updateTask(event.id, { status: 'skipped', output: skipped });
   };
   const dag = new Dag();
 
@@ -281,7 +282,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
    */
   const settle = async (plan: JobPlan, signal: AbortSignal): Promise<Growth> => {
     const source = state.source!;
-    startRecord(source.probe, plan);
+    await startRecord(source.probe, plan);
     // Probing and reading the packets took a while: a file still being written has grown since.
     if (identified) await assertSourceCurrent(identified, { s3: request.s3, signal });
     result.kind = plan.kind;
@@ -300,12 +301,12 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     // The publish node chooses again by the same rule; the outputs follow what it wrote.
     result.package = packageSummary(options, chosen);
     const resumeKey = resumeKeyFor({ sha256: identified?.sha256 ?? '', settings, plan, ffmpeg: request.binaries.ffmpeg, destination: packageUris(destination, chosen.name, jobId).root });
-    const previous = request.force ? null : db!.jobsByResumeKey(resumeKey);
+    const previous = request.force ? null : await db!.jobsByResumeKey(resumeKey);
     const resumable = previous !== null && previous.jobs[0]!.status !== 'succeeded';
     const jobWorkDir = join(workRoot, resumeKey);
     await claimWorkDir(jobWorkDir, !resumable);
     // Only now: a run turned away because another holds the folder (BUSY) is no run of that work to resume.
-    recorder!.setResumeKey(resumeKey);
+    await recorder!.setResumeKey(resumeKey);
     workDir = jobWorkDir;
     await stampWorkDir(jobWorkDir);
     // Before any encode, so the space they held is free for this job.
@@ -315,7 +316,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     }
     // Still 'running' although no process holds its folder: they were killed.
     for (const killed of previous?.jobs.filter((job) => job.status === 'running') ?? []) {
-      db!.failJob(killed.id, { status: 'interrupted', code: 'INTERRUPTED', message: `the process stopped without finishing (killed?); resumed by job ${jobId}` });
+      await db!.failJob(killed.id, { status: 'interrupted', code: 'INTERRUPTED', message: `the process stopped without finishing (killed?); resumed by job ${jobId}` });
     }
     const packageDir = join(jobWorkDir, 'package');
     await mkdir(packageDir, { recursive: true });
@@ -331,7 +332,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     const graph = buildJobGraph(state, env);
     const added = graph.tasks.filter((task) => !dag.get(task.id));
     if (!workDir) return { tasks: added, complete: graph.complete };
-    recordOutputsOf(added, workDir, (id, output) => recorder!.updateTask(id, { status: 'succeeded', output }));
+    recordOutputsOf(added, workDir, (id, output) => recorder!.saveOutput(id, output));
     if (!resumeFrom || !result.resumed) return { tasks: added, complete: graph.complete };
     const reuse = await planReuse(added, resumeFrom, workDir, signal);
     for (const [id, output] of reuse.reused) skippedOutputs.set(id, output);
@@ -378,7 +379,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
       const published = results.get(node.publish);
       const timings = { ...spanSeconds(spans), total: round3((Date.now() - startedAt) / 1000) };
       const done = succeededResult({ base: resultBase(options, state.source!, state.plan!, result.resumed), options, plan: state.plan!, results, chosen: published, files: published.files, timings });
-      recorder!.complete(done, results.get(node.manifests), published);
+      await recorder!.complete(done, results.get(node.manifests), published);
       Object.assign(result, done);
       return true;
     },
@@ -390,7 +391,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
   };
 
   try {
-    db = openDatabase(request.dbPath);
+    db = await openMetadata(request.dbPath);
     recorder = new JobRecorder(db, jobId);
     for (const task of buildJobGraph(state, env).tasks) dag.add(task);
     const tasks = dag.describe();
@@ -422,12 +423,12 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     // An input that was identified is on record even when it could not be probed or planned.
     if (identified && !recorder?.isStarted) {
       try {
-        startRecord();
+        await startRecord();
       } catch {
         // The original failure matters more than a failure to record it.
       }
     }
-    recorder?.fail(result);
+    await recorder?.fail(result);
     emit({ type: 'job-failed', jobId, input: request.input, error, result });
     return result;
   } finally {
@@ -440,7 +441,9 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
       await releaseWorkDir(workDir).catch(() => undefined);
     }
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-    db?.close();
+    // The task events' last writes (the metadata node's own row) are still queued.
+    await recorder?.settled().catch(() => undefined);
+    await db?.close().catch(() => undefined);
   }
 }
 

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { openDatabase, withDatabase } from '../db/database.js';
+import { withMetadata } from '../db/engines.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
 import { detectCapabilities } from '../ffmpeg/capabilities.js';
 import { probeFile } from '../ffmpeg/probe.js';
@@ -15,7 +15,6 @@ import { isS3Uri } from '../storage/uri.js';
 import { readPackageSummary, writePackageSummary } from '../core/package-summary.js';
 import type { QualityMetrics } from '../core/result.js';
 import { measureQuality } from './quality.js';
-import { saveQuality } from './store.js';
 
 export interface VideoMetricsRequest {
   db: string;
@@ -48,7 +47,7 @@ async function requireFile(path: string, what: string, hint: string): Promise<vo
  * renditions and refreshes the package's vidpipe.json.
  */
 export async function measureVideo(request: VideoMetricsRequest): Promise<VideoMetricsResult> {
-  const details = withDatabase(request.db, (db) => db.getVideo(request.id));
+  const details = await withMetadata(request.db, (db) => db.getVideo(request.id));
   const job = details.readyJob;
   if (!job) throw new VidpipeError('NOT_FOUND', `video ${details.video.id} has no published package`, { hint: 'transcode it first' });
   if (details.video.kind !== 'video') throw new VidpipeError('USAGE', `video ${details.video.id} is audio only: PSNR/SSIM apply to pictures`);
@@ -108,12 +107,8 @@ export async function measureVideo(request: VideoMetricsRequest): Promise<VideoM
     await rm(workDir, { recursive: true, force: true });
   }
 
-  const db = openDatabase(request.db);
-  try {
-    saveQuality(db, job.id, metrics);
-  } finally {
-    db.close();
-  }
+  // Merged into the renditions' properties under "quality", beside what the job recorded.
+  await withMetadata(request.db, (db) => db.saveRenditionQuality(job.id, metrics));
   const summary = await readPackageSummary(packageDir);
   if (summary && summary.result.jobId === job.id) {
     for (const r of summary.result.renditions) if (metrics[r.name]) r.quality = metrics[r.name];

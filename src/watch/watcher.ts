@@ -1,7 +1,7 @@
 /**
  * `vidpipe watch`: turns uploads in a bucket into packages. Objects are found by polling
  * ListObjectsV2 (any S3-compatible store) or from S3 Event Notifications on SQS; each one is
- * claimed in SQLite (see store.ts), transcoded with the normal pipeline and recorded. A claim is
+ * claimed in the metadata store (see store.ts), transcoded with the normal pipeline and recorded. A claim is
  * a lease renewed while the job runs, so a watcher that dies (kill -9, power loss) only delays
  * the object until the lease runs out and another (or a restarted) watcher retries it.
  */
@@ -121,7 +121,7 @@ export class Watcher {
     let settling = 0;
     for (const object of listed) {
       if (this.isIgnored(this.config.bucket, object.key)) continue;
-      if (this.store.isFinished({ bucket: this.config.bucket, key: object.key, etag: object.etag, size: object.size })) continue;
+      if (await this.store.isFinished({ bucket: this.config.bucket, key: object.key, etag: object.etag, size: object.size })) continue;
       const signature = `${object.etag}:${object.size}`;
       const unreadable = this.unreadable.get(object.key);
       if (unreadable?.signature === signature && unreadable.tries >= this.config.maxAttempts) continue;
@@ -270,11 +270,11 @@ export class Watcher {
     }
     this.unreadable.delete(seen.key);
     const object: WatchObjectRef = { bucket: seen.bucket, key: seen.key, etag: head.etag, size: head.size };
-    const claim = this.store.claim(object);
+    const claim = await this.store.claim(object);
     if (!claim.claimed) {
       if (claim.reason === 'busy') return 'busy';
       if (claim.reason === 'gave-up') {
-        const outcome: WatchOutcome = { ...object, watchStatus: 'failed', attempt: this.store.attemptsOf(object), error: { code: 'INTERRUPTED', message: claim.error } };
+        const outcome: WatchOutcome = { ...object, watchStatus: 'failed', attempt: await this.store.attemptsOf(object), error: { code: 'INTERRUPTED', message: claim.error } };
         this.hooks.onOutcome?.(outcome);
         return outcome;
       }
@@ -287,14 +287,14 @@ export class Watcher {
     stop.addEventListener('abort', onStop, { once: true });
     let lostLease = false;
     const heartbeat = setInterval(() => {
-      try {
-        if (!this.store.renew(object)) {
+      this.store.renew(object).then(
+        (renewed) => {
+          if (renewed) return;
           lostLease = true;
           job.abort(new VidpipeError('INTERRUPTED', 'the claim on this object was lost'));
-        }
-      } catch (error) {
-        this.log(`${uri}: could not renew the lease: ${toVidpipeError(error).message}`);
-      }
+        },
+        (error: unknown) => this.log(`${uri}: could not renew the lease: ${toVidpipeError(error).message}`),
+      );
       keepAlive?.().catch((error: unknown) => this.log(`${uri}: could not extend the SQS message: ${toVidpipeError(error).message}`));
     }, Math.max(200, Math.floor(this.leaseMs / 3)));
     try {
@@ -341,7 +341,7 @@ export class Watcher {
     }
     const result = await runJob({ ...request, signal, onEvent: this.hooks.onEvent });
     if (result.status === 'succeeded') {
-      this.store.finish(object, 'done', { jobId: result.jobId, videoId: result.id, outputs: result.outputs as Record<string, string> });
+      await this.store.finish(object, 'done', { jobId: result.jobId, videoId: result.id, outputs: result.outputs as Record<string, string> });
       this.log(`${uri}: done → ${result.outputs.hls ?? result.outputs.root ?? ''}`);
       return { ...object, watchStatus: 'done', attempt, result };
     }
@@ -366,14 +366,14 @@ export class Watcher {
       return { ...base, watchStatus: 'released' };
     }
     if (stop.aborted) {
-      this.store.release(object, { countAttempt: false, jobId: result?.jobId });
+      await this.store.release(object, { countAttempt: false, jobId: result?.jobId });
       this.log(`${uri}: released (stopping); it will be picked up again`);
       return { ...base, watchStatus: 'released' };
     }
     if (failure.code === 'SOURCE_CHANGED' && (await headObject(this.client, object.bucket, object.key, stop).catch(() => null)) === undefined) {
       // Deleted while it was processed: no newer version will come to take the row over.
       const reason = 'deleted while it was processed; nothing was published, and nothing is left to process';
-      this.store.finish(object, 'failed', { jobId: result?.jobId, error: reason });
+      await this.store.finish(object, 'failed', { jobId: result?.jobId, error: reason });
       this.log(`${uri}: ${reason}`);
       return { ...base, watchStatus: 'superseded', error: { ...error, message: reason } };
     }
@@ -381,14 +381,14 @@ export class Watcher {
       // The version claimed is not the one to publish: its row goes back to pending, and the next
       // claim of the new ETag starts the upload over. The attempt counts only if the same version
       // is claimed again (a store whose ETags are not stable), so that cannot loop forever.
-      this.store.release(object, { countAttempt: true, error: failure.message, jobId: result?.jobId });
+      await this.store.release(object, { countAttempt: true, error: failure.message, jobId: result?.jobId });
       this.log(`${uri}: ${failure.message}; the new version is processed once it has settled`);
       return { ...base, watchStatus: 'superseded' };
     }
     if (failure.code === 'BUSY') {
       // Another vidpipe (a watcher with its own database, a transcode run) is doing this very job:
       // nothing failed, so no attempt is spent; the upload is taken up again once it has finished.
-      this.store.release(object, { countAttempt: false, error: failure.message, jobId: result?.jobId });
+      await this.store.release(object, { countAttempt: false, error: failure.message, jobId: result?.jobId });
       const signature = `${object.etag}:${object.size}`;
       const previous = this.busy.get(object.key)?.signature === signature ? this.busy.get(object.key) : undefined;
       const since = previous?.since ?? Date.now();
@@ -404,12 +404,12 @@ export class Watcher {
       return { ...base, watchStatus: 'retry' };
     }
     if (TRANSIENT.has(failure.code) && attempt < this.config.maxAttempts) {
-      this.store.release(object, { countAttempt: true, error: failure.message, jobId: result?.jobId });
+      await this.store.release(object, { countAttempt: true, error: failure.message, jobId: result?.jobId });
       this.log(`${uri}: attempt ${attempt} failed, will retry: ${failure.message}`);
       return { ...base, watchStatus: 'retry' };
     }
     const reason = attempt > 1 ? `gave up after ${attempt} attempts: ${failure.message}` : failure.message;
-    this.store.finish(object, 'failed', { jobId: result?.jobId, videoId: result?.id, error: reason });
+    await this.store.finish(object, 'failed', { jobId: result?.jobId, videoId: result?.id, error: reason });
     this.log(`${uri}: failed: ${reason}`);
     return { ...base, watchStatus: 'failed', error: { ...error, message: reason } };
   }

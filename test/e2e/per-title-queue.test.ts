@@ -14,7 +14,7 @@ import { startQueueTestbed, type QueueTestbed } from '../helpers/queue-testbed.j
 import type { RedisTestServer } from '../helpers/redis-server.js';
 import type { S3TestServer } from '../helpers/s3-server.js';
 import { downloadPrefix } from '../helpers/s3-package.js';
-import { openDatabase } from '../../src/db/database.js';
+import { openMetadata } from '../../src/db/engines.js';
 
 describe('--ladder auto on the queue (Redis + S3)', { timeout: 900_000 }, () => {
   let redis: RedisTestServer;
@@ -41,9 +41,9 @@ describe('--ladder auto on the queue (Redis + S3)', { timeout: 900_000 }, () => 
     assert.equal(queued.code, 0, `${queued.stderr}\nworker:\n${worker.log()}`);
     const result = JSON.parse(queued.stdout);
     assert.equal(result.ladder.method, 'auto');
-    const db = openDatabase(env.VIDPIPE_DB!);
+    const db = await openMetadata(env.VIDPIPE_DB!);
     try {
-      const { tasks, ladder } = db.getJob(result.jobId);
+      const { tasks, ladder } = await db.getJob(result.jobId);
       for (const kind of ['analyse-ladder', 'check-quality', 'check-rise', 'encode-video']) {
         const task = tasks.find((t) => t.kind === kind);
         assert.equal(task?.status, 'succeeded', kind);
@@ -51,7 +51,7 @@ describe('--ladder auto on the queue (Redis + S3)', { timeout: 900_000 }, () => 
       }
       assert.deepEqual(ladder, result.ladder, 'recorded as the result tells');
     } finally {
-      db.close();
+      await db.close();
     }
     // Probes encode with one thread each: the same frames give the same choice wherever they run.
     const local = await runCli(['transcode', 's3://media/in/clip.mp4', '--out', 's3://media/local', ...common], { env });

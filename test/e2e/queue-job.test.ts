@@ -14,7 +14,7 @@ import { startQueueTestbed, type QueueTestbed } from '../helpers/queue-testbed.j
 import type { RedisTestServer } from '../helpers/redis-server.js';
 import type { S3TestServer } from '../helpers/s3-server.js';
 import { decodeFrames, downloadPrefix, keysUnder } from '../helpers/s3-package.js';
-import { openDatabase } from '../../src/db/database.js';
+import { openMetadata } from '../../src/db/engines.js';
 
 /** What a player sees of a package: its files, variants, codecs, resolutions and segment counts (not bit rates, which depend on encoder threads). */
 interface PackageShape {
@@ -110,15 +110,15 @@ describe('one job on the queue and here (Redis + S3)', { timeout: 1_500_000 }, (
       assert.ok(quality.psnr > 20 && quality.psnr < 60, `${rendition.name} PSNR ${quality.psnr}`);
       assert.ok(quality.ssim > 0.5 && quality.ssim < 1, `${rendition.name} SSIM ${quality.ssim}`);
     }
-    const db = openDatabase(env.VIDPIPE_DB!);
+    const db = await openMetadata(env.VIDPIPE_DB!);
     try {
-      const { job, tasks } = db.getJob(result.jobId);
+      const { job, tasks } = await db.getJob(result.jobId);
       assert.equal(job.status, 'succeeded');
       const metrics = tasks.find((t) => t.kind === 'metrics');
       assert.equal(metrics?.status, 'succeeded');
       assert.equal(metrics?.worker, worker.id, 'the metrics node ran on the worker');
     } finally {
-      db.close();
+      await db.close();
     }
   });
 
@@ -162,15 +162,15 @@ describe('one job on the queue and here (Redis + S3)', { timeout: 1_500_000 }, (
     const frames = await decodeFrames(join(dir, 'fetched-ts', 'master.m3u8'));
     assert.equal(frames, await decodeFrames(join(dir, 'fetched-ts-here', 'master.m3u8')));
     assert.ok(frames >= 120, `${frames} frames: 4 s × 30 fps`);
-    const db = openDatabase(env.VIDPIPE_DB!);
+    const db = await openMetadata(env.VIDPIPE_DB!);
     try {
-      const { tasks } = db.getJob(result.jobId);
+      const { tasks } = await db.getJob(result.jobId);
       const copy = tasks.find((t) => t.kind === 'prepare-source');
       assert.equal(copy?.status, 'succeeded');
       assert.equal(copy?.worker, worker.id, 'the Matroska copy was made on the worker');
       for (const t of tasks.filter((t) => !['probe', 'plan', 'metadata'].includes(t.kind))) assert.equal(t.worker, worker.id, `${t.id} ran on the worker`);
     } finally {
-      db.close();
+      await db.close();
     }
     assert.deepEqual(await keysUnder(client, 'media', 'from-ts/.vidpipe-work/'), [], 'the copy and the other intermediate files are removed');
   });

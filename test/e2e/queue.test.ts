@@ -15,7 +15,7 @@ import { startRedisServer, type RedisTestServer } from '../helpers/redis-server.
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { S3_ENV, decodeFrames, downloadPrefix, keysUnder, putFile } from '../helpers/s3-package.js';
 import { createS3Client } from '../../src/storage/s3.js';
-import { openDatabase } from '../../src/db/database.js';
+import { openMetadata } from '../../src/db/engines.js';
 
 describe('vidpipe worker and transcode --queue (Redis + S3)', { timeout: 900_000 }, () => {
   let redis: RedisTestServer;
@@ -77,9 +77,9 @@ describe('vidpipe worker and transcode --queue (Redis + S3)', { timeout: 900_000
     assert.doesNotMatch(started.w.log(), new RegExp(`${started.task}: done`), 'the killed worker did not finish it');
 
     // The task rows of the submitting machine carry who ran what, how often, and when.
-    const db = openDatabase(env.VIDPIPE_DB!);
+    const db = await openMetadata(env.VIDPIPE_DB!);
     try {
-      const { job, tasks } = db.getJob(result.jobId);
+      const { job, tasks } = await db.getJob(result.jobId);
       assert.equal(job.status, 'succeeded');
       assert.ok(tasks.every((t) => t.status === 'succeeded'), JSON.stringify(tasks.map((t) => [t.id, t.status])));
       const killed = tasks.find((t) => t.id === started.task)!;
@@ -91,7 +91,7 @@ describe('vidpipe worker and transcode --queue (Redis + S3)', { timeout: 900_000
         assert.ok(t.startedAt && t.finishedAt && t.finishedAt >= t.startedAt, `${t.id} timings`);
       }
     } finally {
-      db.close();
+      await db.close();
     }
 
     // Fetched back as a player would: strict playlists, every frame in every rendition, a clean decode.

@@ -1,5 +1,5 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { openDatabase } from '../../src/db/database.js';
+import { openMetadata } from '../../src/db/engines.js';
 import { sampleCompletion, sampleStart } from './db-fixtures.js';
 
 /**
@@ -13,30 +13,31 @@ export interface WriterTask {
   jobs: number;
 }
 
-function writeJobs({ file, writer, jobs }: WriterTask): void {
-  const db = openDatabase(file, { worker: writer });
+async function writeJobs({ file, writer, jobs }: WriterTask): Promise<void> {
+  const db = await openMetadata(file, { worker: writer });
   try {
     for (let index = 0; index < jobs; index++) {
       const jobId = `${writer}-job-${index}`;
       const videoId = `v-${writer}-${index % 4}`;
-      db.startJob(sampleStart(jobId, videoId));
-      db.updateTask(jobId, 'probe', { status: 'running', worker: writer });
-      db.updateTask(jobId, 'probe', { status: 'succeeded' });
-      db.listVideos({ limit: 5 });
-      db.completeJob(jobId, sampleCompletion(videoId));
+      await db.startJob(sampleStart(jobId, videoId));
+      await db.updateTask(jobId, 'probe', { status: 'running', worker: writer });
+      await db.updateTask(jobId, 'probe', { status: 'succeeded' });
+      await db.listVideos({ limit: 5 });
+      await db.completeJob(jobId, sampleCompletion(videoId));
     }
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
 // node --test also loads every .js file under a test/ folder: do nothing outside a worker.
 if (!isMainThread && parentPort) {
-  try {
-    writeJobs(workerData as WriterTask);
-    parentPort.postMessage({ ok: true });
-  } catch (error) {
-    const { code, message } = error as { code?: string; message?: string };
-    parentPort.postMessage({ ok: false, code, message, cause: String((error as Error).cause ?? '') });
-  }
+  const port = parentPort;
+  writeJobs(workerData as WriterTask).then(
+    () => port.postMessage({ ok: true }),
+    (error: unknown) => {
+      const { code, message } = error as { code?: string; message?: string };
+      port.postMessage({ ok: false, code, message, cause: String((error as Error).cause ?? '') });
+    },
+  );
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { dbOpenFailed, type PathProbe } from '../../src/db/db-error.js';
-import { openConnection } from '../../src/db/database.js';
+import { openMetadata } from '../../src/db/engines.js';
 import { isVidpipeError } from '../../src/errors.js';
 
 const exec = promisify(execFile);
@@ -30,26 +30,26 @@ beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), 'vidpipe-db-refusal-')))
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('a database vidpipe cannot use says why (exit 2 when it is the user to fix)', () => {
-  test('--db naming a directory', () => {
+  test('--db naming a directory', async () => {
     const folder = path.join(dir, 'a-folder');
     mkdirSync(folder);
-    assert.throws(() => openConnection(folder), refusedWith('USAGE', 2, folder, /is a directory, not a database file/));
+    await assert.rejects(openMetadata(folder), refusedWith('USAGE', 2, folder, /is a directory, not a database file/));
     assert.deepEqual(readdirSync(folder), []);
   });
 
-  test('a file that is not a SQLite database is refused and left as it was', () => {
+  test('a file that is not a SQLite database is refused and left as it was', async () => {
     const file = path.join(dir, 'notes.db');
     const text = 'these are my notes, not a database\n'.repeat(200);
     writeFileSync(file, text);
-    assert.throws(() => openConnection(file), refusedWith('USAGE', 2, file, /not a SQLite database/));
+    await assert.rejects(openMetadata(file), refusedWith('USAGE', 2, file, /not a SQLite database/));
     assert.equal(statSync(file).size, Buffer.byteLength(text));
   });
 
-  test('a file where a folder of the path should be', () => {
+  test('a file where a folder of the path should be', async () => {
     const blocker = path.join(dir, 'a-file');
     writeFileSync(blocker, 'x');
     const file = path.join(blocker, 'sub', 'vidpipe.db');
-    assert.throws(() => openConnection(file), refusedWith('USAGE', 2, file, new RegExp(`cannot be created: ${blocker} is not a folder`)));
+    await assert.rejects(openMetadata(file), refusedWith('USAGE', 2, file, new RegExp(`cannot be created: ${blocker} is not a folder`)));
   });
 
   test('a read-only filesystem: a new database and an existing one', async (t) => {
@@ -64,11 +64,11 @@ describe('a database vidpipe cannot use says why (exit 2 when it is the user to 
     try {
       const existing = path.join(mount, 'vidpipe.db');
       const made = path.join(dir, 'made.db');
-      openConnection(made).close();
+      await (await openMetadata(made)).close();
       copyFileSync(made, existing);
       await exec('mount', ['-o', 'remount,ro', mount]);
       for (const file of [existing, path.join(mount, 'new.db'), path.join(mount, 'sub', 'new.db')]) {
-        assert.throws(() => openConnection(file), refusedWith('USAGE', 2, file, / is on a read-only filesystem/));
+        await assert.rejects(openMetadata(file), refusedWith('USAGE', 2, file, / is on a read-only filesystem/));
       }
       assert.deepEqual(readdirSync(mount), ['vidpipe.db']);
     } finally {
@@ -78,7 +78,7 @@ describe('a database vidpipe cannot use says why (exit 2 when it is the user to 
 
   // Tests run as root, whom permission bits do not stop: the filesystem answers through the seam.
   // test/e2e/db-refusals.test.ts runs the CLI as another user for real.
-  test('permissions: the file, or its folder, may not be written', () => {
+  test('permissions: the file, or its folder, may not be written', async () => {
     const file = path.join(dir, 'vidpipe.db');
     writeFileSync(file, '');
     const cantOpen = Object.assign(new Error('unable to open database file'), { code: 'SQLITE_CANTOPEN' });
@@ -99,9 +99,9 @@ describe('a database vidpipe cannot use says why (exit 2 when it is the user to 
     }, refusedWith('USAGE', 2, path.join(dir, 'new', 'x.db'), new RegExp(`cannot be created: the folder ${dir} may not be written`)));
   });
 
-  test('a damaged or failing database in a folder the user may not write is reported as SQLite says (exit 1), not as the folder', () => {
+  test('a damaged or failing database in a folder the user may not write is reported as SQLite says (exit 1), not as the folder', async () => {
     const file = path.join(dir, 'vidpipe.db');
-    openConnection(file).close();
+    await (await openMetadata(file)).close();
     const denyingAll: PathProbe = {
       stat: (target) => statSync(target),
       access: () => {
@@ -134,9 +134,9 @@ describe('a database vidpipe cannot use says why (exit 2 when it is the user to 
     }
   });
 
-  test('a locked database stays a failure to retry (exit 1), naming the path', () => {
+  test('a locked database stays a failure to retry (exit 1), naming the path', async () => {
     const file = path.join(dir, 'vidpipe.db');
-    openConnection(file).close();
+    await (await openMetadata(file)).close();
     const busy = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
     const error = dbOpenFailed(file, busy);
     assert.equal(error.code, 'DB_FAILED');
@@ -145,9 +145,9 @@ describe('a database vidpipe cannot use says why (exit 2 when it is the user to 
     assert.match(error.hint ?? '', /another vidpipe process kept the database locked/);
   });
 
-  test('a usable path still opens', () => {
+  test('a usable path still opens', async () => {
     const file = path.join(dir, 'deep', 'er', 'vidpipe.db');
-    openConnection(file).close();
+    await (await openMetadata(file)).close();
     assert.ok(existsSync(file));
   });
 });

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { runList } from '../../src/cli/commands/list.js';
 import { runShow } from '../../src/cli/commands/show.js';
 import { isVidpipeError } from '../../src/errors.js';
-import { openDatabase } from '../../src/db/database.js';
+import { openMetadata } from '../../src/db/engines.js';
 import { sampleCompletion, sampleStart, steppingClock, tempDbFile } from '../helpers/db-fixtures.js';
 
 /** Collects what a command writes, and checks it wrote it in one piece. */
@@ -22,33 +22,33 @@ let file: string;
 let cleanup: () => void;
 
 /** Video "v0123456789ab" published by j1, then re-run as j2 which failed; "vfeed" still processing. */
-function seed(): void {
-  const db = openDatabase(file, { now: steppingClock(), worker: 'host:42' });
+async function seed(): Promise<void> {
+  const db = await openMetadata(file, { now: steppingClock(), worker: 'host:42' });
   try {
-    db.startJob(sampleStart('j1'));
-    db.updateTask('j1', 'probe', { status: 'running' });
-    db.updateTask('j1', 'probe', { status: 'succeeded' });
-    db.completeJob('j1', sampleCompletion());
-    db.startJob(sampleStart('j2'));
-    db.updateTask('j2', 'probe', { status: 'running' });
-    db.updateTask('j2', 'probe', { status: 'failed', error: 'ffprobe: invalid data' });
-    db.failJob('j2', { status: 'failed', code: 'INPUT_INVALID', message: 'not a media file' });
-    db.startJob(sampleStart('j3', 'vfeed', 'bad\u001b[31mname.mov'));
+    await db.startJob(sampleStart('j1'));
+    await db.updateTask('j1', 'probe', { status: 'running' });
+    await db.updateTask('j1', 'probe', { status: 'succeeded' });
+    await db.completeJob('j1', sampleCompletion());
+    await db.startJob(sampleStart('j2'));
+    await db.updateTask('j2', 'probe', { status: 'running' });
+    await db.updateTask('j2', 'probe', { status: 'failed', error: 'ffprobe: invalid data' });
+    await db.failJob('j2', { status: 'failed', code: 'INPUT_INVALID', message: 'not a media file' });
+    await db.startJob(sampleStart('j3', 'vfeed', 'bad\u001b[31mname.mov'));
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   ({ file, cleanup } = tempDbFile());
-  seed();
+  await seed();
 });
 afterEach(() => cleanup());
 
 describe('runList', () => {
-  test('prints a table, newest first, with control characters neutralised', () => {
+  test('prints a table, newest first, with control characters neutralised', async () => {
     const out = capture();
-    runList({ db: file, json: false }, out.io);
+    await runList({ db: file, json: false }, out.io);
     const lines = out.text().trimEnd().split('\n');
     assert.match(lines[0], /^ID\s+STATUS\s+DURATION\s+RENDITIONS\s+NAME\s+UPDATED$/);
     assert.match(lines[1], /^vfeed\s+processing\s+0:10\s+0\s+bad\\x1b\[31mname\.mov\s+2024-05-01 12:00:\d\dZ$/);
@@ -57,9 +57,9 @@ describe('runList', () => {
     assert.ok(lines.every((line) => line === line.trimEnd()), 'no trailing spaces');
   });
 
-  test('--json prints one object with a videos array; --limit caps it', () => {
+  test('--json prints one object with a videos array; --limit caps it', async () => {
     const out = capture();
-    runList({ db: file, json: true, limit: 1 }, out.io);
+    await runList({ db: file, json: true, limit: 1 }, out.io);
     const parsed = JSON.parse(out.text()) as { videos: { id: string; latestJobId: string }[] };
     assert.deepEqual(Object.keys(parsed), ['videos']);
     assert.deepEqual(
@@ -68,16 +68,16 @@ describe('runList', () => {
     );
   });
 
-  test('an empty database says so', () => {
+  test('an empty database says so', async () => {
     cleanup();
     ({ file, cleanup } = tempDbFile());
     const out = capture();
-    runList({ db: file, json: false }, out.io);
+    await runList({ db: file, json: false }, out.io);
     assert.equal(out.text(), `No videos recorded in ${file}.\n`);
   });
 
-  test('a non-positive --limit is a usage error', () => {
-    assert.throws(
+  test('a non-positive --limit is a usage error', async () => {
+    await assert.rejects(
       () => runList({ db: file, json: false, limit: 0 }, capture().io),
       (error) => isVidpipeError(error) && error.code === 'USAGE',
     );
@@ -85,9 +85,9 @@ describe('runList', () => {
 });
 
 describe('runShow', () => {
-  test('prints the video, tags, outputs, renditions and the latest job tasks', () => {
+  test('prints the video, tags, outputs, renditions and the latest job tasks', async () => {
     const out = capture();
-    runShow({ db: file, json: false, id: 'v01' }, out.io);
+    await runShow({ db: file, json: false, id: 'v01' }, out.io);
     const text = out.text();
     assert.match(text, /^Video\s+v0123456789ab$/m);
     assert.match(text, /^Status\s+ready$/m);
@@ -106,31 +106,31 @@ describe('runShow', () => {
     assert.match(text, /^ {2}encode-720p\s+encode\s+cancelled\s+0\s+0%\s+-$/m);
   });
 
-  test('a video without a finished job shows no outputs or renditions', () => {
+  test('a video without a finished job shows no outputs or renditions', async () => {
     const out = capture();
-    runShow({ db: file, json: false, id: 'vfeed' }, out.io);
+    await runShow({ db: file, json: false, id: 'vfeed' }, out.io);
     const text = out.text();
     assert.doesNotMatch(text, /Outputs|Renditions/);
     assert.match(text, /^Name\s+bad\\x1b\[31mname\.mov$/m);
     assert.match(text, /^Latest job\s+j3 \(running, attempt 1\)$/m);
   });
 
-  test('--json prints exactly the video details object', () => {
+  test('--json prints exactly the video details object', async () => {
     const out = capture();
-    runShow({ db: file, json: true, id: 'v0123456789ab' }, out.io);
+    await runShow({ db: file, json: true, id: 'v0123456789ab' }, out.io);
     const parsed = JSON.parse(out.text());
-    const db = openDatabase(file);
+    const db = await openMetadata(file);
     try {
-      assert.deepEqual(parsed, JSON.parse(JSON.stringify(db.getVideo('v0123456789ab'))));
+      assert.deepEqual(parsed, JSON.parse(JSON.stringify(await db.getVideo('v0123456789ab'))));
     } finally {
-      db.close();
+      await db.close();
     }
     assert.deepEqual(Object.keys(parsed), ['video', 'latestJob', 'tasks', 'readyJob', 'renditions', 'ladder']);
     assert.equal(parsed.renditions[0].codecs, 'avc1.64001f');
   });
 
-  test('an unknown id is NOT_FOUND', () => {
-    assert.throws(
+  test('an unknown id is NOT_FOUND', async () => {
+    await assert.rejects(
       () => runShow({ db: file, json: false, id: 'nope' }, capture().io),
       (error) => isVidpipeError(error) && error.code === 'NOT_FOUND' && /nope/.test(error.message),
     );

@@ -6,14 +6,14 @@ import Database from 'better-sqlite3';
 import { makeClip, runCli, tempDir } from '../helpers/media.js';
 import type { TranscodeResult } from '../../src/core/result.js';
 import { readPackageSummary, type PackageSummary } from '../../src/core/package-summary.js';
-import { withDatabase } from '../../src/db/database.js';
+import { withMetadata } from '../../src/db/engines.js';
 import { measureVideo } from '../../src/metrics/for-video.js';
 import { loadReport } from '../../src/report/from-database.js';
 import { reportFromPackage } from '../../src/report/model.js';
 import { resolveBinaries } from '../../src/ffmpeg/binaries.js';
 
 /** Published renditions as the database has them (read in-process: spawning the CLI is slow on a busy machine). */
-const storedRenditions = () => withDatabase(db, (x) => x.getVideo(result.id).renditions);
+const storedRenditions = async () => (await withMetadata(db, (x) => x.getVideo(result.id))).renditions;
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -62,7 +62,7 @@ test('the metrics are stored with the renditions and shown by `vidpipe show`', a
   assert.equal(show.code, 0, show.stderr);
   const row = show.stdout.split('\n').find((line) => line.trim().startsWith('h264-180p'))!;
   assert.ok(row.includes(result.renditions[0]!.quality!.psnr.toFixed(2)), row);
-  assert.deepEqual(storedRenditions()[0]!.properties.quality, result.renditions[0]!.quality);
+  assert.deepEqual((await storedRenditions())[0]!.properties.quality, result.renditions[0]!.quality);
 });
 
 test('the package carries vidpipe.json with the result, the metrics and the task timeline', async () => {
@@ -83,14 +83,14 @@ test('`vidpipe metrics <id>` re-measures after the fact and stores the same numb
   const sqlite = new Database(db);
   sqlite.prepare("UPDATE renditions SET properties = '{}' WHERE job_id = ?").run(result.jobId);
   sqlite.close();
-  assert.equal(storedRenditions()[0]!.properties.quality, undefined);
+  assert.equal((await storedRenditions())[0]!.properties.quality, undefined);
 
   const run = await runCli(['metrics', result.id.slice(0, 8), '--db', db]);
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /h264-144p\s+\d+\.\d\d/);
   assert.match(run.stdout, /VMAF: n\/a/);
   // Same files, same source, same filters: the numbers are reproduced exactly.
-  const stored = storedRenditions();
+  const stored = await storedRenditions();
   for (const r of result.renditions.filter((x) => x.kind === 'video')) {
     const quality = stored.find((x) => x.name === r.name)!.properties.quality as { psnr: number; ssim: number; frames: number };
     assert.equal(quality.psnr, r.quality!.psnr, r.name);
@@ -116,7 +116,7 @@ test('`vidpipe report --html` writes one self-contained page; the package alone 
   assert.equal((page.match(/class="vp-point"/g) ?? []).length, 4);
   assert.ok(page.includes(result.renditions[1]!.quality!.psnr.toFixed(2)));
   assert.ok((page.match(/class="vp-task"/g) ?? []).length >= 8, 'the task timeline');
-  const fromDb = loadReport(db, result.id);
+  const fromDb = await loadReport(db, result.id);
   const fromPackage = reportFromPackage((await readPackageSummary(result.outputs.root!))!);
   assert.deepEqual(fromPackage.renditions.map((r) => [r.name, r.averageBitrate, r.sizeBytes, r.quality?.psnr]), fromDb.renditions.map((r) => [r.name, r.averageBitrate, r.sizeBytes, r.quality?.psnr]));
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { tempDir } from '../helpers/media.js';
 import { CONTENT_KINDS, makeContent, type ContentKind } from '../helpers/content.js';
 import { runJob } from '../../src/job/run-job.js';
-import { openDatabase } from '../../src/db/database.js';
+import { openMetadata } from '../../src/db/engines.js';
 import type { TranscodeResult } from '../../src/core/result.js';
 import { loadReport } from '../../src/report/from-database.js';
 import { renderReportDocument } from '../../src/report/html.js';
@@ -110,18 +110,18 @@ describe('--ladder auto on sources of different complexity', () => {
     assert.ok(output('hevc').averageBitrate < output('h264').averageBitrate, `hevc ${output('hevc').averageBitrate} vs h264 ${output('h264').averageBitrate}`);
   });
 
-  it('records predicted and measured quality per rung in SQLite, shown by the HTML report', () => {
+  it('records predicted and measured quality per rung in SQLite, shown by the HTML report', async () => {
     const slides = auto.get('slides')!;
-    const db = openDatabase(join(dir, 'vidpipe.db'));
+    const db = await openMetadata(join(dir, 'vidpipe.db'));
     try {
-      const stored = db.getVideo(slides.id).ladder!;
+      const stored = (await db.getVideo(slides.id)).ladder!;
       assert.deepEqual(stored, slides.ladder);
       const packaged = stored.rungs.filter((r) => r.status === 'packaged');
       assert.ok(packaged.every((r) => r.predicted && r.measured?.quality && r.measured.averageKbps > 0), JSON.stringify(packaged));
     } finally {
-      db.close();
+      await db.close();
     }
-    const html = renderReportDocument(loadReport(join(dir, 'vidpipe.db'), slides.id));
+    const html = renderReportDocument(await loadReport(join(dir, 'vidpipe.db'), slides.id));
     assert.match(html, /<h2>Ladder choice<\/h2>/);
     assert.match(html, /crf 2\d/);
     assert.match(html, /h264-360p chosen/);

@@ -91,15 +91,15 @@ describe('a quality target is a promise', () => {
       assert.ok(Math.abs(Number(note[1]) - psnr) < 0.05, `${rung.name}: check ${note[1]} dB, package ${psnr} dB`);
     }
 
-    const show = (json: boolean) => {
+    const show = async (json: boolean) => {
       let text = '';
-      runShow({ db: join(dir, 'vidpipe.db'), json, id: missed.id }, { stdout: (t) => (text += t) });
+      await runShow({ db: join(dir, 'vidpipe.db'), json, id: missed.id }, { stdout: (t) => (text += t) });
       return text;
     };
-    const table = show(false);
-    const shown = JSON.parse(show(true)) as { ladder: { rungs: LadderRung[] } };
+    const table = await show(false);
+    const shown = JSON.parse(await show(true)) as { ladder: { rungs: LadderRung[] } };
     const summary = JSON.parse(await readFile(join(missed.outputs.root!, 'vidpipe.json'), 'utf8')) as PackageSummary;
-    const html = renderReportDocument(loadReport(join(dir, 'vidpipe.db'), missed.id));
+    const html = renderReportDocument(await loadReport(join(dir, 'vidpipe.db'), missed.id));
     for (const rung of rungs) {
       assert.match(table, new RegExp(`${rung.name} .*target 60 dB missed: PSNR`), 'vidpipe show');
       assert.equal(shown.ladder.rungs.find((r) => r.name === rung.name)?.reason, rung.reason, 'vidpipe show --json');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Dag, runDag } from '../../src/core/dag.js';
 import { planReuse as planReuseOf, recordOutput, recordOutputsOf as recordOutputsOfTasks, resumeKeyFor, sweepFinishedWorkDirs, type RecordedOutput } from '../../src/job/resume.js';
 import { claimWorkDir, releaseWorkDir, workDirOwner } from '../../src/core/work-lock.js';
-import { openDatabase } from '../../src/db/database.js';
+import { openMetadata } from '../../src/db/engines.js';
 import type { TaskRecord } from '../../src/db/records.js';
 import type { JobPlan } from '../../src/core/plan.js';
 import { DEFAULT_SETTINGS, type JobSettings } from '../../src/settings/job-settings.js';
@@ -17,7 +17,7 @@ import { sampleCompletion, sampleStart } from '../helpers/db-fixtures.js';
 
 /** The resume functions over a graph's nodes, as a run hands them the nodes it gained. */
 const planReuse = (dag: Dag, ...rest: Parameters<typeof planReuseOf> extends [unknown, ...infer R] ? R : never) => planReuseOf(dag.topologicalOrder(), ...rest);
-const recordOutputsOf = (dag: Dag, workDir: string, save: (taskId: string, output: RecordedOutput) => void) => recordOutputsOfTasks(dag.topologicalOrder(), workDir, save);
+const recordOutputsOf = (dag: Dag, workDir: string, save: (taskId: string, output: RecordedOutput) => Promise<void>) => recordOutputsOfTasks(dag.topologicalOrder(), workDir, save);
 
 /** chunk-0, chunk-1 → join → pack: the shape of encode → assemble → package, with real files. */
 function buildGraph(workDir: string, ran: string[]): Dag {
@@ -51,7 +51,7 @@ function buildGraph(workDir: string, ran: string[]): Dag {
 async function firstRun(workDir: string): Promise<TaskRecord[]> {
   const outputs = new Map<string, RecordedOutput>();
   const dag = buildGraph(workDir, []);
-  recordOutputsOf(dag, workDir, (id, output) => outputs.set(id, output));
+  recordOutputsOf(dag, workDir, async (id, output) => void outputs.set(id, output));
   await runDag(dag, { concurrency: 2 });
   return [...outputs].map(([id, output]) => ({ id, jobId: 'jold', output, status: 'succeeded' }) as unknown as TaskRecord);
 }
@@ -186,24 +186,24 @@ describe('resume: work folder lock and clean-up', () => {
 
   it('sweeps work folders whose job succeeded, keeping unfinished and unknown ones', async () => {
     const root = join(dir, 'sweep');
-    const db = openDatabase(join(dir, 'sweep.db'));
+    const db = await openMetadata(join(dir, 'sweep.db'));
     try {
       const done = `r${'1'.repeat(24)}`;
       const unfinished = `r${'2'.repeat(24)}`;
       const unknown = `r${'3'.repeat(24)}`;
       for (const name of [done, unfinished, unknown, 'jabc']) await mkdir(join(root, name), { recursive: true });
-      db.startJob(sampleStart('jdone'));
-      db.setResumeKey('jdone', done);
-      db.completeJob('jdone', sampleCompletion());
-      db.startJob(sampleStart('jopen'));
-      db.setResumeKey('jopen', unfinished);
+      await db.startJob(sampleStart('jdone'));
+      await db.setResumeKey('jdone', done);
+      await db.completeJob('jdone', sampleCompletion());
+      await db.startJob(sampleStart('jopen'));
+      await db.setResumeKey('jopen', unfinished);
       const removed = await sweepFinishedWorkDirs(root, db);
       assert.deepEqual(removed, [join(root, done)]);
       for (const name of [unfinished, unknown, 'jabc']) assert.ok(existsSync(join(root, name)), name);
-      assert.equal(db.jobsByResumeKey(unfinished)?.jobs[0]?.id, 'jopen');
-      assert.equal(db.jobsByResumeKey(unknown), null);
+      assert.equal((await db.jobsByResumeKey(unfinished))?.jobs[0]?.id, 'jopen');
+      assert.equal(await db.jobsByResumeKey(unknown), null);
     } finally {
-      db.close();
+      await db.close();
     }
   });
 });

@@ -75,7 +75,7 @@ describe('watch --once with keys that cannot be read', { timeout: 60_000 }, () =
 
   async function watchOnce(server: KeyFaithfulS3, name: string): Promise<{ outcomes: WatchOutcome[]; log: string[]; ended: boolean }> {
     const client = createS3Client({ endpoint: server.endpoint, credentials: S3RVER_CREDENTIALS, maxAttempts: 1 });
-    const store = new WatchStore(path.join(dir, `${name}.db`), { owner: name, leaseMs: 10_000, maxAttempts: 3 });
+    const store = await WatchStore.open(path.join(dir, `${name}.db`), { owner: name, leaseMs: 10_000, maxAttempts: 3 });
     const outcomes: WatchOutcome[] = [];
     const log: string[] = [];
     const config: WatchConfig = {
@@ -96,7 +96,7 @@ describe('watch --once with keys that cannot be read', { timeout: 60_000 }, () =
       await watcher.runPolling(bound);
       return { outcomes, log, ended: !bound.aborted };
     } finally {
-      store.close();
+      await store.close();
       client.destroy();
     }
   }

@@ -14,7 +14,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { formatPlan, formatResult } from '../../src/cli/commands/transcode-format.js';
-import { openDatabase } from '../../src/db/database.js';
+import { openMetadata } from '../../src/db/engines.js';
 import { VidpipeError } from '../../src/errors.js';
 import { resumeKeyFor } from '../../src/job/resume.js';
 import { previewJob, runJob, type JobRequest } from '../../src/job/run-job.js';
@@ -146,15 +146,15 @@ describe('secret settings', () => {
     assert.equal(workFolderChecked, true, 'the publish node ran while the work folder was there');
     found.push(...leaks('--json', JSON.stringify(result)), ...leaks('the summary', formatResult(result)));
     found.push(...leaksInFolder(out), ...leaksInFolder(workRoot));
-    found.push(...leaks('the HTML report', renderReportDocument(loadReport(dbPath, result.id))));
+    found.push(...leaks('the HTML report', renderReportDocument(await loadReport(dbPath, result.id))));
     // The stored options are the job's settings, less the secret.
-    const db = openDatabase(dbPath);
+    const db = await openMetadata(dbPath);
     try {
-      const stored = db.getJob(result.jobId).job.options;
+      const stored = (await db.getJob(result.jobId)).job.options;
       assert.equal(stored.segmentDurationSeconds, 2);
       assert.equal('testSecret' in stored, false);
     } finally {
-      db.close();
+      await db.close();
     }
     found.push(...leaksInFolder(dir).filter((line) => line.includes('local.db')));
     assert.deepEqual(found, []);

@@ -99,7 +99,7 @@ describe('adding a stage by the recipe of docs/architecture.md', () => {
 
   it('runs the new stage in a local job, publishes its file, and records it with the other tasks', async () => {
     const { runJob } = await load<typeof import('../../src/job/run-job.js')>('src/job/run-job.js');
-    const { openDatabase } = await load<typeof import('../../src/db/database.js')>('src/db/database.js');
+    const { openMetadata } = await load<typeof import('../../src/db/engines.js')>('src/db/engines.js');
     const kinds = new Set<string>();
     const succeeded: string[] = [];
     const result: TranscodeResult = await runJob({
@@ -122,8 +122,7 @@ describe('adding a stage by the recipe of docs/architecture.md', () => {
     // Published with the job's release (the entry manifests beside it).
     assert.equal(await readFile(join(packageDir, result.jobId, 'recipe-note.txt'), 'utf8'), 'audio, 3 audio renditions, 2 s\n');
     assert.ok((await readdir(packageDir)).includes('master.m3u8'));
-    // (awaited: the database's calls may become asynchronous)
-    const db = await openDatabase(join(dir, 'vidpipe.db'));
+    const db = await openMetadata(join(dir, 'vidpipe.db'));
     try {
       const task = (await db.getJob(result.jobId)).tasks.find((t) => t.id === 'recipe-note');
       assert.equal(task?.status, 'succeeded', 'its task row');

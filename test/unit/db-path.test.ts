@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultDatabasePath } from '../../src/db/database.js';
+import { defaultDatabasePath } from '../../src/db/location.js';
 
 test('VIDPIPE_DB wins on every platform', () => {
   for (const platform of ['linux', 'darwin', 'win32'] as const) {

@@ -85,22 +85,22 @@ describe('WatchStore and a new version of a claimed upload', () => {
     const { dir, cleanup } = await tempDir();
     const file = path.join(dir, 'w.db');
     const options = { leaseMs: 10_000, maxAttempts: 2 };
-    const a = new WatchStore(file, { owner: 'watcher-a', ...options });
-    const b = new WatchStore(file, { owner: 'watcher-b', ...options });
+    const a = await WatchStore.open(file, { owner: 'watcher-a', ...options });
+    const b = await WatchStore.open(file, { owner: 'watcher-b', ...options });
     t.after(async () => {
-      a.close();
-      b.close();
+      await a.close();
+      await b.close();
       await cleanup();
     });
     const v1 = { bucket: 'inbox', key: 'up/talk.mp4', etag: 'e1', size: 10 };
     const v2 = { ...v1, etag: 'e2', size: 7 };
-    assert.deepEqual(a.claim(v1), { claimed: true, attempt: 1 });
+    assert.deepEqual(await a.claim(v1), { claimed: true, attempt: 1 });
     // An SQS watcher would delete the notification of v2 on 'finished' and never process it.
-    assert.deepEqual(b.claim(v2), { claimed: false, reason: 'busy' });
+    assert.deepEqual(await b.claim(v2), { claimed: false, reason: 'busy' });
     // The job of v1 sees the change and stands down (watchStatus 'superseded').
-    a.release(v1, { countAttempt: true, error: 'changed' });
-    assert.deepEqual(b.claim(v2), { claimed: true, attempt: 1 });
-    b.finish(v2, 'done', { jobId: 'j2' });
-    assert.equal(a.isFinished(v2), true);
+    await a.release(v1, { countAttempt: true, error: 'changed' });
+    assert.deepEqual(await b.claim(v2), { claimed: true, attempt: 1 });
+    await b.finish(v2, 'done', { jobId: 'j2' });
+    assert.equal(await a.isFinished(v2), true);
   });
 });

@@ -20,11 +20,11 @@ async function twoWatchers(t: { after(fn: () => unknown): void }, options = { le
   const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
   const now = () => new Date(clock.now);
   const file = path.join(dir, 'w.db');
-  const a = new WatchStore(file, { owner: 'watcher-a', now, ...options });
-  const b = new WatchStore(file, { owner: 'watcher-b', now, ...options });
+  const a = await WatchStore.open(file, { owner: 'watcher-a', now, ...options });
+  const b = await WatchStore.open(file, { owner: 'watcher-b', now, ...options });
   t.after(async () => {
-    a.close();
-    b.close();
+    await a.close();
+    await b.close();
     await cleanup();
   });
   return { a, b, clock };
@@ -33,44 +33,44 @@ async function twoWatchers(t: { after(fn: () => unknown): void }, options = { le
 describe('WatchStore claims', () => {
   it('lets exactly one of two watchers on one database claim an object, and never redoes a done one', async (t) => {
     const { a, b, clock } = await twoWatchers(t);
-    assert.deepEqual(a.claim(OBJECT), { claimed: true, attempt: 1 });
-    assert.deepEqual(b.claim(OBJECT), { claimed: false, reason: 'busy' });
-    assert.equal(b.renew(OBJECT), false, 'only the holder renews');
-    assert.equal(a.renew(OBJECT), true);
-    a.finish(OBJECT, 'done', { jobId: 'j1', outputs: { hls: 's3://vod/a/master.m3u8' } });
-    assert.deepEqual(b.claim(OBJECT), { claimed: false, reason: 'finished' });
-    assert.equal(b.isFinished(OBJECT), true);
+    assert.deepEqual(await a.claim(OBJECT), { claimed: true, attempt: 1 });
+    assert.deepEqual(await b.claim(OBJECT), { claimed: false, reason: 'busy' });
+    assert.equal(await b.renew(OBJECT), false, 'only the holder renews');
+    assert.equal(await a.renew(OBJECT), true);
+    await a.finish(OBJECT, 'done', { jobId: 'j1', outputs: { hls: 's3://vod/a/master.m3u8' } });
+    assert.deepEqual(await b.claim(OBJECT), { claimed: false, reason: 'finished' });
+    assert.equal(await b.isFinished(OBJECT), true);
     clock.now += 3_600_000;
-    assert.deepEqual(a.claim(OBJECT), { claimed: false, reason: 'finished' }, 'done stays done');
+    assert.deepEqual(await a.claim(OBJECT), { claimed: false, reason: 'finished' }, 'done stays done');
     // A re-upload (new ETag) is new work.
-    assert.deepEqual(b.claim({ ...OBJECT, etag: 'e2' }), { claimed: true, attempt: 1 });
-    assert.equal(a.get('inbox', OBJECT.key)?.jobId, null);
+    assert.deepEqual(await b.claim({ ...OBJECT, etag: 'e2' }), { claimed: true, attempt: 1 });
+    assert.equal((await a.get('inbox', OBJECT.key))?.jobId, null);
   });
 
   it('retries an object whose lease expired, then gives up with the reason', async (t) => {
     const { a, b, clock } = await twoWatchers(t);
-    assert.equal(a.claim(OBJECT).claimed, true);
+    assert.equal((await a.claim(OBJECT)).claimed, true);
     clock.now += 9_000;
-    assert.deepEqual(b.claim(OBJECT), { claimed: false, reason: 'busy' });
+    assert.deepEqual(await b.claim(OBJECT), { claimed: false, reason: 'busy' });
     clock.now += 2_000; // a was killed: its lease ran out
-    assert.deepEqual(b.claim(OBJECT), { claimed: true, attempt: 2 });
+    assert.deepEqual(await b.claim(OBJECT), { claimed: true, attempt: 2 });
     clock.now += 11_000;
-    const gaveUp = a.claim(OBJECT);
+    const gaveUp = await a.claim(OBJECT);
     assert.equal(gaveUp.claimed, false);
     assert.equal(gaveUp.claimed === false && gaveUp.reason, 'gave-up');
-    const row = a.get('inbox', OBJECT.key)!;
+    const row = (await a.get('inbox', OBJECT.key))!;
     assert.equal(row.status, 'failed');
     assert.match(row.error ?? '', /gave up after 2 attempt\(s\): .*lease expired/);
   });
 
   it('a clean release costs no attempt; a transient failure does', async (t) => {
     const { a, b, clock } = await twoWatchers(t);
-    a.claim(OBJECT);
-    a.release(OBJECT, { countAttempt: false });
-    assert.deepEqual(b.claim(OBJECT), { claimed: true, attempt: 1 });
-    b.release(OBJECT, { countAttempt: true, error: 'publishing failed' });
-    assert.deepEqual(a.claim(OBJECT), { claimed: true, attempt: 2 });
-    assert.equal(a.get('inbox', OBJECT.key)?.error, 'publishing failed');
+    await a.claim(OBJECT);
+    await a.release(OBJECT, { countAttempt: false });
+    assert.deepEqual(await b.claim(OBJECT), { claimed: true, attempt: 1 });
+    await b.release(OBJECT, { countAttempt: true, error: 'publishing failed' });
+    assert.deepEqual(await a.claim(OBJECT), { claimed: true, attempt: 2 });
+    assert.equal((await a.get('inbox', OBJECT.key))?.error, 'publishing failed');
   });
 });
 
@@ -191,9 +191,9 @@ function s3Error(name: string, status: number): Error {
 /** A watcher over inbox/up/ with a fake client and its own database. */
 async function watcherWith(t: { after(fn: () => unknown): void }, client: S3Client, options: { once?: boolean; intervalMs?: number; leaseMs?: number } = {}) {
   const { dir, cleanup } = await tempDir();
-  const store = new WatchStore(path.join(dir, 'w.db'), { owner: 'w', leaseMs: options.leaseMs ?? 10_000, maxAttempts: 2 });
+  const store = await WatchStore.open(path.join(dir, 'w.db'), { owner: 'w', leaseMs: options.leaseMs ?? 10_000, maxAttempts: 2 });
   t.after(async () => {
-    store.close();
+    await store.close();
     await cleanup();
   });
   const settings = parseTranscodeOptions({ codecs: 'h264', preset: 'medium', concurrency: '1', segmentDuration: '6', audioBitrate: '128', thumbnails: true, stallTimeout: '300', out: 's3://vod/' }).settings;
@@ -254,13 +254,13 @@ describe('the watcher and an upload another vidpipe is running (BUSY)', () => {
       const stop = new AbortController().signal;
       const settle = (watcher as unknown as { settle: (...args: unknown[]) => Promise<WatchOutcome> }).settle.bind(watcher);
       await watcher.poll(stop);
-      assert.equal(store.claim(OBJ).claimed, true);
+      assert.equal((await store.claim(OBJ)).claimed, true);
       assert.equal((await settle(OBJ, 1, stop, () => false, busy)).watchStatus, 'retry');
       const held = await watcher.poll(stop);
       assert.deepEqual(held, { ready: [], settling: 1 }, 'held off, and still waited for');
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.deepEqual((await watcher.poll(stop)).ready.map((o) => o.key), ['up/a.mp4'], 'tried again after the interval');
-      assert.equal(store.claim(OBJ).claimed, true);
+      assert.equal((await store.claim(OBJ)).claimed, true);
       await settle(OBJ, 1, stop, () => false, busy);
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.deepEqual((await watcher.poll(stop)).ready, [], 'the second wait is longer (twice the interval)');
@@ -280,19 +280,19 @@ describe('the watcher and an upload deleted while it was processed', () => {
     const { watcher, store, lines } = await watcherWith(t, client);
     const stop = new AbortController().signal;
     const settle = (watcher as unknown as { settle: (...args: unknown[]) => Promise<WatchOutcome> }).settle.bind(watcher);
-    assert.equal(store.claim(OBJ).claimed, true);
+    assert.equal((await store.claim(OBJ)).claimed, true);
     const outcome = await settle(OBJ, 1, stop, () => false, changed);
     assert.equal(outcome.watchStatus, 'superseded');
     assert.match(outcome.error!.message, /deleted while it was processed; nothing was published, and nothing is left to process/);
-    assert.equal(store.get('inbox', OBJ.key)?.status, 'failed', 'finished, not pending for good');
-    assert.equal(store.isFinished(OBJ), true);
+    assert.equal((await store.get('inbox', OBJ.key))?.status, 'failed', 'finished, not pending for good');
+    assert.equal(await store.isFinished(OBJ), true);
     assert.doesNotMatch(lines.join('\n'), /new version is processed/);
 
     head = { ETag: '"e2"', ContentLength: 12 };
     const other = { ...OBJ, key: 'up/b.mp4' };
-    assert.equal(store.claim(other).claimed, true);
+    assert.equal((await store.claim(other)).claimed, true);
     await settle(other, 1, stop, () => false, changed);
-    assert.equal(store.get('inbox', other.key)?.status, 'pending');
+    assert.equal((await store.get('inbox', other.key))?.status, 'pending');
     assert.match(lines.at(-1)!, /the new version is processed once it has settled/);
   });
 });

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBinaries, type BinarySource } from '../../ffmpeg/binaries.js';
 import { detectCapabilities } from '../../ffmpeg/capabilities.js';
-import { defaultDatabasePath, openConnection } from '../../db/database.js';
+import { openMetadata } from '../../db/engines.js';
+import { defaultDatabasePath } from '../../db/location.js';
 import { defaultWorkRoot } from '../../settings/job-settings.js';
 import { EXIT_FAILURE, EXIT_OK } from '../../errors.js';
 import type { GlobalOptions } from '../../settings/command-options.js';
@@ -35,16 +35,15 @@ export type SqliteCheck = { ok: true; version: string; driver: string } | { ok: 
  * native module that was not installed (an install script blocked, a build for another Node)
  * shows, which `require` alone would not reveal since better-sqlite3 loads its binary lazily.
  */
-export function checkSqlite(): SqliteCheck {
+export async function checkSqlite(): Promise<SqliteCheck> {
   const folder = mkdtempSync(join(tmpdir(), 'vidpipe-doctor-'));
   try {
-    const db = openConnection(join(folder, 'check.db'));
+    const db = await openMetadata(join(folder, 'check.db'));
     try {
-      const { version } = db.prepare('SELECT sqlite_version() AS version').get() as { version: string };
-      const driver = (createRequire(import.meta.url)('better-sqlite3/package.json') as { version: string }).version;
-      return { ok: true, version, driver: `better-sqlite3 ${driver}` };
+      const { version, driver } = await db.describe();
+      return { ok: true, version, driver };
     } finally {
-      db.close();
+      await db.close();
     }
   } catch (error) {
     return { ok: false, error: error instanceof Error ? error.message : String(error) };
@@ -80,7 +79,7 @@ export async function runDoctor(global: GlobalOptions, io: CliIO): Promise<numbe
   const caps = await detectCapabilities(binaries);
   const checks = ENCODER_CHECKS.map((check) => ({ ...check, found: check.anyOf.filter((e) => caps.encoders.has(e)) }));
   const missingRequired = checks.filter((c) => c.required && c.found.length === 0);
-  const sqlite = checkSqlite();
+  const sqlite = await checkSqlite();
   const warnings = [pairWarning(caps.ffmpegVersion, caps.ffprobeVersion)].filter((w): w is string => w !== undefined);
   const report = {
     node: process.version,

@@ -1,10 +1,10 @@
 import { VidpipeError } from '../../errors.js';
 import type { VideoSummary } from '../../db/records.js';
-import { withDatabase } from '../../db/database.js';
+import { withMetadata } from '../../db/engines.js';
 import { printable } from '../io.js';
 
 export interface ListOptions {
-  /** Database file. */
+  /** The metadata database (--db: a file, or an engine's URL). */
   db: string;
   json: boolean;
   /** At most this many videos, most recently updated first. */
@@ -17,9 +17,9 @@ export interface CommandIo {
 }
 
 /** `vidpipe list`: the stored videos, newest first, as a table or as `{ "videos": [...] }`. */
-export function runList(options: ListOptions, io: CommandIo): void {
+export async function runList(options: ListOptions, io: CommandIo): Promise<void> {
   assertLimit(options.limit);
-  const videos = withDatabase(options.db, (db) => db.listVideos({ limit: options.limit }));
+  const videos = await withMetadata(options.db, (db) => db.listVideos({ limit: options.limit }));
   io.stdout(options.json ? formatJson({ videos }) : formatVideoList(videos, options.db));
 }
 

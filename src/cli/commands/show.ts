@@ -1,6 +1,6 @@
 import type { JobRecord, StoredRendition, TaskRecord, VideoDetails, VideoRecord } from '../../db/records.js';
 import type { LadderReport, RungQuality } from '../../core/result.js';
-import { withDatabase } from '../../db/database.js';
+import { withMetadata } from '../../db/engines.js';
 import { qualityOf } from '../../report/model.js';
 import { loudnessSection } from './show-loudness.js';
 import {
@@ -13,7 +13,7 @@ import {
 import { printable } from '../io.js';
 
 export interface ShowOptions {
-  /** Database file. */
+  /** The metadata database (--db: a file, or an engine's URL). */
   db: string;
   json: boolean;
   /** Video id or a unique prefix of one. */
@@ -21,8 +21,8 @@ export interface ShowOptions {
 }
 
 /** `vidpipe show <id>`: one video with its published renditions and its latest job's tasks. */
-export function runShow(options: ShowOptions, io: CommandIo): void {
-  const details = withDatabase(options.db, (db) => db.getVideo(options.id));
+export async function runShow(options: ShowOptions, io: CommandIo): Promise<void> {
+  const details = await withMetadata(options.db, (db) => db.getVideo(options.id));
   io.stdout(options.json ? formatJson(details) : formatVideoDetails(details));
 }
 

@@ -1,5 +1,5 @@
 import { EXIT_FAILURE, EXIT_OK, VidpipeError } from '../../errors.js';
-import { withDatabase } from '../../db/database.js';
+import { withMetadata } from '../../db/engines.js';
 import { recordEndedJob } from '../../job/records.js';
 import { endedJobOf, formatQueuedJobStatus, readQueuedJob } from '../../queue/status.js';
 import type { GlobalOptions, StatusOptions } from '../../settings/command-options.js';
@@ -14,7 +14,7 @@ export async function runStatus(jobId: string, options: StatusOptions, global: G
   if (!options.redis) throw new VidpipeError('USAGE', 'vidpipe status needs --redis redis://host:6379 (or VIDPIPE_REDIS)');
   const reading = await readQueuedJob(options.redis, jobId);
   const ended = global.db ? endedJobOf(reading) : undefined;
-  if (ended && global.db) withDatabase(global.db, (db) => recordEndedJob(db, ended));
+  if (ended && global.db) await withMetadata(global.db, (db) => recordEndedJob(db, ended));
   const { status } = reading;
   io.stdout(global.json ? JSON.stringify(status) : formatQueuedJobStatus(status));
   return status.status === 'failed' ? EXIT_FAILURE : EXIT_OK;

@@ -1,5 +1,5 @@
 import { resolveBinaries } from '../../ffmpeg/binaries.js';
-import { defaultDatabasePath } from '../../db/database.js';
+import { defaultDatabasePath } from '../../db/location.js';
 import { previewJob, runJob, type JobRequest } from '../../job/run-job.js';
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, VidpipeError } from '../../errors.js';
 import type { TranscodeResult } from '../../core/result.js';

@@ -52,7 +52,7 @@ export async function runWatch(target: string, options: WatchCommandOptions, glo
   const base = await transcodeBase({ settings: options.settings, flags: { ...options.flags, out: outText } }, global, io);
   const leaseMs = raw.leaseSeconds * 1000;
   const { maxAttempts } = raw;
-  const store = new WatchStore(base.dbPath, { owner: newWatcherId(), leaseMs, maxAttempts });
+  const store = await WatchStore.open(base.dbPath, { owner: newWatcherId(), leaseMs, maxAttempts });
   const client = createS3Client(base.s3);
   const reporter = createReporter(global, io);
   const log = global.quiet ? undefined : (line: string) => io.stderr(`vidpipe watch: ${printable(line)}`);
@@ -94,7 +94,7 @@ export async function runWatch(target: string, options: WatchCommandOptions, glo
   } finally {
     uninstall();
     await reporter?.close();
-    store.close();
+    await store.close();
     client.destroy();
   }
   return EXIT_OK;

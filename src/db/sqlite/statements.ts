@@ -29,7 +29,7 @@ const updateTaskSql = `UPDATE tasks SET ${Object.values(TASK_PATCH_COLUMNS)
 const LATEST_FIRST = 'ORDER BY started_at DESC, rowid DESC';
 
 /**
- * The part of a better-sqlite3 statement VidpipeDb uses. Declared here because the
+ * The part of a better-sqlite3 statement the SQLite store uses. Declared here because the
  * library's own Statement type lives in a namespace its typings do not export, so it
  * cannot appear in this module's emitted declarations.
  */
@@ -48,7 +48,7 @@ function scalarQuery<P extends unknown[], R>(db: Database.Database, sql: string)
   return db.prepare<P, R>(sql).pluck();
 }
 
-/** Every statement VidpipeDb runs, prepared once per connection. */
+/** Every statement the SQLite store runs, prepared once per connection. */
 export function prepareStatements(db: Database.Database) {
   return {
     upsertVideo: query<[Params]>(db, `
@@ -100,6 +100,12 @@ export function prepareStatements(db: Database.Database) {
         WHEN EXISTS (SELECT 1 FROM jobs WHERE jobs.video_id = videos.id AND jobs.status = 'succeeded' AND jobs.id <> @jobId)
         THEN 'ready' ELSE @status END
       WHERE id = (SELECT video_id FROM jobs WHERE id = @jobId)`),
+
+    // Measured after the job (`vidpipe metrics`): merged under "quality", the other properties kept.
+    setRenditionQuality: query<[string, string, string]>(
+      db,
+      "UPDATE renditions SET properties = json_set(properties, '$.quality', json(?)) WHERE job_id = ? AND name = ?",
+    ),
 
     videoById: query<[string], VideoRow>(db, 'SELECT * FROM videos WHERE id = ?'),
     // substr, not LIKE: LIKE is case-insensitive and treats % and _ in ids as wildcards.

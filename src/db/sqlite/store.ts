@@ -1,8 +1,11 @@
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
-import { VidpipeError } from '../errors.js';
-import { dbFailed } from './db-error.js';
+import { VidpipeError } from '../../errors.js';
+import { dbFailed } from '../db-error.js';
+import type { MetadataEngineInfo, MetadataStore, MetadataStoreOptions } from '../metadata-store.js';
 import { readLadder, writeLadder } from './ladder-records.js';
+import { claimUpload, finishUpload, readUpload, releaseUpload, renewUpload } from './uploads.js';
 import type {
   CompleteJobInput,
   FailJobInput,
@@ -16,9 +19,15 @@ import type {
   TaskSpec,
   TaskStatus,
   Timestamp,
+  UploadClaim,
+  UploadFinish,
+  UploadLease,
+  UploadRecord,
+  UploadRef,
+  UploadRelease,
   VideoDetails,
   VideoSummary,
-} from './records.js';
+} from '../records.js';
 import {
   toJobRecord,
   toJson,
@@ -31,32 +40,25 @@ import {
 } from './rows.js';
 import { TASK_PATCH_COLUMNS, prepareStatements, type SqlValue, type Statements } from './statements.js';
 
-export interface VidpipeDbOptions {
-  /** Clock for timestamps; tests inject a fixed one. */
-  now?: () => Date;
-  /** Recorded on jobs this connection starts; defaults to "host:pid". */
-  worker?: string;
-}
-
 const FINISHED_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
 /** How many candidates an ambiguous id prefix error lists. */
 const AMBIGUOUS_SHOWN = 5;
 
 /**
- * The pipeline's and the CLI's view of the SQLite database; get one from openDatabase()
- * in ./database.js. Every write that must be all-or-nothing runs in one IMMEDIATE transaction: it takes the write lock up front, so
- * concurrent vidpipe processes queue on busy_timeout instead of failing with SQLITE_BUSY
- * when a deferred transaction tries to upgrade. Methods are synchronous (better-sqlite3);
- * gather results first, then write.
+ * The SQLite engine's MetadataStore (opened by ./engine.ts). Every write that must be
+ * all-or-nothing runs in one IMMEDIATE transaction: it takes the write lock up front, so
+ * concurrent vidpipe processes queue on busy_timeout instead of failing with SQLITE_BUSY when a
+ * deferred transaction tries to upgrade. better-sqlite3 is synchronous: each method does its
+ * whole unit of work at once and hands back a settled promise, so SQLite jobs pay no round trips.
  */
-export class VidpipeDb {
-  /** The underlying connection, for maintenance and tests. */
+export class SqliteMetadataStore implements MetadataStore {
+  /** The underlying connection, for maintenance and SQLite-only tests. */
   readonly sqlite: Database.Database;
   private readonly statements: Statements;
   private readonly clock: () => Date;
   private readonly worker: string;
 
-  constructor(sqlite: Database.Database, options: VidpipeDbOptions = {}) {
+  constructor(sqlite: Database.Database, options: MetadataStoreOptions = {}) {
     this.sqlite = sqlite;
     this.statements = prepareStatements(sqlite);
     this.clock = options.now ?? (() => new Date());
@@ -64,7 +66,7 @@ export class VidpipeDb {
   }
 
   /** Records a new job: upserts its video as 'processing', inserts the job and its pending tasks. */
-  startJob(input: StartJobInput): void {
+  async startJob(input: StartJobInput): Promise<void> {
     this.write(`start job ${input.jobId}`, () => {
       const now = this.now();
       const { video } = input;
@@ -98,7 +100,7 @@ export class VidpipeDb {
    * Adds pending tasks to a started job, for DAG nodes known only after probing (the
    * encode chunks depend on the input's duration and ladder).
    */
-  addTasks(jobId: string, tasks: TaskSpec[]): void {
+  async addTasks(jobId: string, tasks: TaskSpec[]): Promise<void> {
     this.write(`add tasks to job ${jobId}`, () => {
       this.requireJobVideoId(jobId);
       this.insertTasks(jobId, tasks);
@@ -110,7 +112,7 @@ export class VidpipeDb {
    * finishedAt, for a retry); a finished status stamps finishedAt; 'succeeded' sets progress
    * to 1 — each unless the patch says otherwise.
    */
-  updateTask(jobId: string, taskId: string, patch: TaskPatch): void {
+  async updateTask(jobId: string, taskId: string, patch: TaskPatch): Promise<void> {
     this.write(`update task ${taskId} of job ${jobId}`, () => {
       const params = bindTaskPatch(withStatusDefaults(patch, this.now()));
       const { changes } = this.statements.updateTask.run({ ...params, jobId, taskId });
@@ -119,7 +121,7 @@ export class VidpipeDb {
   }
 
   /** Publishes a finished job: job, video, renditions and written files, all or nothing. */
-  completeJob(jobId: string, input: CompleteJobInput): void {
+  async completeJob(jobId: string, input: CompleteJobInput): Promise<void> {
     this.write(`complete job ${jobId}`, () => {
       const now = this.now();
       this.assertJobOfVideo(jobId, input.video.id);
@@ -159,7 +161,7 @@ export class VidpipeDb {
    * and its video takes the job's status unless an earlier job published it. A job that
    * already finished is left alone.
    */
-  failJob(jobId: string, input: FailJobInput): void {
+  async failJob(jobId: string, input: FailJobInput): Promise<void> {
     this.write(`record the failure of job ${jobId}`, () => {
       const now = this.now();
       const { changes } = this.statements.markJobFailed.run({
@@ -182,7 +184,7 @@ export class VidpipeDb {
    * Tags a job with the identity of its work (input content + output-affecting settings +
    * destination), so a re-run after a crash can find it and reuse its finished tasks.
    */
-  setResumeKey(jobId: string, resumeKey: string): void {
+  async setResumeKey(jobId: string, resumeKey: string): Promise<void> {
     this.write(`set the resume key of job ${jobId}`, () => {
       const { changes } = this.statements.setJobResumeKey.run({ id: jobId, resumeKey });
       if (changes === 0) throw new VidpipeError('NOT_FOUND', `no job with id ${jobId}`);
@@ -193,7 +195,7 @@ export class VidpipeDb {
    * The jobs with this resume key since (and including) its last succeeded one, newest first, and
    * the tasks of the unfinished ones that recorded an output, newest job first; null if no job has the key.
    */
-  jobsByResumeKey(resumeKey: string): { jobs: JobRecord[]; tasks: TaskRecord[] } | null {
+  async jobsByResumeKey(resumeKey: string): Promise<{ jobs: JobRecord[]; tasks: TaskRecord[] } | null> {
     return this.read(`find the jobs to resume (${resumeKey})`, () => {
       const rows = this.statements.unfinishedJobsByResumeKey.all({ key: resumeKey });
       if (rows.length === 0) return null;
@@ -204,7 +206,7 @@ export class VidpipeDb {
     });
   }
 
-  listVideos(options: ListVideosOptions = {}): VideoSummary[] {
+  async listVideos(options: ListVideosOptions = {}): Promise<VideoSummary[]> {
     return this.read('list videos', () =>
       this.statements.listVideos
         .all({ status: options.status ?? null, limit: options.limit ?? -1 })
@@ -213,7 +215,7 @@ export class VidpipeDb {
   }
 
   /** A video by id or unique id prefix, with its latest job, that job's tasks and the published renditions. */
-  getVideo(idOrPrefix: string): VideoDetails {
+  async getVideo(idOrPrefix: string): Promise<VideoDetails> {
     return this.read(`read video ${idOrPrefix}`, () => {
       const row = this.resolveVideo(idOrPrefix);
       const latestJob = this.statements.latestJobOfVideo.get(row.id);
@@ -230,7 +232,7 @@ export class VidpipeDb {
   }
 
   /** One job with its tasks, renditions and recorded output files. */
-  getJob(jobId: string): JobDetails {
+  async getJob(jobId: string): Promise<JobDetails> {
     return this.read(`read job ${jobId}`, () => {
       const row = this.statements.jobById.get(jobId);
       if (!row) throw new VidpipeError('NOT_FOUND', `no job with id ${jobId}`);
@@ -244,7 +246,41 @@ export class VidpipeDb {
     });
   }
 
-  close(): void {
+  async saveRenditionQuality(jobId: string, qualityByRendition: Record<string, unknown>): Promise<string[]> {
+    return this.write(`store quality metrics of job ${jobId}`, () =>
+      Object.entries(qualityByRendition)
+        .filter(([name, quality]) => this.statements.setRenditionQuality.run(JSON.stringify(quality), jobId, name).changes > 0)
+        .map(([name]) => name),
+    );
+  }
+
+  async getUpload(bucket: string, key: string): Promise<UploadRecord | undefined> {
+    return this.read(`read upload ${key}`, () => readUpload(this.sqlite, bucket, key));
+  }
+
+  async claimUpload(upload: UploadRef, lease: UploadLease): Promise<UploadClaim> {
+    return this.write(`claim ${upload.key}`, () => claimUpload(this.sqlite, upload, lease));
+  }
+
+  async renewUpload(upload: UploadRef, lease: Omit<UploadLease, 'maxAttempts'>): Promise<boolean> {
+    return this.write(`renew lease of ${upload.key}`, () => renewUpload(this.sqlite, upload, lease));
+  }
+
+  async finishUpload(upload: UploadRef, finish: UploadFinish): Promise<void> {
+    this.write(`record ${upload.key} as ${finish.status}`, () => finishUpload(this.sqlite, upload, finish));
+  }
+
+  async releaseUpload(upload: UploadRef, release: UploadRelease): Promise<void> {
+    this.write(`release ${upload.key}`, () => releaseUpload(this.sqlite, upload, release));
+  }
+
+  async describe(): Promise<MetadataEngineInfo> {
+    const version = this.read('read the SQLite version', () => this.sqlite.prepare('SELECT sqlite_version()').pluck().get() as string);
+    const driver = (createRequire(import.meta.url)('better-sqlite3/package.json') as { version: string }).version;
+    return { engine: 'sqlite', version, driver: `better-sqlite3 ${driver}` };
+  }
+
+  async close(): Promise<void> {
     if (this.sqlite.open) this.sqlite.close();
   }
 

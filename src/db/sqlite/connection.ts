@@ -1,31 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { dbOpenFailed } from './db-error.js';
-import { migrate } from './migrations.js';
-import { VidpipeDb, type VidpipeDbOptions } from './vidpipe-db.js';
-
-export { VidpipeDb, type VidpipeDbOptions } from './vidpipe-db.js';
+import { dbOpenFailed } from '../db-error.js';
+import { migrate } from './migrate.js';
 
 const BUSY_TIMEOUT_MS = 5000;
 
-/** Opens (creating and migrating) a vidpipe database file for the pipeline and the CLI. */
-export function openDatabase(file: string, options?: VidpipeDbOptions): VidpipeDb {
-  return new VidpipeDb(openConnection(file), options);
-}
-
-/** Opens the database, runs `body` with it and closes it again, also when `body` throws. */
-export function withDatabase<T>(file: string, body: (db: VidpipeDb) => T): T {
-  const db = openDatabase(file);
-  try {
-    return body(db);
-  } finally {
-    db.close();
-  }
-}
-
 /**
- * The bare better-sqlite3 connection under openDatabase: opens (creating it and its folder
+ * The better-sqlite3 connection under the SQLite engine (./engine.ts): opens (creating it and its folder
  * if needed) a vidpipe database and migrates it to the current schema. `watch`,
  * `transcode` and workers may hold the same file open at once, so: WAL lets readers run
  * beside one writer, busy_timeout makes a writer wait for the lock instead of failing at
@@ -70,5 +52,3 @@ function ensureParentFolder(file: string): void {
   if (file === ':memory:' || file === '' || file.startsWith('file:')) return;
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
 }
-
-export { defaultDatabasePath } from './location.js';

@@ -1,45 +1,12 @@
 /**
- * The ladder of a finished job in SQLite (migration 4): one `ladders` row per job (fixed or auto,
+ * The ladder of a finished job in SQLite (migration 4, in ../migrations.ts): one `ladders` row per job (fixed or auto,
  * the metric and target, the analysis's probe points as JSON) and one `ladder_rungs` row per rung,
  * packaged or dropped, with its predicted and measured rate and quality. Read back as the
  * LadderReport the job's result holds. Jobs recorded before migration 4 have no ladder (null).
  */
 import type Database from 'better-sqlite3';
-import type { LadderProbe, LadderReport, LadderRung, RungQuality } from '../core/result.js';
+import type { LadderProbe, LadderReport, LadderRung, RungQuality } from '../../core/result.js';
 
-export const LADDER_MIGRATION_SQL = `
-CREATE TABLE ladders (
-  job_id           TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
-  method           TEXT NOT NULL CHECK (method IN ('fixed', 'auto')),
-  metric           TEXT CHECK (metric IS NULL OR metric IN ('psnr', 'vmaf')),
-  target           REAL,
-  analysis_seconds REAL,
-  sampled_fraction REAL,
-  probes           TEXT CHECK (probes IS NULL OR json_valid(probes))
-) STRICT;
-
-CREATE TABLE ladder_rungs (
-  job_id                TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-  name                  TEXT NOT NULL,
-  codec                 TEXT NOT NULL,
-  size                  INTEGER NOT NULL,
-  status                TEXT NOT NULL CHECK (status IN ('packaged', 'dropped')),
-  mode                  TEXT NOT NULL CHECK (mode IN ('vbr', 'crf', 'cap')),
-  crf                   REAL,
-  target_kbps           REAL NOT NULL,
-  predicted_kbps        REAL,
-  predicted_psnr        REAL,
-  predicted_ssim        REAL,
-  predicted_vmaf        REAL,
-  measured_peak_kbps    REAL,
-  measured_average_kbps REAL,
-  measured_psnr         REAL,
-  measured_ssim         REAL,
-  measured_vmaf         REAL,
-  reason                TEXT,
-  PRIMARY KEY (job_id, name)
-) STRICT;
-`;
 
 interface LadderRow {
   method: 'fixed' | 'auto';

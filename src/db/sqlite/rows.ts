@@ -9,7 +9,7 @@ import type {
   VideoRecord,
   VideoStatus,
   VideoSummary,
-} from './records.js';
+} from '../records.js';
 
 /**
  * Rows exactly as better-sqlite3 returns them (snake_case, JSON as text) and their

@@ -1,0 +1,95 @@
+/**
+ * Which metadata engine a target (`--db`, VIDPIPE_DB, the default path) names, by its scheme:
+ * one registry entry per scheme, each loading its engine module (and the driver under it) only
+ * when a target of that scheme is opened, the way storage loads S3. Callers get a MetadataStore
+ * and never ask which engine they hold.
+ *
+ * Targets: a path (`vidpipe.db`, `/var/lib/vidpipe.db`, `C:\data\vidpipe.db`), `sqlite:<path>`,
+ * or a `file:` URL: the SQLite engine. A URL with another scheme goes to that scheme's engine,
+ * or is refused (USAGE) when this vidpipe has none.
+ */
+import { fileURLToPath } from 'node:url';
+import { VidpipeError } from '../errors.js';
+import type { MetadataEngine, MetadataStore, MetadataStoreOptions, MetadataTarget } from './metadata-store.js';
+
+/** Engines by scheme. Adding one: its module under src/db/ (exporting `engine`) and one line here. */
+const METADATA_ENGINES: Record<string, () => Promise<MetadataEngine>> = {
+  sqlite: async () => (await import('./sqlite/engine.js')).engine,
+};
+
+/**
+ * Adds (or replaces) the engine of a scheme at run time: for tests and programs embedding
+ * vidpipe. vidpipe's own engines are the lines of METADATA_ENGINES above.
+ */
+export function registerMetadataEngine(scheme: string, load: () => Promise<MetadataEngine>): void {
+  METADATA_ENGINES[scheme.toLowerCase()] = load;
+}
+
+/** Schemes vidpipe knows of but does not ship an engine for yet: refused with what to use instead. */
+const PLANNED_ENGINES: Record<string, string> = {
+  postgres: 'PostgreSQL',
+  postgresql: 'PostgreSQL',
+};
+
+/** `scheme://…` or one of the schemes written without slashes; a bare `C:` drive letter is a path. */
+const URL_SCHEME = /^([a-z][a-z0-9+.-]+):(\/\/)?/i;
+
+/**
+ * Where `target` points and which engine opens it, without loading any engine. A plain path, or
+ * a name with a colon that is no URL (`my:db.sqlite`), stays a SQLite path as it always was.
+ */
+export function resolveMetadataTarget(target: string): MetadataTarget {
+  const match = URL_SCHEME.exec(target);
+  const scheme = match?.[1].toLowerCase();
+  if (scheme === 'sqlite') return { scheme: 'sqlite', location: sqlitePath(target, target.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')) };
+  if (scheme === 'file') return { scheme: 'sqlite', location: sqlitePath(target, fileUrlPath(target)) };
+  if (scheme !== undefined && (match?.[2] !== undefined || scheme in PLANNED_ENGINES || scheme in METADATA_ENGINES)) {
+    return { scheme, location: target };
+  }
+  return { scheme: 'sqlite', location: target };
+}
+
+/** Opens (creating and migrating where the engine does) the metadata database `target` names. */
+export async function openMetadata(target: string, options?: MetadataStoreOptions): Promise<MetadataStore> {
+  const resolved = resolveMetadataTarget(target);
+  const load = METADATA_ENGINES[resolved.scheme];
+  if (!load) throw unknownEngine(resolved.scheme);
+  return (await load()).open(resolved, options);
+}
+
+/** Opens the metadata database, runs `body` with it and closes it again, also when `body` throws. */
+export async function withMetadata<T>(target: string, body: (store: MetadataStore) => Promise<T> | T): Promise<T> {
+  const store = await openMetadata(target);
+  try {
+    return await body(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function unknownEngine(scheme: string): VidpipeError {
+  const planned = PLANNED_ENGINES[scheme];
+  if (planned) {
+    return new VidpipeError('USAGE', `--db ${scheme}://…: the ${planned} metadata engine is not available in this vidpipe`, {
+      hint: 'use a SQLite database file for --db / VIDPIPE_DB (a path, sqlite:PATH or file:///PATH)',
+    });
+  }
+  return new VidpipeError('USAGE', `--db ${scheme}://…: no metadata engine for the scheme "${scheme}:"`, {
+    hint: `give a SQLite database file (a path, sqlite:PATH or file:///PATH)${Object.keys(METADATA_ENGINES).length > 1 ? ` or a URL of: ${Object.keys(METADATA_ENGINES).join(', ')}` : ''}`,
+  });
+}
+
+function fileUrlPath(target: string): string {
+  try {
+    return fileURLToPath(target);
+  } catch (error) {
+    throw new VidpipeError('USAGE', `--db ${target}: not a usable file: URL (${(error as Error).message})`, {
+      hint: 'write file:///absolute/path/vidpipe.db, or give the path itself',
+    });
+  }
+}
+
+function sqlitePath(target: string, file: string): string {
+  if (file === '') throw new VidpipeError('USAGE', `--db ${target}: names no database file`, { hint: 'write sqlite:PATH, e.g. sqlite:./vidpipe.db' });
+  return file;
+}
