@@ -18,12 +18,16 @@ const NOMINAL_TEXT_BANDWIDTH = 1000;
 const THUMBNAIL_TILE_SCHEME = 'http://dashif.org/thumbnail_tile';
 /** Sheet durations are in milliseconds so a fractional interval × tile count stays exact enough. */
 const THUMBNAIL_TIMESCALE = 1000;
+/** Common Encryption's MPD namespace (cenc:default_KID, cenc:pssh; ISO/IEC 23001-7 §11.2). */
+const CENC_NAMESPACE = 'urn:mpeg:cenc:2013';
 
 interface XmlElement {
   name: string;
   attributes: [string, string | number | undefined][];
   children?: XmlElement[];
   text?: string;
+  /** Children given as XML text by a key provider, written as they are. */
+  childrenXml?: string;
 }
 
 export function writeMpd(model: PackageModel): string {
@@ -38,6 +42,7 @@ export function writeMpd(model: PackageModel): string {
     name: 'MPD',
     attributes: [
       ['xmlns', 'urn:mpeg:dash:schema:mpd:2011'],
+      ['xmlns:cenc', [...model.videos, ...model.audios].some((track) => (track.protection?.dash.length ?? 0) > 0) ? CENC_NAMESPACE : undefined],
       ['type', 'static'],
       ['profiles', PROFILES],
       ['mediaPresentationDuration', isoDuration(model.durationSeconds)],
@@ -77,7 +82,7 @@ function videoAdaptationSets(videos: VideoTrack[]): XmlElement[] {
         ['maxHeight', Math.max(...tracks.map((track) => track.height))],
         ['maxFrameRate', frameRateValue(fastest.frameRate)],
       ],
-      [],
+      contentProtection(tracks),
       byBandwidth(tracks).map(videoRepresentation),
     );
   });
@@ -97,7 +102,7 @@ function audioAdaptationSets(audios: AudioTrack[]): XmlElement[] {
         ['segmentAlignment', 'true'],
         ['startWithSAP', '1'],
       ],
-      tracks.some((track) => track.isDefault) ? [role('main')] : [],
+      [...contentProtection(tracks), ...(tracks.some((track) => track.isDefault) ? [role('main')] : [])],
       byBandwidth(tracks).map(audioRepresentation),
     ),
   );
@@ -179,6 +184,27 @@ function adaptationSet(
 /** Rule 33: AdaptationSet ids are unique within the Period. */
 function withId(set: XmlElement, index: number): XmlElement {
   return { ...set, attributes: [['id', index], ...set.attributes] };
+}
+
+/**
+ * The ContentProtection elements of a set (before its Role, as the schema orders them): its
+ * tracks are of one type, encrypted under one key, so they signal alike.
+ */
+function contentProtection(tracks: TrackBase[]): XmlElement[] {
+  const signalled = tracks.map((track) => JSON.stringify(track.protection?.dash ?? []));
+  if (new Set(signalled).size > 1) throw new VidpipeError('INTERNAL', `the tracks ${tracks.map((track) => track.id).join(', ')} of one AdaptationSet are protected differently`);
+  return (tracks[0]?.protection?.dash ?? []).map((element) => ({
+    name: 'ContentProtection',
+    attributes: [
+      ['schemeIdUri', element.schemeIdUri],
+      ['value', element.value],
+      ['cenc:default_KID', element.defaultKid],
+      ['robustness', element.robustness],
+    ],
+    ...(element.childrenXml !== undefined
+      ? { childrenXml: element.childrenXml }
+      : { children: element.pssh ? [{ name: 'cenc:pssh', attributes: [], text: element.pssh }] : [] }),
+  }));
 }
 
 function role(value: string): XmlElement {
@@ -377,6 +403,7 @@ function renderXml(element: XmlElement, indent: string): string {
     .join('');
   const open = `${indent}<${element.name}${attributes}`;
   if (element.text !== undefined) return `${open}>${escapeXml(element.text)}</${element.name}>\n`;
+  if (element.childrenXml !== undefined) return `${open}>\n${indent}  ${element.childrenXml.trim()}\n${indent}</${element.name}>\n`;
   if (!element.children || element.children.length === 0) return `${open}/>\n`;
   const children = element.children.map((child) => renderXml(child, `${indent}  `)).join('');
   return `${open}>\n${children}${indent}</${element.name}>\n`;

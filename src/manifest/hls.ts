@@ -21,6 +21,8 @@ const VERSION_DECIMAL_EXTINF = 3;
 const VERSION_BYTERANGE_IFRAMES = 4;
 const VERSION_MAP_IN_IFRAME_PLAYLIST = 5;
 const VERSION_MAP_IN_MEDIA_PLAYLIST = 6;
+const VERSION_KEY_IV = 2;
+const VERSION_KEYFORMAT = 5;
 
 /** Apple 1.32: the first-listed variant should be about 2000 kb/s. */
 const PREFERRED_FIRST_VARIANT_BPS = 2_000_000;
@@ -49,6 +51,8 @@ export function writeMultivariantPlaylist(model: PackageModel): string {
 
   const audioOnly = model.videos.length === 0;
   const lines = ['#EXTM3U', `#EXT-X-VERSION:${multivariantVersion(model)}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
+  // RFC 8216 §4.3.4.5: lets a player fetch the keys before it loads a media playlist.
+  for (const attributes of sessionKeys(model)) lines.push(`#EXT-X-SESSION-KEY:${attributes}`);
   // Audio-only variants point at the audio playlists directly, so a TYPE=AUDIO group would be unused.
   if (!audioOnly) {
     for (const track of hlsAudioTracks(model)) lines.push(audioMediaTag(track, names.get(track)!));
@@ -80,8 +84,29 @@ function multivariantVersion(model: PackageModel): number {
     ...model.videos.filter((video) => video.keyFrames.length > 0).map(iFramePlaylistVersion),
     ...hlsAudioTracks(model).map(mediaPlaylistVersion),
     ...model.subtitles.map(() => VERSION_DECIMAL_EXTINF),
+    keyTagsVersion(sessionKeys(model)),
   ];
   return Math.max(1, ...versions);
+}
+
+/** The EXT-X-SESSION-KEY attribute lists of every HLS track, each once. */
+function sessionKeys(model: PackageModel): string[] {
+  return unique([...model.videos, ...hlsAudioTracks(model)].flatMap((track) => track.protection?.hlsSessionKeys ?? []));
+}
+
+/** RFC 8216 §7: IV needs version 2, KEYFORMAT and KEYFORMATVERSIONS version 5. */
+function keyTagsVersion(attributeLists: string[]): number {
+  if (attributeLists.some((attributes) => /(^|,)KEYFORMAT(VERSIONS)?=/.test(attributes))) return VERSION_KEYFORMAT;
+  if (attributeLists.some((attributes) => /(^|,)IV=/.test(attributes))) return VERSION_KEY_IV;
+  return 1;
+}
+
+/**
+ * The track's EXT-X-KEY tags. They follow EXT-X-MAP: a key applies to the EXT-X-MAP after it too,
+ * and the init segment is clear (RFC 8216 §4.3.2.4–5, content-protection.md §2).
+ */
+function keyTags(track: TrackBase): string[] {
+  return (track.protection?.hlsKeys ?? []).map((attributes) => `#EXT-X-KEY:${attributes}`);
 }
 
 /** Apple lists AAC but not Opus (rule 29), so Opus renditions exist only in the MPD. */
@@ -276,6 +301,7 @@ export function writeMediaPlaylist(
 
   const lines = playlistHeader(mediaPlaylistVersion(track), targetDuration);
   if (hasInitSegment(track)) lines.push(`#EXT-X-MAP:URI=${quoted(relativeUri(track.playlistUri, track.initUri))}`);
+  lines.push(...keyTags(track));
   track.segments.forEach((segment, index) => {
     lines.push(`#EXTINF:${durations[index]},`, relativeUri(track.playlistUri, segment.uri));
   });
@@ -317,6 +343,8 @@ export function writeIFramePlaylist(track: VideoTrack, _model: PackageModel): st
   const targetDuration = targetDurationOf(durations, `${track.id} I-frames`);
   const lines = playlistHeader(iFramePlaylistVersion(track), targetDuration, ['#EXT-X-I-FRAMES-ONLY']);
   if (hasInitSegment(track)) lines.push(`#EXT-X-MAP:URI=${quoted(relativeUri(playlistUri, track.initUri))}`);
+  // The byte ranges point into the same encrypted segments: the same keys.
+  lines.push(...keyTags(track));
   keyFrames.forEach((keyFrame, index) => {
     lines.push(
       `#EXTINF:${durations[index]},`,
@@ -343,11 +371,11 @@ export function writeSubtitlePlaylist(track: SubtitleTrack, _model: PackageModel
 }
 
 function mediaPlaylistVersion(track: TrackBase): number {
-  return hasInitSegment(track) ? VERSION_MAP_IN_MEDIA_PLAYLIST : VERSION_DECIMAL_EXTINF;
+  return Math.max(hasInitSegment(track) ? VERSION_MAP_IN_MEDIA_PLAYLIST : VERSION_DECIMAL_EXTINF, keyTagsVersion(track.protection?.hlsKeys ?? []));
 }
 
 function iFramePlaylistVersion(track: TrackBase): number {
-  return hasInitSegment(track) ? VERSION_MAP_IN_IFRAME_PLAYLIST : VERSION_BYTERANGE_IFRAMES;
+  return Math.max(hasInitSegment(track) ? VERSION_MAP_IN_IFRAME_PLAYLIST : VERSION_BYTERANGE_IFRAMES, keyTagsVersion(track.protection?.hlsKeys ?? []));
 }
 
 /** Header shared by every VOD media playlist (rules 18, 21; rule 11 also holds per playlist). */

@@ -42,6 +42,34 @@ export interface TrackBase {
   peakBitrate: number;
   /** Average segment bit rate (RFC 8216 §4.1), bits/s. */
   averageBitrate: number;
+  /** How the track's segments are encrypted, as its manifests signal it; absent: clear. */
+  protection?: TrackProtection;
+}
+
+/**
+ * A protected track's signalling (content-protection.md §2, §4): what its playlists and its DASH
+ * AdaptationSet say. Key IDs and DRM systems' data only, never a key.
+ */
+export interface TrackProtection {
+  /** Attribute lists of the EXT-X-KEY tags of its media and I-frame playlists (METHOD=…,URI="…",…), one per KEYFORMAT. */
+  hlsKeys: string[];
+  /** Attribute lists of the multivariant playlist's EXT-X-SESSION-KEY tags for it. */
+  hlsSessionKeys: string[];
+  /** The ContentProtection elements of its AdaptationSet; empty for a scheme DASH cannot signal (whole-segment AES-128). */
+  dash: DashContentProtection[];
+}
+
+/** One DASH ContentProtection element (ISO/IEC 23009-1 §5.8.4.1, DASH-IF IOP 7.4). */
+export interface DashContentProtection {
+  schemeIdUri: string;
+  value?: string;
+  /** `cenc:default_KID`, UUID form. */
+  defaultKid?: string;
+  robustness?: string;
+  /** A complete pssh box, base64: the `cenc:pssh` child. */
+  pssh?: string;
+  /** Children given as XML by the key provider (CPIX ContentProtectionData), written as they are instead of `pssh`. */
+  childrenXml?: string;
 }
 
 export type VideoRange = 'SDR' | 'PQ' | 'HLG';

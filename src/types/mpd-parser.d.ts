@@ -19,6 +19,8 @@ declare module 'mpd-parser' {
     };
     resolvedUri: string;
     segments: ParsedSegment[];
+    /** By key system ('mp4protection', 'com.widevine.alpha', 'org.w3.clearkey' …): the element's attributes and its cenc:pssh. */
+    contentProtection?: Record<string, { attributes?: Record<string, string>; pssh?: Uint8Array }>;
   }
   export interface ParsedMediaGroup {
     language: string;
