@@ -1,3 +1,4 @@
+import { buildVideoPacketCountArgs } from './args/inspect.js';
 import { runCapture } from './run.js';
 import { VidpipeError, tailLines } from '../errors.js';
 import { countVideoSamples } from '../media/mp4-file.js';
@@ -20,7 +21,7 @@ export async function countVideoFrames(ffprobe: string, path: string, signal?: A
   if (samples !== undefined) return samples;
   const { stdout, stderr, exitCode } = await runCapture(
     ffprobe,
-    ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', path],
+    buildVideoPacketCountArgs(path),
     { signal, label: 'count frames' },
   );
   const count = Number.parseInt(stdout.trim(), 10);

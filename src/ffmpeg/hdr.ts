@@ -1,5 +1,5 @@
 import { runCapture } from './run.js';
-import { safeInputPath } from './probe.js';
+import { buildFirstFrameSideDataArgs } from './args/inspect.js';
 
 /** Transfer of an HDR source; SDR sources have none. */
 export type HdrTransfer = 'PQ' | 'HLG';
@@ -56,7 +56,7 @@ export function parseHdrSideData(sideData: RawSideData[]): HdrStaticMetadata {
 export async function probeHdrStaticMetadata(ffprobe: string, path: string, streamIndex: number, signal?: AbortSignal): Promise<HdrStaticMetadata> {
   const result = await runCapture(
     ffprobe,
-    ['-v', 'error', '-select_streams', String(streamIndex), '-read_intervals', '%+#1', '-show_frames', '-show_entries', 'frame=side_data_list', '-of', 'json', safeInputPath(path)],
+    buildFirstFrameSideDataArgs(path, streamIndex),
     { signal, label: 'probe HDR metadata' },
   );
   if (result.exitCode !== 0) return {};

@@ -2,6 +2,7 @@ import { constants, type Stats } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { VidpipeError, isVidpipeError, tailLines } from '../errors.js';
 import { sourceLanguage } from '../manifest/language.js';
+import { buildFieldOrderArgs, buildProbeArgs } from './args/inspect.js';
 import { runCapture } from './run.js';
 
 /** A rational number as ffprobe reports it ("30000/1001"). */
@@ -425,10 +426,7 @@ export async function probeFile(ffprobe: string, path: string, signal?: AbortSig
 async function runProbe(ffprobe: string, path: string, size: number, signal: AbortSignal | undefined, options: ProbeOptions): Promise<MediaProbe> {
   if (size === 0) throw new VidpipeError('INPUT_INVALID', `${path} is empty (0 bytes)`);
 
-  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '-show_programs', '--', path];
-  // `--` is not understood by every ffprobe; a leading `-` in a name is neutralised with a path prefix instead.
-  args.splice(args.indexOf('--'), 2, safeInputPath(path));
-  const { stdout, stderr, exitCode } = await runCapture(ffprobe, args, { signal, label: 'probe' });
+  const { stdout, stderr, exitCode } = await runCapture(ffprobe, buildProbeArgs(path), { signal, label: 'probe' });
   if (exitCode !== 0) {
     const reason = probeFailureReason(stderr) || 'ffprobe cannot read it';
     throw new VidpipeError('INPUT_INVALID', `${path} is not a readable media file: ${reason}`, { stderrTail: tailLines(stderr) });
@@ -452,8 +450,7 @@ async function runProbe(ffprobe: string, path: string, size: number, signal: Abo
  * MP4, so the first decoded frames' own flags decide: interlaced when most of them say so.
  */
 async function fieldOrderFromFrames(ffprobe: string, path: string, streamIndex: number, signal?: AbortSignal): Promise<string | undefined> {
-  const args = ['-v', 'error', '-select_streams', String(streamIndex), '-read_intervals', '%+#8', '-show_entries', 'frame=interlaced_frame,top_field_first', '-of', 'json', safeInputPath(path)];
-  const { stdout, exitCode } = await runCapture(ffprobe, args, { signal, label: 'probe field order' });
+  const { stdout, exitCode } = await runCapture(ffprobe, buildFieldOrderArgs(path, streamIndex), { signal, label: 'probe field order' });
   if (exitCode !== 0) return undefined;
   let frames: { interlaced_frame?: number; top_field_first?: number }[];
   try {
@@ -479,15 +476,4 @@ export function probeFailureReason(stderr: string): string {
     .map((line) => line.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/i, '').replace(/^.*?:\s+(?=[A-Z])/, '').trim())
     .filter((line, i, all) => line !== '' && all.indexOf(line) === i);
   return messages.slice(-2).join('; ');
-}
-
-/**
- * ffmpeg treats an argument starting with '-' as an option and "name:..." as a protocol.
- * Local paths are passed as absolute paths or with a "./" prefix (and "file:" for colons).
- */
-export function safeInputPath(path: string): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) return path; // already a URL ffmpeg understands
-  if (path.startsWith('/')) return path.includes(':') ? `file:${path}` : path;
-  const relative = path.startsWith('./') || path.startsWith('../') ? path : `./${path}`;
-  return relative.includes(':') ? `file:${relative}` : relative;
 }

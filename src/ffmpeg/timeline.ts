@@ -6,7 +6,7 @@
  * wrong (a cut-off upload); the packets are what the source holds.
  */
 import { VidpipeError, tailLines } from '../errors.js';
-import { safeInputPath } from './probe.js';
+import { buildPacketListArgs } from './args/inspect.js';
 import { runCapture } from './run.js';
 
 /** A decode timestamp going back by more than this restarts the timeline (files joined with `cat`). */
@@ -161,8 +161,7 @@ function scanTimeoutMs(sizeBytes: number): number {
 export async function readTimeline(ffprobe: string, path: string, sizeBytes: number, signal?: AbortSignal): Promise<InputTimeline> {
   const { stdout, stderr, exitCode } = await runCapture(
     ffprobe,
-    // csv, not json: a 3-hour film has a million packets, each line counts.
-    ['-v', 'error', '-show_entries', `packet=${PACKET_FIELDS.join(',')}`, '-of', 'csv=p=0', safeInputPath(path)],
+    buildPacketListArgs(path, PACKET_FIELDS),
     { signal, label: 'read packets', timeoutMs: scanTimeoutMs(sizeBytes) },
   );
   const streams = parsePacketLines(stdout);

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { describeInit } from '../media/codec-strings.js';
 import { averageSegmentBitrate, measureTrack, peakSegmentBitrate } from '../media/measure.js';
 import { runCapture } from '../ffmpeg/run.js';
-import { buildStreamRemuxArgs } from '../ffmpeg/args/inspect.js';
-import { safeInputPath } from '../ffmpeg/probe.js';
+import { buildSegmentPacketsArgs, buildStreamRemuxArgs } from '../ffmpeg/args/inspect.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
 import type { MediaPlaylist } from './hls-playlist.js';
 import type { PackageReader } from './source.js';
@@ -154,8 +153,7 @@ interface ProbeStream {
 }
 
 async function probeTs(ffprobe: string, path: string): Promise<{ streams: ProbeStream[]; packets: ProbePacket[] }> {
-  const entries = 'stream=index,codec_type,width,height,avg_frame_rate,channels:packet=stream_index,pts_time,duration_time,flags';
-  const result = await runCapture(ffprobe, ['-v', 'error', '-of', 'json', '-show_entries', entries, safeInputPath(path)], { label: 'validate probe' });
+  const result = await runCapture(ffprobe, buildSegmentPacketsArgs(path), { label: 'validate probe' });
   if (result.exitCode !== 0) throw new Error(`ffprobe cannot read ${path}: ${result.stderr.trim().split('\n').pop()}`);
   const json = JSON.parse(result.stdout) as { streams?: ProbeStream[]; packets?: ProbePacket[] };
   return { streams: json.streams ?? [], packets: json.packets ?? [] };

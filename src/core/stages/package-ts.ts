@@ -3,6 +3,7 @@ import { join, relative, sep } from 'node:path';
 import { averageSegmentBitrate, iFrameBitrates, peakSegmentBitrate, targetDuration } from '../../media/measure.js';
 import type { KeyFrameRange, PackageModel, VideoTrack } from '../../manifest/model.js';
 import type { Rendition } from '../ladder.js';
+import { buildVideoPacketPositionsArgs } from '../../ffmpeg/args/inspect.js';
 import { buildTsPackageArgs } from '../../ffmpeg/args/package-ts.js';
 import { VidpipeError } from '../../errors.js';
 import type { StageContext } from '../stage.js';
@@ -93,7 +94,7 @@ interface VideoPacket {
 
 /** Byte positions (the TS packet where each PES starts) of the video packets, from ffprobe. */
 async function videoPacketPositions(ctx: StageContext, path: string): Promise<VideoPacket[]> {
-  const stdout = await ctx.ffmpeg.probe(['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pos,pts_time,flags', '-of', 'json', path], `probe ${path}`);
+  const stdout = await ctx.ffmpeg.probe(buildVideoPacketPositionsArgs(path), `probe ${path}`);
   const packets = (JSON.parse(stdout) as { packets?: { pos?: string; pts_time?: string; flags?: string }[] }).packets ?? [];
   return packets.map((p) => ({ pos: Number(p.pos), ptsSeconds: Number(p.pts_time), key: (p.flags ?? '').startsWith('K') })).sort((a, b) => a.pos - b.pos);
 }

@@ -1,4 +1,4 @@
-import { safeInputPath } from '../probe.js';
+import { safeInputPath } from './input-path.js';
 import type { AudioOutputParams } from './params.js';
 
 /** EBU R128 values as loudnorm measures them: LUFS, LU and dBTP. */

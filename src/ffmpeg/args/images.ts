@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { safeInputPath, type VideoStreamInfo } from '../probe.js';
+import type { VideoStreamInfo } from '../probe.js';
+import { safeInputPath } from './input-path.js';
 
 /**
  * ffmpeg argument builders for still images: poster candidates and poster, storyboard

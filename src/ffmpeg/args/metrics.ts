@@ -1,5 +1,5 @@
 import type { Rational } from '../probe.js';
-import { safeInputPath } from '../probe.js';
+import { safeInputPath } from './input-path.js';
 import { escapeFilterValue } from './images.js';
 import { rationalText } from './video.js';
 

@@ -1,5 +1,5 @@
 import type { Rational } from '../probe.js';
-import { safeInputPath } from '../probe.js';
+import { safeInputPath } from './input-path.js';
 import type { ChunkFrames } from './params.js';
 import { escapeFilterValue } from './images.js';
 import { chunkFrameSteps, chunkInputArgs } from './video.js';

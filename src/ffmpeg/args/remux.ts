@@ -1,4 +1,4 @@
-import { safeInputPath } from '../probe.js';
+import { safeInputPath } from './input-path.js';
 
 /**
  * Copies the streams a job uses, untouched, into Matroska: an indexed container (Cues mark every

@@ -1,4 +1,4 @@
-import { safeInputPath } from '../probe.js';
+import { safeInputPath } from './input-path.js';
 
 export interface SubtitleExtractInput {
   input: string;

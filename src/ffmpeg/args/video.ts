@@ -1,5 +1,5 @@
 import type { Rational } from '../probe.js';
-import { safeInputPath } from '../probe.js';
+import { safeInputPath } from './input-path.js';
 import type { ChunkFrames, VideoOutputParams } from './params.js';
 import { svtAv1HdrParams, x265HdrParams, type HdrStaticMetadata, type HdrTransfer } from '../hdr.js';
 import { WARMS_UP } from './encoders.js';
