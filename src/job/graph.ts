@@ -26,7 +26,7 @@ import { availableParallelism } from 'node:os';
 import type { DagTask } from '../core/dag.js';
 import type { JobPlan } from '../core/plan.js';
 import type { StageContext } from '../core/stage.js';
-import { copySource, inPlace, type SourceFile } from '../ffmpeg/integrity.js';
+import { copySource, inPlace, type SourceFile } from '../ffmpeg/source-file.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
 import { FfmpegRunner } from '../ffmpeg/runner.js';
 import { assertEncoders, detectCapabilities } from '../ffmpeg/capabilities.js';

@@ -4,7 +4,7 @@
  * that grows the graph teaches the state is in its row of NODE_KINDS (nodes.ts).
  */
 import type { JobPlan } from '../core/plan.js';
-import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
+import type { InspectedSource, SourceFile } from '../ffmpeg/source-file.js';
 import { shareableSettings, type JobSettings } from '../settings/job-settings.js';
 import type { PackageRequest } from '../storage/publish.js';
 import type { TitleAnalysis } from '../ladder/analyse.js';

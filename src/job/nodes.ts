@@ -10,7 +10,7 @@
  * and its kind here, its node in the builder of its area (graph/*.ts): docs/architecture.md.
  */
 import { VidpipeError } from '../errors.js';
-import { inPlace, type InspectedSource, type SourceFile } from '../ffmpeg/integrity.js';
+import { inPlace, type InspectedSource, type SourceFile } from '../ffmpeg/source-file.js';
 import { withRenditions, type JobPlan } from '../core/plan.js';
 import type { EncodedChunk } from '../core/stages/encode-video.js';
 import type { EncodedAudio } from '../core/stages/encode-audio.js';

@@ -5,7 +5,7 @@
  */
 import type { JobPlan } from '../core/plan.js';
 import { hashTree } from '../core/ids.js';
-import type { SourceFile } from '../ffmpeg/integrity.js';
+import type { SourceFile } from '../ffmpeg/source-file.js';
 import { writePackageSummary, type TimelineTask } from '../core/package-summary.js';
 import { listPackageFiles } from '../storage/package-files.js';
 import { publishRelease, type ChosenPackage, type PublishTarget } from '../storage/publish.js';

@@ -12,7 +12,7 @@ import type { MetadataStore } from '../db/metadata-store.js';
 import type { StartJobInput, TaskPatch } from '../db/records.js';
 import { isVidpipeError, type ErrorCode } from '../errors.js';
 import type { JobPlan } from '../core/plan.js';
-import type { SourceFile } from '../ffmpeg/integrity.js';
+import type { SourceFile } from '../ffmpeg/source-file.js';
 import { shareableSettings, type JobSettings } from '../settings/job-settings.js';
 import type { JobOptions } from './job-options.js';
 import { NodeResultsView, node, type PublishOutput } from './nodes.js';

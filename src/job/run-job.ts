@@ -26,7 +26,7 @@ import type { TaskPatch } from '../db/records.js';
 import { VidpipeError, toVidpipeError } from '../errors.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
 import { detectCapabilities } from '../ffmpeg/capabilities.js';
-import { inspectSource } from '../ffmpeg/integrity.js';
+import { inspectSource } from '../ffmpeg/source-file.js';
 import type { MediaProbe } from '../ffmpeg/probe.js';
 import { TaskTimeline } from '../core/package-summary.js';
 import { defaultWorkRoot, type JobSettings } from '../settings/job-settings.js';

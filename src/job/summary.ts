@@ -5,7 +5,7 @@
  * contract are only ever added, never renamed or removed.
  */
 import type { TrackBase } from '../manifest/model.js';
-import type { SourceFile } from '../ffmpeg/integrity.js';
+import type { SourceFile } from '../ffmpeg/source-file.js';
 import { programLabel } from '../ffmpeg/probe.js';
 import type { GainPlan, LoudnessMeasurement } from '../ffmpeg/args/audio.js';
 import type { JobPlan } from '../core/plan.js';

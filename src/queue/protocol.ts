@@ -5,7 +5,7 @@
 import { isAbsolute, relative, sep } from 'node:path';
 import { VidpipeError } from '../errors.js';
 import type { JobPlan } from '../core/plan.js';
-import type { InspectedSource, SourceFile } from '../ffmpeg/integrity.js';
+import type { InspectedSource, SourceFile } from '../ffmpeg/source-file.js';
 import type { JobOptions, SentGraphState } from '../job/job-options.js';
 
 /** One queue for every task of every job: any worker can run any task. */

@@ -137,7 +137,7 @@ describe('adding a stage by the recipe of docs/architecture.md', () => {
     const { buildJobGraph } = await load<typeof import('../../src/job/graph.js')>('src/job/graph.js');
     const { receivedState, sentState } = await load<typeof import('../../src/job/job-options.js')>('src/job/job-options.js');
     const { kindSpec, recalledResults } = await load<typeof import('../../src/job/nodes.js')>('src/job/nodes.js');
-    const { inspectSource, inPlace } = await load<typeof import('../../src/ffmpeg/integrity.js')>('src/ffmpeg/integrity.js');
+    const { inspectSource, inPlace } = await load<typeof import('../../src/ffmpeg/source-file.js')>('src/ffmpeg/source-file.js');
     const settings = { ...DEFAULT_SETTINGS, concurrency: 2 };
     const view = await previewJob({ input, out: join(dir, 'planned'), settings, binaries, dbPath: join(dir, 'unused.db'), workRoot: join(dir, 'work') });
     assert.deepEqual(view.tasks.find((t) => t.id === 'recipe-note')?.dependsOn, ['plan']);

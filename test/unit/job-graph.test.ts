@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Dag, type DagTask } from '../../src/core/dag.js';
 import { planJob, withRenditions } from '../../src/core/plan.js';
 import { parseProbe, type MediaProbe } from '../../src/ffmpeg/probe.js';
-import type { InspectedSource } from '../../src/ffmpeg/integrity.js';
+import type { InspectedSource } from '../../src/ffmpeg/source-file.js';
 import { FfmpegRunner } from '../../src/ffmpeg/runner.js';
 import { buildJobGraph, type JobEnvironment } from '../../src/job/graph.js';
 import type { GraphState, JobOptions } from '../../src/job/job-options.js';

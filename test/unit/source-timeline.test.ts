@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePacketLines, type InputTimeline } from '../../src/ffmpeg/timeline.js';
-import { applyTimeline, assertContinuousClock, assertNotTruncated, assertOneContinuousProgram, remuxReason } from '../../src/ffmpeg/integrity.js';
+import { applyTimeline, assertContinuousClock, assertNotTruncated, assertOneContinuousProgram, remuxReason } from '../../src/ffmpeg/input-policy.js';
 import { parseProbe } from '../../src/ffmpeg/probe.js';
 import { countDecodeErrors } from '../../src/ffmpeg/decode-errors.js';
 import { maxDecodeErrorsFor } from '../../src/core/plan.js';

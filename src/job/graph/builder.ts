@@ -9,7 +9,7 @@ import type { DagTask } from '../../core/dag.js';
 import type { JobPlan } from '../../core/plan.js';
 import type { StageContext } from '../../core/stage.js';
 import { packageTrack, type PackagedTrack } from '../../core/stages/package.js';
-import type { InspectedSource, SourceFile } from '../../ffmpeg/integrity.js';
+import type { InspectedSource, SourceFile } from '../../ffmpeg/source-file.js';
 import type { JobOptions, JobSite } from '../job-options.js';
 import { NODE_KINDS, NodeResultsView, node, type NodeKind, type NodeRef, type NodeResults } from '../nodes.js';
 import type { PublishEnvironment } from '../publish.js';
