@@ -15,8 +15,8 @@
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VidpipeError, toVidpipeError } from '../errors.js';
-import type { S3Options } from '../storage/s3.js';
-import { parseObjectUri } from '../storage/uri.js';
+import type { StorageConfig } from '../storage/backend.js';
+import { objectVersion } from '../storage/backends.js';
 
 export interface SourceIdentity {
   size: number;
@@ -67,20 +67,14 @@ export async function assertSourceUnchanged(path: string, before: SourceIdentity
 }
 
 /** Throws SOURCE_CHANGED when the object is gone or another version of it replaced the one downloaded. */
-export async function assertObjectUnchanged(object: ObjectVersion, s3: S3Options | undefined, signal?: AbortSignal): Promise<void> {
-  // Loaded for s3:// inputs only: a local run never needs the AWS SDK.
-  const { createS3Client, headObject } = await import('../storage/s3.js');
-  const { bucket, key } = parseObjectUri(object.uri);
-  const client = createS3Client(s3);
+export async function assertObjectUnchanged(object: ObjectVersion, storage: StorageConfig | undefined, signal?: AbortSignal): Promise<void> {
   let now;
   try {
-    now = await headObject(client, bucket, key, signal);
+    now = await objectVersion(object.uri, storage ?? {}, signal);
   } catch (error) {
     const failure = toVidpipeError(error);
     if (failure.code === 'INTERRUPTED') throw failure;
     throw new VidpipeError('STORAGE_FAILED', `cannot check that ${object.uri} is still the version that was transcoded: ${failure.message}`, { cause: error, hint: failure.hint });
-  } finally {
-    client.destroy();
   }
   let change: string | undefined;
   if (!now) change = 'it was deleted';
@@ -93,8 +87,8 @@ export async function assertObjectUnchanged(object: ObjectVersion, s3: S3Options
  * Checks that the source is still the version the job read. With `quietMs`, a local file
  * modified less than that long ago is checked again until it has been unchanged that long.
  */
-export async function assertSourceCurrent(source: SourceVersion, options: { s3?: S3Options; signal?: AbortSignal; quietMs?: number } = {}): Promise<void> {
-  if (source.object) await assertObjectUnchanged(source.object, options.s3, options.signal);
+export async function assertSourceCurrent(source: SourceVersion, options: { storage?: StorageConfig; signal?: AbortSignal; quietMs?: number } = {}): Promise<void> {
+  if (source.object) await assertObjectUnchanged(source.object, options.storage, options.signal);
   if (!source.file) return;
   await assertSourceUnchanged(source.path, source.file);
   // A modification time in the future (another machine's clock) waits no longer than a recent one.

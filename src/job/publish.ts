@@ -9,15 +9,15 @@ import type { SourceFile } from '../ffmpeg/source-file.js';
 import { writePackageSummary, type TimelineTask } from '../core/package-summary.js';
 import { listPackageFiles } from '../storage/package-files.js';
 import { publishRelease, type ChosenPackage, type PublishTarget } from '../storage/publish.js';
-import type { S3Options } from '../storage/s3.js';
-import { parseLocation } from '../storage/uri.js';
+import { parseLocation, type StorageConfig } from '../storage/index.js';
 import type { JobOptions } from './job-options.js';
 import type { NodeResultsView, PublishOutput } from './nodes.js';
 import { sourceSummary, succeededResult, type ResultBase } from './summary.js';
 
 /** What publishing needs from the machine that does it. */
 export interface PublishEnvironment {
-  s3?: S3Options;
+  /** Each backend's settings, as this machine resolved them. */
+  storage?: StorageConfig;
   /**
    * Runs before anything is sent and again right before the package goes live: a local run
    * checks that its input is still the version it hashed (core/source-identity.ts).
@@ -71,7 +71,7 @@ export async function publishJob(input: PublishInput, env: PublishEnvironment, s
   // after a newer one (whose job may publish first): checked before sending and before going live.
   const checkSource = async (): Promise<void> => env.beforePublish?.(signal);
   await checkSource();
-  const target: PublishTarget = { location: parseLocation(options.out), request: options.package, release: options.jobId, s3: env.s3 };
+  const target: PublishTarget = { location: parseLocation(options.out), request: options.package, release: options.jobId, storage: env.storage };
   return publishPackage(target, packageDir, signal, async (chosen) => {
     const report = env.report?.();
     // The package carries its own report (vidpipe.json) so `vidpipe serve` needs no database.

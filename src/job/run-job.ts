@@ -32,8 +32,9 @@ import { TaskTimeline } from '../core/package-summary.js';
 import { defaultWorkRoot, type JobSettings } from '../settings/job-settings.js';
 import { fetchInput, inputBaseName, type FetchedInput } from '../storage/index.js';
 import { packageUris, preflightPublish, type PublishTarget } from '../storage/publish.js';
-import type { S3Options } from '../storage/s3.js';
-import { parseLocation, sanitiseName } from '../storage/uri.js';
+import { localFolderOf } from '../storage/backends.js';
+import { parseLocation, type StorageConfig } from '../storage/index.js';
+import { sanitiseName } from '../storage/uri.js';
 import { buildJobGraph, stageContexts, type JobEnvironment } from './graph.js';
 import type { GraphState, JobOptions } from './job-options.js';
 import { kindSpec, learnFrom, node } from './nodes.js';
@@ -60,7 +61,8 @@ export interface JobRequest {
   settings: JobSettings;
   binaries: FfmpegBinaries;
   dbPath: string;
-  s3?: S3Options;
+  /** Each storage backend's settings (S3 endpoint, region …), resolved by the command. */
+  storage?: StorageConfig;
   /** User tags stored with the video (JSON column). */
   tags?: Record<string, string>;
   /** Where intermediate files go (default: the user's cache folder). */
@@ -80,8 +82,8 @@ export interface RemoteJob {
   options: JobOptions;
   /** What the graph builder knows so far: the state a worker rebuilds the graph from. */
   state(): GraphState;
-  /** The submitter's S3 settings (workers use their own endpoint first). */
-  s3?: S3Options;
+  /** The submitter's storage settings (workers use their own first). */
+  storage?: StorageConfig;
   /** Writes task fields the events do not carry (attempts, worker) to the job's task rows. */
   updateTask(taskId: string, patch: TaskPatch): void;
   /** The graph was handed over and this process does not wait for it: the result is 'queued'. */
@@ -182,7 +184,7 @@ export async function previewJob(request: JobRequest): Promise<TranscodePlanView
     options,
     contextFor: contextsFor(request.binaries, request.settings, state, scratchDir, new ChunkEncodeTracker(node.encodeVideo(0).kind), () => undefined),
     probe: async (signal) => {
-      const fetched = await fetchInput(request.input, inputsFolder(workRoot), request.s3, { signal, idleTimeoutMs: downloadIdleMs(request.settings) });
+      const fetched = await fetchInput(request.input, inputsFolder(workRoot), request.storage, { signal, idleTimeoutMs: downloadIdleMs(request.settings) });
       cleanups.push(fetched.cleanup);
       return inspectSource(request.binaries, fetched.localPath, { audioOnly: request.settings.audioOnly, signal });
     },
@@ -284,7 +286,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     const source = state.source!;
     await startRecord(source.probe, plan);
     // Probing and reading the packets took a while: a file still being written has grown since.
-    if (identified) await assertSourceCurrent(identified, { s3: request.s3, signal });
+    if (identified) await assertSourceCurrent(identified, { storage: request.storage, signal });
     result.kind = plan.kind;
     result.durationSeconds = round3(plan.durationSeconds);
     const summary = sourceSummary(source);
@@ -293,10 +295,10 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     if (summary || subtitleNotes.length > 0) result.source = { ...summary, notes: [...(summary?.notes ?? []), ...subtitleNotes] };
 
     const destination = parseLocation(request.out);
-    await assertFreeSpace(spaceNeeds(plan, workRoot, destination.kind === 'local' ? destination.path : undefined));
+    await assertFreeSpace(spaceNeeds(plan, workRoot, localFolderOf(destination)));
     // Each job publishes into its own folder below the package; the entry manifests switch over last.
     // Before any encode: which package this video goes to, and that it can be written there.
-    const target: PublishTarget = { location: destination, request: options.package, release: jobId, s3: request.s3 };
+    const target: PublishTarget = { location: destination, request: options.package, release: jobId, storage: request.storage };
     const chosen = await preflightPublish(target, entryManifestNames(plan), signal);
     // The publish node chooses again by the same rule; the outputs follow what it wrote.
     result.package = packageSummary(options, chosen);
@@ -345,7 +347,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     options,
     contextFor: contextsFor(request.binaries, settings, state, scratchDir, encodes, (id, fraction, etaSeconds) => emit({ jobId, type: 'task-progress', id, fraction, etaSeconds })),
     probe: async (signal) => {
-      const fetched = await fetchInput(request.input, inputsFolder(workRoot), request.s3, {
+      const fetched = await fetchInput(request.input, inputsFolder(workRoot), request.storage, {
         signal,
         idleTimeoutMs: downloadIdleMs(settings),
         onRetry: (message) => emit({ jobId, type: 'job-note', message }),
@@ -369,9 +371,9 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
       return inspected.value;
     },
     publishing: {
-      s3: request.s3,
+      storage: request.storage,
       beforePublish: async (signal) => {
-        if (identified) await assertSourceCurrent(identified, { s3: request.s3, signal, quietMs: request.sourceQuietMs ?? request.settings.sourceQuietSeconds * 1000 });
+        if (identified) await assertSourceCurrent(identified, { storage: request.storage, signal, quietMs: request.sourceQuietMs ?? request.settings.sourceQuietSeconds * 1000 });
       },
       report: () => ({ tasks: timeline.entries(), timings: spanSeconds(spans), resumed: result.resumed }),
     },
@@ -402,7 +404,7 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     await run(dag, { concurrency: settings.concurrency, signal: request.signal, onEvent: taskEvent, grow }, {
       options,
       state: () => state,
-      s3: request.s3,
+      storage: request.storage,
       updateTask: (taskId, patch) => recorder!.updateTask(taskId, patch),
       markQueued: () => void (result.status = 'queued'),
     });

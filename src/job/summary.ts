@@ -13,7 +13,7 @@ import type { LoudnessReport, LoudnessValues, QualityMetrics, RenditionSummary, 
 import { gainFor, TRUE_PEAK_LIMIT_DBTP } from '../core/stages/loudness.js';
 import type { ManifestsOutput } from '../core/stages/manifests.js';
 import { packageUris, type ChosenPackage } from '../storage/publish.js';
-import { parseLocation } from '../storage/uri.js';
+import { parseLocation } from '../storage/index.js';
 import { ladderReport } from '../ladder/report.js';
 import { NodeResultsView, node } from './nodes.js';
 import type { JobOptions } from './job-options.js';

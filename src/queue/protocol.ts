@@ -7,6 +7,7 @@ import { VidpipeError } from '../errors.js';
 import type { JobPlan } from '../core/plan.js';
 import type { InspectedSource, SourceFile } from '../ffmpeg/source-file.js';
 import type { JobOptions, SentGraphState } from '../job/job-options.js';
+import type { StorageConfig } from '../storage/backend.js';
 
 /** One queue for every task of every job: any worker can run any task. */
 export const TASK_QUEUE = 'vidpipe-tasks';
@@ -29,8 +30,8 @@ export interface QueuedJobSpec {
   files: { input: string; source?: string };
   /** Package name the submitter's preflight chose (what `vidpipe status` shows). */
   name: string;
-  /** Endpoint and region the submitter used; a worker's own --s3-endpoint wins. */
-  s3: { endpoint?: string; region?: string };
+  /** The submitter's storage settings that may travel (S3 endpoint and region, no credentials); a worker's own win. */
+  storage: StorageConfig;
   /** s3:// prefix for intermediate files: `<out>/.vidpipe-work/<jobId>/`. */
   workPrefix: string;
 }

@@ -1,6 +1,7 @@
 import { Job, Queue } from 'bullmq';
 import { VidpipeError } from '../errors.js';
-import { formatS3Uri, joinKey, parseLocation } from '../storage/uri.js';
+import { locationBelow, uriBelow } from '../storage/backends.js';
+import { parseLocation } from '../storage/index.js';
 import { NodeResultsView, node } from '../job/nodes.js';
 import type { EndedElsewhere } from '../job/records.js';
 import { TASK_QUEUE, taskJobId, type QueuedJobSpec, type TaskJobData, type TaskOutput, type TaskProgress } from './protocol.js';
@@ -111,10 +112,8 @@ export async function readQueuedJob(redisUrl: string, jobId: string): Promise<Qu
       const location = parseLocation(record.out);
       // The publish task chose the final package name (it differs from the submitter's if another video took that one meanwhile).
       const name = new NodeResultsView(new Map(Object.entries(rootJob.returnvalue?.results ?? {}))).find(node.publish)?.name ?? rootJob.data.spec.name;
-      if (location.kind === 's3') {
-        const uri = (key: string) => formatS3Uri(location.bucket, joinKey(location.prefix, `${name}/${key}`));
-        result.outputs = { root: `${formatS3Uri(location.bucket, joinKey(location.prefix, name))}/`, hls: uri('master.m3u8'), dash: uri('manifest.mpd') };
-      }
+      const root = locationBelow(location, name);
+      result.outputs = { root: root.text, hls: uriBelow(root, 'master.m3u8'), dash: uriBelow(root, 'manifest.mpd') };
     }
     if (status === 'failed') result.error = firstError ?? tasks.find((t) => t.id === record.root)?.error ?? 'failed';
     const failure = status === 'failed' && failed ? await taskError(queue, taskJobId(jobId, failed.id), failed.id, failed.reason) : undefined;

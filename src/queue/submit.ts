@@ -14,7 +14,8 @@ import { VidpipeError, toVidpipeError } from '../errors.js';
 import { sentState, shareableJobOptions } from '../job/job-options.js';
 import { NodeResultsView, kindSpec, node } from '../job/nodes.js';
 import type { GraphRunner, RemoteJob } from '../job/run-job.js';
-import { formatS3Uri, isS3Uri, parseLocation } from '../storage/uri.js';
+import { isShared, locationBelow, portableConfig } from '../storage/backends.js';
+import { parseLocation } from '../storage/index.js';
 import {
   ERROR_LOG_PREFIX,
   RETRY_DELAY_MS,
@@ -61,9 +62,9 @@ export async function redisOf(queue: Queue): Promise<{
   return (await queue.client) as never;
 }
 
-/** Workers on other machines must reach the source and the destination: both must be on S3. */
+/** Workers on other machines must reach the source and the destination: both must be on shared storage (S3). */
 export function assertQueueable(inputs: string[], out: string): void {
-  const local = [...inputs.filter((i) => !isS3Uri(i)), ...(isS3Uri(out) ? [] : [`--out ${out}`])];
+  const local = [...inputs.filter((i) => !isShared(i)), ...(isShared(out) ? [] : [`--out ${out}`])];
   if (local.length > 0) {
     throw new VidpipeError('USAGE', `--queue needs the inputs and --out on S3, where every worker can reach them; local: ${local.join(', ')}`, {
       hint: 'upload the source (aws s3 cp talk.mp4 s3://bucket/in/) and use --out s3://bucket/prefix',
@@ -73,8 +74,8 @@ export function assertQueueable(inputs: string[], out: string): void {
 
 export function workPrefixOf(out: string, jobId: string): string {
   const location = parseLocation(out);
-  if (location.kind !== 's3') throw new VidpipeError('USAGE', `--out ${out} is not on S3`);
-  return formatS3Uri(location.bucket, `${location.prefix}.vidpipe-work/${jobId}/`);
+  if (!isShared(location)) throw new VidpipeError('USAGE', `--out ${out} is not on S3`);
+  return locationBelow(location, `.vidpipe-work/${jobId}`).text;
 }
 
 export interface QueueRunnerOptions {
@@ -125,7 +126,7 @@ async function runOnQueue(dag: Dag, runOptions: RunDagOptions, job: RemoteJob, o
         state: sentState(job.state()),
         files: { input: job.options.input, ...(sourceUri ? { source: sourceUri } : {}) },
         name: job.options.package.name,
-        s3: { endpoint: job.s3?.endpoint, region: job.s3?.region },
+        storage: portableConfig(job.storage ?? {}),
         workPrefix,
       };
       record.root = tree.id;
@@ -146,7 +147,7 @@ async function runOnQueue(dag: Dag, runOptions: RunDagOptions, job: RemoteJob, o
         output = await finished;
       } catch (error) {
         await removeUnstarted(queue, jobId, byTask);
-        await deletePrefix(job.s3 ?? {}, workPrefix).catch(() => undefined);
+        await deletePrefix(job.storage ?? {}, workPrefix).catch(() => undefined);
         throw error;
       }
       // Every node of the flow is done; nodes no other task read have no result here.

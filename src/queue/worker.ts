@@ -20,11 +20,10 @@ import { receivedState } from '../job/job-options.js';
 import { kindSpec, node, recalledResults } from '../job/nodes.js';
 import { withOwnSecrets } from '../settings/job-settings.js';
 import { objectHeadersFor } from '../storage/content-types.js';
-import { fetchInput, openStore, type FetchedInput } from '../storage/index.js';
+import { connectTo, workerConfig } from '../storage/backends.js';
+import { fetchInput, openStore, parseLocation, type FetchedInput, type StorageConfig } from '../storage/index.js';
 import { putFiles, type ObjectStore } from '../storage/object-store.js';
 import { forEachLimit } from '../storage/package-files.js';
-import { configuredEndpoint, createS3Client, downloadObject, type S3Options } from '../storage/s3.js';
-import { parseLocation, parseObjectUri } from '../storage/uri.js';
 import { assertRedisReachable, redisConnection } from './connection.js';
 import {
   ERROR_LOG_PREFIX,
@@ -45,8 +44,8 @@ export interface WorkerConfig {
   /** Tasks run at once by this process. */
   concurrency: number;
   binaries: FfmpegBinaries;
-  /** This machine's S3 settings; they win over the submitter's. */
-  s3: S3Options;
+  /** This machine's storage settings (S3 endpoint …); they win over the submitter's. */
+  storage: StorageConfig;
   /** Local folder for downloads and task outputs. */
   workRoot: string;
   /** How long a task's lock lives without renewal: a killed worker's task is retried after about this long. */
@@ -113,11 +112,6 @@ export async function startWorker(options: WorkerConfig): Promise<RunningWorker>
   };
 }
 
-/** This machine's endpoint (flag, VIDPIPE_S3_ENDPOINT, AWS_ENDPOINT_URL_S3 …) wins over the submitter's. */
-function s3OptionsFor(spec: QueuedJobSpec, own: S3Options): S3Options {
-  return { ...own, endpoint: configuredEndpoint(own) ?? spec.s3.endpoint, region: own.region || spec.s3.region };
-}
-
 async function runTask(
   job: Job<TaskJobData, TaskOutput>,
   bullToken: string | undefined,
@@ -133,9 +127,10 @@ async function runTask(
   const startedAt = new Date().toISOString();
   const token = `a${attempt}-${randomBytes(4).toString('hex')}`;
   const root = join(options.workRoot, spec.options.jobId, `${taskId}-${token}`);
-  const s3 = s3OptionsFor(spec, options.s3);
-  const client = createS3Client(s3);
-  const workStore = await openStore(parseLocation(spec.workPrefix), s3);
+  const storage = await workerConfig(options.storage, spec.storage);
+  const workLocation = parseLocation(spec.workPrefix);
+  const workConnection = await connectTo(workLocation, storage);
+  const workStore = workConnection.storeAt(workLocation);
   const controller = new AbortController();
   const abort = () => controller.abort(new VidpipeError('INTERRUPTED', 'the worker is stopping'));
   cancel?.addEventListener('abort', abort, { once: true });
@@ -167,22 +162,21 @@ async function runTask(
     await forEachLimit([...downloads.values()], TRANSFER_CONCURRENCY, async (file) => {
       const target = join(root, ...file.rel.split('/'));
       await mkdir(dirname(target), { recursive: true });
-      const { bucket, key } = parseObjectUri(file.uri);
-      await downloadObject(client, bucket, key, target, { signal: controller.signal, onRetry: options.log });
+      await workConnection.download(file.uri, target, { signal: controller.signal, onRetry: options.log });
     });
 
     const packageDir = join(root, 'package');
     const workDir = join(root, 'work');
     await Promise.all([mkdir(packageDir, { recursive: true }), mkdir(workDir, { recursive: true })]);
     const graphOf = (files: { input: string; source: string }) =>
-      buildJobGraph(receivedState(spec.state, files, { workDir, packageDir }), workerEnvironment(spec, options, s3, workDir, (nodeId, fraction, etaSeconds) => {
+      buildJobGraph(receivedState(spec.state, files, { workDir, packageDir }), workerEnvironment(spec, options, storage, workDir, (nodeId, fraction, etaSeconds) => {
         fractions.set(nodeId, fraction);
         sendProgress(fraction >= 1, etaSeconds);
       })).tasks;
     // Building the graph runs nothing; the first build only says which files this task reads.
     const reads = new Set(nodes.map((id) => graphOf({ input: '', source: '' }).find((task) => task.id === id)).map((task) => (task ? kindSpec(task.kind).reads : 'nothing')));
     const acquire = async (uri: string) => {
-      const file = await sources.acquire(uri, s3);
+      const file = await sources.acquire(uri, storage);
       held.push(file);
       return file.path;
     };
@@ -254,14 +248,14 @@ async function runTask(
   } finally {
     cancel?.removeEventListener('abort', abort);
     for (const file of held) file.release();
-    client.destroy();
     workStore.close();
+    workConnection.close();
     await rm(root, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
-/** How this worker runs a job's nodes: its ffmpeg and folders; publishing with its own S3 settings; no probe or metadata here. */
-function workerEnvironment(spec: QueuedJobSpec, options: WorkerConfig, s3: S3Options, workDir: string, onProgress: (id: string, fraction: number, etaSeconds?: number) => void): JobEnvironment {
+/** How this worker runs a job's nodes: its ffmpeg and folders; publishing with its own storage settings; no probe or metadata here. */
+function workerEnvironment(spec: QueuedJobSpec, options: WorkerConfig, storage: StorageConfig, workDir: string, onProgress: (id: string, fraction: number, etaSeconds?: number) => void): JobEnvironment {
   const submitterOnly = async (): Promise<never> => {
     throw new VidpipeError('INTERNAL', 'probe and metadata run on the submitting machine, not on a worker');
   };
@@ -270,7 +264,7 @@ function workerEnvironment(spec: QueuedJobSpec, options: WorkerConfig, s3: S3Opt
     options: { ...spec.options, settings: withOwnSecrets(spec.options.settings) },
     contextFor: stageContexts({ binaries: options.binaries, settings: spec.options.settings, concurrency: options.concurrency, plan: () => spec.state.plan, workDir: () => workDir, onProgress }),
     probe: submitterOnly,
-    publishing: { s3 },
+    publishing: { storage },
     recordMetadata: submitterOnly,
   };
 }
@@ -290,11 +284,11 @@ async function uploadFiles(store: ObjectStore, root: string, rels: string[], pre
   return files.map((file) => ({ rel: file.key, uri: store.uriOf(prefix + file.key), bytes: file.bytes }));
 }
 
-/** Removes every object below an s3:// prefix (the job's intermediate files). */
-export async function deletePrefix(s3: S3Options, prefixUri: string, signal?: AbortSignal): Promise<void> {
+/** Removes every object below a job's work prefix (`<out>/.vidpipe-work/<jobId>/`: its intermediate files). */
+export async function deletePrefix(storage: StorageConfig, prefixUri: string, signal?: AbortSignal): Promise<void> {
   const location = parseLocation(prefixUri);
-  if (location.kind !== 's3' || location.prefix === '') throw new VidpipeError('INTERNAL', `refusing to delete below ${prefixUri}`);
-  const store = await openStore(location, s3);
+  if (!/\/\.vidpipe-work\/[^/]+\/$/.test(location.text)) throw new VidpipeError('INTERNAL', `refusing to delete below ${prefixUri}`);
+  const store = await openStore(location, storage);
   try {
     await store.deleteBelow('', signal);
   } finally {
@@ -314,10 +308,10 @@ class SourceCache {
     private readonly log: (line: string) => void,
   ) {}
 
-  async acquire(uri: string, s3: S3Options): Promise<{ path: string; release: () => void }> {
+  async acquire(uri: string, storage: StorageConfig): Promise<{ path: string; release: () => void }> {
     let entry = this.entries.get(uri);
     if (!entry) {
-      entry = { fetched: fetchInput(uri, this.dir, s3, { onRetry: this.log }), users: 0 };
+      entry = { fetched: fetchInput(uri, this.dir, storage, { onRetry: this.log }), users: 0 };
       this.entries.set(uri, entry);
     }
     entry.users += 1;

@@ -57,10 +57,10 @@ import {
   withoutRelease,
 } from './package-record.js';
 import { assertReleaseName, compareReleases, entryManifestFor, isEntryKey, isJobRelease, releaseReferencedBy, supersededError } from './release.js';
-import type { S3Options } from './s3.js';
 import { isTimeoutFailure } from './timeout-failure.js';
 import type { PublishedFile } from './storage.js';
-import { formatS3Uri, joinKey, type Location } from './uri.js';
+import type { Location, StorageConfig } from './backend.js';
+import { locationBelow, uriBelow } from './backends.js';
 
 /** Entry files vidpipe has ever written at a package root (read to adopt packages from before the record). */
 const KNOWN_ENTRIES = ['master.m3u8', 'manifest.mpd', 'master-ts.m3u8'];
@@ -82,7 +82,8 @@ export interface PublishTarget {
   request: PackageRequest;
   /** The job id: this publish's release folder. */
   release: string;
-  s3?: S3Options;
+  /** Each backend's settings (S3 endpoint, region …), resolved where the process started. */
+  storage?: StorageConfig;
 }
 
 export interface ChosenPackage {
@@ -156,21 +157,13 @@ export interface PackageUris {
 }
 
 export function packageUris(location: Location, name: string, release: string): PackageUris {
-  if (location.kind === 'local') {
-    const root = path.join(location.path, name);
-    const releaseRoot = path.join(root, release);
-    return { root, releaseRoot, uriFor: (key) => path.join(isEntryKey(key) ? root : releaseRoot, ...key.split('/')) };
-  }
-  const prefix = `${joinKey(location.prefix, name)}/`;
-  return {
-    root: formatS3Uri(location.bucket, prefix),
-    releaseRoot: formatS3Uri(location.bucket, `${prefix}${release}/`),
-    uriFor: (key) => formatS3Uri(location.bucket, joinKey(isEntryKey(key) ? prefix : `${prefix}${release}/`, key)),
-  };
+  const root = locationBelow(location, name);
+  const releaseRoot = locationBelow(root, release);
+  return { root: root.text, releaseRoot: releaseRoot.text, uriFor: (key) => uriBelow(isEntryKey(key) ? root : releaseRoot, key) };
 }
 
 function describeLocation(location: Location): string {
-  return location.kind === 'local' ? location.path : formatS3Uri(location.bucket, location.prefix);
+  return location.text;
 }
 
 /**
@@ -182,7 +175,7 @@ export async function preflightPublish(target: PublishTarget, entries: readonly 
   assertReleaseName(target.release);
   let destination: Destination | undefined;
   try {
-    destination = await openDestination(target.location, target.s3);
+    destination = await openDestination(target.location, target.storage);
     const chosen = await choosePackage(destination, target, entries, signal);
     await chosen.store.assertWritable();
     return { name: chosen.name, ...(chosen.note ? { note: chosen.note } : {}) };
@@ -205,7 +198,7 @@ export async function preflightPublish(target: PublishTarget, entries: readonly 
 export async function publishRelease(target: PublishTarget, localDir: string, options: PublishOptions = {}): Promise<PublishedRelease> {
   let destination: Destination | undefined;
   try {
-    destination = await openDestination(target.location, target.s3);
+    destination = await openDestination(target.location, target.storage);
     return await publishWith(destination, target, localDir, options);
   } catch (error) {
     // publishWith's errors already name the package; this is for opening the destination.

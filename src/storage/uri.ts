@@ -2,11 +2,7 @@
  * Parsing of the places vidpipe reads from and publishes to (`/srv/vod/talk`, `s3://bucket/vod/talk/`)
  * and the naming rules that keep object keys and folder names inside the place the user chose.
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { VidpipeError } from '../errors.js';
-
-export type Location = { kind: 'local'; path: string } | { kind: 's3'; bucket: string; prefix: string };
 
 /** One object named by an `s3://bucket/key` URI (an input file, not a package folder). */
 export interface S3ObjectRef {
@@ -15,20 +11,6 @@ export interface S3ObjectRef {
 }
 
 const S3_SCHEME = /^s3:\/\//i;
-const ANY_SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
-
-/**
- * Parses a destination or source: `s3://bucket/some/prefix` becomes an S3 location whose prefix is
- * empty or ends with '/'; `file://` URLs and plain paths become absolute local paths.
- */
-export function parseLocation(text: string): Location {
-  const trimmed = requireNonEmpty(text, 'location');
-  if (S3_SCHEME.test(trimmed)) {
-    const { bucket, rest } = splitS3Uri(trimmed);
-    return { kind: 's3', bucket, prefix: normalisePrefix(rest) };
-  }
-  return { kind: 'local', path: localPathOf(trimmed) };
-}
 
 /**
  * Parses `s3://bucket/path/to/file.mp4` as one object; the key is kept exactly (no trailing '/'):
@@ -139,13 +121,25 @@ export function sanitiseName(fileName: string): string {
   return WINDOWS_RESERVED.test(trimmed) ? `${trimmed}_` : trimmed;
 }
 
-function requireNonEmpty(text: string, what: string): string {
+/** The last segment of a URL's path, decoded, without its query ("input" when there is none). */
+export function urlBaseName(uri: string): string {
+  try {
+    const segment = new URL(uri).pathname.split('/').filter(Boolean).pop();
+    return segment ? decodeURIComponent(segment) : 'input';
+  } catch {
+    // Not a URL after all: read it as a path.
+    return uri.split('/').filter(Boolean).pop() || 'input';
+  }
+}
+
+export function requireNonEmpty(text: string, what: string): string {
   const trimmed = text.trim();
   if (trimmed === '') throw new VidpipeError('USAGE', `empty ${what}`);
   return trimmed;
 }
 
-function splitS3Uri(uri: string): { bucket: string; rest: string } {
+/** `s3://bucket/rest` → its bucket (checked) and the rest, as written. */
+export function splitS3Uri(uri: string): { bucket: string; rest: string } {
   const afterScheme = uri.replace(S3_SCHEME, '');
   const slash = afterScheme.indexOf('/');
   const bucket = slash === -1 ? afterScheme : afterScheme.slice(0, slash);
@@ -189,15 +183,6 @@ export function normalisePrefix(raw: string): string {
   const joined = segments.join('/');
   assertSafeRelativeKey(joined);
   return `${joined}/`;
-}
-
-function localPathOf(text: string): string {
-  const scheme = ANY_SCHEME.exec(text)?.[1]?.toLowerCase();
-  if (scheme === undefined) return path.resolve(text);
-  if (scheme === 'file') return fileURLToPath(text);
-  throw new VidpipeError('USAGE', `unsupported location "${text}"`, {
-    hint: 'use a local path or an s3://bucket/prefix URI',
-  });
 }
 
 function lastPathSegment(fileName: string): string {

@@ -16,7 +16,9 @@ import type { TranscodeResult } from '../core/result.js';
 import { runJob, type JobRequest } from '../job/run-job.js';
 import type { JobSettings } from '../settings/job-settings.js';
 import { headObject, isPermanentS3Refusal, listObjects, type ObjectSummary } from '../storage/s3.js';
-import { formatS3Uri, type Location, normalisePrefix, sanitiseName } from '../storage/uri.js';
+import type { Location } from '../storage/backend.js';
+import { locationHolds } from '../storage/backends.js';
+import { formatS3Uri, normalisePrefix, sanitiseName } from '../storage/uri.js';
 import { applyOverrides, isSidecarKey, overridesFromMetadata, overridesFromSidecar, readSidecar, sidecarKeyFor } from './overrides.js';
 import { parseS3Notification, type SqsQueue } from './sqs.js';
 import type { WatchObjectRef, WatchStore } from './store.js';
@@ -106,8 +108,7 @@ export class Watcher {
   isIgnored(bucket: string, key: string): boolean {
     if (bucket !== this.config.bucket || !key.startsWith(this.config.prefix)) return true;
     if (key.endsWith('/') || isSidecarKey(key)) return true;
-    const { out } = this.config;
-    return out.kind === 's3' && out.bucket === bucket && key.startsWith(out.prefix);
+    return locationHolds(this.config.out, formatS3Uri(bucket, key));
   }
 
   /**

@@ -5,7 +5,7 @@ import { newJobId } from '../../src/core/ids.js';
 import { RECORD_KEY, type VideoIdentity } from '../../src/storage/package-record.js';
 import { publishRelease, type PublishOptions, type PublishedRelease } from '../../src/storage/publish.js';
 import type { S3Options } from '../../src/storage/s3.js';
-import { parseLocation, type Location } from '../../src/storage/uri.js';
+import { parseLocation, type Location } from '../../src/storage/index.js';
 
 export type Package = Record<string, string | Buffer>;
 
@@ -70,7 +70,7 @@ export interface PublishToOptions extends PublishOptions {
 export function publishTo(out: string | Location, name: string, dir: string, options: PublishToOptions = {}): Promise<PublishedRelease> {
   const { video = VIDEO_A, given = false, release = nextRelease(), s3, ...rest } = options;
   const location = typeof out === 'string' ? parseLocation(out) : out;
-  return publishRelease({ location, request: { name, given, video }, release, s3 }, dir, rest);
+  return publishRelease({ location, request: { name, given, video }, release, storage: { s3 } }, dir, rest);
 }
 
 /** readTree with the package record's timestamp left out (it changes on every write of the record). */

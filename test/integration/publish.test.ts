@@ -16,7 +16,7 @@ import { RECORD_KEY } from '../../src/storage/package-record.js';
 import { preflightPublish, type PublishTarget } from '../../src/storage/publish.js';
 import { entryManifestFor } from '../../src/storage/release.js';
 import { createS3Client, downloadObject, listObjects, readTextObject, S3Store, type S3Options } from '../../src/storage/s3.js';
-import { parseLocation } from '../../src/storage/uri.js';
+import { parseLocation } from '../../src/storage/index.js';
 import { startMidBodyStallServer, startSilentServer, startStallingProxy } from '../helpers/bad-servers.js';
 import { tempDir } from '../helpers/media.js';
 import { nextRelease, packageTree, publishTo, SMALL_PACKAGE, versioned, VIDEO_A, VIDEO_B, writePackage } from '../helpers/publish.js';
@@ -116,7 +116,7 @@ describe('the publish protocol', { timeout: 300_000 }, () => {
       await p.put('talk', 'master.m3u8', '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nmy/own.m3u8\n');
       await p.put('talk', 'notes.txt', 'mine');
       const before = await p.tree('talk');
-      const target: PublishTarget = { location: parseLocation(p.out), request: { name: 'talk', given: false, video: VIDEO_A }, release: nextRelease(), s3: p.s3 };
+      const target: PublishTarget = { location: parseLocation(p.out), request: { name: 'talk', given: false, video: VIDEO_A }, release: nextRelease(), storage: { s3: p.s3 } };
       const error = await rejectsWith(preflightPublish(target, ['master.m3u8', 'manifest.mpd']), 'USAGE', /talk\/master\.m3u8 is already there and vidpipe did not write it/);
       assert.equal(new VidpipeError(error.code, '').exitCode, 2);
       await rejectsWith(publishTo(p.out, 'talk', await work(), { s3: p.s3 }), 'USAGE', /master\.m3u8 is already there/);
@@ -134,7 +134,7 @@ describe('the publish protocol', { timeout: 300_000 }, () => {
       await publishTo(p.out, 'clip', await work(versioned(SMALL_PACKAGE, 'a')), { video: VIDEO_A, s3: p.s3 });
       const a = await p.tree('clip');
 
-      const target: PublishTarget = { location: parseLocation(p.out), request: { name: 'clip', given: false, video: VIDEO_B }, release: nextRelease(), s3: p.s3 };
+      const target: PublishTarget = { location: parseLocation(p.out), request: { name: 'clip', given: false, video: VIDEO_B }, release: nextRelease(), storage: { s3: p.s3 } };
       assert.deepEqual(await preflightPublish(target, ['master.m3u8', 'manifest.mpd']), { name: 'clip-b2b2b2b2', note: '"clip" holds another video, so this one\'s package is "clip-b2b2b2b2"' });
       const b = await publishTo(p.out, 'clip', await work(versioned(SMALL_PACKAGE, 'b')), { video: VIDEO_B, s3: p.s3 });
       assert.equal(b.name, 'clip-b2b2b2b2');
@@ -239,7 +239,7 @@ describe('the publish protocol', { timeout: 300_000 }, () => {
   });
 
   it('S3: a missing bucket is a usage error before any work', async () => {
-    const target: PublishTarget = { location: parseLocation('s3://no-such-bucket/vod/'), request: { name: 'talk', given: false, video: VIDEO_A }, release: nextRelease(), s3: s3.clientOptions() };
+    const target: PublishTarget = { location: parseLocation('s3://no-such-bucket/vod/'), request: { name: 'talk', given: false, video: VIDEO_A }, release: nextRelease(), storage: { s3: s3.clientOptions() } };
     await rejectsWith(preflightPublish(target, ['master.m3u8']), 'USAGE', /^--out s3:\/\/no-such-bucket\/vod\/: .*bucket does not exist/);
   });
 
@@ -316,7 +316,7 @@ describe('the publish protocol', { timeout: 300_000 }, () => {
       const silent = await startSilentServer();
       try {
         const started = Date.now();
-        const target: PublishTarget = { location: parseLocation('s3://vod/x/'), request: { name: 'talk', given: false, video: VIDEO_A }, release: nextRelease(), s3: viaProxy(silent.endpoint, 2) };
+        const target: PublishTarget = { location: parseLocation('s3://vod/x/'), request: { name: 'talk', given: false, video: VIDEO_A }, release: nextRelease(), storage: { s3: viaProxy(silent.endpoint, 2) } };
         await rejectsWith(preflightPublish(target, ['master.m3u8']), 'STORAGE_FAILED', /^cannot check the destination s3:\/\/vod\/x\/ before encoding: reading \S+vidpipe-record\.json failed after 2 attempts: 1\) no answer within 1 s; 2\) no progress for 2 s/);
         const elapsed = Date.now() - started;
         assert.ok(elapsed >= 1000 && elapsed < 6000, `ended after ${elapsed} ms`);

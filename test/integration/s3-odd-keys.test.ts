@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, listObjects } from '../../src/storage/s3.js';
-import { parseLocation } from '../../src/storage/uri.js';
+import { parseLocation } from '../../src/storage/index.js';
 import { DEFAULT_SETTINGS } from '../../src/settings/job-settings.js';
 import { WatchStore } from '../../src/watch/store.js';
 import { Watcher, type WatchConfig, type WatchOutcome } from '../../src/watch/watcher.js';

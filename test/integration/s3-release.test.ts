@@ -12,7 +12,7 @@ import { VidpipeError } from '../../src/errors.js';
 import { RECORD_KEY } from '../../src/storage/package-record.js';
 import { packageUris, type PublishedRelease } from '../../src/storage/publish.js';
 import { createS3Client, readTextObject } from '../../src/storage/s3.js';
-import { parseLocation } from '../../src/storage/uri.js';
+import { parseLocation } from '../../src/storage/index.js';
 import { tempDir } from '../helpers/media.js';
 import { publishTo } from '../helpers/publish.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';

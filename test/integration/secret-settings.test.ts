@@ -170,7 +170,7 @@ describe('secret settings', () => {
       const dbPath = join(dir, 'queue.db');
       const result = await runJob({
         input, out: 's3://media/vod', name: 'talk', settings, binaries, dbPath, workRoot: join(dir, 'work-queue'),
-        s3: s3.clientOptions(), runner: queueRunner({ redisUrl: redis.url, detach: true }),
+        storage: { s3: s3.clientOptions() }, runner: queueRunner({ redisUrl: redis.url, detach: true }),
       });
       assert.equal(result.status, 'queued', JSON.stringify(result.error));
       const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });

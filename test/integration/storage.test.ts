@@ -30,7 +30,7 @@ import {
   S3Store,
 } from '../../src/storage/s3.js';
 import { isManifestKey } from '../../src/storage/storage.js';
-import { parseLocation } from '../../src/storage/uri.js';
+import { parseLocation } from '../../src/storage/index.js';
 import { nextRelease, packageTree, publishTo, readTree, SMALL_PACKAGE, versioned, VIDEO_A, writePackage, type Package } from '../helpers/publish.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 
@@ -401,13 +401,13 @@ describe('publishing to S3 (s3rver)', () => {
     assert.ok(existsSync(source), 'cleanup never deletes a local input');
 
     await new S3Store(client, 'inputs', 'raw').putFile('My Talk.MOV', source, 5, objectHeadersFor('My Talk.MOV'));
-    const fetched = await fetchInput('s3://inputs/raw/My Talk.MOV', path.join(tmp, 'fetch'), s3.clientOptions());
+    const fetched = await fetchInput('s3://inputs/raw/My Talk.MOV', path.join(tmp, 'fetch'), { s3: s3.clientOptions() });
     assert.equal(path.basename(fetched.localPath), 'My-Talk.mov');
     assert.equal(await readFile(fetched.localPath, 'utf8'), 'movie');
     await fetched.cleanup();
     assert.deepEqual(await readdir(path.join(tmp, 'fetch')), []);
 
-    await rejectsWithCode(fetchInput('s3://inputs/raw/nope.mp4', path.join(tmp, 'fetch'), s3.clientOptions()), 'INPUT_NOT_FOUND');
+    await rejectsWithCode(fetchInput('s3://inputs/raw/nope.mp4', path.join(tmp, 'fetch'), { s3: s3.clientOptions() }), 'INPUT_NOT_FOUND');
     assert.deepEqual(await readdir(path.join(tmp, 'fetch')), [], 'no folder left after a failed download');
   });
 });

@@ -10,7 +10,8 @@ import {
   MANIFEST_CACHE_CONTROL,
   SIDE_FILE_CACHE_CONTROL,
 } from '../../src/storage/content-types.js';
-import { joinKey, parseLocation, parseObjectUri, sanitiseName } from '../../src/storage/uri.js';
+import { parseLocation } from '../../src/storage/index.js';
+import { joinKey, parseObjectUri, sanitiseName } from '../../src/storage/uri.js';
 
 function assertUsageError(fn: () => unknown, pattern: RegExp): void {
   assert.throws(fn, (error: unknown) => {
@@ -23,20 +24,18 @@ function assertUsageError(fn: () => unknown, pattern: RegExp): void {
 
 describe('parseLocation', () => {
   it('normalises S3 prefixes to empty or ending with "/"', () => {
-    assert.deepEqual(parseLocation('s3://my-bucket'), { kind: 's3', bucket: 'my-bucket', prefix: '' });
-    assert.deepEqual(parseLocation('s3://my-bucket/'), { kind: 's3', bucket: 'my-bucket', prefix: '' });
-    assert.deepEqual(parseLocation('s3://my-bucket/vod/talks'), { kind: 's3', bucket: 'my-bucket', prefix: 'vod/talks/' });
-    assert.deepEqual(parseLocation('S3://my.bucket.01/vod//talks/'), {
-      kind: 's3',
-      bucket: 'my.bucket.01',
-      prefix: 'vod/talks/',
-    });
+    const s3 = (bucket: string, prefix: string) => ({ backend: 's3', text: `s3://${bucket}/${prefix}`, parts: { bucket, prefix } });
+    assert.deepEqual(parseLocation('s3://my-bucket'), s3('my-bucket', ''));
+    assert.deepEqual(parseLocation('s3://my-bucket/'), s3('my-bucket', ''));
+    assert.deepEqual(parseLocation('s3://my-bucket/vod/talks'), s3('my-bucket', 'vod/talks/'));
+    assert.deepEqual(parseLocation('S3://my.bucket.01/vod//talks/'), s3('my.bucket.01', 'vod/talks/'));
   });
 
   it('resolves local paths and file:// URLs to absolute paths', () => {
-    assert.deepEqual(parseLocation('out/sample'), { kind: 'local', path: path.resolve('out/sample') });
+    const local = (folder: string) => ({ backend: 'file', text: folder, parts: { path: folder } });
+    assert.deepEqual(parseLocation('out/sample'), local(path.resolve('out/sample')));
     const absolute = path.resolve('/srv/vod');
-    assert.deepEqual(parseLocation(pathToFileURL(absolute).href), { kind: 'local', path: absolute });
+    assert.deepEqual(parseLocation(pathToFileURL(absolute).href), local(absolute));
   });
 
   it('rejects invalid bucket names with the rule that was broken', () => {

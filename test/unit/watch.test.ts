@@ -8,7 +8,7 @@ import { parseS3Notification } from '../../src/watch/sqs.js';
 import { WatchStore } from '../../src/watch/store.js';
 import { packageNameFor, Watcher, type WatchOutcome } from '../../src/watch/watcher.js';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { parseLocation } from '../../src/storage/uri.js';
+import { parseLocation } from '../../src/storage/index.js';
 import { parseTranscodeOptions } from '../../src/settings/job-settings.js';
 import { tempDir } from '../helpers/media.js';
 

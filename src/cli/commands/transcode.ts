@@ -84,7 +84,7 @@ export async function transcodeBase({ settings, flags }: TranscodeOptions, globa
     settings,
     binaries,
     dbPath: global.db ?? defaultDatabasePath(io.env),
-    s3: { endpoint: flags.s3Endpoint, region: flags.s3Region, timeoutSeconds: flags.s3TimeoutSeconds },
+    storage: { s3: { endpoint: flags.s3Endpoint, region: flags.s3Region, timeoutSeconds: flags.s3TimeoutSeconds } },
     tags: flags.tags,
     workRoot: flags.workDir,
     force: flags.force,

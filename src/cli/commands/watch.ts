@@ -1,6 +1,8 @@
 import { EXIT_OK, VidpipeError } from '../../errors.js';
 import { createS3Client } from '../../storage/s3.js';
-import { formatS3Uri, isS3Uri, literalPrefix, parseLocation, parseWatchedUri, assertValidBucketName } from '../../storage/uri.js';
+import { parseLocation } from '../../storage/index.js';
+import { s3SettingsOf } from '../../storage/s3-backend.js';
+import { formatS3Uri, isS3Uri, literalPrefix, parseWatchedUri, assertValidBucketName } from '../../storage/uri.js';
 import { WatchStore } from '../../watch/store.js';
 import { createSqsClient, SqsQueue, type SqsLike } from '../../watch/sqs.js';
 import { newWatcherId, Watcher, type WatchOutcome } from '../../watch/watcher.js';
@@ -53,7 +55,7 @@ export async function runWatch(target: string, options: WatchCommandOptions, glo
   const leaseMs = raw.leaseSeconds * 1000;
   const { maxAttempts } = raw;
   const store = await WatchStore.open(base.dbPath, { owner: newWatcherId(), leaseMs, maxAttempts });
-  const client = createS3Client(base.s3);
+  const client = createS3Client(s3SettingsOf(base.storage ?? {}));
   const reporter = createReporter(global, io);
   const log = global.quiet ? undefined : (line: string) => io.stderr(`vidpipe watch: ${printable(line)}`);
   const onOutcome = (outcome: WatchOutcome): void => {

@@ -24,7 +24,7 @@ export async function runWorker(options: WorkerOptions, global: GlobalOptions, i
     redisUrl: options.redis,
     concurrency,
     binaries,
-    s3: { endpoint: options.s3Endpoint, region: options.s3Region, timeoutSeconds: options.s3TimeoutSeconds },
+    storage: { s3: { endpoint: options.s3Endpoint, region: options.s3Region, timeoutSeconds: options.s3TimeoutSeconds } },
     // Absolute once: paths handed to ffmpeg and recorded in results must not depend on the cwd.
     workRoot: resolve(options.workDir ?? defaultWorkRoot(io.env), 'worker'),
     lockDurationMs: options.lockDurationSeconds * 1000,
