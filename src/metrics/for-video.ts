@@ -11,7 +11,7 @@ import { planJob } from '../core/plan.js';
 import { storedSettings, type JobSettings } from '../settings/job-settings.js';
 import { pickAv1Encoder } from '../ffmpeg/args/encoders.js';
 import { FfmpegRunner } from '../ffmpeg/runner.js';
-import { isS3Uri } from '../storage/uri.js';
+import { isOnThisMachine } from '../storage/backends.js';
 import { readPackageSummary, writePackageSummary } from '../core/package-summary.js';
 import type { QualityMetrics } from '../core/result.js';
 import { measureQuality } from './quality.js';
@@ -53,7 +53,7 @@ export async function measureVideo(request: VideoMetricsRequest): Promise<VideoM
   if (details.video.kind !== 'video') throw new VidpipeError('USAGE', `video ${details.video.id} is audio only: PSNR/SSIM apply to pictures`);
 
   const source = request.source ?? details.video.source;
-  if (isS3Uri(source)) {
+  if (!isOnThisMachine(source)) {
     throw new VidpipeError('USAGE', `the source ${source} is in object storage`, { hint: 'download it and pass --source <file>' });
   }
   const sourceHint = 'pass the original file with --source <file>';
@@ -63,7 +63,7 @@ export async function measureVideo(request: VideoMetricsRequest): Promise<VideoM
   }
 
   const root = request.packageDir ?? job.outputs.root;
-  if (!root || isS3Uri(root)) {
+  if (!root || !isOnThisMachine(root)) {
     throw new VidpipeError('USAGE', `the package of ${details.video.id} is at ${root ?? '(unknown)'}, not on this disk`, {
       hint: 'download it and pass --package <dir>',
     });

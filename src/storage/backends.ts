@@ -85,6 +85,11 @@ export function localFolderOf(location: Location): string | undefined {
   return backendOf(location).localFolder?.(location);
 }
 
+/** Whether a URI or path names a file on this machine (read in place), not an object elsewhere. */
+export function isOnThisMachine(uri: string): boolean {
+  return backendForUri(uri)?.localFile !== undefined;
+}
+
 /** Whether machines other than this one read and write what a URI or location names (see StorageBackend.shared). */
 export function isShared(target: string | Location): boolean {
   return (typeof target === 'string' ? backendForUri(target) : backendOf(target))?.shared === true;
