@@ -19,7 +19,8 @@ import { reportFromPackage } from '../report/model.js';
 /** Everything the page loads from vidpipe itself lives under this prefix, apart from the package's files. */
 export const ASSET_PREFIX = '/_vidpipe/';
 
-export interface ServeOptions {
+/** What the server runs with (`vidpipe serve`'s own options are ServeOptions in src/settings/). */
+export interface ServerConfig {
   /** A package folder (where master.m3u8 / manifest.mpd are), or an output folder holding package folders. */
   dir: string;
   port: number;
@@ -208,7 +209,7 @@ function packageKey(relative: string): string {
 }
 
 /** Starts the server; resolves once it listens. */
-export async function startServer(options: ServeOptions): Promise<RunningServer> {
+export async function startServer(options: ServerConfig): Promise<RunningServer> {
   const root = path.resolve(options.dir);
   const info = await stat(root).catch(() => undefined);
   if (!info?.isDirectory()) {

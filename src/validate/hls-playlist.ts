@@ -4,7 +4,7 @@
  * not strict, silently drops what it cannot parse, which would hide exactly what validate
  * has to report; it is used for the strict-parse check only.)
  */
-import type { ByteRange } from './source.js';
+import type { ByteSpan } from './source.js';
 
 export type Attributes = Record<string, string>;
 
@@ -47,10 +47,10 @@ export interface MediaSegmentEntry {
   duration: number;
   /** EXTINF exactly as written, to tell integer from decimal durations. */
   durationText: string;
-  byteRange?: ByteRange;
+  byteRange?: ByteSpan;
   /** URI of the EXT-X-MAP in force for this segment. */
   mapUri?: string;
-  mapByteRange?: ByteRange;
+  mapByteRange?: ByteSpan;
   line: number;
 }
 
@@ -93,7 +93,7 @@ export function isMasterText(text: string): boolean {
   return tagLines(text).tags.some((tag) => MASTER_TAGS.has(tag.name));
 }
 
-function parseByteRange(value: string, previousEnd: number | undefined): ByteRange {
+function parseByteRange(value: string, previousEnd: number | undefined): ByteSpan {
   const [length, offset] = value.split('@');
   return { length: Number(length), offset: offset === undefined ? (previousEnd ?? 0) : Number(offset) };
 }
@@ -126,8 +126,8 @@ export function parseMedia(text: string): MediaPlaylist {
     independentSegments: false,
     segments: [],
   };
-  let pending: { duration: number; durationText: string; line: number; byteRange?: ByteRange } | undefined;
-  let map: { uri?: string; byteRange?: ByteRange } = {};
+  let pending: { duration: number; durationText: string; line: number; byteRange?: ByteSpan } | undefined;
+  let map: { uri?: string; byteRange?: ByteSpan } = {};
   const rangeEnds = new Map<string, number>();
   const events = [...tags.map((tag) => ({ line: tag.line, tag })), ...uris.map((uri) => ({ line: uri.line, uri }))].sort((a, b) => a.line - b.line);
   let pendingRange: string | undefined;

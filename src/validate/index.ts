@@ -17,7 +17,8 @@ import type { Tools } from './tracks.js';
 
 export type { CheckResult, ValidationReport } from './result.js';
 
-export interface ValidateOptions {
+/** What a validation runs with (`vidpipe validate`'s own options are ValidateOptions in src/settings/). */
+export interface ValidationConfig {
   /** The file the package was made from; its duration is compared with the playlists'. */
   source?: string;
   /** ffmpeg/ffprobe, resolved only when needed (MPEG-TS segments, --source). */
@@ -96,7 +97,7 @@ export async function dashChecks(pkg: dash.DashPackage, sourceSeconds?: number):
   ];
 }
 
-export async function validatePackage(target: string, options: ValidateOptions): Promise<ValidationReport> {
+export async function validatePackage(target: string, options: ValidationConfig): Promise<ValidationReport> {
   const manifests = await manifestsOf(target);
   let sourceSeconds: number | undefined;
   if (options.source) sourceSeconds = (await probeFile((await options.tools()).ffprobe, options.source)).durationSeconds;
@@ -132,7 +133,7 @@ export async function packagesOfOutputFolder(target: string): Promise<{ name: st
 }
 
 /** Every package of an output folder, one after another; a package that cannot be read does not stop the others. */
-export async function validateOutputFolder(target: string, packages: { name: string; path: string }[], options: ValidateOptions): Promise<FolderValidationReport> {
+export async function validateOutputFolder(target: string, packages: { name: string; path: string }[], options: ValidationConfig): Promise<FolderValidationReport> {
   const results: PackageValidation[] = [];
   for (const { name, path } of packages) {
     try {

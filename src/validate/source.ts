@@ -11,7 +11,8 @@ import { VidpipeError } from '../errors.js';
 
 const isUrl = (ref: string) => /^https?:\/\//i.test(ref);
 
-export interface ByteRange {
+/** `length` bytes of a file from `offset` (an EXT-X-BYTERANGE); HTTP's inclusive ranges are ByteRange of src/serve/ranges.ts. */
+export interface ByteSpan {
   offset: number;
   length: number;
 }
@@ -56,7 +57,7 @@ export class PackageReader {
     return (await this.readBytes(ref)).toString('utf8');
   }
 
-  async readBytes(ref: string, range?: ByteRange): Promise<Buffer> {
+  async readBytes(ref: string, range?: ByteSpan): Promise<Buffer> {
     const whole = await readFile(await this.localPath(ref));
     return range ? whole.subarray(range.offset, range.offset + range.length) : whole;
   }

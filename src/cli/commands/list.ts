@@ -3,7 +3,8 @@ import type { VideoSummary } from '../../db/records.js';
 import { withMetadata } from '../../db/engines.js';
 import { printable } from '../io.js';
 
-export interface ListOptions {
+/** What `vidpipe list` is asked for, its global and own options together. */
+export interface ListRequest {
   /** The metadata database (--db: a file, or an engine's URL). */
   db: string;
   json: boolean;
@@ -17,7 +18,7 @@ export interface CommandIo {
 }
 
 /** `vidpipe list`: the stored videos, newest first, as a table or as `{ "videos": [...] }`. */
-export async function runList(options: ListOptions, io: CommandIo): Promise<void> {
+export async function runList(options: ListRequest, io: CommandIo): Promise<void> {
   assertLimit(options.limit);
   const videos = await withMetadata(options.db, (db) => db.listVideos({ limit: options.limit }));
   io.stdout(options.json ? formatJson({ videos }) : formatVideoList(videos, options.db));
