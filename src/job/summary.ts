@@ -62,7 +62,8 @@ export function packageOutputs(options: Pick<JobOptions, 'out' | 'jobId'>, chose
   return {
     root: uris.releaseRoot,
     hls: uris.uriFor('master.m3u8'),
-    dash: uris.uriFor('manifest.mpd'),
+    // No MPD for whole-segment AES-128 (stages/manifests.ts).
+    ...(results.find(node.manifests)?.mpd === undefined && results.has(node.manifests) ? {} : { dash: uris.uriFor('manifest.mpd') }),
     ...(results.has(node.poster) ? { poster: uris.uriFor('poster.jpg'), posterSmall: uris.uriFor('poster-small.jpg') } : {}),
     ...(results.has(node.storyboard) ? { storyboard: uris.uriFor('storyboard/storyboard.vtt') } : {}),
     ...(results.find(node.manifests)?.tsMaster === 'master-ts.m3u8' ? { hlsTs: uris.uriFor('master-ts.m3u8') } : {}),

@@ -25,12 +25,10 @@ import {
 } from '../media/mp4-boxes.js';
 import {
   writeBox,
-  writePssh,
   writeSaio,
   writeSaiz,
   writeSenc,
   writeSinf,
-  type PsshInput,
   type SampleAuxInfo,
   type TrackEncryption,
 } from './cenc-boxes.js';
@@ -54,8 +52,11 @@ export interface CencSettings {
    * segments. 'cenc' takes random 8-byte IVs per sample and ignores this.
    */
   constantIv?: Buffer;
-  /** Protection system headers for the init's moov (a W3C common one: commonPssh in cenc-boxes.ts). */
-  pssh?: PsshInput[];
+  /**
+   * Complete pssh boxes for the init's moov: a key provider's as given, or built with writePssh
+   * (a W3C common one: commonPssh in cenc-boxes.ts).
+   */
+  pssh?: Buffer[];
 }
 
 const CENC_IV_SIZE = 8;
@@ -109,6 +110,15 @@ function entryPath(init: Buffer, trakIndex: number): Box[] {
   return [moov, trak, mdia, minf, stbl, stsd, entry];
 }
 
+function isOnePssh(bytes: Buffer): boolean {
+  try {
+    const boxes = readBoxes(bytes);
+    return boxes.length === 1 && boxes[0]!.type === 'pssh';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The protected init segment: each sample entry renamed encv/enca (its codec configuration kept)
  * with a sinf after its children, then the pssh boxes at the end of moov.
@@ -123,7 +133,8 @@ export function protectInitSegment(clearInit: Buffer, settings: CencSettings): B
     init.write(track.codec === 'audio' ? 'enca' : 'encv', entry.start + 4, 'latin1');
     init = insertInto(init, path, entry.end, writeSinf(track.entry.type, trackEncryption(settings, track)));
   });
-  const pssh = (settings.pssh ?? []).map(writePssh);
+  const pssh = settings.pssh ?? [];
+  for (const box of pssh) if (!isOnePssh(box)) throw new VidpipeError('USAGE', 'a protection system header given for the init segments is not one pssh box');
   if (pssh.length > 0) {
     const moov = requireBox(init, 'moov');
     init = insertInto(init, [moov], moov.end, Buffer.concat(pssh));

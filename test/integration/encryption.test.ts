@@ -17,7 +17,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildCmafPackageArgs } from '../../src/ffmpeg/args/package.js';
 import { buildTsPackageArgs } from '../../src/ffmpeg/args/package-ts.js';
-import { COMMON_SYSTEM_ID } from '../../src/protection/cenc-boxes.js';
+import { commonPssh } from '../../src/protection/cenc-boxes.js';
 import { protectInitSegment, protectMediaSegment, type CencSettings } from '../../src/protection/cenc-file.js';
 import { h264SliceHeaderBits, parseH264Pps, parseH264Sps } from '../../src/protection/h264-slice.js';
 import { hevcSliceHeaderBytes, parseHevcPps, parseHevcSps } from '../../src/protection/hevc-slice.js';
@@ -187,7 +187,7 @@ describe('slice header lengths agree with ffmpeg’s bitstream parser', () => {
 });
 
 describe("'cenc' decrypted by ffmpeg's mov demuxer", () => {
-  const settings: CencSettings = { scheme: 'cenc', key: { kid: KID, key: KEY }, pssh: [{ systemId: COMMON_SYSTEM_ID, kids: [KID], data: Buffer.alloc(0) }] };
+  const settings: CencSettings = { scheme: 'cenc', key: { kid: KID, key: KEY }, pssh: [commonPssh([KID])] };
 
   for (const [name, track] of [['H.264', () => video], ['AAC', () => audio], ['HEVC', () => hevc]] as const) {
     it(`${name}: decodes frame-exact with the key, not without`, async () => {

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDecipheriv } from 'node:crypto';
 import { findBox, findBoxes, parseSidx, parseStsd, parseTrun, readBoxes, readFullBox, requireBox } from '../../src/media/mp4-boxes.js';
-import { commonPssh, writeSaio, writeSaiz, writeSenc, writeTenc } from '../../src/protection/cenc-boxes.js';
+import { commonPssh, writePssh, writeSaio, writeSaiz, writeSenc, writeTenc } from '../../src/protection/cenc-boxes.js';
 import { protectInitSegment, protectMediaSegment, type CencSettings } from '../../src/protection/cenc-file.js';
 import { h264SliceHeaderBits, parseH264Pps, parseH264Sps } from '../../src/protection/h264-slice.js';
 import { storedLength, unescapeRbsp } from '../../src/protection/rbsp.js';
@@ -214,7 +214,7 @@ function segmentOf(fragments: Buffer[]): Buffer {
 }
 
 describe('protecting a CMAF track', () => {
-  const settings: CencSettings = { scheme: 'cbcs', key: { kid: KID, key: KEY }, constantIv: IV, pssh: [{ systemId: Buffer.alloc(16, 7), data: Buffer.from('hello') }] };
+  const settings: CencSettings = { scheme: 'cbcs', key: { kid: KID, key: KEY }, constantIv: IV, pssh: [writePssh({ systemId: Buffer.alloc(16, 7), data: Buffer.from('hello') })] };
 
   it('renames the sample entry, keeps its avcC, adds sinf/frma/schm/tenc and the pssh', () => {
     const init = protectInitSegment(VIDEO_INIT, settings);
@@ -230,6 +230,8 @@ describe('protecting a CMAF track', () => {
     assert.equal(init[tenc.start + 13], 0x19, '1:9 pattern');
     const pssh = findBoxes(init, 'moov/pssh');
     assert.equal(pssh.length, 1);
+    assert.deepEqual(init.subarray(pssh[0]!.start, pssh[0]!.end), settings.pssh![0]);
+    assert.throws(() => protectInitSegment(VIDEO_INIT, { ...settings, pssh: [Buffer.from('not a box at all')] }), /not one pssh box/);
     assert.equal(readBoxes(init).at(-1)!.end, init.length, 'box sizes add up');
   });
 

@@ -39,7 +39,8 @@ export interface ManifestsOutput {
   model: PackageModel;
   /** Relative paths of the manifests written. */
   master: string;
-  mpd: string;
+  /** Absent when the segments are encrypted in a way DASH cannot signal (whole-segment AES-128). */
+  mpd?: string;
   /** The MPEG-TS multivariant playlist, when TS was written. */
   tsMaster?: string;
   playlists: string[];
@@ -50,6 +51,8 @@ function toUri(packageDir: string, path: string): string {
 }
 
 async function measure(packageDir: string, track: PackagedTrack): Promise<MeasuredTrack> {
+  // Segments encrypted whole were measured by the package node before they were encrypted.
+  if (track.measured) return track.measured;
   return measureTrack({
     initPath: track.initPath,
     initUri: toUri(packageDir, track.initPath),
@@ -91,6 +94,7 @@ export async function writeManifests(input: ManifestsInput, ctx: StageContext): 
       iFramePlaylistUri: measured.keyFrames.length > 0 ? `${base}/iframes.m3u8` : undefined,
       iFramePeakBitrate: iframes.peak,
       iFrameAverageBitrate: iframes.average,
+      ...(track.protection ? { protection: track.protection } : {}),
     });
   }
   const audios: AudioTrack[] = [];
@@ -114,6 +118,7 @@ export async function writeManifests(input: ManifestsInput, ctx: StageContext): 
       channels: measured.channels ?? rendition.channels,
       sampleRate: measured.sampleRate ?? rendition.sampleRate,
       isDefault: rendition.isDefault,
+      ...(track.protection ? { protection: track.protection } : {}),
     });
   }
 
@@ -165,12 +170,14 @@ export async function writeManifests(input: ManifestsInput, ctx: StageContext): 
     files.set(tsMaster, writeMultivariantPlaylist(tsModel));
   }
   if (hlsSegments !== 'ts') files.set('master.m3u8', writeMultivariantPlaylist(model));
-  files.set('manifest.mpd', writeMpd(model));
+  // DASH players cannot decrypt whole-segment encryption (content-protection.md §1): no MPD then.
+  const dashPlayable = [...videos, ...audios].every((track) => !track.protection || track.protection.dash.length > 0);
+  if (dashPlayable) files.set('manifest.mpd', writeMpd(model));
   for (const [uri, text] of files) {
     const path = join(packageDir, ...uri.split('/'));
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, text);
   }
   ctx.onProgress(1);
-  return { model, master: 'master.m3u8', mpd: 'manifest.mpd', tsMaster, playlists: [...files.keys()] };
+  return { model, master: 'master.m3u8', ...(dashPlayable ? { mpd: 'manifest.mpd' } : {}), tsMaster, playlists: [...files.keys()] };
 }

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { averageSegmentBitrate, iFrameBitrates, peakSegmentBitrate, targetDuration } from '../../media/measure.js';
-import type { KeyFrameRange, PackageModel, VideoTrack } from '../../manifest/model.js';
+import type { KeyFrameRange, PackageModel, TrackProtection, VideoTrack } from '../../manifest/model.js';
 import type { Rendition } from '../ladder.js';
 import { buildVideoPacketPositionsArgs } from '../../ffmpeg/args/inspect.js';
 import { buildTsPackageArgs } from '../../ffmpeg/args/package-ts.js';
@@ -28,6 +28,8 @@ export interface TsSegment {
 export interface PackagedTsTrack {
   outputDir: string;
   segments: TsSegment[];
+  /** How its segments are encrypted (HLS AES-128 only), as the playlists signal it; absent: clear. */
+  protection?: TrackProtection;
   /** Not packaged: its rendition did not rise above the one below (src/ladder/rise.ts); no files. */
   dropped?: true;
 }
@@ -181,9 +183,12 @@ export function tsPackageModel(packageDir: string, ts: { rendition: Rendition; t
       peakBitrate: peakSegmentBitrate(spans, targetDuration(spans.map((span) => span.durationSeconds))),
       averageBitrate: averageSegmentBitrate(spans),
       keyFrames,
-      iFramePlaylistUri: `${base}/iframes.m3u8`,
+      // None when the segments are encrypted whole (their byte ranges cannot be decrypted alone).
+      iFramePlaylistUri: keyFrames.length > 0 ? `${base}/iframes.m3u8` : undefined,
       iFramePeakBitrate: iFrames.peak,
       iFrameAverageBitrate: iFrames.average,
+      // The TS segments' own signalling, not the CMAF track's.
+      protection: track.protection,
     };
   });
   return { ...cmaf, videos, audios: [], thumbnails: undefined };

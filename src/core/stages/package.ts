@@ -2,6 +2,8 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildCmafPackageArgs } from '../../ffmpeg/args/package.js';
 import { VidpipeError } from '../../errors.js';
+import type { TrackProtection } from '../../manifest/model.js';
+import type { MeasuredTrack } from '../../media/measure.js';
 import type { StageContext } from '../stage.js';
 
 export interface PackageInput {
@@ -20,6 +22,13 @@ export interface PackagedTrack {
   segmentPaths: string[];
   /** Not packaged: the rendition did not rise above the one below (src/ladder/rise.ts); no files. */
   dropped?: true;
+  /** How its segments are encrypted, as the manifests signal it (src/core/stages/protect.ts); absent: clear. */
+  protection?: TrackProtection;
+  /**
+   * The track as measured before whole-segment encryption made its segments unreadable (HLS
+   * AES-128), segment sizes those of the encrypted files; absent: the manifests measure the files.
+   */
+  measured?: MeasuredTrack;
 }
 
 /** Cuts one track into CMAF segments (init.mp4 + seg_00001.m4s …) by stream copy. */
