@@ -36,7 +36,8 @@ import { readClearTracks, type ClearTrack } from './cenc-tracks.js';
 import { encryptCbcsSample, encryptCencSample, NO_PATTERN, VIDEO_PATTERN } from './sample-crypto.js';
 import { nalSubsamples } from './subsamples.js';
 
-export interface ContentKey {
+/** The key a track is encrypted with: both parts required (src/protection/keys.ts's ContentKey may lack the KID). */
+export interface CencKey {
   /** 16 bytes. */
   kid: Buffer;
   /** 16 bytes (AES-128). */
@@ -45,7 +46,7 @@ export interface ContentKey {
 
 export interface CencSettings {
   scheme: 'cenc' | 'cbcs';
-  key: ContentKey;
+  key: CencKey;
   /**
    * 'cbcs': the 16-byte constant IV written into tenc and used for every sample. It is public
    * (it is in the init segment); the caller chooses it once per track and keeps it for the
