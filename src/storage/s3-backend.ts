@@ -3,6 +3,7 @@
  * The client and every call are in s3.ts, which loads the AWS SDK: it is imported when a
  * connection is opened, so that a local run never loads the SDK.
  */
+import path from 'node:path';
 import type { Location, StorageBackend, StorageConfig } from './backend.js';
 import type { S3Options } from './s3.js';
 import { formatS3Uri, joinKey, normalisePrefix, parseObjectUri, splitS3Uri } from './uri.js';
@@ -42,7 +43,7 @@ export const s3Backend: StorageBackend = {
     return itsBucket === bucket && rest.startsWith(prefix);
   },
   // S3 keys are literal: the last '/'-separated segment, never URL-decoded.
-  inputName: (uri) => uri.split('/').at(-1) || 'input',
+  inputName: (uri) => path.posix.basename(uri) || 'input',
   connect: async (settings) => {
     const { createS3Client, downloadObject, headObject, S3Store } = await import('./s3.js');
     const client = createS3Client((settings ?? {}) as S3Options);
