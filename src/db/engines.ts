@@ -67,6 +67,21 @@ export async function withMetadata<T>(target: string, body: (store: MetadataStor
   }
 }
 
+/**
+ * The target as it may be shown (messages, `doctor`, `list`): a URL's password is replaced by
+ * `***`. A path is shown as it is.
+ */
+export function printableMetadataTarget(target: string): string {
+  if (resolveMetadataTarget(target).scheme === 'sqlite') return target;
+  try {
+    const url = new URL(target);
+    if (url.password !== '') url.password = '***';
+    return url.href;
+  } catch {
+    return `${target.split(':')[0]}://…`;
+  }
+}
+
 function unknownEngine(scheme: string): VidpipeError {
   const planned = PLANNED_ENGINES[scheme];
   if (planned) {

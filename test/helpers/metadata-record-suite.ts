@@ -257,5 +257,91 @@ export function describeMetadataRecords(engine: EngineUnderTest): void {
         assert.equal(all[0].renditionCount, 0);
       });
     });
+
+    describe('quality measured later', () => {
+      test('saveRenditionQuality merges quality into the named renditions, keeping their other properties', async () => {
+        const db = await engine.open({ now: steppingClock() });
+        try {
+          await db.startJob(sampleStart('j1'));
+          const completion = sampleCompletion();
+          completion.renditions[0] = { ...completion.renditions[0], properties: { encoder: 'libx264' } };
+          await db.completeJob('j1', completion);
+          const quality = { psnr: 41.5, ssim: 0.987 };
+          assert.deepEqual(await db.saveRenditionQuality('j1', { 'h264-720p': quality, 'no-such': quality }), ['h264-720p']);
+          const [video, audio] = (await db.getJob('j1')).renditions;
+          assert.deepEqual(video.properties, { encoder: 'libx264', quality });
+          assert.deepEqual(audio.properties, {});
+        } finally {
+          await db.close();
+        }
+      });
+    });
+
+    describe('watched uploads: claims with leases', () => {
+      const upload = { bucket: 'inbox', key: 'uploads/a.mp4', etag: 'e1', size: 10 };
+      const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
+      const lease = (owner: string) => ({ owner, leaseMs: 10_000, maxAttempts: 2, now: new Date(clock.now) });
+      let a: MetadataStore;
+      let b: MetadataStore;
+      // Two watchers: two stores (connections) on one database.
+      beforeEach(async () => {
+        clock.now = Date.parse('2026-01-01T00:00:00Z');
+        a = await engine.open();
+        b = await engine.open();
+      });
+      afterEach(async () => {
+        await a.close();
+        await b.close();
+      });
+
+      test('exactly one of two watchers claims an upload; done stays done; a new ETag is new work', async () => {
+        assert.deepEqual(await a.claimUpload(upload, lease('a')), { claimed: true, attempt: 1 });
+        assert.deepEqual(await b.claimUpload(upload, lease('b')), { claimed: false, reason: 'busy' });
+        assert.equal(await b.renewUpload(upload, lease('b')), false, 'only the holder renews');
+        assert.equal(await a.renewUpload(upload, lease('a')), true);
+        await a.finishUpload(upload, { status: 'done', jobId: 'j1', outputs: { hls: 's3://vod/a/master.m3u8' }, now: new Date(clock.now) });
+        assert.deepEqual(await b.claimUpload(upload, lease('b')), { claimed: false, reason: 'finished' });
+        const done = await b.getUpload('inbox', upload.key);
+        assert.equal(done?.status, 'done');
+        assert.deepEqual(done?.outputs, { hls: 's3://vod/a/master.m3u8' });
+        assert.equal(done?.leaseOwner, null);
+        clock.now += 3_600_000;
+        assert.deepEqual(await b.claimUpload({ ...upload, etag: 'e2' }, lease('b')), { claimed: true, attempt: 1 });
+        assert.equal((await a.getUpload('inbox', upload.key))?.jobId, null);
+        assert.equal(await a.getUpload('inbox', 'never-seen'), undefined);
+      });
+
+      test('an expired lease is claimed again, then given up with the reason when attempts run out', async () => {
+        assert.equal((await a.claimUpload(upload, lease('a'))).claimed, true);
+        clock.now += 9_000;
+        assert.deepEqual(await b.claimUpload(upload, lease('b')), { claimed: false, reason: 'busy' });
+        clock.now += 2_000; // a was killed: its lease ran out
+        assert.deepEqual(await b.claimUpload(upload, lease('b')), { claimed: true, attempt: 2 });
+        clock.now += 11_000;
+        const gaveUp = await a.claimUpload(upload, lease('a'));
+        assert.equal(gaveUp.claimed === false && gaveUp.reason, 'gave-up');
+        const row = await a.getUpload('inbox', upload.key);
+        assert.equal(row?.status, 'failed');
+        assert.match(row?.error ?? '', /gave up after 2 attempt\(s\): .*lease expired/);
+      });
+
+      test('a clean release costs no attempt, a counted one does; only the holder releases', async () => {
+        await a.claimUpload(upload, lease('a'));
+        await b.releaseUpload(upload, { owner: 'b', countAttempt: false, now: new Date(clock.now) });
+        assert.equal((await a.getUpload('inbox', upload.key))?.status, 'claimed', "another watcher's release changes nothing");
+        await a.releaseUpload(upload, { owner: 'a', countAttempt: false, now: new Date(clock.now) });
+        assert.deepEqual(await b.claimUpload(upload, lease('b')), { claimed: true, attempt: 1 });
+        await b.releaseUpload(upload, { owner: 'b', countAttempt: true, error: 'publishing failed', jobId: 'j7', now: new Date(clock.now) });
+        assert.deepEqual(await a.claimUpload(upload, lease('a')), { claimed: true, attempt: 2 });
+        const row = await a.getUpload('inbox', upload.key);
+        assert.equal(row?.error, 'publishing failed');
+        assert.equal(row?.jobId, 'j7');
+      });
+
+      test('of many claims racing for one upload, exactly one wins', async () => {
+        const claims = await Promise.all(Array.from({ length: 8 }, (_, index) => (index % 2 ? a : b).claimUpload(upload, lease(`w${index}`))));
+        assert.equal(claims.filter((claim) => claim.claimed).length, 1, JSON.stringify(claims));
+      });
+    });
   });
 }

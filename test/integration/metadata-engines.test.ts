@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { runShow } from '../../src/cli/commands/show.js';
-import { openMetadata, registerMetadataEngine, resolveMetadataTarget } from '../../src/db/engines.js';
+import { openMetadata, printableMetadataTarget, registerMetadataEngine, resolveMetadataTarget } from '../../src/db/engines.js';
 import type { MetadataEngine, MetadataStore } from '../../src/db/metadata-store.js';
 import { isVidpipeError } from '../../src/errors.js';
 import { WatchStore } from '../../src/watch/store.js';
@@ -63,6 +63,12 @@ describe('metadata targets by scheme', () => {
         return true;
       });
     }
+  });
+
+  test('a target is shown without its password', () => {
+    assert.equal(printableMetadataTarget('postgres://vidpipe:s3cret@db.example:5432/vidpipe?sslmode=require'), 'postgres://vidpipe:***@db.example:5432/vidpipe?sslmode=require');
+    assert.equal(printableMetadataTarget('postgresql://db.example/vidpipe'), 'postgresql://db.example/vidpipe');
+    assert.equal(printableMetadataTarget('/var/lib/my:odd.db'), '/var/lib/my:odd.db');
   });
 
   test('an unknown scheme is a usage error naming it', async () => {

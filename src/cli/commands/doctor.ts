@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBinaries, type BinarySource } from '../../ffmpeg/binaries.js';
 import { detectCapabilities } from '../../ffmpeg/capabilities.js';
-import { openMetadata } from '../../db/engines.js';
+import { openMetadata, printableMetadataTarget } from '../../db/engines.js';
 import { defaultDatabasePath } from '../../db/location.js';
 import { defaultWorkRoot } from '../../settings/job-settings.js';
 import { EXIT_FAILURE, EXIT_OK } from '../../errors.js';
@@ -87,7 +87,7 @@ export async function runDoctor(global: GlobalOptions, io: CliIO): Promise<numbe
     ffprobe: { path: binaries.ffprobe, source: binaries.ffprobeSource, version: caps.ffprobeVersion },
     encoders: Object.fromEntries(checks.map((c) => [c.name, c.found.length > 0])),
     sqlite,
-    database: global.db ?? defaultDatabasePath(io.env),
+    database: printableMetadataTarget(global.db ?? defaultDatabasePath(io.env)),
     workDir: defaultWorkRoot(io.env),
     warnings,
     ok: missingRequired.length === 0 && sqlite.ok,

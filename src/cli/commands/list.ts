@@ -1,6 +1,6 @@
 import { VidpipeError } from '../../errors.js';
 import type { VideoSummary } from '../../db/records.js';
-import { withMetadata } from '../../db/engines.js';
+import { printableMetadataTarget, withMetadata } from '../../db/engines.js';
 import { printable } from '../io.js';
 
 /** What `vidpipe list` is asked for, its global and own options together. */
@@ -29,8 +29,8 @@ function assertLimit(limit: number | undefined): void {
   throw new VidpipeError('USAGE', `--limit must be a positive whole number, got ${limit}`);
 }
 
-function formatVideoList(videos: VideoSummary[], dbFile: string): string {
-  if (videos.length === 0) return `No videos recorded in ${dbFile}.\n`;
+function formatVideoList(videos: VideoSummary[], target: string): string {
+  if (videos.length === 0) return `No videos recorded in ${printableMetadataTarget(target)}.\n`;
   return formatTable(
     [
       { header: 'ID' },
