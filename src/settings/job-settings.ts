@@ -9,6 +9,7 @@
  * (src/core/plan.ts) or the graph (src/job/graph.ts) reads the value.
  */
 import { availableParallelism, homedir, tmpdir } from 'node:os';
+import { VidpipeError } from '../errors.js';
 import { join } from 'node:path';
 import {
   flag,
@@ -35,6 +36,7 @@ import {
 } from './option.js';
 import { parseRungs, type RungSpec } from './rungs.js';
 import { DEFAULT_QUALITY_TARGET } from './quality-target.js';
+import { decodeKey, decodeKeyId } from './key-values.js';
 
 export type VideoCodec = 'h264' | 'hevc' | 'av1';
 export const VIDEO_CODECS: readonly VideoCodec[] = ['h264', 'hevc', 'av1'];
@@ -45,6 +47,13 @@ export const PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 
 export type Preset = (typeof PRESETS)[number];
 
 export type HlsSegments = 'fmp4' | 'ts' | 'both';
+
+/**
+ * `--encrypt`: CMAF 'cbcs' (HLS SAMPLE-AES, DASH, FairPlay/Widevine/PlayReady), CMAF 'cenc'
+ * (AES-CTR, older DASH devices), or HLS whole-segment AES-128 (docs/content-protection.md).
+ */
+export type EncryptionScheme = 'cbcs' | 'cenc' | 'aes-128';
+export const ENCRYPTION_SCHEMES: readonly EncryptionScheme[] = ['cbcs', 'cenc', 'aes-128'];
 
 /** `--subtitles file.srt:lang`: a subtitle file beside the video. */
 export interface SidecarSubtitle {
@@ -109,6 +118,18 @@ export interface JobSettings {
    * unchanged this long, so a writer that pauses (a recorder) shows itself; 0: no wait.
    */
   sourceQuietSeconds: number;
+  /** Encrypt the package with this scheme; undefined: clear. */
+  encrypt?: EncryptionScheme;
+  /** `--key-id`: the content key's ID, 32 lower-case hex digits (public: written into the package). */
+  keyId?: string;
+  /** `--key`: the content key, 32 lower-case hex digits. Secret: never stored or sent. */
+  key?: string;
+  /** `--key-file`: a file of key IDs and keys (src/protection/key-file.ts), read by every machine that encrypts. */
+  keyFile?: string;
+  /** `--cpix`: a CPIX document (a local file or an https:// URL), read by every machine that encrypts. */
+  cpix?: string;
+  /** `--key-uri`: the URI HLS playlists give for the key (AES-128, or KEYFORMAT "identity"). */
+  keyUri?: string;
 }
 
 /** What `vidpipe transcode` is asked besides the settings: where things go and how it runs. */
@@ -156,6 +177,12 @@ export const DEFAULT_SETTINGS: Complete<JobSettings> = {
   metrics: false,
   stallTimeoutSeconds: 300,
   sourceQuietSeconds: 2,
+  encrypt: undefined,
+  keyId: undefined,
+  key: undefined,
+  keyFile: undefined,
+  cpix: undefined,
+  keyUri: undefined,
 };
 
 export const DEFAULT_TRANSCODE_FLAGS: Complete<TranscodeFlags> = {
@@ -208,6 +235,35 @@ function sampleRate(value: unknown, field: Field): number {
   const rate = Number(value);
   if (rate !== 44100 && rate !== 48000) throw invalid(field, `"${String(value)}" is not 44100 or 48000`);
   return rate;
+}
+
+/** `--key-id`: hex, base64 or UUID form, stored as hex (a key ID is public: it is in every init segment). */
+function keyIdValue(value: unknown, field: Field): string {
+  const kid = decodeKeyId(text(value, field));
+  if (!kid) throw invalid(field, `"${String(value)}" is not a 16-byte key ID: give 32 hex digits, base64, or the UUID form (01234567-89ab-cdef-0123-456789abcdef)`);
+  return kid.toString('hex');
+}
+
+/** `--key`: hex or base64, stored as hex. The message never repeats the value (and `secret` redacts it anyway). */
+function keyValue(value: unknown, field: Field): string {
+  const key = typeof value === 'string' ? decodeKey(value) : undefined;
+  if (!key) throw invalid(field, 'not a 16-byte AES-128 key: give 32 hex digits or base64 (24 characters)');
+  return key.toString('hex');
+}
+
+/** A local file: only the command line (or this machine's environment) may name one. */
+function localFile(value: unknown, field: Field): string {
+  if (field.from !== 'cli') throw wrongType(field, 'a file given on the command line');
+  return text(value, field);
+}
+
+/** `--cpix`: a local file, or an https:// URL (keys never travel over plain http, except to this machine for tests). */
+function cpixSource(value: unknown, field: Field): string {
+  const source = localFile(value, field);
+  if (/^http:\/\//i.test(source) && !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/i.test(source)) {
+    throw invalid(field, 'a CPIX document holds content keys: fetch it over https://, not http://');
+  }
+  return source;
 }
 
 const codecList = (value: unknown, field: Field): VideoCodec[] => [...new Set(listOf(oneOf(VIDEO_CODECS, CODEC_ALIASES), { empty: 'give at least one of h264, hevc, av1' })(value, field))];
@@ -271,6 +327,18 @@ export const TRANSCODE_TABLE: OptionTable<JobSettings> & OptionTable<TranscodeFl
     flags: '--source-quiet <seconds>', description: 'a local source changed less than this before publishing must stay unchanged this long (0: no wait)', showDefault: true,
     env: 'VIDPIPE_SOURCE_QUIET', parse: numberOf({ above: 0, inclusive: true }),
   },
+  encrypt: {
+    flags: '--encrypt <cbcs|cenc|aes-128>', description: 'encrypt the package: cbcs (HLS SAMPLE-AES and DASH, FairPlay/Widevine/PlayReady), cenc (AES-CTR, DASH), aes-128 (HLS whole segments, fMP4 and MPEG-TS)',
+    parse: oneOf(ENCRYPTION_SCHEMES), sidecar: true,
+  },
+  keyId: { flags: '--key-id <kid>', description: 'the content key\'s ID: 32 hex digits, base64 or UUID form (public: written into the package)', parse: keyIdValue },
+  key: {
+    flags: '--key <key>', description: 'the content key: 32 hex digits or base64; secret: never stored or sent to workers, who read their own VIDPIPE_KEY',
+    env: 'VIDPIPE_KEY', secret: true, parse: keyValue,
+  },
+  keyFile: { flags: '--key-file <file>', description: 'a file of KID:KEY lines, optionally per track type (video KID:KEY, audio KID:KEY); every encrypting machine reads it', parse: localFile },
+  cpix: { flags: '--cpix <file|https-url>', description: 'a CPIX 2.3 document with the content keys and DRM signalling (Widevine, PlayReady, FairPlay, Clear Key); every encrypting machine reads it', parse: cpixSource },
+  keyUri: { flags: '--key-uri <uri>', description: 'the key URI HLS playlists give players (needed by aes-128; the key itself is never put in the package)', parse: optionalText },
   workDir: { flags: '--work-dir <dir>', description: 'folder for intermediate files (default: user cache folder)', env: 'VIDPIPE_WORK_DIR', parse: optionalText },
   force: { flags: '--force', description: 'start over: discard the work kept from an unfinished earlier run of the same job', parse: flag },
   s3Endpoint: {
@@ -301,7 +369,37 @@ export const TRANSCODE_OPTIONS: OptionSpec[] = optionSpecs(TRANSCODE_TABLE, TRAN
 
 /** The settings and flags of `vidpipe transcode` (and `watch`) from commander's values. */
 export function parseTranscodeOptions(record: Readonly<Record<string, unknown>>): { settings: JobSettings; flags: TranscodeFlags } {
-  return { settings: parseOptions(TRANSCODE_TABLE, DEFAULT_SETTINGS, record), flags: parseOptions(TRANSCODE_TABLE, DEFAULT_TRANSCODE_FLAGS, record) };
+  const settings = parseOptions(TRANSCODE_TABLE, DEFAULT_SETTINGS, record);
+  assertProtectionSettings(settings);
+  return { settings, flags: parseOptions(TRANSCODE_TABLE, DEFAULT_TRANSCODE_FLAGS, record) };
+}
+
+/**
+ * The encryption settings taken together (each was checked alone by its entry): one key source,
+ * complete, for a scheme the segments can carry. Exit 2 with what to give instead.
+ */
+export function assertProtectionSettings(settings: JobSettings): void {
+  const usage = (message: string, hint?: string) => new VidpipeError('USAGE', message, hint ? { hint } : {});
+  const given = (['keyId', 'key', 'keyFile', 'cpix', 'keyUri'] as const).filter((field) => settings[field] !== undefined);
+  const flagOf = { keyId: '--key-id', key: '--key (or VIDPIPE_KEY)', keyFile: '--key-file', cpix: '--cpix', keyUri: '--key-uri' } as const;
+  const scheme = settings.encrypt;
+  if (!scheme) {
+    if (given.length > 0) throw usage(`${given.map((field) => flagOf[field]).join(', ')} given without --encrypt`, 'add --encrypt cbcs, cenc or aes-128 (docs/content-protection.md), or drop the key options');
+    return;
+  }
+  const sources = [settings.key !== undefined || settings.keyId !== undefined ? '--key-id/--key' : undefined, settings.keyFile ? '--key-file' : undefined, settings.cpix ? '--cpix' : undefined].filter(Boolean);
+  if (sources.length === 0) throw usage(`--encrypt ${scheme} needs a key: --key-id and --key (or VIDPIPE_KEY), --key-file, or --cpix`, 'see "Key sources" in docs/content-protection.md');
+  if (sources.length > 1) throw usage(`give one key source, not ${sources.join(' and ')}`);
+  if (settings.keyId !== undefined && settings.key === undefined) throw usage('--key-id needs --key (or the VIDPIPE_KEY environment variable)');
+  if (settings.key !== undefined && settings.keyId === undefined && scheme !== 'aes-128') {
+    throw usage(`--encrypt ${scheme} needs --key-id with --key: the key ID is written into the init segments and manifests`);
+  }
+  if (scheme === 'aes-128' && settings.keyUri === undefined) {
+    throw usage('--encrypt aes-128 needs --key-uri: the URI the playlists give players to fetch the key', 'vidpipe never writes the key into the package; serve it from your key server');
+  }
+  if (scheme !== 'aes-128' && settings.hlsSegments !== 'fmp4') {
+    throw usage(`--encrypt ${scheme} applies to fMP4 (CMAF) segments only; MPEG-TS variants (--hls-segments ${settings.hlsSegments}) can only be encrypted with aes-128`, 'use --hls-segments fmp4, or --encrypt aes-128');
+  }
 }
 
 /** What one upload asks for (its sidecar, its object metadata): settings, and the package name and tags. */

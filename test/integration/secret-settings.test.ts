@@ -23,7 +23,7 @@ import { loadReport } from '../../src/report/from-database.js';
 import { renderReportDocument } from '../../src/report/html.js';
 import { invalid, type FlagEntry } from '../../src/settings/option.js';
 import { DEFAULT_SETTINGS, TRANSCODE_TABLE, parseTranscodeOptions, parseUploadOverrides, shareableSettings, withOwnSecrets, type JobSettings } from '../../src/settings/job-settings.js';
-import { makeClip, tempDir } from '../helpers/media.js';
+import { makeClip, runCli, tempDir } from '../helpers/media.js';
 import { startRedisServer, type RedisTestServer } from '../helpers/redis-server.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 
@@ -157,6 +157,24 @@ describe('secret settings', () => {
       await db.close();
     }
     found.push(...leaksInFolder(dir).filter((line) => line.includes('local.db')));
+    assert.deepEqual(found, []);
+  });
+
+  it('the real --key (and VIDPIPE_KEY): the CLI\'s --json, --plan, messages, database and folders hold none of it', async () => {
+    const kid = randomBytes(16).toString('hex');
+    const base = ['transcode', input, '--encrypt', 'cbcs', '--key-id', kid, '--out', join(dir, 'out-cli'), '--work-dir', join(dir, 'work-cli'), '--concurrency', '2', '--no-thumbnails'];
+    const env = { VIDPIPE_DB: join(dir, 'cli.db') };
+    const runs = [
+      await runCli(['--json', ...base, '--key', KEY.toString('base64')], { env }),
+      await runCli(['--json', ...base, '--plan', '--key', SECRET], { env }),
+      await runCli([...base, '--plan'], { env: { ...env, VIDPIPE_KEY: SECRET } }),
+      // A key of the wrong length: refused (exit 2) without repeating it.
+      await runCli(['--json', ...base], { env: { ...env, VIDPIPE_KEY: `${SECRET}ab` } }),
+    ];
+    assert.equal(runs[3]!.code, 2, runs[3]!.stderr);
+    assert.match(runs[3]!.stdout, /--key: not a 16-byte AES-128 key/);
+    const found = runs.flatMap((run, index) => [...leaks(`run ${index} stdout`, run.stdout), ...leaks(`run ${index} stderr`, run.stderr)]);
+    found.push(...leaksInFolder(dir).filter((line) => /cli\.db|out-cli|work-cli/.test(line)));
     assert.deepEqual(found, []);
   });
 
