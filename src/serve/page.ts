@@ -3,6 +3,7 @@ import { reportFromPackage } from '../report/model.js';
 import type { PackageLayout } from './package-layout.js';
 import { PLAYER_ENGINES, PLAYER_LIBRARIES, playerLibraryFile, type PlayerEngine } from './player-assets.js';
 import { PLAYER_SCRIPT } from './player-script.js';
+import type { ClearKey } from '../settings/command-options.js';
 
 /** A script the page loads: a player library's file (never a CDN), or inline text. */
 export type PlayerAsset = { file: () => string | undefined } | { text: string };
@@ -29,11 +30,11 @@ main { padding: 16px 24px; max-width: 1000px; }
 `;
 
 /** The player page: hls.js, dash.js or Shaka Player on the package's entry manifests, a rendition picker, storyboard thumbnails, and the report. */
-export function renderPlayerPage(layout: PackageLayout, requested?: PlayerEngine, indexHref?: string): string {
+export function renderPlayerPage(layout: PackageLayout, requested?: PlayerEngine, indexHref?: string, clearKeys: ClearKey[] = []): string {
   const engine = requested ?? (layout.hls ? 'hls' : 'dash');
   const { name, manifest, library } = PLAYER_ENGINES[engine];
   // `manifest` names which of the two the engine plays.
-  const config = { engine, manifest, hls: layout.hls ?? null, dash: layout.dash ?? null, storyboard: layout.storyboard ?? null };
+  const config = { engine, manifest, hls: layout.hls ?? null, dash: layout.dash ?? null, storyboard: layout.storyboard ?? null, clearKeys };
   const engineLinks = Object.entries(PLAYER_ENGINES)
     .filter(([, e]) => (e.manifest === 'hls' ? layout.hls : layout.dash))
     .map(([id, e]) => `<a href="?engine=${id}">${e.manifest === 'hls' ? 'HLS' : 'DASH'} (${e.name})</a>`);

@@ -4,6 +4,9 @@
  * Player (on the DASH or the HLS manifest: a third implementation of both), fills
  * the rendition picker, shows storyboard thumbnails over the seek bar, and exposes its state
  * as window.vidpipePlayer for the browser tests.
+ * With keys from --clear-key (config.clearKeys, hex) it plays encrypted packages: Shaka Player
+ * and dash.js through EME's org.w3.clearkey (CENC 'cenc' and 'cbcs'), and each player's HLS key
+ * requests (AES-128, and Shaka's SAMPLE-AES "identity" keys) answered by /_vidpipe/clear-key/<kid>.
  */
 export const PLAYER_SCRIPT = String.raw`(function () {
   'use strict';
@@ -37,11 +40,46 @@ export const PLAYER_SCRIPT = String.raw`(function () {
     return (height ? height + 'p ' : 'audio ') + kbps(bitrate) + (codecs ? ' (' + codecs + ')' : '');
   }
 
+  var clearKeys = config.clearKeys || [];
+  state.clearKeys = clearKeys.length;
+  function base64url(hex) {
+    var bytes = '';
+    for (var i = 0; i < hex.length; i += 2) bytes += String.fromCharCode(parseInt(hex.substr(i, 2), 16));
+    return btoa(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+  // An HLS key URI names no KID: with several keys, a key ID the player knows picks one, else the first.
+  function keyUrl(kidHex) {
+    var kid = (kidHex || '').replace(/^0x/i, '').toLowerCase();
+    var chosen = clearKeys.filter(function (k) { return k.kid === kid; })[0] || clearKeys[0];
+    return '/_vidpipe/clear-key/' + chosen.kid;
+  }
+
   var manifest = config[config.manifest];
   if (!manifest) return fail('config', 'the package has no ' + (config.manifest === 'hls' ? 'master.m3u8' : 'manifest.mpd'), true);
   if (config.engine === 'hls') {
     if (!window.Hls || !Hls.isSupported()) return fail('hls.js', 'this browser has no Media Source Extensions', true);
-    var hls = new Hls({ capLevelToPlayerSize: false, startLevel: -1 });
+    var hlsConfig = { capLevelToPlayerSize: false, startLevel: -1 };
+    if (clearKeys.length) {
+      // hls.js loads an AES-128 key with its default loader, the context naming the key: point it at ours.
+      var DefaultLoader = Hls.DefaultConfig.loader;
+      hlsConfig.loader = class extends DefaultLoader {
+        load(context, loaderConfig, callbacks) {
+          if (!context.keyInfo) return super.load(context, loaderConfig, callbacks);
+          var data = context.keyInfo.decryptdata;
+          var kid = data && data.keyId ? Array.prototype.map.call(data.keyId, function (b) { return ('0' + b.toString(16)).slice(-2); }).join('') : '';
+          // hls.js finds its key by the context's URL when the load ends: it gets the original context back.
+          var redirected = Object.assign({}, context, { url: new URL(keyUrl(kid), location.href).href });
+          return super.load(redirected, loaderConfig, {
+            onSuccess: function (response, stats, _c, details) { callbacks.onSuccess(response, stats, context, details); },
+            onError: function (response, _c, details, stats) { callbacks.onError(response, context, details, stats); },
+            onTimeout: function (stats, _c, details) { callbacks.onTimeout(stats, context, details); },
+            onAbort: callbacks.onAbort && function (stats, _c, details) { callbacks.onAbort(stats, context, details); },
+            onProgress: callbacks.onProgress
+          });
+        }
+      };
+    }
+    var hls = new Hls(hlsConfig);
     hls.on(Hls.Events.ERROR, function (_e, data) { fail('hls.js ' + data.type, data.details, data.fatal); });
     hls.on(Hls.Events.MANIFEST_PARSED, function () {
       setLevels(hls.levels.map(function (l) {
@@ -80,6 +118,11 @@ export const PLAYER_SCRIPT = String.raw`(function () {
       if (index >= 0) player.setRepresentationForTypeByIndex('video', index, true);
       picker.value = String(index);
     };
+    if (clearKeys.length) {
+      var dashKeys = {};
+      clearKeys.forEach(function (k) { dashKeys[base64url(k.kid)] = base64url(k.key); });
+      player.setProtectionData({ 'org.w3.clearkey': { clearkeys: dashKeys } });
+    }
     player.initialize(video, manifest, true);
   } else {
     if (!window.shaka) return fail('shaka', 'Shaka Player did not load', true);
@@ -99,6 +142,15 @@ export const PLAYER_SCRIPT = String.raw`(function () {
       var e = event.detail;
       fail('shaka ' + e.category + '/' + e.code, JSON.stringify(e.data || []).slice(0, 300), e.severity === shaka.util.Error.Severity.CRITICAL);
     });
+    if (clearKeys.length) {
+      var shakaKeys = {};
+      clearKeys.forEach(function (k) { shakaKeys[k.kid] = k.key; });
+      sp.configure({ drm: { clearKeys: shakaKeys } });
+      // HLS key URIs (AES-128, SAMPLE-AES "identity") are fetched while parsing: answer them here.
+      sp.getNetworkingEngine().registerRequestFilter(function (type, request) {
+        if (type === shaka.net.NetworkingEngine.RequestType.KEY) request.uris = [new URL(keyUrl(''), location.href).href];
+      });
+    }
     sp.addEventListener('adaptation', refresh);
     sp.addEventListener('variantchanged', refresh);
     video.addEventListener('timeupdate', refresh);

@@ -15,6 +15,7 @@ import { describePackage } from './package-layout.js';
 import { renderIndexPage, type IndexEntry } from './index-page.js';
 import { isPackageFolder, packageFoldersIn } from '../validate/package-folders.js';
 import { reportFromPackage } from '../report/model.js';
+import type { ClearKey } from '../settings/command-options.js';
 
 /** Everything the page loads from vidpipe itself lives under this prefix, apart from the package's files. */
 export const ASSET_PREFIX = '/_vidpipe/';
@@ -25,7 +26,16 @@ export interface ServerConfig {
   dir: string;
   port: number;
   host: string;
+  /**
+   * ClearKey content keys for the player page (`--clear-key`). Held in memory only: put into the
+   * page's player configuration and answered at /_vidpipe/clear-key/<kid> (16 raw bytes, what an
+   * HLS key URI returns), never written anywhere.
+   */
+  clearKeys?: ClearKey[];
 }
+
+/** Where the page's players fetch a key given with --clear-key, as an HLS key URI would answer it. */
+export const CLEAR_KEY_PATH = `${ASSET_PREFIX}clear-key/`;
 
 export interface RunningServer {
   server: Server;
@@ -164,7 +174,7 @@ async function indexEntries(root: string): Promise<IndexEntry[]> {
   );
 }
 
-export function createServeHandler(root: string): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function createServeHandler(root: string, clearKeys: ClearKey[] = []): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const method = req.method ?? 'GET';
     if (method === 'OPTIONS') {
@@ -173,6 +183,14 @@ export function createServeHandler(root: string): (req: IncomingMessage, res: Se
     }
     if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'method not allowed\n', undefined, { Allow: 'GET, HEAD, OPTIONS' });
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith(CLEAR_KEY_PATH)) {
+      const wanted = url.pathname.slice(CLEAR_KEY_PATH.length).toLowerCase();
+      const found = clearKeys.find((k) => k.kid === wanted);
+      if (!found) return send(res, 404, 'no such key was given with --clear-key\n');
+      const bytes = Buffer.from(found.key, 'hex');
+      res.writeHead(200, { ...COMMON_HEADERS, 'Cache-Control': 'no-store', 'Content-Type': 'application/octet-stream', 'Content-Length': bytes.length });
+      return void res.end(req.method === 'HEAD' ? undefined : bytes);
+    }
     const asset = url.pathname.startsWith(ASSET_PREFIX) ? PLAYER_ASSETS[url.pathname.slice(ASSET_PREFIX.length)] : undefined;
     if (asset) {
       if ('text' in asset) return send(res, 200, asset.text, 'text/javascript; charset=utf-8');
@@ -187,7 +205,7 @@ export function createServeHandler(root: string): (req: IncomingMessage, res: Se
       const layout = await describePackage(route.dir, route.base);
       const requested = url.searchParams.get('engine');
       const engine = isPlayerEngine(requested) ? requested : undefined;
-      return send(res, 200, renderPlayerPage(layout, engine, route.base === '/' ? undefined : '/'), 'text/html; charset=utf-8');
+      return send(res, 200, renderPlayerPage(layout, engine, route.base === '/' ? undefined : '/', clearKeys), 'text/html; charset=utf-8');
     }
     if (route && route.rest === `${ASSET_PREFIX.slice(1)}report.html`) {
       const layout = await describePackage(route.dir, route.base);
@@ -215,7 +233,7 @@ export async function startServer(options: ServerConfig): Promise<RunningServer>
   if (!info?.isDirectory()) {
     throw new VidpipeError('INPUT_NOT_FOUND', `${options.dir} is not a folder`, { hint: 'give a package folder (vidpipe serve out/talk) or the output folder holding them (vidpipe serve out)' });
   }
-  const handler = createServeHandler(root);
+  const handler = createServeHandler(root, options.clearKeys);
   const server = createServer((req, res) => {
     handler(req, res).catch((error: unknown) => {
       if (!res.headersSent) send(res, 500, `internal error: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -153,14 +153,41 @@ const LIST_TABLE: OptionTable<ListOptions> = {
 export const LIST_OPTIONS: OptionSpec[] = optionSpecs(LIST_TABLE, LIST_DEFAULTS);
 export const parseListOptions = (values: Readonly<Record<string, unknown>>): ListOptions => parseOptions(LIST_TABLE, LIST_DEFAULTS, values);
 
+/** A content key given to `vidpipe serve` for its ClearKey player: key ID and AES-128 key, 32 lowercase hex digits each. */
+export interface ClearKey {
+  kid: string;
+  key: string;
+}
+
 export interface ServeOptions {
   port: number;
   host: string;
+  /** Keys the player page decrypts with (secret: only ever in the served page, in memory). */
+  clearKeys?: ClearKey[];
 }
-const SERVE_DEFAULTS: Complete<ServeOptions> = { port: 8080, host: '127.0.0.1' };
+
+/** `--clear-key KID:KEY` (repeatable), each 32 hex digits; a KID may be written as a UUID. */
+function clearKeys(value: unknown, field: Field): ClearKey[] {
+  const items = Array.isArray(value) ? value : [value];
+  return items.map((item) => {
+    const match = /^([0-9a-f-]{32,36}):([0-9a-f]{32})$/i.exec(text(item, field).trim());
+    const kid = match?.[1]!.replace(/-/g, '');
+    if (!match || kid!.length !== 32) throw invalid(field, 'a clear key is KID:KEY, two 16-byte values in hex', 'e.g. --clear-key 0123456789abcdef0123456789abcdef:00112233445566778899aabbccddeeff');
+    return { kid: kid!.toLowerCase(), key: match[2]!.toLowerCase() };
+  });
+}
+
+const SERVE_DEFAULTS: Complete<ServeOptions> = { port: 8080, host: '127.0.0.1', clearKeys: undefined };
 const SERVE_TABLE: OptionTable<ServeOptions> = {
   port: { flags: '--port <n>', description: 'TCP port (0: any free port)', showDefault: true, parse: numberOf({ above: 0, inclusive: true, max: 65535, integer: true }) },
   host: { flags: '--host <address>', description: 'address to listen on (0.0.0.0: reachable from the network)', showDefault: true, parse: text },
+  clearKeys: {
+    flags: '--clear-key <kid:key>',
+    description: 'play an encrypted package with ClearKey: key ID and key in hex (repeatable; kept in memory, put only into the served player page)',
+    repeatable: true,
+    secret: true,
+    parse: clearKeys,
+  },
 };
 export const SERVE_OPTIONS: OptionSpec[] = optionSpecs(SERVE_TABLE, SERVE_DEFAULTS);
 export const parseServeOptions = (values: Readonly<Record<string, unknown>>): ServeOptions => parseOptions(SERVE_TABLE, SERVE_DEFAULTS, values);

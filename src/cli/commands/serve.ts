@@ -5,7 +5,7 @@ import { installInterruptHandler } from '../signals.js';
 
 /** `vidpipe serve <dir>`: serves a package and its player page until Ctrl-C. */
 export async function runServe(dir: string, options: ServeOptions, global: GlobalOptions, io: CliIO): Promise<number> {
-  const running = await startServer({ dir, port: options.port, host: options.host });
+  const running = await startServer({ dir, port: options.port, host: options.host, clearKeys: options.clearKeys });
   if (global.json) io.stdout(JSON.stringify({ url: running.url, dir }));
   else io.stdout(`vidpipe: serving ${dir} at ${running.url}  (Ctrl-C to stop)`);
   await new Promise<void>((resolve) => {
