@@ -34,7 +34,7 @@ export function renderPlayerPage(layout: PackageLayout, requested?: PlayerEngine
   const engine = requested ?? (layout.hls ? 'hls' : 'dash');
   const { name, manifest, library } = PLAYER_ENGINES[engine];
   // `manifest` names which of the two the engine plays.
-  const config = { engine, manifest, hls: layout.hls ?? null, dash: layout.dash ?? null, storyboard: layout.storyboard ?? null, clearKeys };
+  const config = { engine, manifest, hls: layout.hls ?? null, dash: layout.dash ?? null, storyboard: layout.storyboard ?? null, ...(clearKeys.length > 0 ? { clearKeys } : {}) };
   const engineLinks = Object.entries(PLAYER_ENGINES)
     .filter(([, e]) => (e.manifest === 'hls' ? layout.hls : layout.dash))
     .map(([id, e]) => `<a href="?engine=${id}">${e.manifest === 'hls' ? 'HLS' : 'DASH'} (${e.name})</a>`);
