@@ -26,7 +26,11 @@ const rawKeySource: KeySource = {
   },
 };
 
-const KEY_SOURCES: readonly KeySource[] = [rawKeySource, keyFileSource, cpixKeySource];
+/**
+ * In this order: a worker's own VIDPIPE_KEY is in every job's settings it runs (withOwnSecrets),
+ * so a job that names a key file or a CPIX document must take its keys from there, not from it.
+ */
+const KEY_SOURCES: readonly KeySource[] = [keyFileSource, cpixKeySource, rawKeySource];
 
 /**
  * The keys of a job that asks for `--encrypt`, read from its key source on this machine

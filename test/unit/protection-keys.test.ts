@@ -281,6 +281,10 @@ describe('loading the keys of a job', () => {
     assert.deepEqual(keyForTrack(fromFile, 'video').key, KEY_V);
     assert.throws(() => keyForTrack(fromFile, 'audio'), usage(/the key-file gives no key for audio tracks/));
 
+    // A worker with VIDPIPE_KEY set runs a job that names a key file: the key file's keys.
+    const onWorker = (await loadProtectionKeys(withOwnSecrets(settings({ encrypt: 'cenc', keyFile }), { VIDPIPE_KEY: KEY_A.toString('hex') })))!;
+    assert.deepEqual([onWorker.source, keyForTrack(onWorker, 'video').key], ['key-file', KEY_V]);
+
     const cpixFile = join(dir, 'keys.cpix.xml');
     await writeFile(cpixFile, TWO_KEYS);
     for (const cpixSource of [cpixFile, `${url}/cpix?token=abc`]) {
