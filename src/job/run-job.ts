@@ -26,9 +26,8 @@ import type { TaskPatch } from '../db/records.js';
 import { VidpipeError, toVidpipeError } from '../errors.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
 import { detectCapabilities } from '../ffmpeg/capabilities.js';
-import { inspectSource } from '../ffmpeg/source-file.js';
+import { inspectSource, type InspectedSource } from '../ffmpeg/source-file.js';
 import type { MediaProbe } from '../ffmpeg/probe.js';
-import { TaskTimeline } from '../core/package-summary.js';
 import { defaultWorkRoot, type JobSettings } from '../settings/job-settings.js';
 import { fetchInput, inputBaseName, type FetchedInput } from '../storage/index.js';
 import { packageUris, preflightPublish, type PublishTarget } from '../storage/publish.js';
@@ -37,11 +36,12 @@ import { parseLocation, type StorageConfig } from '../storage/index.js';
 import { sanitiseName } from '../storage/uri.js';
 import { buildJobGraph, stageContexts, type JobEnvironment } from './graph.js';
 import type { GraphState, JobOptions } from './job-options.js';
-import { kindSpec, learnFrom, node } from './nodes.js';
+import { JobObserver } from './job-observer.js';
+import { kindSpec, learnFrom, node, type NodeResultsView } from './nodes.js';
 import { resultBase } from './publish.js';
 import { JobRecorder } from './records.js';
-import { discardStaleWorkDirs, planReuse, recordOutputsOf, resumeKeyFor, stampWorkDir, sweepFinishedWorkDirs, type RecordedOutput } from './resume.js';
-import { packageSummary, round3, sourceSummary, spanSeconds, succeededResult } from './summary.js';
+import { discardStaleWorkDirs, planReuse, recordOutputsOf, resumeKeyFor, stampWorkDir, sweepFinishedWorkDirs } from './resume.js';
+import { packageSummary, round3, sourceSummary, succeededResult } from './summary.js';
 
 export interface JobRequest {
   /** Local path, file://, http(s):// or s3:// URI of the source. */
@@ -215,76 +215,145 @@ export async function previewJob(request: JobRequest): Promise<TranscodePlanView
  * Transcodes one input into a published package and records it in the metadata store. Never throws:
  * a failure is returned as a result with status 'failed' or 'interrupted' (and an error),
  * after the job and its tasks were marked in the database and temporary files removed.
+ *
+ * The job goes through its phases as its graph runs (LocalJob): the probe node identifies the
+ * source, the plan's growth claims the package's site, the graph runs to its metadata node, and
+ * whatever happened is recorded and cleaned up.
  */
 export async function runJob(request: JobRequest): Promise<TranscodeResult> {
-  const jobId = newJobId();
-  const startedAt = Date.now();
-  const { settings } = request;
-  const emit = request.onEvent ?? (() => undefined);
-  const result: TranscodeResult = { id: '', jobId, input: request.input, status: 'failed', outputs: {}, renditions: [], timings: {} };
-  // Absolute once: ffmpeg resolves some paths against other folders (a concat list against the
-  // list's own), and resume records paths inside the work folder relative to it.
-  const workRoot = resolve(request.workRoot ?? defaultWorkRoot());
-  const scratchDir = join(inputsFolder(workRoot), `copy-${jobId}`);
-  const givenName = request.name ? sanitiseName(request.name) : undefined;
-  const name = givenName ?? request.defaultName ?? sanitiseName(inputBaseName(request.input));
-  const options: JobOptions = { jobId, input: request.input, out: request.out, settings, package: { name, given: givenName !== undefined, video: { id: '', sha256: '' } } };
-  const state: GraphState = {};
-  const timeline = new TaskTimeline();
-  const spans: { kind: string; start: number; end: number }[] = [];
-  const taskStarts = new Map<string, { kind: string; start: number }>();
-  /** Outputs of the tasks a resume reuses (or does not need), written to their rows as they are skipped. */
-  const skippedOutputs = new Map<string, RecordedOutput | { notNeeded: true }>();
-  const cleanups: (() => Promise<void>)[] = [() => rm(scratchDir, { recursive: true, force: true })];
-  // Set once this process holds the job's work folder (see resume.ts); kept unless the job succeeds.
-  let workDir: string | undefined;
-  let db: MetadataStore | undefined;
-  let recorder: JobRecorder | undefined;
-  let identified: Identified | undefined;
+  const job = new LocalJob(request);
+  try {
+    return await job.run();
+  } catch (caught) {
+    return await job.failed(caught);
+  } finally {
+    await job.cleanUp();
+  }
+}
 
-  const encodes = new ChunkEncodeTracker(node.encodeVideo(0).kind);
-  const taskEvent = (event: DagEvent) => {
-    encodes.observe(event);
-    emit({ jobId, ...event });
-    timeline.observe(event);
-    if (event.type === 'task-start') taskStarts.set(event.id, { kind: dag.get(event.id)?.kind ?? event.id, start: event.at });
-    if (event.type === 'task-succeeded' || event.type === 'task-failed' || event.type === 'task-cancelled') {
-      const started = taskStarts.get(event.id);
-      if (started) spans.push({ kind: started.kind, start: started.start, end: event.at });
-    }
-    recorder?.observe(event);
-    if (event.type !== 'task-skipped') return;
-    const skipped = skippedOutputs.get(event.id);
-    if (skipped) void recorder?.updateTask(event.id, { status: 'skipped', output: skipped });
-  };
-  const dag = new Dag();
+/** Where the job's package is being built on this machine, once it holds the work folder. */
+interface ClaimedSite {
+  /** The job's work folder (locked by this process; see resume.ts), kept unless the job succeeds. */
+  workDir: string;
+  /** The tasks an unfinished earlier run of the same job recorded: their outputs are reused. */
+  resumeFrom?: Parameters<typeof planReuse>[1];
+}
 
-  /** The job and video rows, with what is known of the input so far. */
-  const startRecord = (probe?: MediaProbe, plan?: JobPlan) =>
-    recorder?.start({
-      video: {
-        id: result.id,
-        source: request.input,
-        name,
-        sha256: identified?.sha256 ?? '',
-        sizeBytes: identified?.sizeBytes ?? 0,
-        durationSeconds: plan?.durationSeconds ?? probe?.durationSeconds ?? 0,
-        kind: plan?.kind ?? 'video',
-        probe: probe?.raw ?? null,
-        tags: { ...(probe ? (plan?.kind === 'audio' ? audioTags(probe) : probe.tags) : {}), ...(request.tags ?? {}) },
+/**
+ * One job run in this process. Each phase leaves what it found in one field, once: the source's
+ * identity (`identified`, by the probe node), the site the package is built in (`site`, when the
+ * plan is known), and the database (`db`). Timing, events and records go through `observer`.
+ */
+class LocalJob {
+  readonly jobId = newJobId();
+  private readonly settings: JobSettings;
+  /** The result as it is learnt; its status is 'failed' until the metadata node ran. */
+  private readonly result: TranscodeResult;
+  private readonly options: JobOptions;
+  private readonly state: GraphState = {};
+  private readonly dag = new Dag();
+  private readonly observer: JobObserver;
+  /**
+   * Absolute once: ffmpeg resolves some paths against other folders (a concat list against the
+   * list's own), and resume records paths inside the work folder relative to it.
+   */
+  private readonly workRoot: string;
+  private readonly cleanups: (() => Promise<void>)[];
+  private readonly env: JobEnvironment;
+  private db: MetadataStore | undefined;
+  private identified: Identified | undefined;
+  private site: ClaimedSite | undefined;
+
+  constructor(private readonly request: JobRequest) {
+    const { jobId } = this;
+    this.settings = request.settings;
+    this.result = { id: '', jobId, input: request.input, status: 'failed', outputs: {}, renditions: [], timings: {} };
+    this.workRoot = resolve(request.workRoot ?? defaultWorkRoot());
+    const scratchDir = join(inputsFolder(this.workRoot), `copy-${jobId}`);
+    this.cleanups = [() => rm(scratchDir, { recursive: true, force: true })];
+    const givenName = request.name ? sanitiseName(request.name) : undefined;
+    const name = givenName ?? request.defaultName ?? sanitiseName(inputBaseName(request.input));
+    this.options = { jobId, input: request.input, out: request.out, settings: this.settings, package: { name, given: givenName !== undefined, video: { id: '', sha256: '' } } };
+    this.observer = new JobObserver(jobId, request.onEvent ?? (() => undefined), (id) => this.dag.get(id)?.kind);
+    this.env = {
+      options: this.options,
+      contextFor: contextsFor(request.binaries, this.settings, this.state, scratchDir, this.observer.encodes, (id, fraction, etaSeconds) => this.observer.progress(id, fraction, etaSeconds)),
+      probe: (signal) => this.identifySource(signal),
+      publishing: {
+        storage: request.storage,
+        beforePublish: async (signal) => {
+          if (this.identified) await assertSourceCurrent(this.identified, { storage: request.storage, signal, quietMs: request.sourceQuietMs ?? request.settings.sourceQuietSeconds * 1000 });
+        },
+        report: () => ({ tasks: this.observer.tasks(), timings: this.observer.timings(), resumed: this.result.resumed }),
       },
-      input: request.input,
-      output: request.out,
-      options: settings,
+      recordMetadata: (results) => this.recordSuccess(results),
+    };
+  }
+
+  /** The graph, from the probe to the metadata, here or through the request's runner. */
+  async run(): Promise<TranscodeResult> {
+    this.db = await openMetadata(this.request.dbPath);
+    this.observer.recordWith(new JobRecorder(this.db, this.jobId));
+    for (const task of buildJobGraph(this.state, this.env).tasks) this.dag.add(task);
+    this.observer.jobStarted(this.request.input, this.dag.describe());
+    const run = this.request.runner ?? runDag;
+    await run(this.dag, { concurrency: this.settings.concurrency, signal: this.request.signal, onEvent: this.observer.observe, grow: (task, value, signal) => this.grow(task, value, signal) }, {
+      options: this.options,
+      state: () => this.state,
+      storage: this.request.storage,
+      updateTask: (taskId, patch) => this.observer.records!.updateTask(taskId, patch),
+      markQueued: () => void (this.result.status = 'queued'),
     });
+    this.observer.emitDone(this.result);
+    return this.result;
+  }
 
   /**
-   * Before any encode, once the plan is known: the job is recorded, the package it goes to is
-   * chosen and checked, and the job takes its work folder (resuming an unfinished earlier run).
+   * Phase 1, the probe node: fetch the input, hash it (the video's identity) and inspect it. An
+   * input that cannot be used is still on record under its identity (see failed).
    */
-  const settle = async (plan: JobPlan, signal: AbortSignal): Promise<Growth> => {
-    const source = state.source!;
-    await startRecord(source.probe, plan);
+  private async identifySource(signal: AbortSignal): Promise<InspectedSource> {
+    const { request } = this;
+    const fetched = await fetchInput(request.input, inputsFolder(this.workRoot), request.storage, {
+      signal,
+      idleTimeoutMs: downloadIdleMs(this.settings),
+      onRetry: (message) => this.observer.note(message),
+      onProgress: (fraction, etaSeconds) => this.observer.progress(node.probe.id, fraction ?? 0, etaSeconds),
+    });
+    this.cleanups.push(fetched.cleanup);
+    // The plan node's question to ffmpeg (its encoders), asked while the input is read; the answer is kept.
+    detectCapabilities(request.binaries).catch(() => undefined);
+    // Hashing (the video's identity) and inspecting (probe, packet scan) each read the whole
+    // file: side by side, the job waits for the longer of the two instead of their sum.
+    const [hashed, inspected] = await Promise.allSettled([
+      identify(request.input, fetched, signal),
+      inspectSource(request.binaries, fetched.localPath, { audioOnly: this.settings.audioOnly, signal }),
+    ]);
+    if (hashed.status === 'rejected') throw hashed.reason;
+    this.identified = hashed.value;
+    this.result.id = this.identified.videoId;
+    this.options.package.video = { id: this.identified.videoId, sha256: this.identified.sha256 };
+    if (inspected.status === 'rejected') throw inspected.reason;
+    return inspected.value;
+  }
+
+  /** A node that grows the graph finished: the plan claims the site first, then the graph gains what it allows. */
+  private async grow(task: DagTask, value: unknown, signal: AbortSignal): Promise<Growth> {
+    learnFrom(this.state, task.kind, value);
+    if (task.id === node.plan.id) await this.claimSite(this.state.plan!, signal);
+    return this.extend(signal);
+  }
+
+  /**
+   * Phase 2, before any encode, once the plan is known: the job is recorded, the package it goes
+   * to is chosen and checked, and the job takes its work folder (resuming an unfinished earlier run).
+   */
+  private async claimSite(plan: JobPlan, signal: AbortSignal): Promise<void> {
+    const { request, result, identified, jobId, workRoot, settings } = this;
+    const db = this.db!;
+    const records = this.observer.records!;
+    const source = this.state.source!;
+    await this.startRecord(source.probe, plan);
     // Probing and reading the packets took a while: a file still being written has grown since.
     if (identified) await assertSourceCurrent(identified, { storage: request.storage, signal });
     result.kind = plan.kind;
@@ -298,119 +367,84 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     await assertFreeSpace(spaceNeeds(plan, workRoot, localFolderOf(destination)));
     // Each job publishes into its own folder below the package; the entry manifests switch over last.
     // Before any encode: which package this video goes to, and that it can be written there.
-    const target: PublishTarget = { location: destination, request: options.package, release: jobId, storage: request.storage };
+    const target: PublishTarget = { location: destination, request: this.options.package, release: jobId, storage: request.storage };
     const chosen = await preflightPublish(target, entryManifestNames(plan), signal);
     // The publish node chooses again by the same rule; the outputs follow what it wrote.
-    result.package = packageSummary(options, chosen);
+    result.package = packageSummary(this.options, chosen);
     const resumeKey = resumeKeyFor({ sha256: identified?.sha256 ?? '', settings, plan, ffmpeg: request.binaries.ffmpeg, destination: packageUris(destination, chosen.name, jobId).root });
-    const previous = request.force ? null : await db!.jobsByResumeKey(resumeKey);
+    const previous = request.force ? null : await db.jobsByResumeKey(resumeKey);
     const resumable = previous !== null && previous.jobs[0]!.status !== 'succeeded';
-    const jobWorkDir = join(workRoot, resumeKey);
-    await claimWorkDir(jobWorkDir, !resumable);
+    const workDir = join(workRoot, resumeKey);
+    await claimWorkDir(workDir, !resumable);
+    // Held from here: released (or removed) by cleanUp, whatever happens next.
+    this.site = resumable ? { workDir, resumeFrom: previous.tasks } : { workDir };
     // Only now: a run turned away because another holds the folder (BUSY) is no run of that work to resume.
-    await recorder!.setResumeKey(resumeKey);
-    workDir = jobWorkDir;
-    await stampWorkDir(jobWorkDir);
+    await records.setResumeKey(resumeKey);
+    await stampWorkDir(workDir);
     // Before any encode, so the space they held is free for this job.
-    const discarded = await discardStaleWorkDirs(workRoot, db!, jobId);
+    const discarded = await discardStaleWorkDirs(workRoot, db, jobId);
     if (discarded.length > 0) {
       result.discardedWorkDirs = discarded.map(({ path, madeBy }) => `${path}: left by ${madeBy ? `vidpipe ${madeBy}` : 'an earlier vidpipe version'} whose process is gone; this version cannot resume it`);
     }
     // Still 'running' although no process holds its folder: they were killed.
     for (const killed of previous?.jobs.filter((job) => job.status === 'running') ?? []) {
-      await db!.failJob(killed.id, { status: 'interrupted', code: 'INTERRUPTED', message: `the process stopped without finishing (killed?); resumed by job ${jobId}` });
+      await db.failJob(killed.id, { status: 'interrupted', code: 'INTERRUPTED', message: `the process stopped without finishing (killed?); resumed by job ${jobId}` });
     }
-    const packageDir = join(jobWorkDir, 'package');
+    const packageDir = join(workDir, 'package');
     await mkdir(packageDir, { recursive: true });
-    state.site = { workDir: jobWorkDir, packageDir };
-    resumeFrom = resumable ? previous.tasks : undefined;
+    this.state.site = { workDir, packageDir };
     if (resumable) result.resumed = { fromJob: previous.jobs[0]!.id, reusedTasks: [] };
-    return extend(signal);
-  };
+  }
 
   /** What the graph gained since the last growth, with the outputs an unfinished earlier run left for it. */
-  let resumeFrom: Parameters<typeof planReuse>[1] | undefined;
-  const extend = async (signal: AbortSignal): Promise<Growth> => {
-    const graph = buildJobGraph(state, env);
-    const added = graph.tasks.filter((task) => !dag.get(task.id));
-    if (!workDir) return { tasks: added, complete: graph.complete };
-    recordOutputsOf(added, workDir, (id, output) => recorder!.saveOutput(id, output));
-    if (!resumeFrom || !result.resumed) return { tasks: added, complete: graph.complete };
-    const reuse = await planReuse(added, resumeFrom, workDir, signal);
-    for (const [id, output] of reuse.reused) skippedOutputs.set(id, output);
-    for (const id of reuse.notNeeded) skippedOutputs.set(id, { notNeeded: true });
+  private async extend(signal: AbortSignal): Promise<Growth> {
+    const graph = buildJobGraph(this.state, this.env);
+    const added = graph.tasks.filter((task) => !this.dag.get(task.id));
+    const { site, result } = this;
+    if (!site) return { tasks: added, complete: graph.complete };
+    recordOutputsOf(added, site.workDir, (id, output) => this.observer.records!.saveOutput(id, output));
+    if (!site.resumeFrom || !result.resumed) return { tasks: added, complete: graph.complete };
+    const reuse = await planReuse(added, site.resumeFrom, site.workDir, signal);
+    for (const [id, output] of reuse.reused) this.observer.willSkip(id, output);
+    for (const id of reuse.notNeeded) this.observer.willSkip(id, { notNeeded: true });
     result.resumed.reusedTasks.push(...reuse.reused.keys());
     return { tasks: added, complete: graph.complete, completed: reuse.completed };
-  };
+  }
 
-  const env: JobEnvironment = {
-    options,
-    contextFor: contextsFor(request.binaries, settings, state, scratchDir, encodes, (id, fraction, etaSeconds) => emit({ jobId, type: 'task-progress', id, fraction, etaSeconds })),
-    probe: async (signal) => {
-      const fetched = await fetchInput(request.input, inputsFolder(workRoot), request.storage, {
-        signal,
-        idleTimeoutMs: downloadIdleMs(settings),
-        onRetry: (message) => emit({ jobId, type: 'job-note', message }),
-        onProgress: (fraction, etaSeconds) => emit({ jobId, type: 'task-progress', id: node.probe.id, fraction: fraction ?? 0, etaSeconds }),
-      });
-      cleanups.push(fetched.cleanup);
-      // The plan node's question to ffmpeg (its encoders), asked while the input is read; the answer is kept.
-      detectCapabilities(request.binaries).catch(() => undefined);
-      // Hashing (the video's identity) and inspecting (probe, packet scan) each read the whole
-      // file: side by side, the job waits for the longer of the two instead of their sum.
-      const [hashed, inspected] = await Promise.allSettled([
-        identify(request.input, fetched, signal),
-        inspectSource(request.binaries, fetched.localPath, { audioOnly: settings.audioOnly, signal }),
-      ]);
-      if (hashed.status === 'rejected') throw hashed.reason;
-      identified = hashed.value;
-      result.id = identified.videoId;
-      options.package.video = { id: identified.videoId, sha256: identified.sha256 };
-      // An input that cannot be used is still on record under its identity (see the catch below).
-      if (inspected.status === 'rejected') throw inspected.reason;
-      return inspected.value;
-    },
-    publishing: {
-      storage: request.storage,
-      beforePublish: async (signal) => {
-        if (identified) await assertSourceCurrent(identified, { storage: request.storage, signal, quietMs: request.sourceQuietMs ?? request.settings.sourceQuietSeconds * 1000 });
+  /** The job and video rows, with what is known of the input so far. */
+  private async startRecord(probe?: MediaProbe, plan?: JobPlan): Promise<void> {
+    const { request, identified } = this;
+    await this.observer.records?.start({
+      video: {
+        id: this.result.id,
+        source: request.input,
+        name: this.options.package.name,
+        sha256: identified?.sha256 ?? '',
+        sizeBytes: identified?.sizeBytes ?? 0,
+        durationSeconds: plan?.durationSeconds ?? probe?.durationSeconds ?? 0,
+        kind: plan?.kind ?? 'video',
+        probe: probe?.raw ?? null,
+        tags: { ...(probe ? (plan?.kind === 'audio' ? audioTags(probe) : probe.tags) : {}), ...(request.tags ?? {}) },
       },
-      report: () => ({ tasks: timeline.entries(), timings: spanSeconds(spans), resumed: result.resumed }),
-    },
-    recordMetadata: async (results) => {
-      const published = results.get(node.publish);
-      const timings = { ...spanSeconds(spans), total: round3((Date.now() - startedAt) / 1000) };
-      const done = succeededResult({ base: resultBase(options, state.source!, state.plan!, result.resumed), options, plan: state.plan!, results, chosen: published, files: published.files, timings });
-      await recorder!.complete(done, results.get(node.manifests), published);
-      Object.assign(result, done);
-      return true;
-    },
-  };
-
-  const grow = async (task: DagTask, value: unknown, signal: AbortSignal): Promise<Growth> => {
-    learnFrom(state, task.kind, value);
-    return task.id === node.plan.id ? settle(state.plan!, signal) : extend(signal);
-  };
-
-  try {
-    db = await openMetadata(request.dbPath);
-    recorder = new JobRecorder(db, jobId);
-    for (const task of buildJobGraph(state, env).tasks) dag.add(task);
-    const tasks = dag.describe();
-    timeline.declare(tasks);
-    emit({ type: 'job-start', jobId, input: request.input, tasks });
-    recorder.observe({ type: 'job-start', jobId, input: request.input, tasks });
-    const run = request.runner ?? runDag;
-    await run(dag, { concurrency: settings.concurrency, signal: request.signal, onEvent: taskEvent, grow }, {
-      options,
-      state: () => state,
-      storage: request.storage,
-      updateTask: (taskId, patch) => recorder!.updateTask(taskId, patch),
-      markQueued: () => void (result.status = 'queued'),
+      input: request.input,
+      output: request.out,
+      options: this.settings,
     });
-    emit({ type: 'job-done', jobId, result });
-    return result;
-  } catch (caught) {
+  }
+
+  /** Phase 3's end, the metadata node: the succeeded job's record, in one transaction. */
+  private async recordSuccess(results: NodeResultsView): Promise<true> {
+    const { options, state, result } = this;
+    const published = results.get(node.publish);
+    const done = succeededResult({ base: resultBase(options, state.source!, state.plan!, result.resumed), options, plan: state.plan!, results, chosen: published, files: published.files, timings: this.observer.finalTimings() });
+    await this.observer.records!.complete(done, results.get(node.manifests), published);
+    Object.assign(result, done);
+    return true;
+  }
+
+  /** Phase 4 after a failure: the job's record says why, and the result is returned. */
+  async failed(caught: unknown): Promise<TranscodeResult> {
+    const { identified, result, request } = this;
     let error = toVidpipeError(caught);
     // A file replaced or cut while it was encoded fails in some stage (fewer frames than
     // expected, a decode error…): the change is the cause to report, not the input. (A download
@@ -421,31 +455,37 @@ export async function runJob(request: JobRequest): Promise<TranscodeResult> {
     const interrupted = error.code === 'INTERRUPTED' || request.signal?.aborted === true;
     result.status = interrupted ? 'interrupted' : 'failed';
     result.error = { code: interrupted ? 'INTERRUPTED' : error.code, message: error.message, hint: error.hint, stderrTail: error.stderrTail };
-    result.timings = { ...spanSeconds(spans), total: round3((Date.now() - startedAt) / 1000) };
+    result.timings = this.observer.finalTimings();
+    const records = this.observer.records;
     // An input that was identified is on record even when it could not be probed or planned.
-    if (identified && !recorder?.isStarted) {
+    if (identified && !records?.isStarted) {
       try {
-        await startRecord();
+        await this.startRecord();
       } catch {
         // The original failure matters more than a failure to record it.
       }
     }
-    await recorder?.fail(result);
-    emit({ type: 'job-failed', jobId, input: request.input, error, result });
+    await records?.fail(result);
+    this.observer.emitFailed(request.input, error, result);
     return result;
-  } finally {
-    // A failed or interrupted job keeps its work folder: a re-run resumes from it. A queued one
-    // runs on workers with folders of their own.
-    if (workDir && (result.status === 'succeeded' || result.status === 'queued')) {
-      await removeWorkDir(workDir).catch(() => undefined);
-      if (db) await sweepFinishedWorkDirs(workRoot, db).catch(() => undefined);
-    } else if (workDir) {
-      await releaseWorkDir(workDir).catch(() => undefined);
+  }
+
+  /**
+   * Phase 4, whatever happened: a failed or interrupted job keeps its work folder (a re-run
+   * resumes from it) and only lets it go; a succeeded one removes it, and a queued one too (it
+   * runs on workers with folders of their own). Downloads and copies go, the database closes.
+   */
+  async cleanUp(): Promise<void> {
+    const { site, db, result } = this;
+    if (site && (result.status === 'succeeded' || result.status === 'queued')) {
+      await removeWorkDir(site.workDir).catch(() => undefined);
+      if (db) await sweepFinishedWorkDirs(this.workRoot, db).catch(() => undefined);
+    } else if (site) {
+      await releaseWorkDir(site.workDir).catch(() => undefined);
     }
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    for (const cleanup of this.cleanups.reverse()) await cleanup().catch(() => undefined);
     // The task events' last writes (the metadata node's own row) are still queued.
-    await recorder?.settled().catch(() => undefined);
+    await this.observer.records?.settled().catch(() => undefined);
     await db?.close().catch(() => undefined);
   }
 }
-
