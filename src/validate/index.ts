@@ -12,6 +12,7 @@ import * as master from './hls-master-checks.js';
 import * as media from './hls-media-checks.js';
 import * as dash from './dash.js';
 import { checkVhsDash, checkVhsHls } from './vhs.js';
+import { checkDashProtection, checkHlsProtection } from './protection.js';
 import type { CheckResult, ValidationReport } from './result.js';
 import type { Tools } from './tracks.js';
 
@@ -76,6 +77,7 @@ export async function hlsChecks(pkg: HlsPackage, sourceSeconds?: number): Promis
     media.checkAudioVideoDurations(pkg),
     media.checkSourceDuration(pkg, sourceSeconds),
     await media.checkIFrameRanges(pkg),
+    await checkHlsProtection(pkg),
   ];
 }
 
@@ -94,6 +96,7 @@ export async function dashChecks(pkg: dash.DashPackage, sourceSeconds?: number):
     await dash.checkDashCodecs(pkg),
     await dash.checkDashBandwidth(pkg),
     dash.checkDashSourceDuration(pkg, sourceSeconds),
+    await checkDashProtection(pkg),
   ];
 }
 
