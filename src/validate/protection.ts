@@ -224,7 +224,8 @@ export async function checkHlsProtection(pkg: HlsPackage): Promise<CheckResult> 
       if (key.KEYID && hexOfUuid(key.KEYID.replace(/^0x/i, '')) !== protection.kid) problems.push(`${loaded.name}: KEYID ${key.KEYID} is not the init's KID ${protection.kid}`);
     }
   }
-  if (protectedCount === 0 && problems.length === 0) return skip(id, 'no playlist is encrypted');
+  // A clear package passes: no playlist signals a key its init segment does not use.
+  if (protectedCount === 0) return fromProblems(id, problems, 'clear: no init segment is encrypted and no playlist signals a key');
   return fromProblems(id, problems, `${protectedCount} encrypted playlist(s): EXT-X-KEY matches each init's scheme and KID; every fragment carries senc/saiz/saio for its samples`);
 }
 
@@ -254,6 +255,6 @@ export async function checkDashProtection(pkg: DashPackage): Promise<CheckResult
     if (!kid) problems.push(`${rep.name}: no cenc:default_KID`);
     else if (hexOfUuid(kid) !== protection.kid) problems.push(`${rep.name}: cenc:default_KID ${kid} is not the init's KID ${protection.kid}`);
   }
-  if (protectedCount === 0 && problems.length === 0) return skip(id, 'no Representation is encrypted');
+  if (protectedCount === 0) return fromProblems(id, problems, 'clear: no init segment is encrypted and no ContentProtection is signalled');
   return fromProblems(id, problems, `${protectedCount} encrypted Representation(s): ContentProtection matches each init's scheme and KID; every fragment carries senc/saiz/saio for its samples`);
 }

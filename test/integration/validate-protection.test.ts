@@ -43,10 +43,18 @@ before(async () => {
 after(() => cleanup());
 
 describe('validate: content protection', () => {
-  it('skips the protection checks on a clear package', async () => {
+  it('passes a clear package, and fails one that signals protection over clear segments', async () => {
     const report = await validate(clear.root);
-    assert.deepEqual(check(report, 'hls-protection').map((c) => c.status), ['skip']);
-    assert.deepEqual(check(report, 'dash-protection').map((c) => c.status), ['skip']);
+    assert.deepEqual(check(report, 'hls-protection').map((c) => [c.status, c.message]), [['pass', 'clear: no init segment is encrypted and no playlist signals a key']]);
+    assert.deepEqual(check(report, 'dash-protection').map((c) => c.status), ['pass']);
+    const root = join(dir, 'clear-signalled');
+    await cp(clear.root, root, { recursive: true });
+    const release = await releaseOf(root);
+    await edit(join(release, 'video', 'h264-180p', 'index.m3u8'), (text) => text.replace(/^(#EXT-X-MAP:.*)$/m, '$1\n#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://x"'));
+    await edit(join(root, 'manifest.mpd'), (text) => text.replace(/(<AdaptationSet [^>]*contentType="video"[^>]*>)/, '$1<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cbcs"/>'));
+    const broken = await validate(root);
+    assert.match(check(broken, 'hls-protection')[0]!.message, /METHOD=SAMPLE-AES but the init segment is clear/);
+    assert.match(check(broken, 'dash-protection')[0]!.message, /ContentProtection signalled but the init segment is clear/);
   });
 
   for (const scheme of ['cbcs', 'cenc'] as const) {
