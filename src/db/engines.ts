@@ -5,16 +5,20 @@
  * and never ask which engine they hold.
  *
  * Targets: a path (`vidpipe.db`, `/var/lib/vidpipe.db`, `C:\data\vidpipe.db`), `sqlite:<path>`,
- * or a `file:` URL: the SQLite engine. A URL with another scheme goes to that scheme's engine,
+ * or a `file:` URL: the SQLite engine; `postgres://` or `postgresql://`: the PostgreSQL engine
+ * (./postgres/). A URL with another scheme goes to that scheme's engine,
  * or is refused (USAGE) when this vidpipe has none.
  */
 import { fileURLToPath } from 'node:url';
 import { VidpipeError } from '../errors.js';
 import type { MetadataEngine, MetadataStore, MetadataStoreOptions, MetadataTarget } from './metadata-store.js';
+import { redactedTarget } from './redact.js';
 
-/** Engines by scheme. Adding one: its module under src/db/ (exporting `engine`) and one line here. */
+/** Engines by scheme. Adding one: its module under src/db/ (exporting its MetadataEngine under a name of its own) and one line here. */
 const METADATA_ENGINES: Record<string, () => Promise<MetadataEngine>> = {
   sqlite: async () => (await import('./sqlite/engine.js')).engine,
+  postgres: async () => (await import('./postgres/engine.js')).postgresEngine,
+  postgresql: async () => (await import('./postgres/engine.js')).postgresEngine,
 };
 
 /**
@@ -24,12 +28,6 @@ const METADATA_ENGINES: Record<string, () => Promise<MetadataEngine>> = {
 export function registerMetadataEngine(scheme: string, load: () => Promise<MetadataEngine>): void {
   METADATA_ENGINES[scheme.toLowerCase()] = load;
 }
-
-/** Schemes vidpipe knows of but does not ship an engine for yet: refused with what to use instead. */
-const PLANNED_ENGINES: Record<string, string> = {
-  postgres: 'PostgreSQL',
-  postgresql: 'PostgreSQL',
-};
 
 /** `scheme://…` or one of the schemes written without slashes; a bare `C:` drive letter is a path. */
 const URL_SCHEME = /^([a-z][a-z0-9+.-]+):(\/\/)?/i;
@@ -43,7 +41,7 @@ export function resolveMetadataTarget(target: string): MetadataTarget {
   const scheme = match?.[1].toLowerCase();
   if (scheme === 'sqlite') return { scheme: 'sqlite', location: sqlitePath(target, target.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')) };
   if (scheme === 'file') return { scheme: 'sqlite', location: sqlitePath(target, fileUrlPath(target)) };
-  if (scheme !== undefined && (match?.[2] !== undefined || scheme in PLANNED_ENGINES || scheme in METADATA_ENGINES)) {
+  if (scheme !== undefined && (match?.[2] !== undefined || scheme in METADATA_ENGINES)) {
     return { scheme, location: target };
   }
   return { scheme: 'sqlite', location: target };
@@ -72,23 +70,10 @@ export async function withMetadata<T>(target: string, body: (store: MetadataStor
  * `***`. A path is shown as it is.
  */
 export function printableMetadataTarget(target: string): string {
-  if (resolveMetadataTarget(target).scheme === 'sqlite') return target;
-  try {
-    const url = new URL(target);
-    if (url.password !== '') url.password = '***';
-    return url.href;
-  } catch {
-    return `${target.split(':')[0]}://…`;
-  }
+  return resolveMetadataTarget(target).scheme === 'sqlite' ? target : redactedTarget(target);
 }
 
 function unknownEngine(scheme: string): VidpipeError {
-  const planned = PLANNED_ENGINES[scheme];
-  if (planned) {
-    return new VidpipeError('USAGE', `--db ${scheme}://…: the ${planned} metadata engine is not available in this vidpipe`, {
-      hint: 'use a SQLite database file for --db / VIDPIPE_DB (a path, sqlite:PATH or file:///PATH)',
-    });
-  }
   return new VidpipeError('USAGE', `--db ${scheme}://…: no metadata engine for the scheme "${scheme}:"`, {
     hint: `give a SQLite database file (a path, sqlite:PATH or file:///PATH)${Object.keys(METADATA_ENGINES).length > 1 ? ` or a URL of: ${Object.keys(METADATA_ENGINES).join(', ')}` : ''}`,
   });

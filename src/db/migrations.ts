@@ -11,9 +11,12 @@ import { VidpipeError } from '../errors.js';
  *
  * SQLite conventions: STRICT tables (SQLite rejects a value of the wrong type instead of storing
  * it), JSON in TEXT columns guarded by json_valid(), timestamps as ISO-8601 UTC text (they sort
- * chronologically as text).
+ * chronologically as text). PostgreSQL (./postgres/migrate.ts keeps its version in the one row of
+ * `vidpipe_schema`): the same tables and columns, JSONB for the JSON ones, TIMESTAMPTZ, BIGINT
+ * for sizes and bit rates, and a `seq` identity where SQLite's rowid orders rows inserted in one
+ * millisecond.
  */
-export type MigrationDialect = 'sqlite';
+export type MigrationDialect = 'sqlite' | 'postgres';
 
 export interface Migration {
   description: string;
@@ -113,6 +116,97 @@ CREATE TABLE outputs (
   PRIMARY KEY (job_id, key)
 ) STRICT;
 `,
+      postgres: `
+CREATE TABLE videos (
+  id               TEXT PRIMARY KEY,
+  source           TEXT NOT NULL,
+  name             TEXT NOT NULL,
+  sha256           TEXT,
+  size_bytes       BIGINT,
+  duration_seconds DOUBLE PRECISION,
+  kind             TEXT NOT NULL CHECK (kind IN ('video', 'audio')),
+  probe            JSONB,
+  tags             JSONB NOT NULL DEFAULT '{}',
+  properties       JSONB NOT NULL DEFAULT '{}',
+  status           TEXT NOT NULL CHECK (status IN ('processing', 'ready', 'failed', 'interrupted')),
+  created_at       TIMESTAMPTZ NOT NULL,
+  updated_at       TIMESTAMPTZ NOT NULL,
+  seq              BIGINT GENERATED ALWAYS AS IDENTITY
+);
+CREATE INDEX videos_sha256 ON videos (sha256);
+CREATE INDEX videos_updated_at ON videos (updated_at);
+
+CREATE TABLE jobs (
+  id            TEXT PRIMARY KEY,
+  video_id      TEXT NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+  input         TEXT NOT NULL,
+  output        TEXT NOT NULL,
+  options       JSONB NOT NULL DEFAULT '{}',
+  status        TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted')),
+  error_code    TEXT,
+  error_message TEXT,
+  attempt       INTEGER NOT NULL DEFAULT 1,
+  outputs       JSONB NOT NULL DEFAULT '{}',
+  timings       JSONB NOT NULL DEFAULT '{}',
+  started_at    TIMESTAMPTZ NOT NULL,
+  finished_at   TIMESTAMPTZ,
+  worker        TEXT,
+  seq           BIGINT GENERATED ALWAYS AS IDENTITY
+);
+CREATE INDEX jobs_video_started ON jobs (video_id, started_at);
+
+CREATE TABLE tasks (
+  job_id      TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  id          TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  label       TEXT NOT NULL,
+  depends_on  JSONB NOT NULL DEFAULT '[]',
+  status      TEXT NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'cancelled', 'skipped')),
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  progress    DOUBLE PRECISION NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 1),
+  started_at  TIMESTAMPTZ,
+  finished_at TIMESTAMPTZ,
+  error       TEXT,
+  output      JSONB,
+  worker      TEXT,
+  seq         BIGINT GENERATED ALWAYS AS IDENTITY,
+  PRIMARY KEY (job_id, id)
+);
+
+CREATE TABLE renditions (
+  id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  job_id          TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  video_id        TEXT NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+  name            TEXT NOT NULL,
+  kind            TEXT NOT NULL CHECK (kind IN ('video', 'audio')),
+  codec           TEXT NOT NULL,
+  codecs          TEXT NOT NULL,
+  width           INTEGER,
+  height          INTEGER,
+  frame_rate      DOUBLE PRECISION,
+  channels        INTEGER,
+  sample_rate     INTEGER,
+  language        TEXT,
+  average_bitrate BIGINT,
+  peak_bitrate    BIGINT,
+  target_bitrate  BIGINT,
+  size_bytes      BIGINT,
+  segment_count   INTEGER,
+  playlist        TEXT,
+  init            TEXT,
+  properties      JSONB NOT NULL DEFAULT '{}'
+);
+CREATE INDEX renditions_job ON renditions (job_id);
+CREATE INDEX renditions_video ON renditions (video_id);
+
+CREATE TABLE outputs (
+  job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  key    TEXT NOT NULL,
+  bytes  BIGINT NOT NULL,
+  sha256 TEXT NOT NULL,
+  PRIMARY KEY (job_id, key)
+);
+`,
     },
   },
   {
@@ -120,6 +214,10 @@ CREATE TABLE outputs (
     // Nullable: jobs that failed before planning have no key, and step-1 jobs predate it.
     sql: {
       sqlite: `
+ALTER TABLE jobs ADD COLUMN resume_key TEXT;
+CREATE INDEX jobs_resume_key ON jobs (resume_key, started_at);
+`,
+      postgres: `
 ALTER TABLE jobs ADD COLUMN resume_key TEXT;
 CREATE INDEX jobs_resume_key ON jobs (resume_key, started_at);
 `,
@@ -147,6 +245,26 @@ CREATE TABLE watch_objects (
   updated_at       TEXT NOT NULL,
   PRIMARY KEY (bucket, key)
 ) STRICT;
+CREATE INDEX watch_objects_status ON watch_objects (status, lease_expires_at);
+`,
+      postgres: `
+CREATE TABLE watch_objects (
+  bucket           TEXT NOT NULL,
+  key              TEXT NOT NULL,
+  etag             TEXT NOT NULL,
+  size_bytes       BIGINT NOT NULL,
+  status           TEXT NOT NULL CHECK (status IN ('pending', 'claimed', 'done', 'failed')),
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  lease_owner      TEXT,
+  lease_expires_at TIMESTAMPTZ,
+  job_id           TEXT,
+  video_id         TEXT,
+  outputs          JSONB,
+  error            TEXT,
+  created_at       TIMESTAMPTZ NOT NULL,
+  updated_at       TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (bucket, key)
+);
 CREATE INDEX watch_objects_status ON watch_objects (status, lease_expires_at);
 `,
     },
@@ -187,6 +305,39 @@ CREATE TABLE ladder_rungs (
   reason                TEXT,
   PRIMARY KEY (job_id, name)
 ) STRICT;
+`,
+      postgres: `
+CREATE TABLE ladders (
+  job_id           TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+  method           TEXT NOT NULL CHECK (method IN ('fixed', 'auto')),
+  metric           TEXT CHECK (metric IS NULL OR metric IN ('psnr', 'vmaf')),
+  target           DOUBLE PRECISION,
+  analysis_seconds DOUBLE PRECISION,
+  sampled_fraction DOUBLE PRECISION,
+  probes           JSONB
+);
+
+CREATE TABLE ladder_rungs (
+  job_id                TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  name                  TEXT NOT NULL,
+  codec                 TEXT NOT NULL,
+  size                  INTEGER NOT NULL,
+  status                TEXT NOT NULL CHECK (status IN ('packaged', 'dropped')),
+  mode                  TEXT NOT NULL CHECK (mode IN ('vbr', 'crf', 'cap')),
+  crf                   DOUBLE PRECISION,
+  target_kbps           DOUBLE PRECISION NOT NULL,
+  predicted_kbps        DOUBLE PRECISION,
+  predicted_psnr        DOUBLE PRECISION,
+  predicted_ssim        DOUBLE PRECISION,
+  predicted_vmaf        DOUBLE PRECISION,
+  measured_peak_kbps    DOUBLE PRECISION,
+  measured_average_kbps DOUBLE PRECISION,
+  measured_psnr         DOUBLE PRECISION,
+  measured_ssim         DOUBLE PRECISION,
+  measured_vmaf         DOUBLE PRECISION,
+  reason                TEXT,
+  PRIMARY KEY (job_id, name)
+);
 `,
     },
   },

@@ -76,7 +76,7 @@ describe('the SQLite engine: opening and migrations', () => {
 
   test('applies only the pending steps of a longer migration list', () => {
     withMigratedRaw((raw) => {
-      const extra = [...MIGRATIONS, { description: 'extra', sql: { sqlite: 'CREATE TABLE extra (id INTEGER PRIMARY KEY) STRICT;' } }];
+      const extra = [...MIGRATIONS, { description: 'extra', sql: { sqlite: 'CREATE TABLE extra (id INTEGER PRIMARY KEY) STRICT;', postgres: 'CREATE TABLE extra (id INTEGER PRIMARY KEY);' } }];
       assert.equal(migrate(raw, extra), MIGRATIONS.length + 1);
       assert.equal(migrate(raw, extra), MIGRATIONS.length + 1);
     });
@@ -86,7 +86,7 @@ describe('the SQLite engine: opening and migrations', () => {
     withMigratedRaw((raw) => {
       const broken = [
         ...MIGRATIONS,
-        { description: 'broken', sql: { sqlite: 'CREATE TABLE half (id INTEGER); INSERT INTO no_such_table VALUES (1);' } },
+        { description: 'broken', sql: { sqlite: 'CREATE TABLE half (id INTEGER); INSERT INTO no_such_table VALUES (1);', postgres: 'CREATE TABLE half (id INTEGER); INSERT INTO no_such_table VALUES (1);' } },
       ];
       assert.throws(() => migrate(raw, broken), rejectsWith('DB_FAILED', new RegExp(`migration ${MIGRATIONS.length + 1} \\(broken\\)`)));
       assert.equal(schemaVersion(raw), MIGRATIONS.length);

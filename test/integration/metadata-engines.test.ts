@@ -55,11 +55,13 @@ describe('metadata targets by scheme', () => {
     }
   });
 
-  test('a PostgreSQL URL is refused with a usage error naming the missing engine, never echoing the password', async () => {
-    for (const target of ['postgres://vidpipe:s3cret@db.example:5432/vidpipe', 'postgresql://vidpipe:s3cret@db.example/vidpipe?sslmode=require']) {
+  test('a PostgreSQL URL goes to the PostgreSQL engine: a server that is not there fails (exit 1) naming it, never echoing the password', async () => {
+    for (const target of ['postgres://vidpipe:s3cret@127.0.0.1:1/vidpipe', 'postgresql://vidpipe:s3cret@127.0.0.1:1/vidpipe?sslmode=disable']) {
       await assert.rejects(openMetadata(target), (error: unknown) => {
-        usageError(/PostgreSQL metadata engine is not available/)(error);
-        assert.doesNotMatch(`${(error as Error).message} ${(error as { hint?: string }).hint}`, /s3cret/);
+        assert.ok(isVidpipeError(error), String(error));
+        assert.equal(error.exitCode, 1);
+        assert.match(error.message, /PostgreSQL server at 127\.0\.0\.1:1: connection refused/);
+        assert.doesNotMatch(`${error.message} ${error.hint}`, /s3cret/);
         return true;
       });
     }
