@@ -1,12 +1,13 @@
-import type { AudioStreamInfo, MediaProbe, Rational, VideoStreamInfo } from '../ffmpeg/probe.js';
-import { VidpipeError } from '../errors.js';
+import { probeFile, type AudioStreamInfo, type MediaProbe, type Rational, type VideoStreamInfo } from '../ffmpeg/probe.js';
+import { VidpipeError, isVidpipeError } from '../errors.js';
 import { buildLadder, chooseFrameRate, type Rendition } from './ladder.js';
 import { hdrTransferOf, type HdrTransfer } from '../ffmpeg/hdr.js';
 import type { Av1Encoder } from '../ffmpeg/args/encoders.js';
 import { displaySizeAtWidth } from '../ffmpeg/args/images.js';
 import { planSubtitles, type SubtitlePlan } from './stages/subtitles.js';
-import type { HlsSegments, JobSettings } from '../settings/job-settings.js';
-import { languageName, titleName } from '../manifest/language.js';
+import type { AudioRole, HlsSegments, JobSettings, SidecarAudio } from '../settings/job-settings.js';
+import { languageName, sourceLanguage, titleName } from '../manifest/language.js';
+import { audioSignalling, withRoleSuffix } from '../manifest/roles.js';
 import { balancedChunks, fixedChunks, type Chunk } from './schedule.js';
 
 export type { Chunk } from './schedule.js';
@@ -22,6 +23,12 @@ export interface AudioRendition {
   language: string;
   name: string;
   isDefault: boolean;
+  /** What the track is for (main, dub, description, commentary); absent: none said. */
+  role?: AudioRole;
+  /** A `--audio-track` file the stream is read from instead of the source (streamIndex is then the file's). */
+  file?: string;
+  /** Where the file's first sample plays on the video's timeline, seconds. */
+  offsetSeconds?: number;
 }
 
 export interface VideoPlan {
@@ -102,6 +109,8 @@ export interface JobPlan {
   thumbnails?: ThumbnailPlan;
   /** PSNR/SSIM of every video rendition against the source (`--metrics`, video jobs). */
   metrics: boolean;
+  /** What the plan changed of what was asked, one line each (an audio track cut at the video's end). */
+  notes?: string[];
 }
 
 /** What the plan needs to know of the ffmpeg in use. */
@@ -209,35 +218,140 @@ function opusRendition(stream: AudioStreamInfo, kbps: number, suffix: string, la
   return { id: `opus-${kbps}k${suffix}`, streamIndex: stream.index, codec: 'opus', bitrateKbps: kbps, channels: 2, sampleRate: 48000, language, name, isDefault };
 }
 
+/** A `--audio-track` file as the plan sees it: the setting and the file's probe. */
+export interface ProbedAudioTrack {
+  track: SidecarAudio;
+  probe: MediaProbe;
+}
+
 /**
- * Video jobs: one AAC rendition per source audio stream (the source's default, or first, stream is
- * the default), plus Opus at each `--opus` bit rate for DASH.
+ * Probes every `--audio-track` file before anything is encoded: a missing or unreadable file, or
+ * one without an audio stream, stops the job naming it (exit 2), with nothing written.
  */
-export function planAudio(probe: MediaProbe, settings: JobSettings): AudioRendition[] {
+export async function probeAudioTracks(tracks: readonly SidecarAudio[], ffprobe: string, signal?: AbortSignal): Promise<ProbedAudioTrack[]> {
+  const probed: ProbedAudioTrack[] = [];
+  for (const track of tracks) {
+    const probe = await probeFile(ffprobe, track.path, signal, { durationOptional: true }).catch((error: unknown) => {
+      if (isVidpipeError(error) && error.code !== 'INTERRUPTED') throw new VidpipeError(error.code, `--audio-track: ${error.message}`, { hint: error.hint, stderrTail: error.stderrTail });
+      throw error;
+    });
+    const stream = audioStreamOf(probe);
+    if (!stream) throw new VidpipeError('INPUT_INVALID', `--audio-track: ${track.path} has no audio stream`);
+    assertDecodable(probe, stream);
+    probed.push({ track, probe });
+  }
+  return probed;
+}
+
+/** The stream a file's audio is taken from: its default audio stream, else the first. */
+function audioStreamOf(probe: MediaProbe): AudioStreamInfo | undefined {
+  const streams = probe.audioStreams.filter((s) => s.channels > 0);
+  return streams.find((s) => s.isDefault) ?? streams[0];
+}
+
+/** One audio stream the renditions are made from: the source's or a sidecar file's. */
+interface AudioInput {
+  stream: AudioStreamInfo;
+  language: string;
+  name: string;
+  role?: AudioRole;
+  file?: string;
+  offsetSeconds?: number;
+}
+
+/** A menu name nobody else in the group has: numbered on a repeat. */
+function uniqueName(base: string, used: Set<string>): string {
+  let name = base;
+  for (let n = 2; used.has(name); n++) name = `${base} ${n}`;
+  used.add(name);
+  return name;
+}
+
+/**
+ * Which input is the group's default (one per group, the programme's main language): a sidecar
+ * said to be `main`, else the source's default stream, else its first, else the first sidecar
+ * that is neither a description nor a commentary (which nobody hears without asking).
+ */
+function defaultInputIndex(inputs: AudioInput[], sourceStreams: number): number {
+  const main = inputs.findIndex((input) => input.file !== undefined && input.role === 'main');
+  if (main >= 0) return main;
+  if (sourceStreams > 0) return Math.max(0, inputs.slice(0, sourceStreams).findIndex((input) => input.stream.isDefault));
+  const plain = inputs.findIndex((input) => input.role !== 'description' && input.role !== 'commentary');
+  return Math.max(0, plain);
+}
+
+/**
+ * Video jobs: one AAC rendition per source audio stream and per `--audio-track` file (the
+ * default as defaultInputIndex says), plus Opus at each `--opus` bit rate for DASH.
+ */
+export function planAudio(probe: MediaProbe, settings: JobSettings, audioTracks: readonly ProbedAudioTrack[] = []): AudioRendition[] {
   const streams = probe.audioStreams.filter((s) => s.channels > 0);
   streams.forEach((stream) => assertDecodable(probe, stream));
-  const defaultIndex = Math.max(0, streams.findIndex((s) => s.isDefault));
   const usedNames = new Set<string>();
-  const opusKbps = settings.opus ? (settings.opusKbps ?? [...DEFAULT_OPUS_KBPS.video]) : [];
-  return streams.flatMap((stream, i) => {
+  const fromSource: AudioInput[] = streams.map((stream, i) => {
     const language = stream.language ?? 'und';
-    let name = titleName(stream.title) || (language === 'und' ? (streams.length > 1 ? `Audio ${i + 1}` : 'Main') : languageName(language));
+    const said = titleName(stream.title) || (language === 'und' ? (streams.length > 1 ? `Audio ${i + 1}` : 'Main') : withRoleSuffix(languageName(language), audioSignalling(stream.role, false)));
+    let name = said;
     while (usedNames.has(name)) name = `${name} ${i + 1}`;
     usedNames.add(name);
-    const suffix = streams.length > 1 ? `-${i + 1}` : '';
+    return { stream, language, name, ...(stream.role ? { role: stream.role } : {}) };
+  });
+  const fromFiles: AudioInput[] = audioTracks.map(({ track, probe: fileProbe }) => {
+    const language = sourceLanguage(track.language) ?? 'und';
+    const base = language === 'und' ? 'Audio' : languageName(language);
+    return {
+      stream: audioStreamOf(fileProbe)!,
+      language,
+      name: uniqueName(withRoleSuffix(base, audioSignalling(track.role, false)), usedNames),
+      ...(track.role ? { role: track.role } : {}),
+      file: track.path,
+      ...(track.offsetSeconds ? { offsetSeconds: track.offsetSeconds } : {}),
+    };
+  });
+  const inputs = [...fromSource, ...fromFiles];
+  const defaultIndex = defaultInputIndex(inputs, fromSource.length);
+  const opusKbps = settings.opus ? (settings.opusKbps ?? [...DEFAULT_OPUS_KBPS.video]) : [];
+  const usedIds = new Set<string>();
+  const idFor = (base: string) => {
+    let id = base;
+    for (let n = 2; usedIds.has(id); n++) id = `${base}-${n}`;
+    usedIds.add(id);
+    return id;
+  };
+  return inputs.flatMap((input, i) => {
+    const suffix = input.file === undefined ? (streams.length > 1 ? `-${i + 1}` : '') : `-${input.language.toLowerCase()}${input.role ? `-${input.role}` : ''}`;
+    const isDefault = i === defaultIndex;
+    // Every rendition of the default input is the main programme (its 5.1 and Opus too), whatever the source said.
+    const role = input.role ?? (isDefault ? 'main' : undefined);
+    const from = { streamIndex: input.stream.index, language: input.language, ...(role ? { role } : {}), ...(input.file ? { file: input.file } : {}), ...(input.offsetSeconds ? { offsetSeconds: input.offsetSeconds } : {}) };
     const aac: AudioRendition = {
-      id: `aac-${settings.audioBitrateKbps}k${suffix}`,
-      streamIndex: stream.index,
+      id: idFor(`aac-${settings.audioBitrateKbps}k${suffix}`),
+      ...from,
       codec: 'aac' as const,
       bitrateKbps: settings.audioBitrateKbps,
       channels: 2,
       sampleRate: settings.audioSampleRate ?? 48000,
-      language,
-      name,
-      isDefault: i === defaultIndex,
+      name: input.name,
+      isDefault,
     };
     const opusDefault = nearestIndex(opusKbps, 96);
-    return [aac, ...opusKbps.map((kbps, k) => opusRendition(stream, kbps, suffix, language, opusKbps.length > 1 ? `${name} ${kbps}k` : name, i === defaultIndex && k === opusDefault))];
+    const opus = opusKbps.map((kbps, k) => ({
+      ...opusRendition(input.stream, kbps, suffix, input.language, opusKbps.length > 1 ? `${input.name} ${kbps}k` : input.name, isDefault && k === opusDefault),
+      ...from,
+    }));
+    return [aac, ...opus.map((rendition) => ({ ...rendition, id: idFor(rendition.id) }))];
+  });
+}
+
+/**
+ * Lines for the result about the `--audio-track` files: one that runs past the video's end is cut
+ * there (the package lasts as long as its video).
+ */
+function audioTrackNotes(audioTracks: readonly ProbedAudioTrack[], videoSeconds: number): string[] {
+  return audioTracks.flatMap(({ track, probe }) => {
+    const ends = (track.offsetSeconds ?? 0) + probe.durationSeconds;
+    // An AAC frame (1024 samples at 48 kHz) of slack: encoder padding is not content.
+    return ends > videoSeconds + 0.0214 ? [`--audio-track ${track.path}: ${ends.toFixed(3)} s long${track.offsetSeconds ? ` from ${track.offsetSeconds} s` : ''}, cut at the video's end (${videoSeconds.toFixed(3)} s)`] : [];
   });
 }
 
@@ -277,6 +391,8 @@ export function planAudioLadder(probe: MediaProbe, settings: JobSettings): Audio
       language,
       name: `5.1 ${SURROUND_KBPS}k`,
       isDefault: false,
+      // The same programme as the default stereo rendition, in its own DASH set.
+      role: 'main',
     });
   }
   const opusKbps = settings.opus ? [...new Set(settings.opusKbps ?? DEFAULT_OPUS_KBPS.audio)].sort((a, b) => a - b) : [];
@@ -291,12 +407,13 @@ export function planAudioLadder(probe: MediaProbe, settings: JobSettings): Audio
  * job has (thumbnails, loudness, TS variants, metrics). The grid is in frames, so a GOP is a
  * whole number of frames (2.002 s at 29.97 fps) and every chunk, segment and rendition lines up.
  */
-export function planJob(probe: MediaProbe, settings: JobSettings, encoders: PlanEncoders): JobPlan {
+export function planJob(probe: MediaProbe, settings: JobSettings, encoders: PlanEncoders, audioTracks: readonly ProbedAudioTrack[] = []): JobPlan {
   // The encryption settings and key sources exist (src/protection/) before the encryptor is in the
   // graph: until it is, a job that asks for encryption is refused rather than published clear.
   if (settings.encrypt) throw new VidpipeError('USAGE', `--encrypt ${settings.encrypt}: this build reads the keys but does not encrypt packages yet; nothing was written`);
   const video = settings.audioOnly ? undefined : probe.video;
-  const audio = video ? planAudio(probe, settings) : planAudioLadder(probe, settings);
+  if (!video && audioTracks.length > 0) throw new VidpipeError('USAGE', '--audio-track needs a video: an audio-only package is one programme\'s ladder');
+  const audio = video ? planAudio(probe, settings, audioTracks) : planAudioLadder(probe, settings);
   const loudnessTarget = audio.length > 0 ? loudnessTargetOf(settings, video ? 'video' : 'audio') : undefined;
   const subtitles = planSubtitles(probe, settings.subtitles);
   if (!video) {
@@ -351,6 +468,7 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
     ...(settings.allowDecodeErrors || audio.length === 0 ? {} : { maxAudioDecodeErrors: maxDecodeErrorsFor(Math.ceil(((totalFrames * frameRate.den) / frameRate.num) * AUDIO_FRAMES_PER_SECOND), false) }),
     subtitles,
     hlsSegments,
+    ...(audioTracks.length > 0 ? { notes: audioTrackNotes(audioTracks, (totalFrames * frameRate.den) / frameRate.num) } : {}),
     ...(hlsSegments === 'fmp4' ? {} : { ts: planTs(renditions, audio) }),
     ...(settings.thumbnails ? { thumbnails: thumbnailPlan(video, renditions, hdrTransferOf(video.colorTransfer)) } : {}),
     metrics: settings.metrics,

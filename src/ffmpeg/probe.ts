@@ -3,6 +3,7 @@ import { access, stat } from 'node:fs/promises';
 import { VidpipeError, isVidpipeError, tailLines } from '../errors.js';
 import { sourceLanguage } from '../manifest/language.js';
 import { buildFieldOrderArgs, buildProbeArgs } from './args/inspect.js';
+import type { AudioTrackRole, SubtitleTrackRole } from '../manifest/roles.js';
 import { runCapture } from './run.js';
 
 /** A rational number as ffprobe reports it ("30000/1001"). */
@@ -59,6 +60,8 @@ export interface AudioStreamInfo {
   language?: string;
   title?: string;
   isDefault: boolean;
+  /** From the stream's disposition (visual_impaired, comment, dub); absent: none said. */
+  role?: AudioTrackRole;
   startSeconds: number;
   durationSeconds?: number;
 }
@@ -78,6 +81,8 @@ export interface SubtitleStreamInfo {
   language?: string;
   title?: string;
   isDefault: boolean;
+  /** From the stream's disposition (forced, hearing_impaired); absent: plain subtitles. */
+  role?: SubtitleTrackRole;
 }
 
 export interface MediaProbe {
@@ -281,6 +286,7 @@ export function parseProbe(path: string, sizeBytes: number, json: RawProbe): Med
       language: normaliseLanguage(s.tags?.language),
       title: s.tags?.title,
       isDefault: s.disposition?.default === 1,
+      ...roleOf<AudioTrackRole>(s.disposition, [['visual_impaired', 'description'], ['comment', 'commentary'], ['dub', 'dub']]),
       startSeconds: num(s.start_time) ?? 0,
       durationSeconds: num(s.duration),
     }));
@@ -292,6 +298,7 @@ export function parseProbe(path: string, sizeBytes: number, json: RawProbe): Med
       language: normaliseLanguage(s.tags?.language),
       title: s.tags?.title,
       isDefault: s.disposition?.default === 1,
+      ...roleOf<SubtitleTrackRole>(s.disposition, [['forced', 'forced'], ['hearing_impaired', 'sdh']]),
     }));
   const format = json.format ?? {};
   const video = videoStreams.find((v) => !v.isAttachedPicture && v.width > 0 && v.height > 0);
@@ -476,4 +483,10 @@ export function probeFailureReason(stderr: string): string {
     .map((line) => line.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/i, '').replace(/^.*?:\s+(?=[A-Z])/, '').trim())
     .filter((line, i, all) => line !== '' && all.indexOf(line) === i);
   return messages.slice(-2).join('; ');
+}
+
+/** The first disposition flag set, as a role: what a container says a stream is for. */
+function roleOf<R extends string>(disposition: Record<string, number> | undefined, flags: [string, R][]): { role?: R } {
+  const found = flags.find(([flag]) => disposition?.[flag] === 1);
+  return found ? { role: found[1] } : {};
 }

@@ -31,7 +31,7 @@ import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
 import { FfmpegRunner } from '../ffmpeg/runner.js';
 import { assertEncoders, detectCapabilities } from '../ffmpeg/capabilities.js';
 import { pickAv1Encoder } from '../ffmpeg/args/encoders.js';
-import { planJob } from '../core/plan.js';
+import { planJob, probeAudioTracks } from '../core/plan.js';
 import { analyseTitleStage, decodedFrameBytes } from '../ladder/analyse.js';
 import type { JobSettings } from '../settings/job-settings.js';
 import type { GraphState, JobSite } from './job-options.js';
@@ -102,7 +102,8 @@ export function buildJobGraph(state: GraphState, env: JobEnvironment): { tasks: 
 /** The plan of a probed source, after checking that this ffmpeg has the encoders it needs. */
 async function planFor(source: SourceFile, settings: JobSettings, ctx: StageContext): Promise<JobPlan> {
   const capabilities = await detectCapabilities(ctx.ffmpeg.binaries);
-  const plan = planJob(source.probe, settings, { av1Encoder: pickAv1Encoder(capabilities.encoders) });
+  const audioTracks = await probeAudioTracks(settings.audioTracks, ctx.ffmpeg.binaries.ffprobe, ctx.signal);
+  const plan = planJob(source.probe, settings, { av1Encoder: pickAv1Encoder(capabilities.encoders) }, audioTracks);
   assertEncoders(capabilities, plan.kind === 'video' ? settings.codecs : [], plan.audio.length > 0);
   return plan;
 }

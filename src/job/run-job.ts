@@ -359,8 +359,8 @@ class LocalJob {
     result.kind = plan.kind;
     result.durationSeconds = round3(plan.durationSeconds);
     const summary = sourceSummary(source);
-    // Sidecar subtitle cues left out are said where the source's own decisions are.
-    const subtitleNotes = (plan.subtitles ?? []).flatMap((track) => track.notes ?? []);
+    // Sidecar subtitle cues left out, and sidecar audio cut at the video's end, are said where the source's own decisions are.
+    const subtitleNotes = [...(plan.subtitles ?? []).flatMap((track) => track.notes ?? []), ...(plan.notes ?? [])];
     if (summary || subtitleNotes.length > 0) result.source = { ...summary, notes: [...(summary?.notes ?? []), ...subtitleNotes] };
 
     const destination = parseLocation(request.out);

@@ -124,7 +124,7 @@ export function loudnessReport(results: NodeResultsView, plan: JobPlan): Loudnes
   const analysis = results.find(node.loudness);
   if (!analysis) return undefined;
   const main = plan.audio.find((r) => r.codec === 'aac' && r.isDefault) ?? plan.audio[0];
-  const source = main && analysis.sources.find((s) => s.streamIndex === main.streamIndex && s.channels === main.channels);
+  const source = main && analysis.sources.find((s) => s.file === main.file && s.streamIndex === main.streamIndex && s.channels === main.channels);
   if (!main || !source) return undefined;
   const renditions: LoudnessReport['renditions'] = {};
   for (const rendition of plan.audio) {

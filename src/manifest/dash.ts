@@ -5,10 +5,17 @@
 import { VidpipeError } from '../errors.js';
 import { groupBy } from './group-by.js';
 import type { AudioTrack, PackageModel, Segment, SubtitleTrack, ThumbnailTrack, TrackBase, VideoTrack } from './model.js';
+import { audioSignalling, ROLE_SCHEME, subtitleSignalling, type RoleSignalling } from './roles.js';
 
 const PROFILES = 'urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019';
-const ROLE_SCHEME = 'urn:mpeg:dash:role:2011';
+/** Channel count (ISO/IEC 23009-1 §5.8.5.4), for AAC and Opus. */
 const CHANNEL_CONFIGURATION_SCHEME = 'urn:mpeg:dash:23003:3:audio_channel_configuration:2011';
+/**
+ * E-AC-3's own scheme (DASH-IF IOP §9.2.1.2, ETSI TS 102 366 Annex I): a 16-bit channel mask in
+ * hex, one bit per loudspeaker location, L C R Ls Rs Lrs/Rrs… from the top bit, LFE the lowest.
+ */
+const DOLBY_CHANNEL_CONFIGURATION_SCHEME = 'tag:dolby.com,2014:dash:audio_channel_configuration:2011';
+const DOLBY_CHANNEL_MASKS: Record<number, string> = { 1: '4000', 2: 'A000', 6: 'F801' };
 /**
  * Representation@bandwidth is required, but the model records no size for the single WebVTT file;
  * subtitles are a few hundred bytes per minute, so a nominal 1 kb/s never starves a client.
@@ -89,11 +96,15 @@ function videoAdaptationSets(videos: VideoTrack[]): XmlElement[] {
 }
 
 /**
- * One set per codec family and language: @lang belongs to the set, and switching language mid-stream
- * is not adaptation. The set holding a default rendition is the main one.
+ * One set per codec family, language, role and channel count: @lang and Role belong to the set,
+ * and switching language, purpose or speaker layout mid-stream is not adaptation. A Label tells
+ * apart two sets that share language and role (stereo and 5.1).
  */
 function audioAdaptationSets(audios: AudioTrack[]): XmlElement[] {
-  return [...groupBy(audios, (audio) => `${audio.codec}\u0000${audio.language}`).values()].map((tracks) =>
+  const sets = [...groupBy(audios, (audio) => [audio.codec, audio.language, audio.role ?? '', audio.channels].join('\u0000')).values()];
+  const sharedKey = (tracks: AudioTrack[]) => [tracks[0].codec, tracks[0].language, setSignalling(tracks).dashRole].join('\u0000');
+  const setsPerKey = groupBy(sets, sharedKey);
+  return sets.map((tracks) =>
     adaptationSet(
       [
         ['contentType', 'audio'],
@@ -102,10 +113,27 @@ function audioAdaptationSets(audios: AudioTrack[]): XmlElement[] {
         ['segmentAlignment', 'true'],
         ['startWithSAP', '1'],
       ],
-      [...contentProtection(tracks), ...(tracks.some((track) => track.isDefault) ? [role('main')] : [])],
+      [...contentProtection(tracks), ...(setsPerKey.get(sharedKey(tracks))!.length > 1 ? [label(tracks[0].name)] : []), ...roleDescriptors(setSignalling(tracks))],
       byBandwidth(tracks).map(audioRepresentation),
     ),
   );
+}
+
+/** A set without a role of its own is main when it holds the default rendition, else an alternate. */
+function setSignalling(tracks: AudioTrack[]): RoleSignalling {
+  return audioSignalling(tracks[0].role, tracks.some((track) => track.isDefault));
+}
+
+/** Accessibility before Role, as the schema orders AdaptationSet elements. */
+function roleDescriptors(signalling: RoleSignalling): XmlElement[] {
+  return [
+    ...signalling.accessibility.map((descriptor): XmlElement => ({ name: 'Accessibility', attributes: [['schemeIdUri', descriptor.schemeIdUri], ['value', descriptor.value]] })),
+    role(signalling.dashRole),
+  ];
+}
+
+function label(text: string): XmlElement {
+  return { name: 'Label', attributes: [], text };
 }
 
 /** Side-loaded WebVTT: one file per track, addressed by BaseURL. */
@@ -119,7 +147,7 @@ function textAdaptationSet(track: SubtitleTrack): XmlElement {
       ['startWithSAP', '1'],
     ],
     // The Label (before Role, as the schema orders them) tells apart two tracks of one language.
-    [{ name: 'Label', attributes: [], text: track.name }, role('subtitle')],
+    [label(track.name), ...roleDescriptors(subtitleSignalling(track.role))],
     [
       {
         name: 'Representation',
@@ -225,11 +253,14 @@ function videoRepresentation(track: VideoTrack): XmlElement {
 }
 
 function audioRepresentation(track: AudioTrack): XmlElement {
-  const channels: XmlElement = {
-    name: 'AudioChannelConfiguration',
-    attributes: [['schemeIdUri', CHANNEL_CONFIGURATION_SCHEME], ['value', track.channels]],
-  };
-  return mediaRepresentation(track, [['audioSamplingRate', track.sampleRate]], [channels]);
+  return mediaRepresentation(track, [['audioSamplingRate', track.sampleRate]], [channelConfiguration(track)]);
+}
+
+/** E-AC-3 says its layout in Dolby's scheme (players ignore the generic one for it); the rest by count. */
+function channelConfiguration(track: AudioTrack): XmlElement {
+  const dolbyMask = track.codecs === 'ec-3' ? DOLBY_CHANNEL_MASKS[track.channels] : undefined;
+  const [scheme, value] = dolbyMask ? [DOLBY_CHANNEL_CONFIGURATION_SCHEME, dolbyMask] : [CHANNEL_CONFIGURATION_SCHEME, String(track.channels)];
+  return { name: 'AudioChannelConfiguration', attributes: [['schemeIdUri', scheme], ['value', value]] };
 }
 
 /**

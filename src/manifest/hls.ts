@@ -7,6 +7,7 @@ import { posix } from 'node:path';
 import { VidpipeError } from '../errors.js';
 import { groupBy } from './group-by.js';
 import type { AudioTrack, PackageModel, SubtitleTrack, TrackBase, VideoTrack } from './model.js';
+import { audioSignalling, subtitleSignalling, type RoleSignalling } from './roles.js';
 
 export interface MediaPlaylistOptions {
   /**
@@ -144,18 +145,23 @@ function renditionNames(groups: (AudioTrack | SubtitleTrack)[][]): Map<AudioTrac
 }
 
 function audioMediaTag(track: AudioTrack, name: string): string {
-  return renditionTag('AUDIO', track, name, [['CHANNELS', quoted(String(track.channels))]]);
+  return renditionTag('AUDIO', track, name, audioSignalling(track.role, track.isDefault), [['CHANNELS', quoted(String(track.channels))]]);
 }
 
 function subtitleMediaTag(track: SubtitleTrack, name: string): string {
-  return renditionTag('SUBTITLES', track, name, [['FORCED', 'NO']]);
+  const signalling = subtitleSignalling(track.role);
+  return renditionTag('SUBTITLES', track, name, signalling, [['FORCED', yesNo(signalling.forced)]]);
 }
 
-/** EXT-X-MEDIA with the attributes every rendition carries (rule 13), plus the type's own. */
+/**
+ * EXT-X-MEDIA with the attributes every rendition carries (rule 13), the role's AUTOSELECT and
+ * CHARACTERISTICS (src/manifest/roles.ts), plus the type's own.
+ */
 function renditionTag(
   type: 'AUDIO' | 'SUBTITLES',
   track: AudioTrack | SubtitleTrack,
   name: string,
+  signalling: RoleSignalling,
   own: [string, string][],
 ): string {
   return `#EXT-X-MEDIA:${attributeList([
@@ -164,9 +170,11 @@ function renditionTag(
     ['NAME', quoted(name)],
     ['LANGUAGE', quoted(track.language)],
     ['DEFAULT', yesNo(track.isDefault)],
-    // DEFAULT=YES requires AUTOSELECT=YES; the others may be picked by the user's language too.
-    ['AUTOSELECT', 'YES'],
+    // DEFAULT=YES requires AUTOSELECT=YES; the others may be picked by the user's language too,
+    // except what a preference never means (a commentary).
+    ['AUTOSELECT', yesNo(track.isDefault || signalling.autoselect)],
     ...own,
+    ['CHARACTERISTICS', signalling.characteristics.length > 0 ? quoted(signalling.characteristics.join(',')) : undefined],
     ['URI', quoted(track.playlistUri)],
   ])}`;
 }

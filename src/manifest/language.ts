@@ -23,10 +23,15 @@ export function sourceLanguage(tag: string | undefined): string | undefined {
   }
 }
 
-/** English name of a language for NAME attributes ("English" for "eng"); the tag itself when unknown. */
+/**
+ * A language's name in that language, as a menu of languages shows it ("English", "Français",
+ * "Deutsch"): a viewer looks for their own; the tag itself when unknown.
+ */
 export function languageName(language: string): string {
   try {
-    return new Intl.DisplayNames(['en'], { type: 'language' }).of(language) ?? language;
+    const name = new Intl.DisplayNames([language], { type: 'language' }).of(language);
+    if (!name || name === language) return new Intl.DisplayNames(['en'], { type: 'language' }).of(language) ?? language;
+    return name.charAt(0).toLocaleUpperCase(language) + name.slice(1);
   } catch {
     return language;
   }

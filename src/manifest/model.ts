@@ -1,3 +1,5 @@
+import type { AudioTrackRole, SubtitleTrackRole } from './roles.js';
+
 /**
  * What the manifest writers need to know about a finished package. Everything here is
  * measured from the files vidpipe wrote (see src/media/), never taken from encoder settings.
@@ -98,7 +100,7 @@ export interface VideoTrack extends TrackBase {
 
 export interface AudioTrack extends TrackBase {
   kind: 'audio';
-  codec: 'aac' | 'opus';
+  codec: 'aac' | 'opus' | 'eac3';
   /** HLS GROUP-ID, e.g. "audio-aac". */
   groupId: string;
   /** Human-readable NAME, unique within the group, e.g. "English", "Stereo 128k". */
@@ -109,6 +111,8 @@ export interface AudioTrack extends TrackBase {
   sampleRate: number;
   /** The DEFAULT=YES rendition of its group. */
   isDefault: boolean;
+  /** What the track is for (src/manifest/roles.ts); absent: the default stream is main, others alternates. */
+  role?: AudioTrackRole;
 }
 
 export interface SubtitleTrack {
@@ -118,6 +122,8 @@ export interface SubtitleTrack {
   name: string;
   language: string;
   isDefault: boolean;
+  /** Forced or SDH (src/manifest/roles.ts); absent: plain subtitles. */
+  role?: SubtitleTrackRole;
   /** HLS media playlist of WebVTT segments. */
   playlistUri: string;
   /** WebVTT segments (one per segment duration). */

@@ -55,10 +55,31 @@ export type HlsSegments = 'fmp4' | 'ts' | 'both';
 export type EncryptionScheme = 'cbcs' | 'cenc' | 'aes-128';
 export const ENCRYPTION_SCHEMES: readonly EncryptionScheme[] = ['cbcs', 'cenc', 'aes-128'];
 
-/** `--subtitles file.srt:lang`: a subtitle file beside the video. */
+/**
+ * What a user may say a track is for; how each is signalled is src/manifest/roles.ts (a layer
+ * beside this one, so the lists are written in both; a unit test holds them equal).
+ */
+export const AUDIO_ROLES = ['main', 'dub', 'description', 'commentary'] as const;
+export type AudioRole = (typeof AUDIO_ROLES)[number];
+export const SUBTITLE_ROLES = ['forced', 'sdh'] as const;
+export type SubtitleRole = (typeof SUBTITLE_ROLES)[number];
+
+/** `--subtitles file.srt:lang:role`: a subtitle file beside the video. */
 export interface SidecarSubtitle {
   path: string;
   language: string;
+  /** forced or sdh; absent: plain subtitles. */
+  role?: SubtitleRole;
+}
+
+/** `--audio-track dub.m4a:lang:role@offset`: an audio file beside the video, on its timeline from `offsetSeconds`. */
+export interface SidecarAudio {
+  path: string;
+  language: string;
+  /** main, dub, description or commentary; absent: dub (another language's track beside the source's). */
+  role?: AudioRole;
+  /** Where the file's first sample plays on the video's timeline, seconds (a track that starts late). */
+  offsetSeconds?: number;
 }
 
 /** Everything a user can choose about one job's output, after parsing and defaults. */
@@ -107,8 +128,10 @@ export interface JobSettings {
   allowDecodeErrors: boolean;
   /** HLS segment format: fMP4, MPEG-TS for legacy players, or both. */
   hlsSegments: HlsSegments;
-  /** `--subtitles file:lang` sidecar files, added after the source's own text subtitles. */
+  /** `--subtitles file:lang:role` sidecar files, added after the source's own text subtitles. */
   subtitles: SidecarSubtitle[];
+  /** `--audio-track file:lang:role` sidecar audio files, renditions of the audio group after the source's own streams. */
+  audioTracks: SidecarAudio[];
   /** Measure PSNR/SSIM of each video rendition against the source (a `metrics` node). */
   metrics: boolean;
   /** Kill an ffmpeg that reports no progress for this long; 0: never. */
@@ -174,6 +197,7 @@ export const DEFAULT_SETTINGS: Complete<JobSettings> = {
   allowDecodeErrors: false,
   hlsSegments: 'fmp4',
   subtitles: [],
+  audioTracks: [],
   metrics: false,
   stallTimeoutSeconds: 300,
   sourceQuietSeconds: 2,
@@ -208,19 +232,47 @@ export function defaultWorkRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 const LANGUAGE_TAG = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/;
 
-/** One `--subtitles` value: `file.srt:lang`, or just `file.srt` (language "und"). */
+/**
+ * `FILE[:LANG[:ROLE]]` read from the right, so a file name may hold colons: a last part naming a
+ * role is the role (a role wins over a look-alike language code: "sdh", "dub"), then a language tag.
+ */
+function parseTrackSpec<R extends string>(value: string, roles: readonly R[], flagName: string, example: string): { path: string; language: string; role?: R } {
+  if (!value.trim()) throw invalid({ flag: flagName, from: 'cli' }, `give a file, e.g. ${flagName} ${example}`);
+  let rest = value;
+  let role: R | undefined;
+  const lastColon = rest.lastIndexOf(':');
+  if (lastColon > 0 && (roles as readonly string[]).includes(rest.slice(lastColon + 1))) {
+    role = rest.slice(lastColon + 1) as R;
+    rest = rest.slice(0, lastColon);
+  }
+  const colon = rest.lastIndexOf(':');
+  const tail = colon > 0 ? rest.slice(colon + 1) : '';
+  const [path, language] = colon > 0 && LANGUAGE_TAG.test(tail) ? [rest.slice(0, colon), tail] : [rest, 'und'];
+  return { path, language, ...(role ? { role } : {}) };
+}
+
+/** One `--subtitles` value: `file.srt:lang:role`, `file.srt:lang`, or just `file.srt` (language "und"); role forced or sdh. */
 export function parseSidecarSubtitle(value: string): SidecarSubtitle {
-  const colon = value.lastIndexOf(':');
-  const tail = colon > 0 ? value.slice(colon + 1) : '';
-  if (colon > 0 && LANGUAGE_TAG.test(tail)) return { path: value.slice(0, colon), language: tail };
-  if (!value.trim()) throw invalid({ flag: '--subtitles', from: 'cli' }, 'give a file, e.g. --subtitles captions.srt:en');
-  return { path: value, language: 'und' };
+  return parseTrackSpec(value, SUBTITLE_ROLES, '--subtitles', 'captions.srt:en');
+}
+
+/** One `--audio-track` value: `file:lang:role`, optionally `@seconds` after it for a track that starts late. */
+export function parseSidecarAudio(value: string): SidecarAudio {
+  const offset = /@(\d+(?:\.\d+)?)s?$/.exec(value);
+  const spec = parseTrackSpec(offset ? value.slice(0, offset.index) : value, AUDIO_ROLES, '--audio-track', 'dub.m4a:fr:dub');
+  return { ...spec, ...(offset && Number(offset[1]) > 0 ? { offsetSeconds: Number(offset[1]) } : {}) };
 }
 
 function subtitles(value: unknown, field: Field): SidecarSubtitle[] {
   // Local files: only the command line may name them.
   if (!Array.isArray(value) || field.from !== 'cli') throw wrongType(field, 'files given on the command line');
   return value.map((item) => parseSidecarSubtitle(String(item)));
+}
+
+function audioTracks(value: unknown, field: Field): SidecarAudio[] {
+  // Local files: only the command line may name them.
+  if (!Array.isArray(value) || field.from !== 'cli') throw wrongType(field, 'files given on the command line');
+  return value.map((item) => parseSidecarAudio(String(item)));
 }
 
 function loudness(value: unknown, field: Field): number | 'off' {
@@ -315,7 +367,15 @@ export const TRANSCODE_TABLE: OptionTable<JobSettings> & OptionTable<TranscodeFl
     flags: '--hls-segments <fmp4|ts|both>', description: 'HLS segment format; ts/both add MPEG-TS variants (H.264 + AAC) for legacy players', showDefault: true,
     parse: oneOf(['fmp4', 'ts', 'both'] as const),
   },
-  subtitles: { flags: '--subtitles <file[:lang]>', description: 'add a sidecar subtitle file (.srt, .vtt, .ass) as a WebVTT rendition (repeatable)', repeatable: true, parse: subtitles },
+  subtitles: {
+    flags: '--subtitles <file[:lang[:role]]>', description: 'add a sidecar subtitle file (.srt, .vtt, .ass) as a WebVTT rendition; role forced or sdh (repeatable)',
+    repeatable: true, parse: subtitles,
+  },
+  audioTracks: {
+    flags: '--audio-track <file[:lang[:role]][@seconds]>',
+    description: 'add an audio file as renditions of the audio group, aligned to the video from 0 (or @seconds); role main, dub, description or commentary (repeatable)',
+    repeatable: true, parse: audioTracks,
+  },
   metrics: { flags: '--metrics', description: 'measure PSNR and SSIM of every video rendition against the source', parse: flag },
   tags: { flags: '--tag <key=value>', description: 'tag stored with the video (repeatable)', repeatable: true, parse: tagsOf, sidecar: true, aliases: ['tags'] },
   plan: { flags: '--plan', description: 'print the task graph without running it', parse: flag },

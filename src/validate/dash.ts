@@ -7,10 +7,11 @@ import { describeInit } from '../media/codec-strings.js';
 import { measureTrack } from '../media/measure.js';
 import { fail, fromProblems, pass, percentOff, skip, withinRatio, type CheckResult } from './result.js';
 import type { PackageReader } from './source.js';
+import { AUDIO_PURPOSE_SCHEME, AUDIO_PURPOSE_VISUALLY_IMPAIRED, KNOWN_DASH_ROLES, ROLE_SCHEME } from '../manifest/roles.js';
 
 type XmlNode = Record<string, any>;
 
-const LIST_ELEMENTS = new Set(['Period', 'AdaptationSet', 'Representation', 'S', 'BaseURL', 'SegmentURL', 'AudioChannelConfiguration', 'Role', 'ContentComponent']);
+const LIST_ELEMENTS = new Set(['Period', 'AdaptationSet', 'Representation', 'S', 'BaseURL', 'SegmentURL', 'AudioChannelConfiguration', 'Role', 'Accessibility', 'ContentComponent']);
 const BANDWIDTH_TOLERANCE = 0.1;
 const DURATION_TOLERANCE = 0.1;
 
@@ -407,4 +408,107 @@ export function checkDashSourceDuration(pkg: DashPackage, sourceSeconds: number 
   const diff = Math.abs(pkg.durationSeconds - sourceSeconds);
   const message = `mediaPresentationDuration ${pkg.durationSeconds.toFixed(3)} s vs source ${sourceSeconds.toFixed(3)} s`;
   return diff <= DURATION_TOLERANCE ? pass('dash-duration-source', `${message}, within ${DURATION_TOLERANCE} s`) : fail('dash-duration-source', `${message} (more than ${DURATION_TOLERANCE} s apart)`);
+}
+
+// ---- roles and channels --------------------------------------------------------------------
+
+const TEXT_ROLES = new Set(['subtitle', 'caption', 'forced-subtitle']);
+/** Accessibility schemes players act on, and the values each allows (undefined: any). */
+const ACCESSIBILITY_VALUES: Record<string, ((value: string) => boolean) | undefined> = {
+  [ROLE_SCHEME]: (value) => KNOWN_DASH_ROLES.has(value),
+  // TV-Anytime AudioPurposeCS: 1 visually impaired … 8; the terms are integers.
+  [AUDIO_PURPOSE_SCHEME]: (value) => /^[1-8]$/.test(value),
+  'urn:scte:dash:cc:cea-608:2015': undefined,
+  'urn:scte:dash:cc:cea-708:2015': undefined,
+};
+
+/**
+ * Role and Accessibility descriptors (ISO/IEC 23009-1 §5.8.5.5, DASH-IF IOP): Role in
+ * urn:mpeg:dash:role:2011 with one of its values, on the content type it names; Accessibility in
+ * a scheme players read; described audio (Role description) also says so in AudioPurposeCS 1,
+ * which is what dash.js and Shaka look for.
+ */
+export const checkDashRoles = (pkg: DashPackage) =>
+  needMpd('dash-roles', pkg, (mpd) => {
+    const problems: string[] = [];
+    let descriptors = 0;
+    for (const period of asList(mpd.Period)) {
+      for (const set of asList(period.AdaptationSet)) {
+        const type = contentTypeOf(set, asList(set.Representation)[0] ?? {});
+        const where = `AdaptationSet ${set.id ?? '?'} (${type}${set.lang ? `, ${set.lang}` : ''})`;
+        const roles = asList(set.Role);
+        const accessibility = asList(set.Accessibility);
+        descriptors += roles.length + accessibility.length;
+        for (const role of roles) {
+          if (role.schemeIdUri !== ROLE_SCHEME) problems.push(`${where}: Role scheme "${role.schemeIdUri ?? ''}" is not ${ROLE_SCHEME}`);
+          else if (!KNOWN_DASH_ROLES.has(String(role.value))) problems.push(`${where}: Role value "${role.value ?? ''}" is not one of ${ROLE_SCHEME}`);
+          else if (TEXT_ROLES.has(String(role.value)) && type !== 'text') problems.push(`${where}: Role "${role.value}" is for text, not ${type}`);
+        }
+        for (const descriptor of accessibility) {
+          const scheme = String(descriptor.schemeIdUri ?? '');
+          if (!(scheme in ACCESSIBILITY_VALUES)) problems.push(`${where}: Accessibility scheme "${scheme}" is not one players read (${Object.keys(ACCESSIBILITY_VALUES).join(', ')})`);
+          else if (ACCESSIBILITY_VALUES[scheme] && !ACCESSIBILITY_VALUES[scheme]!(String(descriptor.value ?? ''))) problems.push(`${where}: Accessibility value "${descriptor.value ?? ''}" is not one of ${scheme}`);
+          else if (scheme === AUDIO_PURPOSE_SCHEME && type !== 'audio') problems.push(`${where}: ${AUDIO_PURPOSE_SCHEME} describes audio, not ${type}`);
+        }
+        const describedAudio = type === 'audio' && roles.some((role) => role.value === 'description');
+        const purpose = accessibility.some((d) => d.schemeIdUri === AUDIO_PURPOSE_SCHEME && String(d.value) === AUDIO_PURPOSE_VISUALLY_IMPAIRED);
+        if (describedAudio && !purpose) problems.push(`${where}: Role description without Accessibility ${AUDIO_PURPOSE_SCHEME} value ${AUDIO_PURPOSE_VISUALLY_IMPAIRED} (players would not offer it as audio description)`);
+      }
+    }
+    return fromProblems('dash-roles', problems, `${descriptors} Role/Accessibility descriptors in known schemes with known values`);
+  });
+
+/** Channels an AudioChannelConfiguration says, by scheme; undefined for a scheme not known here. */
+export function channelsOfConfiguration(scheme: string, value: string): number | undefined {
+  switch (scheme) {
+    case 'urn:mpeg:dash:23003:3:audio_channel_configuration:2011':
+      return /^\d+$/.test(value) ? Number(value) : undefined;
+    case 'urn:mpeg:mpegB:cicp:ChannelConfiguration': {
+      // ISO/IEC 23091-3 ChannelConfiguration → loudspeakers (LFE included).
+      const byIndex = [0, 1, 2, 3, 4, 5, 6, 8, 2, 3, 4, 7, 8, 24, 8, 12, 10, 12, 14, 12, 14];
+      return byIndex[Number(value)] || undefined;
+    }
+    case 'tag:dolby.com,2014:dash:audio_channel_configuration:2011':
+    case 'urn:dolby:dash:audio_channel_configuration:2011': {
+      // 16-bit mask from L (bit 15) down to LFE (bit 0); some bits stand for a pair (ETSI TS 102 366 Table I.1.1).
+      if (!/^[0-9A-Fa-f]{1,4}$/.test(value)) return undefined;
+      const mask = parseInt(value, 16);
+      let channels = 0;
+      for (let bit = 15; bit >= 0; bit--) if (mask & (1 << bit)) channels += DOLBY_PAIR_BITS.has(bit) ? 2 : 1;
+      return channels || undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Bits of the Dolby channel mask that stand for two loudspeakers: Lc/Rc, Lrs/Rrs, Lsd/Rsd, Lw/Rw, Vhl/Vhr, Lts/Rts. */
+const DOLBY_PAIR_BITS = new Set([10, 9, 6, 5, 4, 2]);
+
+/** AudioChannelConfiguration equals the channels the init segment decodes to (CHANNELS' DASH twin). */
+export async function checkDashChannels(pkg: DashPackage): Promise<CheckResult> {
+  const reps = readable(pkg).filter((rep) => rep.contentType === 'audio');
+  if (reps.length === 0) return skip('dash-channels', 'no audio Representation with a readable init segment');
+  const problems: string[] = [];
+  const compared: string[] = [];
+  for (const rep of reps) {
+    const configuration = asList(rep.representation.AudioChannelConfiguration)[0] ?? asList(rep.set.AudioChannelConfiguration)[0];
+    if (!configuration) continue; // reported by dash-representation-attributes
+    const declared = channelsOfConfiguration(String(configuration.schemeIdUri ?? ''), String(configuration.value ?? ''));
+    if (declared === undefined) {
+      problems.push(`${rep.name}: AudioChannelConfiguration "${configuration.value ?? ''}" in scheme "${configuration.schemeIdUri ?? ''}" names no channel count known here`);
+      continue;
+    }
+    let channels: number | undefined;
+    try {
+      channels = describeInit(await pkg.reader.readBytes(rep.initRef!)).channels;
+    } catch (error) {
+      problems.push(`${rep.name}: cannot read init ${pkg.reader.display(rep.initRef!)}: ${(error as Error).message}`);
+      continue;
+    }
+    if (channels === undefined) continue;
+    compared.push(`${rep.name}: ${declared} vs ${channels}`);
+    if (declared !== channels) problems.push(`${rep.name}: AudioChannelConfiguration says ${declared} channels, the init segment ${channels}`);
+  }
+  return fromProblems('dash-channels', problems, `AudioChannelConfiguration equals the init segment's channel count on ${compared.length} audio Representations`, compared);
 }

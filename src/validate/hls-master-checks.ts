@@ -9,6 +9,7 @@ import { isMeasured, measuredOf, type HlsPackage } from './hls-load.js';
 import { averageSegmentBitrate, peakSegmentBitrate } from '../media/measure.js';
 import type { MasterEntry, MasterPlaylist } from './hls-playlist.js';
 import type { MeasuredMedia } from './tracks.js';
+import { DESCRIBES_VIDEO, KNOWN_CHARACTERISTICS } from '../manifest/roles.js';
 
 const BITRATE_TOLERANCE = 0.1;
 const FRAME_RATE_TOLERANCE = 0.01;
@@ -346,6 +347,36 @@ export function checkRenditionGroups(pkg: HlsPackage): CheckResult {
     }
     if (master.media.length === 0) return pass('hls-audio-groups', 'no EXT-X-MEDIA renditions (audio, if any, is muxed)');
     return fromProblems('hls-audio-groups', problems, `EXT-X-MEDIA renditions: ${master.media.length}, groups: ${groups.size}; GROUP-ID, NAME, LANGUAGE, CHANNELS, DEFAULT/AUTOSELECT consistent`);
+  });
+}
+
+/** Which rendition types each known CHARACTERISTICS value describes (describes-video is audio; the rest text). */
+const CHARACTERISTIC_TYPES: Record<string, string[]> = { [DESCRIBES_VIDEO]: ['AUDIO'] };
+const TEXT_TYPES = ['SUBTITLES', 'CLOSED-CAPTIONS'];
+
+/**
+ * Role signalling of EXT-X-MEDIA (RFC 8216 §4.3.4.1, Apple §4): CHARACTERISTICS values are UTIs
+ * players know, on the type they describe; FORCED only on SUBTITLES; a FORCED rendition is
+ * AUTOSELECT=YES (a client only shows it by choosing it on its own).
+ */
+export function checkRenditionRoles(pkg: HlsPackage): CheckResult {
+  return needMaster('hls-rendition-roles', pkg, (master) => {
+    const problems: string[] = [];
+    let described = 0;
+    for (const media of master.media) {
+      const { TYPE: type = '', NAME: name, CHARACTERISTICS: characteristics, FORCED: forced } = media.attributes;
+      const where = `EXT-X-MEDIA line ${media.line} (${name})`;
+      for (const value of (characteristics ?? '').split(',').map((v) => v.trim()).filter(Boolean)) {
+        described++;
+        if (!KNOWN_CHARACTERISTICS.has(value)) problems.push(`${where}: CHARACTERISTICS value "${value}" is not one players know (${[...KNOWN_CHARACTERISTICS].join(', ')})`);
+        else if (!(CHARACTERISTIC_TYPES[value] ?? TEXT_TYPES).includes(type)) problems.push(`${where}: "${value}" describes ${(CHARACTERISTIC_TYPES[value] ?? TEXT_TYPES).join('/')} renditions, not TYPE=${type}`);
+      }
+      if (forced !== undefined && type !== 'SUBTITLES') problems.push(`${where}: FORCED on TYPE=${type} (only SUBTITLES may carry it)`);
+      if (forced !== undefined && forced !== 'YES' && forced !== 'NO') problems.push(`${where}: FORCED=${forced} is neither YES nor NO`);
+      if (forced === 'YES' && media.attributes.AUTOSELECT !== 'YES') problems.push(`${where}: FORCED=YES without AUTOSELECT=YES`);
+    }
+    const forcedCount = master.media.filter((m) => m.attributes.FORCED === 'YES').length;
+    return fromProblems('hls-rendition-roles', problems, `${described} CHARACTERISTICS values known and on their type, ${forcedCount} FORCED subtitle renditions`);
   });
 }
 

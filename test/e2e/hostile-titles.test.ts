@@ -93,7 +93,7 @@ describe('hostile stream titles and language tags (end to end)', { timeout: 300_
     assert.ok([...names[3]].length <= MAX_TITLE_CHARS && names[3].startsWith('Très long titre 🎬') && names[3].endsWith('…'), names[3]);
     // Tags that are not BCP 47 are undetermined; ISO 639-2 becomes the shortest code.
     assert.deepEqual(audio.map((a: any) => a.language), ['und', 'und', 'en', 'und']);
-    assert.deepEqual(subtitles.map((s: any) => [s.name, s.language]), [['Sub “1” </Label>', 'und'], ['French', 'fr']]);
+    assert.deepEqual(subtitles.map((s: any) => [s.name, s.language]), [['Sub “1” </Label>', 'und'], ['Français', 'fr']]);
   });
 
   it('keeps every file inside the package: a language tag is no path', async () => {

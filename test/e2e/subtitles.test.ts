@@ -62,23 +62,23 @@ describe('audio tracks and subtitles (end to end)', { timeout: 600_000 }, () => 
     const audio = variant.audio.map((a: any) => ({ language: a.language, name: a.name, isDefault: a.isDefault, autoselect: a.autoselect, channels: a.channels }));
     assert.deepEqual(audio, [
       { language: 'en', name: 'English', isDefault: true, autoselect: true, channels: '2' },
-      { language: 'fr', name: 'French', isDefault: false, autoselect: true, channels: '2' },
+      { language: 'fr', name: 'Français', isDefault: false, autoselect: true, channels: '2' },
     ]);
     assert.equal(variant.closedCaptions.length, 0);
     assert.match(await readFile(result.outputs.hls, 'utf8'), /CLOSED-CAPTIONS=NONE/);
   });
 
-  it('gives DASH one audio AdaptationSet per language, the default one with Role main', async () => {
+  it('gives DASH one audio AdaptationSet per language, the default one with Role main, the other alternate', async () => {
     const { mpd } = await readMpd(result.outputs.dash);
     const audio = mpd.Period[0].AdaptationSet.filter((s: any) => s.contentType === 'audio');
-    assert.deepEqual(audio.map((s: any) => [s.lang, s.Role?.[0]?.value]), [['en', 'main'], ['fr', undefined]]);
+    assert.deepEqual(audio.map((s: any) => [s.lang, s.Role?.[0]?.value]), [['en', 'main'], ['fr', 'alternate']]);
   });
 
   it('turns the subrip stream and the sidecar into segmented WebVTT with the timestamp map, cues intact', async () => {
     const masterPath = result.outputs.hls;
     const master = await readPlaylist(masterPath);
     const subtitles = master.variants[0].subtitles;
-    assert.deepEqual(subtitles.map((s: any) => [s.language, s.name, s.isDefault]), [['en', 'English', false], ['fr', 'French', false]]);
+    assert.deepEqual(subtitles.map((s: any) => [s.language, s.name, s.isDefault]), [['en', 'English', false], ['fr', 'Français', false]]);
     const videoPlaylist = await readPlaylist(resolveUri(masterPath, master.variants[0].uri));
 
     // The source stream as ffmpeg reads it (timestamps on the container timeline), and the sidecar as written.

@@ -257,7 +257,7 @@ describe('writeMpd', () => {
     assertExpandsToTrackFiles(parsedPlaylists(parseWithMpdParser(text)).get(track.id), track);
   });
 
-  it('writes audio sets per codec and language with lang, Role main on the default, sampling rate and channels', () => {
+  it('writes audio sets per codec and language with lang, Role main on the default (alternate on the others), sampling rate and channels', () => {
     const sets = adaptationSets(parseXml(writeMpd(sampleModel()))).filter((set) => set.contentType === 'audio');
     assert.deepEqual(
       sets.map((set) => [set.lang, set.mimeType, children(set, 'Representation').map((r) => r.id)]),
@@ -269,7 +269,7 @@ describe('writeMpd', () => {
     );
     assert.deepEqual(
       sets.map((set) => children(set, 'Role').map((role) => [role.schemeIdUri, role.value])),
-      [[['urn:mpeg:dash:role:2011', 'main']], [], [['urn:mpeg:dash:role:2011', 'main']]],
+      [[['urn:mpeg:dash:role:2011', 'main']], [['urn:mpeg:dash:role:2011', 'alternate']], [['urn:mpeg:dash:role:2011', 'main']]],
     );
     const aac = children(sets[0], 'Representation')[0];
     assert.deepEqual([aac.bandwidth, aac.codecs, aac.audioSamplingRate], ['140000', 'mp4a.40.2', '48000']);
@@ -292,8 +292,8 @@ describe('writeMpd', () => {
       [['aac-en-64k', 'aac-en-128k'], ['opus-en']],
     );
     assert.deepEqual(
-      sets.map((set) => children(set, 'Role').length),
-      [1, 0],
+      sets.map((set) => children(set, 'Role').map((role) => role.value)),
+      [['main'], ['alternate']],
     );
   });
 

@@ -71,7 +71,7 @@ describe('planJob', () => {
     const plan = planJob(probeOf([h264('30', '60'), aac(1, 'eng'), aac(2, 'fra', 1)]), settings);
     assert.deepEqual(plan.audio.map((a) => [a.streamIndex, a.language, a.name, a.isDefault]), [
       [1, 'eng', 'English', false],
-      [2, 'fra', 'French', true],
+      [2, 'fra', 'Français', true],
     ]);
   });
 

@@ -73,7 +73,7 @@ describe('stream titles as rendition names', () => {
         { index: 3, codec: 'subrip', language: 'fre', isDefault: false },
       ],
     } satisfies MediaProbe);
-    assert.deepEqual(subtitles.map((s) => [s.id, s.language, s.name]), [['sub-und', 'und', 'Sub "1"'], ['sub-und-2', 'und', 'Subtitles'], ['sub-fre', 'fre', 'French']]);
+    assert.deepEqual(subtitles.map((s) => [s.id, s.language, s.name]), [['sub-und', 'und', 'Sub "1"'], ['sub-und-2', 'und', 'Subtitles'], ['sub-fre', 'fre', 'Français']]);
   });
 });
 

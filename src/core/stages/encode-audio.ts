@@ -101,7 +101,7 @@ export async function encodeAudio(input: EncodeAudioInput, ctx: StageContext): P
   if (input.maxDecodeErrors !== undefined && damaged.count > input.maxDecodeErrors) {
     throw new VidpipeError(
       'INPUT_INVALID',
-      `audio stream ${input.rendition.streamIndex} has corrupt data: the decoder reported ${damaged.count} damaged frames (more than the ${input.maxDecodeErrors} allowed for ${input.durationSeconds.toFixed(1)} s)${damaged.first ? `, first: ${damaged.first}` : ''}`,
+      `${input.rendition.file ? `--audio-track ${input.rendition.file}: ` : ''}audio stream ${input.rendition.streamIndex} has corrupt data: the decoder reported ${damaged.count} damaged frames (more than the ${input.maxDecodeErrors} allowed for ${input.durationSeconds.toFixed(1)} s)${damaged.first ? `, first: ${damaged.first}` : ''}`,
       { hint: 'pass --allow-decode-errors to package it anyway, with silence where the frames were damaged', stderrTail: tailLines(stderr, 3) },
     );
   }

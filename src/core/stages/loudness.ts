@@ -1,4 +1,4 @@
-import { buildLoudnessMeasureArgs, parseLoudnormReport, type GainPlan, type LoudnessMeasurement } from '../../ffmpeg/args/audio.js';
+import { audioInputOf, buildLoudnessMeasureArgs, parseLoudnormReport, type GainPlan, type LoudnessMeasurement } from '../../ffmpeg/args/audio.js';
 import { VidpipeError, tailLines } from '../../errors.js';
 import { countDecodeErrors } from '../../ffmpeg/decode-errors.js';
 import type { AudioRendition } from '../plan.js';
@@ -30,6 +30,8 @@ export interface LoudnessInput {
 
 /** What one source stream, converted to one channel layout, measured and what is done about it. */
 export interface LoudnessSourcePlan {
+  /** The `--audio-track` file the stream is in; absent: the source. */
+  file?: string;
   streamIndex: number;
   channels: number;
   measured: LoudnessMeasurement;
@@ -42,8 +44,8 @@ export interface LoudnessAnalysis {
   sources: LoudnessSourcePlan[];
 }
 
-function layoutKey(streamIndex: number, channels: number): string {
-  return `${streamIndex}/${channels}`;
+function layoutKey(of: { file?: string; streamIndex: number; channels: number }): string {
+  return `${of.file ?? ''}\u0000${of.streamIndex}/${of.channels}`;
 }
 
 /**
@@ -59,7 +61,7 @@ export function planGain(measured: LoudnessMeasurement, target: number): GainPla
 }
 
 export function gainFor(analysis: LoudnessAnalysis | undefined, rendition: AudioRendition): GainPlan | undefined {
-  return analysis?.sources.find((s) => layoutKey(s.streamIndex, s.channels) === layoutKey(rendition.streamIndex, rendition.channels))?.gain;
+  return analysis?.sources.find((s) => layoutKey(s) === layoutKey(rendition))?.gain;
 }
 
 /** Decoder complaints mean damaged frames: ffmpeg conceals them with silence and carries on. */
@@ -75,11 +77,13 @@ function decodeErrors(stderr: string): string[] {
  */
 export async function analyseLoudness(input: LoudnessInput, ctx: StageContext): Promise<LoudnessAnalysis> {
   const layouts = new Map<string, AudioRendition>();
-  for (const rendition of input.renditions) layouts.set(layoutKey(rendition.streamIndex, rendition.channels), rendition);
+  for (const rendition of input.renditions) layouts.set(layoutKey(rendition), rendition);
   const sources: LoudnessSourcePlan[] = [];
   let done = 0;
-  for (const { streamIndex, channels } of layouts.values()) {
-    const args = buildLoudnessMeasureArgs({ input: input.source, streamIndex, channels });
+  for (const rendition of layouts.values()) {
+    const { streamIndex, channels, file } = rendition;
+    const path = audioInputOf(rendition, input.source);
+    const args = buildLoudnessMeasureArgs({ input: path, streamIndex, channels });
     const { stderr } = await ctx.ffmpeg.run(args, {
       label: `loudness of stream ${streamIndex}`,
       durationSeconds: input.durationSeconds,
@@ -88,7 +92,7 @@ export async function analyseLoudness(input: LoudnessInput, ctx: StageContext): 
       // ffmpeg gives up on the source itself: no decoder, or nothing decodable.
       if (error instanceof VidpipeError && error.code === 'FFMPEG_FAILED') {
         const reason = decodeErrors(error.stderrTail ?? '')[0] ?? tailLines(error.stderrTail, 1);
-        throw new VidpipeError('INPUT_INVALID', `${input.source}: audio stream ${streamIndex} cannot be decoded: ${reason || 'ffmpeg failed'}`, { stderrTail: error.stderrTail });
+        throw new VidpipeError('INPUT_INVALID', `${path}: audio stream ${streamIndex} cannot be decoded: ${reason || 'ffmpeg failed'}`, { stderrTail: error.stderrTail });
       }
       throw error;
     });
@@ -98,7 +102,7 @@ export async function analyseLoudness(input: LoudnessInput, ctx: StageContext): 
     if (input.maxDecodeErrors !== undefined && damaged > input.maxDecodeErrors) {
       throw new VidpipeError(
         'INPUT_INVALID',
-        `${input.source}: audio stream ${streamIndex} has corrupt data (${damaged} damaged frame${damaged > 1 ? 's' : ''}${input.maxDecodeErrors > 0 ? `, more than the ${input.maxDecodeErrors} allowed` : ''}, first: ${errors[0]})`,
+        `${path}: audio stream ${streamIndex} has corrupt data (${damaged} damaged frame${damaged > 1 ? 's' : ''}${input.maxDecodeErrors > 0 ? `, more than the ${input.maxDecodeErrors} allowed` : ''}, first: ${errors[0]})`,
         {
           stderrTail: [...new Set(errors)].slice(0, 3).join('\n'),
           ...(input.maxDecodeErrors > 0 ? { hint: 'pass --allow-decode-errors to package it anyway, with silence where the frames were damaged' } : {}),
@@ -107,7 +111,7 @@ export async function analyseLoudness(input: LoudnessInput, ctx: StageContext): 
     }
     const measured = parseLoudnormReport(stderr);
     if (!measured) throw new VidpipeError('FFMPEG_FAILED', `loudness of stream ${streamIndex}: ffmpeg printed no loudnorm report`, { stderrTail: tailLines(stderr) });
-    sources.push({ streamIndex, channels, measured, gain: input.target === undefined ? undefined : planGain(measured, input.target) });
+    sources.push({ ...(file ? { file } : {}), streamIndex, channels, measured, gain: input.target === undefined ? undefined : planGain(measured, input.target) });
     done++;
   }
   ctx.onProgress(1);

@@ -119,6 +119,7 @@ export async function writeManifests(input: ManifestsInput, ctx: StageContext): 
       sampleRate: measured.sampleRate ?? rendition.sampleRate,
       isDefault: rendition.isDefault,
       ...(track.protection ? { protection: track.protection } : {}),
+      ...(rendition.role ? { role: rendition.role } : {}),
     });
   }
 
@@ -135,7 +136,7 @@ export async function writeManifests(input: ManifestsInput, ctx: StageContext): 
     });
     const { plan } = track;
     subtitles.push({
-      kind: 'subtitle', id: plan.id, groupId: 'subs', name: plan.name, language: manifestLanguage(plan.language), isDefault: plan.isDefault,
+      kind: 'subtitle', id: plan.id, groupId: 'subs', name: plan.name, language: manifestLanguage(plan.language), isDefault: plan.isDefault, ...(plan.role ? { role: plan.role } : {}),
       playlistUri: written.playlistUri, segments: written.segments, vttUri: written.vttUri,
     });
   }

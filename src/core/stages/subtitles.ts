@@ -6,8 +6,9 @@ import type { MediaProbe } from '../../ffmpeg/probe.js';
 import { VidpipeError } from '../../errors.js';
 import { languageName, sourceLanguage, titleName } from '../../manifest/language.js';
 import type { StageContext } from '../stage.js';
-import type { SidecarSubtitle } from '../../settings/job-settings.js';
+import type { SidecarSubtitle, SubtitleRole } from '../../settings/job-settings.js';
 import { checkSubtitleFile } from './subtitle-file.js';
+import { subtitleSignalling, withRoleSuffix } from '../../manifest/roles.js';
 
 /** One subtitle rendition to produce: a text stream of the source, or a sidecar file. */
 export interface SubtitlePlan {
@@ -19,6 +20,8 @@ export interface SubtitlePlan {
   name: string;
   /** From the source's default disposition; sidecars are not default. */
   isDefault: boolean;
+  /** Forced or SDH (`--subtitles file:lang:role`, or the source stream's disposition); absent: plain. */
+  role?: SubtitleRole;
   /** A sidecar's cues left out or encoding converted, one line each (checkSubtitleFile). */
   notes?: string[];
 }
@@ -33,13 +36,13 @@ const TEXT_SUBTITLE_CODECS = new Set(['mov_text', 'subrip', 'srt', 'ass', 'ssa',
 export function planSubtitles(probe: MediaProbe, sidecars: readonly SidecarSubtitle[] = []): SubtitlePlan[] {
   const fromSource = probe.subtitleStreams
     .filter((stream) => TEXT_SUBTITLE_CODECS.has(stream.codec))
-    .map((stream) => ({ from: { streamIndex: stream.index }, language: stream.language ?? 'und', title: stream.title, isDefault: stream.isDefault }));
+    .map((stream) => ({ from: { streamIndex: stream.index }, language: stream.language ?? 'und', title: stream.title, isDefault: stream.isDefault, role: stream.role }));
   // Checked here so a typo fails before any encoding starts.
   const notes = sidecars.map((sidecar) => {
     if (!existsSync(sidecar.path)) throw new VidpipeError('USAGE', `--subtitles: ${sidecar.path} does not exist`);
     return checkSubtitleFile(sidecar.path).notes;
   });
-  const fromFiles = sidecars.map((sidecar, i) => ({ from: { file: sidecar.path }, language: sidecar.language, title: undefined, isDefault: false, notes: notes[i] }));
+  const fromFiles = sidecars.map((sidecar, i) => ({ from: { file: sidecar.path }, language: sidecar.language, title: undefined, isDefault: false, role: sidecar.role, notes: notes[i] }));
   const all = [...fromSource, ...fromFiles];
   const usedIds = new Set<string>();
   const usedNames = new Set<string>();
@@ -50,14 +53,14 @@ export function planSubtitles(probe: MediaProbe, sidecars: readonly SidecarSubti
     let id = `sub-${language.toLowerCase()}`;
     for (let n = 2; usedIds.has(id); n++) id = `sub-${language.toLowerCase()}-${n}`;
     usedIds.add(id);
-    const base = titleName(entry.title) || (language === 'und' ? 'Subtitles' : languageName(language));
+    const base = titleName(entry.title) || withRoleSuffix(language === 'und' ? 'Subtitles' : languageName(language), subtitleSignalling(entry.role));
     let name = base;
     for (let n = 2; usedNames.has(name); n++) name = `${base} ${n}`;
     usedNames.add(name);
     // HLS allows one DEFAULT=YES per group.
     const isDefault = entry.isDefault && !defaultTaken;
     defaultTaken ||= isDefault;
-    return { id, from: entry.from, language, name, isDefault, ...('notes' in entry && entry.notes.length > 0 ? { notes: entry.notes } : {}) };
+    return { id, from: entry.from, language, name, isDefault, ...(entry.role ? { role: entry.role } : {}), ...('notes' in entry && entry.notes.length > 0 ? { notes: entry.notes } : {}) };
   });
 }
 

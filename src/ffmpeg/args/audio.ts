@@ -19,6 +19,7 @@ export interface LoudnessMeasurement {
 export type GainPlan = { mode: 'linear'; gainDb: number } | { mode: 'limited'; gainDb: number; ceilingDb: number };
 
 export interface AudioEncodeInput {
+  /** The job's source; a rendition of a `--audio-track` file reads its own file instead. */
   source: string;
   rendition: AudioOutputParams;
   /** Make the audio exactly this long (pad with silence or cut): the video's duration. Omit for audio-only jobs. */
@@ -71,12 +72,20 @@ function encoderArgs(rendition: AudioOutputParams): string[] {
   return ['-c:a', 'aac', '-b:a', `${rendition.bitrateKbps}k`];
 }
 
+/** The file a rendition's stream is read from: its own `--audio-track` file, or the source. */
+export function audioInputOf(rendition: Pick<AudioOutputParams, 'file'>, source: string): string {
+  return rendition.file ?? source;
+}
+
 export function buildAudioEncodeArgs(input: AudioEncodeInput): string[] {
   const { rendition } = input;
+  // A track that starts late is moved along the timeline; the filter's first_pts=0 fills the gap with silence.
+  const offset = rendition.offsetSeconds ? ['-itsoffset', rendition.offsetSeconds.toFixed(6)] : [];
   return [
     // Each message tagged with its level: the decoder reports every damaged frame it skips as an error.
     '-loglevel', 'level+error',
-    '-i', safeInputPath(input.source),
+    ...offset,
+    '-i', safeInputPath(audioInputOf(rendition, input.source)),
     '-map', `0:${rendition.streamIndex}`,
     '-vn', '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1',
     '-af', buildAudioFilter(input),

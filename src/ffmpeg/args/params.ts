@@ -39,10 +39,14 @@ export interface VideoOutputParams {
 
 /** One audio output of an encode (the plan's `AudioRendition`). */
 export interface AudioOutputParams {
-  /** Index of the source stream (ffprobe's stream index). */
+  /** Index of the source stream (ffprobe's stream index), or of `file`'s. */
   streamIndex: number;
   codec: 'aac' | 'opus';
   bitrateKbps: number;
   channels: number;
   sampleRate: number;
+  /** A `--audio-track` file the stream is read from instead of the source. */
+  file?: string;
+  /** Where the file's first sample plays on the video's timeline, seconds. */
+  offsetSeconds?: number;
 }
