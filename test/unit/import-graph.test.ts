@@ -108,6 +108,7 @@ export function findCycles(graph: Map<string, string[]>): string[][] {
 export const LAYER_RANKS: Record<string, number> = {
   'src/errors.ts': 0,
   'src/files/': 1,
+  'src/events/': 1,
   'src/settings/': 1,
   'src/manifest/': 1,
   'src/media/': 2,
