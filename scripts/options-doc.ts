@@ -40,6 +40,7 @@ export const OPTION_NOTES: Record<string, Record<string, string>> = {
     '--hls-segments': '`ts`: `master.m3u8` is MPEG-TS HLS (H.264 + AAC muxed) for legacy players; `both`: fMP4 in `master.m3u8` and TS in `master-ts.m3u8`.',
     '--subtitles': 'E.g. `--subtitles talk.fr.srt:fr`.',
     '--metrics': 'See [metrics.md](metrics.md).',
+    '--download': 'Refused (exit 2) for audio-only jobs and ladders without H.264. See [output.md](output.md#a-file-to-download---download).',
     '--plan': 'Text, or JSON with `--json`.',
     '--stall-timeout': 'The stalled task runs once more; a second stall fails the job (`FFMPEG_STALLED`, exit 1).',
     '--work-dir': 'Default `~/.cache/vidpipe/work` (`$XDG_CACHE_HOME`); removed when a job succeeds, kept for a resume when it does not.',

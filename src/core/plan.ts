@@ -73,6 +73,17 @@ export interface TsPlan {
 }
 
 /**
+ * download.mp4 (`--download`): the largest H.264 rendition the rise check keeps, remuxed with
+ * one AAC rendition. H.264 + AAC in MP4 is what every device and editor opens.
+ */
+export interface DownloadPlan {
+  /** The H.264 renditions, largest first: the first one packaged is the one copied. */
+  renditions: string[];
+  /** The default AAC rendition (else the first); absent for a source without audio. */
+  audio?: string;
+}
+
+/**
  * Everything the job will make, decided before any of it runs: the graph (src/job/graph.ts) is
  * built from this and the job's options alone, on this machine or on a queue worker.
  */
@@ -105,6 +116,8 @@ export interface JobPlan {
   /** Which HLS flavours to write; TS renditions are the H.264 ones. */
   hlsSegments?: HlsSegments;
   ts?: TsPlan;
+  /** `--download`. */
+  download?: DownloadPlan;
   /** Absent with --no-thumbnails. */
   thumbnails?: ThumbnailPlan;
   /** PSNR/SSIM of every video rendition against the source (`--metrics`, video jobs). */
@@ -419,6 +432,7 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
   if (!video) {
     if (audio.length === 0) throw new VidpipeError('INPUT_INVALID', `${probe.path} has no audio stream to package`);
     if (settings.hlsSegments !== 'fmp4') throw new VidpipeError('USAGE', '--hls-segments ts|both needs video (MPEG-TS variants are H.264 + AAC)');
+    if (settings.download) throw new VidpipeError('USAGE', '--download needs video: download.mp4 is the top H.264 rung with its audio (an audio-only package has no such file)');
     return {
       kind: 'audio',
       segmentDurationSeconds: settings.segmentDurationSeconds,
@@ -443,6 +457,9 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
   const interlaced = !!video.fieldOrder && !['progressive', 'unknown'].includes(video.fieldOrder);
   const segmentDurationSeconds = (segmentFrames * frameRate.den) / frameRate.num;
   const hlsSegments = checkHlsSegments(settings);
+  if (settings.download && !settings.codecs.includes('h264')) {
+    throw new VidpipeError('USAGE', '--download needs h264 in --codecs: download.mp4 is the top H.264 rung, remuxed, playable everywhere');
+  }
 
   return {
     kind: 'video',
@@ -470,6 +487,7 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
     hlsSegments,
     ...(audioTracks.length > 0 ? { notes: audioTrackNotes(audioTracks, (totalFrames * frameRate.den) / frameRate.num) } : {}),
     ...(hlsSegments === 'fmp4' ? {} : { ts: planTs(renditions, audio) }),
+    ...(settings.download ? { download: planDownload(renditions, audio) } : {}),
     ...(settings.thumbnails ? { thumbnails: thumbnailPlan(video, renditions, hdrTransferOf(video.colorTransfer)) } : {}),
     metrics: settings.metrics,
   };
@@ -485,6 +503,7 @@ export function withRenditions(plan: JobPlan, renditions: Rendition[]): JobPlan 
     ...plan,
     video: { ...plan.video, renditions },
     ...(plan.ts ? { ts: planTs(renditions, plan.audio) } : {}),
+    ...(plan.download ? { download: planDownload(renditions, plan.audio) } : {}),
     ...(plan.thumbnails?.kind === 'poster-storyboard' ? { thumbnails: { kind: 'poster-storyboard' as const, fromRendition: thumbnailSource(renditions).id } } : {}),
   };
 }
@@ -509,6 +528,13 @@ function planTs(renditions: Rendition[], audio: AudioRendition[]): TsPlan {
   const aac = audio.filter((r) => r.codec === 'aac');
   const tsAudio = aac.find((r) => r.isDefault) ?? aac[0];
   return { renditions: renditions.filter((r) => r.codec === 'h264').map((r) => r.id), ...(tsAudio ? { audio: tsAudio.id } : {}) };
+}
+
+/** The H.264 renditions, largest first (ties: the higher rate), with the audio the TS variants get. */
+function planDownload(renditions: Rendition[], audio: AudioRendition[]): DownloadPlan {
+  const h264 = renditions.filter((r) => r.codec === 'h264').sort((a, b) => b.width * b.height - a.width * a.height || b.bitrateKbps - a.bitrateKbps);
+  const { audio: defaultAac } = planTs(renditions, audio);
+  return { renditions: h264.map((r) => r.id), ...(defaultAac ? { audio: defaultAac } : {}) };
 }
 
 /** MPEG-TS HLS is for legacy players, which decode H.264 only. */

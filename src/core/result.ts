@@ -147,6 +147,8 @@ export interface TranscodeResult {
     cover?: string;
     /** The MPEG-TS multivariant playlist when it is not master.m3u8 (`--hls-segments both`). */
     hlsTs?: string;
+    /** `--download`: download.mp4, the top H.264 rung with the default audio, progressive MP4. */
+    download?: string;
   };
   /**
    * The package this job writes to below --out (see docs/publishing.md): its name, which is not

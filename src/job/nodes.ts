@@ -22,6 +22,7 @@ import type { PosterResult } from '../core/stages/poster.js';
 import type { StoryboardResult } from '../core/stages/storyboard.js';
 import type { CoverResult } from '../core/stages/cover.js';
 import type { SubtitlesOutput } from '../core/stages/subtitles.js';
+import type { DownloadResult } from '../core/stages/download.js';
 import type { ManifestsOutput } from '../core/stages/manifests.js';
 import type { QualityMetrics } from '../core/result.js';
 import type { PublishedFile } from '../storage/storage.js';
@@ -60,6 +61,8 @@ export interface NodeResults {
   storyboard: StoryboardResult;
   cover: CoverResult;
   subtitles: SubtitlesOutput;
+  /** `--download`: download.mp4 in the package, remuxed from the top H.264 rung kept and the default audio. */
+  download: DownloadResult;
   manifests: ManifestsOutput;
   metrics: Record<string, QualityMetrics>;
   publish: PublishOutput;
@@ -148,6 +151,7 @@ export const NODE_KINDS: { readonly [K in NodeKind]: KindSpec & { grows?: GraphL
   storyboard: { row: 'Thumbnails', weight: 0.5, resumable: true, reads: 'nothing', runsOn: 'anywhere', priority: 45, colour: '#e0a050' },
   cover: { row: 'Thumbnails', weight: 0.1, resumable: true, reads: 'source', runsOn: 'anywhere', priority: 10, colour: '#d9822b' },
   subtitles: { row: 'Subtitles', weight: 0.1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 10, colour: '#6b7280' },
+  download: { row: 'Package CMAF segments', weight: 0.3, resumable: false, reads: 'nothing', runsOn: 'anywhere', priority: 35, colour: '#1f9d6b' },
   manifests: { row: 'Manifests', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'anywhere', priority: 30, colour: '#c0a020' },
   metrics: { row: 'Quality metrics', weight: 0.1, resumable: false, reads: 'source', runsOn: 'anywhere', priority: 15, colour: '#c2410c' },
   publish: { row: 'Publish', weight: 0.1, resumable: false, reads: 'nothing', runsOn: 'anywhere', priority: 20, colour: '#6b7280' },
@@ -180,6 +184,7 @@ export const node = {
   storyboard: ref('storyboard'),
   cover: ref('cover'),
   subtitles: ref('subtitles'),
+  download: ref('download'),
   manifests: ref('manifests'),
   metrics: ref('metrics'),
   publish: ref('publish'),

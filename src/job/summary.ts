@@ -12,6 +12,7 @@ import type { JobPlan } from '../core/plan.js';
 import type { LoudnessReport, LoudnessValues, QualityMetrics, RenditionSummary, SourceSummary, TranscodeResult } from '../core/result.js';
 import { gainFor, TRUE_PEAK_LIMIT_DBTP } from '../core/stages/loudness.js';
 import type { ManifestsOutput } from '../core/stages/manifests.js';
+import { DOWNLOAD_KEY } from '../core/stages/download.js';
 import { packageUris, type ChosenPackage } from '../storage/publish.js';
 import { parseLocation } from '../storage/index.js';
 import { ladderReport } from '../ladder/report.js';
@@ -67,6 +68,7 @@ export function packageOutputs(options: Pick<JobOptions, 'out' | 'jobId'>, chose
     ...(results.has(node.poster) ? { poster: uris.uriFor('poster.jpg'), posterSmall: uris.uriFor('poster-small.jpg') } : {}),
     ...(results.has(node.storyboard) ? { storyboard: uris.uriFor('storyboard/storyboard.vtt') } : {}),
     ...(results.find(node.manifests)?.tsMaster === 'master-ts.m3u8' ? { hlsTs: uris.uriFor('master-ts.m3u8') } : {}),
+    ...(results.has(node.download) ? { download: uris.uriFor(DOWNLOAD_KEY) } : {}),
     // Players look for a poster; an audio package's cover art is that picture.
     ...(results.has(node.cover) ? { poster: uris.uriFor('cover.jpg'), cover: uris.uriFor('cover.jpg') } : {}),
   };

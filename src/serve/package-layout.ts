@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { releaseReferencedBy } from '../storage/release.js';
 import { readPackageSummary, type PackageSummary } from '../core/package-summary.js';
+import { DOWNLOAD_KEY } from '../core/stages/download.js';
 
 /**
  * What the player page needs to know about a package folder, as URL paths from the server
@@ -18,6 +19,8 @@ export interface PackageLayout {
   /** The small poster, for lists. */
   thumbnail?: string;
   storyboard?: string;
+  /** download.mp4 (`--download`). */
+  download?: string;
   summary?: PackageSummary;
 }
 
@@ -50,6 +53,7 @@ export async function describePackage(root: string, urlBase = '/'): Promise<Pack
     poster: await first(`${base}poster.jpg`, `${base}cover.jpg`),
     thumbnail: await first(`${base}poster-small.jpg`, `${base}poster.jpg`, `${base}cover.jpg`),
     storyboard: await first(`${base}storyboard/storyboard.vtt`),
+    download: await first(`${base}${DOWNLOAD_KEY}`),
     summary,
   };
 }

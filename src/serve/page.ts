@@ -41,6 +41,7 @@ export function renderPlayerPage(layout: PackageLayout, requested?: PlayerEngine
   const links = [
     indexHref ? `<a href="${escapeHtml(indexHref)}">all packages</a>` : '',
     ...engineLinks,
+    layout.download ? `<a href="${escapeHtml(layout.download)}" download>download MP4</a>` : '',
     layout.summary ? `<a href="${escapeHtml(layout.base)}_vidpipe/report.html">report as a page</a>` : '',
   ].filter(Boolean);
   const report = layout.summary

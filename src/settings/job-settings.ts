@@ -134,6 +134,8 @@ export interface JobSettings {
   audioTracks: SidecarAudio[];
   /** Measure PSNR/SSIM of each video rendition against the source (a `metrics` node). */
   metrics: boolean;
+  /** Write download.mp4: the top H.264 rung with the default audio, remuxed progressive (video jobs). */
+  download: boolean;
   /** Kill an ffmpeg that reports no progress for this long; 0: never. */
   stallTimeoutSeconds: number;
   /**
@@ -199,6 +201,7 @@ export const DEFAULT_SETTINGS: Complete<JobSettings> = {
   subtitles: [],
   audioTracks: [],
   metrics: false,
+  download: false,
   stallTimeoutSeconds: 300,
   sourceQuietSeconds: 2,
   encrypt: undefined,
@@ -377,6 +380,7 @@ export const TRANSCODE_TABLE: OptionTable<JobSettings> & OptionTable<TranscodeFl
     repeatable: true, parse: audioTracks,
   },
   metrics: { flags: '--metrics', description: 'measure PSNR and SSIM of every video rendition against the source', parse: flag },
+  download: { flags: '--download', description: 'also write download.mp4: the top H.264 rung with the default audio, remuxed (no encode), moov first (video jobs with h264)', parse: flag, sidecar: true },
   tags: { flags: '--tag <key=value>', description: 'tag stored with the video (repeatable)', repeatable: true, parse: tagsOf, sidecar: true, aliases: ['tags'] },
   plan: { flags: '--plan', description: 'print the task graph without running it', parse: flag },
   stallTimeoutSeconds: {

@@ -1,11 +1,13 @@
 /**
- * What finishes a package: the subtitles (WebVTT, beside the tracks), the manifests over every
- * package node, the quality metrics of the written package (`--metrics`), publishing, and the
+ * What finishes a package: the subtitles (WebVTT, beside the tracks), download.mp4
+ * (`--download`), the manifests over every package node, the quality metrics of the written package (`--metrics`), publishing, and the
  * job's record where it started.
  */
 import { writeManifests } from '../../core/stages/manifests.js';
 import { extractSubtitles } from '../../core/stages/subtitles.js';
+import { writeDownload } from '../../core/stages/download.js';
 import { measurePackageQuality } from '../../metrics/stage.js';
+import { VidpipeError } from '../../errors.js';
 import { node, type NodeRef } from '../nodes.js';
 import { publishJob } from '../publish.js';
 import type { MainGraph } from './builder.js';
@@ -18,6 +20,36 @@ export function subtitleNodes(graph: MainGraph): NodeRef<'subtitles'> | undefine
   return plan.subtitles && plan.subtitles.length > 0
     ? add(node.subtitles, { label: `Subtitles (${plan.subtitles.length} tracks)`, dependsOn: [node.plan], run: (_r, ctx) => extractSubtitles({ source: source.path, tracks: plan.subtitles! }, ctx) })
     : undefined;
+}
+
+/**
+ * download.mp4: the largest H.264 rendition the rise check kept (the file it measured, as
+ * packaged), remuxed with the default AAC rendition.
+ */
+function downloadNode(graph: MainGraph, video: VideoPackages): NodeRef<'download'> | undefined {
+  const { add, plan, site } = graph;
+  const { download } = plan;
+  if (!download || download.renditions.length === 0) return undefined;
+  const { checkedRise, encodedFile, kept } = video;
+  const audio = download.audio === undefined ? undefined : node.encodeAudio(download.audio);
+  return add(node.download, {
+    label: 'Write download.mp4',
+    dependsOn: [...download.renditions.map((id) => node.assemble(id)), ...(audio ? [audio] : []), ...(checkedRise ? [checkedRise] : [])],
+    run: (results, ctx) => {
+      // The rise check keeps the largest rung of every codec (it drops one that does not rise above the one below).
+      const top = download.renditions.find((id) => kept(results, id));
+      if (!top) throw new VidpipeError('INTERNAL', 'download.mp4: the rise check kept no H.264 rendition');
+      return writeDownload(
+        {
+          video: { renditionId: top, path: encodedFile(results, top) },
+          ...(audio ? { audio: { renditionId: download.audio!, path: results.get(audio).path } } : {}),
+          packageDir: site.packageDir,
+          durationSeconds: plan.durationSeconds,
+        },
+        ctx,
+      );
+    },
+  });
 }
 
 /** What the manifests and publishing wait for, from the other areas. */
@@ -57,6 +89,7 @@ export function finishNodes(graph: MainGraph, parts: PackageParts): void {
         ctx,
       ),
   });
+  const download = downloadNode(graph, parts.video);
   const metrics = plan.metrics && video
     ? add(node.metrics, {
         label: 'Quality metrics (PSNR, SSIM)',
@@ -70,7 +103,7 @@ export function finishNodes(graph: MainGraph, parts: PackageParts): void {
   const ladderNodes = [...(checkedRise ? [checkedRise] : []), ...(checkedQuality ? [checkedQuality] : []), ...(analysis ? [analysis] : [])];
   const publish = add(node.publish, {
     label: 'Publish package',
-    dependsOn: [manifests, ...pictures, ...(metrics ? [metrics] : []), ...ladderNodes],
+    dependsOn: [manifests, ...pictures, ...(metrics ? [metrics] : []), ...(download ? [download] : []), ...ladderNodes],
     run: (results, ctx) => publishJob({ options: env.options, source, plan, packageDir: site.packageDir, results }, env.publishing, ctx.signal),
   });
   add(node.metadata, { label: 'Record metadata', dependsOn: [publish], run: (results) => env.recordMetadata(results) });
