@@ -421,9 +421,6 @@ export function planAudioLadder(probe: MediaProbe, settings: JobSettings): Audio
  * whole number of frames (2.002 s at 29.97 fps) and every chunk, segment and rendition lines up.
  */
 export function planJob(probe: MediaProbe, settings: JobSettings, encoders: PlanEncoders, audioTracks: readonly ProbedAudioTrack[] = []): JobPlan {
-  // The encryption settings and key sources exist (src/protection/) before the encryptor is in the
-  // graph: until it is, a job that asks for encryption is refused rather than published clear.
-  if (settings.encrypt) throw new VidpipeError('USAGE', `--encrypt ${settings.encrypt}: this build reads the keys but does not encrypt packages yet; nothing was written`);
   const video = settings.audioOnly ? undefined : probe.video;
   if (!video && audioTracks.length > 0) throw new VidpipeError('USAGE', '--audio-track needs a video: an audio-only package is one programme\'s ladder');
   const audio = video ? planAudio(probe, settings, audioTracks) : planAudioLadder(probe, settings);

@@ -9,6 +9,8 @@ import type { DagTask } from '../../core/dag.js';
 import type { JobPlan } from '../../core/plan.js';
 import type { StageContext } from '../../core/stage.js';
 import { packageTrack, type PackagedTrack } from '../../core/stages/package.js';
+import { packageProtection, type PackageProtection } from '../../core/stages/protect.js';
+import { loadProtectionKeys } from '../../protection/keys.js';
 import type { InspectedSource, SourceFile } from '../../ffmpeg/source-file.js';
 import type { JobOptions, JobSite } from '../job-options.js';
 import { NODE_KINDS, NodeResultsView, node, type NodeKind, type NodeRef, type NodeResults } from '../nodes.js';
@@ -55,16 +57,24 @@ export interface MainGraph {
   env: JobEnvironment;
   add<K extends NodeKind>(ref: NodeRef<K>, definition: NodeDefinition<K>): NodeRef<K>;
   readonly tasks: readonly DagTask[];
+  /**
+   * The encryption step the package nodes run on what they wrote (the clear one for a clear job).
+   * Its keys are read from the job's key source on this machine, once (a worker reads its own:
+   * keys never travel with the graph).
+   */
+  protection(): Promise<PackageProtection>;
 }
 
 export function mainGraph(source: SourceFile, plan: JobPlan, site: JobSite, env: JobEnvironment): MainGraph {
   const tasks: DagTask[] = [];
+  let protection: Promise<PackageProtection> | undefined;
   return {
     source,
     plan,
     site,
     env,
     tasks,
+    protection: () => (protection ??= loadProtectionKeys(env.options.settings).then(packageProtection)),
     add: (ref, definition) => {
       tasks.push(define(ref, definition, env));
       return ref;
@@ -89,10 +99,13 @@ export function addPackage(
   return graph.add(node.package(trackId), {
     label: `Package ${trackId}`,
     dependsOn,
-    run: async (results, ctx) =>
-      dropped(results) ? { ...DROPPED_PACKAGE } : packageTrack(
+    run: async (results, ctx) => {
+      if (dropped(results)) return { ...DROPPED_PACKAGE };
+      const track = await packageTrack(
         { input: encoded(results), outputDir: join(site.packageDir, folder, trackId), segmentSeconds: plan.segmentDurationSeconds, fragmentSeconds, durationSeconds: plan.durationSeconds },
         ctx,
-      ),
+      );
+      return (await graph.protection()).cmafTrack(track, folder, site.packageDir);
+    },
   });
 }

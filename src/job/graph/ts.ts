@@ -24,8 +24,9 @@ export function tsNodes(graph: MainGraph, video: VideoPackages): TsTrack[] {
       ref: add(node.packageTs(renditionId), {
         label: `Package ${renditionId} (MPEG-TS)`,
         dependsOn: [node.assemble(renditionId), ...(audio ? [audio] : []), ...(checkedRise ? [checkedRise] : [])],
-        run: async (results, ctx) =>
-          !kept(results, renditionId) ? { outputDir: '', segments: [], dropped: true } : packageTs(
+        run: async (results, ctx) => {
+          if (!kept(results, renditionId)) return { outputDir: '', segments: [], dropped: true };
+          const track = await packageTs(
             {
               video: encodedFile(results, renditionId),
               audio: audio ? results.get(audio).path : undefined,
@@ -34,7 +35,9 @@ export function tsNodes(graph: MainGraph, video: VideoPackages): TsTrack[] {
               durationSeconds: plan.durationSeconds,
             },
             ctx,
-          ),
+          );
+          return (await graph.protection()).tsTrack(track);
+        },
       }),
     };
   });
