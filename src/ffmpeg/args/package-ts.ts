@@ -1,3 +1,5 @@
+import { safeInputPath } from './input-path.js';
+
 export interface TsPackageInput {
   /** Assembled H.264 rendition (MP4). */
   video: string;
@@ -9,7 +11,6 @@ export interface TsPackageInput {
   /** ffmpeg's own playlist: read for the segment list and durations, then deleted. */
   scratchPlaylist: string;
 }
-
 /**
  * MPEG-TS HLS segments by stream copy (video and audio muxed in each segment). The hls muxer
  * cuts at the first key frame at or after each multiple of `segmentSeconds`; the GOP grid puts
@@ -18,7 +19,7 @@ export interface TsPackageInput {
  */
 export function buildTsPackageArgs(input: TsPackageInput): string[] {
   return [
-    '-i', input.video, ...(input.audio ? ['-i', input.audio] : []),
+    '-i', safeInputPath(input.video), ...(input.audio ? ['-i', safeInputPath(input.audio)] : []),
     '-map', '0:v:0', ...(input.audio ? ['-map', '1:a:0'] : []), '-c', 'copy',
     '-muxdelay', '0', '-muxpreload', '0',
     '-f', 'hls', '-hls_time', input.segmentSeconds.toFixed(6), '-hls_playlist_type', 'vod',

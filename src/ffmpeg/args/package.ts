@@ -1,8 +1,9 @@
+import { safeInputPath } from './input-path.js';
 import { VidpipeError } from '../../errors.js';
 
 /** Joins the chunks of one rendition with the concat demuxer and stream copy: no re-encode. */
 export function buildAssembleArgs(concatListPath: string, output: string): string[] {
-  return ['-f', 'concat', '-safe', '0', '-i', concatListPath, '-map', '0', '-c', 'copy', '-f', 'mp4', output];
+  return ['-f', 'concat', '-safe', '0', '-i', safeInputPath(concatListPath), '-map', '0', '-c', 'copy', '-f', 'mp4', output];
 }
 
 /**
@@ -35,7 +36,7 @@ export interface CmafPackageInput {
  */
 export function buildCmafPackageArgs(input: CmafPackageInput): string[] {
   return [
-    '-i', input.input, '-map', '0', '-c', 'copy',
+    '-i', safeInputPath(input.input), '-map', '0', '-c', 'copy',
     '-f', 'dash',
     '-seg_duration', input.segmentSeconds.toFixed(6),
     '-frag_type', 'duration', '-frag_duration', input.fragmentSeconds.toFixed(6),
