@@ -132,12 +132,13 @@ export const COMMANDS = {
   },
   worker: {
     name: 'worker',
-    description: 'run queued tasks (transcode --queue) from Redis until stopped; needs ffmpeg and S3 access',
+    description: 'run queued tasks (transcode --queue) from Redis until stopped; needs ffmpeg and S3 access; with --db, record the end of --detach jobs there',
     arguments: [],
     options: WORKER_OPTIONS,
-    globals: ['ffmpeg', 'ffprobe', 'quiet'],
+    globals: ['ffmpeg', 'ffprobe', 'db', 'quiet'],
     examples: [
       { command: 'vidpipe worker --redis redis://queue:6379', does: 'half the cores worth of tasks at once' },
+      { command: 'vidpipe worker --redis redis://queue:6379 --db /shared/vidpipe.db', does: 'also record the end of --detach jobs in that database' },
       { command: 'vidpipe worker --redis redis://queue:6379 --concurrency 2 --s3-endpoint http://minio:9000', does: 'two at a time, S3-compatible storage' },
     ],
   },

@@ -54,6 +54,8 @@ export interface QueuedJobReading {
   output?: TaskOutput;
   /** Once failed: the failing task's error as its worker reported it (code, message). */
   failure?: VidpipeError;
+  /** Submitted with `--detach`: no submitter records its end. */
+  detached: boolean;
 }
 
 /** Reads a queued job's state from Redis: what `vidpipe status <job>` shows. */
@@ -119,6 +121,7 @@ export async function readQueuedJob(redisUrl: string, jobId: string): Promise<Qu
     const failure = status === 'failed' && failed ? await taskError(queue, taskJobId(jobId, failed.id), failed.id, failed.reason) : undefined;
     return {
       status: result,
+      detached: record.detached === true,
       ...(rootJob ? { spec: rootJob.data.spec } : {}),
       ...(status === 'succeeded' && rootJob?.returnvalue ? { output: rootJob.returnvalue } : {}),
       ...(failure ? { failure } : {}),

@@ -43,6 +43,8 @@ export interface QueuedJobRecord {
   root: string;
   /** The last flow has been sent (false while an input's copy runs before the job is planned). */
   complete?: boolean;
+  /** The submitter does not follow the job (`--detach`): a worker with a database records its end (record-ended.ts). */
+  detached?: boolean;
   tasks: { id: string; nodes: string[]; dependsOn: string[] }[];
 }
 
@@ -107,7 +109,7 @@ async function runOnQueue(dag: Dag, runOptions: RunDagOptions, job: RemoteJob, o
   queue.on('error', () => undefined);
   events.on('error', () => undefined);
   flows.on('error', () => undefined);
-  const record: QueuedJobRecord = { jobId, input: job.options.input, out: job.options.out, submittedAt: new Date().toISOString(), root: '', tasks: [] };
+  const record: QueuedJobRecord = { jobId, input: job.options.input, out: job.options.out, submittedAt: new Date().toISOString(), root: '', ...(options.detach ? { detached: true } : {}), tasks: [] };
 
   try {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady(), flows.waitUntilReady()]);

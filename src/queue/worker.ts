@@ -51,6 +51,11 @@ export interface WorkerConfig {
   /** How long a task's lock lives without renewal: a killed worker's task is retried after about this long. */
   lockDurationMs: number;
   log: (line: string) => void;
+  /**
+   * Called after a task of this worker may have ended its job (a flow's root task completed, or a
+   * task failed for good): `vidpipe worker --db` records a detached job's end there. Never fails a task.
+   */
+  onJobMayHaveEnded?: (jobId: string, workerId: string) => Promise<void>;
 }
 
 export interface RunningWorker {
@@ -94,6 +99,13 @@ export async function startWorker(options: WorkerConfig): Promise<RunningWorker>
   worker.on('active', (job) => log(`${job.data.spec.options.jobId} ${job.data.taskId}: started (attempt ${Math.max(job.attemptsStarted, job.attemptsMade + 1)})`));
   worker.on('completed', (job) => log(`${job.data.spec.options.jobId} ${job.data.taskId}: done`));
   worker.on('failed', (job, error) => job && log(`${job.data.spec.options.jobId} ${job.data.taskId}: failed: ${error.message}`));
+  const { onJobMayHaveEnded } = options;
+  if (onJobMayHaveEnded) {
+    const mayHaveEnded = (job: Job<TaskJobData, TaskOutput>) => void onJobMayHaveEnded(job.data.spec.options.jobId, id).catch(() => undefined);
+    // Only a flow's root (no parent) completes a job; a failure ends it only once no attempt is left.
+    worker.on('completed', (job) => !job.parentKey && mayHaveEnded(job));
+    worker.on('failed', (job) => job && void job.getState().then((state) => state === 'failed' && mayHaveEnded(job), () => undefined));
+  }
   worker.on('error', (error) => log(`worker error: ${error.message}`));
   await worker.waitUntilReady();
   void worker.run();

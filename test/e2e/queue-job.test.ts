@@ -215,6 +215,66 @@ describe('one job on the queue and here (Redis + S3)', { timeout: 1_500_000 }, (
     assert.deepEqual(JSON.parse((await runCli(['show', video.id, '--db', db, '--json'])).stdout).readyJob, details.readyJob);
   });
 
+  /**
+   * Submits a detached job with `--db db` to a worker of its own (Redis database `redisDb`, the
+   * same `--db`) and waits, without `vidpipe status`, until the database says the video ended.
+   */
+  const detachedOnRecordingWorker = async (name: string, redisDb: number, db: string, extra: string[] = []) => {
+    const queueUrl = `${redis.url}/${redisDb}`;
+    const recorder = startWorkerProcess(queueUrl, { ...env, VIDPIPE_WORK_DIR: join(dir, `work-${name}`) }, ['--db', db, ...extra]);
+    try {
+      await recorder.waitFor(/waiting for tasks/, 60_000);
+      const run = await runCli(['transcode', 's3://media/in/clip.mp4', '--out', `s3://media/${name}`, '--queue', queueUrl, '--detach', '--no-thumbnails', '--db', db, ...common.filter((a) => a !== '--json')], { env });
+      assert.equal(run.code, 0, run.stderr);
+      const jobId = run.stdout.trim();
+      let video: any;
+      const deadline = Date.now() + 300_000;
+      do {
+        await new Promise((r) => setTimeout(r, 1000));
+        [video] = JSON.parse((await runCli(['list', '--db', db, '--json'])).stdout).videos;
+      } while (video?.status === 'processing' && Date.now() < deadline);
+      assert.notEqual(video?.status, 'processing', `never recorded as ended:\n${recorder.log()}`);
+      await recorder.waitFor(new RegExp(`${jobId}: ended; recorded in the database`), 10_000);
+      const show = await runCli(['show', video.id, '--db', db, '--json']);
+      assert.equal(show.code, 0, show.stderr);
+      return { jobId, video, details: JSON.parse(show.stdout), recorder };
+    } finally {
+      await recorder.stop();
+    }
+  };
+
+  it('vidpipe worker --db records a detached job it finished: no vidpipe status needed', async () => {
+    const db = join(dir, 'worker-recorded.db');
+    const { jobId, video, details, recorder } = await detachedOnRecordingWorker('worker-recorded', 3, db);
+    assert.equal(video.status, 'ready', recorder.log());
+    assert.equal(details.readyJob.id, jobId);
+    assert.equal(details.readyJob.status, 'succeeded');
+    assert.equal(details.readyJob.outputs.hls, 's3://media/worker-recorded/clip/master.m3u8');
+    assert.equal(details.readyJob.outputs.dash, 's3://media/worker-recorded/clip/manifest.mpd');
+    assert.deepEqual(details.renditions.map((r: any) => r.name), ['h264-180p', 'h264-144p', 'aac-128k']);
+    assert.ok(details.renditions.every((r: any) => r.averageBitrate > 0 && r.segmentCount >= 3), JSON.stringify(details.renditions));
+    assert.ok(details.tasks.length > 0 && details.tasks.every((t: any) => t.status === 'succeeded'), JSON.stringify(details.tasks.map((t: any) => [t.id, t.status])));
+    assert.ok(details.tasks.filter((t: any) => !['probe', 'plan', 'metadata'].includes(t.kind)).every((t: any) => t.worker === recorder.id));
+    assert.equal(recorder.log().match(/recorded in the database/g)?.length, 1, 'recorded once');
+    // `status --db` afterwards finds it on record and changes nothing.
+    const again = await runCli(['status', jobId, '--redis', `${redis.url}/3`, '--db', db, '--json'], { env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(JSON.parse((await runCli(['show', video.id, '--db', db, '--json'])).stdout).readyJob, details.readyJob);
+  });
+
+  it('vidpipe worker --db records a detached job that failed on it, with its task\'s error code', async () => {
+    const broken = await brokenFfmpeg(join(dir, 'crashing-ffmpeg'), 'echo "simulated encoder crash" >&2\nexit 1');
+    const { jobId, video, details, recorder } = await detachedOnRecordingWorker('worker-failed', 4, join(dir, 'worker-failed.db'), ['--ffmpeg', broken]);
+    assert.equal(video.status, 'failed', recorder.log());
+    assert.equal(details.latestJob.id, jobId);
+    assert.equal(details.latestJob.status, 'failed');
+    assert.equal(details.latestJob.errorCode, 'FFMPEG_FAILED', details.latestJob.errorMessage);
+    assert.match(details.latestJob.errorMessage, /^task encode-\S+ failed \(attempt 3 of 3\): .*simulated encoder crash/s);
+    assert.equal(details.readyJob, null);
+    assert.ok(details.tasks.some((t: any) => t.status === 'failed' && t.kind.startsWith('encode-')), JSON.stringify(details.tasks.map((t: any) => [t.id, t.status])));
+    assert.equal(details.tasks.find((t: any) => t.kind === 'metadata')?.status, 'cancelled');
+  });
+
   it('vidpipe status <job> --db records a detached job that failed, with its task\'s error code', async () => {
     // A worker whose ffmpeg hangs without a word, on a queue of its own (Redis database 2): every attempt stalls.
     const hanging = await brokenFfmpeg(join(dir, 'hanging-ffmpeg'), 'exec sleep 600');

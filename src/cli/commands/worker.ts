@@ -3,6 +3,9 @@ import { resolveBinaries } from '../../ffmpeg/binaries.js';
 import { VidpipeError, EXIT_INTERRUPTED, EXIT_OK } from '../../errors.js';
 import { defaultWorkRoot } from '../../settings/job-settings.js';
 import type { GlobalOptions, WorkerOptions } from '../../settings/command-options.js';
+import { openMetadata } from '../../db/engines.js';
+import type { MetadataStore } from '../../db/metadata-store.js';
+import { recordDetachedJobEnd } from '../../queue/record-ended.js';
 import { startWorker } from '../../queue/worker.js';
 import { displayRedisUrl } from '../../queue/connection.js';
 import type { CliIO } from '../io.js';
@@ -14,12 +17,30 @@ import { printable } from '../io.js';
  * running tasks are interrupted and handed back to the queue without spending an attempt (exit
  * 130; 0 when none was running). A second signal exits at once; tasks it interrupts are picked up
  * by another worker once their lock expires.
+ *
+ * With --db (or VIDPIPE_DB), the worker whose task ends a `--detach`ed job records its end in that
+ * database, as `vidpipe status <job> --db` would (src/queue/record-ended.ts). The database is
+ * opened at start, so a wrong target fails at once; a write that fails later is logged, never
+ * fails a task, and leaves the job for `vidpipe status --db` to record.
  */
 export async function runWorker(options: WorkerOptions, global: GlobalOptions, io: CliIO): Promise<number> {
   if (!options.redis) throw new VidpipeError('USAGE', 'vidpipe worker needs --redis redis://host:6379 (or VIDPIPE_REDIS)');
   const binaries = await resolveBinaries({ ffmpeg: global.ffmpeg, ffprobe: global.ffprobe }, io.env);
   const { concurrency } = options;
   const log = global.quiet ? () => undefined : (line: string) => io.stderr(`vidpipe worker: ${printable(line)}`);
+  const metadata = global.db ? await openMetadata(global.db) : undefined;
+  const redisUrl = options.redis;
+  /** Recordings under way: stopping waits for them before closing the database. */
+  const recordings = new Set<Promise<void>>();
+  const recordEnd = (db: MetadataStore) => (jobId: string, workerId: string) => {
+    const recording = recordEndOf(db, redisUrl, jobId, workerId, log);
+    recordings.add(recording);
+    return recording.finally(() => recordings.delete(recording));
+  };
+  const closeMetadata = async () => {
+    while (recordings.size > 0) await Promise.allSettled([...recordings]);
+    await metadata?.close();
+  };
   const worker = await startWorker({
     redisUrl: options.redis,
     concurrency,
@@ -29,11 +50,15 @@ export async function runWorker(options: WorkerOptions, global: GlobalOptions, i
     workRoot: resolve(options.workDir ?? defaultWorkRoot(io.env), 'worker'),
     lockDurationMs: options.lockDurationSeconds * 1000,
     log,
+    ...(metadata ? { onJobMayHaveEnded: recordEnd(metadata) } : {}),
+  }).catch(async (error: unknown) => {
+    await metadata?.close();
+    throw error;
   });
   log(`${worker.id} waiting for tasks on ${displayRedisUrl(options.redis)} (concurrency ${concurrency})`);
   return new Promise<number>((done) => {
     installInterruptHandler(
-      () => void worker.stop().then(
+      () => void worker.stop().finally(closeMetadata).then(
         (handedBack) => {
           if (handedBack > 0) log(`handed ${handedBack} running task${handedBack === 1 ? '' : 's'} back to the queue`);
           done(handedBack > 0 ? EXIT_INTERRUPTED : EXIT_OK);
@@ -46,4 +71,13 @@ export async function runWorker(options: WorkerOptions, global: GlobalOptions, i
       io.stderr,
     );
   });
+}
+
+/** Records a detached job's end if this worker's task ended it; a failure is logged, never thrown (`status --db` can still record it). */
+async function recordEndOf(db: MetadataStore, redisUrl: string, jobId: string, workerId: string, log: (line: string) => void): Promise<void> {
+  try {
+    if ((await recordDetachedJobEnd(redisUrl, jobId, db, workerId)) === 'recorded') log(`${jobId}: ended; recorded in the database`);
+  } catch (error) {
+    log(`${jobId}: ended, but recording it in the database failed (vidpipe status ${jobId} --db records it): ${(error as Error).message}`);
+  }
 }
