@@ -269,7 +269,7 @@ describe('one job on the queue and here (Redis + S3)', { timeout: 1_500_000 }, (
     assert.equal(details.latestJob.id, jobId);
     assert.equal(details.latestJob.status, 'failed');
     assert.equal(details.latestJob.errorCode, 'FFMPEG_FAILED', details.latestJob.errorMessage);
-    assert.match(details.latestJob.errorMessage, /^task encode-\S+ failed \(attempt 3 of 3\): .*simulated encoder crash/s);
+    assert.match(details.latestJob.errorMessage, /^task encode-\S+ failed \(attempt 3 of 3\): .*ffmpeg exited with code 1/);
     assert.equal(details.readyJob, null);
     assert.ok(details.tasks.some((t: any) => t.status === 'failed' && t.kind.startsWith('encode-')), JSON.stringify(details.tasks.map((t: any) => [t.id, t.status])));
     assert.equal(details.tasks.find((t: any) => t.kind === 'metadata')?.status, 'cancelled');
