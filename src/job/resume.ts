@@ -14,6 +14,7 @@ import type { DagTask } from '../core/dag.js';
 import { sha256File } from '../core/ids.js';
 import { REMOVING_SUFFIX, claimWorkDir, removeWorkDir } from '../core/work-lock.js';
 import type { JobPlan } from '../core/plan.js';
+import type { ProtectionKeys } from '../protection/model.js';
 import { secretSettings, shareableSettings, type JobSettings } from '../settings/job-settings.js';
 import { kindSpec } from './nodes.js';
 import type { MetadataStore } from '../db/metadata-store.js';
@@ -43,6 +44,12 @@ export interface ResumeKeyInput {
   ffmpeg: string;
   /** Where the package goes (local path or s3:// URI of the package root). */
   destination: string;
+  /**
+   * The keys an encrypted job was given, as read from their source (`--key`, a key file, a CPIX
+   * document): a key file or a document may change between runs while the settings that name
+   * them do not, and segments encrypted under the old keys must not be reused.
+   */
+  keys?: ProtectionKeys;
 }
 
 /**
@@ -50,11 +57,12 @@ export interface ResumeKeyInput {
  * matters through the chunk layout, which is part of the plan; so are the stall timeout, the
  * source's quiet time and --metrics, which change no file an earlier run could have left.
  * Secret settings (a content key) count only through a salted hash: files encrypted under
- * another key are never reused, and the key itself is in no folder name or record.
+ * another key are never reused, and the key itself is in no folder name or record. So do the
+ * keys read from a key file or a CPIX document.
  */
 export function resumeKeyFor(input: ResumeKeyInput): string {
   const { concurrency: _concurrency, stallTimeoutSeconds: _stall, sourceQuietSeconds: _quiet, metrics: _metrics, ...settings } = shareableSettings(input.settings);
-  const secrets = secretSettings(input.settings);
+  const secrets = { ...secretSettings(input.settings), ...(input.keys ? { keys: input.keys } : {}) };
   const identity = JSON.stringify({
     ...(Object.keys(secrets).length > 0 ? { secrets: createHash('sha256').update(`vidpipe resume secrets\0${JSON.stringify(secrets)}`).digest('hex') } : {}),
     format: RESUME_FORMAT,

@@ -28,6 +28,7 @@ import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
 import { detectCapabilities } from '../ffmpeg/capabilities.js';
 import { inspectSource, type InspectedSource } from '../ffmpeg/source-file.js';
 import type { MediaProbe } from '../ffmpeg/probe.js';
+import { loadProtectionKeys } from '../protection/keys.js';
 import { defaultWorkRoot, type JobSettings } from '../settings/job-settings.js';
 import { fetchInput, inputBaseName, type FetchedInput } from '../storage/index.js';
 import { packageUris, preflightPublish, type PublishTarget } from '../storage/publish.js';
@@ -371,7 +372,8 @@ class LocalJob {
     const chosen = await preflightPublish(target, entryManifestNames(plan), signal);
     // The publish node chooses again by the same rule; the outputs follow what it wrote.
     result.package = packageSummary(this.options, chosen);
-    const resumeKey = resumeKeyFor({ sha256: identified?.sha256 ?? '', settings, plan, ffmpeg: request.binaries.ffmpeg, destination: packageUris(destination, chosen.name, jobId).root });
+    const keys = settings.encrypt ? await loadProtectionKeys(settings, { signal }) : undefined;
+    const resumeKey = resumeKeyFor({ sha256: identified?.sha256 ?? '', settings, plan, ffmpeg: request.binaries.ffmpeg, destination: packageUris(destination, chosen.name, jobId).root, keys });
     const previous = request.force ? null : await db.jobsByResumeKey(resumeKey);
     const resumable = previous !== null && previous.jobs[0]!.status !== 'succeeded';
     const workDir = join(workRoot, resumeKey);

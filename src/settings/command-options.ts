@@ -28,7 +28,7 @@ export const GLOBAL_DEFAULTS: Complete<GlobalOptions> = { ffmpeg: undefined, ffp
 const GLOBAL_TABLE: OptionTable<GlobalOptions> = {
   ffmpeg: { flags: '--ffmpeg <path>', description: 'ffmpeg executable to use', env: 'VIDPIPE_FFMPEG', parse: optionalText },
   ffprobe: { flags: '--ffprobe <path>', description: 'ffprobe executable to use', env: 'VIDPIPE_FFPROBE', parse: optionalText },
-  db: { flags: '--db <path>', description: 'SQLite metadata database (default: user data folder)', env: 'VIDPIPE_DB', parse: optionalText },
+  db: { flags: '--db <target>', description: 'metadata database: a SQLite file, or a postgres:// URL shared by several machines (default: a SQLite file in the user data folder)', env: 'VIDPIPE_DB', parse: optionalText },
   json: { flags: '--json', description: 'machine-readable output: one JSON object per input on stdout', parse: flag },
   quiet: { flags: '-q, --quiet', description: 'no progress output', parse: flag },
   progress: { flags: '--progress <mode>', description: 'progress display: auto, tty, plain or none', showDefault: true, parse: oneOf(['auto', 'tty', 'plain', 'none'] as const) },

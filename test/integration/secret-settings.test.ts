@@ -17,6 +17,7 @@ import { formatPlan, formatResult } from '../../src/cli/commands/transcode-forma
 import { openMetadata } from '../../src/db/engines.js';
 import { VidpipeError } from '../../src/errors.js';
 import { resumeKeyFor } from '../../src/job/resume.js';
+import type { ProtectionKeys } from '../../src/protection/model.js';
 import { previewJob, runJob, type JobRequest } from '../../src/job/run-job.js';
 import { queueRunner } from '../../src/queue/submit.js';
 import { loadReport } from '../../src/report/from-database.js';
@@ -104,6 +105,18 @@ describe('secret settings', () => {
     assert.notEqual(keyOf(SECRET), keyOf(undefined));
     // Without a secret, the key is what it was before secrets existed (work folders of earlier runs still resume).
     assert.equal(keyOf(undefined), resumeKeyFor({ sha256: 'ab', settings: withoutTestField(settings), plan, ffmpeg: 'ffmpeg', destination: '/out/talk' }));
+    // Keys read from a key file or a CPIX document: the same settings, another key (or KID, or DRM data) is another work folder.
+    const keysOf = (key: Buffer, kid: Buffer, pssh?: Buffer): ProtectionKeys => ({
+      scheme: 'cbcs', source: 'key-file', keys: { video: { kid, key }, audio: { kid, key } },
+      systems: pssh ? [{ systemId: 'edef8ba9-79d6-4ace-a3c8-27dcd51d21ed', kid, pssh }] : [],
+    });
+    const withKeys = (keys?: ProtectionKeys) => resumeKeyFor({ sha256: 'ab', settings: withoutTestField(settings), plan, ffmpeg: 'ffmpeg', destination: '/out/talk', keys });
+    const [key, kid] = [randomBytes(16), randomBytes(16)];
+    assert.equal(withKeys(keysOf(key, kid)), withKeys(keysOf(Buffer.from(key), Buffer.from(kid))));
+    for (const other of [keysOf(randomBytes(16), kid), keysOf(key, randomBytes(16)), keysOf(key, kid, randomBytes(40)), undefined]) {
+      assert.notEqual(withKeys(keysOf(key, kid)), withKeys(other));
+    }
+    assert.deepEqual(leaks('the resume key', withKeys(keysOf(key, kid))), []);
   });
 
   it('are never echoed by a message about their value, never taken from an upload', () => {
