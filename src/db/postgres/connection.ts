@@ -5,7 +5,7 @@
  * PGPASSFILE) for a password it does not give. A password in the URL is never printed: every
  * message names the server by host and port (or with `redactedTarget`, ../redact.ts).
  *
- * Rows come back shaped as the SQLite engine's (./../sqlite/rows.ts maps both): timestamps as
+ * Rows come back shaped as the SQLite engine's (../rows.ts maps both): timestamps as
  * ISO-8601 UTC text, JSONB as its text, 64-bit integers as numbers.
  */
 import pg from 'pg';

@@ -10,7 +10,7 @@
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import type { LadderProbe, LadderReport, LadderRung, RungQuality } from '../../core/result.js';
+import type { LadderReport } from '../../core/result.js';
 import { VidpipeError, isVidpipeError } from '../../errors.js';
 import type { MetadataEngineInfo, MetadataStore, MetadataStoreOptions } from '../metadata-store.js';
 import {
@@ -26,8 +26,6 @@ import {
   type TaskPatch,
   type TaskRecord,
   type TaskSpec,
-  type TaskStatus,
-  type Timestamp,
   type UploadClaim,
   type UploadFinish,
   type UploadLease,
@@ -38,41 +36,40 @@ import {
   type VideoSummary,
 } from '../records.js';
 import {
+  TASK_PATCH_COLUMNS,
+  ladderValues,
+  renditionValues,
+  rungValues,
+  taskColumnValue,
+  toInteger,
   toJobRecord,
   toJson,
+  toLadderReport,
   toOutputFileRecord,
   toStoredRendition,
   toTaskRecord,
+  toUploadRecord,
   toVideoRecord,
   toVideoSummary,
+  withStatusDefaults,
   type JobRow,
+  type LadderRow,
   type OutputFileRow,
   type RenditionRow,
+  type RungRow,
   type TaskRow,
+  type UploadRow,
   type VideoRow,
   type VideoSummaryRow,
-} from '../sqlite/rows.js';
+} from '../rows.js';
 import { redactMessage } from '../redact.js';
 
 type Client = pg.PoolClient;
 type SqlValue = string | number | null;
 
-const FINISHED_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
 const AMBIGUOUS_SHOWN = 5;
 /** "Latest" means most recently started; the insertion sequence breaks ties within a millisecond. */
 const LATEST_FIRST = 'ORDER BY started_at DESC, seq DESC';
-
-/** The task columns a patch may change, by TaskPatch key (the UPDATE is built from this constant, never from input). */
-const TASK_PATCH_COLUMNS = {
-  status: 'status',
-  progress: 'progress',
-  attempts: 'attempts',
-  startedAt: 'started_at',
-  finishedAt: 'finished_at',
-  error: 'error',
-  output: 'output',
-  worker: 'worker',
-} as const;
 
 export class PostgresMetadataStore implements MetadataStore {
   private readonly clock: () => Date;
@@ -431,11 +428,8 @@ async function insertRendition(db: Client, jobId: string, videoId: string, r: Re
     `INSERT INTO renditions (job_id, video_id, name, kind, codec, codecs, width, height, frame_rate, channels,
        sample_rate, language, average_bitrate, peak_bitrate, target_bitrate, size_bytes, segment_count, playlist, init, properties)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20::jsonb)`,
-    [
-      jobId, videoId, r.name, r.kind, r.codec, r.codecs, toInteger(r.width), toInteger(r.height), r.frameRate ?? null, toInteger(r.channels),
-      toInteger(r.sampleRate), r.language ?? null, toInteger(r.averageBitrate), toInteger(r.peakBitrate), toInteger(r.targetBitrate),
-      toInteger(r.sizeBytes), toInteger(r.segmentCount), r.playlist ?? null, r.init ?? null, JSON.stringify(r.properties ?? {}),
-    ],
+    // renditionValues's keys are in the columns' order.
+    [jobId, videoId, ...Object.values(renditionValues(r))],
   );
 }
 
@@ -458,38 +452,9 @@ async function resolveVideo(db: Client, idOrPrefix: string): Promise<VideoRow> {
 
 // ---- uploads ---------------------------------------------------------------------------------
 
-interface UploadRow {
-  bucket: string;
-  key: string;
-  etag: string;
-  size_bytes: number;
-  status: UploadRecord['status'];
-  attempts: number;
-  lease_owner: string | null;
-  lease_expires_at: string | null;
-  job_id: string | null;
-  video_id: string | null;
-  outputs: string | null;
-  error: string | null;
-}
-
 async function readUpload(db: Client, bucket: string, key: string): Promise<UploadRecord | undefined> {
   const row = await one<UploadRow>(db, 'SELECT * FROM watch_objects WHERE bucket = $1 AND key = $2', [bucket, key]);
-  if (!row) return undefined;
-  return {
-    bucket: row.bucket,
-    key: row.key,
-    etag: row.etag,
-    sizeBytes: row.size_bytes,
-    status: row.status,
-    attempts: row.attempts,
-    leaseOwner: row.lease_owner,
-    leaseExpiresAt: row.lease_expires_at,
-    jobId: row.job_id,
-    videoId: row.video_id,
-    outputs: row.outputs === null ? null : (JSON.parse(row.outputs) as Record<string, string>),
-    error: row.error,
-  };
+  return row === undefined ? undefined : toUploadRecord(row);
 }
 
 async function finishUploadIn(db: Client, upload: UploadRef, finish: UploadFinish): Promise<void> {
@@ -504,131 +469,27 @@ async function finishUploadIn(db: Client, upload: UploadRef, finish: UploadFinis
 
 // ---- ladders ---------------------------------------------------------------------------------
 
-interface LadderRow {
-  method: 'fixed' | 'auto';
-  metric: 'psnr' | 'vmaf' | null;
-  target: number | null;
-  analysis_seconds: number | null;
-  sampled_fraction: number | null;
-  probes: string | null;
-}
-
-interface RungRow {
-  name: string;
-  codec: string;
-  size: number;
-  status: LadderRung['status'];
-  mode: LadderRung['mode'];
-  crf: number | null;
-  target_kbps: number;
-  predicted_kbps: number | null;
-  predicted_psnr: number | null;
-  predicted_ssim: number | null;
-  predicted_vmaf: number | null;
-  measured_peak_kbps: number | null;
-  measured_average_kbps: number | null;
-  measured_psnr: number | null;
-  measured_ssim: number | null;
-  measured_vmaf: number | null;
-  reason: string | null;
-}
-
-const orNull = <T>(value: T | undefined): T | null => (value === undefined ? null : value);
-
 async function writeLadder(db: Client, jobId: string, ladder: LadderReport): Promise<void> {
   await db.query('DELETE FROM ladder_rungs WHERE job_id = $1', [jobId]);
   await db.query(
     `INSERT INTO ladders (job_id, method, metric, target, analysis_seconds, sampled_fraction, probes) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
      ON CONFLICT (job_id) DO UPDATE SET method = excluded.method, metric = excluded.metric, target = excluded.target,
        analysis_seconds = excluded.analysis_seconds, sampled_fraction = excluded.sampled_fraction, probes = excluded.probes`,
-    [jobId, ladder.method, orNull(ladder.metric), orNull(ladder.target), orNull(ladder.analysisSeconds), orNull(ladder.sampledFraction), ladder.probes ? JSON.stringify(ladder.probes) : null],
+    [jobId, ...ladderValues(ladder)],
   );
   for (const r of ladder.rungs) {
     await db.query(
       `INSERT INTO ladder_rungs (job_id, name, codec, size, status, mode, crf, target_kbps, predicted_kbps, predicted_psnr, predicted_ssim,
          predicted_vmaf, measured_peak_kbps, measured_average_kbps, measured_psnr, measured_ssim, measured_vmaf, reason)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-      [
-        jobId, r.name, r.codec, r.size, r.status, r.mode, orNull(r.crf), r.targetKbps,
-        orNull(r.predicted?.kbps), orNull(r.predicted?.psnr), orNull(r.predicted?.ssim), orNull(r.predicted?.vmaf),
-        orNull(r.measured?.peakKbps), orNull(r.measured?.averageKbps),
-        orNull(r.measured?.quality?.psnr), orNull(r.measured?.quality?.ssim), orNull(r.measured?.quality?.vmaf),
-        orNull(r.reason),
-      ],
+      [jobId, ...rungValues(r)],
     );
   }
-}
-
-function qualityOf(psnr: number | null, ssim: number | null, vmaf: number | null): RungQuality | undefined {
-  if (psnr === null || ssim === null) return undefined;
-  return { psnr, ssim, ...(vmaf === null ? {} : { vmaf }) };
-}
-
-function rungOf(row: RungRow): LadderRung {
-  const predicted = qualityOf(row.predicted_psnr, row.predicted_ssim, row.predicted_vmaf);
-  const measuredQuality = qualityOf(row.measured_psnr, row.measured_ssim, row.measured_vmaf);
-  return {
-    name: row.name,
-    codec: row.codec,
-    size: row.size,
-    status: row.status,
-    mode: row.mode,
-    ...(row.crf === null ? {} : { crf: row.crf }),
-    targetKbps: row.target_kbps,
-    ...(predicted && row.predicted_kbps !== null ? { predicted: { kbps: row.predicted_kbps, ...predicted } } : {}),
-    ...(row.measured_peak_kbps !== null && row.measured_average_kbps !== null
-      ? { measured: { peakKbps: row.measured_peak_kbps, averageKbps: row.measured_average_kbps, ...(measuredQuality ? { quality: measuredQuality } : {}) } }
-      : {}),
-    ...(row.reason === null ? {} : { reason: row.reason }),
-  };
 }
 
 async function readLadder(db: Client, jobId: string): Promise<LadderReport | null> {
   const row = await one<LadderRow>(db, 'SELECT * FROM ladders WHERE job_id = $1', [jobId]);
   if (!row) return null;
-  const rungs = (await db.query<RungRow>('SELECT * FROM ladder_rungs WHERE job_id = $1 ORDER BY codec, size DESC, target_kbps DESC', [jobId])).rows.map(rungOf);
-  return {
-    method: row.method,
-    ...(row.metric === null ? {} : { metric: row.metric }),
-    ...(row.target === null ? {} : { target: row.target }),
-    ...(row.analysis_seconds === null ? {} : { analysisSeconds: row.analysis_seconds }),
-    ...(row.sampled_fraction === null ? {} : { sampledFraction: row.sampled_fraction }),
-    rungs,
-    ...(row.probes === null ? {} : { probes: JSON.parse(row.probes) as LadderProbe[] }),
-  };
-}
-
-// ---- values ----------------------------------------------------------------------------------
-
-function withStatusDefaults(patch: TaskPatch, now: string): TaskPatch {
-  const filled: TaskPatch = { ...patch };
-  if (patch.status === 'running') {
-    filled.startedAt ??= now;
-    if (patch.finishedAt === undefined) filled.finishedAt = null;
-  }
-  if (patch.status !== undefined && FINISHED_TASK_STATUSES.has(patch.status)) filled.finishedAt ??= now;
-  if (patch.status === 'succeeded') filled.progress ??= 1;
-  return filled;
-}
-
-function taskColumnValue(key: keyof TaskPatch, value: TaskPatch[keyof TaskPatch]): SqlValue {
-  if (value === undefined || value === null) return null;
-  if (key === 'output') return JSON.stringify(value);
-  if (key === 'attempts') return toInteger(value as number);
-  if (key === 'progress') return clampProgress(value as number);
-  if (value instanceof Date) return toIso(value);
-  return value as string | number;
-}
-
-function clampProgress(fraction: number): number {
-  return Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
-}
-
-/** Measured values such as bit rates are fractional; the columns are whole numbers. */
-function toInteger(value: number | null | undefined): number | null {
-  return value === undefined || value === null ? null : Math.round(value);
-}
-
-function toIso(time: Timestamp): string {
-  return typeof time === 'string' ? time : time.toISOString();
+  const rungs = (await db.query<RungRow>('SELECT * FROM ladder_rungs WHERE job_id = $1 ORDER BY codec, size DESC, target_kbps DESC', [jobId])).rows;
+  return toLadderReport(row, rungs);
 }

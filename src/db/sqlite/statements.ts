@@ -1,26 +1,14 @@
 import type Database from 'better-sqlite3';
-import type { JobRow, OutputFileRow, RenditionRow, TaskRow, VideoRow, VideoSummaryRow } from './rows.js';
+import { TASK_PATCH_COLUMNS, type JobRow, type OutputFileRow, type RenditionRow, type TaskRow, type VideoRow, type VideoSummaryRow } from '../rows.js';
 
 /** A value better-sqlite3 can bind (it rejects undefined and booleans). */
 export type SqlValue = string | number | bigint | Buffer | null;
 type Params = Record<string, SqlValue>;
 
 /**
- * The columns updateTask may change, by TaskPatch key. The UPDATE statement is generated
- * from this constant (never from input): each column gets a `set_<column>` flag, so one
- * prepared statement serves every combination of patched fields.
+ * The UPDATE for updateTask is generated from TASK_PATCH_COLUMNS (never from input): each column
+ * gets a `set_<column>` flag, so one prepared statement serves every combination of patched fields.
  */
-export const TASK_PATCH_COLUMNS = {
-  status: 'status',
-  progress: 'progress',
-  attempts: 'attempts',
-  startedAt: 'started_at',
-  finishedAt: 'finished_at',
-  error: 'error',
-  output: 'output',
-  worker: 'worker',
-} as const;
-
 const updateTaskSql = `UPDATE tasks SET ${Object.values(TASK_PATCH_COLUMNS)
   .map((column) => `${column} = CASE WHEN @set_${column} THEN @${column} ELSE ${column} END`)
   .join(', ')} WHERE job_id = @jobId AND id = @taskId`;

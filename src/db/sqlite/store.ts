@@ -12,13 +12,10 @@ import type {
   JobDetails,
   JobRecord,
   ListVideosOptions,
-  RenditionRecord,
   StartJobInput,
   TaskPatch,
   TaskRecord,
   TaskSpec,
-  TaskStatus,
-  Timestamp,
   UploadClaim,
   UploadFinish,
   UploadLease,
@@ -29,6 +26,10 @@ import type {
   VideoSummary,
 } from '../records.js';
 import {
+  TASK_PATCH_COLUMNS,
+  renditionValues,
+  taskColumnValue,
+  toInteger,
   toJobRecord,
   toJson,
   toOutputFileRecord,
@@ -36,11 +37,11 @@ import {
   toTaskRecord,
   toVideoRecord,
   toVideoSummary,
+  withStatusDefaults,
   type VideoRow,
-} from './rows.js';
-import { TASK_PATCH_COLUMNS, prepareStatements, type SqlValue, type Statements } from './statements.js';
+} from '../rows.js';
+import { prepareStatements, type SqlValue, type Statements } from './statements.js';
 
-const FINISHED_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
 /** How many candidates an ambiguous id prefix error lists. */
 const AMBIGUOUS_SHOWN = 5;
 
@@ -142,7 +143,7 @@ export class SqliteMetadataStore implements MetadataStore {
       // Completing twice (a re-run of the final stage) replaces the renditions instead of doubling them.
       this.statements.deleteRenditionsOfJob.run(jobId);
       for (const rendition of input.renditions) {
-        this.statements.insertRendition.run({ jobId, videoId: input.video.id, ...bindRendition(rendition) });
+        this.statements.insertRendition.run({ jobId, videoId: input.video.id, ...renditionValues(rendition) });
       }
       if (input.ladder) writeLadder(this.sqlite, jobId, input.ladder);
       for (const file of input.files ?? []) {
@@ -351,17 +352,6 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 }
 
-function withStatusDefaults(patch: TaskPatch, now: string): TaskPatch {
-  const filled: TaskPatch = { ...patch };
-  if (patch.status === 'running') {
-    filled.startedAt ??= now;
-    if (patch.finishedAt === undefined) filled.finishedAt = null;
-  }
-  if (patch.status !== undefined && FINISHED_TASK_STATUSES.has(patch.status)) filled.finishedAt ??= now;
-  if (patch.status === 'succeeded') filled.progress ??= 1;
-  return filled;
-}
-
 /** Parameters for the generated UPDATE: `set_<column>` is 1 when the patch gives that field. */
 function bindTaskPatch(patch: TaskPatch): Record<string, SqlValue> {
   const params: Record<string, SqlValue> = {};
@@ -371,56 +361,4 @@ function bindTaskPatch(patch: TaskPatch): Record<string, SqlValue> {
     params[column] = taskColumnValue(key, value);
   }
   return params;
-}
-
-function taskColumnValue(key: keyof TaskPatch, value: TaskPatch[keyof TaskPatch]): SqlValue {
-  if (value === undefined || value === null) return null;
-  if (key === 'output') return JSON.stringify(value);
-  if (key === 'attempts') return toInteger(value as number);
-  if (key === 'progress') return clampProgress(value as number);
-  if (value instanceof Date) return toIso(value);
-  return value as string | number;
-}
-
-function bindRendition(rendition: RenditionRecord): Record<string, SqlValue> {
-  return {
-    name: rendition.name,
-    kind: rendition.kind,
-    codec: rendition.codec,
-    codecs: rendition.codecs,
-    width: toInteger(rendition.width),
-    height: toInteger(rendition.height),
-    frameRate: rendition.frameRate ?? null,
-    channels: toInteger(rendition.channels),
-    sampleRate: toInteger(rendition.sampleRate),
-    language: rendition.language ?? null,
-    averageBitrate: toInteger(rendition.averageBitrate),
-    peakBitrate: toInteger(rendition.peakBitrate),
-    targetBitrate: toInteger(rendition.targetBitrate),
-    sizeBytes: toInteger(rendition.sizeBytes),
-    segmentCount: toInteger(rendition.segmentCount),
-    playlist: rendition.playlist ?? null,
-    init: rendition.init ?? null,
-    properties: JSON.stringify(rendition.properties ?? {}),
-  };
-}
-
-/**
- * Progress is computed from ffmpeg's out_time over the probed duration, which can overshoot
- * 1 or be NaN for a zero duration; the column's CHECK would turn that into a failed job.
- */
-function clampProgress(fraction: number): number {
-  return Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
-}
-
-/**
- * STRICT INTEGER columns reject 1.5; measured values such as bit rates (bytes·8/seconds)
- * are fractional, and a whole bit per second is all the precision anyone needs.
- */
-function toInteger(value: number | null | undefined): number | null {
-  return value === undefined || value === null ? null : Math.round(value);
-}
-
-function toIso(time: Timestamp): string {
-  return typeof time === 'string' ? time : time.toISOString();
 }

@@ -14,23 +14,8 @@ import {
   type UploadRecord,
   type UploadRef,
   type UploadRelease,
-  type UploadStatus,
 } from '../records.js';
-
-interface UploadRow {
-  bucket: string;
-  key: string;
-  etag: string;
-  size_bytes: number;
-  status: UploadStatus;
-  attempts: number;
-  lease_owner: string | null;
-  lease_expires_at: string | null;
-  job_id: string | null;
-  video_id: string | null;
-  outputs: string | null;
-  error: string | null;
-}
+import { toUploadRecord, type UploadRow } from '../rows.js';
 
 export function readUpload(db: Database.Database, bucket: string, key: string): UploadRecord | undefined {
   const row = db.prepare('SELECT * FROM watch_objects WHERE bucket = ? AND key = ?').get(bucket, key) as UploadRow | undefined;
@@ -119,21 +104,4 @@ export function releaseUpload(db: Database.Database, upload: UploadRef, release:
 /** The version's own fields, whatever else the caller's object carries. */
 function refParams(upload: UploadRef) {
   return { bucket: upload.bucket, key: upload.key, etag: upload.etag, size: upload.size };
-}
-
-function toUploadRecord(row: UploadRow): UploadRecord {
-  return {
-    bucket: row.bucket,
-    key: row.key,
-    etag: row.etag,
-    sizeBytes: row.size_bytes,
-    status: row.status,
-    attempts: row.attempts,
-    leaseOwner: row.lease_owner,
-    leaseExpiresAt: row.lease_expires_at,
-    jobId: row.job_id,
-    videoId: row.video_id,
-    outputs: row.outputs === null ? null : (JSON.parse(row.outputs) as Record<string, string>),
-    error: row.error,
-  };
 }
