@@ -2,6 +2,8 @@
  * The documented `--json` contract: one object per input on stdout.
  * Fields are only ever added, never renamed or removed.
  */
+import type { ProtectionRecord } from '../protection/keys.js';
+
 export interface RenditionSummary {
   name: string;
   kind: 'video' | 'audio';
@@ -170,6 +172,8 @@ export interface TranscodeResult {
   loudness?: LoudnessReport;
   /** How the source was read, when it took a decision: the program chosen, a clock made continuous. */
   source?: SourceSummary;
+  /** `--encrypt`: the scheme, the key IDs (UUID form) per track type and the DRM systems' IDs. Never a key. */
+  protection?: ProtectionRecord;
 }
 
 export interface SourceSummary {

@@ -44,7 +44,10 @@ export function completedJob(result: TranscodeResult, manifests: ManifestsOutput
       id: result.id,
       status: 'ready' as const,
       durationSeconds: manifests.model.durationSeconds,
-      ...(result.loudness || result.source ? { properties: { ...(result.loudness ? { loudness: result.loudness } : {}), ...(result.source ? { source: result.source } : {}) } } : {}),
+      // The scheme and the key IDs only (protectionRecord): what `vidpipe show` says of an encrypted package.
+      ...(result.loudness || result.source || result.protection
+        ? { properties: { ...(result.loudness ? { loudness: result.loudness } : {}), ...(result.source ? { source: result.source } : {}), ...(result.protection ? { protection: result.protection } : {}) } }
+        : {}),
     },
     outputs: result.outputs as Record<string, string>,
     timings: result.timings,

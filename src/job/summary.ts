@@ -186,5 +186,6 @@ export function succeededResult(input: {
     timings: input.timings,
     ...(loudness ? { loudness } : {}),
     ...(source ? { source } : {}),
+    ...(manifests.protection ? { protection: manifests.protection } : {}),
   };
 }

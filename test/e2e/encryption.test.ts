@@ -7,19 +7,22 @@
  *   track decrypts (ffmpeg's mov demuxer) to every frame of the source.
  * - aes-128 with MPEG-TS too: whole segments, METHOD=AES-128 with --key-uri, no MPD and no
  *   I-frame playlists; ffmpeg's HLS demuxer plays both multivariant playlists with the key.
- * In both, neither the key's hex nor its base64 appears in any file of the package.
+ * In both, neither the key's hex nor its base64 appears in any file of the package; with cbcs, nor in
+ * the SQLite file (and its WAL), the work folder, --json or `vidpipe show --json`, which do give
+ * the scheme and the KID.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { access, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodedFrameCount, makeClip } from '../helpers/media.js';
+import { decodedFrameCount, makeClip, runCli } from '../helpers/media.js';
 import { readMpd, readPlaylist, resolveUri, transcodeFixture, type TranscodeFixture } from '../helpers/package-files.js';
 
 const KID = '0123456789abcdef0123456789abcdef';
 const KEY = '3c1f0e2d4b5a69788796a5b4c3d2e1f0';
-const KEY_FORMS = [KEY, KEY.toUpperCase(), Buffer.from(KEY, 'hex').toString('base64'), Buffer.from(KEY, 'hex').toString('base64url')];
+// The last: a Buffer through JSON.stringify ({"type":"Buffer","data":[60,31,…]}).
+const KEY_FORMS = [KEY, KEY.toUpperCase(), Buffer.from(KEY, 'hex').toString('base64'), Buffer.from(KEY, 'hex').toString('base64url'), [...Buffer.from(KEY, 'hex')].join(',')];
 
 /** Frames ffmpeg decodes from bytes piped in (mov demuxer, with a decryption key) or from a playlist. */
 function decodedFrames(args: string[], input?: Buffer): Promise<{ frames: number; stderr: string; code: number | null }> {
@@ -41,13 +44,14 @@ async function allFiles(folder: string): Promise<string[]> {
   return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
 }
 
-async function assertNoKeyIn(folder: string): Promise<void> {
-  for (const file of await allFiles(folder)) {
-    const bytes = await readFile(file);
-    assert.ok(!bytes.includes(Buffer.from(KEY, 'hex')), `${file} holds the key bytes`);
-    const text = bytes.toString('latin1');
-    for (const form of KEY_FORMS) assert.ok(!text.includes(form), `${file} holds the key as ${form}`);
-  }
+function assertNoKeyInBytes(bytes: Buffer, where: string): void {
+  assert.ok(!bytes.includes(Buffer.from(KEY, 'hex')), `${where} holds the key bytes`);
+  const text = bytes.toString('latin1');
+  for (const form of KEY_FORMS) assert.ok(!text.includes(form), `${where} holds the key as ${form}`);
+}
+
+async function assertNoKeyIn(folder: string, skip: (file: string) => boolean = () => false): Promise<void> {
+  for (const file of await allFiles(folder)) if (!skip(file)) assertNoKeyInBytes(await readFile(file), file);
 }
 
 /** The track of a media playlist (init + segments) as one buffer. */
@@ -64,7 +68,7 @@ describe('--encrypt cbcs (end to end)', { timeout: 600_000 }, () => {
   before(async () => {
     fixture = await transcodeFixture(
       async (folder) => makeClip(join(folder, 'clip.mp4'), { durationSeconds: 4, width: 320, height: 180, rate: '30' }),
-      ['--no-thumbnails', '--ladder', '144p,90p', '--preset', 'ultrafast', '--segment-duration', '2', '--encrypt', 'cbcs', '--key-id', KID, '--key', KEY],
+      (folder) => ['--no-thumbnails', '--ladder', '144p,90p', '--preset', 'ultrafast', '--segment-duration', '2', '--work-dir', join(folder, 'work'), '--encrypt', 'cbcs', '--key-id', KID, '--key', KEY],
     );
     sourceFrames = await decodedFrameCount(join(fixture.dir, 'clip.mp4'));
   });
@@ -115,6 +119,28 @@ describe('--encrypt cbcs (end to end)', { timeout: 600_000 }, () => {
 
   it('leaves no key in the package', async () => {
     await assertNoKeyIn(join(fixture.dir, 'out'));
+  });
+
+  it('records the scheme and the KID, never the key: SQLite (with its WAL), the work folder, --json and show --json', async () => {
+    const { run, result, dir } = fixture;
+    assert.equal(run.code, 0, run.stderr);
+    const files = await readdir(dir);
+    assert.ok(files.includes('meta.db'), `the database is in ${dir}: ${files.join(', ')}`);
+    // Every file the job left: the package, the database and its -wal/-shm, the work folder. Not the source.
+    await assertNoKeyIn(dir, (file) => file === join(dir, 'clip.mp4'));
+    assertNoKeyInBytes(Buffer.from(run.stdout), 'stdout of --json');
+    assertNoKeyInBytes(Buffer.from(run.stderr), 'stderr of --json');
+    const expected = { scheme: 'cbcs', kids: { video: '01234567-89ab-cdef-0123-456789abcdef', audio: '01234567-89ab-cdef-0123-456789abcdef' }, systems: [] };
+    assert.deepEqual(result.protection, expected);
+
+    const show = await runCli(['show', result.id, '--db', join(dir, 'meta.db'), '--json']);
+    assert.equal(show.code, 0, show.stderr);
+    assertNoKeyInBytes(Buffer.from(show.stdout + show.stderr), 'show --json');
+    assert.deepEqual(JSON.parse(show.stdout).video.properties.protection, expected);
+    const text = await runCli(['show', result.id, '--db', join(dir, 'meta.db')]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /protection.*"scheme":"cbcs".*01234567-89ab-cdef-0123-456789abcdef/);
+    assertNoKeyInBytes(Buffer.from(text.stdout + text.stderr), 'show');
   });
 });
 

@@ -16,6 +16,7 @@ import type { StoryboardResult } from './storyboard.js';
 import { thumbnailTrack } from './thumbnail-track.js';
 import type { StageContext } from '../stage.js';
 import { VidpipeError } from '../../errors.js';
+import type { ProtectionRecord } from '../../protection/keys.js';
 
 export interface ManifestsInput {
   packageDir: string;
@@ -44,6 +45,8 @@ export interface ManifestsOutput {
   /** The MPEG-TS multivariant playlist, when TS was written. */
   tsMaster?: string;
   playlists: string[];
+  /** An encrypted package's scheme and key IDs (src/protection/keys.ts protectionRecord); absent: clear. */
+  protection?: ProtectionRecord;
 }
 
 function toUri(packageDir: string, path: string): string {
@@ -180,5 +183,6 @@ export async function writeManifests(input: ManifestsInput, ctx: StageContext): 
     await writeFile(path, text);
   }
   ctx.onProgress(1);
-  return { model, master: 'master.m3u8', ...(dashPlayable ? { mpd: 'manifest.mpd' } : {}), tsMaster, playlists: [...files.keys()] };
+  const protection = [...input.videos, ...input.audios, ...(input.ts ?? [])].find(({ track }) => track.protectionRecord)?.track.protectionRecord;
+  return { model, master: 'master.m3u8', ...(dashPlayable ? { mpd: 'manifest.mpd' } : {}), tsMaster, playlists: [...files.keys()], ...(protection ? { protection } : {}) };
 }

@@ -7,6 +7,7 @@ import { buildVideoPacketPositionsArgs } from '../../ffmpeg/args/inspect.js';
 import { buildTsPackageArgs } from '../../ffmpeg/args/package-ts.js';
 import { VidpipeError } from '../../errors.js';
 import type { StageContext } from '../stage.js';
+import type { ProtectionRecord } from '../../protection/keys.js';
 
 export interface PackageTsInput {
   video: string;
@@ -30,6 +31,8 @@ export interface PackagedTsTrack {
   segments: TsSegment[];
   /** How its segments are encrypted (HLS AES-128 only), as the playlists signal it; absent: clear. */
   protection?: TrackProtection;
+  /** What the job's records keep of that encryption: scheme and key IDs, never a key. */
+  protectionRecord?: ProtectionRecord;
   /** Not packaged: its rendition did not rise above the one below (src/ladder/rise.ts); no files. */
   dropped?: true;
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { buildCmafPackageArgs } from '../../ffmpeg/args/package.js';
 import { VidpipeError } from '../../errors.js';
 import type { TrackProtection } from '../../manifest/model.js';
+import type { ProtectionRecord } from '../../protection/keys.js';
 import type { MeasuredTrack } from '../../media/measure.js';
 import type { StageContext } from '../stage.js';
 
@@ -24,6 +25,8 @@ export interface PackagedTrack {
   dropped?: true;
   /** How its segments are encrypted, as the manifests signal it (src/core/stages/protect.ts); absent: clear. */
   protection?: TrackProtection;
+  /** What the job's records keep of that encryption: scheme and key IDs, never a key. */
+  protectionRecord?: ProtectionRecord;
   /**
    * The track as measured before whole-segment encryption made its segments unreadable (HLS
    * AES-128), segment sizes those of the encrypted files; absent: the manifests measure the files.

@@ -13,7 +13,7 @@ import { VidpipeError } from '../../errors.js';
 import { averageSegmentBitrate, measureTrack, peakSegmentBitrate } from '../../media/measure.js';
 import { encryptAes128Segment, mediaSequenceIv } from '../../protection/aes-128.js';
 import { protectInitSegment, protectMediaSegment, type CencSettings } from '../../protection/cenc-file.js';
-import { keyForTrack, type ProtectionKeys, type TrackType } from '../../protection/keys.js';
+import { keyForTrack, protectionRecord, type ProtectionKeys, type TrackType } from '../../protection/keys.js';
 import { aes128Signalling, initPsshBoxes, sampleSchemeSignalling } from '../../protection/signalling.js';
 import type { PackagedTrack } from './package.js';
 import type { PackagedTsTrack } from './package-ts.js';
@@ -47,7 +47,7 @@ function sampleEncryption(keys: ProtectionKeys): PackageProtection {
       const clearInit = await readFile(track.initPath);
       for (const path of track.segmentPaths) await writeFile(path, protectMediaSegment(await readFile(path), clearInit, settings));
       await writeFile(track.initPath, protectInitSegment(clearInit, settings));
-      return { ...track, protection: sampleSchemeSignalling(keys, type, pssh) };
+      return { ...track, protection: sampleSchemeSignalling(keys, type, pssh), protectionRecord: protectionRecord(keys) };
     },
     async tsTrack() {
       throw new VidpipeError('USAGE', `--encrypt ${keys.scheme} applies to fMP4 (CMAF) segments only; MPEG-TS variants can only be encrypted with aes-128`, {
@@ -85,6 +85,7 @@ function wholeSegmentEncryption(keys: ProtectionKeys): PackageProtection {
         ...track,
         measured: { ...rest, segments, keyFrames: [], peakBitrate: peakSegmentBitrate(spans, measured.targetDurationSeconds), averageBitrate: averageSegmentBitrate(spans) },
         protection: aes128Signalling(keys, type),
+        protectionRecord: protectionRecord(keys),
       };
     },
     async tsTrack(track) {
@@ -96,7 +97,7 @@ function wholeSegmentEncryption(keys: ProtectionKeys): PackageProtection {
         await writeFile(segment.path, encrypted);
         segments.push({ ...segment, bytes: encrypted.length, keyFrames: [] });
       }
-      return { ...track, segments, protection: aes128Signalling(keys, 'video') };
+      return { ...track, segments, protection: aes128Signalling(keys, 'video'), protectionRecord: protectionRecord(keys) };
     },
   };
 }
