@@ -166,13 +166,13 @@ export interface ServeOptions {
   clearKeys?: ClearKey[];
 }
 
-/** `--clear-key KID:KEY` (repeatable), each 32 hex digits; a KID may be written as a UUID. */
+/** `--clear-key KID:KEY` / `validate --key KID:KEY` (repeatable), each 32 hex digits; a KID may be written as a UUID. */
 function clearKeys(value: unknown, field: Field): ClearKey[] {
   const items = Array.isArray(value) ? value : [value];
   return items.map((item) => {
     const match = /^([0-9a-f-]{32,36}):([0-9a-f]{32})$/i.exec(text(item, field).trim());
     const kid = match?.[1]!.replace(/-/g, '');
-    if (!match || kid!.length !== 32) throw invalid(field, 'a clear key is KID:KEY, two 16-byte values in hex', 'e.g. --clear-key 0123456789abcdef0123456789abcdef:00112233445566778899aabbccddeeff');
+    if (!match || kid!.length !== 32) throw invalid(field, 'a clear key is KID:KEY, two 16-byte values in hex', `e.g. ${field.flag} 0123456789abcdef0123456789abcdef:00112233445566778899aabbccddeeff`);
     return { kid: kid!.toLowerCase(), key: match[2]!.toLowerCase() };
   });
 }
@@ -194,10 +194,19 @@ export const parseServeOptions = (values: Readonly<Record<string, unknown>>): Se
 
 export interface ValidateOptions {
   source?: string;
+  /** Content keys the encrypted tracks are decrypted with, to check they decode (secret: used in memory only). */
+  keys?: ClearKey[];
 }
-const VALIDATE_DEFAULTS: Complete<ValidateOptions> = { source: undefined };
+const VALIDATE_DEFAULTS: Complete<ValidateOptions> = { source: undefined, keys: undefined };
 const VALIDATE_TABLE: OptionTable<ValidateOptions> = {
   source: { flags: '--source <file>', description: 'the source file: playlist and MPD durations must match its duration (one package only)', parse: optionalText },
+  keys: {
+    flags: '--key <kid:key>',
+    description: 'decrypt each encrypted track with the key for its KID and check it decodes: key ID and key in hex (repeatable; AES-128 tracks try every key; kept in memory only)',
+    repeatable: true,
+    secret: true,
+    parse: clearKeys,
+  },
 };
 export const VALIDATE_OPTIONS: OptionSpec[] = optionSpecs(VALIDATE_TABLE, VALIDATE_DEFAULTS);
 export const parseValidateOptions = (values: Readonly<Record<string, unknown>>): ValidateOptions => parseOptions(VALIDATE_TABLE, VALIDATE_DEFAULTS, values);

@@ -13,6 +13,7 @@ import * as media from './hls-media-checks.js';
 import * as dash from './dash.js';
 import { checkVhsDash, checkVhsHls } from './vhs.js';
 import { checkDashProtection, checkHlsProtection } from './protection.js';
+import { checkDecryptedSamplesDecode, dashEncryptedTracks, hlsEncryptedTracks, type ContentKey } from './decrypt.js';
 import type { CheckResult, ValidationReport } from './result.js';
 import type { Tools } from './tracks.js';
 
@@ -22,7 +23,15 @@ export type { CheckResult, ValidationReport } from './result.js';
 export interface ValidationConfig {
   /** The file the package was made from; its duration is compared with the playlists'. */
   source?: string;
-  /** ffmpeg/ffprobe, resolved only when needed (MPEG-TS segments, --source). */
+  /** ffmpeg/ffprobe, resolved only when needed (MPEG-TS segments, --source, decoding decrypted samples). */
+  tools: Tools;
+  /** Content keys (`--key`, secret): each encrypted track is decrypted with its KID's key and decoded. */
+  keys?: readonly ContentKey[];
+}
+
+/** What the decrypt-and-decode check needs; without keys it reports itself skipped. */
+export interface Decryption {
+  keys?: readonly ContentKey[];
   tools: Tools;
 }
 
@@ -49,7 +58,7 @@ export async function manifestsOf(target: string): Promise<string[]> {
   return found;
 }
 
-export async function hlsChecks(pkg: HlsPackage, sourceSeconds?: number): Promise<CheckResult[]> {
+export async function hlsChecks(pkg: HlsPackage, sourceSeconds?: number, decryption?: Decryption): Promise<CheckResult[]> {
   return [
     master.checkStrictParse(pkg),
     checkVhsHls(pkg),
@@ -79,10 +88,11 @@ export async function hlsChecks(pkg: HlsPackage, sourceSeconds?: number): Promis
     media.checkSourceDuration(pkg, sourceSeconds),
     await media.checkIFrameRanges(pkg),
     await checkHlsProtection(pkg),
-  ];
+    ...(decryption ? [await checkDecryptedSamplesDecode(pkg.reader, hlsEncryptedTracks(pkg), decryption.keys, decryption.tools)] : []),
+  ].filter((check) => check !== undefined);
 }
 
-export async function dashChecks(pkg: dash.DashPackage, sourceSeconds?: number): Promise<CheckResult[]> {
+export async function dashChecks(pkg: dash.DashPackage, sourceSeconds?: number, decryption?: Decryption): Promise<CheckResult[]> {
   return [
     dash.checkDashParse(pkg),
     checkVhsDash(pkg),
@@ -100,7 +110,8 @@ export async function dashChecks(pkg: dash.DashPackage, sourceSeconds?: number):
     await dash.checkDashBandwidth(pkg),
     dash.checkDashSourceDuration(pkg, sourceSeconds),
     await checkDashProtection(pkg),
-  ];
+    ...(decryption && pkg.mpd ? [await checkDecryptedSamplesDecode(pkg.reader, dashEncryptedTracks(pkg), decryption.keys, decryption.tools)] : []),
+  ].filter((check) => check !== undefined);
 }
 
 export async function validatePackage(target: string, options: ValidationConfig): Promise<ValidationReport> {
@@ -112,7 +123,8 @@ export async function validatePackage(target: string, options: ValidationConfig)
     const { reader, ref } = PackageReader.forTarget(manifest);
     try {
       const isMpd = /\.mpd$/i.test(isUrl(ref) ? new URL(ref).pathname : ref);
-      const results = isMpd ? await dashChecks(await dash.loadDash(reader, ref), sourceSeconds) : await hlsChecks(await loadHls(reader, ref, options.tools), sourceSeconds);
+      const decryption = { keys: options.keys, tools: options.tools };
+      const results = isMpd ? await dashChecks(await dash.loadDash(reader, ref), sourceSeconds, decryption) : await hlsChecks(await loadHls(reader, ref, options.tools), sourceSeconds, decryption);
       const name = reader.display(ref);
       checks.push(...results.map((check) => ({ ...check, manifest: name })));
     } finally {

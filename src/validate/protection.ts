@@ -65,7 +65,7 @@ export function readInitProtection(init: Buffer): InitProtection | undefined {
 }
 
 /** One sample's auxiliary information: its IV and its clear/protected byte runs. */
-interface SampleAuxEntry {
+export interface SampleAuxEntry {
   iv: Buffer;
   subsamples?: { clear: number; protected: number }[];
 }
@@ -117,7 +117,7 @@ export function fragmentAuxInfoProblems(segment: Buffer, protection: InitProtect
   return problems;
 }
 
-function readSenc(buf: Buffer, senc: Box, ivSize: number, constantIv: Buffer | undefined): { list: SampleAuxEntry[]; sizes: number[]; firstEntry: number } {
+export function readSenc(buf: Buffer, senc: Box, ivSize: number, constantIv: Buffer | undefined): { list: SampleAuxEntry[]; sizes: number[]; firstEntry: number } {
   const { flags, reader } = readFullBox(buf, senc);
   const count = reader.u32();
   const firstEntry = reader.pos;

@@ -1,12 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { makeClip, runCli, tempDir } from '../helpers/media.js';
 import { ffmpeg } from '../helpers/media-tools.js';
 import { makeVidpipePackage, type VidpipePackage } from '../helpers/validate-package.js';
+import { protectPackage, uuidOf } from '../helpers/protect-package.js';
 import { main } from '../../src/cli/index.js';
 
 interface JsonReport {
@@ -181,5 +182,30 @@ describe('vidpipe validate (end to end)', { timeout: 300_000 }, () => {
     const none = await runInProcess(['validate', empty]);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /no multivariant playlist/);
+  });
+
+  it('--key KID:KEY decrypts each encrypted track and decodes it; a wrong key exits 1; the key is never printed', async () => {
+    const root = join(dir, 'encrypted');
+    await cp(pkg.root, root, { recursive: true });
+    const release = join(root, (await readdir(root, { withFileTypes: true })).find((entry) => entry.isDirectory())!.name);
+    const kid = Buffer.from('0a1b2c3d4e5f60718293a4b5c6d7e8f9', 'hex');
+    const key = Buffer.from('f0e1d2c3b4a5968778695a4b3c2d1e0f', 'hex');
+    await protectPackage(root, release, 'cbcs', { kid, key });
+    // The helper drops the I-frame playlists (their ranges point into clear segments): that check fails, the rest pass.
+    const right = await runInProcess(['validate', root, '--key', `${uuidOf(kid)}:${key.toString('hex')}`]);
+    assert.deepEqual(right.stdout.split('\n').filter((line) => /^\s+✖ /.test(line)).map((line) => line.trim().split(/\s+/)[1]), ['hls-iframe-playlists'], right.stdout);
+    assert.match(right.stdout, /✔ decrypted-samples-decode\s+3 encrypted track\(s\)/);
+    const wrongKey = 'ffeeddccbbaa99887766554433221100';
+    const wrong = await runInProcess(['validate', root, '--json', '--key', `${kid.toString('hex')}:${wrongKey}`]);
+    assert.equal(wrong.code, 1);
+    const decodeChecks = (JSON.parse(wrong.stdout) as JsonReport).checks.filter((check) => check.id === 'decrypted-samples-decode');
+    assert.deepEqual(decodeChecks.map((check) => check.status), ['fail', 'fail']);
+    assert.match(decodeChecks[0]!.message, /does not decode/);
+    assert.doesNotMatch(wrong.stdout + wrong.stderr, new RegExp(wrongKey));
+    const none = await runInProcess(['validate', root]);
+    assert.match(none.stdout, /– decrypted-samples-decode\s+3 encrypted track\(s\) not decrypted/);
+    const bad = await runInProcess(['validate', root, '--key', 'not-a-key']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--key: a clear key is KID:KEY/);
   });
 });

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/media.js';
-import { edit, makeVidpipePackage, validate, type VidpipePackage } from '../helpers/validate-package.js';
+import { edit, makeVidpipePackage, tools, validate, type VidpipePackage } from '../helpers/validate-package.js';
+import { validatePackage } from '../../src/validate/index.js';
 import { protectPackage, uuidOf, type TestScheme } from '../helpers/protect-package.js';
 
 const KEY = { kid: Buffer.from('5fa0e3c2b1d94e7f8a6b0c1d2e3f4051', 'hex'), key: Buffer.from('9b8a7c6d5e4f30211203f4e5d6c7b8a9', 'hex') };
@@ -112,3 +113,41 @@ describe('validate: content protection', () => {
     assert.match(JSON.stringify(check(report, 'hls-protection')[0]!.details), /aac-128k\/index\.m3u8: the init segment is 'cenc'-encrypted but no EXT-X-KEY says so/);
   });
 });
+
+describe('validate --key: decrypted samples decode', () => {
+  const hex = { kid: KEY.kid.toString('hex'), key: KEY.key.toString('hex') };
+  const decodeChecks = async (root: string, keys?: { kid: string; key: string }[]) =>
+    check(await validatePackage(root, { tools, ...(keys ? { keys } : {}) }), 'decrypted-samples-decode');
+
+  for (const scheme of ['cbcs', 'cenc', 'aes-128'] as const) {
+    it(`'${scheme}': the right key decodes every track, a wrong key fails, no key is skipped`, async () => {
+      const root = await encryptedCopy(scheme);
+      const right = await decodeChecks(root, [hex]);
+      // aes-128 is HLS-only (no MPD): one check; 'cbcs'/'cenc' have one for HLS and one for DASH.
+      const checks = scheme === 'aes-128' ? 1 : 2;
+      assert.deepEqual(right.map((c) => c.status), Array(checks).fill('pass'), JSON.stringify(right));
+      assert.match(right[0]!.message, /3 encrypted track\(s\): first and last segment decrypted with the given key decode \(\d+ frames, no error\)/);
+
+      const wrongKey = [{ kid: hex.kid, key: '00112233445566778899aabbccddeeff' }];
+      const wrong = await decodeChecks(root, wrongKey);
+      assert.equal(wrong[0]!.status, 'fail', JSON.stringify(wrong));
+      assert.match(wrong[0]!.message, /h264-180p\/index\.m3u8: decrypted with the key for .*, it does not decode/);
+      if (scheme !== 'aes-128') assert.equal(wrong[1]!.status, 'fail');
+      assert.doesNotMatch(JSON.stringify(wrong), /00112233445566778899aabbccddeeff/, 'the key is never reported');
+
+      const none = await decodeChecks(root);
+      assert.deepEqual(none.map((c) => c.status), Array(checks).fill('skip'));
+      assert.match(none[0]!.message, /3 encrypted track\(s\) not decrypted: give the content keys .*--key KID:KEY/);
+    });
+  }
+
+  it('fails a track whose KID no key names; a clear package has no such check', async () => {
+    const root = await encryptedCopy('cbcs');
+    const [hls] = await decodeChecks(root, [{ kid: '00000000000000000000000000000001', key: hex.key }]);
+    assert.equal(hls?.status, 'fail');
+    assert.match(hls!.message, /no --key for its KID 5fa0e3c2b1d94e7f8a6b0c1d2e3f4051/);
+    const clearChecks = await decodeChecks(clear.root, [hex]);
+    assert.deepEqual(clearChecks, []);
+  });
+});
+

@@ -59,11 +59,11 @@ export async function runValidate(target: string, options: ValidateOptions, glob
   const packages = await packagesOfOutputFolder(target);
   if (packages.length > 0) {
     if (options.source) throw new VidpipeError('USAGE', `--source belongs to one package, and ${target} holds ${packages.length}`, { hint: `name the package: vidpipe validate ${packages[0]!.path} --source FILE` });
-    const folder = await validateOutputFolder(target, packages, { tools });
+    const folder = await validateOutputFolder(target, packages, { tools, keys: options.keys });
     io.stdout(global.json ? JSON.stringify(folder) : formatFolderReport(folder));
     return folderExitCode(folder);
   }
-  const report = await validatePackage(target, { source: options.source, tools });
+  const report = await validatePackage(target, { source: options.source, tools, keys: options.keys });
   io.stdout(global.json ? JSON.stringify({ ok: report.ok, target: report.target, checks: report.checks }) : formatReport(report));
   return report.ok ? EXIT_OK : EXIT_FAILURE;
 }
