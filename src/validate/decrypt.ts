@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { childBoxes, findBox, findBoxes, parseStsd, parseTfhd, parseTrun, readBoxes, readTrackExtends } from '../media/mp4-boxes.js';
 import { runCapture } from '../ffmpeg/run.js';
+import { buildDecodeAllArgs } from '../ffmpeg/args/inspect.js';
 import { readInitProtection, readSenc, type InitProtection } from './protection.js';
 import { fromProblems, skip, type CheckResult } from './result.js';
 import { parseAttributes } from './hls-playlist.js';
@@ -128,7 +129,7 @@ function decryptAes128Segment(segment: Buffer, key: Buffer, iv: Buffer): Buffer 
 
 /** Decodes a clear file with ffmpeg: the frames it decoded, or the first error it printed. */
 async function decodeFile(ffmpeg: string, path: string): Promise<{ frames: number; error?: string }> {
-  const { stdout, stderr, exitCode } = await runCapture(ffmpeg, ['-hide_banner', '-nostdin', '-v', 'error', '-i', path, '-map', '0', '-f', 'framecrc', '-'], {
+  const { stdout, stderr, exitCode } = await runCapture(ffmpeg, buildDecodeAllArgs(path), {
     label: 'decode decrypted samples',
     timeoutMs: 60_000,
   });

@@ -49,3 +49,8 @@ export function buildSegmentPacketsArgs(input: string): string[] {
   const entries = 'stream=index,codec_type,width,height,avg_frame_rate,channels:packet=stream_index,pts_time,duration_time,flags';
   return ['-v', 'error', '-of', 'json', '-show_entries', entries, safeInputPath(input)];
 }
+
+/** ffmpeg arguments decoding every stream of a file to a frame checksum per line on stdout (`framecrc`), printing only errors. */
+export function buildDecodeAllArgs(input: string): string[] {
+  return ['-hide_banner', '-nostdin', '-v', 'error', '-i', safeInputPath(input), '-map', '0', '-f', 'framecrc', '-'];
+}
