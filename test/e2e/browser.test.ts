@@ -189,8 +189,15 @@ describe('playback in a real browser (Debian chromium via playwright-core)', { s
         assert.equal(state.video.error, null);
         assert.ok(Math.abs(state.video.duration - 6) < 0.1, `duration ${state.video.duration}`);
         assert.deepEqual(state.player.levels.map((l) => `${l.width}x${l.height}`).sort(), ['256x144', '320x180']);
-        const level = state.player.levels[state.player.currentLevel]!;
-        assert.equal(state.video.videoWidth, level.width, 'the picture has the current rendition\'s size');
+        // Shaka's current variant changes as soon as ABR switches, while the frames already
+        // buffered from the previous one still play: the picture catches up within a segment.
+        const settled = await waitUntil(
+          async () => ({ video: await videoState(page), player: await playerState(page) }),
+          (s) => s.video.videoWidth === s.player.levels[s.player.currentLevel]?.width,
+          PLAY_TIMEOUT_MS,
+          `Shaka Player (${format}): the picture has the current rendition's size`,
+        );
+        assert.equal(settled.video.videoWidth, settled.player.levels[settled.player.currentLevel]!.width);
         if (state.player.warnings.length) t.diagnostic(`Shaka Player recoverable errors: ${state.player.warnings.join(', ')}`);
         assert.deepEqual(state.player.warnings, [], 'no recoverable errors either');
         assert.deepEqual(consoleErrors, []);
