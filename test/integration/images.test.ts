@@ -105,6 +105,17 @@ describe('poster', () => {
     assert.ok(luma > 60, `poster is dark (YAVG ${luma})`);
   });
 
+  it('takes its candidates at the key frames of an analysis copy with a key frame every GOP, and still skips a black opening', async () => {
+    const source = await lavfiVideo('black-start-src.mp4', 'color=black:s=320x180:r=25:d=2[a];testsrc2=s=320x180:r=25:d=4[b];[a][b]concat=n=2:v=1:a=0');
+    // A vidpipe-like rendition of it: closed 1 s GOPs with B-frames.
+    const copy = join(dir, 'black-start-gops.mp4');
+    await ffmpeg('-i', source, '-vf', 'scale=160:90', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '3', '-x264-params', 'keyint=25:min-keyint=25:scenecut=0:open-gop=0', '-pix_fmt', 'yuv420p', copy);
+    const probe = await probeFile('ffprobe', source);
+    const poster = await createPoster({ source, probe, outDir: join(dir, 'black-start-keys'), analysis: { source: copy, probe: await probeFile('ffprobe', copy), keyFrameSeconds: 1 } }, context());
+    assert.ok([2, 3, 4, 5].includes(poster.timeSeconds), `poster taken at ${poster.timeSeconds} s: a key frame after the black opening`);
+    assert.ok((await meanLuma(poster.full)) > 60, 'the poster is not black');
+  });
+
   it('decodes the chosen frame from the copy at its size when given one, not from the source', async () => {
     // The source and its "rendition" differ in every pixel: the poster tells which one was decoded.
     const source = await lavfiVideo('bright-source.mp4', 'color=white:s=320x180:r=25:d=4');

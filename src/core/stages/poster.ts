@@ -20,9 +20,12 @@ export interface PosterInput {
    * A small copy of the same timeline to choose the frame from (vidpipe passes its lowest
    * rendition: 2 s GOPs and few pixels make the candidate seeks cheap, where seeking a large
    * long-GOP source 15 times can cost more decoding than the whole video). Only the chosen
-   * frame is then decoded from the source.
+   * frame is then decoded from the source. `keyFrameSeconds`: the copy has a key frame at every
+   * multiple of it (a rendition's GOP); the candidates are then taken there, so that each seek
+   * decodes one frame instead of half a GOP on average (15 seeks into the 360p rendition of a
+   * 20 s 1080p job: 1.07 s of CPU, the most expensive picture work of the job).
    */
-  analysis?: { source: string; probe: MediaProbe };
+  analysis?: { source: string; probe: MediaProbe; keyFrameSeconds?: number };
   /**
    * An encoded copy at the poster's size (upright, square pixels, no padding; video stream 0) to
    * decode the chosen frame from instead of the source: seeking it decodes at most one short GOP.
@@ -78,8 +81,10 @@ export async function createPoster(input: PosterInput, ctx: StageContext): Promi
   }
   await mkdir(input.outDir, { recursive: true });
 
-  const analysis = input.analysis?.probe.video ? { source: input.analysis.source, probe: input.analysis.probe, video: input.analysis.probe.video } : { source: input.source, probe: input.probe, video };
-  const times = candidateTimes(analysis.probe, analysis.video);
+  const analysis = input.analysis?.probe.video
+    ? { source: input.analysis.source, probe: input.analysis.probe, video: input.analysis.probe.video, keyFrameSeconds: input.analysis.keyFrameSeconds }
+    : { source: input.source, probe: input.probe, video, keyFrameSeconds: undefined };
+  const times = candidateTimes(analysis.probe, analysis.video, analysis.keyFrameSeconds);
   // A single-frame (or nearly so) input has nothing to choose between: its first frame is the poster.
   const timeSeconds = times.length > 1 ? await pickRepresentativeTime(analysis.source, analysis.video, times, ctx) : (times[0] ?? 0);
   ctx.onProgress(0.5);
@@ -114,15 +119,28 @@ export async function createPoster(input: PosterInput, ctx: StageContext): Promi
 /**
  * Evenly spread sample times over 10–90 % of the video, at most one per frame. An input of a
  * single frame gets just time 0: seeking anywhere after its only timestamp decodes nothing.
+ * With `keyFrameSeconds` (the input has a key frame at every multiple of it), the key frames in
+ * that range instead, evenly thinned to at most MAX_CANDIDATES; the spread times when none lies there.
  */
-export function candidateTimes(probe: MediaProbe, video: VideoStreamInfo): number[] {
+export function candidateTimes(probe: MediaProbe, video: VideoStreamInfo, keyFrameSeconds?: number): number[] {
   const duration = video.durationSeconds ?? probe.durationSeconds;
   const rate = video.avgFrameRate ?? video.realFrameRate;
   const frames = video.frameCount ?? (rate ? Math.floor((duration * rate.num) / rate.den) : MAX_CANDIDATES);
   if (frames <= 1 || !(duration > 0)) return [0];
-  const count = Math.min(MAX_CANDIDATES, frames);
   const first = duration * FIRST_CANDIDATE;
-  const step = count > 1 ? (duration * (LAST_CANDIDATE - FIRST_CANDIDATE)) / (count - 1) : 0;
+  const last = duration * LAST_CANDIDATE;
+  if (keyFrameSeconds && keyFrameSeconds > 0) {
+    // Key frame k is at k × keyFrameSeconds; printed to the millisecond (GOPs of 2 s or 2.002 s are exact there).
+    const firstKey = Math.ceil(first / keyFrameSeconds);
+    const keys = Math.floor(last / keyFrameSeconds) - firstKey + 1;
+    if (keys > 0) {
+      const count = Math.min(MAX_CANDIDATES, keys);
+      const picked = Array.from({ length: count }, (_, i) => firstKey + (count > 1 ? Math.round((i * (keys - 1)) / (count - 1)) : 0));
+      return picked.map((k) => Number((k * keyFrameSeconds).toFixed(3)));
+    }
+  }
+  const count = Math.min(MAX_CANDIDATES, frames);
+  const step = count > 1 ? (last - first) / (count - 1) : 0;
   return Array.from({ length: count }, (_, i) => first + i * step);
 }
 

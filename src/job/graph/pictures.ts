@@ -22,9 +22,11 @@ export function pictureNodes(graph: MainGraph): PictureNodes {
   const { video, thumbnails } = plan;
   if (thumbnails?.kind === 'poster-storyboard') {
     const small = node.assemble(thumbnails.fromRendition);
+    // The rendition's key frames are on the GOP grid from 0: the storyboard decodes only those, and the poster's candidates are taken there.
+    const keyFrameSeconds = (video!.gopFrames * video!.frameRate.den) / video!.frameRate.num;
     const smallCopy = async (results: NodeResultsView, ctx: StageContext) => {
       const path = results.get(small).path;
-      return { source: path, probe: await probeFile(ctx.ffmpeg.binaries.ffprobe, path, ctx.signal) };
+      return { source: path, probe: await probeFile(ctx.ffmpeg.binaries.ffprobe, path, ctx.signal), keyFrameSeconds };
     };
     const frameFrom = thumbnails.posterFrameFrom === undefined ? undefined : node.assemble(thumbnails.posterFrameFrom);
     const poster = add(node.poster, {
@@ -41,8 +43,6 @@ export function pictureNodes(graph: MainGraph): PictureNodes {
       dependsOn: [small],
       run: async (results, ctx) => {
         const copy = await smallCopy(results, ctx);
-        // The rendition's key frames are on the GOP grid from 0: a storyboard on it decodes only those.
-        const keyFrameSeconds = (video!.gopFrames * video!.frameRate.den) / video!.frameRate.num;
         return createStoryboard({ source: copy.source, probe: copy.probe, outDir: site.packageDir, keyFrameSeconds }, ctx);
       },
     });
