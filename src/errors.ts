@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'ENCODER_MISSING'
   | 'FFMPEG_FAILED'
   | 'FFMPEG_STALLED'
+  | 'WORKER_LOST' // a queued task's worker died or lost Redis on every attempt (BullMQ failed the task after its stalls)
   | 'STORAGE_FAILED'
   | 'BUSY' // another vidpipe is doing the same job right now: nothing is wrong, try again later
   | 'DB_FAILED'
@@ -34,6 +35,7 @@ const exitCodeFor: Record<ErrorCode, number> = {
   ENCODER_MISSING: EXIT_FAILURE,
   FFMPEG_FAILED: EXIT_FAILURE,
   FFMPEG_STALLED: EXIT_FAILURE,
+  WORKER_LOST: EXIT_FAILURE,
   STORAGE_FAILED: EXIT_FAILURE,
   BUSY: EXIT_FAILURE,
   DB_FAILED: EXIT_FAILURE,

@@ -316,11 +316,24 @@ function follow(
   });
 }
 
-/** The worker's structured error from the job log, else the reason BullMQ kept. */
+/** The reason BullMQ gives a task it failed because its workers kept dying (moveStalledJobsToWait). */
+const STALLED_OUT = 'job stalled more than allowable limit';
+
+/**
+ * The worker's structured error from the job log, else the reason BullMQ kept. A task BullMQ failed
+ * after its stalls has no error of its own (no worker lived to log one; an earlier attempt's line
+ * would be the wrong story): WORKER_LOST.
+ */
 export async function taskError(queue: Queue, bullJobId: string, taskId: string, reason: string): Promise<VidpipeError> {
+  const job = await Job.fromId(queue, bullJobId).catch(() => undefined);
+  if (reason === STALLED_OUT) {
+    const lost = job ? ` ${job.stalledCounter} times` : '';
+    return new VidpipeError('WORKER_LOST', `task ${taskId} failed: the worker running it stopped answering${lost} (killed, out of memory, or cut off from Redis)`, {
+      hint: 'look for the dead workers in their logs or the kernel log (dmesg: oom-kill); run the job again once the workers stay up',
+    });
+  }
   const { logs } = await queue.getJobLogs(bullJobId).catch(() => ({ logs: [] as string[] }));
   const line = logs.filter((l) => l.startsWith(ERROR_LOG_PREFIX)).at(-1);
-  const job = await Job.fromId(queue, bullJobId).catch(() => undefined);
   const tries = job ? ` (attempt ${job.attemptsMade} of ${job.opts.attempts ?? 1})` : '';
   if (line) {
     const error = fromTaskError(JSON.parse(line.slice(ERROR_LOG_PREFIX.length)) as TaskError);

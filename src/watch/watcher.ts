@@ -24,7 +24,7 @@ import { parseS3Notification, type SqsQueue } from './sqs.js';
 import type { WatchObjectRef, WatchStore } from './store.js';
 
 /** Failures worth another attempt: the next try may meet a healthy server, disk or database. */
-const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['STORAGE_FAILED', 'DB_FAILED', 'FFMPEG_STALLED', 'INTERNAL']);
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['STORAGE_FAILED', 'DB_FAILED', 'FFMPEG_STALLED', 'WORKER_LOST', 'INTERNAL']);
 
 export interface WatchConfig {
   bucket: string;
