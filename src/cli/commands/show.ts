@@ -1,6 +1,7 @@
 import type { JobRecord, StoredRendition, TaskRecord, VideoDetails, VideoRecord } from '../../db/records.js';
 import type { LadderReport, RungQuality } from '../../core/result.js';
 import { withMetadata } from '../../db/engines.js';
+import { NODE_KINDS } from '../../job/nodes.js';
 import { qualityOf } from '../../report/model.js';
 import { loudnessSection } from './show-loudness.js';
 import {
@@ -34,7 +35,7 @@ function formatVideoDetails(details: VideoDetails): string {
   ];
   if (details.readyJob) {
     sections.push(
-      formatMap(`Outputs (job ${details.readyJob.id})`, details.readyJob.outputs),
+      formatMap(`Outputs (job ${details.readyJob.id})`, details.readyJob.outputs, ['root', 'hls', 'dash']),
       `Renditions\n${indent(formatRenditions(details.renditions))}`,
     );
     if (details.ladder) sections.push(formatLadder(details.ladder));
@@ -79,7 +80,7 @@ function formatJob(job: JobRecord): string {
   ];
   if (job.worker) fields.push(['Worker', job.worker]);
   if (job.errorCode || job.errorMessage) fields.push(['Error', `${job.errorCode ?? 'ERROR'}: ${job.errorMessage ?? ''}`]);
-  const timings = Object.entries(job.timings).map(([stage, seconds]) => `${stage} ${formatElapsed(seconds)}`);
+  const timings = inNodeOrder(job.timings).map(([stage, seconds]) => `${stage} ${formatElapsed(seconds)}`);
   if (timings.length > 0) fields.push(['Timings', timings.join(', ')]);
   return formatFields(fields);
 }
@@ -178,9 +179,24 @@ function formatFields(fields: [string, string][]): string {
   return fields.map(([label, value]) => `${printable(label).padEnd(width)}  ${printable(value)}\n`).join('');
 }
 
-/** A titled block of key/value pairs, "(none)" when empty; non-string values as JSON. */
-function formatMap(title: string, map: Record<string, unknown>): string {
-  const fields = Object.entries(map).map(([key, value]): [string, string] => [
+/**
+ * Stage timings in the node table's order, the total last. Not in the stored object's key order:
+ * PostgreSQL's JSONB keeps no key order, and both engines must print the same.
+ */
+function inNodeOrder(timings: Record<string, number>): [string, number][] {
+  const kinds = Object.keys(NODE_KINDS);
+  const rank = (stage: string) => (stage === 'total' ? kinds.length + 1 : kinds.includes(stage) ? kinds.indexOf(stage) : kinds.length);
+  return Object.entries(timings).sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * A titled block of key/value pairs, "(none)" when empty; non-string values as JSON. The keys in
+ * `first` lead in that order, the others follow by name (not in the stored order: JSONB keeps none).
+ */
+function formatMap(title: string, map: Record<string, unknown>, first: readonly string[] = []): string {
+  const rank = (key: string) => (first.includes(key) ? first.indexOf(key) : first.length);
+  const byKey = Object.entries(map).sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  const fields = byKey.map(([key, value]): [string, string] => [
     key,
     typeof value === 'string' ? value : JSON.stringify(value),
   ]);
