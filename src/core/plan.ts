@@ -5,7 +5,7 @@ import { hdrTransferOf, type HdrTransfer } from '../ffmpeg/hdr.js';
 import type { Av1Encoder } from '../ffmpeg/args/encoders.js';
 import { displaySizeAtWidth } from '../ffmpeg/args/images.js';
 import { planSubtitles, type SubtitlePlan } from './stages/subtitles.js';
-import type { AudioRole, HlsSegments, JobSettings, SidecarAudio } from '../settings/job-settings.js';
+import type { AudioRole, HlsSegments, JobSettings, SidecarAudio, SurroundCodec } from '../settings/job-settings.js';
 import { languageName, sourceLanguage, titleName } from '../manifest/language.js';
 import { audioSignalling, withRoleSuffix } from '../manifest/roles.js';
 import { balancedChunks, fixedChunks, type Chunk } from './schedule.js';
@@ -16,7 +16,7 @@ export interface AudioRendition {
   id: string;
   /** Index of the source stream (ffprobe's stream index). */
   streamIndex: number;
-  codec: 'aac' | 'opus';
+  codec: 'aac' | 'opus' | 'eac3';
   bitrateKbps: number;
   channels: number;
   sampleRate: number;
@@ -196,6 +196,25 @@ const AUDIO_FRAMES_PER_SECOND = 50;
 export const DEFAULT_AUDIO_ONLY_LOUDNESS = -14;
 /** The AAC-LC 5.1 rendition `--surround` adds (384 kb/s is Apple's authoring figure for 5.1 AAC). */
 export const SURROUND_KBPS = 384;
+/** The Dolby Digital Plus 5.1 rendition of `--surround eac3` (Apple's authoring figure for 5.1 E-AC-3). */
+export const SURROUND_EAC3_KBPS = 192;
+/** Bit rate of each `--surround` codec's 5.1 rendition. */
+const SURROUND_KBPS_BY_CODEC: Record<SurroundCodec, number> = { aac: SURROUND_KBPS, eac3: SURROUND_EAC3_KBPS };
+
+/** The 5.1 renditions' ids: `aac-5.1-384k`, `eac3-5.1-192k`. */
+function surroundId(codec: SurroundCodec): string {
+  return `${codec}-5.1-${SURROUND_KBPS_BY_CODEC[codec]}k`;
+}
+
+/**
+ * A note for the result when `--surround` was asked for and no input has the channels for it
+ * (stereo is all there is: no 5.1 rendition is made up from it).
+ */
+function surroundNotes(settings: JobSettings, inputs: readonly { channels: number }[]): string[] {
+  if (settings.surround.length === 0 || inputs.some((input) => input.channels >= 6)) return [];
+  const widest = Math.max(0, ...inputs.map((input) => input.channels));
+  return [`--surround: no audio input has 6 or more channels (the widest has ${widest}); no 5.1 rendition was made, only stereo`];
+}
 /** Opus ladders when `--opus` is given without bit rates. */
 export const DEFAULT_OPUS_KBPS = { audio: [64, 96, 160], video: [96] } as const;
 
@@ -347,12 +366,26 @@ export function planAudio(probe: MediaProbe, settings: JobSettings, audioTracks:
       name: input.name,
       isDefault,
     };
+    // 5.1 beside the stereo, never instead: stereo stays the default everywhere (the first HLS
+    // variant, the download, the MPEG-TS variants); the same NAME, as HLS wants across groups.
+    const surround: AudioRendition[] = input.stream.channels >= 6
+      ? settings.surround.map((codec) => ({
+          id: idFor(`${surroundId(codec)}${suffix}`),
+          ...from,
+          codec,
+          bitrateKbps: SURROUND_KBPS_BY_CODEC[codec],
+          channels: 6,
+          sampleRate: codec === 'eac3' ? 48000 : (settings.audioSampleRate ?? 48000),
+          name: input.name,
+          isDefault: false,
+        }))
+      : [];
     const opusDefault = nearestIndex(opusKbps, 96);
     const opus = opusKbps.map((kbps, k) => ({
       ...opusRendition(input.stream, kbps, suffix, input.language, opusKbps.length > 1 ? `${input.name} ${kbps}k` : input.name, isDefault && k === opusDefault),
       ...from,
     }));
-    return [aac, ...opus.map((rendition) => ({ ...rendition, id: idFor(rendition.id) }))];
+    return [aac, ...surround, ...opus.map((rendition) => ({ ...rendition, id: idFor(rendition.id) }))];
   });
 }
 
@@ -366,6 +399,18 @@ function audioTrackNotes(audioTracks: readonly ProbedAudioTrack[], videoSeconds:
     // An AAC frame (1024 samples at 48 kHz) of slack: encoder padding is not content.
     return ends > videoSeconds + 0.0214 ? [`--audio-track ${track.path}: ${ends.toFixed(3)} s long${track.offsetSeconds ? ` from ${track.offsetSeconds} s` : ''}, cut at the video's end (${videoSeconds.toFixed(3)} s)`] : [];
   });
+}
+
+/** The audio streams renditions are made from: the source's (its default first), then each `--audio-track` file's. */
+function audioInputsOf(probe: MediaProbe, audioTracks: readonly ProbedAudioTrack[]): AudioStreamInfo[] {
+  const streams = probe.audioStreams.filter((s) => s.channels > 0);
+  const sourceFirst = [...streams.filter((s) => s.isDefault), ...streams.filter((s) => !s.isDefault)];
+  return [...sourceFirst, ...audioTracks.map(({ probe: fileProbe }) => audioStreamOf(fileProbe)!)];
+}
+
+/** The plan's notes field: absent without notes, unless `always` (a job with `--audio-track` files says none were cut). */
+function withNotes(notes: string[], always = false): { notes?: string[] } {
+  return notes.length > 0 || always ? { notes } : {};
 }
 
 /**
@@ -393,20 +438,21 @@ export function planAudioLadder(probe: MediaProbe, settings: JobSettings): Audio
     name: `Stereo ${kbps}k`,
     isDefault: i === aacDefault,
   }));
-  if (settings.surround && stream.channels >= 6) {
-    renditions.push({
-      id: `aac-5.1-${SURROUND_KBPS}k`,
+  if (stream.channels >= 6) {
+    renditions.push(...settings.surround.map((codec): AudioRendition => ({
+      id: surroundId(codec),
       streamIndex: stream.index,
-      codec: 'aac',
-      bitrateKbps: SURROUND_KBPS,
+      codec,
+      bitrateKbps: SURROUND_KBPS_BY_CODEC[codec],
       channels: 6,
-      sampleRate,
+      // E-AC-3 is coded at 48 kHz (32 and 44.1 kHz are not streaming rates).
+      sampleRate: codec === 'eac3' ? 48000 : sampleRate,
       language,
-      name: `5.1 ${SURROUND_KBPS}k`,
+      name: `5.1 ${codec === 'eac3' ? 'E-AC-3 ' : ''}${SURROUND_KBPS_BY_CODEC[codec]}k`,
       isDefault: false,
       // The same programme as the default stereo rendition, in its own DASH set.
       role: 'main',
-    });
+    })));
   }
   const opusKbps = settings.opus ? [...new Set(settings.opusKbps ?? DEFAULT_OPUS_KBPS.audio)].sort((a, b) => a - b) : [];
   const opusDefault = nearestIndex(opusKbps, 96);
@@ -439,6 +485,7 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
       measureLoudness: true,
       loudnessTarget,
       subtitles,
+      ...withNotes(surroundNotes(settings, audioInputsOf(probe, []).slice(0, 1))),
       ...(settings.thumbnails ? { thumbnails: { kind: 'cover' as const } } : {}),
       metrics: false,
     };
@@ -482,7 +529,7 @@ export function planJob(probe: MediaProbe, settings: JobSettings, encoders: Plan
     ...(settings.allowDecodeErrors || audio.length === 0 ? {} : { maxAudioDecodeErrors: maxDecodeErrorsFor(Math.ceil(((totalFrames * frameRate.den) / frameRate.num) * AUDIO_FRAMES_PER_SECOND), false) }),
     subtitles,
     hlsSegments,
-    ...(audioTracks.length > 0 ? { notes: audioTrackNotes(audioTracks, (totalFrames * frameRate.den) / frameRate.num) } : {}),
+    ...withNotes([...audioTrackNotes(audioTracks, (totalFrames * frameRate.den) / frameRate.num), ...surroundNotes(settings, audioInputsOf(probe, audioTracks))], audioTracks.length > 0),
     ...(hlsSegments === 'fmp4' ? {} : { ts: planTs(renditions, audio) }),
     ...(settings.download ? { download: planDownload(renditions, audio) } : {}),
     ...(settings.thumbnails ? { thumbnails: thumbnailPlan(video, renditions, hdrTransferOf(video.colorTransfer)) } : {}),

@@ -113,10 +113,16 @@ function audioAdaptationSets(audios: AudioTrack[]): XmlElement[] {
         ['segmentAlignment', 'true'],
         ['startWithSAP', '1'],
       ],
-      [...contentProtection(tracks), ...(setsPerKey.get(sharedKey(tracks))!.length > 1 ? [label(tracks[0].name)] : []), ...roleDescriptors(setSignalling(tracks))],
+      [...contentProtection(tracks), ...(setsPerKey.get(sharedKey(tracks))!.length > 1 ? [label(layoutName(tracks[0]))] : []), ...roleDescriptors(setSignalling(tracks))],
       byBandwidth(tracks).map(audioRepresentation),
     ),
   );
+}
+
+/** A set's name with its speaker layout when that is not stereo: `English 5.1` beside `English`. */
+function layoutName(track: AudioTrack): string {
+  if (track.channels <= 2) return track.name;
+  return `${track.name} ${track.channels === 6 ? '5.1' : track.channels === 8 ? '7.1' : `${track.channels}ch`}`;
 }
 
 /** A set without a role of its own is main when it holds the default rendition, else an alternate. */

@@ -41,6 +41,8 @@ interface VariantLine {
   /** H.264 plays everywhere, so the default (first) variant is chosen among these when possible. */
   isH264: boolean;
   isDefaultAudio: boolean;
+  /** Its audio group is stereo (or it has none): the first variant is one of these, so stereo plays unless a player chooses 5.1. */
+  isStereoAudio?: boolean;
 }
 
 export function writeMultivariantPlaylist(model: PackageModel): string {
@@ -110,9 +112,9 @@ function keyTags(track: TrackBase): string[] {
   return (track.protection?.hlsKeys ?? []).map((attributes) => `#EXT-X-KEY:${attributes}`);
 }
 
-/** Apple lists AAC but not Opus (rule 29), so Opus renditions exist only in the MPD. */
+/** Apple lists AAC and E-AC-3 but not Opus (rule 29), so Opus renditions exist only in the MPD. */
 function hlsAudioTracks(model: PackageModel): AudioTrack[] {
-  return model.audios.filter((track) => track.codec === 'aac');
+  return model.audios.filter((track) => track.codec === 'aac' || track.codec === 'eac3');
 }
 
 /** Rule 13: at most one DEFAULT=YES per group. */
@@ -224,6 +226,7 @@ function videoVariant(video: VideoTrack, audioGroup: AudioTrack[] | undefined, s
     averageBandwidth,
     isH264: video.codec === 'h264',
     isDefaultAudio: false,
+    isStereoAudio: audio.every((track) => track.channels <= 2),
   };
 }
 
@@ -252,14 +255,15 @@ function audioOnlyVariants(model: PackageModel, subtitleGroupIds: string[]): Var
 }
 
 /**
- * Ascending BANDWIDTH, except that the variant nearest 2000 kb/s goes first (Apple 1.32), because
- * players start with the first listed variant. Apple's ladder table states average rates, so the
+ * Ascending BANDWIDTH, except that the variant nearest 2000 kb/s with stereo audio goes first (Apple
+ * 1.32), because players start with the first listed variant. Apple's ladder table states average rates, so the
  * distance is measured on AVERAGE-BANDWIDTH; H.264 variants are preferred since every device decodes them.
  */
 function orderVideoVariants(variants: VariantLine[]): VariantLine[] {
   const sorted = [...variants].sort((a, b) => a.bandwidth - b.bandwidth);
-  const h264 = sorted.filter((variant) => variant.isH264);
-  const candidates = h264.length > 0 ? h264 : sorted;
+  const stereo = sorted.filter((variant) => variant.isStereoAudio !== false);
+  const h264 = stereo.filter((variant) => variant.isH264);
+  const candidates = h264.length > 0 ? h264 : stereo.length > 0 ? stereo : sorted;
   const distance = (variant: VariantLine) => Math.abs(variant.averageBandwidth - PREFERRED_FIRST_VARIANT_BPS);
   const first = candidates.reduce((best, variant) => (distance(variant) < distance(best) ? variant : best));
   return [first, ...sorted.filter((variant) => variant !== first)];

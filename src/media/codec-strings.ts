@@ -12,7 +12,10 @@ import {
   parseAv1C,
   parseAvcC,
   parseColr,
+  parseDac3,
+  parseDec3,
   parseDOps,
+  dolbyChannelCount,
   parseElst,
   parseEsds,
   parseHdlr,
@@ -30,7 +33,7 @@ import {
   type SampleEntry,
 } from './mp4-boxes.js';
 
-export type CodecFamily = 'h264' | 'hevc' | 'av1' | 'aac' | 'opus' | 'other';
+export type CodecFamily = 'h264' | 'hevc' | 'av1' | 'aac' | 'opus' | 'eac3' | 'other';
 
 export interface InitDescription {
   trackId: number;
@@ -152,6 +155,7 @@ function codecFamily(format: string, codecs: string): CodecFamily {
   if (format === 'hvc1' || format === 'hev1') return 'hevc';
   if (format === 'av01') return 'av1';
   if (format === 'Opus') return 'opus';
+  if (format === 'ec-3') return 'eac3';
   if (codecs.startsWith('mp4a.40.')) return 'aac';
   return 'other';
 }
@@ -173,6 +177,10 @@ function codecStringOf(init: Buffer, entry: SampleEntry): string {
     case 'Opus':
       // The sample entry is 'Opus', but DASH and HLS practice (and browsers' MSE) use lower case.
       return 'opus';
+    case 'ec-3':
+      // RFC 6381 / ETSI TS 102 366 Annex F: the sample entry's 4cc; a dec3 box must be there to decode it.
+      requireChild(entry, 'dec3');
+      return 'ec-3';
     default:
       return entry.format;
   }
@@ -237,8 +245,16 @@ function aacChannels(init: Buffer, entry: SampleEntry): number | undefined {
 function audioChannels(init: Buffer, entry: SampleEntry): number | undefined {
   const dOps = entry.format === 'Opus' ? childOfEntry(entry, 'dOps') : undefined;
   if (dOps) return parseDOps(init, dOps).outputChannelCount;
-  const fromConfig = entry.format === 'mp4a' ? aacChannels(init, entry) : undefined;
+  const fromConfig = entry.format === 'mp4a' ? aacChannels(init, entry) : dolbyChannels(init, entry);
   return fromConfig ?? entry.channelCount;
+}
+
+/** AC-3 and E-AC-3 say their layout in dac3/dec3 (ffmpeg writes channelcount 2 for 5.1 too). */
+function dolbyChannels(init: Buffer, entry: SampleEntry): number | undefined {
+  const dec3 = entry.format === 'ec-3' ? childOfEntry(entry, 'dec3') : undefined;
+  if (dec3) return dolbyChannelCount(parseDec3(init, dec3));
+  const dac3 = entry.format === 'ac-3' ? childOfEntry(entry, 'dac3') : undefined;
+  return dac3 ? dolbyChannelCount(parseDac3(init, dac3)) : undefined;
 }
 
 /** Everything the manifests need to know about a track that its init segment can tell. */

@@ -564,6 +564,63 @@ export function parseDOps(buf: Buffer, box: Box): OpusConfig {
   };
 }
 
+/**
+ * What a Dolby sample entry's configuration says of its main programme (ETSI TS 102 366 Annex F):
+ * `dac3` (AC-3) or `dec3` (E-AC-3, its first independent substream and the dependent substreams
+ * that extend it).
+ */
+export interface DolbyConfig {
+  /** Audio coding mode: 0 = 1+1, 1 = 1/0 (C), 2 = 2/0, … 7 = 3/2 (L C R Ls Rs). */
+  acmod: number;
+  lfeon: boolean;
+  /** dec3 chan_loc of the dependent substreams: channels they add (0 for AC-3 or none). */
+  chanLoc: number;
+  /** The rate: dec3 data_rate, or dac3's bit_rate_code mapped to kb/s. */
+  kbps: number;
+}
+
+/** Full-bandwidth channels per acmod (ETSI TS 102 366 Table 4.3). */
+const DOLBY_ACMOD_CHANNELS = [2, 1, 2, 3, 3, 4, 4, 5];
+/** chan_loc bits (8 … 0: Lc/Rc, Lrs/Rrs, Cs, Ts, Lsd/Rsd, Lw/Rw, Vhl/Vhr, Vhc, LFE2) that stand for a pair (Table F.6.1). */
+const DOLBY_CHAN_LOC_PAIRS = new Set([8, 7, 4, 3, 2]);
+const AC3_BIT_RATES = [32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 576, 640];
+
+/** Channels a dac3/dec3 configuration decodes to, LFE included. */
+export function dolbyChannelCount(config: DolbyConfig): number {
+  let channels = DOLBY_ACMOD_CHANNELS[config.acmod]! + (config.lfeon ? 1 : 0);
+  for (let bit = 8; bit >= 0; bit--) if (config.chanLoc & (1 << bit)) channels += DOLBY_CHAN_LOC_PAIRS.has(bit) ? 2 : 1;
+  return channels;
+}
+
+/** AC3SpecificBox (F.4): fscod 2, bsid 5, bsmod 3, acmod 3, lfeon 1, bit_rate_code 5. */
+export function parseDac3(buf: Buffer, box: Box): DolbyConfig {
+  const bits = new BitReader(buf.subarray(payloadStart(box), box.end));
+  bits.read(2 + 5 + 3);
+  const acmod = bits.read(3);
+  const lfeon = bits.read(1) === 1;
+  const rate = AC3_BIT_RATES[bits.read(5)];
+  if (rate === undefined) throw malformed('dac3 has a reserved bit_rate_code');
+  return { acmod, lfeon, chanLoc: 0, kbps: rate };
+}
+
+/**
+ * EC3SpecificBox (F.6): data_rate 13, num_ind_sub 3; per independent substream fscod 2, bsid 5,
+ * reserved 1, asvc 1, bsmod 3, acmod 3, lfeon 1, reserved 3, num_dep_sub 4, then chan_loc 9 (or
+ * a reserved bit). The first independent substream is the programme a decoder plays.
+ */
+export function parseDec3(buf: Buffer, box: Box): DolbyConfig {
+  const bits = new BitReader(buf.subarray(payloadStart(box), box.end));
+  const kbps = bits.read(13);
+  bits.read(3);
+  bits.read(2 + 5 + 1 + 1 + 3);
+  const acmod = bits.read(3);
+  const lfeon = bits.read(1) === 1;
+  bits.read(3);
+  const dependent = bits.read(4);
+  const chanLoc = dependent > 0 ? bits.read(9) : 0;
+  return { acmod, lfeon, chanLoc, kbps };
+}
+
 export interface ColourInfo {
   /** 'nclx' (ISO) or 'nclc' (QuickTime, no range flag). */
   colourType: 'nclx' | 'nclc';

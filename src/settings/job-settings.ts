@@ -62,6 +62,9 @@ export const ENCRYPTION_SCHEMES: readonly EncryptionScheme[] = ['cbcs', 'cenc', 
 export const AUDIO_ROLES = ['main', 'dub', 'description', 'commentary'] as const;
 export type AudioRole = (typeof AUDIO_ROLES)[number];
 export const SUBTITLE_ROLES = ['forced', 'sdh'] as const;
+/** Codecs of the 6-channel renditions `--surround` adds: AAC-LC 5.1, Dolby Digital Plus (ffmpeg's own `eac3` encoder). */
+export const SURROUND_CODECS = ['aac', 'eac3'] as const;
+export type SurroundCodec = (typeof SURROUND_CODECS)[number];
 export type SubtitleRole = (typeof SUBTITLE_ROLES)[number];
 
 /** `--subtitles file.srt:lang:role`: a subtitle file beside the video. */
@@ -114,8 +117,8 @@ export interface JobSettings {
   audioLadderKbps: number[];
   /** Output sample rate; undefined: the source's 44.1 or 48 kHz for audio-only jobs, 48 kHz for video. */
   audioSampleRate?: number;
-  /** Keep a multichannel source as an extra 5.1 AAC rendition (audio-only jobs). */
-  surround: boolean;
+  /** Keep each input of 6 or more channels as extra 5.1 renditions in these codecs beside the stereo one; empty: none. */
+  surround: SurroundCodec[];
   /** Opus renditions beside AAC, for DASH only. */
   opus: boolean;
   /** Their bit rates, kb/s; undefined: 64,96,160 for audio-only jobs, 96 per source stream for video. */
@@ -191,7 +194,7 @@ export const DEFAULT_SETTINGS: Complete<JobSettings> = {
   audioOnly: false,
   audioLadderKbps: [64, 128, 256],
   audioSampleRate: undefined,
-  surround: false,
+  surround: [],
   opus: false,
   opusKbps: undefined,
   loudness: undefined,
@@ -324,6 +327,14 @@ function cpixSource(value: unknown, field: Field): string {
 const codecList = (value: unknown, field: Field): VideoCodec[] => [...new Set(listOf(oneOf(VIDEO_CODECS, CODEC_ALIASES), { empty: 'give at least one of h264, hevc, av1' })(value, field))];
 const optionalText = (value: unknown, field: Field): string | undefined => text(value, field);
 
+/** `--surround` alone: AAC 5.1; `--surround eac3` or `aac,eac3`: those codecs; false: none. */
+function surroundCodecs(value: unknown, field: Field): SurroundCodec[] {
+  if (value === true || value === 'true') return ['aac'];
+  if (value === false || value === 'false') return [];
+  const codecs = listOf(oneOf(SURROUND_CODECS, { 'e-ac-3': 'eac3', 'ec-3': 'eac3' }), { empty: 'give aac, eac3 or both' })(value, field);
+  return [...new Set(codecs)];
+}
+
 /**
  * The options of `vidpipe transcode`, in the order --help lists them. The settings part is
  * complete by type; TranscodeFlags are the per-run flags beside it.
@@ -360,7 +371,11 @@ export const TRANSCODE_TABLE: OptionTable<JobSettings> & OptionTable<TranscodeFl
   audioOnly: { flags: '--audio-only', description: 'drop the picture and package the audio only', parse: flag, sidecar: true },
   audioLadderKbps: { flags: '--audio-ladder <kbps,…>', description: 'AAC-LC stereo bit rates of audio-only jobs', showDefault: true, parse: kbpsList(8, 512) },
   audioSampleRate: { flags: '--sample-rate <hz>', description: 'audio sample rate, 44100 or 48000 (default: the source\'s for audio-only jobs, else 48000)', parse: sampleRate },
-  surround: { flags: '--surround', description: 'audio-only jobs: keep a 5.1 source as an extra 6-channel AAC rendition (384k)', parse: flag },
+  surround: {
+    flags: '--surround [aac|eac3,…]',
+    description: 'keep every 5.1 (or wider) audio input as 6-channel renditions beside the stereo default: AAC 5.1 384k, or eac3 (Dolby Digital Plus 192k), or both',
+    parse: surroundCodecs, sidecar: true,
+  },
   opus: { flags: '--opus [kbps,…]', description: 'add Opus renditions for DASH (default 64,96,160; 96 per stream for video)', parse: (value) => value !== false },
   opusKbps: { sameFlagAs: 'opus', parse: (value, field) => (typeof value === 'string' || Array.isArray(value) ? kbpsList(6, 510)(value, field) : undefined) },
   loudness: { flags: '--loudness <LUFS|off>', description: 'EBU R128 loudness target, true peak ≤ -1 dBTP (default: -14 for audio-only, off for video)', parse: loudness },

@@ -32,12 +32,15 @@ describe('audio-only plan', () => {
   });
 
   it('adds a 5.1 rendition only with --surround and a 6-channel source, and Opus at 48 kHz with --opus', () => {
-    const surround = planJob(probeOf([audio(6, '48000')]), { ...settings, surround: true, opus: true });
+    const surround = planJob(probeOf([audio(6, '48000')]), { ...settings, surround: ['aac'], opus: true });
     assert.deepEqual(surround.audio.map((r) => `${r.id}/${r.channels}/${r.sampleRate}`), [
       'aac-64k/2/48000', 'aac-128k/2/48000', 'aac-256k/2/48000', 'aac-5.1-384k/6/48000', 'opus-64k/2/48000', 'opus-96k/2/48000', 'opus-160k/2/48000',
     ]);
-    const stereo = planJob(probeOf([audio(2, '44100')]), { ...settings, surround: true });
+    const stereo = planJob(probeOf([audio(2, '44100')]), { ...settings, surround: ['aac'] });
     assert.ok(!stereo.audio.some((r) => r.channels === 6), 'a stereo source has no 5.1 to keep');
+    assert.match(stereo.notes?.join('\n') ?? '', /--surround: no audio input has 6 or more channels \(the widest has 2\)/);
+    const eac3 = planJob(probeOf([audio(6, '44100')]), { ...settings, surround: ['eac3'] });
+    assert.deepEqual(eac3.audio.filter((r) => r.channels === 6).map((r) => `${r.id}/${r.codec}/${r.sampleRate}/${r.name}`), ['eac3-5.1-192k/eac3/48000/5.1 E-AC-3 192k']);
   });
 
   it('keeps 44.1/48 kHz, maps other rates to their family, honours --sample-rate', () => {
@@ -62,11 +65,42 @@ describe('audio-only plan', () => {
   });
 });
 
+describe('surround in video plans', () => {
+  const video = { index: 0, codec_type: 'video', codec_name: 'h264', width: 320, height: 180, avg_frame_rate: '30', r_frame_rate: '30', duration: '8', start_time: '0' };
+  const fiveOne = (index: number, extra: object = {}) => ({ ...audio(6, '48000'), index, ...extra });
+  const stereo = (index: number, extra: object = {}) => ({ ...audio(2, '48000'), index, ...extra });
+
+  it('adds AAC and E-AC-3 5.1 beside each 6-channel input\'s stereo, which stays the default', () => {
+    const plan = planJob(probeOf([video, fiveOne(1, { tags: { language: 'eng' }, disposition: { default: 1 } }), stereo(2, { tags: { language: 'fra' } })]), { ...settings, surround: ['aac', 'eac3'] });
+    assert.deepEqual(plan.audio.map((r) => `${r.id}/${r.codec}/${r.channels}/${r.bitrateKbps}/${r.isDefault}/${r.name}`), [
+      'aac-128k-1/aac/2/128/true/English',
+      'aac-5.1-384k-1/aac/6/384/false/English',
+      'eac3-5.1-192k-1/eac3/6/192/false/English',
+      'aac-128k-2/aac/2/128/false/Français',
+    ]);
+    assert.ok(plan.audio.filter((r) => r.channels === 6).every((r) => r.role === 'main' && r.streamIndex === 1), 'the 5.1 renditions are the main programme, from its stream');
+    assert.equal(plan.notes, undefined);
+    assert.equal(plan.download, undefined);
+    const withDownload = planJob(probeOf([video, fiveOne(1)]), { ...settings, surround: ['aac', 'eac3'], download: true });
+    assert.equal(withDownload.download?.audio, 'aac-128k', 'the download file keeps the stereo default');
+  });
+
+  it('makes no 5.1 from stereo, and says so', () => {
+    const plan = planJob(probeOf([video, stereo(1)]), { ...settings, surround: ['eac3'] });
+    assert.deepEqual(plan.audio.map((r) => r.id), ['aac-128k']);
+    assert.deepEqual(plan.notes, ['--surround: no audio input has 6 or more channels (the widest has 2); no 5.1 rendition was made, only stereo']);
+    assert.deepEqual(planJob(probeOf([video, fiveOne(1)]), settings).audio.map((r) => r.id), ['aac-128k'], 'no --surround: stereo only');
+  });
+});
+
 describe('audio options', () => {
   const raw = { out: 'o', codecs: 'h264', preset: 'medium', concurrency: '2', segmentDuration: '6', audioBitrate: '128', thumbnails: true, stallTimeout: '300' };
   it('parses the ladder, Opus, sample rate and loudness', () => {
     const s = toTranscodeSettings({ ...raw, audioLadder: '96,48', opus: '64', sampleRate: '48000', loudness: '-16', surround: true });
-    assert.deepEqual([s.audioLadderKbps, s.opus, s.opusKbps, s.audioSampleRate, s.loudness, s.surround], [[96, 48], true, [64], 48000, -16, true]);
+    assert.deepEqual([s.audioLadderKbps, s.opus, s.opusKbps, s.audioSampleRate, s.loudness, s.surround], [[96, 48], true, [64], 48000, -16, ['aac']]);
+    assert.deepEqual(toTranscodeSettings({ ...raw, surround: 'eac3' }).surround, ['eac3']);
+    assert.deepEqual(toTranscodeSettings({ ...raw, surround: 'aac,E-AC-3' }).surround, ['aac', 'eac3']);
+    assert.deepEqual(toTranscodeSettings(raw).surround, [], 'stereo only unless asked');
     assert.equal(toTranscodeSettings({ ...raw, loudness: 'off' }).loudness, 'off');
     assert.equal(toTranscodeSettings({ ...raw, opus: true }).opusKbps, undefined);
   });
@@ -74,6 +108,7 @@ describe('audio options', () => {
     assert.throws(() => toTranscodeSettings({ ...raw, loudness: '3' }), /--loudness/);
     assert.throws(() => toTranscodeSettings({ ...raw, sampleRate: '32000' }), /--sample-rate/);
     assert.throws(() => toTranscodeSettings({ ...raw, audioLadder: '64,abc' }), /--audio-ladder/);
+    assert.throws(() => toTranscodeSettings({ ...raw, surround: 'dts' }), /--surround.*"dts" is not one of aac, eac3/);
   });
 });
 

@@ -135,6 +135,25 @@ describe('describeInit', () => {
     assert.deepEqual([description.codecs, description.codec, description.channels], ['opus', 'opus', 6]);
   });
 
+  it('reads E-AC-3 channels from dec3, not the sample entry\'s channelcount (ffmpeg writes 2 for 5.1)', () => {
+    // The dec3 ffmpeg 5.1 writes for 384 kb/s 5.1: data_rate 384, one substream, bsid 16, acmod 7 (3/2), LFE on.
+    const dec3 = box('dec3', u8(0x0c, 0x00, 0x20, 0x0f, 0x00));
+    const description = describeInit(audioInit(audioSampleEntry('ec-3', 2, 48000, [dec3])));
+    assert.deepEqual([description.codecs, description.codec, description.channels], ['ec-3', 'eac3', 6]);
+    // 2/0 without LFE, and 3/2 + LFE extended by a dependent substream carrying Lrs/Rrs (7.1).
+    const stereo = box('dec3', bits([[192, 13], [0, 3], [0, 2], [16, 5], [0, 1], [0, 1], [0, 3], [2, 3], [0, 1], [0, 3], [0, 4], [0, 1]]));
+    assert.equal(describeInit(audioInit(audioSampleEntry('ec-3', 2, 48000, [stereo]))).channels, 2);
+    const sevenOne = box('dec3', bits([[768, 13], [0, 3], [0, 2], [16, 5], [0, 1], [0, 1], [0, 3], [7, 3], [1, 1], [0, 3], [1, 4], [0b010000000, 9]]));
+    assert.equal(describeInit(audioInit(audioSampleEntry('ec-3', 2, 48000, [sevenOne]))).channels, 8);
+    assert.throws(() => describeInit(audioInit(audioSampleEntry('ec-3', 6, 48000, []))), /'ec-3' sample entry has no 'dec3' box/, 'players cannot decode ec-3 without dec3');
+  });
+
+  it('reads AC-3 channels from dac3', () => {
+    // fscod 0, bsid 8, bsmod 0, acmod 7, lfeon 1, bit_rate_code 14 (384 kb/s), reserved.
+    const dac3 = box('dac3', bits([[0, 2], [8, 5], [0, 3], [7, 3], [1, 1], [14, 5], [0, 5]]));
+    assert.equal(describeInit(audioInit(audioSampleEntry('ac-3', 2, 48000, [dac3]))).channels, 6);
+  });
+
   it('falls back to the media timescale when the 16.16 rate field cannot hold the rate', () => {
     const entry = audioSampleEntry('mp4a', 2, 0, [esds(bits([[2, 5], [0, 4], [2, 4], [0, 3]]))]);
     assert.equal(describeInit(audioInit(entry, 96000)).sampleRate, 96000);

@@ -297,6 +297,24 @@ describe('writeMpd', () => {
     );
   });
 
+  it('puts 5.1 in sets of its own, labelled apart from stereo, with the E-AC-3 layout in Dolby\'s scheme', () => {
+    const model = sampleModel();
+    model.audios = [
+      audioTrack('aac-128k', 'aac', 'en', 'English', 140_000, 128_000, { isDefault: true, role: 'main' }),
+      audioTrack('aac-5.1-384k', 'aac', 'en', 'English', 400_000, 384_000, { channels: 6, isDefault: true, role: 'main' }),
+      audioTrack('eac3-5.1-192k', 'eac3', 'en', 'English', 200_000, 192_000, { channels: 6, codecs: 'ec-3', isDefault: true, role: 'main' }),
+    ];
+    const sets = adaptationSets(parseXml(writeMpd(model))).filter((set) => set.contentType === 'audio');
+    assert.deepEqual(
+      sets.map((set) => [children(set, 'Representation').map((r) => `${r.id}/${r.codecs}`).join(), set.Label, children(set, 'Role').map((role) => role.value).join()]),
+      [['aac-128k/mp4a.40.2', 'English', 'main'], ['aac-5.1-384k/mp4a.40.2', 'English 5.1', 'main'], ['eac3-5.1-192k/ec-3', undefined, 'main']],
+    );
+    const configuration = (set: XmlNode) => child(children(set, 'Representation')[0], 'AudioChannelConfiguration');
+    assert.deepEqual(configuration(sets[1]), { schemeIdUri: 'urn:mpeg:dash:23003:3:audio_channel_configuration:2011', value: '6' });
+    // DASH-IF IOP §9.2.1.2: E-AC-3 says its speakers as the ETSI TS 102 366 channel mask (L C R Ls Rs LFE).
+    assert.deepEqual(configuration(sets[2]), { schemeIdUri: 'tag:dolby.com,2014:dash:audio_channel_configuration:2011', value: 'F801' });
+  });
+
   it('writes each subtitle track as a text/vtt set whose BaseURL is the WebVTT file', () => {
     const text = writeMpd(sampleModel());
     const [set] = adaptationSets(parseXml(text)).filter((s) => s.contentType === 'text');

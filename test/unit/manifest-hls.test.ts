@@ -185,6 +185,25 @@ describe('writeMultivariantPlaylist', () => {
     assert.equal(he.codecs, 'avc1.64001f,mp4a.40.5');
   });
 
+  it('writes 5.1 AAC and E-AC-3 groups with CHANNELS="6" and ec-3 in CODECS, and still starts with stereo', () => {
+    const model = sampleModel();
+    // Surround variants' average rates sit nearer 2000 kb/s than any stereo one: stereo must still go first.
+    model.videos = [videoTrack('h264-540p', 'h264', 960, 540, 1_900_000, 1_700_000), videoTrack('h264-360p', 'h264', 640, 360, 700_000, 600_000)];
+    const defaultAudio = model.audios.find((track) => track.isDefault)!;
+    model.audios.push(
+      audioTrack('aac-5.1-384k', 'aac', defaultAudio.language, defaultAudio.name, 400_000, 384_000, { groupId: 'audio-aac-6ch', channels: 6, isDefault: true }),
+      audioTrack('eac3-5.1-192k', 'eac3', defaultAudio.language, defaultAudio.name, 200_000, 192_000, { groupId: 'audio-eac3-6ch', channels: 6, codecs: 'ec-3', isDefault: true }),
+    );
+    const text = writeMultivariantPlaylist(model);
+    const master = parseMaster(text);
+    const variants = master.variants.filter((v) => !v.isIFrameOnly);
+    assert.equal(variants[0].audio[0].groupId, 'audio-aac', 'the first variant plays stereo');
+    const eac3 = variants.filter((v) => v.audio[0].groupId === 'audio-eac3-6ch');
+    assert.deepEqual(eac3.map((v) => v.codecs), ['avc1.64001f,ec-3', 'avc1.64001f,ec-3']);
+    assert.match(text, /#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio-eac3-6ch",NAME="English",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="6",URI="audio\/eac3-5.1-192k\/index.m3u8"/);
+    assert.match(text, /GROUP-ID="audio-aac-6ch",[^\n]*CHANNELS="6"/);
+  });
+
   it('writes one I-frame stream per video with measured BANDWIDTH, video-only CODECS, RESOLUTION and URI', () => {
     const model = sampleModel();
     const iFrames = parseMaster(writeMultivariantPlaylist(model)).variants.filter((v) => v.isIFrameOnly);

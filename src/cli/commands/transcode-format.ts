@@ -38,7 +38,7 @@ export function formatPlan(view: TranscodePlanView): string {
     lines.push(`  frame rate ${v.frameRate.num}/${v.frameRate.den}, GOP ${v.gopFrames} frames, ${v.totalFrames} frames in ${v.chunks.length} chunks${v.deinterlace ? ', deinterlaced' : ''}`);
     for (const r of v.renditions) lines.push(`  ${r.id}: ${r.width}x${r.height} ${r.bitrateKbps}k (max ${r.maxrateKbps}k, buffer ${r.bufsizeKbps}k)${r.level ? ` ${r.profile}@${r.level}` : ''}`);
   }
-  for (const a of plan.audio) lines.push(`  ${a.id}: ${a.codec === 'opus' ? 'Opus (DASH only)' : 'AAC'} ${a.bitrateKbps}k ${a.channels}ch ${a.sampleRate} Hz, ${a.language} "${a.name}"${a.isDefault ? ' (default)' : ''}`);
+  for (const a of plan.audio) lines.push(`  ${a.id}: ${a.codec === 'opus' ? 'Opus (DASH only)' : a.codec === 'eac3' ? 'E-AC-3' : 'AAC'} ${a.bitrateKbps}k ${a.channels}ch ${a.sampleRate} Hz, ${a.language} "${a.name}"${a.isDefault ? ' (default)' : ''}`);
   if (plan.loudnessTarget !== undefined) lines.push(`  loudness: normalised to ${plan.loudnessTarget} LUFS, true peak ≤ -1 dBTP`);
   lines.push('', `task graph (${view.tasks.length} tasks):`);
   for (const t of view.tasks) lines.push(`  ${t.id.padEnd(28)} ${t.label}${t.dependsOn.length ? `  ← ${summariseDeps(t.dependsOn)}` : ''}`);

@@ -65,6 +65,20 @@ async function measure(packageDir: string, track: PackagedTrack): Promise<Measur
 
 
 /**
+ * HLS audio groups by codec and layout, as Apple's authoring spec lays out stereo and multichannel
+ * audio: `audio-aac` (stereo), `audio-aac-6ch`, `audio-eac3-6ch`; a variant is written per group, so
+ * a player that cannot decode E-AC-3 or wants stereo never gets it.
+ */
+function audioGroupId(rendition: AudioRendition): string {
+  return `audio-${rendition.codec}${rendition.channels > 2 ? `-${rendition.channels}ch` : ''}`;
+}
+
+/** Two renditions of one input: the same stream of the same file. */
+function sameInput(a: AudioRendition, b: AudioRendition): boolean {
+  return a.streamIndex === b.streamIndex && a.file === b.file;
+}
+
+/**
  * Measures every packaged track (sizes, durations, key frames, codec strings from the
  * bitstream) and writes the HLS playlists and the DASH MPD from those measurements.
  */
@@ -101,6 +115,8 @@ export async function writeManifests(input: ManifestsInput, ctx: StageContext): 
     });
   }
   const audios: AudioTrack[] = [];
+  // Audio-only packages have no audio groups (each rendition is a variant): only video packages need it.
+  const stereoDefault = input.videos.length > 0 ? input.audios.find(({ rendition }) => rendition.isDefault)?.rendition : undefined;
   for (const { rendition, track } of input.audios) {
     const measured = await measure(packageDir, track);
     const base = toUri(packageDir, track.outputDir);
@@ -115,12 +131,13 @@ export async function writeManifests(input: ManifestsInput, ctx: StageContext): 
       segments: toPresentationTimeline(measured.segments, measured.editMediaTime),
       peakBitrate: measured.peakBitrate,
       averageBitrate: measured.averageBitrate,
-      groupId: `audio-${rendition.codec}`,
+      groupId: audioGroupId(rendition),
       name: rendition.name,
       language: manifestLanguage(rendition.language),
       channels: measured.channels ?? rendition.channels,
       sampleRate: measured.sampleRate ?? rendition.sampleRate,
-      isDefault: rendition.isDefault,
+      // A surround group's own default is the default programme's 5.1 (as Apple's examples do); stereo stays the package's default.
+      isDefault: rendition.isDefault || (rendition.channels > 2 && stereoDefault !== undefined && sameInput(rendition, stereoDefault)),
       ...(track.protection ? { protection: track.protection } : {}),
       ...(rendition.role ? { role: rendition.role } : {}),
     });

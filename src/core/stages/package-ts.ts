@@ -153,7 +153,8 @@ const TS_TIMESCALE = 90000;
  * byte ranges of the same TS segments.
  */
 export function tsPackageModel(packageDir: string, ts: { rendition: Rendition; track: PackagedTsTrack }[], cmaf: PackageModel): PackageModel {
-  const aac = cmaf.audios.filter((track) => track.codec === 'aac');
+  // The stereo AAC muxed in: a 5.1 group's default is not the package's.
+  const aac = cmaf.audios.filter((track) => track.codec === 'aac' && track.channels <= 2);
   const audio = aac.find((track) => track.isDefault) ?? aac[0];
   const videos: VideoTrack[] = ts.map(({ rendition, track }) => {
     const measured = cmaf.videos.find((video) => video.id === rendition.id);

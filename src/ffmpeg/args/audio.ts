@@ -69,6 +69,8 @@ function encoderArgs(rendition: AudioOutputParams): string[] {
     // Constrained VBR keeps segment sizes near the nominal rate, as a streaming bit rate ladder needs.
     return ['-c:a', 'libopus', '-b:a', `${rendition.bitrateKbps}k`, '-vbr', 'constrained', '-application', 'audio'];
   }
+  // Dolby Digital Plus with ffmpeg's own encoder: constant rate, its dec3 box written from the frames.
+  if (rendition.codec === 'eac3') return ['-c:a', 'eac3', '-b:a', `${rendition.bitrateKbps}k`];
   return ['-c:a', 'aac', '-b:a', `${rendition.bitrateKbps}k`];
 }
 

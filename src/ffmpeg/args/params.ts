@@ -41,7 +41,7 @@ export interface VideoOutputParams {
 export interface AudioOutputParams {
   /** Index of the source stream (ffprobe's stream index), or of `file`'s. */
   streamIndex: number;
-  codec: 'aac' | 'opus';
+  codec: 'aac' | 'opus' | 'eac3';
   bitrateKbps: number;
   channels: number;
   sampleRate: number;
