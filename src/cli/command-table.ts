@@ -4,6 +4,7 @@
  * scripts/options-doc.ts writes docs/options.md from it, and the tests read it directly.
  */
 import {
+  EVENTS_OPTIONS,
   LIST_OPTIONS,
   METRICS_OPTIONS,
   REPORT_OPTIONS,
@@ -152,6 +153,18 @@ export const COMMANDS = {
       { command: 'vidpipe status jmx1a2b3c4d5e6f7 --redis redis://queue:6379', does: 'a job submitted with --queue --detach' },
       { command: 'vidpipe status jmx1a2b3c4d5e6f7 --json', does: 'as JSON, Redis from VIDPIPE_REDIS' },
       { command: 'vidpipe status jmx1a2b3c4d5e6f7 --db meta.db', does: 'once it has ended, record it in meta.db (vidpipe list shows it)' },
+    ],
+  },
+  events: {
+    name: 'events',
+    description: "the job events (webhooks) in the database's outbox and their delivery state; `events retry` sends the undelivered ones now (signed with VIDPIPE_WEBHOOK_SECRET), exit 1 if some are still undelivered",
+    arguments: [{ syntax: '[action]', description: 'list (the default) or retry' }],
+    options: EVENTS_OPTIONS,
+    globals: ['db', 'json'],
+    examples: [
+      { command: 'vidpipe events', does: 'every delivery: pending, delivered or failed, its attempts and last answer' },
+      { command: 'vidpipe events --json', does: 'as one JSON document: { "deliveries": [...] }' },
+      { command: 'vidpipe events retry', does: 'send the pending and given-up ones now' },
     ],
   },
   serve: {

@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { EXIT_FAILURE, EXIT_USAGE, isVidpipeError } from '../errors.js';
 import {
+  parseEventsOptions,
   parseListOptions,
   parseMetricsOptions,
   parseReportOptions,
@@ -39,6 +40,7 @@ const commands = {
   watch: () => import('./commands/watch.js'),
   worker: () => import('./commands/worker.js'),
   status: () => import('./commands/status.js'),
+  events: () => import('./commands/events.js'),
 };
 
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
@@ -64,6 +66,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       watch: async (target, options, global) => (await commands.watch()).runWatch(target, { ...parseTranscodeOptions(options), watch: parseWatchOptions(options) }, global, io),
       worker: async (options, global) => (await commands.worker()).runWorker(parseWorkerOptions(options), global, io),
       status: async (jobId, options, global) => (await commands.status()).runStatus(jobId, parseStatusOptions(options), global, io),
+      events: async (action, options, global) => (await commands.events()).runEvents(action, parseEventsOptions(options), { ...global, dbPath: dbOf(global.db) }, io),
     },
     state,
   );

@@ -28,6 +28,7 @@ export interface CommandHandlers {
   watch: (target: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
   worker: (options: OptionValues, global: GlobalOptions) => Promise<number>;
   status: (jobId: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
+  events: (action: string | undefined, options: OptionValues, global: GlobalOptions) => Promise<number>;
 }
 
 const require = createRequire(import.meta.url);
@@ -144,6 +145,7 @@ export function createProgram(handlers: CommandHandlers, result: { exitCode?: nu
   defineCommand(program, 'watch').action(async (target: string, options: OptionValues) => done(await handlers.watch(target, options, global())));
   defineCommand(program, 'worker').action(async (options: OptionValues) => done(await handlers.worker(options, global())));
   defineCommand(program, 'status').action(async (jobId: string, options: OptionValues) => done(await handlers.status(jobId, options, global())));
+  defineCommand(program, 'events').action(async (action: string | undefined, options: OptionValues) => done(await handlers.events(action, options, global())));
   defineCommand(program, 'serve').action(async (dir: string, options: OptionValues) => done(await handlers.serve(dir, options, global())));
   defineCommand(program, 'metrics').action(async (id: string, options: OptionValues) => done(await handlers.metrics(id, options, global())));
   defineCommand(program, 'report').action(async (target: string, options: OptionValues) => done(await handlers.report(target, options, global())));

@@ -11,9 +11,14 @@
  */
 import type {
   CompleteJobInput,
+  DeliveryAttemptRecord,
+  DeliveryLeaseRequest,
+  DeliveryRecord,
+  DueDelivery,
   FailJobInput,
   JobDetails,
   JobRecord,
+  ListDeliveriesOptions,
   ListVideosOptions,
   StartJobInput,
   TaskPatch,
@@ -88,6 +93,20 @@ export interface MetadataStore {
   finishUpload(upload: UploadRef, finish: UploadFinish): Promise<void>;
   /** Gives a claim back (pending again), refunding the attempt unless `countAttempt`. Only the holder's claim. */
   releaseUpload(upload: UploadRef, release: UploadRelease): Promise<void>;
+
+  // ---- the webhook outbox (src/events/webhook-delivery.ts delivers from it) ------------------
+  // startJob, completeJob and failJob write their input's `events` in their own transaction.
+
+  /**
+   * Up to `limit` undelivered deliveries whose next attempt is due (every pending one with
+   * `all`; the given-up ones too with `includeFailed`) and that no one else holds a live lease
+   * on, leased to `holder`: two processes never take the same delivery at once.
+   */
+  takeDueDeliveries(request: DeliveryLeaseRequest): Promise<DueDelivery[]>;
+  /** One attempt's outcome: delivered, pending until its next attempt, or failed; the lease ends. A delivered one stays delivered. */
+  recordDeliveryAttempt(messageId: string, url: string, attempt: DeliveryAttemptRecord): Promise<void>;
+  /** The deliveries, newest event first. */
+  listDeliveries(options?: ListDeliveriesOptions): Promise<DeliveryRecord[]>;
 
   // ---- the engine itself --------------------------------------------------------------------
 

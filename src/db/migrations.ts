@@ -341,6 +341,63 @@ CREATE TABLE ladder_rungs (
 `,
     },
   },
+  {
+    description: 'webhook_messages, webhook_deliveries: the outbox of job events (Standard Webhooks), written with the job\'s records',
+    // The body is kept as it is sent (the signature covers its exact bytes: TEXT, not JSONB); one delivery row per URL.
+    sql: {
+      sqlite: `
+CREATE TABLE webhook_messages (
+  id         TEXT PRIMARY KEY,
+  type       TEXT NOT NULL,
+  job_id     TEXT,
+  body       TEXT NOT NULL CHECK (json_valid(body)),
+  created_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE webhook_deliveries (
+  message_id       TEXT NOT NULL REFERENCES webhook_messages (id) ON DELETE CASCADE,
+  url              TEXT NOT NULL,
+  status           TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at  TEXT NOT NULL,
+  lease_owner      TEXT,
+  lease_expires_at TEXT,
+  last_attempt_at  TEXT,
+  last_status      INTEGER,
+  last_error       TEXT,
+  delivered_at     TEXT,
+  PRIMARY KEY (message_id, url)
+) STRICT;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
+`,
+      postgres: `
+CREATE TABLE webhook_messages (
+  id         TEXT PRIMARY KEY,
+  type       TEXT NOT NULL,
+  job_id     TEXT,
+  body       TEXT NOT NULL,
+  created_at TIMESTAMPTZ NOT NULL,
+  seq        BIGINT GENERATED ALWAYS AS IDENTITY
+);
+
+CREATE TABLE webhook_deliveries (
+  message_id       TEXT NOT NULL REFERENCES webhook_messages (id) ON DELETE CASCADE,
+  url              TEXT NOT NULL,
+  status           TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at  TIMESTAMPTZ NOT NULL,
+  lease_owner      TEXT,
+  lease_expires_at TIMESTAMPTZ,
+  last_attempt_at  TIMESTAMPTZ,
+  last_status      INTEGER,
+  last_error       TEXT,
+  delivered_at     TIMESTAMPTZ,
+  PRIMARY KEY (message_id, url)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
+`,
+    },
+  },
 ];
 
 /** A database written by a newer vidpipe must not be used by an older one: it would misread it. Every engine checks on open. */

@@ -5,6 +5,7 @@
  */
 import type { TaskStatus } from '../core/dag.js';
 import type { LadderReport } from '../core/result.js';
+import type { AttemptOutcome, DeliveryAttempt, PendingDelivery } from '../events/webhook-delivery.js';
 
 export type MediaKind = 'video' | 'audio';
 export type VideoStatus = 'processing' | 'ready' | 'failed' | 'interrupted';
@@ -57,6 +58,8 @@ export interface StartJobInput {
   attempt?: number;
   /** Who runs the job; defaults to the VidpipeDb's worker ("host:pid"). */
   worker?: string;
+  /** Events for the job's webhooks (job.started), written in the same transaction (the outbox). */
+  events?: OutboxEntry[];
 }
 
 /** Fields to change on a task: undefined leaves a column as it is, null clears it. */
@@ -129,6 +132,8 @@ export interface CompleteJobInput {
   files?: OutputFileRecord[];
   /** How the video ladder was chosen (video jobs). */
   ladder?: LadderReport;
+  /** Events for the job's webhooks (job.succeeded), written in the same transaction (the outbox). */
+  events?: OutboxEntry[];
 }
 
 export interface FailJobInput {
@@ -136,6 +141,8 @@ export interface FailJobInput {
   /** A VidpipeError code. */
   code: string;
   message: string;
+  /** Events for the job's webhooks (job.failed), written in the same transaction, only when the job was still running. */
+  events?: OutboxEntry[];
 }
 
 // ---- records read back ------------------------------------------------------------------
@@ -311,4 +318,69 @@ export function claimRefusal(row: UploadRecord, upload: UploadRef, now: string):
 /** The error recorded on an upload whose attempts ran out with its last lease expired. */
 export function giveUpMessage(row: UploadRecord): string {
   return `gave up after ${row.attempts} attempt(s): ${row.error ?? 'the watcher processing it stopped (lease expired)'}`;
+}
+
+// ---- the webhook outbox (src/events/webhook-delivery.ts delivers from it) ---------------------
+
+/**
+ * One event for the job's webhooks, written with the record it reports (startJob, completeJob,
+ * failJob): the message and one pending delivery per URL.
+ */
+export interface OutboxEntry {
+  /** The `webhook-id` of every attempt (`msg_…`). */
+  messageId: string;
+  /** job.started, job.succeeded, job.failed. */
+  type: string;
+  jobId: string;
+  /** The request body, exactly as it is sent (the signature covers these bytes). */
+  body: string;
+  urls: string[];
+  /** ISO-8601 UTC: when the event happened, and its first attempt is due. */
+  createdAt: string;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** Which deliveries a sending process takes, leased to it (see WebhookOutbox). */
+export interface DeliveryLeaseRequest {
+  /** Who takes them (host:pid). */
+  holder: string;
+  limit: number;
+  leaseMs: number;
+  /** Every pending one, due or not (`vidpipe events retry`). */
+  all?: boolean;
+  /** The given-up ones too (`vidpipe events retry`). */
+  includeFailed?: boolean;
+}
+
+/** A delivery taken for an attempt. */
+export type DueDelivery = PendingDelivery;
+
+/** What one attempt gave; ends the lease. */
+export type DeliveryAttemptRecord = DeliveryAttempt;
+export type { AttemptOutcome };
+
+/** One delivery as `vidpipe events` lists it. */
+export interface DeliveryRecord {
+  messageId: string;
+  type: string;
+  jobId: string | null;
+  url: string;
+  status: DeliveryStatus;
+  attempts: number;
+  /** The HTTP status of the last answer, if any. */
+  lastStatus: number | null;
+  /** Why the last attempt did not deliver (a refused connection, a timeout, HTTP 500 …). */
+  lastError: string | null;
+  lastAttemptAt: string | null;
+  /** When the next attempt is due (pending deliveries only). */
+  nextAttemptAt: string | null;
+  deliveredAt: string | null;
+  createdAt: string;
+}
+
+export interface ListDeliveriesOptions {
+  /** At most this many, newest event first; all when omitted. */
+  limit?: number;
+  status?: DeliveryStatus;
 }

@@ -1,5 +1,8 @@
 import type { LadderProbe, LadderReport, LadderRung, RungQuality } from '../core/result.js';
 import type {
+  DeliveryAttemptRecord,
+  DeliveryRecord,
+  DeliveryStatus,
   JobRecord,
   JobStatus,
   MediaKind,
@@ -432,4 +435,51 @@ export function toInteger(value: number | null | undefined): number | null {
 
 function toIso(time: Timestamp): string {
   return typeof time === 'string' ? time : time.toISOString();
+}
+
+// ---- the webhook outbox -----------------------------------------------------------------------
+
+/** One delivery joined with its message, as both engines' `listDeliveries` select it. */
+export interface DeliveryRow {
+  message_id: string;
+  type: string;
+  job_id: string | null;
+  url: string;
+  status: DeliveryStatus;
+  attempts: number;
+  last_status: number | null;
+  last_error: string | null;
+  last_attempt_at: string | null;
+  next_attempt_at: string | null;
+  delivered_at: string | null;
+  created_at: string;
+}
+
+export function toDeliveryRecord(row: DeliveryRow): DeliveryRecord {
+  return {
+    messageId: row.message_id,
+    type: row.type,
+    jobId: row.job_id,
+    url: row.url,
+    status: row.status,
+    attempts: row.attempts,
+    lastStatus: row.last_status,
+    lastError: row.last_error,
+    lastAttemptAt: row.last_attempt_at,
+    // Only a pending delivery has a next attempt.
+    nextAttemptAt: row.status === 'pending' ? row.next_attempt_at : null,
+    deliveredAt: row.delivered_at,
+    createdAt: row.created_at,
+  };
+}
+
+/**
+ * The column values an attempt writes, in this order: status, last_attempt_at, last_status,
+ * last_error, next_attempt_at (null: unchanged). A retry stays pending; a delivered or
+ * given-up one is final.
+ */
+export function deliveryAttemptValues(attempt: DeliveryAttemptRecord): [DeliveryStatus, string, number | null, string | null, string | null] {
+  const { outcome } = attempt;
+  const status: DeliveryStatus = outcome.result === 'delivered' ? 'delivered' : outcome.result === 'retry' ? 'pending' : 'failed';
+  return [status, attempt.at.toISOString(), outcome.status ?? null, 'error' in outcome ? outcome.error : null, attempt.nextAttemptAt?.toISOString() ?? null];
 }

@@ -118,17 +118,26 @@ export class WebhookDispatcher {
     this.now = options.now ?? (() => new Date());
   }
 
-  /** One pass: every due delivery (every undelivered one with `all`) tried once, in parallel by URL. */
-  async deliverDue(request: { all?: boolean; includeFailed?: boolean } = {}): Promise<DispatchCounts> {
+  /**
+   * One pass: every due delivery (every undelivered one with `all`) tried once, in parallel by
+   * URL. With a `deadline` (epoch ms) no more are taken after it, and each attempt's time limit
+   * shrinks to what is left of it (1 s at least).
+   */
+  async deliverDue(request: { all?: boolean; includeFailed?: boolean; deadline?: number } = {}): Promise<DispatchCounts> {
     const counts: DispatchCounts = { delivered: 0, retrying: 0, failed: 0 };
+    const { deadline, ...which } = request;
     // A lease longer than any attempt: another process leaves these alone meanwhile.
     const leaseMs = this.timeoutMs * 3 + 5_000;
     for (;;) {
-      const due = await this.outbox.takeDueDeliveries({ holder: this.holder, limit: 50, leaseMs, ...request });
+      if (deadline !== undefined && Date.now() >= deadline) return counts;
+      const due = await this.outbox.takeDueDeliveries({ holder: this.holder, limit: 50, leaseMs, ...which });
       if (due.length === 0) return counts;
       await Promise.all(
         [...groupBy(due, (d) => d.url).values()].map(async (ofUrl) => {
-          for (const delivery of ofUrl) counts[await this.attempt(delivery)]++;
+          for (const delivery of ofUrl) {
+            const timeoutMs = deadline === undefined ? this.timeoutMs : Math.min(this.timeoutMs, Math.max(1_000, deadline - Date.now()));
+            counts[await this.attempt(delivery, timeoutMs)]++;
+          }
         }),
       );
       // Leased rows were written back: the next pass does not see them again (unless `all`, whose retries wait).
@@ -136,9 +145,9 @@ export class WebhookDispatcher {
     }
   }
 
-  private async attempt(delivery: PendingDelivery): Promise<keyof DispatchCounts> {
+  private async attempt(delivery: PendingDelivery, timeoutMs: number): Promise<keyof DispatchCounts> {
     const at = this.now();
-    const outcome = await sendAttempt(delivery, this.options.key, this.timeoutMs, at);
+    const outcome = await sendAttempt(delivery, this.options.key, timeoutMs, at);
     const attempts = delivery.attempts + 1;
     const wait = outcome.result === 'retry' ? this.schedule[attempts - 1] : undefined;
     const given = outcome.result === 'retry' && wait === undefined ? { result: 'failed' as const, status: outcome.status, error: `${outcome.error}; gave up after ${attempts} attempts` } : outcome;
@@ -188,7 +197,7 @@ export class WebhookDispatcher {
     const deadline = Date.now() + budgetMs;
     const total: DispatchCounts = { delivered: 0, retrying: 0, failed: 0 };
     for (;;) {
-      const counts = await this.deliverDue();
+      const counts = await this.deliverDue({ deadline });
       if (counts.retrying === 0 && counts.delivered === 0 && counts.failed === 0) return total;
       total.delivered += counts.delivered;
       total.failed += counts.failed;

@@ -18,6 +18,7 @@ import type { JobOptions } from './job-options.js';
 import { NodeResultsView, node, type PublishOutput } from './nodes.js';
 import { resultBase } from './publish.js';
 import { round3, spanSeconds, succeededResult } from './summary.js';
+import { failedData, outboxEntries, startedData, succeededData } from './webhook-events.js';
 
 /** A task's row after an event, or nothing to write. */
 export function taskPatchOf(event: DagEvent, now = new Date()): TaskPatch | undefined {
@@ -80,10 +81,14 @@ export class JobRecorder {
   /** The last queued write; each next one starts when it has settled. */
   private queue: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | undefined;
+  /** What job.failed says of the job, once its row exists. */
+  private identity: { videoId: string; jobId: string; input: string } | undefined;
 
   constructor(
     private readonly store: MetadataStore,
     readonly jobId: string,
+    /** The job's webhooks: its events go to the outbox with its records (webhook-events.ts). */
+    private readonly webhooks: readonly string[] = [],
   ) {}
 
   get isStarted(): boolean {
@@ -91,16 +96,19 @@ export class JobRecorder {
   }
 
   /**
-   * Writes the job and video rows with the tasks known so far, then what happened to them
-   * meanwhile. The job's settings are stored without their secrets.
+   * Writes the job and video rows with the tasks known so far (and job.started for the job's
+   * webhooks), then what happened to them meanwhile. The job's settings are stored without their secrets.
    */
-  async start(input: Omit<StartJobInput, 'jobId' | 'tasks' | 'options'> & { options: JobSettings }): Promise<void> {
+  async start(input: Omit<StartJobInput, 'jobId' | 'tasks' | 'options' | 'events'> & { options: JobSettings }): Promise<void> {
     if (this.started) return this.settled();
     this.started = true;
     const tasks = [...this.early.tasks];
     const writes = this.early.writes.splice(0);
+    const { jobId } = this;
+    this.identity = { videoId: input.video.id, jobId, input: input.input };
+    const events = outboxEntries(this.webhooks, 'job.started', jobId, startedData({ ...input, jobId }));
     await this.enqueue(async () => {
-      await this.store.startJob({ ...input, options: shareableSettings(input.options), jobId: this.jobId, tasks });
+      await this.store.startJob({ ...input, options: shareableSettings(input.options), jobId, tasks, events });
       for (const write of writes) await write();
     });
   }
@@ -140,17 +148,20 @@ export class JobRecorder {
     await this.enqueue(() => this.store.setResumeKey(this.jobId, resumeKey));
   }
 
-  /** The final metadata: job, video, renditions and published files, one unit of work. */
+  /** The final metadata: job, video, renditions and published files (and job.succeeded), one unit of work. */
   async complete(result: TranscodeResult, manifests: ManifestsOutput, published: PublishOutput): Promise<void> {
     await this.settled();
-    await this.enqueue(() => this.store.completeJob(this.jobId, completedJob(result, manifests, published)));
+    const events = outboxEntries(this.webhooks, 'job.succeeded', this.jobId, succeededData(result));
+    await this.enqueue(() => this.store.completeJob(this.jobId, { ...completedJob(result, manifests, published), events }));
   }
 
-  /** A failed or interrupted job; a failure to record it must not hide the failure itself. */
+  /** A failed or interrupted job (and job.failed); a failure to record it must not hide the failure itself. */
   async fail(result: TranscodeResult): Promise<void> {
     if (!this.started || !result.error) return;
     const { error } = result;
-    await this.enqueue(() => this.store.failJob(this.jobId, { status: result.status === 'interrupted' ? 'interrupted' : 'failed', code: error.code, message: error.message })).catch(() => {
+    const status = result.status === 'interrupted' ? 'interrupted' : 'failed';
+    const events = outboxEntries(this.webhooks, 'job.failed', this.jobId, failedData(this.identity!, status, error));
+    await this.enqueue(() => this.store.failJob(this.jobId, { status, code: error.code, message: error.message, events })).catch(() => {
       // The original failure matters more than a failure to record it.
     });
   }
@@ -212,9 +223,13 @@ export async function recordEndedJob(db: MetadataStore, ended: EndedElsewhere): 
   // This is the metadata node's work, done here instead of by the submitter that did not wait.
   const metadata = known.has(node.metadata.id) ? node.metadata.id : undefined;
   const now = new Date().toISOString();
+  // A spec from a vidpipe without webhooks has none.
+  const webhooks = ended.options.settings.webhooks ?? [];
   if (!ended.results) {
     if (metadata) await db.updateTask(jobId, metadata, { status: 'cancelled', finishedAt: now });
-    await db.failJob(jobId, { status: 'failed', code: ended.error?.code ?? 'FFMPEG_FAILED', message: ended.error?.message ?? 'failed on the queue' });
+    const error = { code: ended.error?.code ?? 'FFMPEG_FAILED', message: ended.error?.message ?? 'failed on the queue' };
+    const events = outboxEntries(webhooks, 'job.failed', jobId, failedData({ videoId: details.job.videoId, jobId, input: details.job.input }, 'failed', error));
+    await db.failJob(jobId, { status: 'failed', ...error, events });
     return true;
   }
   const results = new NodeResultsView(new Map(Object.entries(ended.results)));
@@ -222,7 +237,7 @@ export async function recordEndedJob(db: MetadataStore, ended: EndedElsewhere): 
   const timings = { ...spanSeconds(spans), total: round3((Date.parse(ended.finishedAt) - Date.parse(ended.submittedAt)) / 1000) };
   const result = succeededResult({ base: resultBase(ended.options, ended.source, ended.plan), options: ended.options, plan: ended.plan, results, chosen: published, files: published.files, timings });
   if (metadata) await db.updateTask(jobId, metadata, { status: 'running', startedAt: now, attempts: 1 });
-  await db.completeJob(jobId, completedJob(result, results.get(node.manifests), published));
+  await db.completeJob(jobId, { ...completedJob(result, results.get(node.manifests), published), events: outboxEntries(webhooks, 'job.succeeded', jobId, succeededData(result)) });
   if (metadata) await db.updateTask(jobId, metadata, { status: 'succeeded', finishedAt: new Date().toISOString(), progress: 1 });
   return true;
 }

@@ -61,8 +61,10 @@ export interface ResumeKeyInput {
  * keys read from a key file or a CPIX document.
  */
 export function resumeKeyFor(input: ResumeKeyInput): string {
-  const { concurrency: _concurrency, stallTimeoutSeconds: _stall, sourceQuietSeconds: _quiet, metrics: _metrics, ...settings } = shareableSettings(input.settings);
-  const secrets = { ...secretSettings(input.settings), ...(input.keys ? { keys: input.keys } : {}) };
+  const { concurrency: _concurrency, stallTimeoutSeconds: _stall, sourceQuietSeconds: _quiet, metrics: _metrics, webhooks: _webhooks, ...settings } = shareableSettings(input.settings);
+  // Webhooks change nothing in the output: a re-run with other receivers still resumes.
+  const { webhookSecret: _webhookSecret, ...outputSecrets } = secretSettings(input.settings);
+  const secrets = { ...outputSecrets, ...(input.keys ? { keys: input.keys } : {}) };
   const identity = JSON.stringify({
     ...(Object.keys(secrets).length > 0 ? { secrets: createHash('sha256').update(`vidpipe resume secrets\0${JSON.stringify(secrets)}`).digest('hex') } : {}),
     format: RESUME_FORMAT,

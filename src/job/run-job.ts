@@ -294,7 +294,7 @@ class LocalJob {
   /** The graph, from the probe to the metadata, here or through the request's runner. */
   async run(): Promise<TranscodeResult> {
     this.db = await openMetadata(this.request.dbPath);
-    this.observer.recordWith(new JobRecorder(this.db, this.jobId));
+    this.observer.recordWith(new JobRecorder(this.db, this.jobId, this.settings.webhooks));
     for (const task of buildJobGraph(this.state, this.env).tasks) this.dag.add(task);
     this.observer.jobStarted(this.request.input, this.dag.describe());
     const run = this.request.runner ?? runDag;

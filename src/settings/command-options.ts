@@ -153,6 +153,16 @@ const LIST_TABLE: OptionTable<ListOptions> = {
 export const LIST_OPTIONS: OptionSpec[] = optionSpecs(LIST_TABLE, LIST_DEFAULTS);
 export const parseListOptions = (values: Readonly<Record<string, unknown>>): ListOptions => parseOptions(LIST_TABLE, LIST_DEFAULTS, values);
 
+export interface EventsOptions {
+  limit: number;
+}
+const EVENTS_DEFAULTS: Complete<EventsOptions> = { limit: 50 };
+const EVENTS_TABLE: OptionTable<EventsOptions> = {
+  limit: { flags: '--limit <n>', description: 'list at most this many deliveries, newest event first', showDefault: true, parse: numberOf({ above: 0, integer: true }) },
+};
+export const EVENTS_OPTIONS: OptionSpec[] = optionSpecs(EVENTS_TABLE, EVENTS_DEFAULTS);
+export const parseEventsOptions = (values: Readonly<Record<string, unknown>>): EventsOptions => parseOptions(EVENTS_TABLE, EVENTS_DEFAULTS, values);
+
 /** A content key given to `vidpipe serve` for its ClearKey player: key ID and AES-128 key, 32 lowercase hex digits each. */
 export interface ClearKey {
   kid: string;

@@ -158,6 +158,10 @@ export interface JobSettings {
   cpix?: string;
   /** `--key-uri`: the URI HLS playlists give for the key (AES-128, or KEYFORMAT "identity"). */
   keyUri?: string;
+  /** Where the job's events are POSTed, signed (Standard Webhooks; docs/events.md); they change nothing in the output. */
+  webhooks: string[];
+  /** The `whsec_…` secret the webhooks are signed with (secret: never stored or sent). */
+  webhookSecret?: string;
 }
 
 /** What `vidpipe transcode` is asked besides the settings: where things go and how it runs. */
@@ -213,6 +217,8 @@ export const DEFAULT_SETTINGS: Complete<JobSettings> = {
   keyFile: undefined,
   cpix: undefined,
   keyUri: undefined,
+  webhooks: [],
+  webhookSecret: undefined,
 };
 
 export const DEFAULT_TRANSCODE_FLAGS: Complete<TranscodeFlags> = {
@@ -324,6 +330,26 @@ function cpixSource(value: unknown, field: Field): string {
   return source;
 }
 
+/**
+ * `--webhook` (repeated), VIDPIPE_WEBHOOK (URLs separated by spaces) or an upload's URL or array:
+ * http(s) URLs without credentials (a token goes in the path or query; the requests are signed).
+ */
+function webhookUrls(value: unknown, field: Field): string[] {
+  const items = Array.isArray(value) ? value : [value];
+  const urls = items.flatMap((item) => text(item, field).split(/\s+/).filter(Boolean));
+  for (const url of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw invalid(field, `"${url}" is not a URL`, 'give an http:// or https:// URL');
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalid(field, `"${parsed.protocol}" URLs cannot receive webhooks`, 'give an http:// or https:// URL');
+    if (parsed.username || parsed.password) throw invalid(field, `${parsed.host}: a webhook URL cannot hold a user name or password`, 'put a token in the path or query instead; requests are signed with VIDPIPE_WEBHOOK_SECRET');
+  }
+  return [...new Set(urls)];
+}
+
 const codecList = (value: unknown, field: Field): VideoCodec[] => [...new Set(listOf(oneOf(VIDEO_CODECS, CODEC_ALIASES), { empty: 'give at least one of h264, hevc, av1' })(value, field))];
 const optionalText = (value: unknown, field: Field): string | undefined => text(value, field);
 
@@ -418,6 +444,15 @@ export const TRANSCODE_TABLE: OptionTable<JobSettings> & OptionTable<TranscodeFl
   keyFile: { flags: '--key-file <file>', description: 'a file of KID:KEY lines, optionally per track type (video KID:KEY, audio KID:KEY); every encrypting machine reads it', parse: localFile },
   cpix: { flags: '--cpix <file|https-url>', description: 'a CPIX 2.3 document with the content keys and DRM signalling (Widevine, PlayReady, FairPlay, Clear Key); every encrypting machine reads it', parse: cpixSource },
   keyUri: { flags: '--key-uri <uri>', description: 'the key URI HLS playlists give players (needed by aes-128; the key itself is never put in the package)', parse: optionalText },
+  webhooks: {
+    flags: '--webhook <url>', description: 'POST the job\'s events (job.started, job.succeeded, job.failed) to this URL, signed with VIDPIPE_WEBHOOK_SECRET (repeatable; docs/events.md)',
+    env: 'VIDPIPE_WEBHOOK', repeatable: true, parse: webhookUrls, sidecar: true, aliases: ['webhooks'],
+  },
+  webhookSecret: {
+    flags: '--webhook-secret <whsec_…>', description: 'the receivers\' Standard Webhooks secret the events are signed with; secret: never stored or sent (prefer the variable: a flag shows in the process list)',
+    // An empty variable is no secret (its format is checked where it signs: src/events/standard-webhooks.ts).
+    env: 'VIDPIPE_WEBHOOK_SECRET', secret: true, parse: (value, field) => (typeof value === 'string' && value.trim() === '' ? undefined : text(value, field)),
+  },
   workDir: { flags: '--work-dir <dir>', description: 'folder for intermediate files (default: user cache folder)', env: 'VIDPIPE_WORK_DIR', parse: optionalText },
   force: { flags: '--force', description: 'start over: discard the work kept from an unfinished earlier run of the same job', parse: flag },
   s3Endpoint: {
@@ -516,6 +551,11 @@ export function secretSettings(settings: JobSettings): Partial<JobSettings> {
  */
 export function withOwnSecrets(shared: JobSettings, env: NodeJS.ProcessEnv = process.env): JobSettings {
   return { ...shareableSettings(shared), ...secretsFromEnvironment(TRANSCODE_TABLE as OptionTable<JobSettings>, env) };
+}
+
+/** This machine's own webhook secret (VIDPIPE_WEBHOOK_SECRET): what a process that sends the outbox's events signs with (watch, worker, `vidpipe events retry`). */
+export function ownWebhookSecret(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return secretsFromEnvironment(TRANSCODE_TABLE as OptionTable<JobSettings>, env).webhookSecret;
 }
 
 /**

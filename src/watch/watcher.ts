@@ -425,6 +425,12 @@ export class Watcher {
       overridesFromMetadata(metadata, `metadata of ${uri}`),
       ...(sidecarText === undefined ? [] : [overridesFromSidecar(sidecarText, formatS3Uri(object.bucket, sidecarKey))]),
     );
+    // The watcher signs what it sends with its own secret: without one, an upload's webhooks could never be sent.
+    if (applied.settings.webhooks.length > 0 && !this.config.settings.webhookSecret) {
+      throw new VidpipeError('USAGE', `${uri}: its sidecar or metadata asks for webhooks, but this watcher has no VIDPIPE_WEBHOOK_SECRET to sign them with; the upload is not processed`, {
+        hint: 'start vidpipe watch with VIDPIPE_WEBHOOK_SECRET set (docs/events.md)',
+      });
+    }
     return {
       ...this.config.request,
       input: uri,

@@ -58,7 +58,7 @@ describe('the SQLite engine: opening and migrations', () => {
       assert.equal(db.pragma('busy_timeout', { simple: true }), 5000);
       assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
       const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
-      assert.deepEqual(tables, ['jobs', 'ladder_rungs', 'ladders', 'outputs', 'renditions', 'tasks', 'videos', 'watch_objects']);
+      assert.deepEqual(tables, ['jobs', 'ladder_rungs', 'ladders', 'outputs', 'renditions', 'tasks', 'videos', 'watch_objects', 'webhook_deliveries', 'webhook_messages']);
     } finally {
       db.close();
     }

@@ -11,6 +11,8 @@ import { ListrReporter } from '../reporters/listr-reporter.js';
 import { PlainReporter } from '../reporters/plain-reporter.js';
 import { installInterruptHandler } from '../signals.js';
 import { formatPlan, formatResult } from './transcode-format.js';
+import { WEBHOOK_EXIT_BUDGET_MS, startWebhookSender } from '../webhook-sender.js';
+import { printable } from '../io.js';
 
 export function createReporter(global: GlobalOptions, io: CliIO): Reporter | undefined {
   const mode = chooseProgressMode(global, { isTTY: io.stderrIsTTY, columns: process.stderr.columns }, io.env);
@@ -52,6 +54,11 @@ export async function runTranscode(inputs: string[], options: TranscodeOptions, 
     return EXIT_OK;
   }
 
+  // Before any work: webhooks without a usable secret are a usage error.
+  const webhooks = await startWebhookSender(base.dbPath, options.settings.webhookSecret, {
+    required: options.settings.webhooks.length > 0,
+    log: (line) => io.stderr(`vidpipe: ${printable(line)}`),
+  });
   const controller = new AbortController();
   const uninstall = installInterruptHandler(() => controller.abort(), io.stderr);
   const reporter = flags.detach ? undefined : createReporter(global, io);
@@ -65,6 +72,8 @@ export async function runTranscode(inputs: string[], options: TranscodeOptions, 
   } finally {
     await reporter?.close();
     uninstall();
+    // The events are in the outbox already: this only decides how soon they arrive.
+    await webhooks?.stop(WEBHOOK_EXIT_BUDGET_MS);
   }
   for (const result of results) {
     if (global.json) io.stdout(JSON.stringify(result));

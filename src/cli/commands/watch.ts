@@ -12,6 +12,7 @@ import { installInterruptHandler } from '../signals.js';
 import { createReporter, transcodeBase, type TranscodeOptions } from './transcode.js';
 import { formatResult } from './transcode-format.js';
 import { printable } from '../io.js';
+import { WEBHOOK_EXIT_BUDGET_MS, startWebhookSender } from '../webhook-sender.js';
 
 /**
  * `bucket` or `s3://bucket/prefix`, and --prefix: both prefixes are literal (`literalPrefix`), so
@@ -54,10 +55,12 @@ export async function runWatch(target: string, options: WatchCommandOptions, glo
   const base = await transcodeBase({ settings: options.settings, flags: { ...options.flags, out: outText } }, global, io);
   const leaseMs = raw.leaseSeconds * 1000;
   const { maxAttempts } = raw;
+  const log = global.quiet ? undefined : (line: string) => io.stderr(`vidpipe watch: ${printable(line)}`);
+  // With a secret, the outbox's events are sent as they become due (an upload's sidecar may add webhooks).
+  const webhooks = await startWebhookSender(base.dbPath, options.settings.webhookSecret, { required: options.settings.webhooks.length > 0, log: log ?? (() => undefined) });
   const store = await WatchStore.open(base.dbPath, { owner: newWatcherId(), leaseMs, maxAttempts });
   const client = createS3Client(s3SettingsOf(base.storage ?? {}));
   const reporter = createReporter(global, io);
-  const log = global.quiet ? undefined : (line: string) => io.stderr(`vidpipe watch: ${printable(line)}`);
   const onOutcome = (outcome: WatchOutcome): void => {
     if (global.json) {
       io.stdout(JSON.stringify({ ...(outcome.result ?? { input: formatS3Uri(outcome.bucket, outcome.key), status: 'failed' }), ...outcome, result: undefined }));
@@ -98,6 +101,7 @@ export async function runWatch(target: string, options: WatchCommandOptions, glo
     await reporter?.close();
     await store.close();
     client.destroy();
+    await webhooks?.stop(WEBHOOK_EXIT_BUDGET_MS);
   }
   return EXIT_OK;
 }

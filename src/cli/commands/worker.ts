@@ -11,6 +11,8 @@ import { displayRedisUrl } from '../../queue/connection.js';
 import type { CliIO } from '../io.js';
 import { installInterruptHandler } from '../signals.js';
 import { printable } from '../io.js';
+import { ownWebhookSecret } from '../../settings/job-settings.js';
+import { WEBHOOK_EXIT_BUDGET_MS, startWebhookSender } from '../webhook-sender.js';
 
 /**
  * `vidpipe worker`: runs queued tasks until SIGINT/SIGTERM. The first signal stops within seconds:
@@ -29,6 +31,11 @@ export async function runWorker(options: WorkerOptions, global: GlobalOptions, i
   const { concurrency } = options;
   const log = global.quiet ? () => undefined : (line: string) => io.stderr(`vidpipe worker: ${printable(line)}`);
   const metadata = global.db ? await openMetadata(global.db) : undefined;
+  // With --db and a secret, the worker also sends the outbox's due events (those of the jobs it records, and any other's).
+  const webhooks = global.db ? await startWebhookSender(global.db, ownWebhookSecret(io.env), { required: false, log }).catch(async (error: unknown) => {
+    await metadata?.close();
+    throw error;
+  }) : undefined;
   const redisUrl = options.redis;
   /** Recordings under way: stopping waits for them before closing the database. */
   const recordings = new Set<Promise<void>>();
@@ -40,6 +47,7 @@ export async function runWorker(options: WorkerOptions, global: GlobalOptions, i
   const closeMetadata = async () => {
     while (recordings.size > 0) await Promise.allSettled([...recordings]);
     await metadata?.close();
+    await webhooks?.stop(WEBHOOK_EXIT_BUDGET_MS);
   };
   const worker = await startWorker({
     redisUrl: options.redis,
@@ -53,6 +61,7 @@ export async function runWorker(options: WorkerOptions, global: GlobalOptions, i
     ...(metadata ? { onJobMayHaveEnded: recordEnd(metadata) } : {}),
   }).catch(async (error: unknown) => {
     await metadata?.close();
+    await webhooks?.stop(0);
     throw error;
   });
   log(`${worker.id} waiting for tasks on ${displayRedisUrl(options.redis)} (concurrency ${concurrency})`);

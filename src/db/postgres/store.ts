@@ -17,9 +17,14 @@ import {
   claimRefusal,
   giveUpMessage,
   type CompleteJobInput,
+  type DeliveryAttemptRecord,
+  type DeliveryLeaseRequest,
+  type DeliveryRecord,
+  type DueDelivery,
   type FailJobInput,
   type JobDetails,
   type JobRecord,
+  type ListDeliveriesOptions,
   type ListVideosOptions,
   type RenditionRecord,
   type StartJobInput,
@@ -63,6 +68,7 @@ import {
   type VideoSummaryRow,
 } from '../rows.js';
 import { redactMessage } from '../redact.js';
+import { postgresOutbox as outbox } from './outbox.js';
 
 type Client = pg.PoolClient;
 type SqlValue = string | number | null;
@@ -108,6 +114,7 @@ export class PostgresMetadataStore implements MetadataStore {
         [input.jobId, video.id, input.input, input.output, JSON.stringify(input.options), attempt, now, input.worker ?? this.worker],
       );
       await insertTasks(db, input.jobId, input.tasks);
+      await outbox.write(db, input.events ?? []);
     });
   }
 
@@ -161,6 +168,7 @@ export class PostgresMetadataStore implements MetadataStore {
           [jobId, file.key, toInteger(file.bytes), file.sha256],
         );
       }
+      await outbox.write(db, input.events ?? []);
     });
   }
 
@@ -189,6 +197,7 @@ export class PostgresMetadataStore implements MetadataStore {
          WHERE id = (SELECT video_id FROM jobs WHERE id = $1)`,
         [jobId, input.status, now],
       );
+      await outbox.write(db, input.events ?? []);
     });
   }
 
@@ -338,6 +347,18 @@ export class PostgresMetadataStore implements MetadataStore {
         [upload.bucket, upload.key, upload.etag, release.owner, release.countAttempt ? 0 : 1, release.error ?? null, release.jobId ?? null, release.now.toISOString()],
       );
     });
+  }
+
+  async takeDueDeliveries(request: DeliveryLeaseRequest): Promise<DueDelivery[]> {
+    return this.transaction('take webhook deliveries', (db) => outbox.takeDue(db, request, this.clock()));
+  }
+
+  async recordDeliveryAttempt(messageId: string, url: string, attempt: DeliveryAttemptRecord): Promise<void> {
+    await this.transaction(`record a delivery attempt of ${messageId}`, (db) => outbox.recordAttempt(db, messageId, url, attempt));
+  }
+
+  async listDeliveries(options: ListDeliveriesOptions = {}): Promise<DeliveryRecord[]> {
+    return this.transaction('list webhook deliveries', (db) => outbox.list(db, options), 'read');
   }
 
   async describe(): Promise<MetadataEngineInfo> {

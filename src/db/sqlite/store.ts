@@ -5,12 +5,18 @@ import { VidpipeError } from '../../errors.js';
 import { dbFailed } from '../db-error.js';
 import type { MetadataEngineInfo, MetadataStore, MetadataStoreOptions } from '../metadata-store.js';
 import { readLadder, writeLadder } from './ladder-records.js';
+import { sqliteOutbox as outbox } from './outbox.js';
 import { claimUpload, finishUpload, readUpload, releaseUpload, renewUpload } from './uploads.js';
 import type {
   CompleteJobInput,
+  DeliveryAttemptRecord,
+  DeliveryLeaseRequest,
+  DeliveryRecord,
+  DueDelivery,
   FailJobInput,
   JobDetails,
   JobRecord,
+  ListDeliveriesOptions,
   ListVideosOptions,
   StartJobInput,
   TaskPatch,
@@ -94,6 +100,7 @@ export class SqliteMetadataStore implements MetadataStore {
         worker: input.worker ?? this.worker,
       });
       this.insertTasks(input.jobId, input.tasks);
+      outbox.write(this.sqlite, input.events ?? []);
     });
   }
 
@@ -154,6 +161,7 @@ export class SqliteMetadataStore implements MetadataStore {
           sha256: file.sha256,
         });
       }
+      outbox.write(this.sqlite, input.events ?? []);
     });
   }
 
@@ -178,6 +186,7 @@ export class SqliteMetadataStore implements MetadataStore {
       }
       this.statements.cancelOpenTasks.run({ jobId, now });
       this.statements.settleVideoAfterFailure.run({ jobId, status: input.status, now });
+      outbox.write(this.sqlite, input.events ?? []);
     });
   }
 
@@ -273,6 +282,18 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async releaseUpload(upload: UploadRef, release: UploadRelease): Promise<void> {
     this.write(`release ${upload.key}`, () => releaseUpload(this.sqlite, upload, release));
+  }
+
+  async takeDueDeliveries(request: DeliveryLeaseRequest): Promise<DueDelivery[]> {
+    return this.write('take webhook deliveries', () => outbox.takeDue(this.sqlite, request, this.clock()));
+  }
+
+  async recordDeliveryAttempt(messageId: string, url: string, attempt: DeliveryAttemptRecord): Promise<void> {
+    this.write(`record a delivery attempt of ${messageId}`, () => outbox.recordAttempt(this.sqlite, messageId, url, attempt));
+  }
+
+  async listDeliveries(options: ListDeliveriesOptions = {}): Promise<DeliveryRecord[]> {
+    return this.read('list webhook deliveries', () => outbox.list(this.sqlite, options));
   }
 
   async describe(): Promise<MetadataEngineInfo> {
