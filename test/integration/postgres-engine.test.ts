@@ -15,6 +15,7 @@ import { migratePostgres, postgresSchemaVersion } from '../../src/db/postgres/mi
 import type { MetadataStore } from '../../src/db/metadata-store.js';
 import { isVidpipeError } from '../../src/errors.js';
 import { sampleCompletion, sampleStart } from '../helpers/db-fixtures.js';
+import { startBlackHole } from '../helpers/black-hole.js';
 import { runCli } from '../helpers/media.js';
 import { describeMetadataRecords } from '../helpers/metadata-record-suite.js';
 import { sharedPostgres, type SharedPostgres } from '../helpers/postgres-server.js';
@@ -194,6 +195,21 @@ describe('postgres: the CLI', () => {
     const empty = await runCli(['list', '--db', await server.createDatabase()]);
     assert.match(empty.stdout, /No videos recorded in postgres:\/\/vidpipe:\*\*\*@127\.0\.0\.1/);
     assert.ok(!empty.stdout.includes(password));
+  });
+
+  test('a server that accepts and never answers: exit 1 after the connect timeout, never a hang; host and reason on stderr, no password', async () => {
+    const hole = await startBlackHole();
+    try {
+      const started = Date.now();
+      const run = await runCli(['list', '--db', `postgres://vidpipe:Hunter2-pw@127.0.0.1:${hole.port}/vidpipe`]);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, new RegExp(`PostgreSQL server at 127\\.0\\.0\\.1:${hole.port}: no answer within 10 s`));
+      assert.doesNotMatch(run.stdout + run.stderr, /Hunter2/);
+      assert.ok(hole.accepted() >= 1, 'it did connect');
+      assert.ok(Date.now() - started < 30_000, `${Date.now() - started} ms`);
+    } finally {
+      await hole.stop();
+    }
   });
 
   test('an unreachable server: exit 1 at once, host and reason on stderr, no password', async () => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Queue } from 'bullmq';
+import pg from 'pg';
 import { openMetadata } from '../../src/db/engines.js';
 import type { MetadataStore } from '../../src/db/metadata-store.js';
 import { redisConnection } from '../../src/queue/connection.js';
@@ -25,6 +26,48 @@ import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 
 const JOB = ['--ladder', '144p', '--preset', 'superfast', '--segment-duration', '2', '--chunk-duration', '2', '--no-thumbnails', '--progress', 'plain'];
 const RECORDED = /ended; recorded in the database/g;
+
+/** Every key and value of a Redis database, as text. */
+async function everythingIn(redisUrl: string): Promise<string> {
+  const queue = new Queue(TASK_QUEUE, { connection: redisConnection(redisUrl, 'commands') });
+  queue.on('error', () => undefined);
+  try {
+    const redis = (await queue.client) as any;
+    const parts: string[] = [];
+    for (const key of (await redis.keys('*')) as string[]) {
+      const type = (await redis.type(key)) as string;
+      const value =
+        type === 'string' ? await redis.get(key)
+        : type === 'hash' ? await redis.hgetall(key)
+        : type === 'list' ? await redis.lrange(key, 0, -1)
+        : type === 'set' ? await redis.smembers(key)
+        : type === 'zset' ? await redis.zrange(key, 0, -1)
+        : type === 'stream' ? await redis.xrange(key, '-', '+')
+        : null;
+      parts.push(key, JSON.stringify(value));
+    }
+    return parts.join('\n');
+  } finally {
+    await queue.close();
+  }
+}
+
+/** Every row of every table of a PostgreSQL database (its current schema), as text. */
+async function everyRowOf(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows: tables } = await client.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`);
+    const parts: string[] = [];
+    for (const { table_name: table } of tables as { table_name: string }[]) {
+      const { rows } = await client.query(`SELECT t::text AS row FROM "${table}" t`);
+      parts.push(...rows.map((r: { row: string }) => `${table} ${r.row}`));
+    }
+    return parts.join('\n');
+  } finally {
+    await client.end();
+  }
+}
 
 describe('vidpipe worker --db postgres://…: a detached job recorded however it ends, once', { timeout: 600_000 }, () => {
   let redis: RedisTestServer;
@@ -66,6 +109,7 @@ describe('vidpipe worker --db postgres://…: a detached job recorded however it
   const submitDetached = async (queueUrl: string, out: string, db: string): Promise<string> => {
     const run = await runCli(['transcode', 's3://media/in/clip.mp4', '--out', `s3://media/${out}`, '--queue', queueUrl, '--detach', '--db', db, ...JOB], { env });
     assert.equal(run.code, 0, run.stderr);
+    assert.ok(!(run.stdout + run.stderr).includes(decodeURIComponent(new URL(db).password)), 'the submitter printed the password');
     const jobId = run.stdout.trim();
     assert.match(jobId, /^j[0-9a-z]+$/);
     return jobId;
@@ -116,6 +160,18 @@ describe('vidpipe worker --db postgres://…: a detached job recorded however it
     assert.ok(details.tasks.every((t: any) => t.status === 'succeeded'), JSON.stringify(details.tasks.map((t: any) => [t.id, t.status])));
     const ids = new Set(recorders.map((w) => w.id));
     assert.ok(details.tasks.filter((t: any) => !['probe', 'plan', 'metadata'].includes(t.kind)).every((t: any) => ids.has(t.worker)), JSON.stringify(details.tasks.map((t: any) => [t.id, t.worker])));
+
+    // The database's password (in its URL, given to the submitter and the workers) went nowhere: not through the queue, not into a record, not into a log.
+    const password = decodeURIComponent(new URL(db).password);
+    assert.ok(password.length >= 8);
+    const queued = await everythingIn(queueUrl);
+    assert.match(queued, new RegExp(jobId), 'the queue holds the job');
+    assert.ok(!queued.includes(password), 'the password is in Redis');
+    const recorded = await everyRowOf(db);
+    assert.match(recorded, new RegExp(jobId), 'the database holds the job');
+    assert.ok(!recorded.includes(password), 'the password is in a record');
+    for (const worker of recorders) assert.ok(!worker.log().includes(password), 'the password is in a worker\'s log');
+    assert.ok(!JSON.stringify(details).includes(password));
   });
 
   it('a task failed on its last attempt: failed, with the task\'s error code and message', async () => {
