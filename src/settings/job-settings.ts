@@ -481,11 +481,25 @@ const TRANSCODE_DEFAULTS: Complete<JobSettings & TranscodeFlags> = { ...DEFAULT_
 /** `vidpipe transcode`'s options as commander and the docs see them. */
 export const TRANSCODE_OPTIONS: OptionSpec[] = optionSpecs(TRANSCODE_TABLE, TRANSCODE_DEFAULTS);
 
-/** The settings and flags of `vidpipe transcode` (and `watch`) from commander's values. */
-export function parseTranscodeOptions(record: Readonly<Record<string, unknown>>): { settings: JobSettings; flags: TranscodeFlags } {
+/**
+ * The settings and flags of `vidpipe transcode` (and `watch`) from commander's values. A watcher
+ * may hold a key source without `--encrypt` (`keysWithoutScheme`): the uploads whose sidecar or
+ * metadata ask for `encrypt` take their keys from it (src/watch/overrides.ts).
+ */
+export function parseTranscodeOptions(record: Readonly<Record<string, unknown>>, options: { keysWithoutScheme?: boolean } = {}): { settings: JobSettings; flags: TranscodeFlags } {
   const settings = parseOptions(TRANSCODE_TABLE, DEFAULT_SETTINGS, record);
-  assertProtectionSettings(settings);
+  assertProtectionSettings(options.keysWithoutScheme && !settings.encrypt ? withoutKeySource(settings) : settings);
   return { settings, flags: parseOptions(TRANSCODE_TABLE, DEFAULT_TRANSCODE_FLAGS, record) };
+}
+
+/** The settings that name a key source (and what the keys' signalling needs): meaningful with `encrypt` only. */
+const KEY_SOURCE_FIELDS = ['keyId', 'key', 'keyFile', 'cpix', 'keyUri'] as const;
+
+/** The settings without their key source: a clear job of a watcher that holds keys for uploads asking for `encrypt`. */
+export function withoutKeySource(settings: JobSettings): JobSettings {
+  const clear: JobSettings = { ...settings };
+  for (const field of KEY_SOURCE_FIELDS) delete clear[field];
+  return clear;
 }
 
 /**
@@ -494,7 +508,7 @@ export function parseTranscodeOptions(record: Readonly<Record<string, unknown>>)
  */
 export function assertProtectionSettings(settings: JobSettings): void {
   const usage = (message: string, hint?: string) => new VidpipeError('USAGE', message, hint ? { hint } : {});
-  const given = (['keyId', 'key', 'keyFile', 'cpix', 'keyUri'] as const).filter((field) => settings[field] !== undefined);
+  const given = KEY_SOURCE_FIELDS.filter((field) => settings[field] !== undefined);
   const flagOf = { keyId: '--key-id', key: '--key (or VIDPIPE_KEY)', keyFile: '--key-file', cpix: '--cpix', keyUri: '--key-uri' } as const;
   const scheme = settings.encrypt;
   if (!scheme) {
@@ -510,6 +524,10 @@ export function assertProtectionSettings(settings: JobSettings): void {
   }
   if (scheme === 'aes-128' && settings.keyUri === undefined) {
     throw usage('--encrypt aes-128 needs --key-uri: the URI the playlists give players to fetch the key', 'vidpipe never writes the key into the package; serve it from your key server');
+  }
+  // Before any encode: the package node would refuse an AV1 track only after the ladder is encoded.
+  if (scheme !== 'aes-128' && settings.codecs.includes('av1') && !settings.audioOnly) {
+    throw usage(`--encrypt ${scheme} covers H.264 and HEVC video; vidpipe does not encrypt AV1 with Common Encryption`, 'drop av1 from --codecs, or use --encrypt aes-128 (whole segments, any codec)');
   }
   if (scheme !== 'aes-128' && settings.hlsSegments !== 'fmp4') {
     throw usage(`--encrypt ${scheme} applies to fMP4 (CMAF) segments only; MPEG-TS variants (--hls-segments ${settings.hlsSegments}) can only be encrypted with aes-128`, 'use --hls-segments fmp4, or --encrypt aes-128');

@@ -12,7 +12,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { VidpipeError } from '../errors.js';
-import { assertProtectionSettings, parseUploadOverrides, type JobSettings, type UploadOverrides } from '../settings/job-settings.js';
+import { assertProtectionSettings, parseUploadOverrides, withoutKeySource, type JobSettings, type UploadOverrides } from '../settings/job-settings.js';
 import { readTextObject } from '../storage/s3.js';
 
 export const SIDECAR_SUFFIX = '.vidpipe.json';
@@ -110,8 +110,10 @@ export function overridesFromSidecar(text: string, where: string): UploadOverrid
 
 /** The watcher's own settings with an upload's overrides on top (metadata first, then the sidecar). */
 export function applyOverrides(base: JobSettings, ...overrides: UploadOverrides[]): { settings: JobSettings; name?: string; tags?: Record<string, string> } {
-  const settings = overrides.reduce<JobSettings>((current, next) => ({ ...current, ...next.settings }), base);
-  // An upload may ask for --encrypt (or TS segments): the keys still come from the watcher's own key source.
+  const merged = overrides.reduce<JobSettings>((current, next) => ({ ...current, ...next.settings }), base);
+  // An upload may ask for --encrypt (or TS segments): the keys still come from the watcher's own
+  // key source, which a clear upload's job does not carry.
+  const settings = merged.encrypt ? merged : withoutKeySource(merged);
   assertProtectionSettings(settings);
   const name = overrides.reduce<string | undefined>((current, next) => next.name ?? current, undefined);
   const tags = overrides.reduce<Record<string, string> | undefined>((current, next) => (next.tags ? { ...current, ...next.tags } : current), undefined);

@@ -18,6 +18,7 @@ import { parseKeyFile } from '../../src/protection/key-file.js';
 import { keyForTrack, loadProtectionKeys, protectionRecord } from '../../src/protection/keys.js';
 import { DEFAULT_SETTINGS, parseTranscodeOptions, shareableSettings, withOwnSecrets, type JobSettings } from '../../src/settings/job-settings.js';
 import { decodeBase64, decodeKey, decodeKeyId, uuidOf } from '../../src/settings/key-values.js';
+import { applyOverrides, overridesFromMetadata, overridesFromSidecar } from '../../src/watch/overrides.js';
 
 const KID_V = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
 const KID_A = Buffer.from('fedcba9876543210fedcba9876543210', 'hex');
@@ -139,8 +140,27 @@ describe('encryption settings', () => {
     assert.throws(() => parse({ encrypt: 'aes-128', key }), usage(/--encrypt aes-128 needs --key-uri/, KEY_V));
     assert.throws(() => parse({ encrypt: 'cbcs', keyId: kid, key, hlsSegments: 'ts' }), usage(/--encrypt cbcs applies to fMP4 \(CMAF\) segments only; MPEG-TS variants \(--hls-segments ts\) can only be encrypted with aes-128/, KEY_V));
     assert.throws(() => parse({ encrypt: 'cenc', keyId: kid, key, hlsSegments: 'both' }), usage(/only be encrypted with aes-128/, KEY_V));
+    assert.throws(() => parse({ encrypt: 'cbcs', keyId: kid, key, codecs: 'h264,av1' }), usage(/--encrypt cbcs covers H\.264 and HEVC video; vidpipe does not encrypt AV1/, KEY_V));
+    assert.equal(parse({ encrypt: 'aes-128', key, keyUri: 'https://keys.example/k', codecs: 'av1' }).encrypt, 'aes-128');
     assert.throws(() => parse({ encrypt: 'cenc', cpix: 'http://keys.example/cpix' }), usage(/fetch it over https:\/\//));
     assert.throws(() => parse({ encrypt: 'rot13' }), usage(/--encrypt: "rot13" is not one of cbcs, cenc, aes-128/));
+  });
+
+  it('a watcher may hold a key source without --encrypt: an upload asking for encrypt uses it, a clear one does not carry it', () => {
+    const keyFile = '/etc/vidpipe/keys.txt';
+    assert.throws(() => parse({ keyFile }), usage(/--key-file given without --encrypt/));
+    const watcher = parseTranscodeOptions({ keyFile }, { keysWithoutScheme: true }).settings;
+    assert.equal(watcher.keyFile, keyFile);
+    const encrypted = applyOverrides(watcher, overridesFromSidecar('{"encrypt": "cbcs"}', 'sidecar'));
+    assert.deepEqual([encrypted.settings.encrypt, encrypted.settings.keyFile], ['cbcs', keyFile]);
+    const clear = applyOverrides(watcher, overridesFromSidecar('{"preset": "fast"}', 'sidecar'));
+    assert.deepEqual([clear.settings.encrypt, 'keyFile' in clear.settings, clear.settings.preset], [undefined, false, 'fast']);
+    // The watcher's VIDPIPE_KEY and key ID likewise; aes-128 asked by an upload still needs the watcher's --key-uri.
+    const raw = parseTranscodeOptions({ keyId: KID_V.toString('hex'), key: KEY_V.toString('hex') }, { keysWithoutScheme: true }).settings;
+    assert.equal('key' in applyOverrides(raw).settings, false);
+    assert.throws(() => applyOverrides(raw, overridesFromMetadata({ 'vidpipe-encrypt': 'aes-128' }, 'metadata')), usage(/--encrypt aes-128 needs --key-uri/, KEY_V));
+    // A watcher's --encrypt still needs its key source.
+    assert.throws(() => parseTranscodeOptions({ encrypt: 'cbcs' }, { keysWithoutScheme: true }), usage(/--encrypt cbcs needs a key/));
   });
 });
 
