@@ -22,7 +22,7 @@ export function check(id: string, label: string, value: number | undefined, comp
 
 function formatValue(value: number | undefined, unit: TargetCheck['unit']): string {
   if (value === undefined || !Number.isFinite(value)) return 'n/a';
-  if (unit === '%') return `${(value * 100).toFixed(0)} %`;
+  if (unit === '%') return `${(value * 100).toFixed(Math.abs(value) < 0.1 ? 1 : 0)} %`;
   if (unit === 'MiB') return `${value.toFixed(0)} MiB`;
   if (unit === 'dB') return `${value.toFixed(3)} dB`;
   if (unit === 'n') return String(value);

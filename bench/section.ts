@@ -5,6 +5,7 @@
  * in PLUGGED_SECTIONS below; `--only <name>` picks it like any section.
  */
 import type { TargetCheck } from './report.js';
+import { encryptionSection } from './encryption.js';
 import { perTitleChecks } from './per-title.js';
 
 export interface SectionContext {
@@ -46,5 +47,10 @@ export const PLUGGED_SECTIONS: PluggedSection[] = [
       const checks = await perTitleChecks({ dir: context.work, seconds: context.quick ? 8 : 20, onJob: (job) => lines.push(`  ${JSON.stringify(job)}`) });
       return { lines, checks, figures: checks };
     },
+  },
+  {
+    name: 'encryption',
+    title: 'what --encrypt cbcs adds to the 20 s 1080p job (clear and cbcs alternating)',
+    run: encryptionSection,
   },
 ];
