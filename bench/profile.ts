@@ -55,7 +55,12 @@ export interface PhaseRow {
 
 export interface ChunkRow {
   index: number;
+  /** Frames encoded: the chunk's own and its warm-up's. */
   frames: number;
+  /** From the encode's arguments: the chunk's first frame, where its decode starts (the seek), its warm-up frames. */
+  startFrame: number;
+  prerollFrame: number;
+  warmupFrames: number;
   /** Source frames decoded before the chunk's first frame (from the key frame before the seek). */
   framesDecodedBefore?: number;
   wallSeconds: number;
@@ -169,10 +174,17 @@ export function profileRun(
   for (const child of children.filter((c) => c.work === 'encode-video')) {
     const index = chunkIndexOf(child);
     if (index === undefined) continue;
-    const trim = /trim=start_pts=(\d+):end_pts=(\d+)/.exec(child.args.join(' '));
+    const text = child.args.join(' ');
+    const trim = /trim=start_pts=(\d+):end_pts=(\d+)/.exec(text);
+    const grid = /fps=fps=(\d+)(?:\/(\d+))?:start_time=([\d.]+)/.exec(text);
+    const warmupFrames = Number(/gte\(n,(\d+)\)/.exec(text)?.[1] ?? 0);
+    const trimStart = trim ? Number(trim[1]) : 0;
     chunks.push({
       index,
-      frames: trim ? Number(trim[2]) - Number(trim[1]) : 0,
+      frames: trim ? Number(trim[2]) - trimStart : 0,
+      startFrame: trimStart + warmupFrames,
+      prerollFrame: grid ? Math.round((Number(grid[3]) * Number(grid[1])) / Number(grid[2] ?? 1)) : 0,
+      warmupFrames,
       framesDecodedBefore: decodedBefore.get(index),
       wallSeconds: (child.end - child.start) / 1000,
       cpuSeconds: child.cpuSeconds,
@@ -208,4 +220,59 @@ export function framesDecodedTwice(chunks: { index: number; startFrame: number; 
     withoutPreroll += chunk.startFrame - keyAtOrBefore(chunk.startFrame);
   }
   return { perChunk, total: sum([...perChunk.values()], (v) => v), withoutPreroll };
+}
+
+/**
+ * Where a run's CPU went, in the three parts issue 27 accounts for: the head (node's start, the
+ * probe, the packet scan, the tool checks), the encode (the chunk encodes, their warm-up cuts and
+ * frame counts) and the tail (audio, assembly, packaging, poster, storyboard, manifests, publish,
+ * records). Children count by the stage they served (STAGE_OF_WORK), node's own CPU by the phase
+ * it was spent in. Inside the encode, the two costs of cutting the timeline are estimated: the
+ * warm-up frames (each chunk's CPU per frame less the decode, times its warm-up frames) and the
+ * frames decoded twice at chunk starts (times the source's decode CPU per frame).
+ */
+export interface CpuAccount {
+  head: number;
+  encode: number;
+  /** Of the encode: rate-control warm-ups, estimated. */
+  warmups: number;
+  /** Of the encode: source frames decoded twice at chunk starts, estimated. */
+  decodedTwice: number;
+  /** Of the encode: the ffmpeg runs that cut the warm-ups off, exact. */
+  warmupCuts: number;
+  tail: number;
+  total: number;
+}
+
+export function cpuAccount(profile: VidpipeProfile, decodeMsPerFrame: number): CpuAccount {
+  const stageCpu = (inEncode: boolean) => sum(profile.work.filter((w) => ((STAGE_OF_WORK[w.work] ?? 'probe') === 'encode-video') === inEncode && (inEncode || (STAGE_OF_WORK[w.work] ?? 'probe') === 'probe')), (w) => w.cpuSeconds);
+  const headChildren = stageCpu(false);
+  const encodeChildren = stageCpu(true);
+  const tailChildren = profile.childrenCpuSeconds - headChildren - encodeChildren;
+  // node's CPU per phase is sampled; scale it to node's exact total.
+  const sampled = sum(profile.phases, (p) => p.nodeCpuSeconds);
+  const node = (phase: PhaseRow['phase']) => {
+    const row = profile.phases.find((p) => p.phase === phase);
+    return sampled > 0 && row ? (row.nodeCpuSeconds / sampled) * profile.nodeCpuSeconds : 0;
+  };
+  const decodeSeconds = decodeMsPerFrame / 1000;
+  let warmups = 0;
+  let decodedTwice = 0;
+  for (const chunk of profile.chunks) {
+    const warmup = chunk.warmupFrames;
+    if (warmup > 0 && chunk.frames > 0) warmups += warmup * Math.max(0, chunk.cpuSeconds / chunk.frames - decodeSeconds);
+    decodedTwice += (chunk.framesDecodedBefore ?? 0) * decodeSeconds;
+  }
+  const head = headChildren + node('head');
+  const encode = encodeChildren + node('encode');
+  const tail = tailChildren + node('tail');
+  return {
+    head,
+    encode,
+    warmups,
+    decodedTwice,
+    warmupCuts: sum(profile.work.filter((w) => w.work === 'warm-up cut'), (w) => w.cpuSeconds),
+    tail,
+    total: head + encode + tail,
+  };
 }

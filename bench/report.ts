@@ -2,7 +2,7 @@
  * The figures `npm run bench` prints and writes: tables of runs, the profile of a vidpipe run,
  * and each figure beside its target (issue 16's Targets, issue 7's resume bound) with PASS/FAIL.
  */
-import type { VidpipeProfile } from './profile.js';
+import type { CpuAccount, VidpipeProfile } from './profile.js';
 
 export interface TargetCheck {
   id: string;
@@ -97,4 +97,19 @@ export function profileLines(profile: VidpipeProfile, ranges?: Map<string, [numb
     }
   }
   return lines;
+}
+
+/**
+ * The per-stage CPU account of vidpipe runs (cpuAccount) beside the total of the runs it is
+ * compared with: what each part costs, the next round's starting point (issue 27).
+ */
+export function accountLines(rows: { label: string; account?: CpuAccount; cpuSeconds: number }[]): string[] {
+  const width = Math.max(...rows.map((r) => r.label.length), 14);
+  const cell = (value: number | undefined, w: number) => (value === undefined ? '' : value.toFixed(2)).padStart(w);
+  return [
+    `  ${'CPU, s'.padEnd(width)}  ${'head'.padStart(6)}  ${'encode'.padStart(7)}  ${'warm-ups≈'.padStart(9)}  ${'decoded twice≈'.padStart(14)}  ${'warm-up cuts'.padStart(12)}  ${'tail'.padStart(6)}  ${'total'.padStart(7)}`,
+    ...rows.map(({ label, account: a, cpuSeconds }) =>
+      `  ${label.padEnd(width)}  ${cell(a?.head, 6)}  ${cell(a?.encode, 7)}  ${cell(a?.warmups, 9)}  ${cell(a?.decodedTwice, 14)}  ${cell(a?.warmupCuts, 12)}  ${cell(a?.tail, 6)}  ${cell(cpuSeconds, 7)}`,
+    ),
+  ];
 }
