@@ -5,6 +5,7 @@
  */
 import {
   EVENTS_OPTIONS,
+  ADD_TRACK_OPTIONS,
   LIST_OPTIONS,
   METRICS_OPTIONS,
   REPORT_OPTIONS,
@@ -61,6 +62,18 @@ export const COMMANDS = {
       { command: 'vidpipe transcode talk.mp4 --out out/', does: 'out/talk/master.m3u8 and out/talk/manifest.mpd' },
       { command: 'vidpipe transcode a.mp4 b.mov --out out/ --json', does: 'a batch; one JSON object per input on stdout' },
       { command: 'vidpipe transcode talk.mp4 --ladder 720p,360p --preset fast --plan', does: 'print the task graph, run nothing' },
+    ],
+  },
+  'add-track': {
+    name: 'add-track',
+    description: 'add (or remove) audio and subtitle tracks of a published package: a new release that reuses every segment, no re-encode',
+    arguments: [{ syntax: '<package>', description: 'the package folder or s3:// prefix (out/<name>), or its video id' }],
+    options: ADD_TRACK_OPTIONS,
+    globals: ['ffmpeg', 'ffprobe', 'db', 'json', 'quiet'],
+    examples: [
+      { command: 'vidpipe add-track out/talk --audio-track talk.fr.m4a:fr:dub', does: 'a French dub beside the published audio' },
+      { command: 'vidpipe add-track v1a2b3c4d5e6 --subtitles talk.en.srt:en:sdh --audio-track talk.ad.wav:en:description', does: 'by video id: SDH subtitles and audio description' },
+      { command: 'vidpipe add-track s3://media/vod/talk --remove-track aac-128k-fr-dub', does: 'a release without that track' },
     ],
   },
   doctor: {

@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { EXIT_FAILURE, EXIT_USAGE, isVidpipeError } from '../errors.js';
 import {
+  parseAddTrackOptions,
   parseEventsOptions,
   parseListOptions,
   parseMetricsOptions,
@@ -29,6 +30,7 @@ import { defaultDatabasePath } from '../db/location.js';
  */
 const commands = {
   transcode: () => import('./commands/transcode.js'),
+  addTrack: () => import('./commands/add-track.js'),
   doctor: () => import('./commands/doctor.js'),
   sample: () => import('./commands/sample.js'),
   list: () => import('./commands/list.js'),
@@ -49,6 +51,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   const program = createProgram(
     {
       transcode: async (inputs, options, global) => (await commands.transcode()).runTranscode(inputs, parseTranscodeOptions(options), global, io),
+      'add-track': async (target, options, global) => (await commands.addTrack()).runAddTrackCommand(target, parseAddTrackOptions(options), { ...global, db: dbOf(global.db) }, io),
       doctor: async (global) => (await commands.doctor()).runDoctor(global, io),
       sample: async (output, options, global) => (await commands.sample()).runSample(output, parseSampleOptions(options), global, io),
       list: async (options, global) => {

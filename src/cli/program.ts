@@ -17,6 +17,7 @@ export type OptionValues = Record<string, unknown>;
  */
 export interface CommandHandlers {
   transcode: (inputs: string[], options: OptionValues, global: GlobalOptions) => Promise<number>;
+  'add-track': (target: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
   doctor: (global: GlobalOptions) => Promise<number>;
   sample: (output: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
   list: (options: OptionValues, global: GlobalOptions) => Promise<number>;
@@ -137,6 +138,7 @@ export function createProgram(handlers: CommandHandlers, result: { exitCode?: nu
   };
 
   defineCommand(program, 'transcode').action(async (inputs: string[], options: OptionValues) => done(await handlers.transcode(inputs, options, global())));
+  defineCommand(program, 'add-track').action(async (target: string, options: OptionValues) => done(await handlers['add-track'](target, options, global())));
   defineCommand(program, 'doctor').action(async () => done(await handlers.doctor(global())));
   defineCommand(program, 'sample').action(async (output: string, options: OptionValues) => done(await handlers.sample(output, options, global())));
   defineCommand(program, 'list').action(async (options: OptionValues) => done(await handlers.list(options, global())));

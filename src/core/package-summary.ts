@@ -1,6 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import type { PackageModel } from '../manifest/model.js';
+import type { HlsSegments } from '../settings/job-settings.js';
 import type { DagEvent } from './dag.js';
 import type { TranscodeResult } from './result.js';
 
@@ -28,7 +30,21 @@ export interface PackageSummary {
   /** Written before publishing: `status` is the package's (complete), timings cover the work up to here. */
   result: TranscodeResult;
   tasks: TimelineTask[];
+  /** What the release holds, for a later job that adds or removes a track without re-encoding (vidpipe add-track); absent in packages of older versions. */
+  contents?: ReleaseContents;
   writtenAt: string;
+}
+
+/**
+ * A release as the manifests describe it: the measured model they were written from (so a later
+ * job writes new manifests from a model, not by editing text), and every file but vidpipe.json.
+ */
+export interface ReleaseContents {
+  model: PackageModel;
+  /** Keys relative to the release folder, '/'-separated, with their sizes. */
+  files: { key: string; bytes: number }[];
+  /** Which HLS the release offers (master-ts.m3u8 with 'both'). */
+  hlsSegments: HlsSegments;
 }
 
 /**

@@ -276,7 +276,7 @@ export async function probeAudioTracks(tracks: readonly SidecarAudio[], ffprobe:
 }
 
 /** The stream a file's audio is taken from: its default audio stream, else the first. */
-function audioStreamOf(probe: MediaProbe): AudioStreamInfo | undefined {
+export function audioStreamOf(probe: MediaProbe): AudioStreamInfo | undefined {
   const streams = probe.audioStreams.filter((s) => s.channels > 0);
   return streams.find((s) => s.isDefault) ?? streams[0];
 }
@@ -292,7 +292,7 @@ interface AudioInput {
 }
 
 /** A menu name nobody else in the group has: numbered on a repeat. */
-function uniqueName(base: string, used: Set<string>): string {
+export function uniqueName(base: string, used: Set<string>): string {
   let name = base;
   for (let n = 2; used.has(name); n++) name = `${base} ${n}`;
   used.add(name);

@@ -6,12 +6,12 @@
 import type { JobPlan } from '../core/plan.js';
 import { hashTree } from '../core/ids.js';
 import type { SourceFile } from '../ffmpeg/source-file.js';
-import { writePackageSummary, type TimelineTask } from '../core/package-summary.js';
+import { PACKAGE_SUMMARY_FILE, writePackageSummary, type TimelineTask } from '../core/package-summary.js';
 import { listPackageFiles } from '../storage/package-files.js';
 import { publishRelease, type ChosenPackage, type PublishTarget } from '../storage/publish.js';
 import { parseLocation, type StorageConfig } from '../storage/index.js';
 import type { JobOptions } from './job-options.js';
-import type { NodeResultsView, PublishOutput } from './nodes.js';
+import { node, type NodeResultsView, type PublishOutput } from './nodes.js';
 import { sourceSummary, succeededResult, type ResultBase } from './summary.js';
 
 /** What publishing needs from the machine that does it. */
@@ -74,7 +74,10 @@ export async function publishJob(input: PublishInput, env: PublishEnvironment, s
   const target: PublishTarget = { location: parseLocation(options.out), request: options.package, release: options.jobId, storage: env.storage };
   return publishPackage(target, packageDir, signal, async (chosen) => {
     const report = env.report?.();
-    // The package carries its own report (vidpipe.json) so `vidpipe serve` needs no database.
+    const files = await listPackageFiles(packageDir);
+    const manifests = input.results.find(node.manifests);
+    // The package carries its own report (vidpipe.json) so `vidpipe serve` needs no database,
+    // and its contents, so `vidpipe add-track` can add a track to it without re-encoding.
     await writePackageSummary(packageDir, {
       name: options.package.name,
       source: options.input,
@@ -85,9 +88,12 @@ export async function publishJob(input: PublishInput, env: PublishEnvironment, s
         plan,
         results: input.results,
         chosen,
-        files: await listPackageFiles(packageDir),
+        files,
         timings: report?.timings ?? {},
       }),
+      ...(manifests
+        ? { contents: { model: manifests.model, files: files.filter((file) => file.key !== PACKAGE_SUMMARY_FILE).map(({ key, bytes }) => ({ key, bytes })), hlsSegments: plan.hlsSegments ?? 'fmp4' } }
+        : {}),
     });
   }, checkSource);
 }

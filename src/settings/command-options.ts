@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { invalid, numberOf, oneOf, optionSpecs, parseOptions, text, flag, type Complete, type Field, type OptionSpec, type OptionTable } from './option.js';
-import { s3TimeoutEntry, TRANSCODE_OPTIONS } from './job-settings.js';
+import { parseSidecarAudio, parseSidecarSubtitle, s3TimeoutEntry, TRANSCODE_OPTIONS, type SidecarAudio, type SidecarSubtitle } from './job-settings.js';
 
 const optionalText = (value: unknown, field: Field): string | undefined => text(value, field);
 
@@ -242,3 +242,42 @@ const REPORT_TABLE: OptionTable<ReportOptions> = {
 };
 export const REPORT_OPTIONS: OptionSpec[] = optionSpecs(REPORT_TABLE, REPORT_DEFAULTS);
 export const parseReportOptions = (values: Readonly<Record<string, unknown>>): ReportOptions => parseOptions(REPORT_TABLE, REPORT_DEFAULTS, values);
+
+// ---- add-track -----------------------------------------------------------------------------
+
+export interface AddTrackOptions {
+  audioTracks: SidecarAudio[];
+  subtitles: SidecarSubtitle[];
+  /** Audio or subtitle track ids to leave out of the new release. */
+  removeTracks: string[];
+  workDir?: string;
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3TimeoutSeconds: number;
+}
+
+const ADD_TRACK_DEFAULTS: Complete<AddTrackOptions> = { audioTracks: [], subtitles: [], removeTracks: [], workDir: undefined, s3Endpoint: undefined, s3Region: undefined, s3TimeoutSeconds: 60 };
+
+const listOf = <T>(parse: (value: string) => T) => (value: unknown, field: Field): T[] => {
+  if (!Array.isArray(value)) throw invalid(field, 'give it once per track');
+  return value.map((item) => parse(text(item, field)));
+};
+
+const ADD_TRACK_TABLE: OptionTable<AddTrackOptions> = {
+  audioTracks: {
+    flags: '--audio-track <file[:lang[:role]][@seconds]>',
+    description: 'an audio file to add as renditions of the audio group (encoded like the package\'s audio, aligned to the video from 0 or @seconds); role main, dub, description or commentary (repeatable)',
+    repeatable: true, parse: listOf(parseSidecarAudio),
+  },
+  subtitles: {
+    flags: '--subtitles <file[:lang[:role]]>', description: 'a subtitle file (.srt, .vtt, .ass) to add as a WebVTT rendition; role forced or sdh (repeatable)',
+    repeatable: true, parse: listOf(parseSidecarSubtitle),
+  },
+  removeTracks: { flags: '--remove-track <id>', description: 'an audio or subtitle track to leave out, by its id (e.g. aac-128k-fr-dub, sub-en; vidpipe show lists them) (repeatable)', repeatable: true, parse: listOf((id) => id) },
+  workDir: { flags: '--work-dir <dir>', description: 'folder for intermediate files (default: user cache folder)', env: 'VIDPIPE_WORK_DIR', parse: optionalText },
+  s3Endpoint: { flags: '--s3-endpoint <url>', description: 'S3-compatible endpoint of an s3:// package', env: 'VIDPIPE_S3_ENDPOINT', parse: optionalText },
+  s3Region: { flags: '--s3-region <region>', description: 'S3 region (default: AWS_REGION or the AWS profile\'s, else us-east-1)', parse: optionalText },
+  s3TimeoutSeconds: s3TimeoutEntry(),
+};
+export const ADD_TRACK_OPTIONS: OptionSpec[] = optionSpecs(ADD_TRACK_TABLE, ADD_TRACK_DEFAULTS);
+export const parseAddTrackOptions = (values: Readonly<Record<string, unknown>>): AddTrackOptions => parseOptions(ADD_TRACK_TABLE, ADD_TRACK_DEFAULTS, values);

@@ -63,6 +63,56 @@ async function measure(packageDir: string, track: PackagedTrack): Promise<Measur
   });
 }
 
+/** An audio rendition's track as the manifests describe it, measured from its packaged files. */
+export async function measuredAudioTrack(packageDir: string, rendition: AudioRendition, track: PackagedTrack, isDefault = rendition.isDefault): Promise<AudioTrack> {
+  const measured = await measure(packageDir, track);
+  const base = toUri(packageDir, track.outputDir);
+  return {
+    kind: 'audio',
+    id: rendition.id,
+    codec: rendition.codec,
+    initUri: toUri(packageDir, track.initPath),
+    playlistUri: `${base}/index.m3u8`,
+    codecs: measured.codecs,
+    timescale: measured.timescale,
+    segments: toPresentationTimeline(measured.segments, measured.editMediaTime),
+    peakBitrate: measured.peakBitrate,
+    averageBitrate: measured.averageBitrate,
+    groupId: audioGroupId(rendition),
+    name: rendition.name,
+    language: manifestLanguage(rendition.language),
+    channels: measured.channels ?? rendition.channels,
+    sampleRate: measured.sampleRate ?? rendition.sampleRate,
+    isDefault,
+    ...(track.protection ? { protection: track.protection } : {}),
+    ...(rendition.role ? { role: rendition.role } : {}),
+  };
+}
+
+/**
+ * A subtitle track written as WebVTT segments on the package's segment grid, as the manifests
+ * describe it. WebVTT local time 0 is the start of the video's media timeline (the first tfdt, in 90 kHz).
+ */
+export async function segmentedSubtitleTrack(
+  packageDir: string,
+  track: ExtractedSubtitle,
+  timeline: { segmentDurationSeconds: number; durationSeconds: number; videos: readonly VideoTrack[] },
+): Promise<SubtitleTrack> {
+  const [video] = timeline.videos;
+  const timelineStart = video ? Math.round((video.segments[0]!.startTime / video.timescale) * 90000) : 0;
+  const written = await writeSubtitleSegments({
+    packageDir,
+    track,
+    segmentDurationSeconds: timeline.segmentDurationSeconds,
+    durationSeconds: timeline.durationSeconds,
+    mpegtsAtZero: timelineStart,
+  });
+  const { plan } = track;
+  return {
+    kind: 'subtitle', id: plan.id, groupId: 'subs', name: plan.name, language: manifestLanguage(plan.language), isDefault: plan.isDefault, ...(plan.role ? { role: plan.role } : {}),
+    playlistUri: written.playlistUri, segments: written.segments, vttUri: written.vttUri,
+  };
+}
 
 /**
  * HLS audio groups by codec and layout, as Apple's authoring spec lays out stereo and multichannel
@@ -118,47 +168,14 @@ export async function writeManifests(input: ManifestsInput, ctx: StageContext): 
   // Audio-only packages have no audio groups (each rendition is a variant): only video packages need it.
   const stereoDefault = input.videos.length > 0 ? input.audios.find(({ rendition }) => rendition.isDefault)?.rendition : undefined;
   for (const { rendition, track } of input.audios) {
-    const measured = await measure(packageDir, track);
-    const base = toUri(packageDir, track.outputDir);
-    audios.push({
-      kind: 'audio',
-      id: rendition.id,
-      codec: rendition.codec,
-      initUri: toUri(packageDir, track.initPath),
-      playlistUri: `${base}/index.m3u8`,
-      codecs: measured.codecs,
-      timescale: measured.timescale,
-      segments: toPresentationTimeline(measured.segments, measured.editMediaTime),
-      peakBitrate: measured.peakBitrate,
-      averageBitrate: measured.averageBitrate,
-      groupId: audioGroupId(rendition),
-      name: rendition.name,
-      language: manifestLanguage(rendition.language),
-      channels: measured.channels ?? rendition.channels,
-      sampleRate: measured.sampleRate ?? rendition.sampleRate,
-      // A surround group's own default is the default programme's 5.1 (as Apple's examples do); stereo stays the package's default.
-      isDefault: rendition.isDefault || (rendition.channels > 2 && stereoDefault !== undefined && sameInput(rendition, stereoDefault)),
-      ...(track.protection ? { protection: track.protection } : {}),
-      ...(rendition.role ? { role: rendition.role } : {}),
-    });
+    // A surround group's own default is the default programme's 5.1 (as Apple's examples do); stereo stays the package's default.
+    const isDefault = rendition.isDefault || (rendition.channels > 2 && stereoDefault !== undefined && sameInput(rendition, stereoDefault));
+    audios.push(await measuredAudioTrack(packageDir, rendition, track, isDefault));
   }
 
-  // WebVTT local time 0 is the start of the video's media timeline (the first tfdt, in 90 kHz).
-  const timelineStart = videos[0] ? Math.round((videos[0].segments[0]!.startTime / videos[0].timescale) * 90000) : 0;
   const subtitles: SubtitleTrack[] = [];
   for (const track of input.subtitles ?? []) {
-    const written = await writeSubtitleSegments({
-      packageDir,
-      track,
-      segmentDurationSeconds: input.segmentDurationSeconds,
-      durationSeconds: input.durationSeconds,
-      mpegtsAtZero: timelineStart,
-    });
-    const { plan } = track;
-    subtitles.push({
-      kind: 'subtitle', id: plan.id, groupId: 'subs', name: plan.name, language: manifestLanguage(plan.language), isDefault: plan.isDefault, ...(plan.role ? { role: plan.role } : {}),
-      playlistUri: written.playlistUri, segments: written.segments, vttUri: written.vttUri,
-    });
+    subtitles.push(await segmentedSubtitleTrack(packageDir, track, { segmentDurationSeconds: input.segmentDurationSeconds, durationSeconds: input.durationSeconds, videos }));
   }
 
   const model: PackageModel = {
