@@ -59,15 +59,15 @@ export interface DispatcherOptions {
   now?: () => Date;
 }
 
-/** Sends one attempt of a delivery and classifies the answer; never throws. */
-export async function sendAttempt(delivery: PendingDelivery, key: Buffer, timeoutMs: number, at = new Date()): Promise<AttemptOutcome> {
+/** Sends one attempt of a delivery and classifies the answer; never throws. `stop` abandons it (a retry). */
+export async function sendAttempt(delivery: PendingDelivery, key: Buffer, timeoutMs: number, at = new Date(), stop?: AbortSignal): Promise<AttemptOutcome> {
   try {
     const response = await fetch(delivery.url, {
       method: 'POST',
       headers: webhookHeaders(key, delivery.messageId, delivery.body, at),
       body: delivery.body,
       redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: stop ? AbortSignal.any([AbortSignal.timeout(timeoutMs), stop]) : AbortSignal.timeout(timeoutMs),
     });
     // The answer's body is not read: release the connection.
     await response.body?.cancel().catch(() => undefined);
@@ -76,7 +76,7 @@ export async function sendAttempt(delivery: PendingDelivery, key: Buffer, timeou
     if (status >= 500 || status === 408 || status === 429) return { result: 'retry', status, error: `HTTP ${status}` };
     return { result: 'failed', status, error: `HTTP ${status}${status >= 300 && status < 400 ? ' (a redirect: give the final URL)' : ''}` };
   } catch (error) {
-    return { result: 'retry', error: describeFetchError(error, timeoutMs) };
+    return { result: 'retry', error: stop?.aborted ? 'no answer before this process stopped' : describeFetchError(error, timeoutMs) };
   }
 }
 
@@ -107,6 +107,8 @@ export class WebhookDispatcher {
   private readonly now: () => Date;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
+  /** Aborted by stop(): the loop's attempts under way are abandoned rather than waited for. */
+  private stopping = new AbortController();
 
   constructor(
     private readonly outbox: WebhookOutbox,
@@ -147,7 +149,7 @@ export class WebhookDispatcher {
 
   private async attempt(delivery: PendingDelivery, timeoutMs: number): Promise<keyof DispatchCounts> {
     const at = this.now();
-    const outcome = await sendAttempt(delivery, this.options.key, timeoutMs, at);
+    const outcome = await sendAttempt(delivery, this.options.key, timeoutMs, at, this.stopping.signal);
     const attempts = delivery.attempts + 1;
     const wait = outcome.result === 'retry' ? this.schedule[attempts - 1] : undefined;
     const given = outcome.result === 'retry' && wait === undefined ? { result: 'failed' as const, status: outcome.status, error: `${outcome.error}; gave up after ${attempts} attempts` } : outcome;
@@ -182,10 +184,13 @@ export class WebhookDispatcher {
     }
   }
 
+  /** Ends the loop; an attempt under way is abandoned (recorded as one to retry), not waited for. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.stopping.abort();
     await this.running;
+    this.stopping = new AbortController();
   }
 
   /**

@@ -19,6 +19,7 @@ import { secretSettings, shareableSettings, type JobSettings } from '../settings
 import { kindSpec } from './nodes.js';
 import type { MetadataStore } from '../db/metadata-store.js';
 import type { TaskRecord } from '../db/records.js';
+import { failedLater } from './webhook-events.js';
 
 /** Bumped when a stage's result shape or file layout changes: older work folders are then not reused. */
 const RESUME_FORMAT = 1;
@@ -309,7 +310,7 @@ export async function discardStaleWorkDirs(workRoot: string, db: MetadataStore, 
     discarded.push({ path: dir, ...(madeBy ? { madeBy } : {}) });
     for (const job of (await db.jobsByResumeKey(entry.name))?.jobs ?? []) {
       if (job.status !== 'running') continue;
-      await db.failJob(job.id, { status: 'interrupted', code: 'INTERRUPTED', message: `the process stopped without finishing (killed?); its work folder, made by ${madeBy ? `vidpipe ${madeBy}` : 'an earlier vidpipe'}, was discarded by job ${byJob}` });
+      await db.failJob(job.id, failedLater(job, { status: 'interrupted', code: 'INTERRUPTED', message: `the process stopped without finishing (killed?); its work folder, made by ${madeBy ? `vidpipe ${madeBy}` : 'an earlier vidpipe'}, was discarded by job ${byJob}` }));
     }
   }
   return discarded;

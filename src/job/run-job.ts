@@ -43,6 +43,7 @@ import { resultBase } from './publish.js';
 import { JobRecorder } from './records.js';
 import { discardStaleWorkDirs, planReuse, recordOutputsOf, resumeKeyFor, stampWorkDir, sweepFinishedWorkDirs } from './resume.js';
 import { packageSummary, round3, sourceSummary, succeededResult } from './summary.js';
+import { failedLater } from './webhook-events.js';
 
 export interface JobRequest {
   /** Local path, file://, http(s):// or s3:// URI of the source. */
@@ -390,7 +391,7 @@ class LocalJob {
     }
     // Still 'running' although no process holds its folder: they were killed.
     for (const killed of previous?.jobs.filter((job) => job.status === 'running') ?? []) {
-      await db.failJob(killed.id, { status: 'interrupted', code: 'INTERRUPTED', message: `the process stopped without finishing (killed?); resumed by job ${jobId}` });
+      await db.failJob(killed.id, failedLater(killed, { status: 'interrupted', code: 'INTERRUPTED', message: `the process stopped without finishing (killed?); resumed by job ${jobId}` }));
     }
     const packageDir = join(workDir, 'package');
     await mkdir(packageDir, { recursive: true });

@@ -6,7 +6,7 @@
  * sent about a record that was not written. Sending is src/events/webhook-delivery.ts's.
  */
 import type { TranscodeResult } from '../core/result.js';
-import type { OutboxEntry, StartJobInput } from '../db/records.js';
+import type { FailJobInput, JobRecord, OutboxEntry, StartJobInput } from '../db/records.js';
 import { jobEvent, messageBody, type JobEventDataOf, type JobEventType } from '../events/job-events.js';
 
 /** The outbox entry of one event for the job's webhooks; none without webhooks. */
@@ -49,6 +49,15 @@ export function succeededData(result: TranscodeResult): JobEventDataOf['job.succ
     })),
     durationSeconds: result.durationSeconds ?? 0,
   };
+}
+
+/**
+ * The failure of a job another process left running (killed), found and ended by a later job:
+ * with job.failed for the webhooks its stored settings name.
+ */
+export function failedLater(job: JobRecord, failure: Omit<FailJobInput, 'events'>): FailJobInput {
+  const webhooks = Array.isArray(job.options.webhooks) ? (job.options.webhooks as string[]) : [];
+  return { ...failure, events: outboxEntries(webhooks, 'job.failed', job.id, failedData({ videoId: job.videoId, jobId: job.id, input: job.input }, failure.status, failure)) };
 }
 
 /** job.failed's data: the error's code and message. */

@@ -20,7 +20,8 @@ import { SqliteMetadataStore } from '../../src/db/sqlite/store.js';
 import { parseWebhookSecret } from '../../src/events/standard-webhooks.js';
 import { WebhookDispatcher } from '../../src/events/webhook-delivery.js';
 import { JobRecorder } from '../../src/job/records.js';
-import { outboxEntries, succeededData } from '../../src/job/webhook-events.js';
+import { failedLater, outboxEntries, succeededData } from '../../src/job/webhook-events.js';
+import { startWebhookSender } from '../../src/cli/webhook-sender.js';
 import { DEFAULT_SETTINGS } from '../../src/settings/job-settings.js';
 import { sampleCompletion, sampleStart, tempDbFile } from '../helpers/db-fixtures.js';
 import { sharedPostgres } from '../helpers/postgres-server.js';
@@ -154,6 +155,79 @@ for (const engineName of ['sqlite', 'postgres']) {
     });
   });
 }
+
+describe('what sends the outbox', () => {
+  test('a long-running process (watch, worker --db) delivers pending events on its own, with backoff', async () => {
+    const file = tempDbFile();
+    const receiver = await startWebhookReceiver(SECRET);
+    const lines: string[] = [];
+    try {
+      const store = await openMetadata(file.file);
+      const job = new JobRecorder(store, 'jloop', [receiver.url]);
+      await job.start({ ...sampleStart('unused', 'vloop0000000'), options: DEFAULT_SETTINGS });
+      await store.close();
+      await receiver.up(500);
+      const sender = (await startWebhookSender(file.file, SECRET, { required: false, log: (line) => lines.push(line) }))!;
+      // Answered 500 at once and after the first wait (1 s); the next try (5 s later) finds 200.
+      const deadline = Date.now() + 20_000;
+      while (receiver.received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await receiver.up(200);
+      while (!receiver.received.some((r) => r.status === 200) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await sender.stop(1_000);
+      assert.deepEqual(receiver.received.map((r) => r.status), [500, 500, 200]);
+      assert.equal(new Set(receiver.received.map((r) => r.id)).size, 1);
+      assert.ok(receiver.received.every((r) => r.valid));
+      const gap = (n: number) => Number(receiver.received[n]!.timestamp) - Number(receiver.received[n - 1]!.timestamp);
+      assert.ok(gap(1) >= 0 && gap(2) >= 4, `waits grow: ${gap(1)} s, then ${gap(2)} s`);
+      assert.deepEqual(lines, [], 'nothing left to report');
+    } finally {
+      await receiver.down();
+      file.cleanup();
+    }
+  });
+
+  test('stopping is bounded when the receiver never answers: the event stays pending, and a note says so', async () => {
+    const file = tempDbFile();
+    const { createServer } = await import('node:net');
+    // Accepts connections and never answers.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}/hook`;
+    const lines: string[] = [];
+    try {
+      const store = await openMetadata(file.file);
+      await new JobRecorder(store, 'jsilent', [url]).start({ ...sampleStart('unused', 'vsilent00000'), options: DEFAULT_SETTINGS });
+      await store.close();
+      const sender = (await startWebhookSender(file.file, SECRET, { required: true, log: (line) => lines.push(line) }))!;
+      const stopping = Date.now();
+      await sender.stop(2_000);
+      assert.ok(Date.now() - stopping < 8_000, `stopped after ${Date.now() - stopping} ms`);
+      assert.equal(lines.length, 1);
+      assert.match(lines[0]!, /1 webhook delivery is still pending \(last: no answer (within \d+ s|before this process stopped)\).*vidpipe events retry/);
+      const check = await openMetadata(file.file);
+      assert.equal((await check.listDeliveries())[0]!.status, 'pending');
+      await check.close();
+    } finally {
+      silent.close();
+      file.cleanup();
+    }
+  });
+
+  test('a job left running by a killed process and ended by a later one sends job.failed to its own webhooks', async () => {
+    const file = tempDbFile();
+    try {
+      const store = await openMetadata(file.file);
+      await new JobRecorder(store, 'jkilled', ['https://app.example/hook']).start({ ...sampleStart('unused', 'vkilled00000'), options: { ...DEFAULT_SETTINGS, webhooks: ['https://app.example/hook'] } });
+      const killed = (await store.getJob('jkilled')).job;
+      await store.failJob(killed.id, failedLater(killed, { status: 'interrupted', code: 'INTERRUPTED', message: 'the process stopped without finishing (killed?); resumed by job jnext' }));
+      const failed = (await store.listDeliveries()).filter((d) => d.type === 'job.failed');
+      assert.deepEqual(failed.map((d) => [d.jobId, d.url, d.status]), [['jkilled', 'https://app.example/hook', 'pending']]);
+      await store.close();
+    } finally {
+      file.cleanup();
+    }
+  });
+});
 
 describe('migration step 5 (the outbox)', () => {
   test('a SQLite database of the previous version migrates and keeps its rows', async () => {
