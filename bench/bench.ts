@@ -343,7 +343,7 @@ function speedLines(r: SpeedResult): string[] {
     `== ${r.source.id}: ${r.source.seconds} s ${r.source.width}x${r.source.height} ${fps} fps, ${r.plan.rungs.map((x) => `${x.id} ${x.bitrateKbps}k`).join(', ')} + AAC ${r.plan.audioKbps}k, ${r.plan.chunks.length} chunk${r.plan.chunks.length > 1 ? "s" : ""} of ${r.plan.chunks.map((c) => c.endFrame - c.startFrame).join('/')} frames`,
     ...costLines(r.runs.map((x) => toRow(x)), CORES),
     '',
-    `vidpipe ÷ expert: wall ${r.wallRatio?.toFixed(2)}×, CPU ${r.cpuRatio?.toFixed(2)}×; per-rendition ÷ vidpipe: wall ${r.perRenditionRatio?.toFixed(2)}× (medians of the rounds' ratios)`,
+    `vidpipe ÷ expert: wall ${r.wallRatio?.toFixed(2)}×, CPU ${r.cpuRatio?.toFixed(2)}×; per-rendition ÷ vidpipe: wall ${r.perRenditionRatio === undefined ? 'n/a (left out)' : `${r.perRenditionRatio.toFixed(2)}×`} (medians of the rounds' ratios)`,
     ...(r.comparedRatio === undefined ? [] : [`vidpipe ÷ compared checkout: wall ${r.comparedRatio.toFixed(2)}×, CPU ${r.comparedCpuRatio?.toFixed(2)}× (medians)`]),
     `source decode: ${r.decodeMsPerFrame.toFixed(1)} ms CPU per frame; frames decoded twice at chunk starts: ${decodedTwiceCpu(r.framesDecodedTwice.total)} (${decodedTwiceCpu(r.framesDecodedTwice.withoutPreroll)} without the preroll)`,
     '',
