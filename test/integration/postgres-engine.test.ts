@@ -142,6 +142,41 @@ describe('postgres: many writers, one database', () => {
   });
 });
 
+describe('postgres: two jobs of one video ending together', () => {
+  test('two succeeding and one failing at once, from three processes\' pools (four videos at a time): each job keeps its whole record, each video stays published', async () => {
+    const videos = ['v0000000000a1', 'v0000000000a2', 'v0000000000a3', 'v0000000000a4'];
+    await withStores(3, async (stores) => {
+      await Promise.all(videos.map(async (videoId) => {
+        const jobs = [`${videoId}-j1`, `${videoId}-j2`, `${videoId}-j3`];
+        await stores[0].startJob(sampleStart(jobs[0]!, videoId));
+        await Promise.all([stores[1].startJob(sampleStart(jobs[1]!, videoId)), stores[2].startJob(sampleStart(jobs[2]!, videoId))]);
+        await Promise.all(jobs.flatMap((jobId, n) => ['probe', 'encode-720p', 'manifests'].map((task) => stores[n]!.updateTask(jobId, task, { status: 'succeeded', worker: `w${n}` }))));
+        await Promise.all([
+          stores[0].completeJob(jobs[0]!, sampleCompletion(videoId)),
+          stores[1].completeJob(jobs[1]!, sampleCompletion(videoId)),
+          stores[2].failJob(jobs[2]!, { status: 'failed', code: 'FFMPEG_FAILED', message: 'encoder crashed' }),
+        ]);
+      }));
+      for (const videoId of videos) {
+        for (const jobId of [`${videoId}-j1`, `${videoId}-j2`]) {
+          const { job, tasks, renditions, files } = await stores[0].getJob(jobId);
+          assert.equal(job.status, 'succeeded', jobId);
+          assert.deepEqual(tasks.map((t) => t.status), ['succeeded', 'succeeded', 'succeeded'], jobId);
+          assert.deepEqual(renditions.map((r) => r.name), ['h264-720p', 'aac-128k'], jobId);
+          assert.equal(files.length, 2, jobId);
+        }
+        const failed = (await stores[1].getJob(`${videoId}-j3`)).job;
+        assert.deepEqual([failed.status, failed.errorCode, failed.errorMessage], ['failed', 'FFMPEG_FAILED', 'encoder crashed']);
+        const { video, readyJob, renditions } = await stores[2].getVideo(videoId);
+        assert.equal(video.status, 'ready', `${videoId}: a job failing while another publishes leaves the video published`);
+        assert.ok(readyJob && [`${videoId}-j1`, `${videoId}-j2`].includes(readyJob.id));
+        assert.equal(renditions.length, 2);
+      }
+      assert.deepEqual((await stores[0].listVideos()).map((v) => [v.status, v.renditionCount]), videos.map(() => ['ready', 2]));
+    });
+  });
+});
+
 describe('postgres: refusals', () => {
   test('an unreachable server fails promptly (exit 1), naming the server and never the password', async () => {
     const started = Date.now();

@@ -190,6 +190,10 @@ export class PostgresMetadataStore implements MetadataStore {
         [jobId, now],
       );
       // A video that was published by an earlier job stays 'ready': its package is still there.
+      // The video's row is locked first, in a statement of its own: a job of this video completing
+      // at this moment holds it until it commits, and the next statement's snapshot then sees it
+      // succeeded (an UPDATE that waits for the row re-reads the row, not its subquery's jobs).
+      await db.query(`SELECT 1 FROM videos WHERE id = (SELECT video_id FROM jobs WHERE id = $1) FOR UPDATE`, [jobId]);
       await db.query(
         `UPDATE videos SET updated_at = $3, status = CASE
            WHEN EXISTS (SELECT 1 FROM jobs WHERE jobs.video_id = videos.id AND jobs.status = 'succeeded' AND jobs.id <> $1)
