@@ -5,6 +5,7 @@
  * in PLUGGED_SECTIONS below; `--only <name>` picks it like any section.
  */
 import type { TargetCheck } from './report.js';
+import { addTrackSection } from './add-track.js';
 import { encryptionSection } from './encryption.js';
 import { perTitleChecks } from './per-title.js';
 
@@ -52,5 +53,10 @@ export const PLUGGED_SECTIONS: PluggedSection[] = [
     name: 'encryption',
     title: 'what --encrypt cbcs adds to the 20 s 1080p job (clear and cbcs alternating)',
     run: encryptionSection,
+  },
+  {
+    name: 'add-track',
+    title: 'vidpipe add-track of one audio track to the 20 s 1080p package, against that package\'s transcode',
+    run: addTrackSection,
   },
 ];
