@@ -13,33 +13,37 @@ import { languageName, sourceLanguage } from '../manifest/language.js';
 import { audioSignalling, withRoleSuffix } from '../manifest/roles.js';
 import type { SidecarSubtitle } from '../settings/job-settings.js';
 import { DEFAULT_SETTINGS } from '../settings/job-settings.js';
-import { audioStreamOf, DEFAULT_OPUS_KBPS, uniqueName, type AudioRendition, type ProbedAudioTrack } from './plan.js';
+import { audioStreamOf, DEFAULT_OPUS_KBPS, SURROUND_EAC3_KBPS, SURROUND_KBPS, uniqueName, type AudioRendition, type ProbedAudioTrack } from './plan.js';
 import type { RenditionSummary } from './result.js';
 import { planSubtitles, type SubtitlePlan } from './stages/subtitles.js';
 
-/** One kind of rendition every audio input of the package has: codec, bit rate, rate. */
+/** One kind of rendition the package's audio inputs have: codec, bit rate, rate, channels. */
 export interface AudioRecipe {
-  codec: 'aac' | 'opus';
+  codec: AudioRendition['codec'];
   bitrateKbps: number;
   sampleRate: number;
+  /** 2, or 6 for the 5.1 renditions of `--surround`, made only of an input with 6 or more channels. */
+  channels: number;
 }
 
 /**
- * The stereo renditions each audio input of the package was given (AAC at --audio-bitrate, Opus
- * at each --opus rate), from its tracks and the bit rates the encoders were asked for. A
- * package without audio gets the defaults of a transcode.
+ * The renditions each audio input of the package was given (AAC at --audio-bitrate, Opus at each
+ * --opus rate, and with --surround the 5.1 AAC or E-AC-3 of an input that has the channels), from
+ * its tracks and the bit rates the encoders were asked for. A package without audio gets the
+ * defaults of a transcode.
  */
 export function audioRecipes(audios: readonly AudioTrack[], recorded: readonly RenditionSummary[]): AudioRecipe[] {
   const recipes = new Map<string, AudioRecipe>();
   for (const track of audios) {
-    if ((track.codec !== 'aac' && track.codec !== 'opus') || track.channels > 2) continue;
+    const channels = track.channels > 2 ? 6 : 2;
     const target = recorded.find((r) => r.name === track.id)?.targetBitrate;
-    const bitrateKbps = target ? Math.round(target / 1000) : track.codec === 'aac' ? DEFAULT_SETTINGS.audioBitrateKbps : DEFAULT_OPUS_KBPS.video[0];
-    recipes.set(`${track.codec}-${bitrateKbps}`, { codec: track.codec, bitrateKbps, sampleRate: track.sampleRate });
+    const bitrateKbps = target ? Math.round(target / 1000) : track.codec === 'opus' ? DEFAULT_OPUS_KBPS.video[0] : track.codec === 'eac3' ? SURROUND_EAC3_KBPS : channels === 6 ? SURROUND_KBPS : DEFAULT_SETTINGS.audioBitrateKbps;
+    recipes.set(`${track.codec}-${channels}-${bitrateKbps}`, { codec: track.codec, bitrateKbps, sampleRate: track.sampleRate, channels });
   }
-  if (recipes.size === 0) return [{ codec: 'aac', bitrateKbps: DEFAULT_SETTINGS.audioBitrateKbps, sampleRate: DEFAULT_SETTINGS.audioSampleRate ?? 48000 }];
-  // AAC first, then Opus from the lowest rate, as planAudio orders them.
-  return [...recipes.values()].sort((a, b) => (a.codec === b.codec ? a.bitrateKbps - b.bitrateKbps : a.codec === 'aac' ? -1 : 1));
+  if (recipes.size === 0) return [{ codec: 'aac', bitrateKbps: DEFAULT_SETTINGS.audioBitrateKbps, sampleRate: DEFAULT_SETTINGS.audioSampleRate ?? 48000, channels: 2 }];
+  // In planAudio's order: stereo AAC, the 5.1 renditions, then Opus from the lowest rate.
+  const rank = (recipe: AudioRecipe) => (recipe.codec === 'opus' ? 3 : recipe.channels > 2 ? (recipe.codec === 'aac' ? 1 : 2) : 0);
+  return [...recipes.values()].sort((a, b) => rank(a) - rank(b) || a.bitrateKbps - b.bitrateKbps);
 }
 
 export interface AddedAudio {
@@ -64,6 +68,8 @@ export function planAddedAudio(existing: readonly AudioTrack[], recipes: readonl
   const main = tracks.findIndex(({ track }) => track.role === 'main');
   const defaultIndex = main >= 0 ? main : hasDefault ? -1 : tracks.findIndex(({ track }) => track.role !== 'description' && track.role !== 'commentary');
   const opusCount = recipes.filter((recipe) => recipe.codec === 'opus').length;
+  // A 5.1 rendition is named like its stereo one (as in a transcode), its id says the layout.
+  const idBase = (recipe: AudioRecipe) => (recipe.channels > 2 ? `${recipe.codec}-5.1-${recipe.bitrateKbps}k` : `${recipe.codec}-${recipe.bitrateKbps}k`);
   const opusDefault = recipes.filter((recipe) => recipe.codec === 'opus').reduce((best, recipe) => (Math.abs(recipe.bitrateKbps - 96) < Math.abs(best - 96) ? recipe.bitrateKbps : best), Infinity);
   const renditions = tracks.flatMap(({ track, probe }, i) => {
     const language = sourceLanguage(track.language) ?? 'und';
@@ -72,17 +78,18 @@ export function planAddedAudio(existing: readonly AudioTrack[], recipes: readonl
     const role = track.role ?? (isDefault ? 'main' : undefined);
     const suffix = `-${language.toLowerCase()}${track.role ? `-${track.role}` : ''}`;
     const stream = audioStreamOf(probe)!;
-    return recipes.map((recipe): AudioRendition => ({
-      id: idFor(`${recipe.codec}-${recipe.bitrateKbps}k${suffix}`),
+    return recipes.filter((recipe) => recipe.channels <= 2 || stream.channels >= 6).map((recipe): AudioRendition => ({
+      id: idFor(`${idBase(recipe)}${suffix}`),
       streamIndex: stream.index,
       codec: recipe.codec,
       bitrateKbps: recipe.bitrateKbps,
-      // Opus codes at 48 kHz whatever the input.
-      channels: 2,
-      sampleRate: recipe.codec === 'opus' ? 48000 : recipe.sampleRate,
+      channels: recipe.channels,
+      // Opus and E-AC-3 code at 48 kHz whatever the input.
+      sampleRate: recipe.codec === 'aac' ? recipe.sampleRate : 48000,
       language,
       name: recipe.codec === 'opus' && opusCount > 1 ? `${name} ${recipe.bitrateKbps}k` : name,
-      isDefault: isDefault && (recipe.codec === 'aac' || recipe.bitrateKbps === opusDefault),
+      // Stereo stays the default; a 5.1 group's own default is the default input's 5.1 (signalledDefault).
+      isDefault: isDefault && recipe.channels <= 2 && (recipe.codec === 'aac' || recipe.bitrateKbps === opusDefault),
       ...(role ? { role } : {}),
       file: track.path,
       ...(track.offsetSeconds ? { offsetSeconds: track.offsetSeconds } : {}),
@@ -100,6 +107,15 @@ export function planAddedAudio(existing: readonly AudioTrack[], recipes: readonl
 
 /** planSubtitles reads only the source's subtitle streams: here there is no source, only files. */
 const NO_SOURCE_SUBTITLES = { subtitleStreams: [] } as Pick<MediaProbe, 'subtitleStreams'> as MediaProbe;
+
+/**
+ * Whether an added rendition is its group's DEFAULT=YES: the default stereo renditions, and the
+ * 5.1 renditions of the default input in their own groups, as the manifests node of a transcode
+ * signals them.
+ */
+export function signalledDefault(rendition: AudioRendition, added: readonly AudioRendition[]): boolean {
+  return rendition.isDefault || (rendition.channels > 2 && added.some((other) => other.isDefault && other.file === rendition.file));
+}
 
 /** The added subtitle files as renditions whose ids and names no track of the package has. */
 export function planAddedSubtitles(existing: readonly SubtitleTrack[], sidecars: readonly SidecarSubtitle[]): SubtitlePlan[] {

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { planAddedAudio, planAddedSubtitles, withoutTracks, audioRecipes } from '../core/added-tracks.js';
+import { audioRecipes, planAddedAudio, planAddedSubtitles, signalledDefault, withoutTracks } from '../core/added-tracks.js';
 import { newJobId } from '../core/ids.js';
 import { PACKAGE_SUMMARY_FILE, PACKAGE_SUMMARY_FORMAT, writePackageSummary, type PackageSummary, type ReleaseContents, type TimelineTask } from '../core/package-summary.js';
 import { probeAudioTracks, type AudioRendition } from '../core/plan.js';
@@ -323,7 +323,7 @@ export async function runAddTrack(request: AddTrackRequest): Promise<AddTrackRes
               { input: encoded.path, outputDir: join(packageDir, 'audio', rendition.id), segmentSeconds: contents.model.segmentDurationSeconds, fragmentSeconds: contents.model.segmentDurationSeconds, durationSeconds },
               context(),
             );
-            return measuredAudioTrack(packageDir, rendition, track);
+            return measuredAudioTrack(packageDir, rendition, track, signalledDefault(rendition, audio.renditions));
           }),
         );
       }

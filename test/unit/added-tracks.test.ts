@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { audioRecipes, planAddedAudio, planAddedSubtitles, withoutTracks } from '../../src/core/added-tracks.js';
+import { audioRecipes, planAddedAudio, planAddedSubtitles, signalledDefault, withoutTracks } from '../../src/core/added-tracks.js';
 import type { ProbedAudioTrack } from '../../src/core/plan.js';
 import type { MediaProbe } from '../../src/ffmpeg/probe.js';
 import type { SidecarAudio } from '../../src/settings/job-settings.js';
@@ -25,7 +25,7 @@ const recorded = [{ name: 'aac-128k', targetBitrate: 128_000 }, { name: 'opus-96
 describe('add-track planning', () => {
   it('makes each added file the renditions the package\'s audio has: AAC and Opus at their rates', () => {
     const recipes = audioRecipes([english, englishOpus], recorded);
-    assert.deepEqual(recipes, [{ codec: 'aac', bitrateKbps: 128, sampleRate: 48000 }, { codec: 'opus', bitrateKbps: 96, sampleRate: 48000 }]);
+    assert.deepEqual(recipes, [{ codec: 'aac', bitrateKbps: 128, sampleRate: 48000, channels: 2 }, { codec: 'opus', bitrateKbps: 96, sampleRate: 48000, channels: 2 }]);
     const { renditions, existing } = planAddedAudio([english, englishOpus], recipes, [probed({ path: 'fr.mp3', language: 'fr', role: 'dub' })]);
     assert.deepEqual(renditions.map((r) => [r.id, r.codec, r.bitrateKbps, r.name, r.isDefault, r.role, r.file]), [
       ['aac-128k-fr-dub', 'aac', 128, 'Français', false, 'dub', 'fr.mp3'],
@@ -36,7 +36,7 @@ describe('add-track planning', () => {
 
   it('gives a package without audio the defaults of a transcode, and its first plain file the default', () => {
     const recipes = audioRecipes([], []);
-    assert.deepEqual(recipes, [{ codec: 'aac', bitrateKbps: 128, sampleRate: 48000 }]);
+    assert.deepEqual(recipes, [{ codec: 'aac', bitrateKbps: 128, sampleRate: 48000, channels: 2 }]);
     const { renditions } = planAddedAudio([], recipes, [probed({ path: 'ad.wav', language: 'en', role: 'description' }), probed({ path: 'en.wav', language: 'en' })]);
     assert.deepEqual(renditions.map((r) => [r.id, r.name, r.isDefault, r.role]), [
       ['aac-128k-en-description', 'English (AD)', false, 'description'],
@@ -48,6 +48,22 @@ describe('add-track planning', () => {
     const { renditions, existing } = planAddedAudio([english], audioRecipes([english], recorded), [probed({ path: 'mix.wav', language: 'en', role: 'main' })]);
     assert.deepEqual(renditions.map((r) => [r.id, r.name, r.isDefault, r.role]), [['aac-128k-en-main', 'English 2', true, 'main']]);
     assert.deepEqual(existing.map((t) => [t.id, t.isDefault, t.role]), [['aac-128k', false, undefined]]);
+  });
+
+  it('gives a 5.1 file the package\'s 5.1 renditions (--surround), a stereo file stereo only; stereo stays the default', () => {
+    const surround = audioTrack('aac-5.1-384k', 'aac', 'en', 'English', 400_000, 384_000, { channels: 6, groupId: 'audio-aac-6ch', isDefault: true, role: 'main' });
+    const eac3 = audioTrack('eac3-5.1-192k', 'eac3', 'en', 'English', 200_000, 192_000, { channels: 6, groupId: 'audio-eac3-6ch', isDefault: true, role: 'main' });
+    const recipes = audioRecipes([english, surround, eac3], [...(recorded as never[]), { name: 'aac-5.1-384k', targetBitrate: 384_000 }, { name: 'eac3-5.1-192k', targetBitrate: 192_000 }] as never);
+    assert.deepEqual(recipes.map((r) => [r.codec, r.channels, r.bitrateKbps]), [['aac', 2, 128], ['aac', 6, 384], ['eac3', 6, 192]]);
+    const wide = { ...probed({ path: 'mix.wav', language: 'en', role: 'main' }) };
+    wide.probe = { audioStreams: [{ index: 0, codec: 'pcm_s16le', channels: 6, sampleRate: 48000, isDefault: true }] } as unknown as MediaProbe;
+    const { renditions } = planAddedAudio([english, surround, eac3], recipes, [wide, probed({ path: 'fr.mp3', language: 'fr', role: 'dub' })]);
+    assert.deepEqual(renditions.map((r) => [r.id, r.channels, r.isDefault, signalledDefault(r, renditions)]), [
+      ['aac-128k-en-main', 2, true, true],
+      ['aac-5.1-384k-en-main', 6, false, true],
+      ['eac3-5.1-192k-en-main', 6, false, true],
+      ['aac-128k-fr-dub', 2, false, false],
+    ]);
   });
 
   it('keeps ids and names unique against the package\'s tracks', async () => {
