@@ -19,7 +19,7 @@ import { migrate, schemaVersion } from '../../src/db/sqlite/migrate.js';
 import { SqliteMetadataStore } from '../../src/db/sqlite/store.js';
 import { parseWebhookSecret } from '../../src/events/standard-webhooks.js';
 import { WebhookDispatcher } from '../../src/events/webhook-delivery.js';
-import { JobRecorder } from '../../src/job/records.js';
+import { JobRecorder, recordEndedJob } from '../../src/job/records.js';
 import { failedLater, outboxEntries, succeededData } from '../../src/job/webhook-events.js';
 import { startWebhookSender } from '../../src/cli/webhook-sender.js';
 import { DEFAULT_SETTINGS } from '../../src/settings/job-settings.js';
@@ -222,6 +222,34 @@ describe('what sends the outbox', () => {
       await store.failJob(killed.id, failedLater(killed, { status: 'interrupted', code: 'INTERRUPTED', message: 'the process stopped without finishing (killed?); resumed by job jnext' }));
       const failed = (await store.listDeliveries()).filter((d) => d.type === 'job.failed');
       assert.deepEqual(failed.map((d) => [d.jobId, d.url, d.status]), [['jkilled', 'https://app.example/hook', 'pending']]);
+      await store.close();
+    } finally {
+      file.cleanup();
+    }
+  });
+});
+
+describe('a detached job recorded where it ends (worker --db, status --db)', () => {
+  test('its failure is recorded with job.failed for the webhooks of its settings, once', async () => {
+    const file = tempDbFile();
+    try {
+      const store = await openMetadata(file.file);
+      const webhooks = ['https://app.example/hook'];
+      await new JobRecorder(store, 'jdetached', webhooks).start({ ...sampleStart('unused', 'vdetached000'), options: { ...DEFAULT_SETTINGS, webhooks } });
+      const ended = {
+        options: { jobId: 'jdetached', input: '/media/sample.mp4', out: '/out', settings: { ...DEFAULT_SETTINGS, webhooks }, package: { name: 'sample', given: false, video: { id: 'vdetached000', sha256: '' } } },
+        // The failure path reads neither.
+        plan: undefined as never,
+        source: undefined as never,
+        error: { code: 'WORKER_LOST' as const, message: 'its workers kept dying' },
+        nodes: [],
+        submittedAt: new Date().toISOString(),
+        finishedAt: new Date().toISOString(),
+      };
+      assert.equal(await recordEndedJob(store, ended), true);
+      assert.equal(await recordEndedJob(store, ended), false, 'a second recorder writes nothing');
+      const deliveries = await store.listDeliveries();
+      assert.deepEqual(deliveries.map((d) => [d.type, d.jobId]).sort(), [['job.failed', 'jdetached'], ['job.started', 'jdetached']]);
       await store.close();
     } finally {
       file.cleanup();
