@@ -281,10 +281,47 @@ function subtitles(value: unknown, field: Field): SidecarSubtitle[] {
   return value.map((item) => parseSidecarSubtitle(String(item)));
 }
 
+/**
+ * `--audio-track` files. On the command line, local paths. From an upload (a `watch` sidecar or
+ * metadata), objects beside the upload: `"dub.m4a:fr:dub"`, a list of those, or
+ * `{"file": "dub.m4a", "language": "fr", "role": "dub", "offset": 2}`; each name is relative to the
+ * upload's folder and stays below it (no `/` at the start, no `..`, no scheme), since an upload
+ * must never make the watcher read its local files. The watcher resolves and downloads them.
+ */
 function audioTracks(value: unknown, field: Field): SidecarAudio[] {
-  // Local files: only the command line may name them.
-  if (!Array.isArray(value) || field.from !== 'cli') throw wrongType(field, 'files given on the command line');
-  return value.map((item) => parseSidecarAudio(String(item)));
+  if (field.from === 'cli') {
+    if (!Array.isArray(value)) throw wrongType(field, 'files given on the command line');
+    return value.map((item) => parseSidecarAudio(String(item)));
+  }
+  const items = Array.isArray(value) ? value : [value];
+  if (items.length === 0) throw invalid(field, 'give at least one audio file beside the upload');
+  return items.map((item) => {
+    const track = typeof item === 'string' ? parseSidecarAudio(item) : uploadAudioTrack(item, field);
+    return { ...track, path: objectBesideUpload(track.path, field) };
+  });
+}
+
+/** `{"file": …, "language": …, "role": …, "offset": …}` of an upload's sidecar. */
+function uploadAudioTrack(item: unknown, field: Field): SidecarAudio {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) throw wrongType(field, 'audio files as "dub.m4a:fr:dub" or {"file": "dub.m4a", "language": "fr", "role": "dub"}');
+  const { file, language, role, offset, ...rest } = item as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) throw invalid(field, `unknown field "${unknown[0]}" (an audio track has file, language, role and offset)`);
+  const path = text(file, { ...field, key: `${field.key ?? 'audioTracks'}.file` });
+  const tag = language === undefined ? 'und' : text(language, field);
+  if (!LANGUAGE_TAG.test(tag)) throw invalid(field, `"${tag}" is not a language tag such as fr or pt-BR`);
+  const said = role === undefined ? undefined : oneOf(AUDIO_ROLES)(role, field);
+  const seconds = offset === undefined ? 0 : numberOf({ above: 0, inclusive: true, max: 86_400, unit: 'seconds' })(offset, field);
+  return { path, language: tag, ...(said ? { role: said } : {}), ...(seconds > 0 ? { offsetSeconds: seconds } : {}) };
+}
+
+/** An object name relative to the upload's folder that stays below it: `dub.m4a`, `tracks/dub.m4a`. */
+function objectBesideUpload(name: string, field: Field): string {
+  const parts = name.split('/');
+  if (name.startsWith('/') || /^[a-z][a-z0-9+.-]*:/i.test(name) || name.includes('\\') || parts.some((part) => part === '' || part === '.' || part === '..')) {
+    throw invalid(field, `"${name}" is not the name of an object beside the upload (a relative name such as dub.m4a or tracks/dub.m4a, without .. or a scheme)`);
+  }
+  return name;
 }
 
 function loudness(value: unknown, field: Field): number | 'off' {
@@ -418,7 +455,7 @@ export const TRANSCODE_TABLE: OptionTable<JobSettings> & OptionTable<TranscodeFl
   audioTracks: {
     flags: '--audio-track <file[:lang[:role]][@seconds]>',
     description: 'add an audio file as renditions of the audio group, aligned to the video from 0 (or @seconds); role main, dub, description or commentary (repeatable)',
-    repeatable: true, parse: audioTracks,
+    repeatable: true, parse: audioTracks, sidecar: true, aliases: ['audioTracks'],
   },
   metrics: { flags: '--metrics', description: 'measure PSNR and SSIM of every video rendition against the source', parse: flag },
   download: { flags: '--download', description: 'also write download.mp4: the top H.264 rung with the default audio, remuxed (no encode), moov first (video jobs with h264)', parse: flag, sidecar: true },

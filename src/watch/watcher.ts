@@ -20,6 +20,7 @@ import type { Location } from '../storage/backend.js';
 import { locationHolds } from '../storage/backends.js';
 import { formatS3Uri, normalisePrefix, sanitiseName } from '../storage/uri.js';
 import { applyOverrides, isSidecarKey, overridesFromMetadata, overridesFromSidecar, readSidecar, sidecarKeyFor } from './overrides.js';
+import { fetchUploadTracks, trackKeysOfSidecar } from './upload-tracks.js';
 import { parseS3Notification, type SqsQueue } from './sqs.js';
 import type { WatchObjectRef, WatchStore } from './store.js';
 
@@ -91,6 +92,11 @@ export class Watcher {
    * another host counts as alive).
    */
   private busy = new Map<string, { signature: string; since: number; tries: number; retryAt: number; leftForLater: boolean }>();
+  /**
+   * The audio files each listed sidecar names, by sidecar key (with the ETag they were read at):
+   * they are part of their upload's job, never uploads of their own.
+   */
+  private sidecarTracks = new Map<string, { etag: string; keys: string[] }>();
 
   constructor(
     private readonly config: WatchConfig,
@@ -117,11 +123,12 @@ export class Watcher {
    */
   async poll(signal: AbortSignal): Promise<{ ready: ObjectSummary[]; settling: number }> {
     const listed = await listObjects(this.client, this.config.bucket, this.config.prefix, { signal, pageSize: 1000 });
+    const trackKeys = await this.trackKeysOf(listed, signal);
     const seen = new Map<string, string>();
     const ready: ObjectSummary[] = [];
     let settling = 0;
     for (const object of listed) {
-      if (this.isIgnored(this.config.bucket, object.key)) continue;
+      if (this.isIgnored(this.config.bucket, object.key) || trackKeys.has(object.key)) continue;
       if (await this.store.isFinished({ bucket: this.config.bucket, key: object.key, etag: object.etag, size: object.size })) continue;
       const signature = `${object.etag}:${object.size}`;
       const unreadable = this.unreadable.get(object.key);
@@ -141,6 +148,26 @@ export class Watcher {
     const listedKeys = new Set(listed.map((object) => object.key));
     for (const key of this.unreadable.keys()) if (!listedKeys.has(key)) this.unreadable.delete(key);
     return { ready, settling };
+  }
+
+  /**
+   * The keys of the audio files the listed sidecars name (`audioTracks`), read again only when a
+   * sidecar's ETag changed. A sidecar that cannot be read or parsed names none here: its upload
+   * fails with the reason when it is processed.
+   */
+  private async trackKeysOf(listed: ObjectSummary[], signal: AbortSignal): Promise<Set<string>> {
+    const current = new Map<string, { etag: string; keys: string[] }>();
+    for (const sidecar of listed.filter((object) => isSidecarKey(object.key))) {
+      const known = this.sidecarTracks.get(sidecar.key);
+      if (known?.etag === sidecar.etag) {
+        current.set(sidecar.key, known);
+        continue;
+      }
+      const text = await readSidecar(this.client, this.config.bucket, sidecar.key, signal).catch(() => undefined);
+      current.set(sidecar.key, { etag: sidecar.etag, keys: text === undefined ? [] : trackKeysOfSidecar(text, sidecar.key) });
+    }
+    this.sidecarTracks = current;
+    return new Set([...current.values()].flatMap((entry) => entry.keys));
   }
 
   /** Polls until stopped (or, with `once`, until nothing is left to do). */
@@ -334,13 +361,14 @@ export class Watcher {
   ): Promise<WatchOutcome> {
     const uri = formatS3Uri(object.bucket, object.key);
     let request: JobRequest;
+    let removeTracks = async (): Promise<void> => undefined;
     try {
-      request = await this.requestFor(object, metadata, signal);
+      ({ request, cleanup: removeTracks } = await this.requestFor(object, metadata, signal));
     } catch (error) {
-      // A bad sidecar fails for good (USAGE); an unreachable server is retried like any transient failure.
+      // A bad sidecar or a missing audio file fails for good (USAGE, INPUT_NOT_FOUND); an unreachable server is retried like any transient failure.
       return await this.settle(object, attempt, stop, lostLease, toVidpipeError(error));
     }
-    const result = await runJob({ ...request, signal, onEvent: this.hooks.onEvent });
+    const result = await runJob({ ...request, signal, onEvent: this.hooks.onEvent }).finally(removeTracks);
     if (result.status === 'succeeded') {
       await this.store.finish(object, 'done', { jobId: result.jobId, videoId: result.id, outputs: result.outputs as Record<string, string> });
       this.log(`${uri}: done → ${result.outputs.hls ?? result.outputs.root ?? ''}`);
@@ -415,23 +443,31 @@ export class Watcher {
     return { ...base, watchStatus: 'failed', error: { ...error, message: reason } };
   }
 
-  /** The transcode request for one upload: the watcher's flags, then metadata, then the sidecar. */
-  private async requestFor(object: WatchObjectRef, metadata: Record<string, string>, signal: AbortSignal): Promise<JobRequest> {
+  /**
+   * The transcode request for one upload: the watcher's flags, then metadata, then the sidecar;
+   * the audio files an upload names are downloaded for the job (`cleanup` removes them).
+   */
+  private async requestFor(object: WatchObjectRef, metadata: Record<string, string>, signal: AbortSignal): Promise<{ request: JobRequest; cleanup: () => Promise<void> }> {
     const uri = formatS3Uri(object.bucket, object.key);
     const sidecarKey = sidecarKeyFor(object.key);
     const sidecarText = await readSidecar(this.client, object.bucket, sidecarKey, signal);
-    const applied = applyOverrides(
-      this.config.settings,
-      overridesFromMetadata(metadata, `metadata of ${uri}`),
-      ...(sidecarText === undefined ? [] : [overridesFromSidecar(sidecarText, formatS3Uri(object.bucket, sidecarKey))]),
-    );
+    const overrides = [
+      { where: `metadata of ${uri}`, parsed: overridesFromMetadata(metadata, `metadata of ${uri}`) },
+      ...(sidecarText === undefined ? [] : [{ where: formatS3Uri(object.bucket, sidecarKey), parsed: overridesFromSidecar(sidecarText, formatS3Uri(object.bucket, sidecarKey)) }]),
+    ];
+    const applied = applyOverrides(this.config.settings, ...overrides.map((o) => o.parsed));
     // The watcher signs what it sends with its own secret: without one, an upload's webhooks could never be sent.
     if (applied.settings.webhooks.length > 0 && !this.config.settings.webhookSecret) {
       throw new VidpipeError('USAGE', `${uri}: its sidecar or metadata asks for webhooks, but this watcher has no VIDPIPE_WEBHOOK_SECRET to sign them with; the upload is not processed`, {
         hint: 'start vidpipe watch with VIDPIPE_WEBHOOK_SECRET set (docs/events.md)',
       });
     }
-    return {
+    // The upload's own audio files (the last that names any wins, as for every setting), beside it in the bucket.
+    const named = overrides.filter((o) => o.parsed.settings.audioTracks).at(-1);
+    const tracks = named
+      ? await fetchUploadTracks(named.parsed.settings.audioTracks!, { bucket: object.bucket, key: object.key, storage: this.config.request.storage, signal, namedIn: named.where })
+      : undefined;
+    const request: JobRequest = {
       ...this.config.request,
       input: uri,
       out: this.config.outText,
@@ -439,9 +475,10 @@ export class Watcher {
       // upload never replaces the package of another video (see docs/publishing.md).
       name: applied.name,
       defaultName: packageNameFor(object.key, this.config.prefix),
-      settings: applied.settings,
+      settings: tracks ? { ...applied.settings, audioTracks: tracks.audioTracks } : applied.settings,
       tags: { ...this.config.request.tags, ...applied.tags, 's3-key': object.key, 's3-etag': object.etag },
     };
+    return { request, cleanup: tracks?.cleanup ?? (async () => undefined) };
   }
 }
 

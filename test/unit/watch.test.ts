@@ -5,6 +5,7 @@ import { VidpipeError } from '../../src/errors.js';
 import { entryManifestFor, releaseReferencedBy } from '../../src/storage/release.js';
 import { applyOverrides, overridesFromMetadata, overridesFromSidecar, UPLOAD_LIMITS } from '../../src/watch/overrides.js';
 import { parseS3Notification } from '../../src/watch/sqs.js';
+import { trackKeyBeside, trackKeysOfSidecar } from '../../src/watch/upload-tracks.js';
 import { WatchStore } from '../../src/watch/store.js';
 import { packageNameFor, Watcher, type WatchOutcome } from '../../src/watch/watcher.js';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -100,6 +101,24 @@ describe('per-upload overrides', () => {
     usage(() => overridesFromSidecar('{"ladder": "/etc/profile.json"}', 'sc'), /"ladder" must be rungs, not a file path/);
     usage(() => applyOverrides(base, overridesFromSidecar('{"segmentDuration": 99}', 'sc')), /^sc: --segment-duration/);
     usage(() => applyOverrides(base, overridesFromSidecar('{"preset": "warp"}', 'sc')), /^sc: /);
+  });
+
+  it('reads audio tracks as objects beside the upload, never paths out of its folder', () => {
+    const sidecar = overridesFromSidecar(JSON.stringify({ audioTracks: ['film.fr.m4a:fr:dub', { file: 'tracks/ad.mp3', language: 'en', role: 'description', offset: 1.5 }] }), 'sc');
+    assert.deepEqual(sidecar.settings.audioTracks, [
+      { path: 'film.fr.m4a', language: 'fr', role: 'dub' },
+      { path: 'tracks/ad.mp3', language: 'en', role: 'description', offsetSeconds: 1.5 },
+    ]);
+    assert.deepEqual(overridesFromMetadata({ 'vidpipe-audio-track': 'dub.m4a:de' }, 'meta').settings.audioTracks, [{ path: 'dub.m4a', language: 'de' }]);
+    assert.deepEqual(trackKeysOfSidecar(JSON.stringify({ audioTracks: ['dub.m4a', { file: 'x/ad.mp3' }] }), 'in/films/film.mp4.vidpipe.json'), ['in/films/dub.m4a', 'in/films/x/ad.mp3']);
+    assert.equal(trackKeyBeside('film.mp4', 'dub.m4a'), 'dub.m4a');
+    const usage = (text: string, pattern: RegExp) =>
+      assert.throws(() => overridesFromSidecar(text, 'sc'), (e: unknown) => e instanceof VidpipeError && e.code === 'USAGE' && pattern.test(e.message));
+    for (const name of ['/etc/passwd', '../other/dub.m4a', 'a/../../b.m4a', 's3://elsewhere/dub.m4a', 'file:///etc/passwd', 'a//b.m4a']) {
+      usage(JSON.stringify({ audioTracks: [name] }), /is not the name of an object beside the upload/);
+    }
+    usage(JSON.stringify({ audioTracks: [{ file: 'dub.m4a', role: 'karaoke' }] }), /"karaoke" is not one of main, dub, description, commentary/);
+    usage(JSON.stringify({ audioTracks: [{ file: 'dub.m4a', lang: 'fr' }] }), /unknown field "lang"/);
   });
 
   it('bounds what a sidecar or metadata may store: whole size, each text, tags, nesting; refused with the place and the limit', () => {
