@@ -140,7 +140,7 @@ async function readPublished(root: string, connection: Awaited<ReturnType<typeof
   }
   const { model } = contents;
   if (summary.result.protection || [...model.videos, ...model.audios].some((track) => track.protection)) {
-    throw new VidpipeError('USAGE', `${store.root} is encrypted (${summary.result.protection?.scheme ?? 'protected'}): add-track does not encrypt a new track, and a clear track beside encrypted ones would leak nothing but break the package's protection promise`, {
+    throw new VidpipeError('USAGE', `${store.root} is encrypted (${summary.result.protection?.scheme ?? 'protected'}): add-track does not encrypt a new track with the package's key source, and a clear track would break the package's protection; nothing was changed`, {
       hint: 'transcode the video again with the new tracks (--audio-track, --subtitles) and the same key source',
     });
   }

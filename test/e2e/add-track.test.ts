@@ -214,3 +214,26 @@ describe('vidpipe add-track on an S3 package (s3rver)', { timeout: 300_000 }, ()
     await assertDubAdded(join(dir, 'after', 'master.m3u8'), join(dir, 'after', 'manifest.mpd'), dir);
   });
 });
+
+describe('vidpipe add-track on an encrypted package', { timeout: 300_000 }, () => {
+  it('refuses it with exit 2, saying why, and leaves the package as it was', async () => {
+    const fixture = await transcodeFixture(
+      async (dir) => {
+        await ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=660:duration=2', join(dir, 'dub.m4a')]);
+        return makeClip(join(dir, 'film.mp4'), { durationSeconds: 2 });
+      },
+      [...FAST, '--encrypt', 'cbcs', '--key-id', '0123456789abcdef0123456789abcdef', '--key', '00112233445566778899aabbccddeeff'],
+    );
+    try {
+      assert.equal(fixture.run.code, 0, fixture.run.stderr);
+      const root = join(fixture.dir, 'out', 'film');
+      const before = await hashTree(root);
+      const run = await runCli(['add-track', root, '--audio-track', `${join(fixture.dir, 'dub.m4a')}:fr:dub`, '--db', join(fixture.dir, 'meta.db'), '--work-dir', join(fixture.dir, 'work')]);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /is encrypted \(cbcs\): add-track does not encrypt a new track/);
+      assert.deepEqual(await hashTree(root), before, 'nothing written');
+    } finally {
+      await fixture.cleanup();
+    }
+  });
+});
