@@ -449,7 +449,7 @@ async function main(): Promise<void> {
       log(`${section.name}…`);
       const sectionWork = join(work, section.name);
       await mkdir(sectionWork, { recursive: true });
-      const r = await section.run({ work: sectionWork, cacheDir, quick: options.quick, rounds: options.rounds, preset: options.preset, vidpipe: VIDPIPE });
+      const r = await section.run({ work: sectionWork, cacheDir, quick: options.quick, rounds: options.rounds, preset: options.preset, vidpipe: VIDPIPE, ...(options.compare ? { compare: options.compare } : {}), ...(execLog ? { execLog } : {}) });
       results.sections[section.name] = r.figures;
       pluggedChecks.push(...r.checks);
       lines.push('', `== ${section.name}: ${section.title}`, ...r.lines);

@@ -141,8 +141,8 @@ class ProcessTree {
 export interface MeasureOptions {
   env?: NodeJS.ProcessEnv;
   intervalMs?: number;
-  /** Print the command's stdout (default: ignored). */
-  stdout?: 'inherit' | 'ignore';
+  /** Print the command's stdout, or write it to an open file descriptor (default: ignored). */
+  stdout?: 'inherit' | 'ignore' | number;
   cwd?: string;
 }
 
@@ -154,7 +154,7 @@ export function measureCommand(command: string, args: string[], options: Measure
     const started = process.hrtime.bigint();
     const child = spawn(command, args, { stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'], env: options.env ?? process.env, cwd: options.cwd });
     let stderr = '';
-    child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-8000)));
+    child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-8000)));
     const tree = child.pid === undefined ? undefined : new ProcessTree(child.pid);
     const samples: Sample[] = [];
     let peakTreePages = 0;

@@ -6,8 +6,9 @@
  */
 import type { TargetCheck } from './report.js';
 import { addTrackSection } from './add-track.js';
+import type { ExecLog } from './exec-log.js';
 import { encryptionSection } from './encryption.js';
-import { perTitleChecks } from './per-title.js';
+import { perTitleBench } from './per-title.js';
 
 export interface SectionContext {
   /** A folder of the bench's work folder for this section (removed afterwards unless --keep). */
@@ -20,6 +21,10 @@ export interface SectionContext {
   preset: string;
   /** bin/vidpipe of this checkout. */
   vidpipe: string;
+  /** `--compare`: another built checkout, whose vidpipe the section may run beside this one. */
+  compare?: string;
+  /** Records every ffmpeg/ffprobe child's CPU (undefined without a C compiler). */
+  execLog?: ExecLog;
 }
 
 export interface SectionResult {
@@ -42,11 +47,17 @@ export interface PluggedSection {
 export const PLUGGED_SECTIONS: PluggedSection[] = [
   {
     name: 'per-title',
-    title: 'per-title ladder (--ladder auto) against the fixed ladder, 1080p slides, moving and noisy sources',
+    title: 'per-title ladder (--ladder auto) against the fixed ladder, 1080p slides, moving and noisy sources, presets veryfast and medium (the default)',
     async run(context) {
-      const lines: string[] = [];
-      const checks = await perTitleChecks({ dir: context.work, seconds: context.quick ? 8 : 20, onJob: (job) => lines.push(`  ${JSON.stringify(job)}`) });
-      return { lines, checks, figures: checks };
+      const { lines, checks, runs } = await perTitleBench({
+        dir: context.work,
+        seconds: context.quick ? 8 : 20,
+        presets: context.quick ? ['veryfast'] : ['veryfast', 'medium'],
+        ...(context.quick ? {} : { longSeconds: 120 }),
+        ...(context.compare ? { compare: context.compare } : {}),
+        ...(context.execLog ? { execLog: context.execLog } : {}),
+      });
+      return { lines, checks, figures: { checks, runs } };
     },
   },
   {

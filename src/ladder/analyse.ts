@@ -14,7 +14,8 @@ import { readVideoSamples } from '../media/mp4-file.js';
 import { parsePsnrStats, parseSsimStats, parseVmafLog } from '../metrics/quality.js';
 import type { Preset, VideoCodec } from '../settings/job-settings.js';
 import { qualityTargetFor, type QualityMetric } from '../settings/quality-target.js';
-import { chooseLadder, DEFAULT_CHOICE, type ChoiceOptions, type LadderChoice, type ProbeResult } from './choose.js';
+import { chooseLadder, DEFAULT_CHOICE, tableLadder, type ChoiceOptions, type LadderChoice, type ProbeResult } from './choose.js';
+import { curveFitted, firstCrf, modelledPoint, secondCrf, slopesOf, tableRatesNeeded } from './probe-rules.js';
 import { planSamples, type SamplingOptions } from './sampling.js';
 
 /**
@@ -114,6 +115,11 @@ function probeOutputs(candidates: Rendition[], av1Encoder: Av1Encoder): ProbeOut
   });
 }
 
+/** The same probe at another CRF. */
+function probeAt(output: ProbeOutput, crf: number): ProbeOutput {
+  return { ...output, crf, rendition: { ...output.rendition, id: `${output.candidate.id}-crf${crf}`, crf } };
+}
+
 /**
  * Splits the probe outputs of one sample into `groups` processes of about equal cost (largest
  * first onto the least loaded), keeping each (codec, size)'s CRFs together.
@@ -132,20 +138,6 @@ export function groupOutputs(outputs: ProbeOutput[], groups: number): ProbeOutpu
     bin.outputs.push(...unit);
   }
   return bins.map((b) => b.outputs).filter((o) => o.length > 0);
-}
-
-/** Runs tasks with at most `limit` at once; the first failure rejects the whole (the job's signal stops the rest). */
-async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
-  const results: T[] = new Array(tasks.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      results[i] = await tasks[i]!();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
-  return results;
 }
 
 /** At most `limit` holders at once, served in order: the ffmpeg processes of the analysis. */
@@ -223,14 +215,20 @@ function pooled(measures: SampleMeasure[]): ProbeResult[] {
 }
 
 /**
- * The per-title analysis of one title: probe encodes of a few samples at every candidate size
- * and a few CRFs, each measured for rate and quality, then the ladder chosen from them.
+ * The per-title analysis of one title: probe encodes of a few samples, each measured for rate and
+ * quality, then the ladder chosen from them. Probes run in rounds (probe-rules.ts), so that no
+ * probe is encoded that decides nothing:
+ * 1. each codec's top size at both CRFs. When its curve stays far under the aim at the table's
+ *    rate (grain), that codec's ladder is the table's rates and it is probed no further;
+ * 2. each smaller size once, at the CRF where the top's curve meets the aim;
+ * 3. a second CRF only for the sizes whose first point missed the aim by more than the tolerance;
+ *    a size that met it gets its curve's second point modelled from the top's slopes.
  *
- * Work runs as `parallel` + 1 ffmpeg processes at once. Each sample is decoded once into raw frames
- * (when they fit; otherwise each process decodes it from the source); then each (sample, group
- * of sizes) is one process feeding all its probe encodes from one read of those frames
- * (single-threaded x264: the processes are the parallelism), followed by one that measures
- * each probe at its own size and at the display size, on every second frame.
+ * Work runs as `parallel` + 1 ffmpeg processes at once. Each sample is decoded once into raw
+ * frames kept for every round (when they fit; otherwise each process decodes it from the
+ * source); then each (sample, group of probes) is one process feeding all its probe encodes from
+ * one read of those frames (single-threaded x264: the processes are the parallelism), followed by
+ * one that measures each probe at its own size and at the display size.
  */
 export async function analyseTitle(
   source: string,
@@ -242,24 +240,23 @@ export async function analyseTitle(
   const started = Date.now();
   if (candidates.length === 0) throw new VidpipeError('INTERNAL', 'per-title analysis: no candidate renditions');
   const target = qualityTargetFor(options.metric, options.qualityTarget);
+  const choiceOptions: ChoiceOptions = {
+    ...DEFAULT_CHOICE,
+    ...options.choice,
+    metric: options.metric,
+    target,
+    ...(options.maxBitrateKbps ? { maxBitrateKbps: options.maxBitrateKbps } : {}),
+  };
+  const aim = target + choiceOptions.margin;
   const fps = video.frameRate.num / video.frameRate.den;
   const samples = planSamples(video.totalFrames, video.gopFrames, fps, options.sampling);
   const parallel = Math.max(1, options.parallel ?? 2);
   const top = [...candidates].sort((a, b) => b.width * b.height - a.width * a.height)[0]!;
   const display = { width: top.width, height: top.height };
-  const outputs = probeOutputs(candidates, options.av1Encoder);
-  // At least two tasks per process slot, so the last round does not leave a core idle.
-  const groupsPerSample = Math.max(1, Math.ceil((2 * parallel) / samples.length));
   const dir = join(options.workDir, 'per-title');
   await mkdir(dir, { recursive: true });
 
-  // One codec per process: each gets its own probe preset.
-  const codecs = [...new Set(outputs.map((o) => o.rendition.codec))];
-  const groups = codecs.flatMap((codec) => groupOutputs(outputs.filter((o) => o.rendition.codec === codec), groupsPerSample));
   const timing = { decode: 0, encode: 0, measure: 0 };
-  const runs = samples.length * groups.length;
-  let done = 0;
-  const report = () => options.onProgress?.(Math.min(1, done / runs));
   // One process more than the parallelism: each probe process leaves part of its core idle
   // (start-up, reading the sample, the measuring filters waiting on one another), and one more
   // fills those gaps (2 cores, 20 s 1080p slides: 18.3 s with 2, 16.2 s with 3, 17.2 s with 4).
@@ -272,11 +269,16 @@ export async function analyseTitle(
       timing[phase] += (Date.now() - begun) / 1000;
     }
   };
-  const rawFits = (sample: Chunk) => options.frameBytes !== undefined && options.frameBytes * (sample.endFrame - sample.startFrame) <= RAW_SAMPLE_LIMIT;
+  const sampledFrames = samples.reduce((a, s) => a + s.endFrame - s.startFrame, 0);
+  // Every sample's raw frames stay on disk for all rounds: as much as two samples of the limit.
+  const rawFits = options.frameBytes !== undefined && options.frameBytes * sampledFrames <= 2 * RAW_SAMPLE_LIMIT;
+  // Progress: the rounds' share of the work is not known in advance; each round gets a slice.
+  let progressBase = 0;
+  const report = (fraction: number) => options.onProgress?.(Math.min(1, fraction));
 
   /** One (sample, group) run: encode the group's probes, then measure them, in one process slot. */
-  const measureGroup = async (sample: Chunk, input: SampleInput, group: ProbeOutput[], g: number): Promise<SampleMeasure[]> => {
-    const base = join(dir, `s${sample.index}-g${g}`);
+  const measureGroup = async (sample: Chunk, input: SampleInput, group: ProbeOutput[], name: string): Promise<SampleMeasure[]> => {
+    const base = join(dir, name);
     const files = group.map((o) => ({ ...o, path: `${base}-${o.rendition.id}.mp4` }));
     const seconds = ((sample.endFrame - sample.startFrame) * video.frameRate.den) / video.frameRate.num;
     const label = `sample ${sample.index + 1}`;
@@ -341,50 +343,93 @@ export async function analyseTitle(
       });
     }
     await Promise.all(files.map((f) => rm(f.path, { force: true })));
-    done++;
-    report();
     return result;
   };
 
-  /** A sample: decoded once into raw frames when they fit, then its groups in parallel slots. */
-  const measureSample = async (sample: Chunk): Promise<SampleMeasure[]> => {
-    const fromSource: SampleInput = { source, streamIndex: video.streamIndex, chunk: sample, deinterlace: video.deinterlace };
-    let input = fromSource;
-    const raw = join(dir, `s${sample.index}.nut`);
-    if (rawFits(sample)) {
+  /** Each sample decoded once (into raw frames when they fit), in parallel slots. */
+  const inputs: SampleInput[] = await Promise.all(
+    samples.map(async (sample) => {
+      const fromSource: SampleInput = { source, streamIndex: video.streamIndex, chunk: sample, deinterlace: video.deinterlace };
+      if (!rawFits) return fromSource;
+      const raw = join(dir, `s${sample.index}.nut`);
       await inSlot(() =>
         timed('decode', () =>
           ffmpeg.run(buildSampleDecodeArgs({ ...fromSource, frameRate: video.frameRate, sample, path: raw }), { label: `per-title sample decode, sample ${sample.index + 1}` }),
         ),
       );
       // Already deinterlaced and on the grid: the probes read it as a chunk from frame 0.
-      input = { source: raw, streamIndex: 0, chunk: decodedSampleChunk(sample), deinterlace: false };
-    }
-    try {
-      const perGroup = await Promise.all(groups.map((group, g) => inSlot(() => measureGroup(sample, input, group, g))));
-      return perGroup.flat();
-    } finally {
-      await rm(raw, { force: true });
-    }
+      return { source: raw, streamIndex: 0, chunk: decodedSampleChunk(sample), deinterlace: false };
+    }),
+  );
+
+  /** One round: the outputs over every sample, pooled; its share of the progress is `share`. */
+  let round = 0;
+  const probeRound = async (outputs: ProbeOutput[], share: number): Promise<ProbeResult[]> => {
+    if (outputs.length === 0) return [];
+    round++;
+    // At least two tasks per process slot, so the last round of tasks does not leave a core idle.
+    const groupsPerSample = Math.max(1, Math.ceil((2 * parallel) / samples.length));
+    // One codec per process: each gets its own probe preset.
+    const codecs = [...new Set(outputs.map((o) => o.rendition.codec))];
+    const groups = codecs.flatMap((codec) => groupOutputs(outputs.filter((o) => o.rendition.codec === codec), groupsPerSample));
+    const tasks = samples.flatMap((sample, s) => groups.map((group, g) => ({ sample, input: inputs[s]!, group, name: `s${sample.index}-r${round}-g${g}` })));
+    let done = 0;
+    const base = progressBase;
+    const measures = await Promise.all(
+      tasks.map((t) =>
+        inSlot(async () => {
+          const result = await measureGroup(t.sample, t.input, t.group, t.name);
+          report(base + (share * ++done) / tasks.length);
+          return result;
+        }),
+      ),
+    );
+    progressBase += share;
+    return pooled(measures.flat());
   };
 
   try {
-    // Two samples in flight: one's groups start while the other's finish, and at most two raw decodes on disk.
-    const measures = await pool(samples.map((sample) => () => measureSample(sample)), 2);
-    const probes = pooled(measures.flat());
-    const choice = chooseLadder(candidates, probes, {
-      ...DEFAULT_CHOICE,
-      ...options.choice,
-      metric: options.metric,
-      target,
-      ...(options.maxBitrateKbps ? { maxBitrateKbps: options.maxBitrateKbps } : {}),
+    const all = probeOutputs(candidates, options.av1Encoder);
+    const codecs = [...new Set(candidates.map((c) => c.codec))];
+    const topOf = (codec: VideoCodec) => candidates.filter((c) => c.codec === codec).sort((a, b) => b.width * b.height - a.width * a.height || b.bitrateKbps - a.bitrateKbps)[0]!;
+    const isTop = (o: ProbeOutput) => o.candidate === topOf(o.candidate.codec);
+    // 1. The top size of each codec at both CRFs.
+    const probes = await probeRound(all.filter(isTop), 0.5);
+    const tableRates: Partial<Record<VideoCodec, string>> = {};
+    for (const codec of codecs) {
+      const why = tableRatesNeeded(probes.filter((p) => p.codec === codec), Math.min(topOf(codec).bitrateKbps, options.maxBitrateKbps ?? Infinity), aim, options.metric);
+      if (why) tableRates[codec] = why;
+    }
+    const onward = all.filter((o) => !isTop(o) && !tableRates[o.candidate.codec]);
+    // 2. Each smaller size once, where the top's curve meets the aim.
+    const firstOutputs = [...new Map(onward.map((o) => [`${o.candidate.codec}-${o.candidate.size}`, o])).values()].map((o) => {
+      const crf = firstCrf(probes.filter((p) => p.codec === o.candidate.codec), aim, options.metric, o.candidate.codec, PROBE_CRFS[o.candidate.codec]);
+      return probeAt(o, crf);
     });
-    const sampled = samples.reduce((a, s) => a + s.endFrame - s.startFrame, 0);
+    const first = await probeRound(firstOutputs, 0.3);
+    probes.push(...first);
+    // 3. A second CRF where the first point missed the aim; otherwise a modelled second point.
+    const slopes = (codec: VideoCodec) => slopesOf(probes.filter((p) => p.codec === codec && p.size === topOf(codec).size && !p.modelled));
+    const missed = first.filter((p) => !curveFitted(p, aim, options.metric) || !slopes(p.codec));
+    const secondOutputs = missed.map((p) => {
+      const o = firstOutputs.find((x) => x.candidate.codec === p.codec && x.candidate.size === p.size)!;
+      return probeAt(o, secondCrf(p, aim, options.metric, slopes(p.codec)));
+    });
+    probes.push(...(await probeRound(secondOutputs, 0.2)));
+    for (const p of first) if (!missed.includes(p)) probes.push(modelledPoint(p, slopes(p.codec)!, aim, options.metric));
+
+    const measuredCodecs = codecs.filter((codec) => !tableRates[codec]);
+    const chosen = chooseLadder(candidates.filter((c) => measuredCodecs.includes(c.codec)), probes, choiceOptions);
+    const choice: LadderChoice = {
+      ...chosen,
+      rungs: [...chosen.rungs, ...codecs.filter((codec) => tableRates[codec]).flatMap((codec) => tableLadder(candidates.filter((c) => c.codec === codec), probes, options.maxBitrateKbps))],
+      ...(Object.keys(tableRates).length > 0 ? { tableRates } : {}),
+    };
     return {
       metric: options.metric,
       target,
       samples,
-      sampledFraction: Math.round((sampled / video.totalFrames) * 1000) / 1000,
+      sampledFraction: Math.round((sampledFrames / video.totalFrames) * 1000) / 1000,
       probes,
       choice,
       seconds: (Date.now() - started) / 1000,

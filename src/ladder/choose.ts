@@ -23,6 +23,8 @@ export interface ProbeResult {
   displayPsnr: number;
   /** VMAF at the display size, when the ffmpeg has libvmaf. */
   vmaf: number | null;
+  /** Not encoded: a size probed once gets its curve's second point from the top size's slopes (probe-rules.ts). */
+  modelled?: true;
 }
 
 export interface ChoiceOptions {
@@ -64,7 +66,8 @@ export interface ChosenRung {
   mode: 'crf' | 'cap';
   /** The rung's cap: the table's rate for its size, the ceiling, or the spacing under the rung above. */
   capKbps: number;
-  predicted: PredictedQuality;
+  /** Absent for a size the analysis stopped before probing (tableLadder). */
+  predicted?: PredictedQuality;
 }
 
 export interface DroppedRung {
@@ -78,6 +81,8 @@ export interface DroppedRung {
 
 export interface LadderChoice {
   rungs: ChosenRung[];
+  /** Codecs whose analysis stopped early (probe-rules.ts, tableRatesNeeded): why, by codec. */
+  tableRates?: Partial<Record<VideoCodec, string>>;
   dropped: DroppedRung[];
   /** Adjacent kept rungs further apart than maxSpacing (a player's switch there is a big step). */
   gaps: { upper: string; lower: string; ratio: number }[];
@@ -199,7 +204,8 @@ export function chooseLadder(candidates: Rendition[], probes: ProbeResult[], opt
     for (let i = kept.length - 2; i >= 0; i--) {
       const upper = kept[i]!;
       const lower = kept[i + 1]!;
-      const gain = upper.predicted.displayPsnr - lower.predicted.displayPsnr;
+      // Rungs chosen from curves always carry a prediction (rungAt).
+      const gain = upper.predicted!.displayPsnr - lower.predicted!.displayPsnr;
       // Two variants at least (Apple's authoring spec asks for two; a player needs a choice).
       if (gain < options.visibleGainDb && kept.length > 2) {
         result.dropped.push({
@@ -217,4 +223,23 @@ export function chooseLadder(candidates: Rendition[], probes: ProbeResult[], opt
     result.rungs.push(...kept);
   }
   return result;
+}
+
+/**
+ * The ladder of a codec whose analysis stopped early (the content needs the table's rates): every
+ * candidate VBR at its table rate under the ceiling, as the fixed ladder, with a prediction where
+ * its size was probed. The rise check still drops a rung that does not rise.
+ */
+export function tableLadder(candidates: Rendition[], probes: ProbeResult[], maxBitrateKbps?: number): ChosenRung[] {
+  return candidates.map((rendition) => {
+    const cap = Math.min(rendition.bitrateKbps, maxBitrateKbps ?? Infinity);
+    const measured = curves(rendition, probes);
+    if (measured) return rungAt(measured, undefined, cap, maxBitrateKbps);
+    const rate = Math.max(1, Math.round(cap));
+    return {
+      rendition: { ...rendition, bitrateKbps: rate, maxrateKbps: Math.min(Math.round(rate * 1.1), maxBitrateKbps ?? Infinity), bufsizeKbps: rate * 2 },
+      mode: 'cap' as const,
+      capKbps: rate,
+    };
+  });
 }

@@ -13,7 +13,7 @@ import type { StageContext } from '../core/stage.js';
 import { assembleRendition } from '../core/stages/assemble.js';
 import { encodeChunk, type EncodedChunk } from '../core/stages/encode-video.js';
 import { detectCapabilities } from '../ffmpeg/capabilities.js';
-import { measureQuality } from '../metrics/quality.js';
+import { measureTargetQuality } from '../metrics/quality.js';
 import { forEachLimit } from '../storage/package-files.js';
 import type { QualityMetric } from '../settings/quality-target.js';
 import type { ProbeResult } from './choose.js';
@@ -109,7 +109,7 @@ export async function checkQualityStage(input: QualityCheckInput, ctx: StageCont
   };
   /** Each file's quality on the target's metric, from one measureQuality call. */
   const measure = async (files: readonly { rendition: Rendition; path: string }[], stage: StageContext): Promise<Map<string, number>> => {
-    const metrics = await measureQuality(
+    const measured = await measureTargetQuality(
       {
         source: input.source,
         sourceStreamIndex: video.streamIndex,
@@ -120,10 +120,7 @@ export async function checkQualityStage(input: QualityCheckInput, ctx: StageCont
       },
       stage,
     );
-    return new Map(files.map(({ rendition }) => {
-      const measured = metrics[rendition.id]!;
-      return [rendition.id, input.metric === 'vmaf' && measured.vmaf !== null ? measured.vmaf : measured.psnr];
-    }));
+    return new Map(files.map(({ rendition }) => [rendition.id, measured[rendition.id]!]));
   };
 
   const rungs = input.renditions.filter(({ rendition }) => rendition.crf !== undefined);

@@ -40,6 +40,8 @@ export function qualityNote(check: RungQualityCheck): string {
 export function ladderReport(input: LadderReportInput): LadderReport {
   const { analysis, rise, quality: checks, metrics } = input;
   const chosen = new Map((analysis?.choice.rungs ?? []).map((rung) => [rung.rendition.id, rung]));
+  // Codecs whose analysis stopped early: their rungs say why they have the table's rates.
+  const tableRates = analysis?.choice.tableRates;
   const encoded: LadderRung[] = input.renditions.map((rendition) => {
     const rung = chosen.get(rendition.id);
     const measured = rise?.measured.find((m) => m.id === rendition.id);
@@ -54,11 +56,17 @@ export function ladderReport(input: LadderReportInput): LadderReport {
       mode: rung ? rung.mode : 'vbr',
       ...(rendition.crf === undefined ? {} : { crf: checked?.crf ?? rendition.crf }),
       targetKbps: rendition.bitrateKbps,
-      ...(rung ? { predicted: { kbps: round1(rung.predicted.kbps), ...quality(rung.predicted) } } : {}),
+      ...(rung?.predicted ? { predicted: { kbps: round1(rung.predicted.kbps), ...quality(rung.predicted) } } : {}),
       ...(measured
         ? { measured: { peakKbps: round1(measured.peakKbps), averageKbps: round1(measured.averageKbps), ...(measuredQuality ? { quality: quality(measuredQuality) } : {}) } }
         : {}),
-      ...(dropped ? { reason: dropped.reason } : checked && (checked.corrections > 0 || !checked.met) ? { reason: qualityNote(checked) } : {}),
+      ...(dropped
+        ? { reason: dropped.reason }
+        : checked && (checked.corrections > 0 || !checked.met)
+          ? { reason: qualityNote(checked) }
+          : tableRates?.[rendition.codec]
+            ? { reason: `at the table's rate: ${tableRates[rendition.codec]}` }
+            : {}),
     };
   });
   if (!analysis) return { method: 'fixed', rungs: encoded };
@@ -78,6 +86,6 @@ export function ladderReport(input: LadderReportInput): LadderReport {
     analysisSeconds: round1(analysis.seconds),
     sampledFraction: analysis.sampledFraction,
     rungs: [...encoded, ...left].sort((a, b) => a.codec.localeCompare(b.codec) || b.size - a.size || b.targetKbps - a.targetKbps),
-    probes: analysis.probes.map((p) => ({ codec: p.codec, size: p.size, crf: p.crf, kbps: p.kbps, psnr: p.psnr, ssim: p.ssim, ...(p.vmaf === null ? {} : { vmaf: p.vmaf }) })),
+    probes: analysis.probes.filter((p) => !p.modelled).map((p) => ({ codec: p.codec, size: p.size, crf: p.crf, kbps: p.kbps, psnr: p.psnr, ssim: p.ssim, ...(p.vmaf === null ? {} : { vmaf: p.vmaf }) })),
   };
 }

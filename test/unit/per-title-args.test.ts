@@ -4,6 +4,7 @@ import { buildLadder, type Rendition } from '../../src/core/ladder.js';
 import type { VideoStreamInfo } from '../../src/ffmpeg/probe.js';
 import { buildChunkEncodeArgs, buildVideoEncoderArgs } from '../../src/ffmpeg/args/video.js';
 import { buildProbeQualityArgs, buildSampleDecodeArgs, decodedSampleChunk } from '../../src/ffmpeg/args/probe-quality.js';
+import { buildQualityArgs } from '../../src/ffmpeg/args/metrics.js';
 import { decodedFrameBytes, groupOutputs, PROBE_CRFS, RAW_SAMPLE_LIMIT, type ProbeOutput } from '../../src/ladder/analyse.js';
 
 function video(displayWidth: number, displayHeight: number): VideoStreamInfo {
@@ -146,5 +147,23 @@ describe('probe sizes and process groups', () => {
     assert.deepEqual(groups.map((g) => [...new Set(g.map((o) => o.rendition.size))]), [[1080], [720, 540, 432, 360, 234]]);
     for (const g of groups) for (const size of new Set(g.map((o) => o.rendition.size))) assert.equal(g.filter((o) => o.rendition.size === size).length, PROBE_CRFS.h264.length);
     assert.equal(groupOutputs(outputs, 1).length, 1);
+  });
+});
+
+describe('the quality check measures only its target', () => {
+  const rendition = { path: '/w/r.mp4', width: 960, height: 540, psnrLog: '/w/0-psnr.log' };
+  const base = { source: '/in/source.mp4', sourceStreamIndex: 0, frameRate: { num: 25, den: 1 }, durationSeconds: 4, deinterlace: false };
+
+  it('leaves SSIM out when no SSIM log is asked for: one reference, PSNR the last comparison', () => {
+    const graph = buildQualityArgs({ ...base, renditions: [rendition] }).join(' ');
+    assert.doesNotMatch(graph, /ssim=/);
+    assert.match(graph, /scale=960:540:flags=bicubic,setsar=1,format=yuv420p,setpts=PTS-STARTPTS\[r0_0\]/);
+    assert.ok(graph.includes("[d0_0][r0_0]psnr=stats_file=\\'/w/0-psnr.log\\' "), graph);
+  });
+
+  it('chains PSNR then SSIM (then VMAF) when asked, as --metrics measures', () => {
+    const graph = buildQualityArgs({ ...base, renditions: [{ ...rendition, ssimLog: '/w/0-ssim.log', vmafLog: '/w/0-vmaf.json' }] }).join(' ');
+    assert.match(graph, /split=3\[r0_0\]\[r0_1\]\[r0_2\]/);
+    assert.ok(graph.includes("[d0_0][r0_0]psnr=stats_file=\\'/w/0-psnr.log\\'[d0_1];[d0_1][r0_1]ssim=stats_file=\\'/w/0-ssim.log\\'[d0_2];[d0_2][r0_2]libvmaf=log_fmt=json:log_path=\\'/w/0-vmaf.json\\' "), graph);
   });
 });

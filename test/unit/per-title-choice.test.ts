@@ -71,10 +71,10 @@ describe('chooseLadder', () => {
     assert.equal(top.rendition.id, 'h264-1080p');
     assert.equal(top.mode, 'crf');
     assert.ok(Math.abs(top.rendition.bitrateKbps - 1000 * 2 ** (0.5 / 6)) < 1, String(top.rendition.bitrateKbps));
-    assert.ok(top.predicted.psnr >= 40.5 - 0.01);
+    assert.ok(top.predicted!.psnr >= 40.5 - 0.01);
     assert.ok(top.rendition.crf! > 20 && top.rendition.crf! < 38);
     assert.equal(top.rendition.maxrateKbps, 6600, 'the cap stays the table rate');
-    for (const r of choice.rungs) assert.ok(r.predicted.psnr >= 40.49, `${r.rendition.id} ${r.predicted.psnr}`);
+    for (const r of choice.rungs) assert.ok(r.predicted!.psnr >= 40.49, `${r.rendition.id} ${r.predicted!.psnr}`);
   });
 
   it('caps a size whose content needs more than the table rate (VBR at the cap, like the fixed ladder)', () => {
@@ -83,7 +83,7 @@ describe('chooseLadder', () => {
     const display = (r: Rendition, q: number) => q - (1080 - r.size) / 100;
     const choice = chooseLadder(candidates, probesFor(candidates, (r) => r.bitrateKbps * 3, display), options);
     assert.deepEqual(choice.rungs.map((r) => [r.rendition.id, r.mode, r.rendition.bitrateKbps, r.rendition.crf]), candidates.map((r) => [r.id, 'cap', r.bitrateKbps, undefined]));
-    assert.ok(choice.rungs[0]!.predicted.psnr < 40);
+    assert.ok(choice.rungs[0]!.predicted!.psnr < 40);
   });
 
   it('honours the ceiling on every rung', () => {
@@ -152,9 +152,9 @@ describe('chooseLadder', () => {
     const candidates = ladder();
     const probes = probesFor(candidates, (r) => 1000 * (pixels(r) / (1920 * 1080))).map((p) => ({ ...p, vmaf: 93 + (p.psnr - 42) * 2 }));
     const choice = chooseLadder(candidates, probes, { ...options, metric: 'vmaf', target: 93, margin: 1 });
-    assert.ok(Math.abs(choice.rungs[0]!.predicted.vmaf! - 94) < 0.01);
+    assert.ok(Math.abs(choice.rungs[0]!.predicted!.vmaf! - 94) < 0.01);
     // VMAF 94 is PSNR 42.5 here: every lower rung aims at that.
-    for (const r of choice.rungs.slice(1)) assert.ok(Math.abs(r.predicted.psnr - 42.5) < 0.05, `${r.rendition.id} ${r.predicted.psnr}`);
+    for (const r of choice.rungs.slice(1)) assert.ok(Math.abs(r.predicted!.psnr - 42.5) < 0.05, `${r.rendition.id} ${r.predicted!.psnr}`);
   });
 });
 

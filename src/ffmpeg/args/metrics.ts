@@ -27,7 +27,8 @@ export interface RenditionQualityArgs {
   width: number;
   height: number;
   psnrLog: string;
-  ssimLog: string;
+  /** Absent: no SSIM (a caller that reads only the target's metric). */
+  ssimLog?: string;
   /** Set only when the ffmpeg in use has the libvmaf filter. */
   vmafLog?: string;
 }
@@ -42,14 +43,18 @@ export function buildQualityArgs(input: QualityArgsInput): string[] {
   const graph = [`[${sourceInput}:${input.sourceStreamIndex}]${grid.join(',')},split=${input.renditions.length}${scaled}`];
   for (const [i, rendition] of input.renditions.entries()) {
     const reference = [`scale=${rendition.width}:${rendition.height}:flags=bicubic`, 'setsar=1', 'format=yuv420p', 'setpts=PTS-STARTPTS'];
-    const branches = rendition.vmafLog ? 3 : 2;
+    // The comparisons in a chain, each passing the rendition's frames on to the next; the last has no output label.
+    const comparisons = [
+      `psnr=stats_file=${escapeFilterValue(rendition.psnrLog)}`,
+      ...(rendition.ssimLog ? [`ssim=stats_file=${escapeFilterValue(rendition.ssimLog)}`] : []),
+      ...(rendition.vmafLog ? [`libvmaf=log_fmt=json:log_path=${escapeFilterValue(rendition.vmafLog)}`] : []),
+    ];
+    const branches = comparisons.length;
     const refs = Array.from({ length: branches }, (_, b) => `[r${i}_${b}]`).join('');
     graph.push(
       `[${i}:v:0]format=yuv420p,setsar=1,setpts=PTS-STARTPTS[d${i}_0]`,
-      `[s${i}]${reference.join(',')},split=${branches}${refs}`,
-      `[d${i}_0][r${i}_0]psnr=stats_file=${escapeFilterValue(rendition.psnrLog)}[d${i}_1]`,
-      `[d${i}_1][r${i}_1]ssim=stats_file=${escapeFilterValue(rendition.ssimLog)}${rendition.vmafLog ? `[d${i}_2]` : ''}`,
-      ...(rendition.vmafLog ? [`[d${i}_2][r${i}_2]libvmaf=log_fmt=json:log_path=${escapeFilterValue(rendition.vmafLog)}`] : []),
+      `[s${i}]${reference.join(',')}${branches > 1 ? `,split=${branches}${refs}` : `[r${i}_0]`}`,
+      ...comparisons.map((filter, b) => `[d${i}_${b}][r${i}_${b}]${filter}${b < branches - 1 ? `[d${i}_${b + 1}]` : ''}`),
     );
   }
   return [
