@@ -276,6 +276,9 @@ export async function analyseTitle(
   let progressBase = 0;
   const report = (fraction: number) => options.onProgress?.(Math.min(1, fraction));
 
+  /** The loss from the resolution alone (mean squared error at the display size), by sample and size. */
+  const resolutionMse = new Map<string, number>();
+
   /** One (sample, group) run: encode the group's probes, then measure them, in one process slot. */
   const measureGroup = async (sample: Chunk, input: SampleInput, group: ProbeOutput[], name: string): Promise<SampleMeasure[]> => {
     const base = join(dir, name);
@@ -304,8 +307,10 @@ export async function analyseTitle(
       ssimLog: `${f.path}.ssim.log`,
       ...(options.metric === 'vmaf' ? { vmafLog: `${f.path}.vmaf.json` } : {}),
     }));
-    // Each smaller size's loss from the resolution alone, once per size (see buildProbeQualityArgs).
-    const below = [...new Map(files.filter((f) => f.candidate.width * f.candidate.height < display.width * display.height).map((f) => [f.candidate.size, f.candidate])).values()];
+    // Each smaller size's loss from the resolution alone, once per size and sample (see
+    // buildProbeQualityArgs): a size's second probe, in a later round, reuses its first's.
+    const lossKey = (size: number) => `${sample.index}-${size}`;
+    const below = [...new Map(files.filter((f) => f.candidate.width * f.candidate.height < display.width * display.height && !resolutionMse.has(lossKey(f.candidate.size))).map((f) => [f.candidate.size, f.candidate])).values()];
     const resolutionLoss = below.map((c) => ({ width: c.width, height: c.height, ...(c.picture ? { picture: c.picture } : {}), psnrLog: `${base}-${c.size}.resolution-psnr.log`, size: c.size }));
     await timed('measure', () =>
       ffmpeg.run(
@@ -313,8 +318,7 @@ export async function analyseTitle(
         { label: `per-title probe quality, ${label}` },
       ),
     );
-    const resolutionMse = new Map<number, number>();
-    for (const r of resolutionLoss) resolutionMse.set(r.size, mseOf(parsePsnrStats(await readFile(r.psnrLog, 'utf8')).psnr));
+    for (const r of resolutionLoss) resolutionMse.set(lossKey(r.size), mseOf(parsePsnrStats(await readFile(r.psnrLog, 'utf8')).psnr));
     const result: SampleMeasure[] = [];
     for (const [i, f] of files.entries()) {
       const p = probes[i]!;
@@ -338,7 +342,7 @@ export async function analyseTitle(
         mseSum: mse * psnr.frames,
         ssimSum: ssim.ssim * ssim.frames,
         // Coding error and resolution loss taken as independent: their energies add.
-        displayMseSum: (mse + (resolutionMse.get(f.candidate.size) ?? 0)) * psnr.frames,
+        displayMseSum: (mse + (resolutionMse.get(lossKey(f.candidate.size)) ?? 0)) * psnr.frames,
         vmafSum: vmaf === null ? null : vmaf * psnr.frames,
       });
     }
