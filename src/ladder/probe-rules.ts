@@ -30,13 +30,13 @@ export const FIT_TOLERANCE: Record<QualityMetric, number> = { psnr: 1, vmaf: 3 }
 export const MODELLED_CRF_STEP = 5;
 
 /** The quality a probe is judged on: the target's metric (VMAF when measured), else PSNR. */
-export function qualityOf(probe: ProbeResult, metric: QualityMetric): number {
+export function targetQualityOf(probe: ProbeResult, metric: QualityMetric): number {
   return metric === 'vmaf' && probe.vmaf !== null ? probe.vmaf : probe.psnr;
 }
 
 /** The curve of one (codec, size) on the target's metric. */
 export function curveOf(probes: readonly ProbeResult[], metric: QualityMetric): RateQualityCurve {
-  return fitCurve(probes.map((p) => ({ crf: p.crf, kbps: p.kbps, quality: qualityOf(p, metric) })));
+  return fitCurve(probes.map((p) => ({ crf: p.crf, kbps: p.kbps, quality: targetQualityOf(p, metric) })));
 }
 
 /**
@@ -94,7 +94,7 @@ export function firstCrf(top: readonly ProbeResult[], aim: number, metric: Quali
 
 /** The stopping rule: a size's single probe is enough when it measured within FIT_TOLERANCE of the aim. */
 export function curveFitted(probe: ProbeResult, aim: number, metric: QualityMetric): boolean {
-  return Math.abs(qualityOf(probe, metric) - aim) <= FIT_TOLERANCE[metric];
+  return Math.abs(targetQualityOf(probe, metric) - aim) <= FIT_TOLERANCE[metric];
 }
 
 /**
@@ -106,7 +106,7 @@ export function secondCrf(first: ProbeResult, aim: number, metric: QualityMetric
   const perCrf = metric === 'vmaf' && slopes?.vmafPerCrf ? slopes.vmafPerCrf : slopes?.psnrPerCrf;
   // Quality falls as CRF rises; without a usable slope, x264's ~0.5 dB per step.
   const step = perCrf !== undefined && perCrf < 0 ? -perCrf : metric === 'vmaf' ? 1.5 : 0.5;
-  const miss = qualityOf(first, metric) - aim;
+  const miss = targetQualityOf(first, metric) - aim;
   let move = miss / step;
   if (Math.abs(move) < 2) move = Math.sign(miss || 1) * 2;
   const crf = Math.min(CRF_MAX[first.codec], Math.max(0, first.crf + move * 1.2));
@@ -119,7 +119,7 @@ export function secondCrf(first: ProbeResult, aim: number, metric: QualityMetric
  * measured point's resolution loss (the error energies add, as the measures model it).
  */
 export function modelledPoint(measured: ProbeResult, slopes: CurveSlopes, aim: number, metric: QualityMetric): ProbeResult {
-  const direction = qualityOf(measured, metric) >= aim ? 1 : -1;
+  const direction = targetQualityOf(measured, metric) >= aim ? 1 : -1;
   const crf = Math.min(CRF_MAX[measured.codec], Math.max(0, measured.crf + direction * MODELLED_CRF_STEP));
   const steps = crf - measured.crf;
   const psnr = measured.psnr + slopes.psnrPerCrf * steps;
