@@ -85,7 +85,8 @@ export interface JobRun {
 
 const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-async function runJobMeasured(vidpipe: string, source: string, dir: string, name: string, preset: string, auto: boolean, execLog: ExecLog | undefined): Promise<Omit<JobRun, 'checkout' | 'kind'>> {
+/** One `vidpipe transcode --metrics` job as a process of its own, measured (CPU, per-stage CPU, wall without the metrics node). */
+export async function runJobMeasured(vidpipe: string, source: string, dir: string, name: string, preset: string, auto: boolean, execLog: ExecLog | undefined): Promise<Omit<JobRun, 'checkout' | 'kind'>> {
   const jobDir = join(dir, 'jobs', name);
   await rm(jobDir, { recursive: true, force: true });
   await mkdir(jobDir, { recursive: true });

@@ -168,6 +168,13 @@ export const RAW_SAMPLE_LIMIT = 768 * 1024 * 1024;
  */
 export const MEASURE_FRAME_STRIDE = 2;
 
+/**
+ * The resolution loss (the source scaled down and up to the display size, no coding in it) on
+ * every sixth frame: it moves slowly with the picture, and its 1080p upscale and comparison per
+ * size were the biggest part of measuring small probes (slides).
+ */
+export const RESOLUTION_FRAME_STRIDE = 6;
+
 /** Where a sample's frames are read from: the source with the chunk's seek and frame steps, or its raw decode. */
 type SampleInput = { source: string; streamIndex: number; chunk: Chunk; deinterlace: boolean };
 
@@ -314,7 +321,7 @@ export async function analyseTitle(
     const resolutionLoss = below.map((c) => ({ width: c.width, height: c.height, ...(c.picture ? { picture: c.picture } : {}), psnrLog: `${base}-${c.size}.resolution-psnr.log`, size: c.size }));
     await timed('measure', () =>
       ffmpeg.run(
-        buildProbeQualityArgs({ ...input, frameRate: video.frameRate, sample: input.chunk, display, probes, resolutionLoss, frameStride: MEASURE_FRAME_STRIDE }),
+        buildProbeQualityArgs({ ...input, frameRate: video.frameRate, sample: input.chunk, display, probes, resolutionLoss, frameStride: MEASURE_FRAME_STRIDE, resolutionStride: RESOLUTION_FRAME_STRIDE }),
         { label: `per-title probe quality, ${label}` },
       ),
     );
@@ -414,7 +421,7 @@ export async function analyseTitle(
     probes.push(...first);
     // 3. A second CRF where the first point missed the aim; otherwise a modelled second point.
     const slopes = (codec: VideoCodec) => slopesOf(probes.filter((p) => p.codec === codec && p.size === topOf(codec).size && !p.modelled));
-    const missed = first.filter((p) => !curveFitted(p, aim, options.metric) || !slopes(p.codec));
+    const missed = first.filter((p) => !slopes(p.codec) || !curveFitted(p, aim, options.metric, slopes(p.codec)));
     const secondOutputs = missed.map((p) => {
       const o = firstOutputs.find((x) => x.candidate.codec === p.codec && x.candidate.size === p.size)!;
       return probeAt(o, secondCrf(p, aim, options.metric, slopes(p.codec)));

@@ -135,6 +135,13 @@ describe('probe quality with SSIM and the resolution loss on every second frame'
     assert.match(graph, /\[up0\]\[d0t\]psnr=stats_file=\\'\/w\/360\.res\\'/, graph);
     assert.ok(!graphOf().includes('select='));
   });
+  it('thins the resolution loss by its own stride, SSIM by the frame stride', () => {
+    const graph = after(buildProbeQualityArgs({ source: '/w/s0.nut', streamIndex: 0, frameRate: fps, deinterlace: false, sample, display: { width: 1280, height: 720 }, probes, resolutionLoss, frameStride: 2, resolutionStride: 6 }), '-filter_complex')!;
+    const every6 = 'select=not\\(mod\\(n\\\\,6\\)\\)';
+    assert.match(graph, new RegExp(`\\[p0s\\]${every2}\\[p0t\\]`), graph);
+    assert.match(graph, new RegExp(`\\[ref0_2\\]${every6},scale=1280:720[^;]*\\[up0\\]`), graph);
+    assert.match(graph, new RegExp(`\\[dref1\\]${every6}\\[d0t\\]`), graph);
+  });
 });
 
 describe('probe sizes and process groups', () => {

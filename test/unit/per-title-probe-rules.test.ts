@@ -80,6 +80,18 @@ describe('the curve-fit stopping rule', () => {
     assert.equal(curveFitted(probe(540, 31, 600, aim - 2), aim, 'psnr'), false);
   });
 
+  it('counts a probe as fitted when the aim lies between it and its modelled point, along the top\'s slope', () => {
+    const slopes = slopesOf(clean)!; // 0.5 dB a CRF step: 5 steps reach 2.5 dB
+    assert.equal(curveFitted(probe(540, 31, 600, aim - 2.4), aim, 'psnr', slopes), true);
+    assert.equal(curveFitted(probe(540, 31, 600, aim + 2.5), aim, 'psnr', slopes), true);
+    assert.equal(curveFitted(probe(540, 31, 600, aim - 2.6), aim, 'psnr', slopes), false);
+    assert.equal(curveFitted(probe(540, 31, 600, aim - 2.4), aim, 'psnr'), false, 'without slopes: the tolerance alone');
+    // A flat top curve (0.1 dB a step) reaches only 0.5 dB: the tolerance still holds.
+    const flat = slopesOf([probe(1080, 22, 5000, 41), probe(1080, 32, 1800, 40)])!;
+    assert.equal(curveFitted(probe(540, 31, 600, aim + 0.9), aim, 'psnr', flat), true);
+    assert.equal(curveFitted(probe(540, 31, 600, aim + 1.2), aim, 'psnr', flat), false);
+  });
+
   it('after a miss, probes a second CRF on the other side of the aim', () => {
     const slopes = slopesOf(clean)!;
     assert.ok(Math.abs(slopes.psnrPerCrf + 0.5) < 1e-9);

@@ -43,6 +43,11 @@ export interface ProbeQualityInput {
    * what only informs (SSIM) or has no coding in it at all (the source scaled down and up).
    */
   frameStride?: number;
+  /**
+   * The resolution loss on every n-th frame only (default: frameStride). It has no coding in it,
+   * so no frame type to pick unevenly: it can be thinned further than SSIM.
+   */
+  resolutionStride?: number;
 }
 
 /** The sample's frames on the output grid, decoded once into a raw file the probes and their measures read. */
@@ -110,12 +115,15 @@ export function buildProbeQualityArgs(input: ProbeQualityInput): string[] {
   const uses = (key: string) => 2 * probes.filter((p) => sizeKey(p) === key).length + input.resolutionLoss.filter((r) => sizeKey(r) === key).length;
   const displayUses = input.resolutionLoss.length + probes.filter((p) => p.vmafLog).length;
   const stride = Math.max(1, Math.floor(input.frameStride ?? 1));
+  const resolutionStride = Math.max(1, Math.floor(input.resolutionStride ?? stride));
   const graph: string[] = [];
   // select keeps the frames' timestamps, so a thinned pair still meets frame by frame.
-  const every = stride > 1 ? [`select=not(mod(n\\,${stride}))`] : [];
-  const thin = (label: string, out: string) => {
-    if (every.length === 0) return label;
-    graph.push(`[${label}]${every.join(',')}[${out}]`);
+  const selectEvery = (n: number) => (n > 1 ? [`select=not(mod(n\\,${n}))`] : []);
+  const every = selectEvery(stride);
+  const everyResolution = selectEvery(resolutionStride);
+  const thin = (label: string, out: string, filters: string[] = every) => {
+    if (filters.length === 0) return label;
+    graph.push(`[${label}]${filters.join(',')}[${out}]`);
     return out;
   };
   const branches = fanOut(graph, `0:${input.streamIndex}`, chunkFrameSteps({ ...input, chunk: input.sample }).join(','), 'src', sizes.size + (displayUses > 0 ? 1 : 0));
@@ -145,8 +153,8 @@ export function buildProbeQualityArgs(input: ProbeQualityInput): string[] {
   });
   input.resolutionLoss.forEach((r, i) => {
     graph.push(
-      `[${take(refs.get(sizeKey(r))!)}]${[...every, scaleLike(display)].join(',')}[up${i}]`,
-      `[up${i}][${thin(take(displayRefs), `d${i}t`)}]psnr=stats_file=${escapeFilterValue(r.psnrLog)}[rout${i}]`,
+      `[${take(refs.get(sizeKey(r))!)}]${[...everyResolution, scaleLike(display)].join(',')}[up${i}]`,
+      `[up${i}][${thin(take(displayRefs), `d${i}t`, everyResolution)}]psnr=stats_file=${escapeFilterValue(r.psnrLog)}[rout${i}]`,
     );
     outputs.push(`[rout${i}]`);
   });
