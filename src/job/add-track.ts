@@ -320,7 +320,7 @@ export async function runAddTrack(request: AddTrackRequest): Promise<AddTrackRes
         addedAudios.push(
           await steps.run(tasks.find((t) => t.id === node.package(rendition.id).id)!, async () => {
             const track = await packageTrack(
-              { input: encoded.path, outputDir: join(packageDir, 'audio', rendition.id), segmentSeconds: contents.model.segmentDurationSeconds, fragmentSeconds: contents.model.segmentDurationSeconds, durationSeconds },
+              { input: encoded.path, outputDir: join(packageDir, 'audio', rendition.id), segmentSeconds: contents.model.segmentDurationSeconds, fragmentSeconds: contents.model.segmentDurationSeconds, durationSeconds, language: rendition.language },
               context(),
             );
             return measuredAudioTrack(packageDir, rendition, track, signalledDefault(rendition, audio.renditions));

@@ -9,6 +9,38 @@ export function manifestLanguage(tag: string | undefined): string {
 }
 
 /**
+ * ISO 639-1 → ISO 639-2/T: each entry is a two-letter code followed by its three-letter
+ * terminology code (Debian's iso-codes, iso_639-2.json). MP4's media header (mdhd) holds only
+ * three-letter codes, and ffmpeg writes a two-letter one as "unspecified".
+ */
+const ISO_639_2T =
+  'aaaar ababk aeave afafr akaka amamh anarg arara asasm avava ayaym azaze babak bebel bgbul bhbih ' +
+  'bibis bmbam bnben bobod brbre bsbos cacat ceche chcha cocos crcre csces cuchu cvchv cycym dadan ' +
+  'dedeu dvdiv dzdzo eeewe elell eneng eoepo esspa etest eueus fafas ffful fifin fjfij fofao frfra ' +
+  'fyfry gagle gdgla glglg gngrn guguj gvglv hahau heheb hihin hohmo hrhrv hthat huhun hyhye hzher ' +
+  'iaina idind ieile igibo iiiii ikipk ioido isisl itita iuiku jajpn jvjav kakat kgkon kikik kjkua ' +
+  'kkkaz klkal kmkhm knkan kokor krkau kskas kukur kvkom kwcor kykir lalat lbltz lglug lilim lnlin ' +
+  'lolao ltlit lulub lvlav mgmlg mhmah mimri mkmkd mlmal mnmon mrmar msmsa mtmlt mymya nanau nbnob ' +
+  'ndnde nenep ngndo nlnld nnnno nonor nrnbl nvnav nynya ococi ojoji omorm orori ososs papan pipli ' +
+  'plpol pspus ptpor quque rmroh rnrun roron rurus rwkin sasan scsrd sdsnd sesme sgsag sisin skslk ' +
+  'slslv smsmo snsna sosom sqsqi srsrp ssssw stsot susun svswe swswa tatam tetel tgtgk ththa titir ' +
+  'tktuk tltgl tntsn toton trtur tstso tttat twtwi tytah uguig ukukr ururd uzuzb veven vivie vovol ' +
+  'wawln wowol xhxho yiyid yoyor zazha zhzho zuzul';
+
+const TERMINOLOGY_CODES = new Map(ISO_639_2T.split(' ').map((pair) => [pair.slice(0, 2), pair.slice(2)]));
+
+/**
+ * The language a track's MP4 media header carries (ISO 639-2/T, what ffprobe reports): the
+ * three-letter code of a manifest language ("fr" → "fra", "pt-BR" → "por", "gsw" stays), "und"
+ * when there is none.
+ */
+export function containerLanguage(tag: string | undefined): string {
+  const primary = manifestLanguage(tag).split('-')[0].toLowerCase();
+  if (primary.length === 3) return primary;
+  return TERMINOLOGY_CODES.get(primary) ?? 'und';
+}
+
+/**
  * A source's language tag as it stands, when it is one: a well-formed BCP 47 tag whose language
  * is an ISO 639 code of two or three letters (what containers write: "eng", "en", "pt-BR").
  * Anything else ("e\"n", "english", "English (US)", "und") says nothing vidpipe can use, and

@@ -234,6 +234,24 @@ export function parseMdhd(buf: Buffer, box: Box): MediaHeader {
   return { timescale, duration, language };
 }
 
+/**
+ * A copy of an init segment whose every track's media header says `language` (ISO 639-2/T,
+ * three lowercase letters): ffmpeg's dash muxer writes "und" whatever its input said.
+ */
+export function withMdhdLanguage(init: Buffer, language: string): Buffer {
+  if (!/^[a-z]{3}$/.test(language)) throw new VidpipeError('INTERNAL', `not an ISO 639-2 code: ${JSON.stringify(language)}`);
+  const packed = [...language].reduce((code, c) => (code << 5) | (c.charCodeAt(0) - 0x60), 0);
+  const out = Buffer.from(init);
+  for (const box of findBoxes(out, 'moov/trak/mdia/mdhd')) {
+    const { version } = readFullBox(out, box);
+    // version and flags, creation and modification times, timescale, duration
+    const at = payloadStart(box) + 4 + (version === 1 ? 16 : 8) + 4 + (version === 1 ? 8 : 4);
+    if (at + 2 > box.end) throw malformed('mdhd too short for its language');
+    out.writeUInt16BE(packed, at);
+  }
+  return out;
+}
+
 /** The handler type: 'vide', 'soun', 'text', 'subt' … */
 export function parseHdlr(buf: Buffer, box: Box): string {
   const { reader } = readFullBox(buf, box);

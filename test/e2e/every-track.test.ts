@@ -3,7 +3,7 @@
  * dub (a 5.1 WAV beside it) and English audio description (a stereo MP3 beside it), each 5.1
  * input kept as AAC 5.1 and E-AC-3 beside its stereo (`--surround aac,eac3`), SDH and forced
  * subtitles, and `--download`. Checked with the strict parsers (hls-parser strict mode, the MPD's
- * XML), ffprobe (codecs, channel counts, durations within one audio frame of the video, the
+ * XML), ffprobe (codecs, channel counts, languages, durations within one audio frame of the video, the
  * E-AC-3 init's dec3) and `vidpipe validate`. A stereo-only job asked for `--surround` gets no 5.1
  * and says why.
  */
@@ -110,9 +110,15 @@ describe('every track in one job (end to end)', { timeout: 600_000 }, () => {
         if (seen.has(rendition.uri)) continue;
         seen.add(rendition.uri);
         const joined = await joinCmafTrack(resolveUri(master, rendition.uri), join(fixture.dir, `audio-${seen.size}.mp4`));
-        const { streams, format } = await ffprobeJson(['-show_entries', 'stream=codec_name,channels,sample_rate:format=duration', joined]);
+        const { streams, format } = await ffprobeJson(['-show_entries', 'stream=codec_name,channels,sample_rate:stream_tags=language:format=duration', joined]);
         const codec = rendition.groupId.startsWith('audio-eac3') ? 'eac3' : 'aac';
-        assert.deepEqual([streams[0].codec_name, streams[0].channels, streams[0].sample_rate], [codec, Number(rendition.channels), '48000'], `${rendition.groupId} ${rendition.name}`);
+        // The track header's ISO 639-2/T code names the manifest's language (ffmpeg's dash muxer alone writes "und").
+        const headerLanguage = ({ en: 'eng', fr: 'fra' } as Record<string, string>)[rendition.language];
+        assert.deepEqual(
+          [streams[0].codec_name, streams[0].channels, streams[0].sample_rate, streams[0].tags?.language],
+          [codec, Number(rendition.channels), '48000', headerLanguage],
+          `${rendition.groupId} ${rendition.name}`,
+        );
         const seconds = Number(format.duration);
         assert.ok(Math.abs(seconds - videoSeconds) <= AUDIO_FRAME_SECONDS + 0.001, `${rendition.groupId} ${rendition.name}: ${seconds} s vs video ${videoSeconds} s`);
       }

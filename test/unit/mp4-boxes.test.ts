@@ -17,6 +17,7 @@ import {
   readBoxes,
   readTrackExtends,
   isSyncSampleFlags,
+  withMdhdLanguage,
 } from '../../src/media/mp4-boxes.js';
 import {
   audioSampleEntry,
@@ -71,6 +72,19 @@ describe('findBoxes', () => {
     const [mdhd] = findBoxes(init, 'moov/trak/mdia/mdhd');
     assert.ok(mdhd);
     assert.deepEqual(parseMdhd(init, mdhd), { timescale: 15360, duration: 0, language: 'und' });
+  });
+
+  it('rewrites the media header\'s language in a copy, leaving every other byte as it was', () => {
+    const french = withMdhdLanguage(init, 'fra');
+    const mdhd = findBox(french, 'moov/trak/mdia/mdhd')!;
+    assert.deepEqual(parseMdhd(french, mdhd), { timescale: 15360, duration: 0, language: 'fra' });
+    assert.equal(parseMdhd(init, mdhd).language, 'und', 'the input is untouched');
+    const changed = [...french].flatMap((byte, i) => (byte === init[i] ? [] : [i]));
+    assert.ok(changed.length > 0 && changed.every((i) => i >= mdhd.start && i < mdhd.end), String(changed));
+    const long = box('moov', box('trak', box('mdia', fullBox('mdhd', 1, 0, u64(1), u64(2), u32(48000), u64(96000), u16(0x55c4), u16(0)))));
+    const german = withMdhdLanguage(long, 'deu');
+    assert.deepEqual(parseMdhd(german, findBox(german, 'moov/trak/mdia/mdhd')!), { timescale: 48000, duration: 96000, language: 'deu' });
+    assert.throws(() => withMdhdLanguage(init, 'fr'));
   });
 
   it('descends through stsd into sample entry children', () => {

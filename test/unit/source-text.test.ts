@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { planJob } from '../../src/core/plan.js';
 import { planSubtitles } from '../../src/core/stages/subtitles.js';
 import { parseProbe, type MediaProbe } from '../../src/ffmpeg/probe.js';
-import { MAX_TITLE_CHARS, manifestLanguage, sourceLanguage, titleName } from '../../src/manifest/language.js';
+import { MAX_TITLE_CHARS, containerLanguage, manifestLanguage, sourceLanguage, titleName } from '../../src/manifest/language.js';
 import { escapeHtml } from '../../src/report/html.js';
 import { DEFAULT_SETTINGS } from '../../src/settings/job-settings.js';
 
@@ -23,6 +23,14 @@ describe('source language tags', () => {
   it('makes every tag a BCP 47 language for the manifests: "und" for the rest', () => {
     assert.deepEqual(['eng', 'fre', 'ENG', 'pt-br'].map(manifestLanguage), ['en', 'fr', 'en', 'pt-BR']);
     for (const tag of NOT_TAGS) assert.equal(manifestLanguage(tag), 'und', JSON.stringify(tag));
+  });
+
+  it('gives an MP4 track header the ISO 639-2/T code of the manifest language: "und" for the rest', () => {
+    assert.deepEqual(
+      ['en', 'fr', 'fre', 'de', 'ger', 'pt-BR', 'zh-Hant-TW', 'gsw', 'bo', 'nb'].map(containerLanguage),
+      ['eng', 'fra', 'fra', 'deu', 'deu', 'por', 'zho', 'gsw', 'bod', 'nob'],
+    );
+    for (const tag of [...NOT_TAGS, undefined]) assert.equal(containerLanguage(tag), 'und', JSON.stringify(tag));
   });
 
   it('is read from the probe that way, so no junk tag reaches a plan', () => {

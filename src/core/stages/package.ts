@@ -1,8 +1,11 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildCmafPackageArgs } from '../../ffmpeg/args/package.js';
 import { VidpipeError } from '../../errors.js';
+import { containerLanguage } from '../../manifest/language.js';
 import type { TrackProtection } from '../../manifest/model.js';
+import { withMdhdLanguage } from '../../media/mp4-boxes.js';
 import type { ProtectionRecord } from '../../protection/keys.js';
 import type { MeasuredTrack } from '../../media/measure.js';
 import type { StageContext } from '../stage.js';
@@ -15,6 +18,8 @@ export interface PackageInput {
   segmentSeconds: number;
   fragmentSeconds: number;
   durationSeconds: number;
+  /** The track's language (BCP 47) for its init segment's media header; absent: left "und". */
+  language?: string;
 }
 
 export interface PackagedTrack {
@@ -50,10 +55,14 @@ export async function packageTrack(input: PackageInput, ctx: StageContext): Prom
     { label: `package ${input.outputDir}`, durationSeconds: input.durationSeconds },
   );
   await rm(scratchManifest, { force: true });
+  const initPath = join(input.outputDir, 'init.mp4');
+  if (input.language !== undefined && existsSync(initPath)) {
+    await writeFile(initPath, withMdhdLanguage(await readFile(initPath), containerLanguage(input.language)));
+  }
   const names = (await readdir(input.outputDir)).sort();
   const segments = names.filter((n) => /^seg_\d+\.m4s$/.test(n));
   if (!names.includes('init.mp4') || segments.length === 0) {
     throw new VidpipeError('FFMPEG_FAILED', `packaging ${input.outputDir} produced no segments`);
   }
-  return { outputDir: input.outputDir, initPath: join(input.outputDir, 'init.mp4'), segmentPaths: segments.map((n) => join(input.outputDir, n)) };
+  return { outputDir: input.outputDir, initPath, segmentPaths: segments.map((n) => join(input.outputDir, n)) };
 }

@@ -1,5 +1,6 @@
 import { safeInputPath } from './input-path.js';
 import type { AudioOutputParams } from './params.js';
+import { containerLanguage } from '../../manifest/language.js';
 
 /** EBU R128 values as loudnorm measures them: LUFS, LU and dBTP. */
 export interface LoudnessMeasurement {
@@ -90,6 +91,8 @@ export function buildAudioEncodeArgs(input: AudioEncodeInput): string[] {
     '-i', safeInputPath(audioInputOf(rendition, input.source)),
     '-map', `0:${rendition.streamIndex}`,
     '-vn', '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1',
+    // The source's tags are dropped; the language is the one the manifests give this track.
+    '-metadata:s:a:0', `language=${containerLanguage(rendition.language)}`,
     '-af', buildAudioFilter(input),
     ...encoderArgs(rendition), '-ac', String(rendition.channels), '-ar', String(rendition.sampleRate),
     '-f', 'mp4', input.output,

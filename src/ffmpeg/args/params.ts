@@ -49,4 +49,6 @@ export interface AudioOutputParams {
   file?: string;
   /** Where the file's first sample plays on the video's timeline, seconds. */
   offsetSeconds?: number;
+  /** The track's language (BCP 47, as the manifests say it); written into the track's header. */
+  language?: string;
 }

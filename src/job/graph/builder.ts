@@ -102,7 +102,14 @@ export function addPackage(
     run: async (results, ctx) => {
       if (dropped(results)) return { ...DROPPED_PACKAGE };
       const track = await packageTrack(
-        { input: encoded(results), outputDir: join(site.packageDir, folder, trackId), segmentSeconds: plan.segmentDurationSeconds, fragmentSeconds, durationSeconds: plan.durationSeconds },
+        {
+          input: encoded(results),
+          outputDir: join(site.packageDir, folder, trackId),
+          segmentSeconds: plan.segmentDurationSeconds,
+          fragmentSeconds,
+          durationSeconds: plan.durationSeconds,
+          language: folder === 'audio' ? plan.audio.find((r) => r.id === trackId)?.language : undefined,
+        },
         ctx,
       );
       return (await graph.protection()).cmafTrack(track, folder, site.packageDir);
