@@ -1,6 +1,7 @@
 /**
  * Shaka Player in headless Chromium (#26): a package with the source's English sound (5.1, kept
- * as stereo plus AAC and E-AC-3 5.1), a French dub and English audio description beside it.
+ * as stereo plus AAC and E-AC-3 5.1) and English audio description beside it, and a French dub
+ * (5.1) added afterwards by `vidpipe add-track`.
  * Shaka lists every language and role, starts with stereo (Chromium has no E-AC-3 decoder, and
  * its preferred channel count is 2), and switching to each audio language and role plays it:
  * the active variant changes to it, the media clock runs on and the browser decodes its audio.
@@ -65,11 +66,15 @@ describe('audio languages in Shaka Player (Debian chromium via playwright-core)'
     const run = await runCli([
       'transcode', join(dir, 'film.mp4'), '--out', join(dir, 'out'), '--db', join(dir, 'db.sqlite'), '--json', '--progress', 'none',
       '--segment-duration', '2', '--preset', 'ultrafast', '--ladder', '108p', '--no-thumbnails', '--surround', 'aac,eac3',
-      '--audio-track', `${join(dir, 'dub.wav')}:fr:dub`, '--audio-track', `${join(dir, 'description.mp3')}:en:description`,
+      '--audio-track', `${join(dir, 'description.mp3')}:en:description`,
     ]);
     assert.equal(run.code, 0, run.stderr);
     const result = JSON.parse(run.stdout) as TranscodeResult;
-    server = await startServer({ dir: join(result.outputs.hls!, '..'), port: 0, host: '127.0.0.1' });
+    const packageDir = join(result.outputs.hls!, '..');
+    // The French dub arrives later: a new release of the published package (nothing re-encoded).
+    const added = await runCli(['add-track', packageDir, '--audio-track', `${join(dir, 'dub.wav')}:fr:dub`, '--db', join(dir, 'db.sqlite'), '--work-dir', join(dir, 'work'), '--progress', 'none']);
+    assert.equal(added.code, 0, added.stderr);
+    server = await startServer({ dir: packageDir, port: 0, host: '127.0.0.1' });
     dashUrl = `${server.url}manifest.mpd`;
     hlsUrl = `${server.url}master.m3u8`;
     browser = await launchBrowser();
