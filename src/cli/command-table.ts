@@ -182,14 +182,15 @@ export const COMMANDS = {
   },
   serve: {
     name: 'serve',
-    description: 'serve a package, or an output folder of packages, on loopback with a player page (hls.js and dash.js), storyboard and job report',
-    arguments: [{ syntax: '<dir>', description: 'package folder (out/talk) or output folder (out)' }],
+    description: 'serve a package, an output folder of packages, or (without a folder) the catalogue of the metadata records, on loopback with a player page (hls.js and dash.js), storyboard and job report',
+    arguments: [{ syntax: '[dir]', description: 'package folder (out/talk) or output folder (out); without it, every published video of --db' }],
     options: SERVE_OPTIONS,
-    globals: ['json', 'quiet'],
+    globals: ['db', 'json', 'quiet'],
     examples: [
       { command: 'vidpipe serve out/talk', does: 'its player page at http://127.0.0.1:8080/' },
       { command: 'vidpipe serve out/', does: 'an index of every package in out/' },
       { command: 'vidpipe serve out/ --port 0 --host 0.0.0.0', does: 'any free port, reachable from the network' },
+      { command: 'vidpipe serve --db postgres://db.internal/vidpipe', does: 'every published video of the records, played from where it is published' },
     ],
   },
   metrics: {

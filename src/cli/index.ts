@@ -62,7 +62,10 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         await (await commands.show()).runShow({ db: dbOf(global.db), json: global.json, id }, io);
         return 0;
       },
-      serve: async (dir, options, global) => (await commands.serve()).runServe(dir, parseServeOptions(options), global, io),
+      serve: async (dir, options, global) =>
+        dir === undefined
+          ? (await commands.serve()).runServeCatalogue(parseServeOptions(options), { ...global, db: dbOf(global.db) }, io)
+          : (await commands.serve()).runServe(dir, parseServeOptions(options), global, io),
       metrics: async (id, options, global) => (await commands.metrics()).runMetrics(id, parseMetricsOptions(options), { ...global, dbPath: dbOf(global.db) }, io),
       report: async (target, options, global) => (await commands.report()).runReport(target, parseReportOptions(options), { ...global, dbPath: dbOf(global.db) }, io),
       validate: async (target, options, global) => (await commands.validate()).runValidate(target, parseValidateOptions(options), global, io),

@@ -22,7 +22,7 @@ export interface CommandHandlers {
   sample: (output: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
   list: (options: OptionValues, global: GlobalOptions) => Promise<number>;
   show: (id: string, global: GlobalOptions) => Promise<number>;
-  serve: (dir: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
+  serve: (dir: string | undefined, options: OptionValues, global: GlobalOptions) => Promise<number>;
   metrics: (id: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
   report: (target: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
   validate: (target: string, options: OptionValues, global: GlobalOptions) => Promise<number>;
@@ -148,7 +148,7 @@ export function createProgram(handlers: CommandHandlers, result: { exitCode?: nu
   defineCommand(program, 'worker').action(async (options: OptionValues) => done(await handlers.worker(options, global())));
   defineCommand(program, 'status').action(async (jobId: string, options: OptionValues) => done(await handlers.status(jobId, options, global())));
   defineCommand(program, 'events').action(async (action: string | undefined, options: OptionValues) => done(await handlers.events(action, options, global())));
-  defineCommand(program, 'serve').action(async (dir: string, options: OptionValues) => done(await handlers.serve(dir, options, global())));
+  defineCommand(program, 'serve').action(async (dir: string | undefined, options: OptionValues) => done(await handlers.serve(dir, options, global())));
   defineCommand(program, 'metrics').action(async (id: string, options: OptionValues) => done(await handlers.metrics(id, options, global())));
   defineCommand(program, 'report').action(async (target: string, options: OptionValues) => done(await handlers.report(target, options, global())));
 

@@ -98,6 +98,11 @@ export async function readPackageSummary(packageDir: string): Promise<PackageSum
   } catch {
     return undefined;
   }
+  return parsePackageSummary(text);
+}
+
+/** A vidpipe.json's text as a PackageSummary; undefined when it is not one (another format, not JSON). */
+export function parsePackageSummary(text: string): PackageSummary | undefined {
   try {
     const parsed = JSON.parse(text) as PackageSummary;
     return parsed.format === PACKAGE_SUMMARY_FORMAT ? parsed : undefined;

@@ -9,6 +9,11 @@ export interface IndexEntry {
   /** Its player page. */
   href: string;
   layout: PackageLayout;
+  /** From the metadata records (`serve --db`), where the package's vidpipe.json is not read: */
+  durationSeconds?: number;
+  renditions?: string[];
+  /** Where the package is published (a path or URI). */
+  location?: string;
 }
 
 const INDEX_CSS = `
@@ -27,13 +32,15 @@ function clock(seconds: number): string {
   return h > 0 ? `${h}:${two(m)}:${two(s)}` : `${m}:${two(s)}`;
 }
 
-function row({ name, href, layout }: IndexEntry): string {
+function row({ name, href, layout, ...recorded }: IndexEntry): string {
   const result = layout.summary?.result;
-  const renditions = result?.renditions.map((rendition) => rendition.name).join(', ');
+  const renditions = (recorded.renditions ?? result?.renditions.map((rendition) => rendition.name))?.join(', ');
+  const durationSeconds = recorded.durationSeconds ?? result?.durationSeconds;
+  const location = recorded.location === undefined ? '' : `<br><small class="location">${escapeHtml(recorded.location)}</small>`;
   const poster = layout.thumbnail ? `<img src="${escapeHtml(layout.thumbnail)}" alt="" loading="lazy">` : '';
   const title = layout.title === name ? escapeHtml(name) : `${escapeHtml(layout.title)} <small>(${escapeHtml(name)})</small>`;
-  return `<tr data-package="${escapeHtml(name)}"><td><a href="${escapeHtml(href)}">${poster}</a></td><td><a href="${escapeHtml(href)}">${title}</a></td>` +
-    `<td class="num">${result?.durationSeconds === undefined ? '–' : clock(result.durationSeconds)}</td>` +
+  return `<tr data-package="${escapeHtml(name)}"><td><a href="${escapeHtml(href)}">${poster}</a></td><td><a href="${escapeHtml(href)}">${title}</a>${location}</td>` +
+    `<td class="num">${durationSeconds === undefined ? '–' : clock(durationSeconds)}</td>` +
     `<td class="renditions">${renditions ? escapeHtml(renditions) : '–'}</td></tr>`;
 }
 

@@ -1,8 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { releaseReferencedBy } from '../storage/release.js';
-import { readPackageSummary, type PackageSummary } from '../core/package-summary.js';
+import { PACKAGE_SUMMARY_FILE, parsePackageSummary, type PackageSummary } from '../core/package-summary.js';
 import { DOWNLOAD_KEY } from '../core/stages/download.js';
+import { folderSource, type PackageSource } from './package-source.js';
 
 /**
  * What the player page needs to know about a package folder, as URL paths from the server
@@ -24,13 +23,9 @@ export interface PackageLayout {
   summary?: PackageSummary;
 }
 
-async function isFile(file: string): Promise<boolean> {
-  return (await stat(file).catch(() => undefined))?.isFile() === true;
-}
-
-async function releaseOf(root: string): Promise<string> {
+async function releaseOf(source: PackageSource): Promise<string> {
   for (const key of ['master.m3u8', 'manifest.mpd']) {
-    const text = await readFile(path.join(root, key), 'utf8').catch(() => undefined);
+    const text = await source.readText(key).catch(() => undefined);
     const release = text === undefined ? undefined : releaseReferencedBy(key, text);
     if (release) return `${release}/`;
   }
@@ -39,14 +34,20 @@ async function releaseOf(root: string): Promise<string> {
 
 /** `urlBase`: where the package folder is on the server ('/' for a package served alone, '/talk/' in an output folder). */
 export async function describePackage(root: string, urlBase = '/'): Promise<PackageLayout> {
-  const base = await releaseOf(root);
+  return describeSource(folderSource(root), urlBase);
+}
+
+/** The layout of a package wherever its files are (a folder, a published package read through storage). */
+export async function describeSource(source: PackageSource, urlBase = '/'): Promise<PackageLayout> {
+  const base = await releaseOf(source);
   const first = async (...keys: string[]) => {
-    for (const key of keys) if (await isFile(path.join(root, key))) return `${urlBase}${key.split('/').map(encodeURIComponent).join('/')}`;
+    for (const key of keys) if (await source.has(key)) return `${urlBase}${key.split('/').map(encodeURIComponent).join('/')}`;
     return undefined;
   };
-  const summary = await readPackageSummary(path.join(root, base));
+  const summaryText = await source.readText(`${base}${PACKAGE_SUMMARY_FILE}`).catch(() => undefined);
+  const summary = summaryText === undefined ? undefined : parsePackageSummary(summaryText);
   return {
-    title: summary?.name ?? path.basename(root),
+    title: summary?.name ?? source.name,
     base: urlBase,
     hls: await first('master.m3u8'),
     dash: await first('manifest.mpd'),

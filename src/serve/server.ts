@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,11 +10,12 @@ import { parseRange, type ByteRange } from './ranges.js';
 import { renderPlayerPage, PLAYER_ASSETS } from './page.js';
 import { isPlayerEngine } from './player-assets.js';
 import { renderReportDocument } from '../report/html.js';
-import { describePackage } from './package-layout.js';
+import { describePackage, type PackageLayout } from './package-layout.js';
 import { renderIndexPage, type IndexEntry } from './index-page.js';
 import { isPackageFolder, packageFoldersIn } from '../validate/package-folders.js';
 import { reportFromPackage } from '../report/model.js';
 import type { ClearKey } from '../settings/command-options.js';
+import { localFile, type SourceFile } from './package-source.js';
 
 /** Everything the page loads from vidpipe itself lives under this prefix, apart from the package's files. */
 export const ASSET_PREFIX = '/_vidpipe/';
@@ -52,7 +52,7 @@ const COMMON_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
 };
 
-function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', extra: Record<string, string> = {}): void {
+export function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', extra: Record<string, string> = {}): void {
   res.writeHead(status, { ...COMMON_HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...extra });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
@@ -62,15 +62,8 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
  * segments, encoded slashes or NULs, absolute paths, and symlinks pointing outside.
  */
 export async function resolveInside(root: string, urlPath: string): Promise<string | undefined> {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(urlPath);
-  } catch {
-    return undefined;
-  }
-  if (decoded.includes('\0') || decoded.includes('\\')) return undefined;
-  const segments = decoded.split('/').filter((s) => s !== '');
-  if (segments.some((s) => s === '..' || s === '.')) return undefined;
+  const segments = safeSegments(urlPath);
+  if (!segments) return undefined;
   const candidate = path.join(root, ...segments);
   const relative = path.relative(root, candidate);
   if (relative.startsWith('..') || path.isAbsolute(relative)) return undefined;
@@ -82,11 +75,28 @@ export async function resolveInside(root: string, urlPath: string): Promise<stri
   }
 }
 
-async function sendFile(req: IncomingMessage, res: ServerResponse, file: string, contentType: string): Promise<void> {
-  const info = await stat(file).catch(() => undefined);
-  if (!info?.isFile()) return send(res, 404, 'not found\n');
-  const size = info.size;
-  const base = { ...COMMON_HEADERS, 'Accept-Ranges': 'bytes', 'Last-Modified': info.mtime.toUTCString() };
+/**
+ * The '/'-separated segments of a URL path, decoded; undefined when one would climb out or is not
+ * a plain name: `..` and `.` segments, encoded backslashes, NULs, or undecodable escapes.
+ */
+export function safeSegments(urlPath: string): string[] | undefined {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return undefined;
+  }
+  if (decoded.includes('\0') || decoded.includes('\\')) return undefined;
+  const segments = decoded.split('/').filter((s) => s !== '');
+  if (segments.some((s) => s === '..' || s === '.')) return undefined;
+  return segments;
+}
+
+/** Answers with a file (404 when there is none), honouring Range and HEAD. */
+export async function sendFile(req: IncomingMessage, res: ServerResponse, file: SourceFile | undefined, contentType: string): Promise<void> {
+  if (!file) return send(res, 404, 'not found\n');
+  const size = file.size;
+  const base = { ...COMMON_HEADERS, 'Accept-Ranges': 'bytes', ...(file.modified ? { 'Last-Modified': file.modified.toUTCString() } : {}) };
   const range = parseRange(req.headers.range, size);
   if (range.kind === 'unsatisfiable') {
     res.writeHead(416, { ...base, 'Content-Range': `bytes */${size}`, 'Content-Length': 0 });
@@ -114,7 +124,7 @@ async function sendFile(req: IncomingMessage, res: ServerResponse, file: string,
 }
 
 /** Streams the ranges one after another (with multipart framing when given), ending the response. */
-function pipeRanges(res: ServerResponse, file: string, list: ByteRange[], framing?: { heads: string[]; tail: string }): Promise<void> {
+function pipeRanges(res: ServerResponse, file: SourceFile, list: ByteRange[], framing?: { heads: string[]; tail: string }): Promise<void> {
   return new Promise((resolve) => {
     const next = (i: number) => {
       if (i >= list.length) {
@@ -123,7 +133,7 @@ function pipeRanges(res: ServerResponse, file: string, list: ByteRange[], framin
         return resolve();
       }
       if (framing) res.write(framing.heads[i]!);
-      const stream = createReadStream(file, { start: list[i]!.start, end: list[i]!.end });
+      const stream = file.read(list[i]!);
       stream.on('error', () => {
         res.destroy();
         resolve();
@@ -174,7 +184,16 @@ async function indexEntries(root: string): Promise<IndexEntry[]> {
   );
 }
 
-export function createServeHandler(root: string, clearKeys: ClearKey[] = []): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+/** What a server answers below its own paths (CORS preflight, methods, keys and player assets are common). */
+export type Routes = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
+
+export function createServeHandler(root: string, clearKeys: ClearKey[] = []): RequestHandler {
+  return createHandler(folderRoutes(root, clearKeys), clearKeys);
+}
+
+/** The answers every server gives the same way, then `routes` for the rest. */
+export function createHandler(routes: Routes, clearKeys: ClearKey[] = []): RequestHandler {
   return async (req, res) => {
     const method = req.method ?? 'GET';
     if (method === 'OPTIONS') {
@@ -196,8 +215,15 @@ export function createServeHandler(root: string, clearKeys: ClearKey[] = []): (r
       if ('text' in asset) return send(res, 200, asset.text, 'text/javascript; charset=utf-8');
       const file = asset.file();
       if (!file) return send(res, 500, `${url.pathname} is missing from this vidpipe install (dist/player/); reinstall it, or run npm run build in a checkout\n`);
-      return sendFile(req, res, file, 'text/javascript; charset=utf-8');
+      return sendFile(req, res, await localFile(file), 'text/javascript; charset=utf-8');
     }
+    return routes(req, res, url);
+  };
+}
+
+/** The package folder or output folder of `vidpipe serve <dir>`. */
+function folderRoutes(root: string, clearKeys: ClearKey[]): Routes {
+  return async (req, res, url) => {
     const route = await routeOf(root, url.pathname);
     if (route === 'index') return send(res, 200, renderIndexPage(path.basename(root), await indexEntries(root)), 'text/html; charset=utf-8');
     if (route && 'redirect' in route) return send(res, 301, `see ${route.redirect}\n`, undefined, { Location: route.redirect });
@@ -207,21 +233,25 @@ export function createServeHandler(root: string, clearKeys: ClearKey[] = []): (r
       const engine = isPlayerEngine(requested) ? requested : undefined;
       return send(res, 200, renderPlayerPage(layout, engine, route.base === '/' ? undefined : '/', clearKeys), 'text/html; charset=utf-8');
     }
-    if (route && route.rest === `${ASSET_PREFIX.slice(1)}report.html`) {
-      const layout = await describePackage(route.dir, route.base);
-      if (!layout.summary) return send(res, 404, 'this package has no vidpipe.json (it was not made by vidpipe, or by an older one)\n');
-      return send(res, 200, renderReportDocument(reportFromPackage(layout.summary)), 'text/html; charset=utf-8');
-    }
+    if (route && route.rest === REPORT_PATH) return sendReport(res, await describePackage(route.dir, route.base));
     if (url.pathname.startsWith(ASSET_PREFIX)) return send(res, 404, 'not found\n');
     const file = await resolveInside(root, url.pathname);
     if (!file) return send(res, 403, 'forbidden\n');
     const relative = path.relative(route?.dir ?? root, file).split(path.sep).join('/');
-    return sendFile(req, res, file, contentTypeFor(packageKey(relative)));
+    return sendFile(req, res, await localFile(file), contentTypeFor(packageKey(relative)));
   };
 }
 
+/** The package's report page, beside its player page. */
+export const REPORT_PATH = `${ASSET_PREFIX.slice(1)}report.html`;
+
+export function sendReport(res: ServerResponse, layout: PackageLayout): void {
+  if (!layout.summary) return send(res, 404, 'this package has no vidpipe.json (it was not made by vidpipe, or by an older one)\n');
+  return send(res, 200, renderReportDocument(reportFromPackage(layout.summary)), 'text/html; charset=utf-8');
+}
+
 /** Content types are defined on keys relative to the package, not to the release folder it sits in. */
-function packageKey(relative: string): string {
+export function packageKey(relative: string): string {
   const [first, ...rest] = relative.split('/');
   return rest.length > 0 && isReleaseName(first!) ? rest.join('/') : relative;
 }
@@ -233,7 +263,11 @@ export async function startServer(options: ServerConfig): Promise<RunningServer>
   if (!info?.isDirectory()) {
     throw new VidpipeError('INPUT_NOT_FOUND', `${options.dir} is not a folder`, { hint: 'give a package folder (vidpipe serve out/talk) or the output folder holding them (vidpipe serve out)' });
   }
-  const handler = createServeHandler(root, options.clearKeys);
+  return listen(createServeHandler(root, options.clearKeys), options);
+}
+
+/** Listens with `handler` on the port and address asked for; resolves once it does. */
+export async function listen(handler: RequestHandler, options: { port: number; host: string }): Promise<RunningServer> {
   const server = createServer((req, res) => {
     handler(req, res).catch((error: unknown) => {
       if (!res.headersSent) send(res, 500, `internal error: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -174,6 +174,10 @@ export interface ServeOptions {
   host: string;
   /** Keys the player page decrypts with (secret: only ever in the served page, in memory). */
   clearKeys?: ClearKey[];
+  /** `serve --db`: the storage settings packages recorded on S3 are read with. */
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3TimeoutSeconds: number;
 }
 
 /** `--clear-key KID:KEY` / `validate --key KID:KEY` (repeatable), each 32 hex digits; a KID may be written as a UUID. */
@@ -187,7 +191,7 @@ function clearKeys(value: unknown, field: Field): ClearKey[] {
   });
 }
 
-const SERVE_DEFAULTS: Complete<ServeOptions> = { port: 8080, host: '127.0.0.1', clearKeys: undefined };
+const SERVE_DEFAULTS: Complete<ServeOptions> = { port: 8080, host: '127.0.0.1', clearKeys: undefined, s3Endpoint: undefined, s3Region: undefined, s3TimeoutSeconds: 60 };
 const SERVE_TABLE: OptionTable<ServeOptions> = {
   port: { flags: '--port <n>', description: 'TCP port (0: any free port)', showDefault: true, parse: numberOf({ above: 0, inclusive: true, max: 65535, integer: true }) },
   host: { flags: '--host <address>', description: 'address to listen on (0.0.0.0: reachable from the network)', showDefault: true, parse: text },
@@ -198,6 +202,9 @@ const SERVE_TABLE: OptionTable<ServeOptions> = {
     secret: true,
     parse: clearKeys,
   },
+  s3Endpoint: { flags: '--s3-endpoint <url>', description: 'with --db: S3-compatible endpoint of the packages recorded on s3://', env: 'VIDPIPE_S3_ENDPOINT', parse: optionalText },
+  s3Region: { flags: '--s3-region <region>', description: 'with --db: S3 region (default: AWS_REGION or the AWS profile\'s, else us-east-1)', parse: optionalText },
+  s3TimeoutSeconds: s3TimeoutEntry(),
 };
 export const SERVE_OPTIONS: OptionSpec[] = optionSpecs(SERVE_TABLE, SERVE_DEFAULTS);
 export const parseServeOptions = (values: Readonly<Record<string, unknown>>): ServeOptions => parseOptions(SERVE_TABLE, SERVE_DEFAULTS, values);

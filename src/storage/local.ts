@@ -45,6 +45,13 @@ export class LocalStore implements ObjectStore {
     return readFile(file, 'utf8');
   }
 
+  async readBytes(key: string): Promise<Buffer | undefined> {
+    const file = this.uriOf(key);
+    const info = await lstatOrUndefined(file);
+    if (info === undefined || !info.isFile()) return undefined;
+    return readFile(file);
+  }
+
   async exists(key: string): Promise<boolean> {
     return (await lstatOrUndefined(this.uriOf(key))) !== undefined;
   }

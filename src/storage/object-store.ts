@@ -24,6 +24,8 @@ export interface ObjectStore {
   uriOf(key: string): string;
   /** The text of a file or object; undefined when there is none at that key (a folder is none). */
   readText(key: string, signal?: AbortSignal): Promise<string | undefined>;
+  /** The bytes of a file or object, whole (`vidpipe serve --db` proxies a package through it); undefined when there is none at that key. */
+  readBytes(key: string, signal?: AbortSignal): Promise<Buffer | undefined>;
   /** Whether anything is at this key: a file or object, or a folder / objects below `key/`. */
   exists(key: string, signal?: AbortSignal): Promise<boolean>;
   /** Copies a local file to `key`; `onBytes` is told about the bytes sent as they go. */

@@ -285,6 +285,10 @@ export class S3Store implements ObjectStore {
     return readTextObject(this.client, this.bucket, joinKey(this.prefix, key), signal);
   }
 
+  readBytes(key: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+    return readObjectBytes(this.client, this.bucket, joinKey(this.prefix, key), { signal });
+  }
+
   async exists(key: string, signal?: AbortSignal): Promise<boolean> {
     const full = joinKey(this.prefix, key);
     if ((await headObject(this.client, this.bucket, full, signal)) !== undefined) return true;
@@ -506,6 +510,11 @@ export async function readTextObject(
   signalOrOptions?: AbortSignal | ReadObjectOptions,
 ): Promise<string | undefined> {
   const options: ReadObjectOptions = signalOrOptions instanceof AbortSignal ? { signal: signalOrOptions } : (signalOrOptions ?? {});
+  return (await readObjectBytes(client, bucket, key, options))?.toString('utf8');
+}
+
+/** The whole body of an object, or undefined when there is no such key. */
+async function readObjectBytes(client: S3Client, bucket: string, key: string, options: ReadObjectOptions): Promise<Buffer | undefined> {
   const what = `reading ${formatS3Uri(bucket, key)}`;
   try {
     const { limit } = options;
@@ -515,7 +524,7 @@ export async function readTextObject(
       maxBytes: limit.maxBytes,
       tooLarge: (size: string) => new VidpipeError('USAGE', `${uri}: ${limit.what} is at most ${limit.maxBytes} bytes; this one is ${size}; the upload is not processed`),
     };
-    return (await readBufferWithRetries(await objectReadOptions(client, bucket, key, what, options), bound)).toString('utf8');
+    return await readBufferWithRetries(await objectReadOptions(client, bucket, key, what, options), bound);
   } catch (error) {
     if (isNotFound(error) && (error as { name?: string }).name !== 'NoSuchBucket') return undefined;
     throw s3ReadError(error, what, options.signal);

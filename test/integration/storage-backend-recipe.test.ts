@@ -37,6 +37,9 @@ class MemStore implements ObjectStore {
   async readText(key: string): Promise<string | undefined> {
     return objects.get(this.at(key))?.toString('utf8');
   }
+  async readBytes(key: string): Promise<Buffer | undefined> {
+    return objects.get(this.at(key));
+  }
   async exists(key: string): Promise<boolean> {
     const full = this.at(key);
     return objects.has(full) || [...objects.keys()].some((k) => k.startsWith(`${full}/`));
