@@ -13,7 +13,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import type { ByteRange } from './ranges.js';
 
 /** One file of a package, ready to be sent. */
-export interface SourceFile {
+export interface ServedFile {
   size: number;
   modified?: Date;
   /** Its bytes `range.start`..`range.end` (inclusive). */
@@ -24,7 +24,7 @@ export interface PackageSource {
   /** What the player page is titled when the package has no vidpipe.json. */
   readonly name: string;
   /** The file at a '/'-separated key below the package (already checked safe); undefined when there is none. */
-  file(key: string): Promise<SourceFile | undefined>;
+  file(key: string): Promise<ServedFile | undefined>;
   /** Whether a file is at a key, without reading it. */
   has(key: string): Promise<boolean>;
   /** A small text file (a manifest, vidpipe.json); undefined when there is none. */
@@ -32,7 +32,7 @@ export interface PackageSource {
 }
 
 /** A file on this machine: stat now, stream the asked-for part when sent. */
-export async function localFile(file: string): Promise<SourceFile | undefined> {
+export async function localFile(file: string): Promise<ServedFile | undefined> {
   const info = await stat(file).catch(() => undefined);
   if (!info?.isFile()) return undefined;
   return { size: info.size, modified: info.mtime, read: (range) => createReadStream(file, { start: range.start, end: range.end }) };

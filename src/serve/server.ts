@@ -15,7 +15,7 @@ import { renderIndexPage, type IndexEntry } from './index-page.js';
 import { isPackageFolder, packageFoldersIn } from '../validate/package-folders.js';
 import { reportFromPackage } from '../report/model.js';
 import type { ClearKey } from '../settings/command-options.js';
-import { localFile, type SourceFile } from './package-source.js';
+import { localFile, type ServedFile } from './package-source.js';
 
 /** Everything the page loads from vidpipe itself lives under this prefix, apart from the package's files. */
 export const ASSET_PREFIX = '/_vidpipe/';
@@ -93,7 +93,7 @@ export function safeSegments(urlPath: string): string[] | undefined {
 }
 
 /** Answers with a file (404 when there is none), honouring Range and HEAD. */
-export async function sendFile(req: IncomingMessage, res: ServerResponse, file: SourceFile | undefined, contentType: string): Promise<void> {
+export async function sendFile(req: IncomingMessage, res: ServerResponse, file: ServedFile | undefined, contentType: string): Promise<void> {
   if (!file) return send(res, 404, 'not found\n');
   const size = file.size;
   const base = { ...COMMON_HEADERS, 'Accept-Ranges': 'bytes', ...(file.modified ? { 'Last-Modified': file.modified.toUTCString() } : {}) };
@@ -124,7 +124,7 @@ export async function sendFile(req: IncomingMessage, res: ServerResponse, file: 
 }
 
 /** Streams the ranges one after another (with multipart framing when given), ending the response. */
-function pipeRanges(res: ServerResponse, file: SourceFile, list: ByteRange[], framing?: { heads: string[]; tail: string }): Promise<void> {
+function pipeRanges(res: ServerResponse, file: ServedFile, list: ByteRange[], framing?: { heads: string[]; tail: string }): Promise<void> {
   return new Promise((resolve) => {
     const next = (i: number) => {
       if (i >= list.length) {
