@@ -107,7 +107,8 @@ function catalogueRoutes(config: CatalogueConfig, connections: Connections): Rou
   const { db, clearKeys = [] } = config;
   return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (url.pathname === '/' || url.pathname === '/index.html') {
-      return send(res, 200, renderIndexPage(config.title, await indexEntries(db)), 'text/html; charset=utf-8');
+      const empty = 'No published video in this database yet. <code>vidpipe transcode input.mp4 --out … --db …</code> with this database records one; this page lists it on the next reload.';
+      return send(res, 200, renderIndexPage(config.title, await indexEntries(db), empty), 'text/html; charset=utf-8');
     }
     if (!url.pathname.startsWith(VIDEO_PREFIX)) return send(res, 404, 'not found\n');
     const [first = '', ...rest] = url.pathname.slice(VIDEO_PREFIX.length).split('/');

@@ -45,10 +45,10 @@ function row({ name, href, layout, ...recorded }: IndexEntry): string {
 }
 
 /** The page at / when `vidpipe serve` is given an output folder: its packages, each linking to its player page. */
-export function renderIndexPage(folder: string, entries: IndexEntry[]): string {
+export function renderIndexPage(folder: string, entries: IndexEntry[], emptyHint?: string): string {
   const body = entries.length
     ? `<table class="vp-index"><thead><tr><th>Poster</th><th>Package</th><th>Duration</th><th>Renditions</th></tr></thead><tbody>\n${entries.map(row).join('\n')}\n</tbody></table>`
-    : `<p>No packages here yet. Make one with <code>vidpipe transcode input.mp4 --out ${escapeHtml(folder)}</code>; this page lists it on the next reload.</p>`;
+    : `<p>${emptyHint ?? `No packages here yet. Make one with <code>vidpipe transcode input.mp4 --out ${escapeHtml(folder)}</code>; this page lists it on the next reload.`}</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">

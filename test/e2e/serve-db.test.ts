@@ -154,6 +154,18 @@ describe('vidpipe serve --db: the catalogue of the metadata records', { timeout:
     }
   });
 
+  it('an empty database: an index that says so', async () => {
+    const server = await startServe(['--db', path.join(dir, 'empty.db')]);
+    try {
+      const index = await rawGet(server.url, '/');
+      assert.equal(index.status, 200);
+      assert.match(index.body.toString('utf8'), /No published video in this database yet/);
+      assert.doesNotMatch(index.body.toString('utf8'), /href="\/v\//);
+    } finally {
+      assert.equal(await stop(server.child), 0, server.stderr());
+    }
+  });
+
   it('an unreachable database: exit 1 at once, naming the host', async () => {
     const started = Date.now();
     const run = await runCli(['serve', '--db', 'postgres://vidpipe@127.0.0.1:1/none', '--port', '0']);
