@@ -61,6 +61,8 @@ export interface MetadataStore {
    * the tasks of the unfinished ones that recorded an output, newest job first; null if no job has the key.
    */
   jobsByResumeKey(resumeKey: string): Promise<{ jobs: JobRecord[]; tasks: TaskRecord[] } | null>;
+  /** The ids of the jobs recorded as running, oldest first (a worker looks for detached ones that ended unrecorded). */
+  runningJobIds(): Promise<string[]>;
   /**
    * Merges measured quality into the named renditions of a job (`properties.quality`), leaving
    * their other properties as they are; returns the names of the renditions it updated.

@@ -98,7 +98,10 @@ export function describeMetadataRecords(engine: EngineUnderTest): void {
       test('completeJob publishes the job, the video, its renditions and files', async () => {
         await db.startJob(sampleStart('j1'));
         for (const id of ['probe', 'encode-720p', 'manifests']) await db.updateTask('j1', id, { status: 'succeeded' });
+        await db.startJob(sampleStart('j2'));
+        assert.deepEqual(await db.runningJobIds(), ['j1', 'j2']);
         await db.completeJob('j1', sampleCompletion());
+        assert.deepEqual(await db.runningJobIds(), ['j2'], 'a worker sweeps only the jobs still running');
 
         const { job, renditions, files } = await db.getJob('j1');
         assert.equal(job.status, 'succeeded');

@@ -16,6 +16,7 @@ import { openMetadata } from '../../src/db/engines.js';
 import type { MetadataStore } from '../../src/db/metadata-store.js';
 import { redisConnection } from '../../src/queue/connection.js';
 import { TASK_QUEUE } from '../../src/queue/protocol.js';
+import { queuedJobStatus } from '../../src/queue/status.js';
 import { createS3Client } from '../../src/storage/s3.js';
 import { makeClip, runCli, tempDir } from '../helpers/media.js';
 import { sharedPostgres } from '../helpers/postgres-server.js';
@@ -226,5 +227,33 @@ describe('vidpipe worker --db postgres://…: a detached job recorded however it
     assert.match(details.latestJob.errorMessage, /^task encode-audio\S* failed: the worker running it stopped answering 3 times/);
     assert.ok(details.tasks.some((t: any) => t.status === 'failed' && t.kind === 'encode-audio'), JSON.stringify(details.tasks.map((t: any) => [t.id, t.kind, t.status])));
     assert.equal(details.readyJob, null);
+  });
+
+  it('a job that ended with no worker recording it (workers without --db, or its recorder died): the next worker --db records it when it starts', async () => {
+    const db = await (await sharedPostgres()).createDatabase();
+    const queueUrl = `${redis.url}/4`;
+    const plain = startWorker(queueUrl, 'plain', []);
+    await plain.waitFor(/waiting for tasks/, 60_000);
+    const jobId = await submitDetached(queueUrl, 'late', db);
+    const deadline = Date.now() + 300_000;
+    let status: string;
+    do {
+      await new Promise((r) => setTimeout(r, 1000));
+      status = (await queuedJobStatus(queueUrl, jobId)).status;
+    } while ((status === 'queued' || status === 'running') && Date.now() < deadline);
+    assert.equal(status, 'succeeded', plain.log());
+    await plain.stop();
+    const store = await openMetadata(db);
+    try {
+      assert.equal((await store.getJob(jobId)).job.status, 'running', 'nobody recorded its end yet');
+    } finally {
+      await store.close();
+    }
+    const recorders = await recordingPair(queueUrl, 'late', db);
+    await waitUntilRecorded(db, jobId, recorders);
+    const { video, details } = await shown(db);
+    assert.equal(video.status, 'ready');
+    assert.equal(details.readyJob.id, jobId);
+    assert.equal(details.readyJob.outputs.hls, 's3://media/late/clip/master.m3u8');
   });
 });

@@ -5,7 +5,7 @@ import { defaultWorkRoot } from '../../settings/job-settings.js';
 import type { GlobalOptions, WorkerOptions } from '../../settings/command-options.js';
 import { openMetadata } from '../../db/engines.js';
 import type { MetadataStore } from '../../db/metadata-store.js';
-import { recordDetachedJobEnd } from '../../queue/record-ended.js';
+import { recordDetachedJobEnd, recordEndedDetachedJobs } from '../../queue/record-ended.js';
 import { startWorker } from '../../queue/worker.js';
 import { displayRedisUrl } from '../../queue/connection.js';
 import type { CliIO } from '../io.js';
@@ -23,7 +23,9 @@ import { WEBHOOK_EXIT_BUDGET_MS, startWebhookSender } from '../webhook-sender.js
  * With --db (or VIDPIPE_DB), the worker whose task ends a `--detach`ed job records its end in that
  * database, as `vidpipe status <job> --db` would (src/queue/record-ended.ts). The database is
  * opened at start, so a wrong target fails at once; a write that fails later is logged, never
- * fails a task, and leaves the job for `vidpipe status --db` to record.
+ * fails a task, and is tried again by the sweep: at start and every minute the worker records any
+ * detached job of its queue that the database still says is running but has ended (its recorder
+ * died, the database was down, or its workers ran without --db).
  */
 export async function runWorker(options: WorkerOptions, global: GlobalOptions, io: CliIO): Promise<number> {
   if (!options.redis) throw new VidpipeError('USAGE', 'vidpipe worker needs --redis redis://host:6379 (or VIDPIPE_REDIS)');
@@ -44,7 +46,10 @@ export async function runWorker(options: WorkerOptions, global: GlobalOptions, i
     recordings.add(recording);
     return recording.finally(() => recordings.delete(recording));
   };
+  let stopping = false;
   const closeMetadata = async () => {
+    stopping = true;
+    clearTimeout(nextSweep);
     while (recordings.size > 0) await Promise.allSettled([...recordings]);
     await metadata?.close();
     await webhooks?.stop(WEBHOOK_EXIT_BUDGET_MS);
@@ -65,6 +70,19 @@ export async function runWorker(options: WorkerOptions, global: GlobalOptions, i
     throw error;
   });
   log(`${worker.id} waiting for tasks on ${displayRedisUrl(options.redis)} (concurrency ${concurrency})`);
+  let nextSweep: NodeJS.Timeout | undefined;
+  const sweep = (db: MetadataStore) => {
+    if (stopping) return;
+    const swept = recordEndedDetachedJobs(redisUrl, db, worker.id, (jobId, error) => log(`${jobId}: ended, but recording it in the database failed (tried again in a minute): ${error.message}`))
+      .then((recorded) => recorded.forEach((jobId) => log(`${jobId}: ended; recorded in the database`)))
+      .catch((error: unknown) => log(`looking for ended jobs to record failed (tried again in a minute): ${(error as Error).message}`))
+      .finally(() => {
+        recordings.delete(swept);
+        if (!stopping) nextSweep = setTimeout(() => sweep(db), SWEEP_INTERVAL_MS).unref();
+      });
+    recordings.add(swept);
+  };
+  if (metadata) sweep(metadata);
   return new Promise<number>((done) => {
     installInterruptHandler(
       () => void worker.stop().finally(closeMetadata).then(
@@ -82,11 +100,14 @@ export async function runWorker(options: WorkerOptions, global: GlobalOptions, i
   });
 }
 
+/** How often a worker with --db looks for detached jobs that ended unrecorded. */
+const SWEEP_INTERVAL_MS = 60_000;
+
 /** Records a detached job's end if this worker's task ended it; a failure is logged, never thrown (`status --db` can still record it). */
 async function recordEndOf(db: MetadataStore, redisUrl: string, jobId: string, workerId: string, log: (line: string) => void): Promise<void> {
   try {
     if ((await recordDetachedJobEnd(redisUrl, jobId, db, workerId)) === 'recorded') log(`${jobId}: ended; recorded in the database`);
   } catch (error) {
-    log(`${jobId}: ended, but recording it in the database failed (vidpipe status ${jobId} --db records it): ${(error as Error).message}`);
+    log(`${jobId}: ended, but recording it in the database failed (tried again within a minute): ${(error as Error).message}`);
   }
 }

@@ -275,6 +275,13 @@ export class PostgresMetadataStore implements MetadataStore {
     }, 'read');
   }
 
+  async runningJobIds(): Promise<string[]> {
+    return this.transaction('list the running jobs', async (db) => {
+      const { rows } = await db.query<{ id: string }>("SELECT id FROM jobs WHERE status = 'running' ORDER BY started_at, id");
+      return rows.map((row) => row.id);
+    }, 'read');
+  }
+
   async getJob(jobId: string): Promise<JobDetails> {
     return this.transaction(`read job ${jobId}`, async (db) => {
       const row = await one<JobRow>(db, 'SELECT * FROM jobs WHERE id = $1', [jobId]);

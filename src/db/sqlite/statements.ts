@@ -113,6 +113,7 @@ export function prepareStatements(db: Database.Database) {
         (SELECT max(started_at) FROM jobs WHERE resume_key = @key AND status = 'succeeded'), '')
       ${LATEST_FIRST}`),
     tasksOfJob: query<[string], TaskRow>(db, 'SELECT * FROM tasks WHERE job_id = ? ORDER BY rowid'),
+    runningJobIds: query<[], { id: string }>(db, "SELECT id FROM jobs WHERE status = 'running' ORDER BY started_at, id"),
     renditionsOfJob: query<[string], RenditionRow>(db, 'SELECT * FROM renditions WHERE job_id = ? ORDER BY id'),
     filesOfJob: query<[string], OutputFileRow>(db, 'SELECT * FROM outputs WHERE job_id = ? ORDER BY key'),
     // limit -1 means "no limit" to SQLite.

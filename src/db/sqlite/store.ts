@@ -216,6 +216,10 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
+  async runningJobIds(): Promise<string[]> {
+    return this.read('list the running jobs', () => this.statements.runningJobIds.all().map((row) => row.id));
+  }
+
   async listVideos(options: ListVideosOptions = {}): Promise<VideoSummary[]> {
     return this.read('list videos', () =>
       this.statements.listVideos
