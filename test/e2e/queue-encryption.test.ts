@@ -9,41 +9,17 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../src/storage/s3.js';
 import { makeClip, runCli, tempDir } from '../helpers/media.js';
 import { assertValidatesDecrypted, filesUnder, keyLeaks, keyLeaksUnder } from '../helpers/protected-package.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/queue-worker.js';
-import { startRedisServer, type RedisTestServer } from '../helpers/redis-server.js';
+import { redisDump, startRedisServer, type RedisTestServer } from '../helpers/redis-server.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { downloadPrefix, putFile, S3_ENV } from '../helpers/s3-package.js';
 
 const KID = '44444444444444444444444444444444';
 const KEY = '9e8d7c6b5a4938271605f4e3d2c1b0a9';
-
-/** Every Redis key with its value, as text: the key's name, then strings, hashes, lists, sets, sorted sets, streams. */
-async function redisDump(url: string): Promise<{ key: string; value: string }[]> {
-  const client = new Redis(url, { maxRetriesPerRequest: 1 });
-  try {
-    const dump = [];
-    for (const key of await client.keys('*')) {
-      const type = await client.type(key);
-      const value =
-        type === 'string' ? await client.get(key)
-        : type === 'hash' ? JSON.stringify(await client.hgetall(key))
-        : type === 'list' ? JSON.stringify(await client.lrange(key, 0, -1))
-        : type === 'set' ? JSON.stringify(await client.smembers(key))
-        : type === 'zset' ? JSON.stringify(await client.zrange(key, 0, -1, 'WITHSCORES'))
-        : type === 'stream' ? JSON.stringify(await client.xrange(key, '-', '+'))
-        : '';
-      dump.push({ key, value: `${key} ${value ?? ''}` });
-    }
-    return dump;
-  } finally {
-    client.disconnect();
-  }
-}
 
 describe('an encrypted job on the queue: the worker reads its own key', { timeout: 600_000 }, () => {
   let redis: RedisTestServer;

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
+import { Redis } from 'ioredis';
 
 export interface RedisTestServer {
   url: string;
@@ -60,4 +61,38 @@ export async function startRedisServer(onPort?: number): Promise<RedisTestServer
         child.kill('SIGKILL');
       }),
   };
+}
+
+/** One Redis key as the secret-leak tests read it: its type, and `value` its name then its content as text. */
+export interface RedisEntry {
+  key: string;
+  type: string;
+  value: string;
+}
+
+/**
+ * Every key of a Redis database (its URL's database) with its value as text: strings as they are;
+ * hashes, lists, sets, sorted sets (with scores) and streams as JSON. What a test greps for
+ * something that must never reach the queue.
+ */
+export async function redisDump(url: string): Promise<RedisEntry[]> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    const dump: RedisEntry[] = [];
+    for (const key of await client.keys('*')) {
+      const type = await client.type(key);
+      const value =
+        type === 'string' ? await client.get(key)
+        : type === 'hash' ? JSON.stringify(await client.hgetall(key))
+        : type === 'list' ? JSON.stringify(await client.lrange(key, 0, -1))
+        : type === 'set' ? JSON.stringify(await client.smembers(key))
+        : type === 'zset' ? JSON.stringify(await client.zrange(key, 0, -1, 'WITHSCORES'))
+        : type === 'stream' ? JSON.stringify(await client.xrange(key, '-', '+'))
+        : '';
+      dump.push({ key, type, value: `${key} ${value ?? ''}` });
+    }
+    return dump;
+  } finally {
+    client.disconnect();
+  }
 }

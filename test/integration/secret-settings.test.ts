@@ -12,7 +12,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { formatPlan, formatResult } from '../../src/cli/commands/transcode-format.js';
 import { openMetadata } from '../../src/db/engines.js';
 import { VidpipeError } from '../../src/errors.js';
@@ -25,7 +24,7 @@ import { renderReportDocument } from '../../src/report/html.js';
 import { invalid, type FlagEntry } from '../../src/settings/option.js';
 import { DEFAULT_SETTINGS, TRANSCODE_TABLE, parseTranscodeOptions, parseUploadOverrides, shareableSettings, withOwnSecrets, type JobSettings } from '../../src/settings/job-settings.js';
 import { makeClip, runCli, tempDir } from '../helpers/media.js';
-import { startRedisServer, type RedisTestServer } from '../helpers/redis-server.js';
+import { redisDump, startRedisServer, type RedisTestServer } from '../helpers/redis-server.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 
 const binaries = { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe', ffmpegSource: 'path', ffprobeSource: 'path' } as const;
@@ -204,26 +203,11 @@ describe('secret settings', () => {
         storage: { s3: s3.clientOptions() }, runner: queueRunner({ redisUrl: redis.url, detach: true }),
       });
       assert.equal(result.status, 'queued', JSON.stringify(result.error));
-      const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
       const found: string[] = [];
       let specs = 0;
-      try {
-        const keys = await client.keys('*');
-        for (const key of keys) {
-          const type = await client.type(key);
-          const value =
-            type === 'string' ? await client.get(key)
-            : type === 'hash' ? JSON.stringify(await client.hgetall(key))
-            : type === 'list' ? JSON.stringify(await client.lrange(key, 0, -1))
-            : type === 'set' ? JSON.stringify(await client.smembers(key))
-            : type === 'zset' ? JSON.stringify(await client.zrange(key, 0, -1, 'WITHSCORES'))
-            : type === 'stream' ? JSON.stringify(await client.xrange(key, '-', '+'))
-            : '';
-          if (value?.includes('workPrefix')) specs += 1;
-          found.push(...leaks(`Redis ${type} ${key}`, `${key} ${value ?? ''}`));
-        }
-      } finally {
-        client.disconnect();
+      for (const { key, type, value } of await redisDump(redis.url)) {
+        if (value.includes('workPrefix')) specs += 1;
+        found.push(...leaks(`Redis ${type} ${key}`, value));
       }
       assert.ok(specs > 0, 'the task specs were found in Redis');
       found.push(...leaksInFolder(join(dir, 'work-queue')), ...leaks('--json', JSON.stringify(result)));

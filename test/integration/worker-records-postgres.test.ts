@@ -21,37 +21,12 @@ import { createS3Client } from '../../src/storage/s3.js';
 import { makeClip, runCli, tempDir } from '../helpers/media.js';
 import { sharedPostgres } from '../helpers/postgres-server.js';
 import { brokenFfmpeg, startWorkerProcess, type WorkerProcess } from '../helpers/queue-worker.js';
-import { startRedisServer, type RedisTestServer } from '../helpers/redis-server.js';
+import { redisDump, startRedisServer, type RedisTestServer } from '../helpers/redis-server.js';
 import { S3_ENV, putFile } from '../helpers/s3-package.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 
 const JOB = ['--ladder', '144p', '--preset', 'superfast', '--segment-duration', '2', '--chunk-duration', '2', '--no-thumbnails', '--progress', 'plain'];
 const RECORDED = /ended; recorded in the database/g;
-
-/** Every key and value of a Redis database, as text. */
-async function everythingIn(redisUrl: string): Promise<string> {
-  const queue = new Queue(TASK_QUEUE, { connection: redisConnection(redisUrl, 'commands') });
-  queue.on('error', () => undefined);
-  try {
-    const redis = (await queue.client) as any;
-    const parts: string[] = [];
-    for (const key of (await redis.keys('*')) as string[]) {
-      const type = (await redis.type(key)) as string;
-      const value =
-        type === 'string' ? await redis.get(key)
-        : type === 'hash' ? await redis.hgetall(key)
-        : type === 'list' ? await redis.lrange(key, 0, -1)
-        : type === 'set' ? await redis.smembers(key)
-        : type === 'zset' ? await redis.zrange(key, 0, -1)
-        : type === 'stream' ? await redis.xrange(key, '-', '+')
-        : null;
-      parts.push(key, JSON.stringify(value));
-    }
-    return parts.join('\n');
-  } finally {
-    await queue.close();
-  }
-}
 
 /** Every row of every table of a PostgreSQL database (its current schema), as text. */
 async function everyRowOf(url: string): Promise<string> {
@@ -165,7 +140,7 @@ describe('vidpipe worker --db postgres://…: a detached job recorded however it
     // The database's password (in its URL, given to the submitter and the workers) went nowhere: not through the queue, not into a record, not into a log.
     const password = decodeURIComponent(new URL(db).password);
     assert.ok(password.length >= 8);
-    const queued = await everythingIn(queueUrl);
+    const queued = (await redisDump(queueUrl)).map((entry) => entry.value).join('\n');
     assert.match(queued, new RegExp(jobId), 'the queue holds the job');
     assert.ok(!queued.includes(password), 'the password is in Redis');
     const recorded = await everyRowOf(db);
