@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildCmafPackageArgs } from '../../ffmpeg/args/package.js';
@@ -55,14 +54,14 @@ export async function packageTrack(input: PackageInput, ctx: StageContext): Prom
     { label: `package ${input.outputDir}`, durationSeconds: input.durationSeconds },
   );
   await rm(scratchManifest, { force: true });
-  const initPath = join(input.outputDir, 'init.mp4');
-  if (input.language !== undefined && existsSync(initPath)) {
-    await writeFile(initPath, withMdhdLanguage(await readFile(initPath), containerLanguage(input.language)));
-  }
   const names = (await readdir(input.outputDir)).sort();
   const segments = names.filter((n) => /^seg_\d+\.m4s$/.test(n));
   if (!names.includes('init.mp4') || segments.length === 0) {
     throw new VidpipeError('FFMPEG_FAILED', `packaging ${input.outputDir} produced no segments`);
+  }
+  const initPath = join(input.outputDir, 'init.mp4');
+  if (input.language !== undefined) {
+    await writeFile(initPath, withMdhdLanguage(await readFile(initPath), containerLanguage(input.language)));
   }
   return { outputDir: input.outputDir, initPath, segmentPaths: segments.map((n) => join(input.outputDir, n)) };
 }
