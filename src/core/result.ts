@@ -54,7 +54,8 @@ export interface QualityMetrics {
 /** Quality figures of one rung: PSNR (dB), SSIM (0..1) and VMAF (0..100, when measured). */
 export interface RungQuality {
   psnr: number;
-  ssim: number;
+  /** Absent where only the target's metric was measured (a prediction from encoder-reported PSNR). */
+  ssim?: number;
   vmaf?: number;
 }
 
@@ -89,7 +90,8 @@ export interface LadderProbe {
   crf: number;
   kbps: number;
   psnr: number;
-  ssim: number;
+  /** Absent when the encoder reported the PSNR and nothing decoded the probe (encoder-psnr.ts). */
+  ssim?: number;
   vmaf?: number;
 }
 

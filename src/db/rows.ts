@@ -319,8 +319,8 @@ export function rungValues(r: LadderRung): (string | number | null)[] {
 }
 
 function qualityOf(psnr: number | null, ssim: number | null, vmaf: number | null): RungQuality | undefined {
-  if (psnr === null || ssim === null) return undefined;
-  return { psnr, ssim, ...(vmaf === null ? {} : { vmaf }) };
+  if (psnr === null) return undefined;
+  return { psnr, ...(ssim === null ? {} : { ssim }), ...(vmaf === null ? {} : { vmaf }) };
 }
 
 function rungOf(row: RungRow): LadderRung {

@@ -10,6 +10,7 @@ import type { VideoStreamInfo } from '../ffmpeg/probe.js';
 import { buildChunkEncodeArgs } from '../ffmpeg/args/video.js';
 import { pickAv1Encoder, videoEncoderFor, type Av1Encoder } from '../ffmpeg/args/encoders.js';
 import { buildProbeQualityArgs, buildSampleDecodeArgs, decodedSampleChunk, type ProbeToMeasure } from '../ffmpeg/args/probe-quality.js';
+import { matchEncoderPsnr, mseOfPsnr as mseOf, parseEncoderPsnr, psnrOfMse as psnrOf } from '../ffmpeg/encoder-psnr.js';
 import { readVideoSamples } from '../media/mp4-file.js';
 import { parsePsnrStats, parseSsimStats, parseVmafLog } from '../metrics/quality.js';
 import type { Preset, VideoCodec } from '../settings/job-settings.js';
@@ -190,14 +191,11 @@ interface SampleMeasure {
   seconds: number;
   frames: number;
   mseSum: number;
-  ssimSum: number;
+  ssimSum: number | null;
   displayMseSum: number;
   vmafSum: number | null;
 }
 
-const PEAK = 255 * 255;
-const mseOf = (psnr: number) => PEAK / 10 ** (psnr / 10);
-const psnrOf = (mse: number) => (mse <= 0 ? 100 : Math.min(100, 10 * Math.log10(PEAK / mse)));
 
 function pooled(measures: SampleMeasure[]): ProbeResult[] {
   const byKey = new Map<string, SampleMeasure[]>();
@@ -214,7 +212,7 @@ function pooled(measures: SampleMeasure[]): ProbeResult[] {
       crf: first.crf,
       kbps: Math.round((sum((m) => m.bytes) * 8) / sum((m) => m.seconds) / 100) / 10,
       psnr: Math.round(psnrOf(sum((m) => m.mseSum) / frames) * 1000) / 1000,
-      ssim: Math.round((sum((m) => m.ssimSum) / frames) * 1e5) / 1e5,
+      ...(list.every((m) => m.ssimSum !== null) ? { ssim: Math.round((sum((m) => m.ssimSum!) / frames) * 1e5) / 1e5 } : {}),
       displayPsnr: Math.round(psnrOf(sum((m) => m.displayMseSum) / frames) * 1000) / 1000,
       vmaf: list.every((m) => m.vmafSum !== null) ? Math.round((sum((m) => m.vmafSum!) / frames) * 1000) / 1000 : null,
     };
@@ -292,7 +290,7 @@ export async function analyseTitle(
     const files = group.map((o) => ({ ...o, path: `${base}-${o.rendition.id}.mp4` }));
     const seconds = ((sample.endFrame - sample.startFrame) * video.frameRate.den) / video.frameRate.num;
     const label = `sample ${sample.index + 1}`;
-    await timed('encode', () =>
+    const { stderr } = await timed('encode', () =>
       ffmpeg.run(
         buildChunkEncodeArgs({
           ...input,
@@ -305,6 +303,17 @@ export async function analyseTitle(
         { label: `per-title probe encode, ${label}` },
       ),
     );
+    // The probes' coded bytes and frames from their MP4 index (stsz): no ffprobe run per probe.
+    const coded = await Promise.all(
+      files.map(async (f) => {
+        const samples = await readVideoSamples(f.path);
+        if (samples === undefined) throw new VidpipeError('FFMPEG_FAILED', `per-title probe ${f.path} has no video track`);
+        return { ...samples, seconds: (samples.count * video.frameRate.den) / video.frameRate.num };
+      }),
+    );
+    // PSNR as the target's metric: x264 reported each probe's (encoder-psnr.ts), so the measure
+    // below only has the resolution loss left to do, or nothing.
+    const reported = options.metric === 'psnr' ? matchEncoderPsnr(parseEncoderPsnr(stderr), coded) : undefined;
     const probes: ProbeToMeasure[] = files.map((f) => ({
       path: f.path,
       width: f.rendition.width,
@@ -319,22 +328,23 @@ export async function analyseTitle(
     const lossKey = (size: number) => `${sample.index}-${size}`;
     const below = [...new Map(files.filter((f) => f.candidate.width * f.candidate.height < display.width * display.height && !resolutionMse.has(lossKey(f.candidate.size))).map((f) => [f.candidate.size, f.candidate])).values()];
     const resolutionLoss = below.map((c) => ({ width: c.width, height: c.height, ...(c.picture ? { picture: c.picture } : {}), psnrLog: `${base}-${c.size}.resolution-psnr.log`, size: c.size }));
-    await timed('measure', () =>
-      ffmpeg.run(
-        buildProbeQualityArgs({ ...input, frameRate: video.frameRate, sample: input.chunk, display, probes, resolutionLoss, frameStride: MEASURE_FRAME_STRIDE, resolutionStride: RESOLUTION_FRAME_STRIDE }),
-        { label: `per-title probe quality, ${label}` },
-      ),
-    );
+    const measured = reported ? [] : probes;
+    if (measured.length > 0 || resolutionLoss.length > 0) {
+      await timed('measure', () =>
+        ffmpeg.run(
+          buildProbeQualityArgs({ ...input, frameRate: video.frameRate, sample: input.chunk, display, probes: measured, resolutionLoss, frameStride: MEASURE_FRAME_STRIDE, resolutionStride: RESOLUTION_FRAME_STRIDE }),
+          { label: `per-title probe quality, ${label}` },
+        ),
+      );
+    }
     for (const r of resolutionLoss) resolutionMse.set(lossKey(r.size), mseOf(parsePsnrStats(await readFile(r.psnrLog, 'utf8')).psnr));
     const result: SampleMeasure[] = [];
     for (const [i, f] of files.entries()) {
       const p = probes[i]!;
-      // The probe's coded bytes from its MP4 index (stsz): no ffprobe run per probe.
-      const bytes = (await readVideoSamples(f.path))?.bytes;
-      if (bytes === undefined) throw new VidpipeError('FFMPEG_FAILED', `per-title probe ${f.path} has no video track`);
-      const psnr = parsePsnrStats(await readFile(p.psnrLog, 'utf8'));
-      const ssim = parseSsimStats(await readFile(p.ssimLog, 'utf8'));
-      const vmaf = p.vmafLog ? parseVmafLog(await readFile(p.vmafLog, 'utf8')) : null;
+      const { bytes } = coded[i]!;
+      const psnr = reported ? { psnr: reported[i]!, frames: coded[i]!.count } : parsePsnrStats(await readFile(p.psnrLog, 'utf8'));
+      const ssim = reported ? undefined : parseSsimStats(await readFile(p.ssimLog, 'utf8'));
+      const vmaf = p.vmafLog && !reported ? parseVmafLog(await readFile(p.vmafLog, 'utf8')) : null;
       const mse = mseOf(psnr.psnr);
       result.push({
         key: `${f.candidate.codec}-${f.candidate.size}-${f.crf}`,
@@ -347,7 +357,8 @@ export async function analyseTitle(
         seconds,
         frames: psnr.frames,
         mseSum: mse * psnr.frames,
-        ssimSum: ssim.ssim * ssim.frames,
+        // SSIM is measured on every MEASURE_FRAME_STRIDE-th frame: its mean is over those frames.
+        ssimSum: ssim ? ssim.ssim * psnr.frames : null,
         // Coding error and resolution loss taken as independent: their energies add.
         displayMseSum: (mse + (resolutionMse.get(lossKey(f.candidate.size)) ?? 0)) * psnr.frames,
         vmafSum: vmaf === null ? null : vmaf * psnr.frames,

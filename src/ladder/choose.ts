@@ -15,7 +15,8 @@ export interface ProbeResult {
   kbps: number;
   /** At the rung's own size, against the source scaled to it (from the pooled mean squared error). */
   psnr: number;
-  ssim: number;
+  /** Measured by the probe measure only where it measures PSNR too (absent when the encoder reported the PSNR). */
+  ssim?: number;
   /**
    * Upscaled to the display size (the top candidate's), against the source at that size: modelled
    * as the coding error plus the error of the resolution alone (measured without encoding).
@@ -54,7 +55,7 @@ export const DEFAULT_CHOICE: Omit<ChoiceOptions, 'metric' | 'target'> = {
 export interface PredictedQuality {
   kbps: number;
   psnr: number;
-  ssim: number;
+  ssim?: number;
   displayPsnr: number;
   vmaf: number | null;
 }
@@ -91,7 +92,7 @@ export interface LadderChoice {
 interface Candidate {
   rendition: Rendition;
   psnr: RateQualityCurve;
-  ssim: RateQualityCurve;
+  ssim?: RateQualityCurve;
   display: RateQualityCurve;
   vmaf?: RateQualityCurve;
 }
@@ -101,7 +102,8 @@ function curves(rendition: Rendition, probes: ProbeResult[]): Candidate | undefi
   if (own.length === 0) return undefined;
   const fit = (quality: (p: ProbeResult) => number | null) => fitCurve(own.map((p) => ({ crf: p.crf, kbps: p.kbps, quality: quality(p) ?? NaN })));
   const vmaf = own.every((p) => p.vmaf !== null) ? fit((p) => p.vmaf) : undefined;
-  return { rendition, psnr: fit((p) => p.psnr), ssim: fit((p) => p.ssim), display: fit((p) => p.displayPsnr), ...(vmaf ? { vmaf } : {}) };
+  const ssim = own.every((p) => p.ssim !== undefined) ? fit((p) => p.ssim!) : undefined;
+  return { rendition, psnr: fit((p) => p.psnr), ...(ssim ? { ssim } : {}), display: fit((p) => p.displayPsnr), ...(vmaf ? { vmaf } : {}) };
 }
 
 /** The CRF range each encoder takes: x264/x265 0–51, SVT-AV1 and libaom 0–63. */
@@ -118,7 +120,7 @@ function predict(c: Candidate, kbps: number): PredictedQuality {
   return {
     kbps: Math.round(kbps),
     psnr: r(qualityAt(c.psnr, kbps), 2),
-    ssim: r(qualityAt(c.ssim, kbps), 4),
+    ...(c.ssim ? { ssim: r(qualityAt(c.ssim, kbps), 4) } : {}),
     displayPsnr: r(qualityAt(c.display, kbps), 2),
     vmaf: c.vmaf ? r(qualityAt(c.vmaf, kbps), 2) : null,
   };

@@ -59,7 +59,7 @@ export function tableRatesNeeded(top: readonly ProbeResult[], capKbps: number, a
 export interface CurveSlopes {
   lnKbpsPerCrf: number;
   psnrPerCrf: number;
-  ssimPerCrf: number;
+  ssimPerCrf: number | null;
   vmafPerCrf: number | null;
 }
 
@@ -73,7 +73,7 @@ export function slopesOf(top: readonly ProbeResult[]): CurveSlopes | undefined {
   return {
     lnKbpsPerCrf: (Math.log(high.kbps) - Math.log(low.kbps)) / span,
     psnrPerCrf: (high.psnr - low.psnr) / span,
-    ssimPerCrf: (high.ssim - low.ssim) / span,
+    ssimPerCrf: low.ssim !== undefined && high.ssim !== undefined ? (high.ssim - low.ssim) / span : null,
     vmafPerCrf: low.vmaf !== null && high.vmaf !== null ? (high.vmaf - low.vmaf) / span : null,
   };
 }
@@ -141,7 +141,7 @@ export function modelledPoint(measured: ProbeResult, slopes: CurveSlopes, aim: n
     crf,
     kbps: round(measured.kbps * Math.exp(slopes.lnKbpsPerCrf * steps), 1),
     psnr: round(psnr, 3),
-    ssim: round(Math.min(1, measured.ssim + slopes.ssimPerCrf * steps), 5),
+    ...(measured.ssim !== undefined && slopes.ssimPerCrf !== null ? { ssim: round(Math.min(1, measured.ssim + slopes.ssimPerCrf * steps), 5) } : { ssim: undefined }),
     displayPsnr: round(10 * Math.log10(peak / (mse(psnr) + resolutionMse)), 3),
     vmaf: measured.vmaf !== null && slopes.vmafPerCrf !== null ? round(Math.min(100, measured.vmaf + slopes.vmafPerCrf * steps), 3) : null,
     modelled: true,

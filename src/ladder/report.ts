@@ -12,8 +12,8 @@ import type { RiseCheck } from './rise.js';
 const round1 = (value: number) => Math.round(value * 10) / 10;
 const round3 = (value: number) => Math.round(value * 1000) / 1000;
 
-function quality(q: { psnr: number; ssim: number; vmaf: number | null }): RungQuality {
-  return { psnr: round3(q.psnr), ssim: round3(q.ssim * 100) / 100, ...(q.vmaf === null ? {} : { vmaf: round3(q.vmaf) }) };
+function quality(q: { psnr: number; ssim?: number; vmaf: number | null }): RungQuality {
+  return { psnr: round3(q.psnr), ...(q.ssim === undefined ? {} : { ssim: round3(q.ssim * 100) / 100 }), ...(q.vmaf === null ? {} : { vmaf: round3(q.vmaf) }) };
 }
 
 export interface LadderReportInput {
@@ -31,7 +31,8 @@ export interface LadderReportInput {
 export function qualityNote(check: RungQualityCheck): string {
   const unit = check.metric === 'psnr' ? ' dB' : '';
   const measured = `${check.metric.toUpperCase()} ${check.measured.toFixed(2)}${unit}`;
-  const corrections = check.corrections === 0 ? '' : ` after ${check.corrections} re-encode${check.corrections > 1 ? 's' : ''} (CRF ${check.chosenCrf} → ${check.crf})`;
+  const chunks = check.correctedChunks ? ` of ${check.correctedChunks.count} of its ${check.correctedChunks.of} chunks` : '';
+  const corrections = check.corrections === 0 ? '' : ` after ${check.corrections} re-encode${check.corrections > 1 ? 's' : ''}${chunks} (CRF ${check.chosenCrf} → ${check.crf})`;
   return check.met
     ? `target ${check.target}${unit} met${corrections}: ${measured}`
     : `target ${check.target}${unit} missed: ${measured}${corrections}`;
@@ -86,6 +87,6 @@ export function ladderReport(input: LadderReportInput): LadderReport {
     analysisSeconds: round1(analysis.seconds),
     sampledFraction: analysis.sampledFraction,
     rungs: [...encoded, ...left].sort((a, b) => a.codec.localeCompare(b.codec) || b.size - a.size || b.targetKbps - a.targetKbps),
-    probes: analysis.probes.filter((p) => !p.modelled).map((p) => ({ codec: p.codec, size: p.size, crf: p.crf, kbps: p.kbps, psnr: p.psnr, ssim: p.ssim, ...(p.vmaf === null ? {} : { vmaf: p.vmaf }) })),
+    probes: analysis.probes.filter((p) => !p.modelled).map((p) => ({ codec: p.codec, size: p.size, crf: p.crf, kbps: p.kbps, psnr: p.psnr, ...(p.ssim === undefined ? {} : { ssim: p.ssim }), ...(p.vmaf === null ? {} : { vmaf: p.vmaf }) })),
   };
 }

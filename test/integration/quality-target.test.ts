@@ -11,6 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { tempDir } from '../helpers/media.js';
 import { makeContent } from '../helpers/content.js';
 import { runJob } from '../../src/job/run-job.js';
@@ -21,21 +23,23 @@ import { renderReportDocument } from '../../src/report/html.js';
 import type { PackageSummary } from '../../src/core/package-summary.js';
 import { DEFAULT_SETTINGS } from '../../src/settings/job-settings.js';
 
+const execFileAsync = promisify(execFile);
 const binaries = { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe', ffmpegSource: 'path', ffprobeSource: 'path' } as const;
 
 let dir: string;
 let cleanup: () => Promise<void>;
 let corrected: TranscodeResult;
 let missed: TranscodeResult;
+let byChunk: TranscodeResult;
 
-async function transcode(source: string, name: string, margin: number, qualityTarget: number): Promise<TranscodeResult> {
+async function transcode(source: string, name: string, margin: number, qualityTarget: number, chunkSeconds = 0): Promise<TranscodeResult> {
   process.env.VIDPIPE_TEST_LADDER_MARGIN = String(margin);
   try {
     const result = await runJob({
       input: source,
       out: join(dir, 'out'),
       name,
-      settings: { ...DEFAULT_SETTINGS, concurrency: 2, segmentDurationSeconds: 2, thumbnails: false, rungs: 'auto', qualityTarget, metrics: true, codecs: ['h264'] },
+      settings: { ...DEFAULT_SETTINGS, concurrency: 2, segmentDurationSeconds: 2, chunkSeconds, thumbnails: false, rungs: 'auto', qualityTarget, metrics: true, codecs: ['h264'] },
       binaries,
       dbPath: join(dir, 'vidpipe.db'),
       workRoot: join(dir, 'work'),
@@ -56,6 +60,11 @@ before(async () => {
   corrected = await transcode(source, 'corrected', -3, 40);
   // Chosen as for 40 dB, checked against 60 (near lossless: MSE 0.07): out of reach of two corrections.
   missed = await transcode(source, 'missed', -20, 60);
+  // Still slides, then motion: in 2 s chunks, the last two hold most of the coding error.
+  const slides = await makeContent(join(dir, 'slides.mp4'), 'slides', { width: 640, height: 360, durationSeconds: 4 });
+  const mixed = join(dir, 'mixed.mp4');
+  await execFileAsync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', slides, '-i', source, '-filter_complex', '[0:v][1:v]concat=n=2:v=1[v]', '-map', '[v]', '-c:v', 'libx264', '-crf', '12', '-g', '50', mixed]);
+  byChunk = await transcode(mixed, 'by-chunk', -1, 40, 2);
 });
 
 after(() => cleanup?.());
@@ -107,5 +116,27 @@ describe('a quality target is a promise', () => {
       assert.ok(html.includes(rung.reason!), 'HTML report');
     }
     for (const text of [table, JSON.stringify(shown), JSON.stringify(summary.result.ladder), html]) assert.doesNotMatch(text, /target 60 dB met/);
+  });
+
+  it('pools the chunks\' encoder-reported PSNR as a decode of the package measures it, and corrects a near miss chunk by chunk', () => {
+    const rungs = crfRungs(byChunk);
+    const correctedRungs = rungs.filter((r) => /re-encode/.test(r.reason ?? ''));
+    assert.ok(correctedRungs.length >= 1, `aimed 1 dB under, some rung must be corrected: ${JSON.stringify(byChunk.ladder!.rungs)}`);
+    for (const rung of correctedRungs) {
+      const note = /^target 40 dB (met|missed)\b.*PSNR (\d+\.\d\d) dB/.exec(rung.reason!);
+      assert.ok(note, `${rung.name}: ${rung.reason}`);
+      const psnr = psnrOf(byChunk, rung);
+      // What the check pooled from x264's reports is what --metrics decodes and measures.
+      assert.ok(Math.abs(Number(note[2]) - psnr) < 0.05, `${rung.name}: check ${note[2]} dB, package ${psnr} dB`);
+      assert.equal(note[1] === 'met', psnr >= 40, `${rung.name}: ${rung.reason} but the package measures ${psnr} dB`);
+    }
+    // The still half holds little of the error: at least one correction left some of its chunks as they were.
+    assert.ok(
+      correctedRungs.some((r) => {
+        const m = /of (\d+) of its (\d+) chunks/.exec(r.reason!);
+        return m && Number(m[1]) < Number(m[2]);
+      }),
+      JSON.stringify(correctedRungs.map((r) => r.reason)),
+    );
   });
 });

@@ -10,7 +10,7 @@ import { assertDecodeErrorsWithin } from './encode-video.js';
 export interface AssembleInput {
   renditionId: string;
   /** Chunk files in timeline order, with the frames each holds. */
-  chunks: { path: string; frames: number; decodeErrors?: number; firstDecodeError?: string }[];
+  chunks: { path: string; frames: number; decodeErrors?: number; firstDecodeError?: string; psnr?: number }[];
   /** The plan's video: its frame count, and the corrupt frames it allows. */
   video: Pick<VideoPlan, 'totalFrames' | 'maxDecodeErrors'>;
 }
@@ -19,6 +19,12 @@ export interface AssembledRendition {
   renditionId: string;
   path: string;
   frames: number;
+  /**
+   * Each chunk's frames and the PSNR its encoder reported (EncodedChunk.psnr), in timeline order:
+   * only when every chunk that holds frames has one. The quality check pools them instead of
+   * measuring the file, and corrects a miss chunk by chunk.
+   */
+  chunkPsnr?: { frames: number; psnr: number }[];
 }
 
 /**
@@ -49,5 +55,6 @@ export async function assembleRendition(input: AssembleInput, ctx: StageContext)
     throw new VidpipeError('FFMPEG_FAILED', `assembled ${input.renditionId} has ${frames} frames, the package states ${input.video.totalFrames}`);
   }
   ctx.onProgress(1);
-  return { renditionId: input.renditionId, path: output, frames };
+  const reported = input.chunks.every((c) => c.frames === 0 || c.psnr !== undefined);
+  return { renditionId: input.renditionId, path: output, frames, ...(reported ? { chunkPsnr: input.chunks.map((c) => ({ frames: c.frames, psnr: c.psnr ?? 100 })) } : {}) };
 }

@@ -4,7 +4,11 @@ import { buildChunkEncodeArgs, buildWarmupCutArgs, warmsUp } from '../../ffmpeg/
 import { countVideoFrames } from '../../ffmpeg/count.js';
 import { probeHdrStaticMetadata } from '../../ffmpeg/hdr.js';
 import { countDecodeErrors } from '../../ffmpeg/decode-errors.js';
+import { matchEncoderPsnr, parseEncoderPsnr, reportsPsnr } from '../../ffmpeg/encoder-psnr.js';
+import type { Rational } from '../../ffmpeg/probe.js';
+import { readVideoSamples } from '../../media/mp4-file.js';
 import { VidpipeError } from '../../errors.js';
+import type { Rendition } from '../ladder.js';
 import type { Chunk, VideoPlan } from '../plan.js';
 import type { StageContext } from '../stage.js';
 
@@ -24,6 +28,11 @@ export interface EncodedChunk {
   decodeErrors?: number;
   /** The decoder's first complaint, for the message. */
   firstDecodeError?: string;
+  /**
+   * PSNR each constant-quality rendition's encoder reported of this chunk (encoder-psnr.ts), by
+   * rendition id; absent when its encoder does not report or the report could not be matched.
+   */
+  psnr?: Record<string, number>;
 }
 
 /** Refuses a source with more corrupt frames than the plan allows (exit 2, with the count). */
@@ -99,11 +108,26 @@ export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): P
       `the video decodes to fewer pictures than its timestamps span: it ends at ${at(chunk.startFrame + frames)} instead of ${at(chunk.endFrame)} (${expected - frames} frames missing)`,
     );
   }
+  const psnr = warmupFrames === 0 ? await reportedPsnr(stderr, outputs, frames, video.frameRate) : undefined;
   return {
     index: chunk.index,
     files: Object.fromEntries(outputs.map((o) => [o.rendition.id, o.path])),
     frames,
+    ...(psnr ? { psnr } : {}),
     decodeErrors: decodeErrors.count,
     ...(decodeErrors.first ? { firstDecodeError: decodeErrors.first } : {}),
   };
+}
+
+/**
+ * The PSNR the chunk's reporting encoders printed, by rendition id, when every report matches its
+ * output (a warm-up, whose frames the report would include, has none asked of it).
+ */
+async function reportedPsnr(stderr: string, outputs: readonly { rendition: Rendition; path: string }[], frames: number, rate: Rational): Promise<Record<string, number> | undefined> {
+  const reporting = outputs.filter((o) => reportsPsnr(o.rendition));
+  if (reporting.length === 0 || frames === 0) return undefined;
+  const seconds = (frames * rate.den) / rate.num;
+  const sizes = await Promise.all(reporting.map(async (o) => ({ bytes: (await readVideoSamples(o.path))?.bytes ?? 0, seconds })));
+  const matched = matchEncoderPsnr(parseEncoderPsnr(stderr), sizes);
+  return matched && Object.fromEntries(reporting.map((o, i) => [o.rendition.id, matched[i]!]));
 }

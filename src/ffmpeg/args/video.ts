@@ -3,6 +3,7 @@ import { safeInputPath } from './input-path.js';
 import type { ChunkFrames, VideoOutputParams } from './params.js';
 import { svtAv1HdrParams, x265HdrParams, type HdrStaticMetadata, type HdrTransfer } from '../hdr.js';
 import { WARMS_UP } from './encoders.js';
+import { reportsPsnr } from '../encoder-psnr.js';
 
 const HDR_TRC: Record<HdrTransfer, string> = { PQ: 'smpte2084', HLG: 'arib-std-b67' };
 
@@ -143,7 +144,9 @@ export function buildVideoEncoderArgs(
     case 'libx264':
       return [
         '-c:v', 'libx264', '-preset', preset, '-profile:v', rendition.profile, '-level:v', rendition.level, ...rate, ...gop,
-        '-sc_threshold', '0', '-x264-params', `keyint=${gopFrames}:min-keyint=${gopFrames}:scenecut=0:open-gop=0`, ...colour,
+        // psnr=1 on a constant-quality rendition: x264 reports its output's PSNR as it closes
+        // (encoder-psnr.ts), so its quality target is checked without decoding it again.
+        '-sc_threshold', '0', '-x264-params', `keyint=${gopFrames}:min-keyint=${gopFrames}:scenecut=0:open-gop=0${reportsPsnr(rendition) ? ':psnr=1' : ''}`, ...colour,
       ];
     case 'libx265': {
       const params = [`keyint=${gopFrames}`, `min-keyint=${gopFrames}`, 'scenecut=0', 'open-gop=0', 'log-level=error'];
@@ -201,7 +204,9 @@ export function buildWarmupCutArgs(files: readonly { input: string; output: stri
 export function buildChunkEncodeArgs(input: ChunkEncodeInput): string[] {
   // Warnings too, each tagged with its level: the decode of every frame happens here, and ffmpeg
   // says "corrupt decoded frame" (a warning) for each one its decoder had to conceal.
-  const args = ['-loglevel', 'level+warning', ...chunkInputArgs(input.source, input.chunk, input.frameRate, input.decoderThreads), '-filter_complex', buildChunkFilterGraph(input)];
+  // Info too when an encoder reports its PSNR: x264 prints it at that level as it closes.
+  const level = input.outputs.some((o) => reportsPsnr(o.rendition)) ? 'level+info' : 'level+warning';
+  const args = ['-loglevel', level, ...chunkInputArgs(input.source, input.chunk, input.frameRate, input.decoderThreads), '-filter_complex', buildChunkFilterGraph(input)];
   input.outputs.forEach(({ rendition, path, threads }, i) => {
     args.push(
       '-map', `[v${i}]`,

@@ -51,7 +51,8 @@ export function videoEncodeNodes(graph: MainGraph): VideoEncodes {
             renditionId: rendition.id,
             chunks: chunks.map((ref) => {
               const chunk = results.get(ref);
-              return { path: chunk.files[rendition.id]!, frames: chunk.frames, decodeErrors: chunk.decodeErrors, firstDecodeError: chunk.firstDecodeError };
+              const psnr = chunk.psnr?.[rendition.id];
+              return { path: chunk.files[rendition.id]!, frames: chunk.frames, decodeErrors: chunk.decodeErrors, firstDecodeError: chunk.firstDecodeError, ...(psnr !== undefined ? { psnr } : {}) };
             }),
             video: video!,
           },
@@ -75,7 +76,10 @@ export function videoPackageNodes(graph: MainGraph, { assembled }: VideoEncodes)
         dependsOn: [...assembled, analysis],
         run: (results, ctx) => {
           const { metric, target, probes } = results.get(analysis);
-          const renditions = video!.renditions.map((rendition) => ({ rendition, path: results.get(node.assemble(rendition.id)).path }));
+          const renditions = video!.renditions.map((rendition) => {
+            const { path, chunkPsnr } = results.get(node.assemble(rendition.id));
+            return { rendition, path, ...(chunkPsnr ? { chunkPsnr } : {}) };
+          });
           return checkQualityStage({ source: source.path, video: video!, renditions, metric, target, probes }, ctx);
         },
       })
