@@ -145,10 +145,15 @@ const MIN_CHUNK_SECONDS = 4;
  * frame, so the seek time, printed to the microsecond, never falls before the key frame).
  */
 function chooseChunks(totalFrames: number, gopFrames: number, fps: number, video: VideoStreamInfo, settings: JobSettings): Chunk[] {
-  const keyFrames = video.keyFrameSeconds?.map((seconds) => Math.ceil(seconds * fps + 0.01));
+  const keyFrames = sourceKeyFrames(video, fps);
   const grid = { totalFrames, gridFrames: gopFrames, prerollFrames: Math.ceil(fps), ...(keyFrames ? { keyFrames } : {}) };
   if (settings.chunkSeconds > 0) return fixedChunks(grid, settings.chunkSeconds * fps);
   return balancedChunks(grid, settings.concurrency, { maxChunkFrames: MAX_CHUNK_SECONDS * fps, minChunkFrames: MIN_CHUNK_SECONDS * fps });
+}
+
+/** The source's key frames on the output grid: each as the first grid frame after it (see chooseChunks); undefined when unknown. */
+export function sourceKeyFrames(video: Pick<VideoStreamInfo, 'keyFrameSeconds'>, fps: number): number[] | undefined {
+  return video.keyFrameSeconds?.map((seconds) => Math.ceil(seconds * fps + 0.01));
 }
 
 /**

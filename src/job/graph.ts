@@ -31,7 +31,7 @@ import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
 import { FfmpegRunner } from '../ffmpeg/runner.js';
 import { assertEncoders, detectCapabilities } from '../ffmpeg/capabilities.js';
 import { pickAv1Encoder } from '../ffmpeg/args/encoders.js';
-import { planJob, probeAudioTracks } from '../core/plan.js';
+import { planJob, probeAudioTracks, sourceKeyFrames } from '../core/plan.js';
 import { analyseTitleStage, decodedFrameBytes } from '../ladder/analyse.js';
 import type { JobSettings } from '../settings/job-settings.js';
 import type { GraphState, JobSite } from './job-options.js';
@@ -79,11 +79,13 @@ export function buildJobGraph(state: GraphState, env: JobEnvironment): { tasks: 
         run: (results, ctx) => {
           // The plan node's own result: the table's renditions are the candidates.
           const candidates = results.get(node.plan).video!;
+          const keyFrames = source.probe.video && sourceKeyFrames(source.probe.video, candidates.frameRate.num / candidates.frameRate.den);
           return analyseTitleStage(
             {
               source: source.path,
               video: candidates,
               ...(source.probe.video ? { frameBytes: decodedFrameBytes(source.probe.video) } : {}),
+              ...(keyFrames ? { keyFrames } : {}),
               candidates: candidates.renditions,
               settings: { qualityTarget: settings.qualityTarget, maxBitrateKbps: settings.maxBitrateKbps },
               parallel: settings.concurrency,

@@ -66,6 +66,8 @@ export interface AnalysisOptions extends PerTitleSettings {
    */
   frameBytes?: number;
   sampling?: SamplingOptions;
+  /** The source's key frames on the output grid (sourceKeyFrames): samples start on them. */
+  keyFrames?: readonly number[];
   choice?: Partial<Omit<ChoiceOptions, 'metric' | 'target' | 'maxBitrateKbps'>>;
   onProgress?: (fraction: number) => void;
 }
@@ -223,8 +225,9 @@ function pooled(measures: SampleMeasure[]): ProbeResult[] {
  * The per-title analysis of one title: probe encodes of a few samples, each measured for rate and
  * quality, then the ladder chosen from them. Probes run in rounds (probe-rules.ts), so that no
  * probe is encoded that decides nothing:
- * 1. each codec's top size at both CRFs. When its curve stays far under the aim at the table's
- *    rate (grain), that codec's ladder is the table's rates and it is probed no further;
+ * 1. each codec's top size at its lowest CRF, then at the other. When its curve stays far under
+ *    the aim at the table's rate (grain), that codec's ladder is the table's rates and it is
+ *    probed no further (the lowest CRF's probe alone can show it: then the other is not encoded);
  * 2. each smaller size once, at the CRF where the top's curve meets the aim;
  * 3. a second CRF only for the sizes whose first point missed the aim by more than the tolerance;
  *    a size that met it gets its curve's second point modelled from the top's slopes.
@@ -254,7 +257,7 @@ export async function analyseTitle(
   };
   const aim = target + choiceOptions.margin;
   const fps = video.frameRate.num / video.frameRate.den;
-  const samples = planSamples(video.totalFrames, video.gopFrames, fps, options.sampling);
+  const samples = planSamples(video.totalFrames, video.gopFrames, fps, options.sampling, options.keyFrames);
   const parallel = Math.max(1, options.parallel ?? 2);
   const top = [...candidates].sort((a, b) => b.width * b.height - a.width * a.height)[0]!;
   const display = { width: top.width, height: top.height };
@@ -415,13 +418,20 @@ export async function analyseTitle(
     const codecs = [...new Set(candidates.map((c) => c.codec))];
     const topOf = (codec: VideoCodec) => candidates.filter((c) => c.codec === codec).sort((a, b) => b.width * b.height - a.width * a.height || b.bitrateKbps - a.bitrateKbps)[0]!;
     const isTop = (o: ProbeOutput) => o.candidate === topOf(o.candidate.codec);
-    // 1. The top size of each codec at both CRFs.
-    const probes = await probeRound(all.filter(isTop), 0.5);
+    // 1. The top size of each codec at its lowest CRF, then (unless that probe already shows the
+    //    content needs the table's rates: grain) at the other.
     const tableRates: Partial<Record<VideoCodec, string>> = {};
-    for (const codec of codecs) {
-      const why = tableRatesNeeded(probes.filter((p) => p.codec === codec), Math.min(topOf(codec).bitrateKbps, options.maxBitrateKbps ?? Infinity), aim, options.metric);
-      if (why) tableRates[codec] = why;
-    }
+    const exitEarly = (probes: ProbeResult[]) => {
+      for (const codec of codecs) {
+        const why = tableRates[codec] ?? tableRatesNeeded(probes.filter((p) => p.codec === codec), Math.min(topOf(codec).bitrateKbps, options.maxBitrateKbps ?? Infinity), aim, options.metric);
+        if (why) tableRates[codec] = why;
+      }
+    };
+    const lowest = (o: ProbeOutput) => o.crf === PROBE_CRFS[o.candidate.codec][0];
+    const probes = await probeRound(all.filter((o) => isTop(o) && lowest(o)), 0.25);
+    exitEarly(probes);
+    probes.push(...(await probeRound(all.filter((o) => isTop(o) && !lowest(o) && !tableRates[o.candidate.codec]), 0.25)));
+    exitEarly(probes);
     const onward = all.filter((o) => !isTop(o) && !tableRates[o.candidate.codec]);
     // 2. Each smaller size once, where the top's curve meets the aim.
     const firstOutputs = [...new Map(onward.map((o) => [`${o.candidate.codec}-${o.candidate.size}`, o])).values()].map((o) => {
@@ -482,6 +492,8 @@ export interface TitleAnalysisInput {
   settings: PerTitleSettings;
   /** ffmpeg processes at once (the job's concurrency). */
   parallel?: number;
+  /** The source's key frames on the output grid (sourceKeyFrames), when known. */
+  keyFrames?: readonly number[];
 }
 
 /**
@@ -501,6 +513,7 @@ export async function analyseTitleStage(input: TitleAnalysisInput, ctx: StageCon
       workDir: ctx.workDir,
       ...(input.parallel ? { parallel: input.parallel } : {}),
       ...(input.frameBytes ? { frameBytes: input.frameBytes } : {}),
+      ...(input.keyFrames ? { keyFrames: input.keyFrames } : {}),
       // Tests only: a negative margin makes the choice aim under the target, so the quality check must correct it.
       ...(process.env.VIDPIPE_TEST_LADDER_MARGIN ? { choice: { margin: Number(process.env.VIDPIPE_TEST_LADDER_MARGIN) } } : {}),
       onProgress: (fraction) => ctx.onProgress(fraction),

@@ -43,15 +43,23 @@ export function curveOf(probes: readonly ProbeResult[], metric: QualityMetric): 
 /**
  * The early exit: undefined when the analysis should go on, else why it stops. It stops when the
  * top size's curve, read at the table's rate (the cap), stays more than COMPLEX_SHORTFALL under
- * the aim: the top rung is VBR at the cap whatever the other probes say, and content that far
+ * the aim (with one probe: when that probe is at or above the cap and that far under): the top rung is VBR at the cap whatever the other probes say, and content that far
  * from the target at 6 Mb/s in 1080p (grain) leaves the smaller rungs little to save.
  */
 export function tableRatesNeeded(top: readonly ProbeResult[], capKbps: number, aim: number, metric: QualityMetric): string | undefined {
   if (top.length === 0) return undefined;
+  const unit = metric === 'psnr' ? ' dB' : '';
+  if (top.length === 1) {
+    // One point (the top's lowest CRF, probed first) decides alone only when it is already at or
+    // above the cap and still that far under: the curve rises with rate, so at the cap it is no better.
+    const [probe] = top;
+    const quality = targetQualityOf(probe!, metric);
+    if (probe!.kbps < capKbps || quality >= aim - COMPLEX_SHORTFALL[metric]) return undefined;
+    return `the top size reaches ${metric.toUpperCase()} ${quality.toFixed(1)}${unit} at ${Math.round(probe!.kbps)} kb/s (CRF ${probe!.crf}), above the table's ${Math.round(capKbps)} kb/s and ${(aim - quality).toFixed(1)}${unit} under the aim of ${aim}${unit}: the table's rates, no further probes`;
+  }
   const curve = curveOf(top, metric);
   const atCap = qualityAt(curve, capKbps);
   if (atCap >= aim - COMPLEX_SHORTFALL[metric]) return undefined;
-  const unit = metric === 'psnr' ? ' dB' : '';
   return `the top size reaches ${metric.toUpperCase()} ${atCap.toFixed(1)}${unit} at the table's ${Math.round(capKbps)} kb/s, ${(aim - atCap).toFixed(1)}${unit} under the aim of ${aim}${unit}: the table's rates, no further probes`;
 }
 

@@ -18,8 +18,16 @@ export function sampleCount(durationSeconds: number): number {
   return Math.min(8, 3 + Math.floor(durationSeconds / 120));
 }
 
-/** The samples as chunks of the output frame grid (preroll as the chunk encodes use: ~1 s). */
-export function planSamples(totalFrames: number, gopFrames: number, fps: number, options: SamplingOptions = {}): Chunk[] {
+/**
+ * The samples as chunks of the output frame grid. A sample starts on a source key frame within
+ * half a GOP of where it is spread to, when the key frames are known (`keyFrames`, as
+ * sourceKeyFrames gives them): its decode then seeks straight to that frame, where a sample on
+ * the grid decodes a second of preroll and, from the key frame before that, up to a whole source
+ * GOP more (on 1080p grain, half the analysis's decoding). Unlike a chunk, a sample need not sit
+ * on the package's grid nor have its first frame settled: the probes and their measures read the
+ * same decode. Without a key frame near: on the grid, with the chunk encodes' ~1 s preroll.
+ */
+export function planSamples(totalFrames: number, gopFrames: number, fps: number, options: SamplingOptions = {}, keyFrames: readonly number[] = []): Chunk[] {
   const count = options.count ?? sampleCount(totalFrames / fps);
   const sampleFrames = gopFrames * (options.gops ?? 1);
   const preroll = Math.ceil(fps);
@@ -30,10 +38,13 @@ export function planSamples(totalFrames: number, gopFrames: number, fps: number,
     const centre = ((i + 0.5) / count) * totalFrames;
     return Math.min(lastStart, Math.max(0, Math.round((centre - sampleFrames / 2) / gopFrames) * gopFrames));
   });
-  return [...new Set(starts)].map((start, index) => ({
-    index,
-    startFrame: start,
-    endFrame: Math.min(totalFrames, start + sampleFrames),
-    prerollFrame: Math.max(0, start - preroll),
-  }));
+  const onKeyFrame = (start: number) => {
+    if (start === 0) return 0;
+    const near = keyFrames.filter((k) => Math.abs(k - start) <= gopFrames / 2 && k + sampleFrames <= totalFrames);
+    return near.length === 0 ? undefined : near.reduce((best, k) => (Math.abs(k - start) < Math.abs(best - start) ? k : best));
+  };
+  return [...new Set(starts.map((start) => onKeyFrame(start) ?? start))].map((start, index) => {
+    const key = onKeyFrame(start) === start;
+    return { index, startFrame: start, endFrame: Math.min(totalFrames, start + sampleFrames), prerollFrame: key ? start : Math.max(0, start - preroll) };
+  });
 }

@@ -195,6 +195,15 @@ describe('planSamples', () => {
     assert.equal(hour.length, 8);
     assert.ok(hour.every((s) => s.startFrame % 50 === 0 && s.endFrame <= 90_000));
   });
+  it('starts a sample on a source key frame within half a GOP, seeking straight to it (no preroll)', () => {
+    // Source key frames every 2 s, each counted from the grid frame after it (sourceKeyFrames).
+    const keys = Array.from({ length: 10 }, (_, i) => i * 50 + 1);
+    assert.deepEqual(planSamples(500, 50, 25, {}, keys).map((s) => [s.startFrame, s.endFrame, s.prerollFrame]), [[51, 101, 51], [251, 301, 251], [401, 451, 401]]);
+    // Key frames too far from where a sample goes (or too late for a whole sample): on the grid, with the preroll.
+    assert.deepEqual(planSamples(500, 50, 25, {}, [140, 480]).map((s) => [s.startFrame, s.prerollFrame]), [[50, 25], [250, 225], [400, 375]]);
+    // The first sample at the start stays there.
+    assert.equal(planSamples(500, 50, 25, { count: 8 }, keys)[0]!.startFrame, 0);
+  });
 });
 
 describe('per-title settings (option table entries)', () => {

@@ -28,6 +28,14 @@ describe('early exit: content that needs the table rates', () => {
     assert.match(why, /reaches PSNR 3\d\.\d dB at the table's 6000 kb\/s/);
   });
 
+  it('decides on the lowest CRF\'s probe alone only when it is above the table rate and still far under the aim', () => {
+    // Grain at CRF 22: 16.7 Mb/s, 32.6 dB: at 6 Mb/s it can only be worse.
+    assert.match(tableRatesNeeded([probe(1080, 22, 16_700, 32.6)], 6000, aim, 'psnr')!, /reaches PSNR 32\.6 dB at 16700 kb\/s \(CRF 22\), above the table's 6000 kb\/s/);
+    // Under the table rate, one point says nothing of the rate at the cap; near the aim, nothing at all.
+    assert.equal(tableRatesNeeded([probe(1080, 22, 5000, 32.6)], 6000, aim, 'psnr'), undefined);
+    assert.equal(tableRatesNeeded([probe(1080, 22, 16_700, 38)], 6000, aim, 'psnr'), undefined);
+  });
+
   it('goes on for content that reaches the aim under the table rate, or nearly does', () => {
     assert.equal(tableRatesNeeded(clean, 6000, aim, 'psnr'), undefined);
     // 2 dB short at the cap: the smaller rungs may still save, keep probing.
