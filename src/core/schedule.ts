@@ -146,13 +146,16 @@ export function balancedChunks(grid: ChunkGrid, slots: number, limits: { maxChun
   const waves = Math.max(2, Math.ceil(units / (parallel * maxUnits) + 0.5));
   const count = Math.max(1, Math.min(parallel * waves, Math.floor(units / minUnits)));
   const weights = Array.from({ length: count }, (_, i) => (i < parallel * (waves - 1) ? 2 : 1));
-  // A chunk shorter than the minimum joins the one before it.
+  // A chunk shorter than the minimum joins the one before it; when one did, the waves no longer
+  // hold (8 GOPs as 3 + 3 + 1 + 1 became 3 + 5, the second chunk running alone for 40 % of its
+  // time), so the units are shared evenly over the chunks left (4 + 4).
   const sizes: number[] = [];
   for (const size of apportion(units, weights)) {
     if (size >= minUnits || sizes.length === 0) sizes.push(size);
     else sizes[sizes.length - 1]! += size;
   }
-  return chunksOfSizes(grid, sizes.filter((n) => n > 0));
+  const even = sizes.length < weights.length ? apportion(units, sizes.map(() => 1)) : sizes;
+  return chunksOfSizes(grid, even.filter((n) => n > 0));
 }
 
 /**

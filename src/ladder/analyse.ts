@@ -16,7 +16,7 @@ import { parsePsnrStats, parseSsimStats, parseVmafLog } from '../metrics/quality
 import type { Preset, VideoCodec } from '../settings/job-settings.js';
 import { qualityTargetFor, type QualityMetric } from '../settings/quality-target.js';
 import { chooseLadder, DEFAULT_CHOICE, tableLadder, type ChoiceOptions, type LadderChoice, type ProbeResult } from './choose.js';
-import { curveFitted, firstCrf, modelledPoint, secondCrf, slopesOf, tableRatesNeeded } from './probe-rules.js';
+import { curveFitted, firstCrf, modelledPoint, secondCrf, slopesOf, tableRatesNeeded, topSecondCrf } from './probe-rules.js';
 import { planSamples, type SamplingOptions } from './sampling.js';
 
 /**
@@ -430,7 +430,11 @@ export async function analyseTitle(
     const lowest = (o: ProbeOutput) => o.crf === PROBE_CRFS[o.candidate.codec][0];
     const probes = await probeRound(all.filter((o) => isTop(o) && lowest(o)), 0.25);
     exitEarly(probes);
-    probes.push(...(await probeRound(all.filter((o) => isTop(o) && !lowest(o) && !tableRates[o.candidate.codec]), 0.25)));
+    // The second where the first's quality says the aim lies (topSecondCrf).
+    const secondTop = all
+      .filter((o) => isTop(o) && lowest(o) && !tableRates[o.candidate.codec])
+      .map((o) => probeAt(o, topSecondCrf(probes.find((p) => p.codec === o.candidate.codec)!, aim, options.metric, PROBE_CRFS[o.candidate.codec])));
+    probes.push(...(await probeRound(secondTop, 0.25)));
     exitEarly(probes);
     const onward = all.filter((o) => !isTop(o) && !tableRates[o.candidate.codec]);
     // 2. Each smaller size once, where the top's curve meets the aim.

@@ -87,6 +87,23 @@ export function slopesOf(top: readonly ProbeResult[]): CurveSlopes | undefined {
 }
 
 /**
+ * The top size's second CRF, after its first (the codec's lowest probe CRF): where the first
+ * probe's quality, falling at the codec's usual rate per CRF step, meets the aim, so that the two
+ * points the choice interpolates between lie near the aim. The fixed second CRF (10 steps on)
+ * put testsrc2's aim mid-way between the points, where the curve's bend made the chosen CRF
+ * measure 0.6 dB under the prediction: a re-encode of the top rung. Kept between 0.4 and 1.6 of
+ * the codec's probe spacing from the first.
+ */
+export function topSecondCrf(first: ProbeResult, aim: number, metric: QualityMetric, probeCrfs: readonly number[]): number {
+  const span = Math.max(...probeCrfs) - Math.min(...probeCrfs);
+  // x264's ~0.5 dB (VMAF ~1.5 points) per step over its 10-step spacing; a wider scale (SVT-AV1's 14) in proportion.
+  const perCrf = ((metric === 'vmaf' ? 1.5 : 0.5) * 10) / span;
+  const move = Math.min(1.6 * span, Math.max(0.4 * span, (targetQualityOf(first, metric) - aim) / perCrf));
+  const crf = Math.min(CRF_MAX[first.codec], first.crf + move);
+  return first.codec === 'av1' ? Math.round(crf) : Math.round(crf * 10) / 10;
+}
+
+/**
  * The CRF a smaller size is probed at first: where the top size's curve meets the aim (smaller
  * sizes meet a PSNR aim at about the same CRF), kept within the probes' range widened by half a
  * step each way, in tenths (x264 and x265 take them; SVT-AV1 whole numbers).

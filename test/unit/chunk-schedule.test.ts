@@ -72,6 +72,13 @@ describe('balancedChunks', () => {
     assert.deepEqual(frames(balancedChunks(grid(45), 4, LIMITS)), [45]);
   });
 
+  it('shares the GOPs evenly when the minimum chunk length folds the last wave into the chunk before', () => {
+    // 16 s at 25 fps in 2 s GOPs, 4 s at least: the waves' 3 + 3 + 1 + 1 GOPs would fold into 3 + 5
+    // (the second chunk alone for 40 % of its time); 4 + 4 keeps both slots busy to the end.
+    assert.deepEqual(frames(balancedChunks({ totalFrames: 400, gridFrames: 50, prerollFrames: 25 }, 2, { maxChunkFrames: 1500, minChunkFrames: 100 })), [200, 200]);
+    assert.deepEqual(frames(balancedChunks({ totalFrames: 500, gridFrames: 50, prerollFrames: 25 }, 2, { maxChunkFrames: 1500, minChunkFrames: 100 })), [150, 150, 100, 100]);
+  });
+
   it('never makes a chunk of the frames past the last whole GOP: they join the last chunk', () => {
     // 4 s at 25 fps plus one frame, 2 s GOPs, one slot: two chunks, not 100 + 1 frames.
     assert.deepEqual(frames(balancedChunks({ totalFrames: 101, gridFrames: 50, prerollFrames: 25 }, 1, { maxChunkFrames: 1500, minChunkFrames: 50 })), [50, 51]);

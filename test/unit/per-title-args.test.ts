@@ -141,6 +141,10 @@ describe('probe quality with SSIM and the resolution loss on every second frame'
     assert.match(graph, new RegExp(`\\[p0s\\]${every2}\\[p0t\\]`), graph);
     assert.match(graph, new RegExp(`\\[ref0_2\\]${every6},scale=1280:720[^;]*\\[up0\\]`), graph);
     assert.match(graph, new RegExp(`\\[dref1\\]${every6}\\[d0t\\]`), graph);
+    // Only the resolution loss (the probes' PSNR came from their encoder): thinned once, before the split and the scales.
+    const lossOnly = after(buildProbeQualityArgs({ source: '/w/s0.nut', streamIndex: 0, frameRate: fps, deinterlace: false, sample, display: { width: 1280, height: 720 }, probes: [], resolutionLoss, resolutionStride: 6 }), '-filter_complex')!;
+    assert.match(lossOnly, new RegExp(`^\\[0:0\\][^;]*setpts=PTS-STARTPTS,${every6},split=2`), lossOnly);
+    assert.equal(lossOnly.split('select=').length, 2, lossOnly);
   });
 });
 

@@ -187,9 +187,11 @@ describe('planSamples', () => {
     assert.deepEqual(planSamples(150, 50, 25), [{ index: 0, startFrame: 0, endFrame: 150, prerollFrame: 0 }]);
   });
   it('spreads whole-GOP samples over a longer title, on the key-frame grid', () => {
-    const samples = planSamples(500, 50, 25);
-    assert.deepEqual(samples.map((s) => [s.startFrame, s.endFrame, s.prerollFrame]), [[50, 100, 25], [250, 300, 225], [400, 450, 375]]);
-    assert.equal(sampleCount(20), 3);
+    // 20 s: two samples (under a minute); 80 s: three.
+    assert.deepEqual(planSamples(500, 50, 25).map((s) => [s.startFrame, s.endFrame, s.prerollFrame]), [[100, 150, 75], [350, 400, 325]]);
+    assert.deepEqual(planSamples(2000, 50, 25).map((s) => [s.startFrame, s.endFrame, s.prerollFrame]), [[300, 350, 275], [1000, 1050, 975], [1650, 1700, 1625]]);
+    assert.equal(sampleCount(20), 2);
+    assert.equal(sampleCount(60), 3);
     assert.equal(sampleCount(3600), 8);
     const hour = planSamples(90_000, 50, 25);
     assert.equal(hour.length, 8);
@@ -198,9 +200,9 @@ describe('planSamples', () => {
   it('starts a sample on a source key frame within half a GOP, seeking straight to it (no preroll)', () => {
     // Source key frames every 2 s, each counted from the grid frame after it (sourceKeyFrames).
     const keys = Array.from({ length: 10 }, (_, i) => i * 50 + 1);
-    assert.deepEqual(planSamples(500, 50, 25, {}, keys).map((s) => [s.startFrame, s.endFrame, s.prerollFrame]), [[51, 101, 51], [251, 301, 251], [401, 451, 401]]);
+    assert.deepEqual(planSamples(500, 50, 25, {}, keys).map((s) => [s.startFrame, s.endFrame, s.prerollFrame]), [[101, 151, 101], [351, 401, 351]]);
     // Key frames too far from where a sample goes (or too late for a whole sample): on the grid, with the preroll.
-    assert.deepEqual(planSamples(500, 50, 25, {}, [140, 480]).map((s) => [s.startFrame, s.prerollFrame]), [[50, 25], [250, 225], [400, 375]]);
+    assert.deepEqual(planSamples(500, 50, 25, {}, [140, 480]).map((s) => [s.startFrame, s.prerollFrame]), [[100, 75], [350, 325]]);
     // The first sample at the start stays there.
     assert.equal(planSamples(500, 50, 25, { count: 8 }, keys)[0]!.startFrame, 0);
   });

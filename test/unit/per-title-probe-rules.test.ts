@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { buildLadder } from '../../src/core/ladder.js';
 import type { VideoStreamInfo } from '../../src/ffmpeg/probe.js';
 import { chooseLadder, DEFAULT_CHOICE, tableLadder, type ProbeResult } from '../../src/ladder/choose.js';
-import { curveFitted, firstCrf, FIT_TOLERANCE, modelledPoint, secondCrf, slopesOf, tableRatesNeeded } from '../../src/ladder/probe-rules.js';
+import { curveFitted, firstCrf, FIT_TOLERANCE, modelledPoint, secondCrf, slopesOf, tableRatesNeeded, topSecondCrf } from '../../src/ladder/probe-rules.js';
 
 const probe = (size: number, crf: number, kbps: number, psnr: number, extra: Partial<ProbeResult> = {}): ProbeResult => ({
   codec: 'h264', size, width: Math.round((size * 16) / 9), height: size, crf, kbps, psnr, ssim: 0.95, displayPsnr: psnr, vmaf: null, ...extra,
@@ -20,6 +20,18 @@ const grain = [probe(1080, 22, 12000, 34), probe(1080, 32, 4000, 29.5)];
 // Clean moving content: 40 dB at ~1800 kb/s.
 const clean = [probe(1080, 22, 5000, 45), probe(1080, 32, 1800, 40)];
 const aim = 40.5;
+
+describe('the top size\'s second probe', () => {
+  it('goes where the first one\'s quality says the aim lies, within 0.4–1.6 of the probe spacing', () => {
+    // testsrc2 at CRF 22: 44.3 dB, 3.8 dB over the aim at ~0.5 dB a step: 29.6.
+    assert.equal(topSecondCrf(probe(1080, 22, 5000, 44.3), aim, 'psnr', [22, 32]), 29.6);
+    // Slides, far over: at most 16 steps on. Close to or under the aim: at least 4.
+    assert.equal(topSecondCrf(probe(1080, 22, 400, 55), aim, 'psnr', [22, 32]), 38);
+    assert.equal(topSecondCrf(probe(1080, 22, 9000, 39), aim, 'psnr', [22, 32]), 26);
+    // SVT-AV1's wider scale, in whole steps.
+    assert.equal(topSecondCrf({ ...probe(1080, 30, 3000, 44.3), codec: 'av1' }, aim, 'psnr', [30, 44]), 41);
+  });
+});
 
 describe('early exit: content that needs the table rates', () => {
   it('stops on grain: the top size stays far under the aim at the table rate', () => {

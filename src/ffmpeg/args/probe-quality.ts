@@ -120,13 +120,17 @@ export function buildProbeQualityArgs(input: ProbeQualityInput): string[] {
   // select keeps the frames' timestamps, so a thinned pair still meets frame by frame.
   const selectEvery = (n: number) => (n > 1 ? [`select=not(mod(n\\,${n}))`] : []);
   const every = selectEvery(stride);
-  const everyResolution = selectEvery(resolutionStride);
+  // Only the resolution loss to measure (the probes' PSNR came from their encoder): the source is
+  // thinned once, before it is split and scaled to each size, rather than after each scale.
+  const thinFirst = probes.length === 0;
+  const everyResolution = thinFirst ? [] : selectEvery(resolutionStride);
   const thin = (label: string, out: string, filters: string[] = every) => {
     if (filters.length === 0) return label;
     graph.push(`[${label}]${filters.join(',')}[${out}]`);
     return out;
   };
-  const branches = fanOut(graph, `0:${input.streamIndex}`, chunkFrameSteps({ ...input, chunk: input.sample }).join(','), 'src', sizes.size + (displayUses > 0 ? 1 : 0));
+  const head = [...chunkFrameSteps({ ...input, chunk: input.sample }), ...(thinFirst ? selectEvery(resolutionStride) : [])];
+  const branches = fanOut(graph, `0:${input.streamIndex}`, head.join(','), 'src', sizes.size + (displayUses > 0 ? 1 : 0));
   const refs = new Map<string, string[]>();
   [...sizes.entries()].forEach(([key, size], i) => refs.set(key, fanOut(graph, branches[i]!, scaleLike(size), `ref${i}_`, uses(key))));
   const displayRefs = displayUses > 0 ? fanOut(graph, branches[sizes.size]!, scaleLike(display), 'dref', displayUses) : [];
