@@ -5,7 +5,7 @@
  * the default preset, medium), one after the other.
  *
  *   npm run bench:per-title -- [--seconds 20] [--kinds slides,moving,noisy] [--presets veryfast,medium]
- *                              [--compare CHECKOUT] [--long-seconds 120] [--dir DIR]
+ *                              [--compare CHECKOUT] [--long-seconds 120] [--rounds N] [--dir DIR]
  *
  * Figures (each with its issue target): video bytes of the auto ladder over the fixed one's,
  * top-rung PSNR, the auto job's wall time and CPU seconds (user + sys of vidpipe and its
@@ -48,6 +48,12 @@ export interface PerTitleBenchOptions {
   compare?: string;
   /** Seconds of a long `moving` source on which one auto job measures the analysis's share (0: none). */
   longSeconds?: number;
+  /**
+   * Pairs per source and preset (default 1), the order alternating (fixed first, then auto
+   * first): the wall and CPU ratios are the medians of the pairs'. On this shared host the same
+   * job's CPU seconds moved by up to a fifth between runs; one pair decides little.
+   */
+  rounds?: number;
   execLog?: ExecLog;
   /** Each job's figures as it finishes (the standalone run prints them). */
   onJob?: (line: Record<string, unknown>) => void;
@@ -83,6 +89,11 @@ export interface JobRun {
   result: TranscodeResult;
 }
 
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
 const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /** One `vidpipe transcode --metrics` job as a process of its own, measured (CPU, per-stage CPU, wall without the metrics node). */
@@ -177,25 +188,28 @@ export async function perTitleBench(options: PerTitleBenchOptions = {}): Promise
     for (const kind of options.kinds ?? CONTENT_KINDS) {
       const source = await ensureContent(dir, kind, seconds);
       await rm(join(dir, 'out'), { recursive: true, force: true });
-      const pair = async (checkout: JobRun['checkout'], binary: string) => {
+      const pair = async (checkout: JobRun['checkout'], binary: string, autoFirst = false) => {
         const tag = `${kind}-${preset}${checkout === 'compared' ? '-compared' : ''}`;
-        const fixed = { ...(await runJobMeasured(binary, source, dir, `${tag}-fixed`, preset, false, execLog)), checkout, kind };
-        const auto = { ...(await runJobMeasured(binary, source, dir, `${tag}-auto`, preset, true, execLog)), checkout, kind };
+        const run = async (auto: boolean) => ({ ...(await runJobMeasured(binary, source, dir, `${tag}-${auto ? 'auto' : 'fixed'}`, preset, auto, execLog)), checkout, kind });
+        const [first, second] = [await run(autoFirst), await run(!autoFirst)];
+        const [fixed, auto] = autoFirst ? [second, first] : [first, second];
         runs.push(fixed, auto);
         return { fixed, auto, tag };
       };
-      const mine = await pair('this', vidpipe);
+      const pairs = [await pair('this', vidpipe)];
+      for (let round = 2; round <= (options.rounds ?? 1); round++) pairs.push(await pair('this', vidpipe, round % 2 === 0));
+      const mine = pairs.at(-1)!;
       const valid = await validatesRising(join(dir, 'out', `${mine.tag}-auto`));
       const before = compared ? await pair('compared', compared) : undefined;
       const { fixed, auto } = mine;
       const bytes = videoBytes(auto.result) / videoBytes(fixed.result);
-      const wallRatio = auto.wall / fixed.wall;
-      const cpuRatio = auto.cpu / fixed.cpu;
+      const wallRatio = median(pairs.map((p) => p.auto.wall / p.fixed.wall));
+      const cpuRatio = median(pairs.map((p) => p.auto.cpu / p.fixed.cpu));
       const figure = (r: JobRun) => `wall ${r.wall.toFixed(1)} s, CPU ${r.cpu.toFixed(1)} s (others ${(100 * r.othersCores).toFixed(0)} % of a core)`;
       lines.push(
         `  ${kind}, ${preset}: fixed ${figure(fixed)} [${ladderText(fixed.result)}]`,
         `  ${kind}, ${preset}: auto  ${figure(auto)} [${ladderText(auto.result)}]; analysis ${auto.analysisWall?.toFixed(1)} s wall, ${analysisCpu(auto).toFixed(1)} s CPU`,
-        `    auto ÷ fixed: wall ${wallRatio.toFixed(2)}×, CPU ${cpuRatio.toFixed(2)}×, video bytes ${bytes.toFixed(2)}×`,
+        `    auto ÷ fixed: wall ${wallRatio.toFixed(2)}×, CPU ${cpuRatio.toFixed(2)}×, video bytes ${bytes.toFixed(2)}×${pairs.length > 1 ? ` (medians of ${pairs.length} pairs, order alternating: wall ${pairs.map((p) => (p.auto.wall / p.fixed.wall).toFixed(2)).join(', ')})` : ''}`,
         `    auto CPU by stage: ${cpuAccount(auto)}`,
       );
       if (before) {
@@ -257,6 +271,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const dir = arg('dir');
   const compare = arg('compare');
   const longSeconds = arg('long-seconds');
+  const rounds = arg('rounds');
   const figures = await perTitleBench({
     ...(seconds ? { seconds: Number(seconds) } : {}),
     ...(kinds ? { kinds: kinds.split(',') as ContentKind[] } : {}),
@@ -264,6 +279,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     ...(dir ? { dir: resolve(dir) } : {}),
     ...(compare ? { compare: resolve(compare) } : {}),
     ...(longSeconds ? { longSeconds: Number(longSeconds) } : {}),
+    ...(rounds ? { rounds: Number(rounds) } : {}),
     onJob: (line) => console.error(JSON.stringify(line)),
   });
   for (const line of [...figures.lines, '', ...targetLines(figures.checks)]) console.log(line);

@@ -54,6 +54,7 @@ export const PLUGGED_SECTIONS: PluggedSection[] = [
         seconds: context.quick ? 8 : 20,
         presets: context.quick ? ['veryfast'] : ['veryfast', 'medium'],
         ...(context.quick ? {} : { longSeconds: 120 }),
+        rounds: context.rounds,
         ...(context.compare ? { compare: context.compare } : {}),
         ...(context.execLog ? { execLog: context.execLog } : {}),
       });
