@@ -228,7 +228,9 @@ export async function checkQualityStage(input: QualityCheckInput, ctx: StageCont
     if (plans.length === 0) break;
     const share = (1 - FIRST_MEASURE_SHARE) / MAX_CORRECTIONS;
     const from = FIRST_MEASURE_SHARE + round * share;
-    // Per chunk, the corrected renditions it needs (one per rung, at that chunk's new CRF).
+    // Per chunk, the corrected renditions it needs (one per rung, at that chunk's new CRF). They
+    // get files of their own (chunks under `<id>.crf<CRF>`, the rung under `<id>.checked<round>`):
+    // the encode's files stay as they were, for a resume.
     const work = new Map<number, Rendition[]>();
     for (const plan of plans) {
       for (const i of plan.indices) {
