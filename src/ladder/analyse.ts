@@ -20,10 +20,11 @@ import { curveFitted, firstCrf, modelledPoint, secondCrf, slopesOf, tableRatesNe
 import { planSamples, type SamplingOptions } from './sampling.js';
 
 /**
- * The constant-quality settings each codec is probed at: two points 10 CRF apart (about 3x in
- * rate for x264), between which quality is interpolated in log rate and past which the curve is
- * followed for one more doubling: from CRF ~16 to ~38 for x264, the range where ordinary content,
- * from grain to slides, meets a 40 dB target. A third point would cost half as much again.
+ * The constant-quality settings each codec is probed at: the first is where the top size starts
+ * (and smaller sizes when its curve says nothing better); the spacing to the second (10 CRF, about
+ * 3x in rate for x264) scales how far topSecondCrf moves the top size's second probe and bounds
+ * the smaller sizes' first CRF: from CRF ~16 to ~38 for x264, the range where ordinary content,
+ * from grain to slides, meets a 40 dB target.
  * x265's scale sits a few steps above x264's for the same quality, SVT-AV1's 0–63 scale higher.
  */
 export const PROBE_CRFS: Record<VideoCodec, readonly number[]> = { h264: [22, 32], hevc: [24, 34], av1: [30, 44] };
