@@ -59,15 +59,3 @@ export function matchEncoderPsnr(reports: readonly EncoderPsnr[], outputs: reado
   });
   return matched.every((p) => p !== undefined) ? (matched as number[]) : undefined;
 }
-
-const PEAK = 255 * 255;
-/** Mean squared error of a PSNR (8-bit peak), and back: pooling over frames averages the error, not the decibels. */
-export const mseOfPsnr = (psnr: number): number => PEAK / 10 ** (psnr / 10);
-export const psnrOfMse = (mse: number): number => (mse <= 0 ? 100 : Math.min(100, 10 * Math.log10(PEAK / mse)));
-
-/** The PSNR of parts pooled by their frames (each part's error weighted by its frames). */
-export function pooledPsnr(parts: readonly { psnr: number; frames: number }[]): number {
-  const frames = parts.reduce((sum, p) => sum + p.frames, 0);
-  if (frames === 0) return 100;
-  return psnrOfMse(parts.reduce((sum, p) => sum + mseOfPsnr(p.psnr) * p.frames, 0) / frames);
-}

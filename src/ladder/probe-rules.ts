@@ -10,6 +10,7 @@ import type { VideoCodec } from '../settings/job-settings.js';
 import type { QualityMetric } from '../settings/quality-target.js';
 import { CRF_MAX, type ProbeResult } from './choose.js';
 import { crfAt, fitCurve, qualityAt, rateFor, type RateQualityCurve } from './curve.js';
+import { mseOfPsnr, psnrOfMse } from '../metrics/quality.js';
 
 /**
  * How far under the aim the top size may stay at the table's rate before the analysis stops:
@@ -157,17 +158,17 @@ export function modelledPoint(measured: ProbeResult, slopes: CurveSlopes, aim: n
   const crf = Math.min(CRF_MAX[measured.codec], Math.max(0, measured.crf + direction * MODELLED_CRF_STEP));
   const steps = crf - measured.crf;
   const psnr = measured.psnr + slopes.psnrPerCrf * steps;
-  const peak = 255 * 255;
-  const mse = (db: number) => peak / 10 ** (db / 10);
-  const resolutionMse = Math.max(0, mse(measured.displayPsnr) - mse(measured.psnr));
+  const resolutionMse = Math.max(0, mseOfPsnr(measured.displayPsnr) - mseOfPsnr(measured.psnr));
   const round = (v: number, d: number) => Math.round(v * 10 ** d) / 10 ** d;
+  // The measured point's SSIM is its own CRF's: the modelled one has SSIM only where the slopes do.
+  const { ssim, ...rest } = measured;
   return {
-    ...measured,
+    ...rest,
     crf,
     kbps: round(measured.kbps * Math.exp(slopes.lnKbpsPerCrf * steps), 1),
     psnr: round(psnr, 3),
-    ...(measured.ssim !== undefined && slopes.ssimPerCrf !== null ? { ssim: round(Math.min(1, measured.ssim + slopes.ssimPerCrf * steps), 5) } : { ssim: undefined }),
-    displayPsnr: round(10 * Math.log10(peak / (mse(psnr) + resolutionMse)), 3),
+    ...(ssim !== undefined && slopes.ssimPerCrf !== null ? { ssim: round(Math.min(1, ssim + slopes.ssimPerCrf * steps), 5) } : {}),
+    displayPsnr: round(psnrOfMse(mseOfPsnr(psnr) + resolutionMse), 3),
     vmaf: measured.vmaf !== null && slopes.vmafPerCrf !== null ? round(Math.min(100, measured.vmaf + slopes.vmafPerCrf * steps), 3) : null,
     modelled: true,
   };

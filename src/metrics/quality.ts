@@ -27,10 +27,24 @@ export interface QualityJobInput {
 
 export const VMAF_UNAVAILABLE = 'this ffmpeg has no libvmaf filter';
 
-/** PSNR of 8-bit video from a mean squared error; identical pictures give Infinity, capped like ffmpeg's tools print it. */
-function psnrFromMse(mse: number): number {
+const PEAK = 255 * 255;
+
+/** PSNR of 8-bit video from a mean squared error; identical pictures give Infinity, capped at 100 dB like ffmpeg's tools print it. */
+export function psnrOfMse(mse: number): number {
   if (mse <= 0) return 100;
-  return Math.min(100, 10 * Math.log10((255 * 255) / mse));
+  return Math.min(100, 10 * Math.log10(PEAK / mse));
+}
+
+/** The mean squared error of a PSNR (8-bit peak): pooling over frames averages the error, not the decibels. */
+export function mseOfPsnr(psnr: number): number {
+  return PEAK / 10 ** (psnr / 10);
+}
+
+/** The PSNR of parts pooled by their frames (each part's error weighted by its frames). */
+export function pooledPsnr(parts: readonly { psnr: number; frames: number }[]): number {
+  const frames = parts.reduce((sum, p) => sum + p.frames, 0);
+  if (frames === 0) return 100;
+  return psnrOfMse(parts.reduce((sum, p) => sum + mseOfPsnr(p.psnr) * p.frames, 0) / frames);
 }
 
 /** One number per frame from a stats_file, e.g. `mse_avg` of psnr or `All` of ssim. */
@@ -47,7 +61,7 @@ function perFrame(text: string, pattern: RegExp, filter: string): number[] {
 export function parsePsnrStats(text: string): { psnr: number; psnrMin: number; frames: number } {
   const mses = perFrame(text, /\bmse_avg:([\d.]+)/, 'psnr');
   const mean = mses.reduce((a, b) => a + b, 0) / mses.length;
-  return { psnr: psnrFromMse(mean), psnrMin: psnrFromMse(Math.max(...mses)), frames: mses.length };
+  return { psnr: psnrOfMse(mean), psnrMin: psnrOfMse(Math.max(...mses)), frames: mses.length };
 }
 
 /** Lines of ffmpeg's ssim stats_file: "n:1 Y:0.961 U:0.972 V:0.984 All:0.966 (14.78)". */

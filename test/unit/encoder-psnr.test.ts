@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { matchEncoderPsnr, mseOfPsnr, parseEncoderPsnr, pooledPsnr, reportsPsnr } from '../../src/ffmpeg/encoder-psnr.js';
+import { matchEncoderPsnr, parseEncoderPsnr, reportsPsnr } from '../../src/ffmpeg/encoder-psnr.js';
+import { mseOfPsnr, pooledPsnr } from '../../src/metrics/quality.js';
 import { buildChunkEncodeArgs } from '../../src/ffmpeg/args/video.js';
 import { chunksToCorrect } from '../../src/ladder/quality-check.js';
 
