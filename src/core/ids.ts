@@ -1,12 +1,28 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 
-/** SHA-256 of a file, streamed (never the whole file in memory) in 1 MiB reads, not the stream default's 64 KiB. */
+/**
+ * SHA-256 of a file, read in 1 MiB pieces into one buffer (never the whole file in memory). A
+ * read stream allocates a new buffer for every piece: hashing a job's source and outputs that way
+ * cost node ~0.7 s of garbage collection on a 20 s 1080p job; one reused buffer costs none.
+ */
 export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
+  signal?.throwIfAborted();
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { signal, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  const file = await open(path, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      // update() has consumed the bytes when it returns: the buffer can take the next piece.
+      hash.update(buffer.subarray(0, bytesRead));
+      signal?.throwIfAborted();
+    }
+  } finally {
+    await file.close();
+  }
   return hash.digest('hex');
 }
 

@@ -4,7 +4,7 @@ import type { Rendition } from '../core/ladder.js';
 import type { Chunk, VideoPlan } from '../core/plan.js';
 import type { StageContext } from '../core/stage.js';
 import { VidpipeError } from '../errors.js';
-import { detectCapabilities } from '../ffmpeg/capabilities.js';
+import { detectCapabilities, hasFilter } from '../ffmpeg/capabilities.js';
 import type { FfmpegRunner } from '../ffmpeg/runner.js';
 import type { VideoStreamInfo } from '../ffmpeg/probe.js';
 import { buildChunkEncodeArgs } from '../ffmpeg/args/video.js';
@@ -513,7 +513,7 @@ export async function analyseTitleStage(input: TitleAnalysisInput, ctx: StageCon
     input.candidates,
     {
       ...input.settings,
-      metric: capabilities.filters.has('libvmaf') ? 'vmaf' : 'psnr',
+      metric: (await hasFilter(ctx.ffmpeg.binaries, 'libvmaf')) ? 'vmaf' : 'psnr',
       av1Encoder: pickAv1Encoder(capabilities.encoders),
       workDir: ctx.workDir,
       ...(input.parallel ? { parallel: input.parallel } : {}),

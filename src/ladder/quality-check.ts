@@ -19,7 +19,7 @@ import type { StageContext } from '../core/stage.js';
 import { stat } from 'node:fs/promises';
 import { assembleRendition } from '../core/stages/assemble.js';
 import { chunkPath, encodeChunk, type EncodedChunk } from '../core/stages/encode-video.js';
-import { detectCapabilities } from '../ffmpeg/capabilities.js';
+import { hasFilter } from '../ffmpeg/capabilities.js';
 import { measureTargetQuality, mseOfPsnr, pooledPsnr } from '../metrics/quality.js';
 import { forEachLimit } from '../storage/package-files.js';
 import type { QualityMetric } from '../settings/quality-target.js';
@@ -163,7 +163,7 @@ export function chunksToCorrect(chunks: readonly { frames: number; psnr?: number
  */
 export async function checkQualityStage(input: QualityCheckInput, ctx: StageContext): Promise<QualityCheck> {
   const { video } = input;
-  const vmafAvailable = input.metric === 'vmaf' && (await detectCapabilities(ctx.ffmpeg.binaries)).filters.has('libvmaf');
+  const vmafAvailable = input.metric === 'vmaf' && (await hasFilter(ctx.ffmpeg.binaries, 'libvmaf'));
   const durationSeconds = (video.totalFrames * video.frameRate.den) / video.frameRate.num;
   /** ctx with its progress mapped onto [from, to] of the node's. */
   const within = (from: number, to: number): StageContext => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { withMetadata } from '../db/engines.js';
 import type { FfmpegBinaries } from '../ffmpeg/binaries.js';
-import { detectCapabilities } from '../ffmpeg/capabilities.js';
+import { detectCapabilities, hasFilter } from '../ffmpeg/capabilities.js';
 import { probeFile } from '../ffmpeg/probe.js';
 import { VidpipeError } from '../errors.js';
 import { sha256File } from '../core/ids.js';
@@ -87,7 +87,7 @@ export async function measureVideo(request: VideoMetricsRequest): Promise<VideoM
         sourceStreamIndex: plan.video.streamIndex,
         durationSeconds: plan.durationSeconds,
         deinterlace: plan.video.deinterlace,
-        vmafAvailable: capabilities.filters.has('libvmaf'),
+        vmafAvailable: await hasFilter(request.binaries, 'libvmaf'),
         renditions: videos.map((r) => ({
           name: r.name,
           playlist: join(packageDir, r.playlist!),

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { detectCapabilities } from '../ffmpeg/capabilities.js';
+import { hasFilter } from '../ffmpeg/capabilities.js';
 import type { JobPlan } from '../core/plan.js';
 import type { StageContext } from '../core/stage.js';
 import type { PackageModel } from '../manifest/model.js';
@@ -18,14 +18,13 @@ export interface PackageQualityInput {
 export async function measurePackageQuality(input: PackageQualityInput, ctx: StageContext): Promise<Record<string, QualityMetrics>> {
   const video = input.plan.video;
   if (!video || input.model.videos.length === 0) return {};
-  const capabilities = await detectCapabilities(ctx.ffmpeg.binaries);
   return measureQuality(
     {
       source: input.source,
       sourceStreamIndex: video.streamIndex,
       durationSeconds: input.plan.durationSeconds,
       deinterlace: video.deinterlace,
-      vmafAvailable: capabilities.filters.has('libvmaf'),
+      vmafAvailable: await hasFilter(ctx.ffmpeg.binaries, 'libvmaf'),
       renditions: input.model.videos.map((track) => ({
         name: track.id,
         playlist: join(input.packageDir, track.playlistUri),

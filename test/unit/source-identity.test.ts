@@ -4,11 +4,13 @@
  * of an upload while another watcher still holds the previous one.
  */
 import assert from 'node:assert/strict';
-import { appendFile, rename, utimes, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFile, mkdir, rename, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { VidpipeError } from '../../src/errors.js';
 import { assertSourceCurrent, sourceIdentity } from '../../src/core/source-identity.js';
+import { sha256File, videoIdFromSha256 } from '../../src/core/ids.js';
 import { WatchStore } from '../../src/watch/store.js';
 import { tempDir } from '../helpers/media.js';
 
@@ -102,5 +104,32 @@ describe('WatchStore and a new version of a claimed upload', () => {
     assert.deepEqual(await b.claim(v2), { claimed: true, attempt: 1 });
     await b.finish(v2, 'done', { jobId: 'j2' });
     assert.equal(await a.isFinished(v2), true);
+  });
+});
+
+describe('sha256File (the video id is the hash of its content)', () => {
+  it('hashes files of every size as a one-shot hash does, across the 1 MiB reads it makes', async (t) => {
+    const { dir, cleanup } = await tempDir();
+    t.after(cleanup);
+    for (const size of [0, 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 12345]) {
+      const bytes = randomBytes(size);
+      const file = path.join(dir, `f${size}`);
+      await writeFile(file, bytes);
+      assert.equal(await sha256File(file), createHash('sha256').update(bytes).digest('hex'), `${size} bytes`);
+    }
+    assert.equal(videoIdFromSha256(await sha256File(path.join(dir, 'f0'))), 'v' + createHash('sha256').digest('hex').slice(0, 12));
+  });
+
+  it('stops when its signal is aborted, and refuses a missing file or a folder', async (t) => {
+    const { dir, cleanup } = await tempDir();
+    t.after(cleanup);
+    const file = path.join(dir, 'big');
+    await writeFile(file, randomBytes(4 << 20));
+    const controller = new AbortController();
+    controller.abort(new Error('stopped'));
+    await assert.rejects(sha256File(file, controller.signal), /stopped/);
+    await assert.rejects(sha256File(path.join(dir, 'missing')), { code: 'ENOENT' });
+    await mkdir(path.join(dir, 'folder'));
+    await assert.rejects(sha256File(path.join(dir, 'folder')), { code: 'EISDIR' });
   });
 });
