@@ -61,6 +61,8 @@ export interface ChunkRow {
   startFrame: number;
   prerollFrame: number;
   warmupFrames: number;
+  /** The part of the chunk's encoded pixels whose renditions warm up (rateWarmupFrames: not every rendition does). */
+  warmupPixelShare: number;
   /** Source frames decoded before the chunk's first frame (from the key frame before the seek). */
   framesDecodedBefore?: number;
   wallSeconds: number;
@@ -178,6 +180,7 @@ export function profileRun(
     const trim = /trim=start_pts=(\d+):end_pts=(\d+)/.exec(text);
     const grid = /fps=fps=(\d+)(?:\/(\d+))?:start_time=([\d.]+)/.exec(text);
     const warmupFrames = Number(/gte\(n,(\d+)\)/.exec(text)?.[1] ?? 0);
+    const outputs = chunkOutputs(child.args);
     const trimStart = trim ? Number(trim[1]) : 0;
     chunks.push({
       index,
@@ -185,6 +188,7 @@ export function profileRun(
       startFrame: trimStart + warmupFrames,
       prerollFrame: grid ? Math.round((Number(grid[3]) * Number(grid[1])) / Number(grid[2] ?? 1)) : 0,
       warmupFrames,
+      warmupPixelShare: outputs.length ? sum(outputs.filter((o) => o.warmsUp), (o) => o.pixels) / Math.max(1, sum(outputs, (o) => o.pixels)) : warmupFrames > 0 ? 1 : 0,
       framesDecodedBefore: decodedBefore.get(index),
       wallSeconds: (child.end - child.start) / 1000,
       cpuSeconds: child.cpuSeconds,
@@ -202,6 +206,30 @@ export function profileRun(
     nodeCpuSeconds: Math.max(0, cost.cpuSeconds - childrenCpu),
     childrenCpuSeconds: childrenCpu,
   };
+}
+
+/**
+ * Each output of a chunk encode's arguments: its picture's pixels (from the scale of the filter
+ * graph's branch that feeds its [vN] label) and whether its encoder warms up (its forced key
+ * frames count from a warm-up: gte(n,W)).
+ */
+export function chunkOutputs(args: readonly string[]): { pixels: number; warmsUp: boolean }[] {
+  const graph = args[args.indexOf('-filter_complex') + 1] ?? '';
+  const pixels = new Map<number, number>();
+  for (const branch of graph.split(';')) {
+    const size = /scale=(\d+):(\d+)/.exec(branch);
+    if (!size) continue;
+    for (const label of branch.matchAll(/\[v(\d+)\]/g)) pixels.set(Number(label[1]), Number(size[1]) * Number(size[2]));
+  }
+  const outputs: { pixels: number; warmsUp: boolean }[] = [];
+  args.forEach((arg, i) => {
+    const label = arg === '-map' ? /^\[v(\d+)\]$/.exec(args[i + 1] ?? '') : null;
+    if (!label) return;
+    const next = args.indexOf('-map', i + 2);
+    const own = args.slice(i, next < 0 ? undefined : next).join(' ');
+    outputs.push({ pixels: pixels.get(Number(label[1])) ?? 0, warmsUp: /gte\(n,\d+\)/.test(own) });
+  });
+  return outputs;
 }
 
 /**
@@ -228,8 +256,9 @@ export function framesDecodedTwice(chunks: { index: number; startFrame: number; 
  * frame counts) and the tail (audio, assembly, packaging, poster, storyboard, manifests, publish,
  * records). Children count by the stage they served (STAGE_OF_WORK), node's own CPU by the phase
  * it was spent in. Inside the encode, the two costs of cutting the timeline are estimated: the
- * warm-up frames (each chunk's CPU per frame less the decode, times its warm-up frames) and the
- * frames decoded twice at chunk starts (times the source's decode CPU per frame).
+ * warm-up frames (each chunk's CPU per frame less the decode, times its warm-up frames and the
+ * share of its pixels that warm up) and the frames decoded twice at chunk starts (times the
+ * source's decode CPU per frame).
  */
 export interface CpuAccount {
   head: number;
@@ -260,7 +289,7 @@ export function cpuAccount(profile: VidpipeProfile, decodeMsPerFrame: number): C
   let decodedTwice = 0;
   for (const chunk of profile.chunks) {
     const warmup = chunk.warmupFrames;
-    if (warmup > 0 && chunk.frames > 0) warmups += warmup * Math.max(0, chunk.cpuSeconds / chunk.frames - decodeSeconds);
+    if (warmup > 0 && chunk.frames > 0) warmups += warmup * chunk.warmupPixelShare * Math.max(0, chunk.cpuSeconds / chunk.frames - decodeSeconds);
     decodedTwice += (chunk.framesDecodedBefore ?? 0) * decodeSeconds;
   }
   const head = headChildren + node('head');

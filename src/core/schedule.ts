@@ -24,8 +24,9 @@ export interface Chunk {
   /** Where decoding starts: a little before the first frame encoded so the decoder and fps filter settle; on the grid. */
   prerollFrame: number;
   /**
-   * Frames before startFrame that a rate-controlled (VBR) encode encodes first and cuts away
-   * at the key frame on startFrame (see RATE_WARMUP_FRAMES). 0 or absent: none.
+   * Frames before startFrame that a rate-controlled (VBR) rendition encodes first and cuts away
+   * at the key frame on startFrame (see RATE_WARMUP_FRAMES; which renditions do: rateWarmupFrames
+   * in src/ffmpeg/args/video.ts). 0 or absent: none.
    */
   warmupFrames?: number;
 }
@@ -36,7 +37,8 @@ export interface Chunk {
  * over the 20 s bench source. Encoding 15 frames before the chunk and cutting them off at its key
  * frame leaves 0.07 dB (10 frames: 0.14, 30: 0.03), for 15 more frames per chunk. The warm-up
  * takes at most this many of the frames the chunk's preroll decodes (fewer when the seek lands
- * just before the chunk, see prerollFrame).
+ * just before the chunk, see prerollFrame). x264 frames of 1080p and more start well enough to
+ * skip it (rateWarmupFrames in src/ffmpeg/args/video.ts).
  */
 export const RATE_WARMUP_FRAMES = 15;
 

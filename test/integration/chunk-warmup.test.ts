@@ -71,4 +71,24 @@ describe('a chunk with a rate-control warm-up', { timeout: 120_000 }, () => {
     assert.deepEqual((await readdir(join(file, '..'))).filter((name) => name.includes('warmup')), [], 'the warm-up file is removed');
   });
   }
+
+  it('warms up only the rungs that need it: a 1080p rung of the same chunk starts on its own first frame, both exact', async () => {
+    const probe = await probeFile('ffprobe', source);
+    const small = buildLadder(probe.video!, { codecs: ['h264'], frameRate: fps, preset: 'ultrafast', av1Encoder: 'libsvtav1' }).at(-1)!;
+    const { picture: _padded, ...unpadded } = small;
+    const large = { ...unpadded, id: 'h264-1080p', width: 1920, height: 1080, level: '4.0', bitrateKbps: 8000, maxrateKbps: 8800, bufsizeKbps: 16000 };
+    const video = { streamIndex: 0, frameRate: fps, gopFrames: 25, segmentFrames: 50, totalFrames: 150, chunks: [], renditions: [large, small], deinterlace: false, fragmentSeconds: 1 } as VideoPlan;
+    const chunk = { index: 1, startFrame: 50, endFrame: 100, prerollFrame: 40, warmupFrames: 8 };
+    const workDir = join(dir, 'work-mixed');
+    const encoded = await encodeChunk({ source, video, chunk }, { ...context(), workDir });
+    assert.equal(encoded.frames, 50);
+    for (const rendition of [large, small]) {
+      const file = chunkPath(workDir, rendition.id, 1);
+      assert.equal(await countVideoFrames('ffprobe', file), 50, rendition.id);
+      assert.deepEqual(await keyFrameTimes(file), [0, 1], rendition.id);
+      const exact = await psnrOfRange(source, 50, 50, file);
+      const shifted = await psnrOfRange(source, 42, 50, file);
+      assert.ok(exact > 24 && exact > shifted + 8, `${rendition.id} against frames 50…: ${exact} dB, 42…: ${shifted} dB`);
+    }
+  });
 });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { classify, type ChildRecord } from '../../bench/exec-log.js';
-import { cpuAccount, framesDecodedTwice, profileRun } from '../../bench/profile.js';
+import { chunkOutputs, cpuAccount, framesDecodedTwice, profileRun } from '../../bench/profile.js';
 import type { RunCost } from '../../bench/measure.js';
 
 /** A child of a vidpipe run as the exec log records it, `start`/`end` in seconds from the run's start. */
@@ -63,5 +63,18 @@ describe('the bench\'s CPU account of a vidpipe run', () => {
     // 132 frames at 20 ms; 15 warm-up frames at the chunk's 10.5 s / 315 frames less the decode.
     near(account.decodedTwice, 2.64);
     near(account.warmups, 15 * (10.5 / 315 - 0.02));
+  });
+});
+
+describe('the outputs of a chunk encode, as the bench reads them', () => {
+  it('gives each output its picture\'s pixels and whether it warms up (the 1080p rung of a chunk does not)', () => {
+    const args = [
+      '-ss', '5.600000', '-i', 'in.mp4', '-filter_complex',
+      '[0:0]fps=fps=30:start_time=5.600000,trim=start_pts=168:end_pts=360,setpts=PTS-STARTPTS,split=2[s0][s1];' +
+        '[s0]trim=start_pts=12,setpts=PTS-STARTPTS,scale=1920:1080:flags=bicubic,setsar=1,format=yuv420p[v0];[s1]scale=640:360:flags=bicubic,setsar=1,format=yuv420p[v1]',
+      '-map', '[v0]', '-c:v', 'libx264', '-force_key_frames', 'expr:eq(mod(n,60),0)', '-f', 'mp4', 'a.mp4',
+      '-map', '[v1]', '-c:v', 'libx264', '-force_key_frames', 'expr:eq(n,0)+gte(n,12)*eq(mod(n-12,60),0)', '-f', 'mp4', 'b.mp4',
+    ];
+    assert.deepEqual(chunkOutputs(args), [{ pixels: 1920 * 1080, warmsUp: false }, { pixels: 640 * 360, warmsUp: true }]);
   });
 });

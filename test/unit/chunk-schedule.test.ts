@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { balancedChunks, ChunkEncodeTracker, fixedChunks, RATE_WARMUP_FRAMES, type Chunk } from '../../src/core/schedule.js';
 import { buildLadder } from '../../src/core/ladder.js';
-import { buildChunkEncodeArgs, buildWarmupCutArgs, warmsUp } from '../../src/ffmpeg/args/video.js';
+import { buildChunkEncodeArgs, buildWarmupCutArgs, rateWarmupFrames } from '../../src/ffmpeg/args/video.js';
 import { planJob } from '../../src/core/plan.js';
 import { parseProbe } from '../../src/ffmpeg/probe.js';
 import { FfmpegRunner } from '../../src/ffmpeg/runner.js';
@@ -125,16 +125,33 @@ describe('rate-control warm-up before each chunk', () => {
     const args = buildChunkEncodeArgs({ source: 'in.mp4', streamIndex: 0, frameRate: { num: 30, den: 1 }, chunk: chunks[1]!, gopFrames: 60, deinterlace: false, outputs: [{ rendition, path: 'out.mp4' }] });
     assert.match(args[args.indexOf('-filter_complex') + 1]!, /fps=fps=30:start_time=5\.600000,trim=start_pts=168:end_pts=360,/);
     assert.equal(args[args.indexOf('-force_key_frames') + 1], 'expr:eq(n,0)+gte(n,12)*eq(mod(n-12,60),0)');
-    assert.deepEqual(buildWarmupCutArgs([{ input: '/w/a.mp4', output: '/c/a.mp4' }, { input: '/w/b.mp4', output: '/c/b.mp4' }], 10, { num: 30, den: 1 }), [
-      '-ss', '0.333334', '-i', '/w/a.mp4', '-ss', '0.333334', '-i', '/w/b.mp4',
+    assert.deepEqual(buildWarmupCutArgs([{ input: '/w/a.mp4', output: '/c/a.mp4', warmupFrames: 10 }, { input: '/w/b.mp4', output: '/c/b.mp4', warmupFrames: 12 }], { num: 30, den: 1 }), [
+      '-ss', '0.333334', '-i', '/w/a.mp4', '-ss', '0.400000', '-i', '/w/b.mp4',
       '-map', '0', '-c', 'copy', '-map_metadata', '-1', '-f', 'mp4', '/c/a.mp4',
       '-map', '1', '-c', 'copy', '-map_metadata', '-1', '-f', 'mp4', '/c/b.mp4',
     ]);
-    assert.deepEqual(buildWarmupCutArgs([{ input: '/w/a.mp4', output: '/c/a.mp4' }], 15, { num: 30000, den: 1001 }).slice(0, 2), ['-ss', '0.500500']);
-    // VBR x264/x265 rungs warm up; constant quality (per-title) and SVT-AV1 do not.
-    assert.equal(warmsUp([rendition]), true);
-    assert.equal(warmsUp([{ ...rendition, crf: 28 }]), false);
-    assert.equal(warmsUp([rendition, { ...rendition, encoder: { name: 'libsvtav1', preset: '8', threads: 'encoder-default' } }]), false);
+    assert.deepEqual(buildWarmupCutArgs([{ input: '/w/a.mp4', output: '/c/a.mp4', warmupFrames: 15 }], { num: 30000, den: 1001 }).slice(0, 2), ['-ss', '0.500500']);
+    // VBR x264/x265 rungs warm up; constant quality (per-title), SVT-AV1 and x264 from 1080p on do not.
+    assert.equal(rateWarmupFrames(rendition, 12), 12);
+    assert.equal(rateWarmupFrames(rendition, 0), 0);
+    assert.equal(rateWarmupFrames({ ...rendition, crf: 28 }, 12), 0);
+    assert.equal(rateWarmupFrames({ ...rendition, encoder: { name: 'libsvtav1', preset: '8', threads: 'encoder-default' } }, 12), 0);
+    assert.equal(rateWarmupFrames({ ...rendition, width: 1920, height: 1080 }, 12), 0);
+    assert.equal(rateWarmupFrames({ ...rendition, width: 1920, height: 800 }, 12), 12, 'a 2.4:1 1080p frame is under the threshold');
+    assert.equal(rateWarmupFrames({ ...rendition, width: 1920, height: 1080, encoder: { name: 'libx265', preset: 'veryfast', threads: 'encoder-default' } }, 12), 12, 'x265 was not measured: it keeps its warm-up');
+  });
+
+  it('encodes a 1080p and a 360p rung of one chunk from one decode, only the 360p one from the warm-up on', () => {
+    const video = { index: 0, codec: 'h264', width: 1920, height: 1080, displayWidth: 1920, displayHeight: 1080, rotation: 0, sampleAspectRatio: { num: 1, den: 1 }, displayAspectRatio: { num: 16, den: 9 }, bitDepth: 8, startSeconds: 0, isAttachedPicture: false };
+    const ladder = buildLadder(video, { codecs: ['h264'], frameRate: { num: 30, den: 1 }, preset: 'veryfast', av1Encoder: 'libsvtav1' });
+    const top = ladder.find((r) => r.height === 1080)!;
+    const bottom = ladder.find((r) => r.height === 360)!;
+    const args = buildChunkEncodeArgs({ source: 'in.mp4', streamIndex: 0, frameRate: { num: 30, den: 1 }, chunk: chunks[1]!, gopFrames: 60, deinterlace: false, outputs: [{ rendition: top, path: 'top.mp4' }, { rendition: bottom, path: 'bottom.mp4' }] });
+    const graph = args[args.indexOf('-filter_complex') + 1]!;
+    assert.match(graph, /trim=start_pts=168:end_pts=360,setpts=PTS-STARTPTS,split=2\[s0\]\[s1\];\[s0\]trim=start_pts=12,setpts=PTS-STARTPTS,scale=1920:1080:/);
+    assert.match(graph, /\[s1\]scale=640:360:/);
+    const keyFrames = args.flatMap((arg, i) => (arg === '-force_key_frames' ? [args[i + 1]] : []));
+    assert.deepEqual(keyFrames, ['expr:eq(mod(n,60),0)', 'expr:eq(n,0)+gte(n,12)*eq(mod(n-12,60),0)']);
   });
 });
 

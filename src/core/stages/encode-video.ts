@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildChunkEncodeArgs, buildWarmupCutArgs, warmsUp } from '../../ffmpeg/args/video.js';
+import { buildChunkEncodeArgs, buildWarmupCutArgs, rateWarmupFrames } from '../../ffmpeg/args/video.js';
 import { countVideoFrames } from '../../ffmpeg/count.js';
 import { probeHdrStaticMetadata } from '../../ffmpeg/hdr.js';
 import { countDecodeErrors } from '../../ffmpeg/decode-errors.js';
@@ -60,12 +60,14 @@ export function chunkPath(workDir: string, renditionId: string, chunkIndex: numb
  */
 export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): Promise<EncodedChunk> {
   const { video } = input;
-  const warmupFrames = warmsUp(video.renditions) ? (input.chunk.warmupFrames ?? 0) : 0;
+  // The chunk decodes as many frames before its first as the rendition that warms up longest needs.
+  const warmupFrames = Math.max(0, ...video.renditions.map((r) => rateWarmupFrames(r, input.chunk.warmupFrames ?? 0)));
   const chunk = { ...input.chunk, warmupFrames };
   const outputs = video.renditions.map((rendition) => {
     const path = chunkPath(ctx.workDir, rendition.id, chunk.index);
+    const warmup = rateWarmupFrames(rendition, warmupFrames);
     // With a warm-up the encode writes beside the chunk's file, which then gets the chunk's frames alone.
-    return { rendition, path, encoded: warmupFrames > 0 ? `${path}.warmup.mp4` : path, threads: ctx.ffmpeg.threadsFor(rendition.encoder.threads) };
+    return { rendition, path, warmup, encoded: warmup > 0 ? `${path}.warmup.mp4` : path, threads: ctx.ffmpeg.threadsFor(rendition.encoder.threads) };
   });
   await Promise.all(outputs.map((o) => mkdir(join(o.path, '..'), { recursive: true })));
   const encodedSeconds = ((chunk.endFrame - chunk.startFrame + warmupFrames) * video.frameRate.den) / video.frameRate.num;
@@ -82,9 +84,10 @@ export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): P
     outputs: outputs.map((o) => ({ rendition: o.rendition, path: o.encoded, threads: o.threads })),
   });
   const { stderr } = await ctx.ffmpeg.run(args, { label: `encode chunk ${chunk.index}`, durationSeconds: encodedSeconds });
-  if (warmupFrames > 0) {
-    await ctx.ffmpeg.run(buildWarmupCutArgs(outputs.map((o) => ({ input: o.encoded, output: o.path })), warmupFrames, video.frameRate), { label: `cut the warm-up off chunk ${chunk.index}` });
-    await Promise.all(outputs.map((o) => rm(o.encoded, { force: true })));
+  const warmedUp = outputs.filter((o) => o.warmup > 0);
+  if (warmedUp.length > 0) {
+    await ctx.ffmpeg.run(buildWarmupCutArgs(warmedUp.map((o) => ({ input: o.encoded, output: o.path, warmupFrames: o.warmup })), video.frameRate), { label: `cut the warm-up off chunk ${chunk.index}` });
+    await Promise.all(warmedUp.map((o) => rm(o.encoded, { force: true })));
   }
 
   const decodeErrors = countDecodeErrors(stderr);
@@ -108,7 +111,7 @@ export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): P
       `the video decodes to fewer pictures than its timestamps span: it ends at ${at(chunk.startFrame + frames)} instead of ${at(chunk.endFrame)} (${expected - frames} frames missing)`,
     );
   }
-  const psnr = warmupFrames === 0 ? await reportedPsnr(stderr, outputs, frames, video.frameRate) : undefined;
+  const psnr = await reportedPsnr(stderr, outputs, frames, video.frameRate);
   return {
     index: chunk.index,
     files: Object.fromEntries(outputs.map((o) => [o.rendition.id, o.path])),
@@ -121,7 +124,8 @@ export async function encodeChunk(input: EncodeChunkInput, ctx: StageContext): P
 
 /**
  * The PSNR the chunk's reporting encoders printed, by rendition id, when every report matches its
- * output (a warm-up, whose frames the report would include, has none asked of it).
+ * output. Reporting renditions are constant-quality ones, which never warm up (rateWarmupFrames):
+ * each report covers exactly the chunk's frames.
  */
 async function reportedPsnr(stderr: string, outputs: readonly { rendition: Rendition; path: string }[], frames: number, rate: Rational): Promise<Record<string, number> | undefined> {
   const reporting = outputs.filter((o) => reportsPsnr(o.rendition));

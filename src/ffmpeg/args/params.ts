@@ -14,7 +14,7 @@ export interface ChunkFrames {
   endFrame: number;
   /** Where decoding starts, on the grid (a little before startFrame). */
   prerollFrame: number;
-  /** Frames before startFrame encoded first and cut away at the key frame on startFrame. 0 or absent: none. */
+  /** Frames before startFrame encoded first (by the renditions rateWarmupFrames lets warm up) and cut away at the key frame on startFrame. 0 or absent: none. */
   warmupFrames?: number;
 }
 
