@@ -329,8 +329,8 @@ function takenError(store: ObjectStore, names: string[]): VidpipeError {
 
 /** The package's record, or one adopted from a package an older vidpipe wrote, or none. */
 async function readPackageState(store: ObjectStore, signal: AbortSignal | undefined): Promise<{ record: PackageRecord | undefined; recordWritten: boolean }> {
-  const text = await store.readText(RECORD_KEY, signal);
-  if (text !== undefined) return { record: parseRecord(text, store.uriOf(RECORD_KEY)), recordWritten: true };
+  const { text, record } = await loadRecord(store, signal);
+  if (text !== undefined) return { record, recordWritten: true };
   const referenced = new Map<string, string | undefined>();
   for (const key of KNOWN_ENTRIES) {
     const entry = await store.readText(key, signal);
@@ -353,9 +353,31 @@ async function legacyVideo(store: ObjectStore, release: string, signal: AbortSig
   }
 }
 
+/** Reads of a record that does not parse before it counts as someone else's file (loadRecord). */
+const TORN_READ_ATTEMPTS = 4;
+
+/**
+ * The record's text as stored (undefined: none) and the record it holds. One that does not parse
+ * is read again, 0.1, 0.3 and 0.9 s later, before it counts as a file vidpipe did not write: a
+ * server that writes an object in place (s3rver truncates the file and writes it again; S3 itself
+ * replaces an object whole) can answer a read made during another job's write with part of it.
+ */
+async function loadRecord(store: ObjectStore, signal: AbortSignal | undefined): Promise<{ text: string | undefined; record: PackageRecord | undefined }> {
+  for (let attempt = 1; ; attempt++) {
+    const text = await store.readText(RECORD_KEY, signal);
+    if (text === undefined) return { text, record: undefined };
+    try {
+      return { text, record: parseRecord(text, store.uriOf(RECORD_KEY)) };
+    } catch (error) {
+      if (attempt >= TORN_READ_ATTEMPTS) throw error;
+      await delay(100 * 3 ** (attempt - 1), undefined, { signal });
+    }
+  }
+}
+
 async function readRecord(store: ObjectStore, fallback: PackageRecord | undefined, signal: AbortSignal | undefined): Promise<PackageRecord | undefined> {
-  const text = await store.readText(RECORD_KEY, signal);
-  return text === undefined ? fallback : parseRecord(text, store.uriOf(RECORD_KEY));
+  const { text, record } = await loadRecord(store, signal);
+  return text === undefined ? fallback : record;
 }
 
 /**
@@ -374,8 +396,8 @@ async function updateRecord(
   beforeWrite?: () => Promise<void>,
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    const text = await store.readText(RECORD_KEY, signal);
-    const current = text === undefined ? fallback : parseRecord(text, store.uriOf(RECORD_KEY));
+    const { text, record } = await loadRecord(store, signal);
+    const current = text === undefined ? fallback : record;
     const changed = change(current);
     if (changed === current && text !== undefined) return;
     if (changed === undefined && text === undefined) return;

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { VidpipeError } from '../../src/errors.js';
@@ -22,11 +22,18 @@ import { nextRelease, publishTo, readTree, SMALL_PACKAGE, versioned, VIDEO_A, VI
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 
 /** A publish held at `step` until `releaseWhen(p)` is called and p settles; `reached` settles when it gets there. */
+/**
+ * Holds not released yet. A test that fails while it holds a job lets it go on (afterEach below):
+ * a held publish keeps renewing its claim, and its timer would keep the file from ever ending.
+ */
+const openHolds = new Set<() => void>();
+
 function holdAt(step: PublishStep) {
   let reach!: () => void;
   let resume!: () => void;
   const reached = new Promise<void>((resolve) => (reach = resolve));
   const resumed = new Promise<void>((resolve) => (resume = resolve));
+  openHolds.add(resume);
   return {
     reached,
     releaseWhen: <T>(other: Promise<T>): Promise<T> => (other.then(resume, resume), other),
@@ -57,6 +64,10 @@ describe('two jobs racing for one package', { timeout: 120_000 }, () => {
     client.destroy();
     await s3.stop();
     await cleanup();
+  });
+  afterEach(() => {
+    for (const resume of openHolds) resume();
+    openHolds.clear();
   });
 
   interface Place {
@@ -288,7 +299,10 @@ describe('two jobs racing for one package', { timeout: 120_000 }, () => {
 
     it(`${label}: a job held longer than the claim lease keeps renewing it: the newer job's sweep leaves its release, which is whole when it switches`, async () => {
       const p = place();
-      const claimLeaseMs = 300;
+      // Renewed every third of the lease, lapsed when two renewals are more than half of it apart:
+      // 300 ms left an S3 renewal (a read and a conditional write) 150 ms, which a loaded machine
+      // sometimes took (two test files at once); 1 s leaves it 500 ms.
+      const claimLeaseMs = 1000;
       const [first, older, newer] = [nextRelease(), nextRelease(), nextRelease()];
       await publishTo(p.out, 'talk', await work('1'), { release: first, s3: p.s3 });
       const hold = holdAt('live');

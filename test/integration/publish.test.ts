@@ -9,6 +9,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { VidpipeError } from '../../src/errors.js';
 import { objectHeadersFor } from '../../src/storage/content-types.js';
@@ -126,6 +127,24 @@ describe('the publish protocol', { timeout: 300_000 }, () => {
 
       await p.put('other', RECORD_KEY, '{"mine": true}');
       await rejectsWith(publishTo(p.out, 'other', await work(), { s3: p.s3 }), 'USAGE', /vidpipe-record\.json is not a vidpipe package record/);
+    });
+
+    it(`${label}: a record read while another job rewrites it (empty, or cut short, as s3rver serves it mid-write) is read again, not taken for a stranger's`, async () => {
+      const p = place();
+      const r1 = nextRelease();
+      await publishTo(p.out, 'torn', await work(versioned(SMALL_PACKAGE, 'v1')), { release: r1, s3: p.s3 });
+      const whole = (await p.tree('torn'))[RECORD_KEY]!;
+      for (const part of ['', whole.slice(0, Math.floor(whole.length / 2))]) {
+        await p.put('torn', RECORD_KEY, part);
+        // The other job's write completes a moment later.
+        const completed = delay(250).then(() => p.put('torn', RECORD_KEY, whole));
+        const release = nextRelease();
+        await publishTo(p.out, 'torn', await work(versioned(SMALL_PACKAGE, `v-${part.length}`)), { release, s3: p.s3 });
+        await completed;
+        const tree = await p.tree('torn');
+        assert.match(tree['master.m3u8']!, new RegExp(`^${release}/`, 'm'), 'the new release went live');
+        assert.equal(JSON.parse(tree[RECORD_KEY]!).live, release);
+      }
     });
 
     it(`${label}: another video's package is never replaced by a derived name; --name replaces it on purpose`, async () => {
