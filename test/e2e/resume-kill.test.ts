@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import HLS from 'hls-parser';
 import { decodedFrameCount, keyFrameTimes, makeClip, runCli, tempDir, type CliRun } from '../helpers/media.js';
+import { RECORD_KEY } from '../../src/storage/package-record.js';
 
 const exec = promisify(execFile);
 
@@ -106,6 +107,7 @@ describe('kill -9 at random points, then resume', { timeout: 240_000 }, () => {
   let workRoot: string;
   let destination: string;
   let previousPackage: Map<string, string>;
+  let previousLive: string | undefined;
   const killLog: string[] = [];
   let final: CliRun;
   let result: any;
@@ -137,8 +139,12 @@ describe('kill -9 at random points, then resume', { timeout: 240_000 }, () => {
       await assertCompletePackage(destination);
       const now = await snapshot(destination);
       if (now.get('master.m3u8') === previousPackage.get('master.m3u8')) {
-        // The DASH entry point may switch first (each entry manifest is replaced whole, one after the other).
-        for (const [key, hash] of previousPackage) if (key !== 'manifest.mpd') assert.equal(now.get(key), hash, `previous package file ${key} unchanged (${context})`);
+        // The DASH entry point may switch first (each entry manifest is replaced whole, one after the
+        // other). The record changes before either: a job writes its claim on its release there
+        // before it sends a file; it names the new release live only after the entry files.
+        for (const [key, hash] of previousPackage) if (key !== 'manifest.mpd' && key !== RECORD_KEY) assert.equal(now.get(key), hash, `previous package file ${key} unchanged (${context})`);
+        const record = JSON.parse(await readFile(join(destination, RECORD_KEY), 'utf8')) as { live?: string };
+        assert.equal(record.live, previousLive, `the record still names the previous release live (${context})`);
       }
     } else {
       assert.equal(run.code, 0, `${context}\n${run.stderr}`);
@@ -161,6 +167,8 @@ describe('kill -9 at random points, then resume', { timeout: 240_000 }, () => {
     const first = await runCli(['transcode', older, ...common(), '--ladder', '144p', '--no-thumbnails', '--quiet']);
     assert.equal(first.code, 0, first.stderr);
     previousPackage = await snapshot(destination);
+    previousLive = (JSON.parse(await readFile(join(destination, RECORD_KEY), 'utf8')) as { live?: string }).live;
+    assert.ok(previousLive, 'the first package names its release live');
     assert.ok(previousPackage.has('master.m3u8'));
   });
   after(async () => cleanup());
